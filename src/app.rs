@@ -1,0 +1,176 @@
+//! The composition root: opens the store, loads (or seeds) the queue, starts the engine and the
+//! hub, serves HTTP, and shuts everything down in order. The only module that knows them all.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpServer};
+use anyhow::Context;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::engine::{Engine, EngineParts, load_or_seed};
+use crate::hub::Hub;
+use crate::store::{Store, StoreOptions};
+use crate::web::{self, AppState};
+use actix_web::web::Data;
+
+/// Binds the configured address and serves until SIGTERM or SIGINT.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&config.bind).with_context(|| {
+        format!(
+            "cannot listen on {} — is another program using that port? Pick another with --bind \
+             (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+            config.bind
+        )
+    })?;
+    run(config, listener, Arc::new(SystemClock), shutdown_signal()).await
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                    _ = ctrl_c => tracing::info!("SIGINT: shutting down"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM ({e}); Ctrl-C still works");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Runs waitless on `listener` until `shutdown` resolves: the whole appliance, in-process (the
+/// tests call this with a manual clock and a port-0 listener). Must run inside an actix system.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let calendar = config.calendar()?;
+    let policy = config.policy();
+    let path = config.database_path();
+    let store = Store::open(
+        &path,
+        &StoreOptions {
+            fsync: config.store.fsync,
+            cache_bytes: config.store.cache_mib * 1024 * 1024,
+        },
+    )
+    .with_context(|| format!("cannot open the database {}", path.display()))?;
+    let store = Arc::new(store);
+    let (state, seq, recent) = load_or_seed(&store, clock.as_ref(), &calendar)
+        .with_context(|| format!("cannot load the queue from {}", path.display()))?;
+    tracing::info!(
+        tickets = state.tickets.len(),
+        seq,
+        day = %state.day,
+        "queue loaded from {}",
+        path.display()
+    );
+    let hub = Arc::new(Hub::new(state.clone(), seq, recent, policy.clone()));
+    let engine = Engine::start(
+        EngineParts {
+            store: Arc::clone(&store),
+            hub: Arc::clone(&hub),
+            clock: Arc::clone(&clock),
+            calendar,
+            policy,
+        },
+        state,
+        seq,
+    )?;
+
+    let addr = listener.local_addr()?;
+    let config = Arc::new(config);
+    let app_state = Data::new(AppState {
+        engine: engine.handle(),
+        hub: Arc::clone(&hub),
+        store: Arc::clone(&store),
+        clock,
+        config: Arc::clone(&config),
+        started,
+    });
+    let max_body = config.http.max_body_bytes;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(app_state.clone())
+            .wrap(web::error_bodies())
+            .configure(|cfg| web::app(cfg, max_body))
+    })
+    .disable_signals()
+    .shutdown_timeout(config.http.shutdown_timeout_secs)
+    .listen(listener)
+    .with_context(|| format!("cannot serve on {addr}"))?;
+    if config.http.workers > 0 {
+        server = server.workers(config.http.workers);
+    }
+    let server = server.run();
+    let handle = server.handle();
+    let serving = actix_web::rt::spawn(server);
+
+    log_urls(addr, started.elapsed());
+
+    shutdown.await;
+    hub.close();
+    handle.stop(true).await;
+    match serving.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!("HTTP server error: {e}"),
+        Err(e) => tracing::error!("HTTP server task failed: {e}"),
+    }
+    // Every command sent before this point is committed before the engine stops.
+    actix_web::rt::task::spawn_blocking(move || engine.stop())
+        .await
+        .context("engine shutdown")?;
+    drop(hub);
+    match Arc::try_unwrap(store) {
+        Ok(store) => drop(store),
+        Err(_) => tracing::warn!("database still referenced at shutdown; it closes at exit"),
+    }
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Logs where the screens are. With a wildcard bind address it guesses the LAN address.
+fn log_urls(addr: std::net::SocketAddr, startup: Duration) {
+    let host = if addr.ip().is_unspecified() {
+        lan_address().unwrap_or_else(|| "localhost".to_owned())
+    } else {
+        addr.ip().to_string()
+    };
+    let base = format!("http://{host}:{}", addr.port());
+    tracing::info!(
+        "waitless {} ready in {} ms on {addr}",
+        env!("CARGO_PKG_VERSION"),
+        startup.as_millis()
+    );
+    tracing::info!("  kiosk:   {base}/kiosk");
+    tracing::info!("  display: {base}/display");
+    tracing::info!("  staff:   {base}/staff");
+    tracing::info!("  API:     {base}/api/v1/openapi.json");
+}
+
+/// The address other machines on the LAN reach us at: the source address the kernel picks for
+/// an outside destination. Connecting a UDP socket sends nothing.
+fn lan_address() -> Option<String> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_unspecified()).then(|| ip.to_string())
+}

@@ -1,0 +1,138 @@
+//! The clinic's own things: services (what a patient comes for) and rooms (who serves them).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{DomainError, RoomId, ServiceId, Ticket, TicketId, Timestamp};
+
+/// Clinic-wide settings that live in the database.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Clinic {
+    /// Shown on the displays and printed on tickets.
+    pub name: String,
+}
+
+/// What a patient comes for, with its own queue and token prefix.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Service {
+    /// Id.
+    pub id: ServiceId,
+    /// Name shown on the kiosk.
+    pub name: String,
+    /// Token prefix, 1–3 uppercase letters (`A` gives `A001`).
+    pub prefix: String,
+    /// Whether tickets can be issued.
+    pub active: bool,
+    /// Keep waiting tickets across the day close (24-hour departments).
+    pub carry_over: bool,
+}
+
+/// Checks a token prefix: 1–3 ASCII uppercase letters.
+pub fn check_prefix(prefix: &str) -> Result<(), DomainError> {
+    if (1..=3).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidPrefix(prefix.chars().take(8).collect()))
+    }
+}
+
+/// A place that serves patients: a doctor's cabin, a counter.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Room {
+    /// Id.
+    pub id: RoomId,
+    /// Name shown and announced ("Room 2").
+    pub name: String,
+    /// The services whose tickets it calls.
+    pub services: Vec<ServiceId>,
+    /// Whether it is calling tickets.
+    pub open: bool,
+    /// The ticket it is serving (state `called`).
+    pub serving: Option<TicketId>,
+    /// Its last "next", kept for the debounce and for undo.
+    #[schema(value_type = Option<Object>)]
+    pub last_next: Option<NextRecord>,
+    /// Its recent service times.
+    pub stats: ServiceTimes,
+}
+
+impl Room {
+    /// Whether this room calls tickets of `service`.
+    pub fn serves(&self, service: &ServiceId) -> bool {
+        self.services.contains(service)
+    }
+}
+
+/// What a room's last "next" changed, so that it can be undone exactly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NextRecord {
+    /// When it happened.
+    pub at: Timestamp,
+    /// The tickets it changed, as they were before (the finished one, the called one).
+    pub before: Vec<Ticket>,
+    /// The tickets whose `passed_over` it incremented.
+    pub passed_over: Vec<TicketId>,
+    /// The room's service times before (finishing a ticket adds a sample).
+    pub stats_before: ServiceTimes,
+}
+
+/// A moving average of a room's service times (exponentially weighted).
+#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+pub struct ServiceTimes {
+    /// Samples seen (capped, only says whether the average means anything).
+    pub samples: u32,
+    /// Mean service time, seconds.
+    pub mean_secs: f64,
+    /// Mean absolute deviation, seconds.
+    pub dev_secs: f64,
+}
+
+impl ServiceTimes {
+    /// Weight of a new sample.
+    const ALPHA: f64 = 0.2;
+    /// Samples shorter or longer than this are clamped (a forgotten "done" must not poison it).
+    const MIN_SECS: f64 = 15.0;
+    const MAX_SECS: f64 = 3_600.0;
+
+    /// Adds one completed service of `secs` seconds.
+    pub fn add(&mut self, secs: f64) {
+        let secs = secs.clamp(Self::MIN_SECS, Self::MAX_SECS);
+        if self.samples == 0 {
+            self.mean_secs = secs;
+            self.dev_secs = secs / 4.0;
+        } else {
+            let dev = (secs - self.mean_secs).abs();
+            self.mean_secs += Self::ALPHA * (secs - self.mean_secs);
+            self.dev_secs += Self::ALPHA * (dev - self.dev_secs);
+        }
+        self.samples = self.samples.saturating_add(1).min(1_000);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_one_to_three_uppercase_letters() {
+        assert!(check_prefix("A").is_ok());
+        assert!(check_prefix("LAB").is_ok());
+        for bad in ["", "a", "ABCD", "A1", "Ä"] {
+            assert!(check_prefix(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn service_times_follow_recent_samples_and_clamp_outliers() {
+        let mut t = ServiceTimes::default();
+        t.add(600.0);
+        assert_eq!(t.mean_secs, 600.0);
+        for _ in 0..30 {
+            t.add(300.0);
+        }
+        assert!((t.mean_secs - 300.0).abs() < 1.0, "{}", t.mean_secs);
+        let before = t.mean_secs;
+        t.add(1_000_000.0);
+        assert!(t.mean_secs <= before + 0.2 * 3_600.0);
+    }
+}

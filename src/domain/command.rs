@@ -1,0 +1,99 @@
+//! Commands: what inputs ask of the queue. Every input (kiosk, staff, API, buttons) sends these
+//! to the engine, which decides them one at a time against the current state.
+
+use serde::{Deserialize, Serialize};
+
+use super::{PriorityClass, RoomId, ServiceId, Source, TicketId};
+
+/// A request to change the queue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Issue a ticket in a service.
+    IssueTicket {
+        /// The service.
+        service: ServiceId,
+        /// Its class.
+        priority: PriorityClass,
+        /// The same key within the idempotency window returns the same ticket.
+        idempotency_key: Option<String>,
+    },
+    /// Take a waiting or called ticket out of the queue.
+    CancelTicket {
+        /// The ticket.
+        ticket: TicketId,
+    },
+    /// Put a called, no-show or cancelled ticket back at the end of its queue.
+    RequeueTicket {
+        /// The ticket.
+        ticket: TicketId,
+    },
+    /// Move a ticket to another service's queue, keeping its number.
+    TransferTicket {
+        /// The ticket.
+        ticket: TicketId,
+        /// The target service.
+        service: ServiceId,
+    },
+    /// Finish the room's ticket and call the next one.
+    RoomNext {
+        /// The room.
+        room: RoomId,
+    },
+    /// Call the room's ticket again.
+    RoomRecall {
+        /// The room.
+        room: RoomId,
+    },
+    /// Finish the room's ticket (served).
+    RoomDone {
+        /// The room.
+        room: RoomId,
+    },
+    /// Finish the room's ticket (did not come).
+    RoomNoShow {
+        /// The room.
+        room: RoomId,
+    },
+    /// Undo the room's last "next".
+    RoomUndo {
+        /// The room.
+        room: RoomId,
+    },
+    /// Open or close a room.
+    SetRoomOpen {
+        /// The room.
+        room: RoomId,
+        /// Open?
+        open: bool,
+    },
+    /// Close the clinic day (the engine sends this when the day changes).
+    CloseDay {
+        /// The day that begins.
+        new_day: jiff::civil::Date,
+    },
+}
+
+/// Who and what sent a command: recorded with its event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The input kind.
+    pub source: Source,
+    /// Who: a user name, a device name, `anonymous` until logins exist.
+    pub actor: String,
+}
+
+impl Origin {
+    /// An origin.
+    pub fn new(source: Source, actor: impl Into<String>) -> Self {
+        Self {
+            source,
+            actor: actor.into(),
+        }
+    }
+
+    /// waitless itself.
+    pub fn system() -> Self {
+        Self::new(Source::System, "waitless")
+    }
+}

@@ -1,0 +1,59 @@
+//! The demo clinic an empty database starts with, so the first run shows a working queue.
+
+use super::{Clinic, DomainError, Room, RoomId, Service, ServiceId, ServiceTimes};
+
+/// Two services and three rooms: two doctors for general OPD, one of whom also draws blood
+/// samples, and the lab's own counter.
+pub fn demo_clinic() -> Result<(Clinic, Vec<Service>, Vec<Room>), DomainError> {
+    let service = |id: &str, name: &str, prefix: &str| -> Result<Service, DomainError> {
+        Ok(Service {
+            id: ServiceId::parse(id)?,
+            name: name.to_owned(),
+            prefix: prefix.to_owned(),
+            active: true,
+            carry_over: false,
+        })
+    };
+    let general = service("general", "General OPD", "A")?;
+    let lab = service("lab", "Laboratory", "L")?;
+    let room = |id: &str, name: &str, serves: &[&Service]| -> Result<Room, DomainError> {
+        Ok(Room {
+            id: RoomId::parse(id)?,
+            name: name.to_owned(),
+            services: serves.iter().map(|s| s.id.clone()).collect(),
+            open: true,
+            serving: None,
+            last_next: None,
+            stats: ServiceTimes::default(),
+        })
+    };
+    let rooms = vec![
+        room("room-1", "Room 1", &[&general])?,
+        room("room-2", "Room 2", &[&general, &lab])?,
+        room("lab", "Lab counter", &[&lab])?,
+    ];
+    let clinic = Clinic {
+        name: "Sunrise Clinic (demo)".to_owned(),
+    };
+    Ok((clinic, vec![general, lab], rooms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::clinic::check_prefix;
+
+    #[test]
+    fn demo_clinic_has_two_services_and_three_rooms_all_valid() {
+        let (clinic, services, rooms) = demo_clinic().unwrap();
+        assert!(!clinic.name.is_empty());
+        assert_eq!(services.len(), 2);
+        assert_eq!(rooms.len(), 3);
+        for s in &services {
+            check_prefix(&s.prefix).unwrap();
+        }
+        for r in &rooms {
+            assert!(!r.services.is_empty());
+        }
+    }
+}

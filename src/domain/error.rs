@@ -1,0 +1,73 @@
+//! The domain's one error type: every way a command can be refused.
+
+use super::{RoomId, ServiceId, TicketId, TicketState};
+
+/// Why a command was refused. Nothing changes when a command fails.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DomainError {
+    /// A malformed id.
+    #[error("invalid {kind} {value:?}: use 1–32 lowercase letters, digits and dashes")]
+    InvalidId {
+        /// What kind of id.
+        kind: &'static str,
+        /// What was given (cut short).
+        value: String,
+    },
+    /// A malformed token prefix.
+    #[error("invalid token prefix {0:?}: use 1–3 uppercase letters")]
+    InvalidPrefix(String),
+    /// A malformed idempotency key.
+    #[error("invalid Idempotency-Key: use 1–128 visible ASCII characters")]
+    InvalidIdempotencyKey,
+    /// Unknown service.
+    #[error("there is no service {0:?}")]
+    ServiceNotFound(ServiceId),
+    /// Unknown room.
+    #[error("there is no room {0:?}")]
+    RoomNotFound(RoomId),
+    /// Unknown ticket (or one from a closed day).
+    #[error("there is no ticket {0} in today's queue")]
+    TicketNotFound(TicketId),
+    /// The service issues no tickets now.
+    #[error("service {0:?} is closed: it issues no tickets now")]
+    ServiceClosed(ServiceId),
+    /// The room calls no tickets now.
+    #[error("room {0:?} is closed: open it before calling tickets")]
+    RoomClosed(RoomId),
+    /// Recall/done/no-show in a room that serves nobody.
+    #[error("room {0:?} is not serving anyone")]
+    RoomIdle(RoomId),
+    /// The ticket's state does not allow the action.
+    #[error("ticket {number} is {state}: it cannot be {action}")]
+    InvalidTransition {
+        /// The ticket's number.
+        number: String,
+        /// Its state.
+        state: TicketState,
+        /// What was asked ("cancelled", "requeued", "transferred").
+        action: &'static str,
+    },
+    /// Transfer to the service the ticket is already in.
+    #[error("ticket {0} is already in service {1:?}")]
+    SameService(String, ServiceId),
+    /// Undo without a "next" to undo.
+    #[error("room {0:?} has no \"next\" to undo")]
+    NothingToUndo(RoomId),
+    /// Undo after the window.
+    #[error("room {room:?}'s last \"next\" is older than the undo window ({window_secs} s)")]
+    UndoExpired {
+        /// The room.
+        room: RoomId,
+        /// The window.
+        window_secs: i64,
+    },
+    /// Undo after the tickets involved changed again.
+    #[error("room {0:?}'s last \"next\" cannot be undone: its tickets have changed since")]
+    UndoConflict(RoomId),
+}
+
+impl std::fmt::Display for TicketState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,152 @@
+//! Events: what happened. Each accepted command becomes one event, appended to the event log
+//! and published to every screen. Events carry the full new state of the tickets they touch, so
+//! a client never has to re-implement the queue's rules, and [`super::QueueState::apply`] can
+//! replay them deterministically.
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Clinic, PickReason, Room, RoomId, Service, Source, Ticket, TicketId, Timestamp};
+
+/// An event with its place in the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    /// Position in the event log, from 1, without gaps.
+    pub seq: u64,
+    /// When it happened.
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// What input it came from.
+    pub source: Source,
+    /// Who.
+    pub actor: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened. Tagged by `kind` in JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The clinic was set up (the demo clinic on an empty database).
+    ClinicSeeded {
+        /// Clinic settings.
+        clinic: Clinic,
+        /// Its services.
+        services: Vec<Service>,
+        /// Its rooms.
+        rooms: Vec<Room>,
+    },
+    /// A ticket was issued.
+    TicketIssued {
+        /// The new ticket.
+        ticket: Ticket,
+        /// The request's Idempotency-Key, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idempotency_key: Option<String>,
+    },
+    /// A room pressed "next": it finished its ticket (if any) and called the next (if any).
+    RoomNext {
+        /// The room.
+        room: RoomId,
+        /// The ticket called, now `called`.
+        called: Option<Ticket>,
+        /// The ticket finished, now `done`.
+        finished: Option<Ticket>,
+        /// Why `called` was picked.
+        reason: Option<PickReason>,
+        /// Tickets passed over by this call.
+        passed_over: Vec<TicketId>,
+    },
+    /// A room called its ticket again.
+    TicketRecalled {
+        /// The room.
+        room: RoomId,
+        /// The ticket.
+        ticket: Ticket,
+    },
+    /// A room finished its ticket.
+    TicketDone {
+        /// The room.
+        room: RoomId,
+        /// The ticket.
+        ticket: Ticket,
+    },
+    /// A room marked its ticket as not come.
+    TicketNoShow {
+        /// The room.
+        room: RoomId,
+        /// The ticket.
+        ticket: Ticket,
+    },
+    /// A ticket was cancelled.
+    TicketCancelled {
+        /// The ticket.
+        ticket: Ticket,
+    },
+    /// A ticket was put back in its queue.
+    TicketRequeued {
+        /// The ticket.
+        ticket: Ticket,
+    },
+    /// A ticket moved to another service, keeping its number.
+    TicketTransferred {
+        /// The old ticket, now `transferred`.
+        from: Ticket,
+        /// The new waiting ticket.
+        to: Ticket,
+    },
+    /// A room's last "next" was undone.
+    NextUndone {
+        /// The room.
+        room: RoomId,
+        /// The tickets as they were before that "next".
+        restored: Vec<Ticket>,
+        /// Tickets whose pass-over count is taken back.
+        passed_over: Vec<TicketId>,
+    },
+    /// A room opened.
+    RoomOpened {
+        /// The room.
+        room: RoomId,
+    },
+    /// A room closed.
+    RoomClosed {
+        /// The room.
+        room: RoomId,
+    },
+    /// A clinic day ended: numbers restart, unattended tickets are closed.
+    DayClosed {
+        /// The day that ended.
+        #[schema(value_type = String, format = Date)]
+        day: Date,
+        /// The day that began.
+        #[schema(value_type = String, format = Date)]
+        new_day: Date,
+        /// Tickets closed by it (waiting: cancelled as unattended; called: done).
+        closed: Vec<Ticket>,
+    },
+}
+
+impl EventKind {
+    /// The snake_case name, as in JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ClinicSeeded { .. } => "clinic_seeded",
+            Self::TicketIssued { .. } => "ticket_issued",
+            Self::RoomNext { .. } => "room_next",
+            Self::TicketRecalled { .. } => "ticket_recalled",
+            Self::TicketDone { .. } => "ticket_done",
+            Self::TicketNoShow { .. } => "ticket_no_show",
+            Self::TicketCancelled { .. } => "ticket_cancelled",
+            Self::TicketRequeued { .. } => "ticket_requeued",
+            Self::TicketTransferred { .. } => "ticket_transferred",
+            Self::NextUndone { .. } => "next_undone",
+            Self::RoomOpened { .. } => "room_opened",
+            Self::RoomClosed { .. } => "room_closed",
+            Self::DayClosed { .. } => "day_closed",
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The next-ticket rule: which waiting ticket a room calls. One pure function, [`pick_next`].
+//!
+//! Order: class (urgent, then priority, then normal), first come first served within a class
+//! (by the time the ticket joined the queue). Anti-starvation: a ticket that has been *passed
+//! over* — a ticket of a higher class that joined later was called before it, while it had
+//! already waited at least `after` — `max_passes` times is called next, whatever its class.
+//! Among several starving tickets the lowest class goes first (so calling one never passes over
+//! another starving one), then the oldest. Hence no ticket is passed over more than `max_passes`
+//! times.
+
+use jiff::SignedDuration;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{PriorityClass, Ticket, TicketId, Timestamp};
+
+/// The anti-starvation setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Starvation {
+    /// A ticket is passed over at most this many times (≥ 1).
+    pub max_passes: u32,
+    /// Passes count only once the ticket has waited this long.
+    pub after: SignedDuration,
+}
+
+/// Why the rule picked a ticket: shown on the staff console.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum PickReason {
+    /// The first ticket of the highest class waiting.
+    HighestClass {
+        /// Its class.
+        class: PriorityClass,
+    },
+    /// Anti-starvation: it had been passed over this many times.
+    Starvation {
+        /// Its class.
+        class: PriorityClass,
+        /// Times it had been passed over.
+        passed_over: u32,
+    },
+}
+
+/// The rule's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pick {
+    /// The ticket to call.
+    pub ticket: TicketId,
+    /// Why.
+    pub reason: PickReason,
+    /// The tickets this call passes over (their `passed_over` grows by one).
+    pub passed_over: Vec<TicketId>,
+}
+
+/// Picks the next ticket among `waiting` (the waiting tickets of the room's services).
+pub fn pick_next<'a, I>(waiting: I, now: Timestamp, starvation: Option<Starvation>) -> Option<Pick>
+where
+    I: IntoIterator<Item = &'a Ticket>,
+    I::IntoIter: Clone,
+{
+    let waiting = waiting.into_iter();
+    let starving = starvation.and_then(|s| {
+        waiting
+            .clone()
+            .filter(|t| t.passed_over >= s.max_passes.max(1))
+            // lowest class first (highest rank), then oldest
+            .min_by_key(|t| (std::cmp::Reverse(t.priority.rank()), t.queue_key()))
+    });
+    let (picked, reason) = match starving {
+        Some(t) => (
+            t,
+            PickReason::Starvation {
+                class: t.priority,
+                passed_over: t.passed_over,
+            },
+        ),
+        None => {
+            let t = waiting.clone().min_by_key(|t| t.order_key())?;
+            (t, PickReason::HighestClass { class: t.priority })
+        }
+    };
+    let passed_over = match starvation {
+        Some(s) => waiting
+            .filter(|t| {
+                t.priority.rank() > picked.priority.rank()
+                    && t.queue_key() < picked.queue_key()
+                    && now.duration_since(t.queued_at) >= s.after
+            })
+            .map(|t| t.id)
+            .collect(),
+        None => Vec::new(),
+    };
+    Some(Pick {
+        ticket: picked.id,
+        reason,
+        passed_over,
+    })
+}
+
+/// The waiting tickets in the order the rule would call them, ignoring anti-starvation (used
+/// for positions and wait estimates).
+pub fn queue_order<'a>(waiting: impl IntoIterator<Item = &'a Ticket>) -> Vec<&'a Ticket> {
+    let mut order: Vec<&Ticket> = waiting.into_iter().collect();
+    order.sort_by_key(|t| t.order_key());
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ServiceId, Source, TicketState};
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + secs).unwrap()
+    }
+
+    fn ticket(id: u64, class: PriorityClass, queued: i64, passed_over: u32) -> Ticket {
+        Ticket {
+            id: TicketId(id),
+            number: format!("A{id:03}"),
+            ordinal: u32::try_from(id).unwrap(),
+            service: ServiceId::parse("general").unwrap(),
+            priority: class,
+            state: TicketState::Waiting,
+            day: jiff::civil::date(2026, 11, 21),
+            created_at: at(queued),
+            queued_at: at(queued),
+            called_at: None,
+            finished_at: None,
+            room: None,
+            recall_count: 0,
+            passed_over,
+            transferred_from: None,
+            transferred_to: None,
+            cancel_reason: None,
+            source: Source::Api,
+        }
+    }
+
+    const STARVE: Starvation = Starvation {
+        max_passes: 2,
+        after: SignedDuration::from_secs(60),
+    };
+    use PriorityClass::{Normal, Priority, Urgent};
+
+    #[test]
+    fn empty_queue_picks_nobody() {
+        assert_eq!(pick_next(&[], at(0), Some(STARVE)), None);
+    }
+
+    #[test]
+    fn classes_then_first_come_first_served() {
+        // (tickets, expected pick)
+        type Case<'a> = (&'a [(u64, PriorityClass, i64)], u64);
+        let cases: &[Case] = &[
+            (&[(1, Normal, 0), (2, Normal, 10)], 1),
+            (&[(1, Normal, 0), (2, Priority, 10)], 2),
+            (&[(1, Priority, 0), (2, Urgent, 10), (3, Normal, 0)], 2),
+            (&[(3, Normal, 5), (2, Normal, 5)], 2),
+            (&[(1, Priority, 20), (2, Priority, 10)], 2),
+        ];
+        for (tickets, expected) in cases {
+            let tickets: Vec<Ticket> = tickets
+                .iter()
+                .map(|&(id, class, q)| ticket(id, class, q, 0))
+                .collect();
+            let pick = pick_next(&tickets, at(100), None).unwrap();
+            assert_eq!(pick.ticket, TicketId(*expected), "{tickets:?}");
+            assert!(matches!(pick.reason, PickReason::HighestClass { .. }));
+        }
+    }
+
+    #[test]
+    fn a_later_higher_class_passes_over_tickets_that_waited_long_enough() {
+        let tickets = [
+            ticket(1, Normal, 0, 0),    // waited 100 s: passed over
+            ticket(2, Normal, 80, 0),   // waited 20 s: too short to count
+            ticket(3, Priority, 10, 0), // picked
+            ticket(4, Priority, 50, 0), // same class: not passed over
+        ];
+        let pick = pick_next(&tickets, at(100), Some(STARVE)).unwrap();
+        assert_eq!(pick.ticket, TicketId(3));
+        assert_eq!(pick.passed_over, vec![TicketId(1)]);
+    }
+
+    #[test]
+    fn a_starving_ticket_goes_first_lowest_class_then_oldest() {
+        let tickets = [
+            ticket(1, Urgent, 50, 0),
+            ticket(2, Priority, 0, 2),
+            ticket(3, Normal, 20, 2),
+            ticket(4, Normal, 10, 2),
+        ];
+        let pick = pick_next(&tickets, at(100), Some(STARVE)).unwrap();
+        assert_eq!(pick.ticket, TicketId(4));
+        assert_eq!(
+            pick.reason,
+            PickReason::Starvation {
+                class: Normal,
+                passed_over: 2
+            }
+        );
+        assert!(pick.passed_over.is_empty());
+        // without anti-starvation the urgent ticket goes first
+        let pick = pick_next(&tickets, at(100), None).unwrap();
+        assert_eq!(pick.ticket, TicketId(1));
+    }
+
+    #[test]
+    fn queue_order_is_class_then_fifo() {
+        let tickets = [
+            ticket(1, Normal, 0, 0),
+            ticket(2, Urgent, 30, 0),
+            ticket(3, Priority, 20, 0),
+            ticket(4, Normal, 5, 0),
+        ];
+        let ids: Vec<u64> = queue_order(&tickets).iter().map(|t| t.id.0).collect();
+        assert_eq!(ids, vec![2, 3, 1, 4]);
+    }
+}

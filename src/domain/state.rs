@@ -1,0 +1,761 @@
+//! The queue's state and its two operations: [`QueueState::decide`] (may this command happen,
+//! and what event does it make?) and [`QueueState::apply`] (change the state by an event).
+//!
+//! `decide` never changes anything; `apply` never refuses. The engine calls `decide`, commits the
+//! event, and applies it; a restart loads the state tables instead of replaying, but replaying
+//! the event log from the start gives the same state.
+//!
+//! Invariants (checked by the property tests in `proptests.rs`):
+//! * a (prefix, ordinal) is issued at most once per clinic day;
+//! * a room serves at most one ticket, and that ticket is `called` in that room;
+//! * every called ticket is served by exactly one room;
+//! * with anti-starvation on, no ticket is passed over more than `max_passes` times.
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::SignedDuration;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use super::estimate::{Eta, RoomRate, estimate};
+use super::numbering::format_number;
+use super::rules::{Pick, Starvation, pick_next, queue_order};
+use super::{
+    CancelReason, Clinic, Command, DomainError, Event, EventKind, NextRecord, Origin, Room, RoomId,
+    Service, ServiceId, Ticket, TicketId, TicketState, Timestamp,
+};
+
+/// The queue's rules that the clinic configures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    /// A second "next" from the same room within this is ignored.
+    pub debounce: SignedDuration,
+    /// A room's last "next" can be undone for this long.
+    pub undo_window: SignedDuration,
+    /// Anti-starvation, or `None` for strict class order.
+    pub starvation: Option<Starvation>,
+    /// Service time assumed for a room without history, seconds.
+    pub default_service_secs: f64,
+    /// Digits a number is zero-padded to.
+    pub number_digits: usize,
+    /// The same Idempotency-Key within this returns the same ticket.
+    pub idempotency_window: SignedDuration,
+}
+
+/// What `decide` concluded.
+#[allow(clippy::large_enum_variant)] // short-lived, moved once
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    /// Commit and apply this event.
+    Event(EventKind),
+    /// A second "next" inside the debounce window: nothing happens.
+    Debounced {
+        /// The room.
+        room: RoomId,
+        /// The ticket it is serving.
+        serving: Option<TicketId>,
+    },
+    /// The Idempotency-Key was seen: this ticket was already issued for it.
+    Replayed {
+        /// The ticket.
+        ticket: TicketId,
+    },
+    /// Nothing to do (nobody to call, already open, day already current).
+    Unchanged,
+}
+
+/// An idempotency key's ticket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IdempotencyEntry {
+    /// The ticket issued for it.
+    pub ticket: TicketId,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// What `apply` changed, so the store writes exactly those rows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Touched {
+    /// Tickets to write.
+    pub tickets: Vec<TicketId>,
+    /// Rooms to write.
+    pub rooms: Vec<RoomId>,
+    /// Services to write.
+    pub services: Vec<ServiceId>,
+    /// Idempotency key to write.
+    pub idempotency: Option<String>,
+    /// A day closed: these tickets left the live set (to the archive); keys and counters reset.
+    pub archived: Vec<Ticket>,
+    /// Whether a day closed.
+    pub day_closed: bool,
+}
+
+/// Where a waiting ticket stands.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Placement {
+    /// People ahead of it in its service's queue.
+    pub position: usize,
+    /// Estimated wait (`None`: no open room serves it).
+    pub eta: Option<Eta>,
+}
+
+/// Everything the queue knows about today. Cheap to clone for tests; the engine keeps one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueState {
+    /// Clinic settings.
+    pub clinic: Clinic,
+    /// The current clinic day.
+    pub day: Date,
+    /// Services by id.
+    pub services: BTreeMap<ServiceId, Service>,
+    /// Rooms by id.
+    pub rooms: BTreeMap<RoomId, Room>,
+    /// Live tickets: today's and those carried over.
+    pub tickets: BTreeMap<TicketId, Ticket>,
+    /// Last ordinal issued today per prefix.
+    pub counters: BTreeMap<String, u32>,
+    /// The id the next ticket gets.
+    pub next_ticket_id: u64,
+    /// Idempotency keys seen today.
+    pub idempotency: HashMap<String, IdempotencyEntry>,
+}
+
+fn transition(t: &Ticket, action: &'static str) -> DomainError {
+    DomainError::InvalidTransition {
+        number: t.number.clone(),
+        state: t.state,
+        action,
+    }
+}
+
+fn check_idempotency_key(key: &str) -> Result<(), DomainError> {
+    if (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidIdempotencyKey)
+    }
+}
+
+/// The prefix part of a number (`A` of `A001`).
+fn prefix_of(number: &str) -> &str {
+    number.trim_end_matches(|c: char| c.is_ascii_digit())
+}
+
+impl QueueState {
+    /// An empty clinic on `day`.
+    pub fn new(day: Date) -> Self {
+        Self {
+            clinic: Clinic {
+                name: String::new(),
+            },
+            day,
+            services: BTreeMap::new(),
+            rooms: BTreeMap::new(),
+            tickets: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            next_ticket_id: 1,
+            idempotency: HashMap::new(),
+        }
+    }
+
+    /// A live ticket.
+    pub fn ticket(&self, id: TicketId) -> Result<&Ticket, DomainError> {
+        self.tickets.get(&id).ok_or(DomainError::TicketNotFound(id))
+    }
+
+    /// A room.
+    pub fn room(&self, id: &RoomId) -> Result<&Room, DomainError> {
+        self.rooms
+            .get(id)
+            .ok_or_else(|| DomainError::RoomNotFound(id.clone()))
+    }
+
+    /// A service.
+    pub fn service(&self, id: &ServiceId) -> Result<&Service, DomainError> {
+        self.services
+            .get(id)
+            .ok_or_else(|| DomainError::ServiceNotFound(id.clone()))
+    }
+
+    /// The waiting tickets a room would call from.
+    pub fn waiting_for<'a>(&'a self, room: &'a Room) -> impl Iterator<Item = &'a Ticket> + Clone {
+        self.tickets
+            .values()
+            .filter(move |t| t.state == TicketState::Waiting && room.serves(&t.service))
+    }
+
+    /// Who the room would call now, and why (the staff console shows it).
+    pub fn preview_next(&self, room: &RoomId, now: Timestamp, policy: &Policy) -> Option<Pick> {
+        let room = self.rooms.get(room)?;
+        pick_next(self.waiting_for(room), now, policy.starvation)
+    }
+
+    /// Decides a command at `now`. Never changes the state.
+    pub fn decide(
+        &self,
+        command: &Command,
+        origin: &Origin,
+        now: Timestamp,
+        policy: &Policy,
+    ) -> Result<Decision, DomainError> {
+        let event = match command {
+            Command::IssueTicket {
+                service,
+                priority,
+                idempotency_key,
+            } => {
+                if let Some(key) = idempotency_key {
+                    check_idempotency_key(key)?;
+                    if let Some(seen) = self.idempotency.get(key)
+                        && now.duration_since(seen.at) <= policy.idempotency_window
+                        && self.tickets.contains_key(&seen.ticket)
+                    {
+                        return Ok(Decision::Replayed {
+                            ticket: seen.ticket,
+                        });
+                    }
+                }
+                let service = self.service(service)?;
+                if !service.active {
+                    return Err(DomainError::ServiceClosed(service.id.clone()));
+                }
+                let ordinal = self.next_ordinal(&service.prefix);
+                EventKind::TicketIssued {
+                    ticket: Ticket {
+                        id: TicketId(self.next_ticket_id),
+                        number: format_number(&service.prefix, ordinal, policy.number_digits),
+                        ordinal,
+                        service: service.id.clone(),
+                        priority: *priority,
+                        state: TicketState::Waiting,
+                        day: self.day,
+                        created_at: now,
+                        queued_at: now,
+                        called_at: None,
+                        finished_at: None,
+                        room: None,
+                        recall_count: 0,
+                        passed_over: 0,
+                        transferred_from: None,
+                        transferred_to: None,
+                        cancel_reason: None,
+                        source: origin.source,
+                    },
+                    idempotency_key: idempotency_key.clone(),
+                }
+            }
+            Command::CancelTicket { ticket } => {
+                let t = self.ticket(*ticket)?;
+                if !matches!(t.state, TicketState::Waiting | TicketState::Called) {
+                    return Err(transition(t, "cancelled"));
+                }
+                let mut t = t.clone();
+                t.state = TicketState::Cancelled;
+                t.cancel_reason = Some(CancelReason::Requested);
+                t.finished_at = Some(now);
+                EventKind::TicketCancelled { ticket: t }
+            }
+            Command::RequeueTicket { ticket } => {
+                let t = self.ticket(*ticket)?;
+                let requeueable = matches!(t.state, TicketState::Called | TicketState::NoShow)
+                    || (t.state == TicketState::Cancelled
+                        && t.cancel_reason == Some(CancelReason::Requested));
+                if !requeueable {
+                    return Err(transition(t, "requeued"));
+                }
+                let mut t = t.clone();
+                t.state = TicketState::Waiting;
+                t.queued_at = now;
+                t.finished_at = None;
+                t.cancel_reason = None;
+                t.room = None;
+                t.passed_over = 0;
+                EventKind::TicketRequeued { ticket: t }
+            }
+            Command::TransferTicket { ticket, service } => {
+                let t = self.ticket(*ticket)?;
+                let target = self.service(service)?;
+                if !matches!(t.state, TicketState::Waiting | TicketState::Called) {
+                    return Err(transition(t, "transferred"));
+                }
+                if t.service == target.id {
+                    return Err(DomainError::SameService(t.number.clone(), target.id.clone()));
+                }
+                let to = Ticket {
+                    id: TicketId(self.next_ticket_id),
+                    service: target.id.clone(),
+                    state: TicketState::Waiting,
+                    day: self.day,
+                    queued_at: now,
+                    called_at: None,
+                    finished_at: None,
+                    room: None,
+                    recall_count: 0,
+                    passed_over: 0,
+                    transferred_from: Some(t.id),
+                    transferred_to: None,
+                    cancel_reason: None,
+                    ..t.clone()
+                };
+                let mut from = t.clone();
+                from.state = TicketState::Transferred;
+                from.finished_at = Some(now);
+                from.transferred_to = Some(to.id);
+                EventKind::TicketTransferred { from, to }
+            }
+            Command::RoomNext { room } => return self.decide_next(room, now, policy),
+            Command::RoomRecall { room } => {
+                let mut t = self.serving(room)?.clone();
+                t.recall_count = t.recall_count.saturating_add(1);
+                EventKind::TicketRecalled {
+                    room: room.clone(),
+                    ticket: t,
+                }
+            }
+            Command::RoomDone { room } => {
+                let mut t = self.serving(room)?.clone();
+                t.state = TicketState::Done;
+                t.finished_at = Some(now);
+                EventKind::TicketDone {
+                    room: room.clone(),
+                    ticket: t,
+                }
+            }
+            Command::RoomNoShow { room } => {
+                let mut t = self.serving(room)?.clone();
+                t.state = TicketState::NoShow;
+                t.finished_at = Some(now);
+                EventKind::TicketNoShow {
+                    room: room.clone(),
+                    ticket: t,
+                }
+            }
+            Command::RoomUndo { room } => self.decide_undo(room, now, policy)?,
+            Command::SetRoomOpen { room, open } => {
+                if self.room(room)?.open == *open {
+                    return Ok(Decision::Unchanged);
+                }
+                if *open {
+                    EventKind::RoomOpened { room: room.clone() }
+                } else {
+                    EventKind::RoomClosed { room: room.clone() }
+                }
+            }
+            Command::CloseDay { new_day } => {
+                if *new_day <= self.day {
+                    return Ok(Decision::Unchanged);
+                }
+                let closed = self
+                    .tickets
+                    .values()
+                    .filter(|t| !t.state.is_terminal())
+                    .filter(|t| !self.services.get(&t.service).is_some_and(|s| s.carry_over))
+                    .map(|t| {
+                        let mut t = t.clone();
+                        if t.state == TicketState::Waiting {
+                            t.state = TicketState::Cancelled;
+                            t.cancel_reason = Some(CancelReason::Unattended);
+                        } else {
+                            t.state = TicketState::Done;
+                        }
+                        t.finished_at = Some(now);
+                        t
+                    })
+                    .collect();
+                EventKind::DayClosed {
+                    day: self.day,
+                    new_day: *new_day,
+                    closed,
+                }
+            }
+        };
+        Ok(Decision::Event(event))
+    }
+
+    /// The next free ordinal for `prefix` today: above the counter and not held by a live
+    /// (carried-over) ticket.
+    fn next_ordinal(&self, prefix: &str) -> u32 {
+        let mut ordinal = self.counters.get(prefix).copied().unwrap_or(0) + 1;
+        let carried: Vec<u32> = self
+            .tickets
+            .values()
+            .filter(|t| t.day < self.day && prefix_of(&t.number) == prefix)
+            .map(|t| t.ordinal)
+            .collect();
+        while carried.contains(&ordinal) {
+            ordinal += 1;
+        }
+        ordinal
+    }
+
+    fn serving(&self, room: &RoomId) -> Result<&Ticket, DomainError> {
+        let r = self.room(room)?;
+        let id = r.serving.ok_or_else(|| DomainError::RoomIdle(room.clone()))?;
+        self.ticket(id)
+    }
+
+    fn decide_next(
+        &self,
+        room_id: &RoomId,
+        now: Timestamp,
+        policy: &Policy,
+    ) -> Result<Decision, DomainError> {
+        let room = self.room(room_id)?;
+        if !room.open {
+            return Err(DomainError::RoomClosed(room_id.clone()));
+        }
+        if let Some(last) = &room.last_next
+            && now.duration_since(last.at) < policy.debounce
+        {
+            return Ok(Decision::Debounced {
+                room: room_id.clone(),
+                serving: room.serving,
+            });
+        }
+        let finished = match room.serving {
+            Some(id) => {
+                let mut t = self.ticket(id)?.clone();
+                t.state = TicketState::Done;
+                t.finished_at = Some(now);
+                Some(t)
+            }
+            None => None,
+        };
+        let pick = pick_next(self.waiting_for(room), now, policy.starvation);
+        if finished.is_none() && pick.is_none() {
+            return Ok(Decision::Unchanged);
+        }
+        let (called, reason, passed_over) = match pick {
+            Some(pick) => {
+                let mut t = self.ticket(pick.ticket)?.clone();
+                t.state = TicketState::Called;
+                t.called_at = Some(now);
+                t.room = Some(room_id.clone());
+                t.recall_count = 0;
+                (Some(t), Some(pick.reason), pick.passed_over)
+            }
+            None => (None, None, Vec::new()),
+        };
+        Ok(Decision::Event(EventKind::RoomNext {
+            room: room_id.clone(),
+            called,
+            finished,
+            reason,
+            passed_over,
+        }))
+    }
+
+    fn decide_undo(
+        &self,
+        room_id: &RoomId,
+        now: Timestamp,
+        policy: &Policy,
+    ) -> Result<EventKind, DomainError> {
+        let room = self.room(room_id)?;
+        let last = room
+            .last_next
+            .as_ref()
+            .ok_or_else(|| DomainError::NothingToUndo(room_id.clone()))?;
+        if now.duration_since(last.at) > policy.undo_window {
+            return Err(DomainError::UndoExpired {
+                room: room_id.clone(),
+                window_secs: policy.undo_window.as_secs(),
+            });
+        }
+        // Undo only if nothing touched those tickets since: the one called is still served
+        // here, the one finished is still done from that "next".
+        let unchanged = last.before.iter().all(|before| {
+            let Some(now_t) = self.tickets.get(&before.id) else {
+                return false;
+            };
+            match before.state {
+                TicketState::Waiting => {
+                    now_t.state == TicketState::Called && room.serving == Some(now_t.id)
+                }
+                TicketState::Called => {
+                    now_t.state == TicketState::Done && now_t.finished_at == Some(last.at)
+                }
+                _ => false,
+            }
+        });
+        let called_anyone = last.before.iter().any(|t| t.state == TicketState::Waiting);
+        if !unchanged || (!called_anyone && room.serving.is_some()) {
+            return Err(DomainError::UndoConflict(room_id.clone()));
+        }
+        Ok(EventKind::NextUndone {
+            room: room_id.clone(),
+            restored: last.before.clone(),
+            passed_over: last.passed_over.clone(),
+        })
+    }
+
+    /// Changes the state by a committed event. Deterministic: the same events in the same order
+    /// give the same state.
+    pub fn apply(&mut self, event: &Event) -> Touched {
+        let mut touched = Touched::default();
+        let at = event.at;
+        match &event.kind {
+            EventKind::ClinicSeeded {
+                clinic,
+                services,
+                rooms,
+            } => {
+                self.clinic = clinic.clone();
+                for s in services {
+                    touched.services.push(s.id.clone());
+                    self.services.insert(s.id.clone(), s.clone());
+                }
+                for r in rooms {
+                    touched.rooms.push(r.id.clone());
+                    self.rooms.insert(r.id.clone(), r.clone());
+                }
+            }
+            EventKind::TicketIssued {
+                ticket,
+                idempotency_key,
+            } => {
+                let counter = self
+                    .counters
+                    .entry(prefix_of(&ticket.number).to_owned())
+                    .or_insert(0);
+                *counter = (*counter).max(ticket.ordinal);
+                if let Some(key) = idempotency_key {
+                    self.idempotency.insert(
+                        key.clone(),
+                        IdempotencyEntry {
+                            ticket: ticket.id,
+                            at,
+                        },
+                    );
+                    touched.idempotency = Some(key.clone());
+                }
+                self.put_ticket(ticket.clone(), &mut touched);
+            }
+            EventKind::RoomNext {
+                room,
+                called,
+                finished,
+                passed_over,
+                ..
+            } => {
+                let mut before = Vec::new();
+                for t in finished.iter().chain(called.iter()) {
+                    if let Some(old) = self.tickets.get(&t.id) {
+                        before.push(old.clone());
+                    }
+                }
+                for id in passed_over {
+                    if let Some(t) = self.tickets.get_mut(id) {
+                        t.passed_over = t.passed_over.saturating_add(1);
+                        touched.tickets.push(*id);
+                    }
+                }
+                if let Some(r) = self.rooms.get_mut(room) {
+                    let stats_before = r.stats;
+                    if let Some(f) = finished {
+                        record_service_time(r, f);
+                    }
+                    r.serving = called.as_ref().map(|t| t.id);
+                    r.last_next = Some(NextRecord {
+                        at,
+                        before,
+                        passed_over: passed_over.clone(),
+                        stats_before,
+                    });
+                    touched.rooms.push(room.clone());
+                }
+                for t in finished.iter().chain(called.iter()) {
+                    self.put_ticket(t.clone(), &mut touched);
+                }
+            }
+            EventKind::TicketRecalled { ticket, .. } => self.put_ticket(ticket.clone(), &mut touched),
+            EventKind::TicketDone { room, ticket } | EventKind::TicketNoShow { room, ticket } => {
+                if let Some(r) = self.rooms.get_mut(room) {
+                    if ticket.state == TicketState::Done {
+                        record_service_time(r, ticket);
+                    }
+                    r.serving = None;
+                    touched.rooms.push(room.clone());
+                }
+                self.put_ticket(ticket.clone(), &mut touched);
+            }
+            EventKind::TicketCancelled { ticket } | EventKind::TicketRequeued { ticket } => {
+                self.release_room_of(ticket.id, &mut touched);
+                self.put_ticket(ticket.clone(), &mut touched);
+            }
+            EventKind::TicketTransferred { from, to } => {
+                self.release_room_of(from.id, &mut touched);
+                self.put_ticket(from.clone(), &mut touched);
+                self.put_ticket(to.clone(), &mut touched);
+            }
+            EventKind::NextUndone {
+                room,
+                restored,
+                passed_over,
+            } => {
+                for id in passed_over {
+                    if let Some(t) = self.tickets.get_mut(id) {
+                        t.passed_over = t.passed_over.saturating_sub(1);
+                        touched.tickets.push(*id);
+                    }
+                }
+                if let Some(r) = self.rooms.get_mut(room) {
+                    r.serving = restored
+                        .iter()
+                        .find(|t| t.state == TicketState::Called)
+                        .map(|t| t.id);
+                    if let Some(last) = r.last_next.take() {
+                        r.stats = last.stats_before;
+                    }
+                    touched.rooms.push(room.clone());
+                }
+                for t in restored {
+                    self.put_ticket(t.clone(), &mut touched);
+                }
+            }
+            EventKind::RoomOpened { room } | EventKind::RoomClosed { room } => {
+                let open = matches!(event.kind, EventKind::RoomOpened { .. });
+                if let Some(r) = self.rooms.get_mut(room) {
+                    r.open = open;
+                    touched.rooms.push(room.clone());
+                }
+            }
+            EventKind::DayClosed {
+                new_day, closed, ..
+            } => {
+                for t in closed {
+                    self.put_ticket(t.clone(), &mut touched);
+                }
+                for r in self.rooms.values_mut() {
+                    let still_called = r.serving.is_some_and(|id| {
+                        self.tickets
+                            .get(&id)
+                            .is_some_and(|t| t.state == TicketState::Called)
+                    });
+                    if !still_called {
+                        r.serving = None;
+                    }
+                    r.last_next = None;
+                    touched.rooms.push(r.id.clone());
+                }
+                let ended: Vec<TicketId> = self
+                    .tickets
+                    .values()
+                    .filter(|t| t.state.is_terminal())
+                    .map(|t| t.id)
+                    .collect();
+                for id in ended {
+                    if let Some(t) = self.tickets.remove(&id) {
+                        touched.archived.push(t);
+                    }
+                }
+                touched.tickets.retain(|id| self.tickets.contains_key(id));
+                self.counters.clear();
+                self.idempotency.clear();
+                self.day = *new_day;
+                touched.day_closed = true;
+            }
+        }
+        touched
+    }
+
+    fn put_ticket(&mut self, ticket: Ticket, touched: &mut Touched) {
+        self.next_ticket_id = self.next_ticket_id.max(ticket.id.0 + 1);
+        touched.tickets.push(ticket.id);
+        self.tickets.insert(ticket.id, ticket);
+    }
+
+    /// Frees the room serving `ticket`, if any.
+    fn release_room_of(&mut self, ticket: TicketId, touched: &mut Touched) {
+        for r in self.rooms.values_mut() {
+            if r.serving == Some(ticket) {
+                r.serving = None;
+                touched.rooms.push(r.id.clone());
+            }
+        }
+    }
+
+    /// Positions and wait estimates of every waiting ticket.
+    pub fn placements(&self, policy: &Policy) -> HashMap<TicketId, Placement> {
+        let mut by_service: BTreeMap<&ServiceId, Vec<&Ticket>> = BTreeMap::new();
+        for t in self.tickets.values() {
+            if t.state == TicketState::Waiting {
+                by_service.entry(&t.service).or_default().push(t);
+            }
+        }
+        let mut placements = HashMap::new();
+        for (service, waiting) in by_service {
+            let rates = self.room_rates(service, policy);
+            for (position, t) in queue_order(waiting).into_iter().enumerate() {
+                placements.insert(
+                    t.id,
+                    Placement {
+                        position,
+                        eta: estimate(position, &rates),
+                    },
+                );
+            }
+        }
+        placements
+    }
+
+    /// Position and estimate of one ticket (`None` unless it is waiting).
+    pub fn placement(&self, ticket: &Ticket, policy: &Policy) -> Option<Placement> {
+        if ticket.state != TicketState::Waiting {
+            return None;
+        }
+        let position = self
+            .tickets
+            .values()
+            .filter(|t| {
+                t.state == TicketState::Waiting
+                    && t.service == ticket.service
+                    && t.order_key() < ticket.order_key()
+            })
+            .count();
+        let rates = self.room_rates(&ticket.service, policy);
+        Some(Placement {
+            position,
+            eta: estimate(position, &rates),
+        })
+    }
+
+    fn room_rates(&self, service: &ServiceId, policy: &Policy) -> Vec<RoomRate> {
+        self.rooms
+            .values()
+            .filter(|r| r.open && r.serves(service))
+            .map(|r| {
+                let (mean, dev) = if r.stats.samples == 0 {
+                    (
+                        policy.default_service_secs,
+                        policy.default_service_secs / 4.0,
+                    )
+                } else {
+                    (r.stats.mean_secs, r.stats.dev_secs)
+                };
+                RoomRate {
+                    mean_secs: mean,
+                    dev_secs: dev,
+                    busy: r.serving.is_some(),
+                }
+            })
+            .collect()
+    }
+
+    /// Builds an event for `kind` as the engine will log it.
+    pub fn event(seq: u64, at: Timestamp, origin: &Origin, kind: EventKind) -> Event {
+        Event {
+            seq,
+            at,
+            source: origin.source,
+            actor: origin.actor.clone(),
+            kind,
+        }
+    }
+}
+
+fn record_service_time(room: &mut Room, finished: &Ticket) {
+    if let (Some(called), Some(done)) = (finished.called_at, finished.finished_at) {
+        room.stats.add(done.duration_since(called).as_secs_f64());
+    }
+}

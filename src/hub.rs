@@ -1,0 +1,237 @@
+//! The hub: the published, committed state of the queue and the fan-out of its events.
+//!
+//! The engine calls [`Hub::publish`] after each commit; the hub applies the events to its copy
+//! of the state, keeps the most recent ones for replay, and broadcasts them. Readers (HTTP
+//! handlers, WebSocket clients) never wait for the writer's disk: they read this copy.
+//!
+//! Consistency: state, sequence number, replay buffer and broadcast change together under one
+//! lock, so a subscriber gets a snapshot (or replay) and then exactly the events after it, with
+//! no gap and no duplicate. A subscriber that falls more than the broadcast capacity behind is
+//! told so (`Lagged`) and starts again from a fresh snapshot.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+
+use tokio::sync::{broadcast, watch};
+
+use crate::domain::{Event, Policy, QueueState};
+
+/// Events kept in memory for clients that reconnect with `since`.
+pub const REPLAY_CAPACITY: usize = 4096;
+/// Events a slow subscriber may fall behind before it gets a fresh snapshot.
+pub const BROADCAST_CAPACITY: usize = 1024;
+
+/// The committed state as subscribers see it.
+#[derive(Debug)]
+pub struct Published {
+    /// The queue.
+    pub state: QueueState,
+    /// Sequence number of the last event applied.
+    pub seq: u64,
+    recent: VecDeque<Arc<Event>>,
+}
+
+/// How a subscription starts.
+#[derive(Debug)]
+pub enum Start<S> {
+    /// A snapshot built from the state at `seq`.
+    Snapshot(S),
+    /// The events the client missed since the `since` it gave (possibly none).
+    Replay(Vec<Arc<Event>>),
+}
+
+/// A subscription: where to start, then the live events.
+#[derive(Debug)]
+pub struct Subscription<S> {
+    /// Where to start.
+    pub start: Start<S>,
+    /// The live events after that.
+    pub events: broadcast::Receiver<Arc<Event>>,
+}
+
+/// The event hub.
+#[derive(Debug)]
+pub struct Hub {
+    published: RwLock<Published>,
+    sender: broadcast::Sender<Arc<Event>>,
+    policy: Policy,
+    closing: watch::Sender<bool>,
+}
+
+impl Hub {
+    /// A hub starting at `state` after event `seq`, with `recent` events for replay.
+    pub fn new(state: QueueState, seq: u64, recent: Vec<Event>, policy: Policy) -> Self {
+        let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
+        let mut buffer = VecDeque::with_capacity(REPLAY_CAPACITY);
+        buffer.extend(recent.into_iter().map(Arc::new));
+        while buffer.len() > REPLAY_CAPACITY {
+            buffer.pop_front();
+        }
+        Self {
+            published: RwLock::new(Published {
+                state,
+                seq,
+                recent: buffer,
+            }),
+            sender,
+            policy,
+            closing: watch::channel(false).0,
+        }
+    }
+
+    /// The queue's rules (for views: positions, estimates, previews).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Applies committed events and broadcasts them. Called by the engine only.
+    pub fn publish(&self, events: Vec<Event>) {
+        let mut published = self
+            .published
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for event in events {
+            published.state.apply(&event);
+            published.seq = event.seq;
+            let event = Arc::new(event);
+            if published.recent.len() == REPLAY_CAPACITY {
+                published.recent.pop_front();
+            }
+            published.recent.push_back(Arc::clone(&event));
+            // No receivers is fine: nobody is watching.
+            let _ = self.sender.send(event);
+        }
+    }
+
+    /// Reads the committed state.
+    pub fn read(&self) -> RwLockReadGuard<'_, Published> {
+        self.published.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Subscribes. With `since` = the last sequence a client saw, it gets the events after it
+    /// if they are still in memory, else a snapshot built by `snapshot`.
+    pub fn subscribe<S>(
+        &self,
+        since: Option<u64>,
+        snapshot: impl FnOnce(&Published) -> S,
+    ) -> Subscription<S> {
+        let published = self.read();
+        let events = self.sender.subscribe();
+        let start = match since.and_then(|since| published.replay_after(since)) {
+            Some(missed) => Start::Replay(missed),
+            None => Start::Snapshot(snapshot(&published)),
+        };
+        Subscription { start, events }
+    }
+
+    /// Tells every subscriber to finish (shutdown).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves when the hub is closing.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+}
+
+impl Published {
+    /// The events after `since`, or `None` when they are no longer all in memory (or `since`
+    /// is in the future, e.g. from before a restore).
+    fn replay_after(&self, since: u64) -> Option<Vec<Arc<Event>>> {
+        if since > self.seq {
+            return None;
+        }
+        if since == self.seq {
+            return Some(Vec::new());
+        }
+        let first = self.recent.front()?.seq;
+        if since + 1 < first {
+            return None;
+        }
+        Some(
+            self.recent
+                .iter()
+                .filter(|e| e.seq > since)
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EventKind, Origin, RoomId};
+
+    fn event(seq: u64) -> Event {
+        QueueState::event(
+            seq,
+            jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+            &Origin::system(),
+            EventKind::RoomOpened {
+                room: RoomId::parse("nowhere").unwrap(),
+            },
+        )
+    }
+
+    fn hub(seq: u64, recent: Vec<Event>) -> Hub {
+        let policy = crate::config::Config::default().policy();
+        Hub::new(
+            QueueState::new(jiff::civil::date(2026, 1, 1)),
+            seq,
+            recent,
+            policy,
+        )
+    }
+
+    fn replayed(start: Start<u64>) -> Option<Vec<u64>> {
+        match start {
+            Start::Replay(events) => Some(events.iter().map(|e| e.seq).collect()),
+            Start::Snapshot(_) => None,
+        }
+    }
+
+    #[test]
+    fn reconnect_with_since_replays_only_what_was_missed() {
+        let hub = hub(3, (1..=3).map(event).collect());
+        let sub = hub.subscribe(Some(1), |p| p.seq);
+        assert_eq!(replayed(sub.start), Some(vec![2, 3]));
+        let sub = hub.subscribe(Some(3), |p| p.seq);
+        assert_eq!(replayed(sub.start), Some(vec![]));
+    }
+
+    #[test]
+    fn unknown_or_too_old_since_gets_a_snapshot() {
+        let hub = hub(3, (1..=3).map(event).collect());
+        assert!(matches!(hub.subscribe(None, |p| p.seq).start, Start::Snapshot(3)));
+        assert!(matches!(hub.subscribe(Some(9), |p| p.seq).start, Start::Snapshot(3)));
+        let hub = hub_with_gap();
+        assert!(matches!(hub.subscribe(Some(1), |p| p.seq).start, Start::Snapshot(10)));
+    }
+
+    fn hub_with_gap() -> Hub {
+        hub(10, (5..=10).map(event).collect())
+    }
+
+    #[test]
+    fn published_events_reach_subscribers_after_their_snapshot() {
+        let hub = hub(0, vec![]);
+        let mut sub = hub.subscribe(None, |p| p.seq);
+        assert!(matches!(sub.start, Start::Snapshot(0)));
+        hub.publish(vec![event(1), event(2)]);
+        assert_eq!(sub.events.try_recv().unwrap().seq, 1);
+        assert_eq!(sub.events.try_recv().unwrap().seq, 2);
+        assert_eq!(hub.read().seq, 2);
+    }
+
+    #[test]
+    fn replay_buffer_is_bounded() {
+        let hub = hub(0, vec![]);
+        hub.publish((1..=(REPLAY_CAPACITY as u64 + 10)).map(event).collect());
+        assert_eq!(hub.read().recent.len(), REPLAY_CAPACITY);
+        assert!(matches!(hub.subscribe(Some(1), |p| p.seq).start, Start::Snapshot(_)));
+        let recent = hub.subscribe(Some(REPLAY_CAPACITY as u64), |p| p.seq);
+        assert_eq!(replayed(recent.start).map(|v| v.len()), Some(10));
+    }
+}

@@ -1,0 +1,13 @@
+//! waitless: a self-hosted, single-binary queue appliance for clinics.
+//!
+//! Layout (dependencies point inward, see docs/architecture.md):
+
+pub mod app; // composition root: wires store, engine, hub and web
+pub mod cli; // the command line
+pub mod clock; // the only code that reads the time
+pub mod config; // configuration: defaults, file, environment, flags
+pub mod domain; // pure queue rules
+pub mod engine; // the single writer
+pub mod hub; // event fan-out with sequence numbers
+pub mod store; // redb: tables, schema, commits
+pub mod web; // actix-web: API, WebSocket, pages

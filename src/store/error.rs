@@ -1,0 +1,59 @@
+//! The store's one error type.
+
+use std::path::PathBuf;
+
+/// Why the database could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data folder cannot be created or opened.
+    #[error("cannot use data folder {path}: {source} — check that it exists and is writable by the user running waitless, or pass --data")]
+    DataFolder {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Another waitless holds the database.
+    #[error("database {0} is in use by another process — is waitless already running? Stop it, or pass another --data folder")]
+    InUse(PathBuf),
+    /// The file was written by a newer waitless.
+    #[error("database {path} has schema version {found}, but this waitless understands only up to {supported} — upgrade waitless, or restore a backup made by this version")]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: u64,
+        /// Ours.
+        supported: u64,
+    },
+    /// redb failed.
+    #[error("database error: {0}")]
+    Redb(#[from] redb::Error),
+    /// A stored value could not be encoded or decoded.
+    #[error("database value {what} is not valid: {source}")]
+    Codec {
+        /// Which value.
+        what: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                Self::Redb(e.into())
+            }
+        }
+    )*};
+}
+
+from_redb!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::DatabaseError,
+    redb::SetDurabilityError
+);

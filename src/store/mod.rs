@@ -1,0 +1,305 @@
+//! The store: the only code that names redb. It owns the tables, the schema version and the
+//! encoding of values, and offers typed reads and one write: [`Store::commit`], which appends a
+//! batch of events to the event log and writes the state rows they touched in ONE transaction.
+//! So the audit trail and the state never disagree, and a power cut leaves all of a command or
+//! none of it. It does not decide anything: the engine calls it after the domain has decided.
+//!
+//! Calls block on the disk: call them from the engine's thread or `spawn_blocking`.
+
+mod codec;
+mod error;
+pub mod schema;
+pub mod tables;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use jiff::civil::Date;
+use redb::{Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use serde::{Deserialize, Serialize};
+
+pub use error::StoreError;
+use tables::{
+    EVENTS, IDEMPOTENCY, META, META_QUEUE, ROOMS, SERVICES, TICKET_ARCHIVE, TICKETS,
+};
+
+use crate::domain::{
+    Clinic, Event, IdempotencyEntry, QueueState, Room, Service, Ticket, TicketId, Touched,
+};
+
+/// How the store is opened.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// fsync every commit (production) or not (tests, benchmarks of the rest).
+    pub fsync: bool,
+    /// Page cache, bytes.
+    pub cache_bytes: usize,
+}
+
+/// The queue's scalar state, one row in the meta table.
+#[derive(Debug, Serialize, Deserialize)]
+struct QueueMeta {
+    seq: u64,
+    day: Date,
+    next_ticket_id: u64,
+    counters: BTreeMap<String, u32>,
+    clinic: Clinic,
+}
+
+/// What [`Store::load`] found.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The queue.
+    pub state: QueueState,
+    /// The last event's sequence number.
+    pub seq: u64,
+}
+
+/// The database.
+pub struct Store {
+    db: redb::Database,
+    path: PathBuf,
+    durability: Durability,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database file at `path`, creating its folder, and checks its
+    /// schema version.
+    pub fn open(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::DataFolder {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let db = redb::Database::builder()
+            .set_cache_size(options.cache_bytes)
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_owned()),
+                redb::DatabaseError::Storage(redb::StorageError::Io(source))
+                    if source.kind() == std::io::ErrorKind::PermissionDenied =>
+                {
+                    StoreError::DataFolder {
+                        path: path.to_owned(),
+                        source,
+                    }
+                }
+                e => e.into(),
+            })?;
+        schema::check_and_migrate(&db, path)?;
+        Ok(Self {
+            db,
+            path: path.to_owned(),
+            durability: if options.fsync {
+                Durability::Immediate
+            } else {
+                Durability::None
+            },
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Loads the queue from the state tables (`None`: a new database, never seeded).
+    pub fn load(&self) -> Result<Option<Loaded>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta = match txn.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(queue) = meta.get(META_QUEUE)? else {
+            return Ok(None);
+        };
+        let queue: QueueMeta = codec::decode(queue.value(), "meta.queue")?;
+        let mut state = QueueState::new(queue.day);
+        state.clinic = queue.clinic;
+        state.counters = queue.counters;
+        state.next_ticket_id = queue.next_ticket_id;
+        for row in txn.open_table(SERVICES)?.iter()? {
+            let (_, v) = row?;
+            let s: Service = codec::decode(v.value(), "services")?;
+            state.services.insert(s.id.clone(), s);
+        }
+        for row in txn.open_table(ROOMS)?.iter()? {
+            let (_, v) = row?;
+            let r: Room = codec::decode(v.value(), "rooms")?;
+            state.rooms.insert(r.id.clone(), r);
+        }
+        for row in txn.open_table(TICKETS)?.iter()? {
+            let (_, v) = row?;
+            let t: Ticket = codec::decode(v.value(), "tickets")?;
+            state.tickets.insert(t.id, t);
+        }
+        let mut idempotency = HashMap::new();
+        for row in txn.open_table(IDEMPOTENCY)?.iter()? {
+            let (k, v) = row?;
+            let e: IdempotencyEntry = codec::decode(v.value(), "idempotency")?;
+            idempotency.insert(k.value().to_owned(), e);
+        }
+        state.idempotency = idempotency;
+        Ok(Some(Loaded {
+            state,
+            seq: queue.seq,
+        }))
+    }
+
+    /// Commits a batch of events in one write transaction: appends each event to the log and
+    /// writes the rows they touched as they are in `state` (the state after all of them).
+    /// Returns only once the transaction is durable (with fsync on).
+    pub fn commit(
+        &self,
+        batch: &[(&Event, &Touched)],
+        state: &QueueState,
+    ) -> Result<(), StoreError> {
+        let Some(last) = batch.last() else {
+            return Ok(());
+        };
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(self.durability)?;
+        {
+            let mut events = txn.open_table(EVENTS)?;
+            let mut tickets = txn.open_table(TICKETS)?;
+            let mut archive = txn.open_table(TICKET_ARCHIVE)?;
+            let mut services = txn.open_table(SERVICES)?;
+            let mut rooms = txn.open_table(ROOMS)?;
+            let mut keys = txn.open_table(IDEMPOTENCY)?;
+            let mut buf = Vec::with_capacity(1024);
+            for (event, touched) in batch {
+                codec::encode_into(&mut buf, event, "event")?;
+                events.insert(event.seq, buf.as_slice())?;
+                for t in &touched.archived {
+                    codec::encode_into(&mut buf, t, "ticket")?;
+                    archive.insert(t.id.0, buf.as_slice())?;
+                    tickets.remove(t.id.0)?;
+                }
+                if touched.day_closed {
+                    keys.retain(|_, _| false)?;
+                }
+                for id in &touched.tickets {
+                    match state.tickets.get(id) {
+                        Some(t) => {
+                            codec::encode_into(&mut buf, t, "ticket")?;
+                            tickets.insert(id.0, buf.as_slice())?;
+                        }
+                        None => {
+                            tickets.remove(id.0)?;
+                        }
+                    }
+                }
+                for id in &touched.rooms {
+                    if let Some(r) = state.rooms.get(id) {
+                        codec::encode_into(&mut buf, r, "room")?;
+                        rooms.insert(id.as_str(), buf.as_slice())?;
+                    }
+                }
+                for id in &touched.services {
+                    if let Some(s) = state.services.get(id) {
+                        codec::encode_into(&mut buf, s, "service")?;
+                        services.insert(id.as_str(), buf.as_slice())?;
+                    }
+                }
+                if let Some(key) = &touched.idempotency
+                    && let Some(entry) = state.idempotency.get(key)
+                {
+                    codec::encode_into(&mut buf, entry, "idempotency")?;
+                    keys.insert(key.as_str(), buf.as_slice())?;
+                }
+            }
+            let meta = QueueMeta {
+                seq: last.0.seq,
+                day: state.day,
+                next_ticket_id: state.next_ticket_id,
+                counters: state.counters.clone(),
+                clinic: state.clinic.clone(),
+            };
+            codec::encode_into(&mut buf, &meta, "meta.queue")?;
+            txn.open_table(META)?.insert(META_QUEUE, buf.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// A ticket from the live table or the archive.
+    pub fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        let txn = self.db.begin_read()?;
+        for table in [TICKETS, TICKET_ARCHIVE] {
+            match txn.open_table(table) {
+                Ok(t) => {
+                    if let Some(v) = t.get(id.0)? {
+                        return Ok(Some(codec::decode(v.value(), "ticket")?));
+                    }
+                }
+                Err(redb::TableError::TableDoesNotExist(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Up to `limit` events after `seq`, oldest first.
+    pub fn events_after(&self, seq: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let events = match txn.open_table(EVENTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for row in events.range(seq.saturating_add(1)..)?.take(limit) {
+            let (_, v) = row?;
+            out.push(codec::decode(v.value(), "event")?);
+        }
+        Ok(out)
+    }
+
+    /// The last `limit` events, oldest first.
+    pub fn recent_events(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let events = match txn.open_table(EVENTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::with_capacity(limit);
+        for row in events.iter()?.rev().take(limit) {
+            let (_, v) = row?;
+            out.push(codec::decode(v.value(), "event")?);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Number of events in the log.
+    pub fn event_count(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        match txn.open_table(EVENTS) {
+            Ok(t) => Ok(t.len()?),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A cheap read that proves the database answers (`/healthz`).
+    pub fn check(&self) -> Result<(), StoreError> {
+        schema::read_version(&self.db).map(|_| ())
+    }
+
+    /// Writes a schema version (tests use it to fake a file from a newer waitless).
+    pub fn force_schema_version(&self, version: u64) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        schema::write_version(&txn, version)?;
+        txn.commit()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,77 @@
+//! The schema version and migrations.
+//!
+//! Opening a database reads `schema_version` from the meta table: a new file gets the current
+//! version; an older one is migrated step by step inside one write transaction; a newer one is
+//! refused with a message that says what to do.
+
+use std::path::Path;
+
+use redb::ReadableDatabase;
+
+use super::tables::{META, META_SCHEMA_VERSION};
+use super::{StoreError, codec};
+
+/// The schema this waitless writes.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Checks the file's version, migrating older files; writes the version into a new file.
+pub fn check_and_migrate(db: &redb::Database, path: &Path) -> Result<(), StoreError> {
+    let found = read_version(db)?;
+    match found {
+        Some(v) if v > SCHEMA_VERSION => Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found: v,
+            supported: SCHEMA_VERSION,
+        }),
+        Some(v) if v == SCHEMA_VERSION => Ok(()),
+        Some(v) => {
+            let txn = db.begin_write()?;
+            for from in v..SCHEMA_VERSION {
+                migrate(&txn, from)?;
+            }
+            write_version(&txn, SCHEMA_VERSION)?;
+            txn.commit()?;
+            tracing::info!(from = v, to = SCHEMA_VERSION, "database migrated");
+            Ok(())
+        }
+        None => {
+            let txn = db.begin_write()?;
+            write_version(&txn, SCHEMA_VERSION)?;
+            txn.commit()?;
+            Ok(())
+        }
+    }
+}
+
+/// Reads the stored schema version (`None`: a new file).
+pub fn read_version(db: &redb::Database) -> Result<Option<u64>, StoreError> {
+    let txn = db.begin_read()?;
+    let table = match txn.open_table(META) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    match table.get(META_SCHEMA_VERSION)? {
+        Some(v) => Ok(Some(codec::decode(v.value(), "schema_version")?)),
+        None => Ok(None),
+    }
+}
+
+/// Writes the schema version (also used by tests to fake a newer file).
+pub fn write_version(txn: &redb::WriteTransaction, version: u64) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(META)?;
+    meta.insert(
+        META_SCHEMA_VERSION,
+        codec::encode(&version, "schema_version")?.as_slice(),
+    )?;
+    Ok(())
+}
+
+/// One migration step, from `from` to `from + 1`. Version 1 is the first schema; later
+/// versions add their steps here.
+fn migrate(_txn: &redb::WriteTransaction, from: u64) -> Result<(), StoreError> {
+    // Version 1 is the first schema: there is no step yet. Version 2 will add
+    // `1 => step_1_to_2(txn)` here.
+    tracing::debug!(from, "no migration step for this version");
+    Ok(())
+}

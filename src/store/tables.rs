@@ -1,0 +1,24 @@
+//! The redb tables. Values are JSON (serde), so adding a field with a serde default needs no
+//! migration; a change that does bumps [`super::schema::SCHEMA_VERSION`].
+
+use redb::TableDefinition;
+
+/// `schema_version` (JSON number) and `queue` (the [`super::QueueMeta`]: day, counters, ...).
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// The append-only event log: seq → [`crate::domain::Event`].
+pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// Live tickets (today's and carried over): id → [`crate::domain::Ticket`].
+pub const TICKETS: TableDefinition<u64, &[u8]> = TableDefinition::new("tickets");
+/// Tickets of closed days: id → [`crate::domain::Ticket`].
+pub const TICKET_ARCHIVE: TableDefinition<u64, &[u8]> = TableDefinition::new("ticket_archive");
+/// Services: id → [`crate::domain::Service`].
+pub const SERVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("services");
+/// Rooms: id → [`crate::domain::Room`].
+pub const ROOMS: TableDefinition<&str, &[u8]> = TableDefinition::new("rooms");
+/// Today's idempotency keys: key → [`crate::domain::IdempotencyEntry`].
+pub const IDEMPOTENCY: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
+
+/// Key of the schema version in [`META`].
+pub const META_SCHEMA_VERSION: &str = "schema_version";
+/// Key of the queue's scalar state in [`META`].
+pub const META_QUEUE: &str = "queue";

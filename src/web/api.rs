@@ -1,0 +1,517 @@
+//! The JSON API under `/api/v1`: handlers turn requests into commands for the engine and
+//! committed state into views. Documented by the `#[utoipa::path]` attributes (served at
+//! `/api/v1/openapi.json`) and in docs/api.md.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::{ErrorBody, WebError};
+use super::view::{self, QueueView, RoomView, TicketView};
+use crate::domain::{
+    Command, EventKind, Origin, PickReason, PriorityClass, RoomId, Service, ServiceId, Source,
+    TicketId,
+};
+use crate::engine::Outcome;
+
+/// `GET /healthz` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `degraded` when the database does not answer.
+    pub status: String,
+    /// waitless version.
+    pub version: String,
+    /// Seconds since start.
+    pub uptime_secs: u64,
+    /// `ok` or the database error.
+    pub database: String,
+    /// Sequence number of the last event.
+    pub seq: u64,
+    /// The clinic day.
+    pub day: String,
+}
+
+/// Who issues a ticket (recorded in the audit trail).
+#[derive(Clone, Copy, Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueSource {
+    /// The kiosk.
+    Kiosk,
+    /// Reception.
+    Reception,
+    /// Another system.
+    #[default]
+    Api,
+}
+
+/// `POST /api/v1/tickets` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueTicketRequest {
+    /// The service's id.
+    pub service: ServiceId,
+    /// The class; `normal` when absent.
+    #[serde(default)]
+    pub priority: PriorityClass,
+    /// What issues it; `api` when absent.
+    #[serde(default)]
+    pub source: IssueSource,
+}
+
+/// `POST /api/v1/tickets/{id}/transfer` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// The target service's id.
+    pub service: ServiceId,
+}
+
+/// `POST /api/v1/rooms/{id}/next` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NextResponse {
+    /// The room.
+    pub room: RoomId,
+    /// The ticket called (null: nobody waits).
+    pub called: Option<TicketView>,
+    /// The ticket finished (null: the room was serving nobody).
+    pub finished: Option<TicketView>,
+    /// Why `called` was picked.
+    pub reason: Option<PickReason>,
+    /// True when this press came within the debounce window of the last one and was ignored;
+    /// `called` is then what the room is serving.
+    pub debounced: bool,
+}
+
+/// Answer of recall, done and no-show.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoomTicketResponse {
+    /// The room.
+    pub room: RoomId,
+    /// The ticket, in its new state.
+    pub ticket: TicketView,
+}
+
+/// `POST /api/v1/rooms/{id}/undo` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UndoResponse {
+    /// The room.
+    pub room: RoomId,
+    /// The tickets as they are again.
+    pub restored: Vec<TicketView>,
+}
+
+/// `POST /api/v1/tickets/{id}/transfer` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferResponse {
+    /// The old ticket, now `transferred`.
+    pub from: TicketView,
+    /// The new waiting ticket (same number).
+    pub to: TicketView,
+}
+
+/// The origin of an API request. Logins (a later release) will name the actor.
+fn api_origin(source: Source) -> Origin {
+    Origin::new(source, "anonymous")
+}
+
+fn room_id(raw: &str) -> Result<RoomId, WebError> {
+    Ok(RoomId::parse(raw)?)
+}
+
+/// Runs a command and returns the committed event (or what happened instead).
+async fn execute(
+    state: &AppState,
+    command: Command,
+    origin: Origin,
+) -> Result<Outcome, WebError> {
+    Ok(state.engine.execute(command, origin).await?)
+}
+
+/// Views of the given tickets as they are now, placed in the queue.
+fn views(state: &AppState, ids: &[TicketId]) -> Vec<TicketView> {
+    let published = state.hub.read();
+    ids.iter()
+        .filter_map(|id| published.state.tickets.get(id))
+        .map(|t| TicketView::placed(t, &published.state, state.hub.policy()))
+        .collect()
+}
+
+fn view_of(state: &AppState, id: TicketId) -> Result<TicketView, WebError> {
+    views(state, &[id])
+        .pop()
+        .ok_or(WebError::Domain(crate::domain::DomainError::TicketNotFound(id)))
+}
+
+/// Health of the appliance.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let store = state.store.clone();
+    let database = match web::block(move || store.check()).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    let (seq, day) = {
+        let p = state.hub.read();
+        (p.seq, p.state.day.to_string())
+    };
+    let ok = database == "ok";
+    let body = Health {
+        status: if ok { "ok" } else { "degraded" }.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        uptime_secs: state.started.elapsed().as_secs(),
+        database,
+        seq,
+        day,
+    };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    HttpResponse::build(status).json(body)
+}
+
+/// The services.
+#[utoipa::path(get, path = "/api/v1/services", tag = "clinic",
+    responses((status = 200, body = Vec<Service>)))]
+pub async fn services_list(state: web::Data<AppState>) -> HttpResponse {
+    let services: Vec<Service> = state.hub.read().state.services.values().cloned().collect();
+    HttpResponse::Ok().json(services)
+}
+
+/// The rooms, with whom they serve and whom they would call next.
+#[utoipa::path(get, path = "/api/v1/rooms", tag = "clinic",
+    responses((status = 200, body = Vec<RoomView>)))]
+pub async fn rooms_list(state: web::Data<AppState>) -> HttpResponse {
+    let now = state.clock.now();
+    let published = state.hub.read();
+    let rooms: Vec<RoomView> = published
+        .state
+        .rooms
+        .values()
+        .map(|r| view::room_view(&published.state, r, state.hub.policy(), now))
+        .collect();
+    HttpResponse::Ok().json(rooms)
+}
+
+/// The whole queue, with the sequence number of the last event it includes.
+#[utoipa::path(get, path = "/api/v1/queue", tag = "queue",
+    responses((status = 200, body = QueueView)))]
+pub async fn queue_get(state: web::Data<AppState>) -> HttpResponse {
+    let now = state.clock.now();
+    let view = view::queue_view(&state.hub.read(), state.hub.policy(), now);
+    HttpResponse::Ok().json(view)
+}
+
+/// Issues a ticket. With an `Idempotency-Key` header, a repeat of the same key within the
+/// idempotency window returns the ticket issued the first time (header `Idempotency-Replayed:
+/// true`) instead of a new one.
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets",
+    request_body = IssueTicketRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–128 visible ASCII characters")),
+    responses(
+        (status = 201, body = TicketView),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "service closed")))]
+pub async fn ticket_create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<IssueTicketRequest>,
+) -> Result<HttpResponse, WebError> {
+    let key = match req.headers().get("idempotency-key") {
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| crate::domain::DomainError::InvalidIdempotencyKey)?
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let body = body.into_inner();
+    let source = match body.source {
+        IssueSource::Kiosk => Source::Kiosk,
+        IssueSource::Reception => Source::Reception,
+        IssueSource::Api => Source::Api,
+    };
+    let command = Command::IssueTicket {
+        service: body.service,
+        priority: body.priority,
+        idempotency_key: key,
+    };
+    let (id, replayed) = match execute(&state, command, api_origin(source)).await? {
+        Outcome::Applied(event) => match &event.kind {
+            EventKind::TicketIssued { ticket, .. } => (ticket.id, false),
+            _ => return Err(WebError::Internal("issue made another event".to_owned())),
+        },
+        Outcome::Replayed(id) => (id, true),
+        other => return Err(WebError::Internal(format!("issue gave {other:?}"))),
+    };
+    let mut response = HttpResponse::Created();
+    if replayed {
+        response.insert_header(("Idempotency-Replayed", "true"));
+    }
+    Ok(response.json(view_of(&state, id)?))
+}
+
+/// A ticket: today's with its position and estimate, or one from a closed day.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets",
+    params(("id" = u64, Path, description = "ticket id")),
+    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody)))]
+pub async fn ticket_get(
+    state: web::Data<AppState>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, WebError> {
+    let id = TicketId(id.into_inner());
+    if let Ok(view) = view_of(&state, id) {
+        return Ok(HttpResponse::Ok().json(view));
+    }
+    let store = state.store.clone();
+    let archived = web::block(move || store.ticket(id))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))??;
+    match archived {
+        Some(t) => Ok(HttpResponse::Ok().json(TicketView::new(t, None))),
+        None => Err(crate::domain::DomainError::TicketNotFound(id).into()),
+    }
+}
+
+async fn ticket_command(
+    state: &AppState,
+    command: Command,
+) -> Result<HttpResponse, WebError> {
+    match execute(state, command, api_origin(Source::Api)).await? {
+        Outcome::Applied(event) => match &event.kind {
+            EventKind::TicketCancelled { ticket } | EventKind::TicketRequeued { ticket } => {
+                Ok(HttpResponse::Ok().json(view_of(state, ticket.id)?))
+            }
+            EventKind::TicketTransferred { from, to } => {
+                let mut v = views(state, &[from.id, to.id]);
+                let to = v.pop();
+                let from = v.pop();
+                match (from, to) {
+                    (Some(from), Some(to)) => Ok(HttpResponse::Ok().json(TransferResponse { from, to })),
+                    _ => Err(WebError::Internal("transferred tickets vanished".to_owned())),
+                }
+            }
+            other => Err(WebError::Internal(format!("unexpected event {}", other.name()))),
+        },
+        other => Err(WebError::Internal(format!("unexpected outcome {other:?}"))),
+    }
+}
+
+/// Cancels a waiting or called ticket.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/cancel", tag = "tickets",
+    params(("id" = u64, Path, description = "ticket id")),
+    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "not waiting or called")))]
+pub async fn ticket_cancel(
+    state: web::Data<AppState>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, WebError> {
+    let ticket = TicketId(id.into_inner());
+    ticket_command(&state, Command::CancelTicket { ticket }).await
+}
+
+/// Puts a called, no-show or cancelled ticket back at the end of its queue (same number).
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/requeue", tag = "tickets",
+    params(("id" = u64, Path, description = "ticket id")),
+    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn ticket_requeue(
+    state: web::Data<AppState>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, WebError> {
+    let ticket = TicketId(id.into_inner());
+    ticket_command(&state, Command::RequeueTicket { ticket }).await
+}
+
+/// Moves a waiting or called ticket to another service's queue, keeping its number.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/transfer", tag = "tickets",
+    params(("id" = u64, Path, description = "ticket id")),
+    request_body = TransferRequest,
+    responses((status = 200, body = TransferResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn ticket_transfer(
+    state: web::Data<AppState>,
+    id: web::Path<u64>,
+    body: web::Json<TransferRequest>,
+) -> Result<HttpResponse, WebError> {
+    let ticket = TicketId(id.into_inner());
+    let service = body.into_inner().service;
+    ticket_command(&state, Command::TransferTicket { ticket, service }).await
+}
+
+/// "Next": finishes the room's ticket (done) and calls the next one. A second press within the
+/// debounce window changes nothing and says so (`debounced: true`).
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/next", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = NextResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "room closed")))]
+pub async fn room_next(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let room = room_id(&id)?;
+    let outcome = execute(&state, Command::RoomNext { room: room.clone() }, api_origin(Source::Api)).await?;
+    let response = match outcome {
+        Outcome::Applied(event) => match &event.kind {
+            EventKind::RoomNext {
+                called,
+                finished,
+                reason,
+                ..
+            } => {
+                let ids: Vec<TicketId> = called.iter().chain(finished.iter()).map(|t| t.id).collect();
+                let mut v = views(&state, &ids).into_iter();
+                NextResponse {
+                    room,
+                    called: called.as_ref().and_then(|_| v.next()),
+                    finished: finished.as_ref().and_then(|_| v.next()),
+                    reason: reason.clone(),
+                    debounced: false,
+                }
+            }
+            other => return Err(WebError::Internal(format!("unexpected event {}", other.name()))),
+        },
+        Outcome::Debounced { serving, .. } => NextResponse {
+            room,
+            called: serving.and_then(|id| views(&state, &[id]).pop()),
+            finished: None,
+            reason: None,
+            debounced: true,
+        },
+        Outcome::Unchanged => NextResponse {
+            room,
+            called: None,
+            finished: None,
+            reason: None,
+            debounced: false,
+        },
+        Outcome::Replayed(_) => return Err(WebError::Internal("next replayed".to_owned())),
+    };
+    Ok(HttpResponse::Ok().json(response))
+}
+
+async fn room_ticket_command(
+    state: &AppState,
+    raw: &str,
+    make: fn(RoomId) -> Command,
+) -> Result<HttpResponse, WebError> {
+    let room = room_id(raw)?;
+    match execute(state, make(room.clone()), api_origin(Source::Api)).await? {
+        Outcome::Applied(event) => match &event.kind {
+            EventKind::TicketRecalled { ticket, .. }
+            | EventKind::TicketDone { ticket, .. }
+            | EventKind::TicketNoShow { ticket, .. } => Ok(HttpResponse::Ok().json(RoomTicketResponse {
+                room,
+                ticket: TicketView::new(ticket.clone(), None),
+            })),
+            other => Err(WebError::Internal(format!("unexpected event {}", other.name()))),
+        },
+        other => Err(WebError::Internal(format!("unexpected outcome {other:?}"))),
+    }
+}
+
+/// Calls the room's ticket again (recall count + 1; the displays announce it again).
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/recall", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = RoomTicketResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "room serves nobody")))]
+pub async fn room_recall(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    room_ticket_command(&state, &id, |room| Command::RoomRecall { room }).await
+}
+
+/// Finishes the room's ticket as served, without calling the next.
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/done", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = RoomTicketResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "room serves nobody")))]
+pub async fn room_done(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    room_ticket_command(&state, &id, |room| Command::RoomDone { room }).await
+}
+
+/// Finishes the room's ticket as not come.
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/no-show", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = RoomTicketResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "room serves nobody")))]
+pub async fn room_no_show(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    room_ticket_command(&state, &id, |room| Command::RoomNoShow { room }).await
+}
+
+/// Undoes the room's last "next" within the undo window: the called ticket waits again in its
+/// old place, the finished one is served again.
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/undo", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = UndoResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "nothing to undo, too late, or changed since")))]
+pub async fn room_undo(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let room = room_id(&id)?;
+    match execute(&state, Command::RoomUndo { room: room.clone() }, api_origin(Source::Api)).await? {
+        Outcome::Applied(event) => match &event.kind {
+            EventKind::NextUndone { restored, .. } => {
+                let ids: Vec<TicketId> = restored.iter().map(|t| t.id).collect();
+                Ok(HttpResponse::Ok().json(UndoResponse {
+                    room,
+                    restored: views(&state, &ids),
+                }))
+            }
+            other => Err(WebError::Internal(format!("unexpected event {}", other.name()))),
+        },
+        other => Err(WebError::Internal(format!("unexpected outcome {other:?}"))),
+    }
+}
+
+async fn room_set_open(state: &AppState, raw: &str, open: bool) -> Result<HttpResponse, WebError> {
+    let room = room_id(raw)?;
+    execute(state, Command::SetRoomOpen { room: room.clone(), open }, api_origin(Source::Api)).await?;
+    let now = state.clock.now();
+    let published = state.hub.read();
+    let r = published.state.room(&room)?;
+    Ok(HttpResponse::Ok().json(view::room_view(&published.state, r, state.hub.policy(), now)))
+}
+
+/// Opens a room: it calls tickets and counts for wait estimates.
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/open", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = RoomView), (status = 404, body = ErrorBody)))]
+pub async fn room_open(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    room_set_open(&state, &id, true).await
+}
+
+/// Closes a room: it calls no more tickets (it may still finish the one it serves).
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/close", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = RoomView), (status = 404, body = ErrorBody)))]
+pub async fn room_close(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    room_set_open(&state, &id, false).await
+}
+
+/// The OpenAPI document of this API.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "OpenAPI 3.1 JSON")))]
+pub async fn openapi_json() -> HttpResponse {
+    use utoipa::OpenApi;
+    HttpResponse::Ok().json(super::openapi::ApiDoc::openapi())
+}

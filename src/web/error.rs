@@ -1,0 +1,172 @@
+//! The one map from errors to HTTP: status, stable kebab-case code, message. Every JSON error
+//! is `{"error": {"code": "room-not-found", "message": "..."}}`. Internal causes are logged,
+//! never shown.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::DomainError;
+use crate::engine::EngineError;
+use crate::store::StoreError;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// The queue refused the command.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The engine could not run the command.
+    #[error(transparent)]
+    Engine(EngineError),
+    /// A read from the database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The body is not JSON.
+    #[error("the body is not valid JSON: {0}")]
+    InvalidJson(String),
+    /// The body is JSON but not what the route takes.
+    #[error("the body is not valid: {0}")]
+    InvalidBody(String),
+    /// The body is too large.
+    #[error("the body is larger than {0} bytes")]
+    BodyTooLarge(usize),
+    /// A path parameter is malformed.
+    #[error("{0}")]
+    InvalidPath(String),
+    /// A query parameter is malformed.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// No such route.
+    #[error("there is no {0} here: see /api/v1/openapi.json for the API")]
+    NotFound(String),
+    /// The route does not take this method.
+    #[error("{0} is not allowed here")]
+    MethodNotAllowed(String),
+    /// Not a WebSocket handshake.
+    #[error("expected a WebSocket upgrade: {0}")]
+    WebSocket(String),
+    /// A bug or an unexpected failure: logged, not shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// The JSON error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// An error's code and message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable kebab-case code, e.g. `room-not-found`.
+    pub code: &'static str,
+    /// What went wrong, for humans.
+    pub message: String,
+}
+
+impl From<EngineError> for WebError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Domain(d) => Self::Domain(d),
+            other => Self::Engine(other),
+        }
+    }
+}
+
+impl WebError {
+    /// Status and code: THE table.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use DomainError as D;
+        match self {
+            Self::Domain(d) => match d {
+                D::InvalidId { .. } => (StatusCode::BAD_REQUEST, "invalid-id"),
+                D::InvalidPrefix(_) => (StatusCode::BAD_REQUEST, "invalid-prefix"),
+                D::InvalidIdempotencyKey => (StatusCode::BAD_REQUEST, "invalid-idempotency-key"),
+                D::ServiceNotFound(_) => (StatusCode::NOT_FOUND, "service-not-found"),
+                D::RoomNotFound(_) => (StatusCode::NOT_FOUND, "room-not-found"),
+                D::TicketNotFound(_) => (StatusCode::NOT_FOUND, "ticket-not-found"),
+                D::ServiceClosed(_) => (StatusCode::CONFLICT, "service-closed"),
+                D::RoomClosed(_) => (StatusCode::CONFLICT, "room-closed"),
+                D::RoomIdle(_) => (StatusCode::CONFLICT, "room-idle"),
+                D::InvalidTransition { .. } => (StatusCode::CONFLICT, "invalid-transition"),
+                D::SameService(..) => (StatusCode::CONFLICT, "same-service"),
+                D::NothingToUndo(_) => (StatusCode::CONFLICT, "nothing-to-undo"),
+                D::UndoExpired { .. } => (StatusCode::CONFLICT, "undo-expired"),
+                D::UndoConflict(_) => (StatusCode::CONFLICT, "undo-conflict"),
+            },
+            Self::Engine(EngineError::Stopped) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "shutting-down")
+            }
+            Self::Engine(_) | Self::Store(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "storage-unavailable")
+            }
+            Self::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid-json"),
+            Self::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid-body"),
+            Self::BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large"),
+            Self::InvalidPath(_) => (StatusCode::BAD_REQUEST, "invalid-id"),
+            Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid-query"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
+            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
+            Self::WebSocket(_) => (StatusCode::BAD_REQUEST, "websocket-required"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal-error"),
+        }
+    }
+
+    /// The body sent to the client.
+    pub fn body(&self) -> ErrorBody {
+        let (_, code) = self.status_and_code();
+        let message = match self {
+            Self::Engine(EngineError::Store(_)) | Self::Store(_) => {
+                "the database is not available; the change was not made — try again".to_owned()
+            }
+            Self::Internal(_) => "internal error; the change was not made".to_owned(),
+            other => other.to_string(),
+        };
+        ErrorBody {
+            error: ErrorDetail { code, message },
+        }
+    }
+}
+
+impl ResponseError for WebError {
+    fn status_code(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!("request failed: {self:?}");
+        }
+        HttpResponse::build(status).json(self.body())
+    }
+}
+
+/// Turns actix's JSON extractor errors into ours.
+pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let web = match err {
+        JsonPayloadError::OverflowKnownLength { limit, .. } | JsonPayloadError::Overflow { limit } => {
+            WebError::BodyTooLarge(limit)
+        }
+        JsonPayloadError::Deserialize(e) if e.is_data() => WebError::InvalidBody(e.to_string()),
+        JsonPayloadError::Deserialize(e) => WebError::InvalidJson(e.to_string()),
+        JsonPayloadError::Serialize(e) => WebError::Internal(e.to_string()),
+        other => WebError::InvalidJson(other.to_string()),
+    };
+    web.into()
+}
+
+/// Turns actix's path extractor errors into ours.
+pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    WebError::InvalidPath(format!("invalid id in the path: {err}")).into()
+}
+
+/// Turns actix's query extractor errors into ours.
+pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    WebError::InvalidQuery(err.to_string()).into()
+}

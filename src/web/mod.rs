@@ -1,0 +1,163 @@
+//! The web adapter: actix-web routes for the JSON API, the WebSocket event stream and the pages.
+//!
+//! [`ROUTES`] is the one list of every route with the access it needs; [`configure`] registers
+//! exactly that list. Handlers only translate: HTTP → [`crate::domain::Command`] → engine, and
+//! committed state → views. Errors go through [`error::WebError`], the one error → HTTP map.
+
+pub mod api;
+pub mod error;
+pub mod openapi;
+pub mod page;
+pub mod view;
+pub mod ws;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::engine::EngineHandle;
+use crate::hub::Hub;
+use crate::store::Store;
+use error::WebError;
+
+/// What every handler can reach.
+#[derive(Debug)]
+pub struct AppState {
+    /// Commands go here.
+    pub engine: EngineHandle,
+    /// The committed state and its events.
+    pub hub: Arc<Hub>,
+    /// Reads of what is not in memory (archived tickets).
+    pub store: Arc<Store>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// When the server started.
+    pub started: Instant,
+}
+
+/// Who may call a route. Logins and roles arrive in a later release; until then every route is
+/// open, and this table says which guard each route will get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: kiosk, displays, patients' phones, health checks.
+    Public,
+    /// Reception (and admin): issue, cancel, transfer, requeue, open/close rooms.
+    Reception,
+    /// The doctor of the room (and reception, admin): next, recall, done, no-show, undo.
+    Room,
+}
+
+/// One route.
+#[derive(Clone, Copy, Debug)]
+pub struct RouteSpec {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path pattern, as actix-web matches it.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+}
+
+macro_rules! route_table {
+    ($($method:ident $path:literal => $handler:path, $access:ident;)*) => {
+        /// Every route, with the access it needs.
+        pub const ROUTES: &[RouteSpec] = &[
+            $(RouteSpec { method: stringify!($method), path: $path, access: Access::$access },)*
+        ];
+
+        /// Registers every route of [`ROUTES`].
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::$method().to($handler));)*
+        }
+    };
+}
+
+route_table! {
+    get "/healthz" => api::healthz, Public;
+    get "/api/v1/openapi.json" => api::openapi_json, Public;
+    get "/api/v1/services" => api::services_list, Public;
+    get "/api/v1/rooms" => api::rooms_list, Public;
+    get "/api/v1/queue" => api::queue_get, Public;
+    get "/api/v1/events" => ws::events_ws, Public;
+    post "/api/v1/tickets" => api::ticket_create, Public;
+    get "/api/v1/tickets/{id}" => api::ticket_get, Public;
+    post "/api/v1/tickets/{id}/cancel" => api::ticket_cancel, Reception;
+    post "/api/v1/tickets/{id}/requeue" => api::ticket_requeue, Reception;
+    post "/api/v1/tickets/{id}/transfer" => api::ticket_transfer, Reception;
+    post "/api/v1/rooms/{id}/next" => api::room_next, Room;
+    post "/api/v1/rooms/{id}/recall" => api::room_recall, Room;
+    post "/api/v1/rooms/{id}/done" => api::room_done, Room;
+    post "/api/v1/rooms/{id}/no-show" => api::room_no_show, Room;
+    post "/api/v1/rooms/{id}/undo" => api::room_undo, Room;
+    post "/api/v1/rooms/{id}/open" => api::room_open, Reception;
+    post "/api/v1/rooms/{id}/close" => api::room_close, Reception;
+    get "/" => page::index_page, Public;
+    get "/kiosk" => page::kiosk_page, Public;
+    get "/display" => page::display_page, Public;
+    get "/staff" => page::staff_page, Public;
+}
+
+/// Registers the extractor settings, the routes and the JSON answers for unknown routes.
+pub fn app(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(max_body_bytes)
+            .content_type_required(false)
+            .error_handler(error::json_error),
+    )
+    .app_data(web::PayloadConfig::default().limit(max_body_bytes))
+    .app_data(web::PathConfig::default().error_handler(error::path_error))
+    .app_data(web::QueryConfig::default().error_handler(error::query_error))
+    .configure(configure)
+    .default_service(web::to(not_found));
+}
+
+/// Answers for paths with no route.
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, WebError> {
+    Err(WebError::NotFound(req.path().chars().take(200).collect()))
+}
+
+/// Gives actix's own bodiless errors (405 and the like) our JSON body.
+pub fn error_bodies<B: actix_web::body::MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, |res: ServiceResponse<B>| {
+        let (req, _) = res.into_parts();
+        let body = WebError::MethodNotAllowed(req.method().to_string());
+        let response = actix_web::ResponseError::error_response(&body);
+        let res = ServiceResponse::new(req, response).map_into_right_body();
+        Ok(ErrorHandlerResponse::Response(res))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn each_path_has_one_route() {
+        // actix matches the first resource with the path: a second method on the same path
+        // would never be reached.
+        let mut seen = HashSet::new();
+        for r in ROUTES {
+            assert!(seen.insert(r.path), "{} is registered twice", r.path);
+        }
+    }
+
+    #[test]
+    fn every_api_route_is_in_the_openapi_document() {
+        use utoipa::OpenApi;
+        let doc = serde_json::to_value(openapi::ApiDoc::openapi()).unwrap();
+        for r in ROUTES.iter().filter(|r| r.path.starts_with("/api/") || r.path == "/healthz") {
+            let op = &doc["paths"][r.path][r.method];
+            assert!(op.is_object(), "{} {} is not in the OpenAPI document", r.method, r.path);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The OpenAPI document, generated from the handlers' `#[utoipa::path]` attributes and the
+//! types' `ToSchema` derives. A test checks that every API route in [`super::ROUTES`] is in it.
+
+use utoipa::OpenApi;
+
+use super::{api, ws};
+
+/// The API's OpenAPI description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "waitless API",
+        description = "The queue of a clinic: tickets, rooms, live events. See docs/api.md.",
+    ),
+    paths(
+        api::healthz,
+        api::services_list,
+        api::rooms_list,
+        api::queue_get,
+        api::ticket_create,
+        api::ticket_get,
+        api::ticket_cancel,
+        api::ticket_requeue,
+        api::ticket_transfer,
+        api::room_next,
+        api::room_recall,
+        api::room_done,
+        api::room_no_show,
+        api::room_undo,
+        api::room_open,
+        api::room_close,
+        api::openapi_json,
+        ws::events_ws,
+    ),
+    components(schemas(crate::domain::Event, crate::domain::EventKind)),
+    tags(
+        (name = "tickets", description = "Issue and manage tickets"),
+        (name = "rooms", description = "What a room does: next, recall, done, no-show, undo"),
+        (name = "queue", description = "The whole queue and its live events"),
+        (name = "clinic", description = "Services and rooms"),
+    )
+)]
+pub struct ApiDoc;

@@ -1,0 +1,213 @@
+//! What the API and the WebSocket send: typed views of the committed state, with the derived
+//! facts a screen needs (positions, wait estimates, who is next and why).
+
+use jiff::civil::Date;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::{
+    Clinic, PickReason, Placement, Policy, QueueState, Room, RoomId, Service, ServiceId, Ticket,
+    TicketId, TicketState, Timestamp,
+};
+use crate::hub::Published;
+
+/// How many recent calls a snapshot lists.
+const RECENT_CALLS: usize = 10;
+
+/// A ticket with where it stands.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct TicketView {
+    /// The ticket.
+    #[serde(flatten)]
+    pub ticket: Ticket,
+    /// People ahead of it in its service's queue (waiting tickets only).
+    pub position: Option<usize>,
+    /// Estimated wait, minutes (waiting tickets with an open room only).
+    pub eta_minutes: Option<u32>,
+    /// Range of the estimate, minutes: `[low, high]`.
+    pub eta_range_minutes: Option<[u32; 2]>,
+}
+
+impl TicketView {
+    /// A view of `ticket` placed as `placement` says.
+    pub fn new(ticket: Ticket, placement: Option<Placement>) -> Self {
+        let eta = placement.and_then(|p| p.eta);
+        Self {
+            position: placement.map(|p| p.position),
+            eta_minutes: eta.map(|e| e.minutes),
+            eta_range_minutes: eta.map(|e| [e.low, e.high]),
+            ticket,
+        }
+    }
+
+    /// A view of `ticket`, placed in `state`.
+    pub fn placed(ticket: &Ticket, state: &QueueState, policy: &Policy) -> Self {
+        Self::new(ticket.clone(), state.placement(ticket, policy))
+    }
+}
+
+/// Who a room would call next, and why.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct NextUp {
+    /// The ticket.
+    pub ticket: TicketId,
+    /// Its number.
+    pub number: String,
+    /// Why it is next.
+    pub reason: PickReason,
+}
+
+/// A room as screens see it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RoomView {
+    /// Id.
+    pub id: RoomId,
+    /// Name.
+    pub name: String,
+    /// Services it calls.
+    pub services: Vec<ServiceId>,
+    /// Whether it is calling.
+    pub open: bool,
+    /// The ticket it serves.
+    pub serving: Option<TicketView>,
+    /// Who "next" would call now.
+    pub next_up: Option<NextUp>,
+    /// Waiting tickets it could call.
+    pub waiting: usize,
+    /// Its average service time, minutes (the configured default until it has history).
+    pub service_minutes: f64,
+    /// Until when its last "next" can be undone.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub undo_until: Option<Timestamp>,
+}
+
+/// A recent call, for the displays' "last calls" list.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CallView {
+    /// The ticket.
+    pub ticket: TicketId,
+    /// Its number.
+    pub number: String,
+    /// The room that called it.
+    pub room: RoomId,
+    /// That room's name.
+    pub room_name: String,
+    /// When.
+    #[schema(value_type = String, format = DateTime)]
+    pub called_at: Timestamp,
+    /// Its state now.
+    pub state: TicketState,
+}
+
+/// The whole queue at one sequence number: what a screen needs to draw itself.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct QueueView {
+    /// The sequence number of the last event included.
+    pub seq: u64,
+    /// The clinic day.
+    #[schema(value_type = String, format = Date)]
+    pub day: Date,
+    /// Clinic settings.
+    pub clinic: Clinic,
+    /// Services.
+    pub services: Vec<Service>,
+    /// Rooms.
+    pub rooms: Vec<RoomView>,
+    /// Waiting tickets, by service, in the order they will be called.
+    pub waiting: Vec<TicketView>,
+    /// The most recent calls, newest first.
+    pub recent_calls: Vec<CallView>,
+}
+
+/// A room's view.
+pub fn room_view(
+    state: &QueueState,
+    room: &Room,
+    policy: &Policy,
+    now: Timestamp,
+) -> RoomView {
+    let serving = room
+        .serving
+        .and_then(|id| state.tickets.get(&id))
+        .map(|t| TicketView::new(t.clone(), None));
+    let next_up = state.preview_next(&room.id, now, policy).and_then(|pick| {
+        state.tickets.get(&pick.ticket).map(|t| NextUp {
+            ticket: t.id,
+            number: t.number.clone(),
+            reason: pick.reason,
+        })
+    });
+    let service_secs = if room.stats.samples == 0 {
+        policy.default_service_secs
+    } else {
+        room.stats.mean_secs
+    };
+    RoomView {
+        id: room.id.clone(),
+        name: room.name.clone(),
+        services: room.services.clone(),
+        open: room.open,
+        serving,
+        next_up,
+        waiting: state.waiting_for(room).count(),
+        service_minutes: (service_secs / 6.0).round() / 10.0,
+        undo_until: room
+            .last_next
+            .as_ref()
+            .and_then(|l| l.at.checked_add(policy.undo_window).ok())
+            .filter(|until| *until > now),
+    }
+}
+
+/// The snapshot of the queue.
+pub fn queue_view(published: &Published, policy: &Policy, now: Timestamp) -> QueueView {
+    let state = &published.state;
+    let placements = state.placements(policy);
+    let mut waiting: Vec<TicketView> = state
+        .tickets
+        .values()
+        .filter(|t| t.state == TicketState::Waiting)
+        .map(|t| TicketView::new(t.clone(), placements.get(&t.id).copied()))
+        .collect();
+    waiting.sort_by(|a, b| {
+        (&a.ticket.service, a.position).cmp(&(&b.ticket.service, b.position))
+    });
+    let mut called: Vec<&Ticket> = state
+        .tickets
+        .values()
+        .filter(|t| t.called_at.is_some() && t.room.is_some())
+        .collect();
+    called.sort_by_key(|t| std::cmp::Reverse((t.called_at, t.id)));
+    let recent_calls = called
+        .into_iter()
+        .take(RECENT_CALLS)
+        .filter_map(|t| {
+            let room = t.room.as_ref()?;
+            Some(CallView {
+                ticket: t.id,
+                number: t.number.clone(),
+                room: room.clone(),
+                room_name: state
+                    .rooms
+                    .get(room)
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default(),
+                called_at: t.called_at?,
+                state: t.state,
+            })
+        })
+        .collect();
+    QueueView {
+        seq: published.seq,
+        day: state.day,
+        clinic: state.clinic.clone(),
+        services: state.services.values().cloned().collect(),
+        rooms: state
+            .rooms
+            .values()
+            .map(|r| room_view(state, r, policy, now))
+            .collect(),
+        waiting,
+        recent_calls,
+    }
+}

@@ -1,0 +1,225 @@
+//! The event stream: `GET /api/v1/events[?since=SEQ]` upgraded to a WebSocket.
+//!
+//! On connect the client gets a snapshot of the queue with its sequence number, or — when it
+//! says which sequence it saw last (`since`) and the hub still has everything after it — just
+//! the events it missed. Then every event, in order. A client that falls behind gets a fresh
+//! snapshot. The loop pings every `ws_heartbeat_secs` and drops a client silent for three
+//! intervals. Messages are documented in docs/api.md.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{CloseCode, CloseReason, Message, Session};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::error::{ErrorDetail, WebError};
+use super::view::{self, QueueView};
+use crate::domain::Event;
+use crate::hub::{Start, Subscription};
+
+/// Query of `GET /api/v1/events`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// The last sequence number the client saw.
+    pub since: Option<u64>,
+}
+
+/// A message from the server.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage<'a> {
+    /// The whole queue; events with a higher `seq` follow.
+    Snapshot {
+        /// Sequence number of the last event included.
+        seq: u64,
+        /// The queue.
+        queue: Box<QueueView>,
+    },
+    /// One event.
+    Event {
+        /// The event.
+        event: &'a Event,
+    },
+    /// Answer to a client's `{"type":"ping"}`.
+    Pong,
+    /// The client sent something the server does not understand; the connection stays open.
+    Error {
+        /// What was wrong.
+        error: ErrorDetail,
+    },
+}
+
+/// A message from the client.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum ClientMessage {
+    Ping,
+}
+
+/// Upgrades to the event stream.
+#[utoipa::path(get, path = "/api/v1/events", tag = "queue",
+    params(EventsQuery),
+    responses((status = 101, description = "WebSocket: snapshot or replay, then events; see docs/api.md"),
+        (status = 400, body = super::error::ErrorBody)))]
+pub async fn events_ws(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+    query: web::Query<EventsQuery>,
+) -> Result<HttpResponse, WebError> {
+    let (response, session, messages) =
+        actix_ws::handle(&req, body).map_err(|e| WebError::WebSocket(e.to_string()))?;
+    let subscription = subscribe(&state, query.since);
+    let state = state.into_inner();
+    actix_web::rt::spawn(async move {
+        let heartbeat = Duration::from_secs(state.config.http.ws_heartbeat_secs);
+        run(state, session, messages, subscription, heartbeat).await;
+    });
+    Ok(response)
+}
+
+fn subscribe(state: &AppState, since: Option<u64>) -> Subscription<QueueView> {
+    let now = state.clock.now();
+    let policy = state.hub.policy();
+    state
+        .hub
+        .subscribe(since, |published| view::queue_view(published, policy, now))
+}
+
+async fn send(session: &mut Session, message: &ServerMessage<'_>) -> bool {
+    match serde_json::to_string(message) {
+        Ok(text) => session.text(text).await.is_ok(),
+        Err(e) => {
+            tracing::error!("cannot encode a WebSocket message: {e}");
+            false
+        }
+    }
+}
+
+/// Sends where the subscription starts. False when the client is gone.
+async fn send_start(session: &mut Session, start: Start<QueueView>) -> bool {
+    match start {
+        Start::Snapshot(queue) => {
+            send(
+                session,
+                &ServerMessage::Snapshot {
+                    seq: queue.seq,
+                    queue: Box::new(queue),
+                },
+            )
+            .await
+        }
+        Start::Replay(events) => {
+            for event in &events {
+                if !send(session, &ServerMessage::Event { event }).await {
+                    return false;
+                }
+            }
+            true
+        }
+    }
+}
+
+async fn run(
+    state: Arc<AppState>,
+    mut session: Session,
+    mut messages: actix_ws::MessageStream,
+    subscription: Subscription<QueueView>,
+    heartbeat: Duration,
+) {
+    let Subscription { start, mut events } = subscription;
+    let mut closing = state.hub.closing();
+    let mut ticker = tokio::time::interval(heartbeat);
+    let mut last_heard = Instant::now();
+    let mut close_reason: Option<CloseReason> = None;
+    if !send_start(&mut session, start).await {
+        return;
+    }
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    if !send(&mut session, &ServerMessage::Event { event: &event }).await {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "WebSocket client fell behind: sending a fresh snapshot");
+                    let fresh = subscribe(&state, None);
+                    events = fresh.events;
+                    if !send_start(&mut session, fresh.start).await {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => {
+                    close_reason = Some(CloseCode::Away.into());
+                    break;
+                }
+            },
+            message = messages.recv() => {
+                last_heard = Instant::now();
+                match message {
+                    Some(Ok(Message::Ping(bytes))) => {
+                        if session.pong(&bytes).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(Message::Text(text))) => {
+                        let reply = match serde_json::from_str::<ClientMessage>(&text) {
+                            Ok(ClientMessage::Ping) => ServerMessage::Pong,
+                            Err(e) => ServerMessage::Error {
+                                error: ErrorDetail {
+                                    code: "bad-message",
+                                    message: format!("not understood ({e}); the only client message is {{\"type\":\"ping\"}}"),
+                                },
+                            },
+                        };
+                        if !send(&mut session, &reply).await {
+                            return;
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        let reply = ServerMessage::Error {
+                            error: ErrorDetail {
+                                code: "bad-message",
+                                message: "binary messages are not understood; send JSON text".to_owned(),
+                            },
+                        };
+                        if !send(&mut session, &reply).await {
+                            return;
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::debug!("WebSocket protocol error: {e}");
+                        close_reason = Some(CloseCode::Protocol.into());
+                        break;
+                    }
+                }
+            }
+            _ = ticker.tick() => {
+                if last_heard.elapsed() > heartbeat * 3 {
+                    tracing::debug!("WebSocket client silent for too long: dropping it");
+                    break;
+                }
+                if session.ping(b"").await.is_err() {
+                    return;
+                }
+            }
+            _ = closing.changed() => {
+                close_reason = Some(CloseReason {
+                    code: CloseCode::Restart,
+                    description: Some("waitless is restarting".to_owned()),
+                });
+                break;
+            }
+        }
+    }
+    let _ = session.close(close_reason).await;
+}
