@@ -18,6 +18,8 @@ pub mod numbering;
 mod proptests;
 pub mod rules;
 pub mod state;
+#[cfg(test)]
+mod state_tests;
 pub mod ticket;
 
 pub use clinic::{Clinic, NextRecord, Room, Service, ServiceTimes, check_prefix};

@@ -1,1 +1,1 @@
-
+//! Property tests (to come).

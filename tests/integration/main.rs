@@ -1,1 +1,10 @@
+//! All integration tests, in one binary (one link instead of one per file).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+mod api;
+mod binary;
+mod crash;
+mod events;
+mod persistence;

@@ -1,0 +1,1 @@
+//! State machine tests (to come).

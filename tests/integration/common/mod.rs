@@ -1,0 +1,274 @@
+//! `TestApp`: the whole waitless in-process on 127.0.0.1:0 with a temporary data folder and a
+//! manual clock, driven over real HTTP and WebSocket.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+use waitless::clock::ManualClock;
+use waitless::config::Config;
+
+/// 2026-11-21 10:00 UTC: a Saturday morning, well inside the clinic day.
+pub const START: &str = "2026-11-21T10:00:00Z";
+
+/// How long a test waits for something that should happen at once.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub clock: ManualClock,
+    pub client: reqwest::Client,
+    pub config: Config,
+    dir: Option<tempfile::TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The configuration tests run with: temporary folder, UTC, no fsync.
+pub fn test_config(data: &Path) -> Config {
+    let mut config = Config::default();
+    config.bind = "127.0.0.1:0".to_owned();
+    config.data = data.to_owned();
+    config.clinic.timezone = "UTC".to_owned();
+    config.store.fsync = false;
+    config.http.workers = 2;
+    config.http.ws_heartbeat_secs = 1;
+    config.http.shutdown_timeout_secs = 1;
+    config.log.level = "warn".to_owned();
+    config
+}
+
+impl TestApp {
+    /// The demo clinic on a fresh folder.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Like `spawn`, after `adjust` changes the configuration.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        adjust(&mut config);
+        let clock = ManualClock::new(START.parse().unwrap());
+        Self::start(config, clock, Some(dir)).await
+    }
+
+    async fn start(config: Config, clock: ManualClock, dir: Option<tempfile::TempDir>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let run_config = config.clone();
+        let run_clock = clock.clone();
+        let thread = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(waitless::app::run(
+                run_config,
+                listener,
+                Arc::new(run_clock),
+                async move {
+                    let _ = rx.await;
+                },
+            ))
+        });
+        let app = Self {
+            addr,
+            clock,
+            client: reqwest::Client::new(),
+            config,
+            dir,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        };
+        app.wait_healthy().await;
+        app
+    }
+
+    /// Polls /healthz until it answers 200 (with a deadline).
+    pub async fn wait_healthy(&self) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Ok(r) = self.client.get(self.url("/healthz")).send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            if let Some(thread) = &self.thread
+                && thread.is_finished()
+            {
+                panic!("waitless stopped during start");
+            }
+            assert!(tokio::time::Instant::now() < deadline, "waitless did not become healthy");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The data folder.
+    pub fn data(&self) -> PathBuf {
+        self.config.data.clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+
+    /// Moves the manual clock.
+    pub fn advance(&self, by: SignedDuration) {
+        self.clock.advance(by);
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str) -> reqwest::Response {
+        self.client.post(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET returning (status, JSON body).
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let r = self.get(path).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
+    /// POST a JSON body returning (status, JSON body).
+    pub async fn call(&self, path: &str, body: Option<Value>) -> (u16, Value) {
+        let r = match body {
+            Some(b) => self.post_json(path, &b).await,
+            None => self.post(path).await,
+        };
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{path} answered non-JSON ({e}): {text}"));
+        (status, json)
+    }
+
+    /// Issues a ticket, asserting 201; returns the ticket JSON.
+    pub async fn issue(&self, service: &str, priority: &str) -> Value {
+        let (status, body) = self
+            .call(
+                "/api/v1/tickets",
+                Some(serde_json::json!({"service": service, "priority": priority})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    /// `POST /api/v1/rooms/{room}/next`, asserting 200.
+    pub async fn next(&self, room: &str) -> Value {
+        let (status, body) = self.call(&format!("/api/v1/rooms/{room}/next"), None).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// The queue snapshot.
+    pub async fn queue(&self) -> Value {
+        let (status, body) = self.get_json("/api/v1/queue").await;
+        assert_eq!(status, 200);
+        body
+    }
+
+    /// Opens the event stream (`query` like `?since=3` or empty).
+    pub async fn events(&self, query: &str) -> WsClient {
+        let (stream, _) = tokio_tungstenite::connect_async(self.ws_url(&format!("/api/v1/events{query}")))
+            .await
+            .unwrap();
+        WsClient { stream }
+    }
+
+    /// Stops the server gracefully and waits for it; returns what `app::run` returned.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.thread.take() {
+            Some(thread) => thread.join().unwrap(),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops the server and starts a new one on the same data folder (and clock).
+    pub async fn restart(mut self) -> Self {
+        self.stop_inner().unwrap();
+        let dir = self.dir.take();
+        let config = self.config.clone();
+        let clock = self.clock.clone();
+        Self::start(config, clock, dir).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.stop_inner();
+    }
+}
+
+/// A WebSocket client of `/api/v1/events`.
+pub struct WsClient {
+    pub stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl WsClient {
+    /// The next JSON text message (pings are answered by tungstenite; skipped here).
+    pub async fn next_json(&mut self) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .expect("no WebSocket message in time")
+                .expect("WebSocket closed")
+                .expect("WebSocket error");
+            match msg {
+                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected WebSocket message {other:?}"),
+            }
+        }
+    }
+
+    /// Skips messages until an event of `kind` arrives; returns the event.
+    pub async fn next_event(&mut self, kind: &str) -> Value {
+        loop {
+            let msg = self.next_json().await;
+            if msg["type"] == "event" && msg["event"]["kind"] == kind {
+                return msg["event"].clone();
+            }
+        }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream.send(Message::text(text)).await.unwrap();
+    }
+}
+
+/// The moment `START` as a timestamp.
+pub fn start() -> Timestamp {
+    START.parse().unwrap()
+}
