@@ -70,6 +70,9 @@ mod tests {
         assert_eq!(clock.now(), start);
         let shared = clock.clone();
         shared.advance(SignedDuration::from_secs(90));
-        assert_eq!(clock.now().duration_since(start), SignedDuration::from_secs(90));
+        assert_eq!(
+            clock.now().duration_since(start),
+            SignedDuration::from_secs(90)
+        );
     }
 }

@@ -433,7 +433,11 @@ mod tests {
     fn bad_file_reports_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
-        std::fs::write(&path, "bind = \"0.0.0.0:80\"\n\n[queue]\ndebounce_ms = \"soon\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "bind = \"0.0.0.0:80\"\n\n[queue]\ndebounce_ms = \"soon\"\n",
+        )
+        .unwrap();
         let err = Config::load(Some(&path), []).unwrap_err().to_string();
         assert!(err.contains("config.toml"), "{err}");
         assert!(err.contains("line 4"), "{err}");
@@ -475,7 +479,10 @@ mod tests {
     #[test]
     fn bad_environment_names_the_variable() {
         for (vars, needle) in [
-            (env(&[("WAITLESS_QUEUE__DEBOUNCE_MS", "soon")]), "WAITLESS_QUEUE__DEBOUNCE_MS"),
+            (
+                env(&[("WAITLESS_QUEUE__DEBOUNCE_MS", "soon")]),
+                "WAITLESS_QUEUE__DEBOUNCE_MS",
+            ),
             (env(&[("WAITLESS_QUEUE__NOPE", "1")]), "unknown key nope"),
             (env(&[("WAITLESS_NOPE__X", "1")]), "unknown section"),
             (env(&[("WAITLESS_LEVEL", "1")]), "WAITLESS_<SECTION>__<KEY>"),
@@ -488,10 +495,22 @@ mod tests {
     #[test]
     fn out_of_range_values_are_refused() {
         for (vars, key) in [
-            (env(&[("WAITLESS_CLINIC__TIMEZONE", "Mars/Olympus")]), "clinic.timezone"),
-            (env(&[("WAITLESS_CLINIC__DAY_STARTS_AT", "25:00")]), "clinic.day_starts_at"),
-            (env(&[("WAITLESS_QUEUE__NUMBER_DIGITS", "0")]), "queue.number_digits"),
-            (env(&[("WAITLESS_HTTP__MAX_BODY_BYTES", "10")]), "http.max_body_bytes"),
+            (
+                env(&[("WAITLESS_CLINIC__TIMEZONE", "Mars/Olympus")]),
+                "clinic.timezone",
+            ),
+            (
+                env(&[("WAITLESS_CLINIC__DAY_STARTS_AT", "25:00")]),
+                "clinic.day_starts_at",
+            ),
+            (
+                env(&[("WAITLESS_QUEUE__NUMBER_DIGITS", "0")]),
+                "queue.number_digits",
+            ),
+            (
+                env(&[("WAITLESS_HTTP__MAX_BODY_BYTES", "10")]),
+                "http.max_body_bytes",
+            ),
         ] {
             let err = Config::load(None, vars).unwrap_err().to_string();
             assert!(err.contains(key), "{err} should mention {key}");

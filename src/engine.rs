@@ -283,7 +283,12 @@ impl Writer {
         match self.parts.store.commit(&batch, &self.state) {
             Ok(()) => {
                 for (event, _) in &events {
-                    if let EventKind::DayClosed { day, new_day, closed } = &event.kind {
+                    if let EventKind::DayClosed {
+                        day,
+                        new_day,
+                        closed,
+                    } = &event.kind
+                    {
                         tracing::info!(%day, %new_day, closed = closed.len(), "clinic day closed");
                     }
                 }
@@ -317,7 +322,10 @@ impl Writer {
         now: jiff::Timestamp,
         events: &mut Vec<(Event, Touched)>,
     ) -> Result<Outcome, EngineError> {
-        match self.state.decide(command, origin, now, &self.parts.policy)? {
+        match self
+            .state
+            .decide(command, origin, now, &self.parts.policy)?
+        {
             Decision::Event(kind) => {
                 self.seq += 1;
                 let event = QueueState::event(self.seq, now, origin, kind);

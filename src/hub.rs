@@ -105,7 +105,9 @@ impl Hub {
 
     /// Reads the committed state.
     pub fn read(&self) -> RwLockReadGuard<'_, Published> {
-        self.published.read().unwrap_or_else(PoisonError::into_inner)
+        self.published
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Subscribes. With `since` = the last sequence a client saw, it gets the events after it
@@ -204,10 +206,19 @@ mod tests {
     #[test]
     fn unknown_or_too_old_since_gets_a_snapshot() {
         let hub = hub(3, (1..=3).map(event).collect());
-        assert!(matches!(hub.subscribe(None, |p| p.seq).start, Start::Snapshot(3)));
-        assert!(matches!(hub.subscribe(Some(9), |p| p.seq).start, Start::Snapshot(3)));
+        assert!(matches!(
+            hub.subscribe(None, |p| p.seq).start,
+            Start::Snapshot(3)
+        ));
+        assert!(matches!(
+            hub.subscribe(Some(9), |p| p.seq).start,
+            Start::Snapshot(3)
+        ));
         let hub = hub_with_gap();
-        assert!(matches!(hub.subscribe(Some(1), |p| p.seq).start, Start::Snapshot(10)));
+        assert!(matches!(
+            hub.subscribe(Some(1), |p| p.seq).start,
+            Start::Snapshot(10)
+        ));
     }
 
     fn hub_with_gap() -> Hub {
@@ -230,7 +241,10 @@ mod tests {
         let hub = hub(0, vec![]);
         hub.publish((1..=(REPLAY_CAPACITY as u64 + 10)).map(event).collect());
         assert_eq!(hub.read().recent.len(), REPLAY_CAPACITY);
-        assert!(matches!(hub.subscribe(Some(1), |p| p.seq).start, Start::Snapshot(_)));
+        assert!(matches!(
+            hub.subscribe(Some(1), |p| p.seq).start,
+            Start::Snapshot(_)
+        ));
         let recent = hub.subscribe(Some(REPLAY_CAPACITY as u64), |p| p.seq);
         assert_eq!(replayed(recent.start).map(|v| v.len()), Some(10));
     }

@@ -279,7 +279,10 @@ impl QueueState {
                     return Err(transition(t, "transferred"));
                 }
                 if t.service == target.id {
-                    return Err(DomainError::SameService(t.number.clone(), target.id.clone()));
+                    return Err(DomainError::SameService(
+                        t.number.clone(),
+                        target.id.clone(),
+                    ));
                 }
                 let to = Ticket {
                     id: TicketId(self.next_ticket_id),
@@ -390,7 +393,9 @@ impl QueueState {
 
     fn serving(&self, room: &RoomId) -> Result<&Ticket, DomainError> {
         let r = self.room(room)?;
-        let id = r.serving.ok_or_else(|| DomainError::RoomIdle(room.clone()))?;
+        let id = r
+            .serving
+            .ok_or_else(|| DomainError::RoomIdle(room.clone()))?;
         self.ticket(id)
     }
 
@@ -568,7 +573,9 @@ impl QueueState {
                     self.put_ticket(t.clone(), &mut touched);
                 }
             }
-            EventKind::TicketRecalled { ticket, .. } => self.put_ticket(ticket.clone(), &mut touched),
+            EventKind::TicketRecalled { ticket, .. } => {
+                self.put_ticket(ticket.clone(), &mut touched)
+            }
             EventKind::TicketDone { room, ticket } | EventKind::TicketNoShow { room, ticket } => {
                 if let Some(r) = self.rooms.get_mut(room) {
                     if ticket.state == TicketState::Done {

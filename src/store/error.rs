@@ -6,7 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The data folder cannot be created or opened.
-    #[error("cannot use data folder {path}: {source} — check that it exists and is writable by the user running waitless, or pass --data")]
+    #[error(
+        "cannot use data folder {path}: {source} — check that it exists and is writable by the user running waitless, or pass --data"
+    )]
     DataFolder {
         /// The folder.
         path: PathBuf,
@@ -14,10 +16,14 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// Another waitless holds the database.
-    #[error("database {0} is in use by another process — is waitless already running? Stop it, or pass another --data folder")]
+    #[error(
+        "database {0} is in use by another process — is waitless already running? Stop it, or pass another --data folder"
+    )]
     InUse(PathBuf),
     /// The file was written by a newer waitless.
-    #[error("database {path} has schema version {found}, but this waitless understands only up to {supported} — upgrade waitless, or restore a backup made by this version")]
+    #[error(
+        "database {path} has schema version {found}, but this waitless understands only up to {supported} — upgrade waitless, or restore a backup made by this version"
+    )]
     TooNew {
         /// The file.
         path: PathBuf,

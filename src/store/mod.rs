@@ -19,9 +19,7 @@ use redb::{Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 pub use error::StoreError;
-use tables::{
-    EVENTS, IDEMPOTENCY, META, META_QUEUE, ROOMS, SERVICES, TICKET_ARCHIVE, TICKETS,
-};
+use tables::{EVENTS, IDEMPOTENCY, META, META_QUEUE, ROOMS, SERVICES, TICKET_ARCHIVE, TICKETS};
 
 use crate::domain::{
     Clinic, Event, IdempotencyEntry, QueueState, Room, Service, Ticket, TicketId, Touched,

@@ -121,11 +121,7 @@ fn room_id(raw: &str) -> Result<RoomId, WebError> {
 }
 
 /// Runs a command and returns the committed event (or what happened instead).
-async fn execute(
-    state: &AppState,
-    command: Command,
-    origin: Origin,
-) -> Result<Outcome, WebError> {
+async fn execute(state: &AppState, command: Command, origin: Origin) -> Result<Outcome, WebError> {
     Ok(state.engine.execute(command, origin).await?)
 }
 
@@ -139,9 +135,9 @@ fn views(state: &AppState, ids: &[TicketId]) -> Vec<TicketView> {
 }
 
 fn view_of(state: &AppState, id: TicketId) -> Result<TicketView, WebError> {
-    views(state, &[id])
-        .pop()
-        .ok_or(WebError::Domain(crate::domain::DomainError::TicketNotFound(id)))
+    views(state, &[id]).pop().ok_or(WebError::Domain(
+        crate::domain::DomainError::TicketNotFound(id),
+    ))
 }
 
 /// Health of the appliance.
@@ -278,10 +274,7 @@ pub async fn ticket_get(
     }
 }
 
-async fn ticket_command(
-    state: &AppState,
-    command: Command,
-) -> Result<HttpResponse, WebError> {
+async fn ticket_command(state: &AppState, command: Command) -> Result<HttpResponse, WebError> {
     match execute(state, command, api_origin(Source::Api)).await? {
         Outcome::Applied(event) => match &event.kind {
             EventKind::TicketCancelled { ticket } | EventKind::TicketRequeued { ticket } => {
@@ -292,11 +285,18 @@ async fn ticket_command(
                 let to = v.pop();
                 let from = v.pop();
                 match (from, to) {
-                    (Some(from), Some(to)) => Ok(HttpResponse::Ok().json(TransferResponse { from, to })),
-                    _ => Err(WebError::Internal("transferred tickets vanished".to_owned())),
+                    (Some(from), Some(to)) => {
+                        Ok(HttpResponse::Ok().json(TransferResponse { from, to }))
+                    }
+                    _ => Err(WebError::Internal(
+                        "transferred tickets vanished".to_owned(),
+                    )),
                 }
             }
-            other => Err(WebError::Internal(format!("unexpected event {}", other.name()))),
+            other => Err(WebError::Internal(format!(
+                "unexpected event {}",
+                other.name()
+            ))),
         },
         other => Err(WebError::Internal(format!("unexpected outcome {other:?}"))),
     }
@@ -355,7 +355,12 @@ pub async fn room_next(
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let room = room_id(&id)?;
-    let outcome = execute(&state, Command::RoomNext { room: room.clone() }, api_origin(Source::Api)).await?;
+    let outcome = execute(
+        &state,
+        Command::RoomNext { room: room.clone() },
+        api_origin(Source::Api),
+    )
+    .await?;
     let response = match outcome {
         Outcome::Applied(event) => match &event.kind {
             EventKind::RoomNext {
@@ -364,7 +369,8 @@ pub async fn room_next(
                 reason,
                 ..
             } => {
-                let ids: Vec<TicketId> = called.iter().chain(finished.iter()).map(|t| t.id).collect();
+                let ids: Vec<TicketId> =
+                    called.iter().chain(finished.iter()).map(|t| t.id).collect();
                 let mut v = views(&state, &ids).into_iter();
                 NextResponse {
                     room,
@@ -374,7 +380,12 @@ pub async fn room_next(
                     debounced: false,
                 }
             }
-            other => return Err(WebError::Internal(format!("unexpected event {}", other.name()))),
+            other => {
+                return Err(WebError::Internal(format!(
+                    "unexpected event {}",
+                    other.name()
+                )));
+            }
         },
         Outcome::Debounced { serving, .. } => NextResponse {
             room,
@@ -405,11 +416,16 @@ async fn room_ticket_command(
         Outcome::Applied(event) => match &event.kind {
             EventKind::TicketRecalled { ticket, .. }
             | EventKind::TicketDone { ticket, .. }
-            | EventKind::TicketNoShow { ticket, .. } => Ok(HttpResponse::Ok().json(RoomTicketResponse {
-                room,
-                ticket: TicketView::new(ticket.clone(), None),
-            })),
-            other => Err(WebError::Internal(format!("unexpected event {}", other.name()))),
+            | EventKind::TicketNoShow { ticket, .. } => {
+                Ok(HttpResponse::Ok().json(RoomTicketResponse {
+                    room,
+                    ticket: TicketView::new(ticket.clone(), None),
+                }))
+            }
+            other => Err(WebError::Internal(format!(
+                "unexpected event {}",
+                other.name()
+            ))),
         },
         other => Err(WebError::Internal(format!("unexpected outcome {other:?}"))),
     }
@@ -462,7 +478,13 @@ pub async fn room_undo(
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let room = room_id(&id)?;
-    match execute(&state, Command::RoomUndo { room: room.clone() }, api_origin(Source::Api)).await? {
+    match execute(
+        &state,
+        Command::RoomUndo { room: room.clone() },
+        api_origin(Source::Api),
+    )
+    .await?
+    {
         Outcome::Applied(event) => match &event.kind {
             EventKind::NextUndone { restored, .. } => {
                 let ids: Vec<TicketId> = restored.iter().map(|t| t.id).collect();
@@ -471,7 +493,10 @@ pub async fn room_undo(
                     restored: views(&state, &ids),
                 }))
             }
-            other => Err(WebError::Internal(format!("unexpected event {}", other.name()))),
+            other => Err(WebError::Internal(format!(
+                "unexpected event {}",
+                other.name()
+            ))),
         },
         other => Err(WebError::Internal(format!("unexpected outcome {other:?}"))),
     }
@@ -479,11 +504,24 @@ pub async fn room_undo(
 
 async fn room_set_open(state: &AppState, raw: &str, open: bool) -> Result<HttpResponse, WebError> {
     let room = room_id(raw)?;
-    execute(state, Command::SetRoomOpen { room: room.clone(), open }, api_origin(Source::Api)).await?;
+    execute(
+        state,
+        Command::SetRoomOpen {
+            room: room.clone(),
+            open,
+        },
+        api_origin(Source::Api),
+    )
+    .await?;
     let now = state.clock.now();
     let published = state.hub.read();
     let r = published.state.room(&room)?;
-    Ok(HttpResponse::Ok().json(view::room_view(&published.state, r, state.hub.policy(), now)))
+    Ok(HttpResponse::Ok().json(view::room_view(
+        &published.state,
+        r,
+        state.hub.policy(),
+        now,
+    )))
 }
 
 /// Opens a room: it calls tickets and counts for wait estimates.

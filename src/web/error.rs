@@ -150,9 +150,8 @@ impl ResponseError for WebError {
 /// Turns actix's JSON extractor errors into ours.
 pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let web = match err {
-        JsonPayloadError::OverflowKnownLength { limit, .. } | JsonPayloadError::Overflow { limit } => {
-            WebError::BodyTooLarge(limit)
-        }
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => WebError::BodyTooLarge(limit),
         JsonPayloadError::Deserialize(e) if e.is_data() => WebError::InvalidBody(e.to_string()),
         JsonPayloadError::Deserialize(e) => WebError::InvalidJson(e.to_string()),
         JsonPayloadError::Serialize(e) => WebError::Internal(e.to_string()),

@@ -155,9 +155,17 @@ mod tests {
     fn every_api_route_is_in_the_openapi_document() {
         use utoipa::OpenApi;
         let doc = serde_json::to_value(openapi::ApiDoc::openapi()).unwrap();
-        for r in ROUTES.iter().filter(|r| r.path.starts_with("/api/") || r.path == "/healthz") {
+        for r in ROUTES
+            .iter()
+            .filter(|r| r.path.starts_with("/api/") || r.path == "/healthz")
+        {
             let op = &doc["paths"][r.path][r.method];
-            assert!(op.is_object(), "{} {} is not in the OpenAPI document", r.method, r.path);
+            assert!(
+                op.is_object(),
+                "{} {} is not in the OpenAPI document",
+                r.method,
+                r.path
+            );
         }
     }
 }

@@ -120,12 +120,7 @@ pub struct QueueView {
 }
 
 /// A room's view.
-pub fn room_view(
-    state: &QueueState,
-    room: &Room,
-    policy: &Policy,
-    now: Timestamp,
-) -> RoomView {
+pub fn room_view(state: &QueueState, room: &Room, policy: &Policy, now: Timestamp) -> RoomView {
     let serving = room
         .serving
         .and_then(|id| state.tickets.get(&id))
@@ -169,9 +164,7 @@ pub fn queue_view(published: &Published, policy: &Policy, now: Timestamp) -> Que
         .filter(|t| t.state == TicketState::Waiting)
         .map(|t| TicketView::new(t.clone(), placements.get(&t.id).copied()))
         .collect();
-    waiting.sort_by(|a, b| {
-        (&a.ticket.service, a.position).cmp(&(&b.ticket.service, b.position))
-    });
+    waiting.sort_by(|a, b| (&a.ticket.service, a.position).cmp(&(&b.ticket.service, b.position)));
     let mut called: Vec<&Ticket> = state
         .tickets
         .values()

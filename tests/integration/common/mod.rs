@@ -103,7 +103,10 @@ impl TestApp {
             {
                 panic!("waitless stopped during start");
             }
-            assert!(tokio::time::Instant::now() < deadline, "waitless did not become healthy");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "waitless did not become healthy"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -191,9 +194,10 @@ impl TestApp {
 
     /// Opens the event stream (`query` like `?since=3` or empty).
     pub async fn events(&self, query: &str) -> WsClient {
-        let (stream, _) = tokio_tungstenite::connect_async(self.ws_url(&format!("/api/v1/events{query}")))
-            .await
-            .unwrap();
+        let (stream, _) =
+            tokio_tungstenite::connect_async(self.ws_url(&format!("/api/v1/events{query}")))
+                .await
+                .unwrap();
         WsClient { stream }
     }
 
