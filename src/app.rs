@@ -110,7 +110,6 @@ pub async fn run(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(app_state.clone())
-            .wrap(web::error_bodies())
             .configure(|cfg| web::app(cfg, max_body))
     })
     .disable_signals()

@@ -20,22 +20,22 @@ pub enum DomainError {
     #[error("invalid Idempotency-Key: use 1–128 visible ASCII characters")]
     InvalidIdempotencyKey,
     /// Unknown service.
-    #[error("there is no service {0:?}")]
+    #[error("there is no service \"{0}\"")]
     ServiceNotFound(ServiceId),
     /// Unknown room.
-    #[error("there is no room {0:?}")]
+    #[error("there is no room \"{0}\"")]
     RoomNotFound(RoomId),
     /// Unknown ticket (or one from a closed day).
     #[error("there is no ticket {0} in today's queue")]
     TicketNotFound(TicketId),
     /// The service issues no tickets now.
-    #[error("service {0:?} is closed: it issues no tickets now")]
+    #[error("service \"{0}\" is closed: it issues no tickets now")]
     ServiceClosed(ServiceId),
     /// The room calls no tickets now.
-    #[error("room {0:?} is closed: open it before calling tickets")]
+    #[error("room \"{0}\" is closed: open it before calling tickets")]
     RoomClosed(RoomId),
     /// Recall/done/no-show in a room that serves nobody.
-    #[error("room {0:?} is not serving anyone")]
+    #[error("room \"{0}\" is not serving anyone")]
     RoomIdle(RoomId),
     /// The ticket's state does not allow the action.
     #[error("ticket {number} is {state}: it cannot be {action}")]
@@ -48,13 +48,13 @@ pub enum DomainError {
         action: &'static str,
     },
     /// Transfer to the service the ticket is already in.
-    #[error("ticket {0} is already in service {1:?}")]
+    #[error("ticket {0} is already in service \"{1}\"")]
     SameService(String, ServiceId),
     /// Undo without a "next" to undo.
-    #[error("room {0:?} has no \"next\" to undo")]
+    #[error("room \"{0}\" has no \"next\" to undo")]
     NothingToUndo(RoomId),
     /// Undo after the window.
-    #[error("room {room:?}'s last \"next\" is older than the undo window ({window_secs} s)")]
+    #[error("room \"{room}\": its last \"next\" is older than the undo window ({window_secs} s)")]
     UndoExpired {
         /// The room.
         room: RoomId,
@@ -62,7 +62,7 @@ pub enum DomainError {
         window_secs: i64,
     },
     /// Undo after the tickets involved changed again.
-    #[error("room {0:?}'s last \"next\" cannot be undone: its tickets have changed since")]
+    #[error("room \"{0}\": its last \"next\" cannot be undone, its tickets have changed since")]
     UndoConflict(RoomId),
 }
 

@@ -43,7 +43,7 @@ fn check_slug(kind: &'static str, value: &str) -> Result<(), DomainError> {
 }
 
 macro_rules! slug_id {
-    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $label:literal) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
         #[serde(try_from = "String", into = "String")]
@@ -53,7 +53,7 @@ macro_rules! slug_id {
         impl $name {
             /// Parses a slug, refusing anything that is not 1–32 of `[a-z0-9-]`.
             pub fn parse(value: &str) -> Result<Self, DomainError> {
-                check_slug(stringify!($name), value)?;
+                check_slug($label, value)?;
                 Ok(Self(value.to_owned()))
             }
 
@@ -66,7 +66,7 @@ macro_rules! slug_id {
         impl TryFrom<String> for $name {
             type Error = DomainError;
             fn try_from(value: String) -> Result<Self, DomainError> {
-                check_slug(stringify!($name), &value)?;
+                check_slug($label, &value)?;
                 Ok(Self(value))
             }
         }
@@ -88,12 +88,14 @@ macro_rules! slug_id {
 slug_id!(
     /// A service's id, e.g. `general`.
     ServiceId,
-    "general"
+    "general",
+    "service id"
 );
 slug_id!(
     /// A room's id, e.g. `room-1`.
     RoomId,
-    "room-1"
+    "room-1",
+    "room id"
 );
 
 #[cfg(test)]

@@ -14,9 +14,6 @@ pub mod ws;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::dev::ServiceResponse;
-use actix_web::http::StatusCode;
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::clock::Clock;
@@ -75,7 +72,11 @@ macro_rules! route_table {
 
         /// Registers every route of [`ROUTES`].
         pub fn configure(cfg: &mut web::ServiceConfig) {
-            $(cfg.route($path, web::$method().to($handler));)*
+            $(cfg.service(
+                web::resource($path)
+                    .route(web::$method().to($handler))
+                    .default_service(web::to(method_not_allowed)),
+            );)*
         }
     };
 }
@@ -125,15 +126,9 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, WebError> {
     Err(WebError::NotFound(req.path().chars().take(200).collect()))
 }
 
-/// Gives actix's own bodiless errors (405 and the like) our JSON body.
-pub fn error_bodies<B: actix_web::body::MessageBody + 'static>() -> ErrorHandlers<B> {
-    ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, |res: ServiceResponse<B>| {
-        let (req, _) = res.into_parts();
-        let body = WebError::MethodNotAllowed(req.method().to_string());
-        let response = actix_web::ResponseError::error_response(&body);
-        let res = ServiceResponse::new(req, response).map_into_right_body();
-        Ok(ErrorHandlerResponse::Response(res))
-    })
+/// Answers for a known path with another method.
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, WebError> {
+    Err(WebError::MethodNotAllowed(req.method().to_string()))
 }
 
 #[cfg(test)]
