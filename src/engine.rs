@@ -12,6 +12,7 @@
 //! checks whether the clinic day has changed and, if so, commits a `day_closed` event first.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -105,6 +106,7 @@ impl EngineHandle {
 pub struct Engine {
     handle: EngineHandle,
     thread: JoinHandle<()>,
+    stopping: Arc<AtomicBool>,
 }
 
 /// What the engine needs.
@@ -170,6 +172,8 @@ impl Engine {
     /// Starts the engine thread on `state` (as loaded by [`load_or_seed`]) after event `seq`.
     pub fn start(parts: EngineParts, state: QueueState, seq: u64) -> Result<Self, StartError> {
         let (sender, receiver) = mpsc::channel();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stopping);
         let thread = std::thread::Builder::new()
             .name("waitless-engine".to_owned())
             .spawn(move || {
@@ -179,12 +183,14 @@ impl Engine {
                     seq,
                     receiver,
                     stale: false,
+                    stopping: flag,
                 }
                 .run();
             })?;
         Ok(Self {
             handle: EngineHandle { sender },
             thread,
+            stopping,
         })
     }
 
@@ -196,6 +202,9 @@ impl Engine {
     /// Stops taking commands, finishes those already sent, and waits for the thread (which
     /// closes its end of the database).
     pub fn stop(self) {
+        // Handles still held elsewhere (a lingering connection task) must not keep the engine
+        // alive: after the flag, it stops as soon as its channel is empty.
+        self.stopping.store(true, Ordering::SeqCst);
         drop(self.handle);
         if self.thread.join().is_err() {
             tracing::error!("the engine thread panicked");
@@ -210,6 +219,8 @@ struct Writer {
     receiver: mpsc::Receiver<Request>,
     /// The working state may hold uncommitted changes (a commit failed and the reload too).
     stale: bool,
+    /// Set by [`Engine::stop`].
+    stopping: Arc<AtomicBool>,
 }
 
 struct Pending {
@@ -223,7 +234,11 @@ impl Writer {
             let mut batch = Vec::new();
             match self.receiver.recv_timeout(TICK) {
                 Ok(request) => batch.push(request),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if self.stopping.load(Ordering::SeqCst) {
+                        break;
+                    }
+                }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
             while batch.len() < MAX_BATCH {
