@@ -70,8 +70,9 @@ pub struct NextRecord {
     pub at: Timestamp,
     /// The tickets it changed, as they were before (the finished one, the called one).
     pub before: Vec<Ticket>,
-    /// The tickets whose `passed_over` it incremented.
-    pub passed_over: Vec<TicketId>,
+    /// The tickets whose `passed_over` it incremented, each with its `requeue_count` then (a
+    /// requeue restarts the count, so an undo after it takes nothing back).
+    pub passed_over: Vec<(TicketId, u32)>,
     /// The room's service times before (finishing a ticket adds a sample).
     pub stats_before: ServiceTimes,
 }

@@ -130,6 +130,7 @@ mod tests {
             room: None,
             recall_count: 0,
             passed_over,
+            requeue_count: 0,
             transferred_from: None,
             transferred_to: None,
             cancel_reason: None,

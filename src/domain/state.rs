@@ -236,6 +236,7 @@ impl QueueState {
                         room: None,
                         recall_count: 0,
                         passed_over: 0,
+                        requeue_count: 0,
                         transferred_from: None,
                         transferred_to: None,
                         cancel_reason: None,
@@ -249,10 +250,8 @@ impl QueueState {
                 if !matches!(t.state, TicketState::Waiting | TicketState::Called) {
                     return Err(transition(t, "cancelled"));
                 }
-                let mut t = t.clone();
-                t.state = TicketState::Cancelled;
+                let mut t = t.finished(TicketState::Cancelled, now);
                 t.cancel_reason = Some(CancelReason::Requested);
-                t.finished_at = Some(now);
                 EventKind::TicketCancelled { ticket: t }
             }
             Command::RequeueTicket { ticket } => {
@@ -270,6 +269,7 @@ impl QueueState {
                 t.cancel_reason = None;
                 t.room = None;
                 t.passed_over = 0;
+                t.requeue_count = t.requeue_count.saturating_add(1);
                 EventKind::TicketRequeued { ticket: t }
             }
             Command::TransferTicket { ticket, service } => {
@@ -300,9 +300,7 @@ impl QueueState {
                     cancel_reason: None,
                     ..t.clone()
                 };
-                let mut from = t.clone();
-                from.state = TicketState::Transferred;
-                from.finished_at = Some(now);
+                let mut from = t.finished(TicketState::Transferred, now);
                 from.transferred_to = Some(to.id);
                 EventKind::TicketTransferred { from, to }
             }
@@ -315,24 +313,14 @@ impl QueueState {
                     ticket: t,
                 }
             }
-            Command::RoomDone { room } => {
-                let mut t = self.serving(room)?.clone();
-                t.state = TicketState::Done;
-                t.finished_at = Some(now);
-                EventKind::TicketDone {
-                    room: room.clone(),
-                    ticket: t,
-                }
-            }
-            Command::RoomNoShow { room } => {
-                let mut t = self.serving(room)?.clone();
-                t.state = TicketState::NoShow;
-                t.finished_at = Some(now);
-                EventKind::TicketNoShow {
-                    room: room.clone(),
-                    ticket: t,
-                }
-            }
+            Command::RoomDone { room } => EventKind::TicketDone {
+                room: room.clone(),
+                ticket: self.serving(room)?.finished(TicketState::Done, now),
+            },
+            Command::RoomNoShow { room } => EventKind::TicketNoShow {
+                room: room.clone(),
+                ticket: self.serving(room)?.finished(TicketState::NoShow, now),
+            },
             Command::RoomUndo { room } => self.decide_undo(room, now, policy)?,
             Command::SetRoomOpen { room, open } => {
                 if self.room(room)?.open == *open {
@@ -354,15 +342,13 @@ impl QueueState {
                     .filter(|t| !t.state.is_terminal())
                     .filter(|t| !self.services.get(&t.service).is_some_and(|s| s.carry_over))
                     .map(|t| {
-                        let mut t = t.clone();
                         if t.state == TicketState::Waiting {
-                            t.state = TicketState::Cancelled;
+                            let mut t = t.finished(TicketState::Cancelled, now);
                             t.cancel_reason = Some(CancelReason::Unattended);
+                            t
                         } else {
-                            t.state = TicketState::Done;
+                            t.finished(TicketState::Done, now)
                         }
-                        t.finished_at = Some(now);
-                        t
                     })
                     .collect();
                 EventKind::DayClosed {
@@ -418,12 +404,7 @@ impl QueueState {
             });
         }
         let finished = match room.serving {
-            Some(id) => {
-                let mut t = self.ticket(id)?.clone();
-                t.state = TicketState::Done;
-                t.finished_at = Some(now);
-                Some(t)
-            }
+            Some(id) => Some(self.ticket(id)?.finished(TicketState::Done, now)),
             None => None,
         };
         let pick = pick_next(self.waiting_for(room), now, policy.starvation);
@@ -487,10 +468,35 @@ impl QueueState {
         if !unchanged || (!called_anyone && room.serving.is_some()) {
             return Err(DomainError::UndoConflict(room_id.clone()));
         }
+        // Take back only passes still counted: a ticket requeued (or gone) since started its
+        // count again.
+        let passed_over = last
+            .passed_over
+            .iter()
+            .filter(|(id, requeues)| {
+                self.tickets
+                    .get(id)
+                    .is_some_and(|t| t.requeue_count == *requeues)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        // Restore the tickets as they were, but with their pass counts as they are now: other
+        // rooms' undos may have changed those since.
+        let restored = last
+            .before
+            .iter()
+            .map(|before| Ticket {
+                passed_over: self
+                    .tickets
+                    .get(&before.id)
+                    .map_or(before.passed_over, |t| t.passed_over),
+                ..before.clone()
+            })
+            .collect();
         Ok(EventKind::NextUndone {
             room: room_id.clone(),
-            restored: last.before.clone(),
-            passed_over: last.passed_over.clone(),
+            restored,
+            passed_over,
         })
     }
 
@@ -549,9 +555,11 @@ impl QueueState {
                         before.push(old.clone());
                     }
                 }
+                let mut passes = Vec::with_capacity(passed_over.len());
                 for id in passed_over {
                     if let Some(t) = self.tickets.get_mut(id) {
                         t.passed_over = t.passed_over.saturating_add(1);
+                        passes.push((*id, t.requeue_count));
                         touched.tickets.push(*id);
                     }
                 }
@@ -564,7 +572,7 @@ impl QueueState {
                     r.last_next = Some(NextRecord {
                         at,
                         before,
-                        passed_over: passed_over.clone(),
+                        passed_over: passes,
                         stats_before,
                     });
                     touched.rooms.push(room.clone());

@@ -145,8 +145,12 @@ pub struct Ticket {
     pub room: Option<RoomId>,
     /// How many times it was recalled.
     pub recall_count: u32,
-    /// How many times a ticket of a higher class that came later was called before it.
+    /// How many times a ticket of a higher class that came later was called before it (since
+    /// it last joined the queue).
     pub passed_over: u32,
+    /// How many times it was put back in the queue.
+    #[serde(default)]
+    pub requeue_count: u32,
     /// The ticket this one continues after a transfer.
     pub transferred_from: Option<TicketId>,
     /// The ticket that continues this one after a transfer.
@@ -161,6 +165,15 @@ impl Ticket {
     /// The FIFO key within a class: queue time, then id (ids grow with time).
     pub fn queue_key(&self) -> (Timestamp, TicketId) {
         (self.queued_at, self.id)
+    }
+
+    /// A copy of the ticket ended in `state` at `now`.
+    pub fn finished(&self, state: TicketState, now: Timestamp) -> Ticket {
+        Ticket {
+            state,
+            finished_at: Some(now),
+            ..self.clone()
+        }
     }
 
     /// The full order key of the next-ticket rule without anti-starvation.
