@@ -1,5 +1,7 @@
 //! `TestApp`: the whole waitless in-process on 127.0.0.1:0 with a temporary data folder and a
 //! manual clock, driven over real HTTP and WebSocket.
+// Not every test module uses every helper.
+#![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -33,9 +35,11 @@ pub struct TestApp {
 
 /// The configuration tests run with: temporary folder, UTC, no fsync.
 pub fn test_config(data: &Path) -> Config {
-    let mut config = Config::default();
-    config.bind = "127.0.0.1:0".to_owned();
-    config.data = data.to_owned();
+    let mut config = Config {
+        bind: "127.0.0.1:0".to_owned(),
+        data: data.to_owned(),
+        ..Config::default()
+    };
     config.clinic.timezone = "UTC".to_owned();
     config.store.fsync = false;
     config.http.workers = 2;
