@@ -138,12 +138,34 @@ pub async fn run(
         .await
         .context("engine shutdown")?;
     drop(hub);
-    match Arc::try_unwrap(store) {
-        Ok(store) => drop(store),
-        Err(_) => tracing::warn!("database still referenced at shutdown; it closes at exit"),
-    }
+    close_store(store).await;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Closes the database once the last reference is gone. The HTTP workers drop their state (and
+/// its reference) on their own threads shortly after the server reports it has stopped, so wait
+/// for them, with a deadline.
+async fn close_store(mut store: Arc<Store>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Arc::try_unwrap(store) {
+            Ok(store) => {
+                if let Err(e) = store.close() {
+                    tracing::error!("closing the database: {e}");
+                }
+                return;
+            }
+            Err(still_shared) if Instant::now() < deadline => {
+                store = still_shared;
+                actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(_) => {
+                tracing::warn!("database still referenced at shutdown; it closes at exit");
+                return;
+            }
+        }
+    }
 }
 
 /// Logs where the screens are. With a wildcard bind address it guesses the LAN address.

@@ -288,6 +288,13 @@ impl Store {
         }
     }
 
+    /// Closes the database, writing its clean-shutdown header (dropping does the same, but
+    /// cannot report an error).
+    pub fn close(self) -> Result<(), StoreError> {
+        self.db.close()?;
+        Ok(())
+    }
+
     /// A cheap read that proves the database answers (`/healthz`).
     pub fn check(&self) -> Result<(), StoreError> {
         schema::read_version(&self.db).map(|_| ())

@@ -449,7 +449,6 @@ async fn transfers_and_the_undo_window_survive_a_restart() {
 }
 
 #[tokio::test]
-#[ignore = "bug: app::run can return before the database is closed (actix workers still hold AppState)"]
 async fn run_closes_the_database_before_it_returns() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("waitless.redb");
