@@ -237,19 +237,39 @@ pub async fn ticket_create(
         priority: body.priority,
         idempotency_key: key,
     };
-    let (id, replayed) = match execute(&state, command, api_origin(source)).await? {
+    let (view, replayed) = match execute(&state, command, api_origin(source)).await? {
         Outcome::Applied(event) => match &event.kind {
-            EventKind::TicketIssued { ticket, .. } => (ticket.id, false),
+            // Placed in the queue as it is now; as issued if the day closed in between.
+            EventKind::TicketIssued { ticket, .. } => (
+                view_of(&state, ticket.id)
+                    .unwrap_or_else(|_| TicketView::new(ticket.clone(), None)),
+                false,
+            ),
             _ => return Err(WebError::Internal("issue made another event".to_owned())),
         },
-        Outcome::Replayed(id) => (id, true),
+        Outcome::Replayed(id) => (find_ticket(&state, id).await?, true),
         other => return Err(WebError::Internal(format!("issue gave {other:?}"))),
     };
     let mut response = HttpResponse::Created();
     if replayed {
         response.insert_header(("Idempotency-Replayed", "true"));
     }
-    Ok(response.json(view_of(&state, id)?))
+    Ok(response.json(view))
+}
+
+/// A ticket from today's queue (placed) or from the archive.
+async fn find_ticket(state: &AppState, id: TicketId) -> Result<TicketView, WebError> {
+    if let Ok(view) = view_of(state, id) {
+        return Ok(view);
+    }
+    let store = state.store.clone();
+    let archived = web::block(move || store.ticket(id))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))??;
+    match archived {
+        Some(t) => Ok(TicketView::new(t, None)),
+        None => Err(crate::domain::DomainError::TicketNotFound(id).into()),
+    }
 }
 
 /// A ticket: today's with its position and estimate, or one from a closed day.
@@ -260,18 +280,8 @@ pub async fn ticket_get(
     state: web::Data<AppState>,
     id: web::Path<u64>,
 ) -> Result<HttpResponse, WebError> {
-    let id = TicketId(id.into_inner());
-    if let Ok(view) = view_of(&state, id) {
-        return Ok(HttpResponse::Ok().json(view));
-    }
-    let store = state.store.clone();
-    let archived = web::block(move || store.ticket(id))
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))??;
-    match archived {
-        Some(t) => Ok(HttpResponse::Ok().json(TicketView::new(t, None))),
-        None => Err(crate::domain::DomainError::TicketNotFound(id).into()),
-    }
+    let view = find_ticket(&state, TicketId(id.into_inner())).await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 async fn ticket_command(state: &AppState, command: Command) -> Result<HttpResponse, WebError> {

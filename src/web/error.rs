@@ -30,6 +30,9 @@ pub enum WebError {
     /// The body is JSON but not what the route takes.
     #[error("the body is not valid: {0}")]
     InvalidBody(String),
+    /// The body is not declared as JSON.
+    #[error("send the body as JSON, with the header Content-Type: application/json")]
+    UnsupportedMediaType,
     /// The body is too large.
     #[error("the body is larger than {0} bytes")]
     BodyTooLarge(usize),
@@ -108,6 +111,9 @@ impl WebError {
             Self::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid-json"),
             Self::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid-body"),
             Self::BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type")
+            }
             Self::InvalidPath(_) => (StatusCode::BAD_REQUEST, "invalid-id"),
             Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid-query"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
@@ -155,6 +161,7 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
         JsonPayloadError::Deserialize(e) if e.is_data() => WebError::InvalidBody(e.to_string()),
         JsonPayloadError::Deserialize(e) => WebError::InvalidJson(e.to_string()),
         JsonPayloadError::Serialize(e) => WebError::Internal(e.to_string()),
+        JsonPayloadError::ContentType => WebError::UnsupportedMediaType,
         other => WebError::InvalidJson(other.to_string()),
     };
     web.into()

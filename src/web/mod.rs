@@ -111,7 +111,8 @@ pub fn app(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     cfg.app_data(
         web::JsonConfig::default()
             .limit(max_body_bytes)
-            .content_type_required(false)
+            // JSON only: a cross-site HTML form cannot send it without a CORS preflight.
+            .content_type_required(true)
             .error_handler(error::json_error),
     )
     .app_data(web::PayloadConfig::default().limit(max_body_bytes))

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{CloseCode, CloseReason, Message, Session};
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::{IntoParams, ToSchema};
@@ -78,6 +78,11 @@ pub async fn events_ws(
     let state = state.into_inner();
     actix_web::rt::spawn(async move {
         let heartbeat = Duration::from_secs(state.config.http.ws_heartbeat_secs);
+        // Messages split over several frames are joined (up to the body limit).
+        let messages = messages
+            .max_frame_size(state.config.http.max_body_bytes)
+            .aggregate_continuations()
+            .max_continuation_size(state.config.http.max_body_bytes);
         run(state, session, messages, subscription, heartbeat).await;
     });
     Ok(response)
@@ -128,7 +133,7 @@ async fn send_start(session: &mut Session, start: Start<QueueView>) -> bool {
 async fn run(
     state: Arc<AppState>,
     mut session: Session,
-    mut messages: actix_ws::MessageStream,
+    mut messages: AggregatedMessageStream,
     subscription: Subscription<QueueView>,
     heartbeat: Duration,
 ) {
@@ -164,12 +169,12 @@ async fn run(
             message = messages.recv() => {
                 last_heard = Instant::now();
                 match message {
-                    Some(Ok(Message::Ping(bytes))) => {
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
                         if session.pong(&bytes).await.is_err() {
                             return;
                         }
                     }
-                    Some(Ok(Message::Text(text))) => {
+                    Some(Ok(AggregatedMessage::Text(text))) => {
                         let reply = match serde_json::from_str::<ClientMessage>(&text) {
                             Ok(ClientMessage::Ping) => ServerMessage::Pong,
                             Err(e) => ServerMessage::Error {
@@ -183,7 +188,7 @@ async fn run(
                             return;
                         }
                     }
-                    Some(Ok(Message::Binary(_))) => {
+                    Some(Ok(AggregatedMessage::Binary(_))) => {
                         let reply = ServerMessage::Error {
                             error: ErrorDetail {
                                 code: "bad-message",
@@ -194,7 +199,7 @@ async fn run(
                             return;
                         }
                     }
-                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(AggregatedMessage::Close(_))) | None => break,
                     Some(Ok(_)) => {}
                     Some(Err(e)) => {
                         tracing::debug!("WebSocket protocol error: {e}");

@@ -41,6 +41,13 @@ async fn send(
         );
     }
     if let Some(body) = body {
+        // JSON unless the case says otherwise
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            request = request.header("Content-Type", "application/json");
+        }
         request = request.body(body);
     }
     let response = request.send().await.unwrap();
@@ -931,7 +938,7 @@ async fn bad_requests_get_a_clear_error_and_change_nothing() {
         bad(M::POST, t, Some(r#"{"service":"#), 400, "invalid-json"),
         bad(M::POST, t, Some("not json"), 400, "invalid-json"),
         bad(M::POST, t, Some(""), 400, "invalid-json"),
-        bad(M::POST, t, None, 400, "invalid-json"),
+        bad(M::POST, t, None, 415, "unsupported-media-type"),
         bad(M::POST, t, Some(r#"{"service":"general"} x"#), 400, "invalid-json"),
         bad(M::POST, t, Some(r#"{"service":5}"#), 400, "invalid-body"),
         bad(M::POST, t, Some("{}"), 400, "invalid-body"),
@@ -1007,6 +1014,11 @@ async fn bad_requests_get_a_clear_error_and_change_nothing() {
     let mut json_typed = bad(M::POST, t, Some(r#"{"service":"#), 400, "invalid-json");
     json_typed.headers = vec![("Content-Type", b"application/json".to_vec())];
     cases.push(json_typed);
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+        let mut not_json = bad(M::POST, t, general, 415, "unsupported-media-type");
+        not_json.headers = vec![("Content-Type", content_type.as_bytes().to_vec())];
+        cases.push(not_json);
+    }
 
     for case in cases {
         let context = format!("{} {}", case.method, case.path);
