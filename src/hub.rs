@@ -46,7 +46,46 @@ pub struct Subscription<S> {
     /// Where to start.
     pub start: Start<S>,
     /// The live events after that.
-    pub events: broadcast::Receiver<Arc<Event>>,
+    pub feed: Feed,
+}
+
+/// The live events of a subscription.
+#[derive(Debug)]
+pub struct Feed {
+    events: broadcast::Receiver<Arc<Event>>,
+}
+
+/// What a [`Feed`] gives next.
+#[derive(Debug)]
+pub enum FeedItem<S> {
+    /// The next event.
+    Event(Arc<Event>),
+    /// The subscriber fell too far behind: start again from this snapshot (events after it
+    /// follow).
+    Snapshot(S),
+    /// The hub is gone.
+    Closed,
+}
+
+impl Feed {
+    /// Waits for the next event. A subscriber more than [`BROADCAST_CAPACITY`] events behind
+    /// gets a fresh snapshot built by `snapshot` instead, then the events after it.
+    pub async fn next<S>(
+        &mut self,
+        hub: &Hub,
+        snapshot: impl FnOnce(&Published) -> S,
+    ) -> FeedItem<S> {
+        match self.events.recv().await {
+            Ok(event) => FeedItem::Event(event),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::debug!(missed, "a subscriber fell behind: sending a fresh snapshot");
+                let published = hub.read();
+                self.events = hub.sender.subscribe();
+                FeedItem::Snapshot(snapshot(&published))
+            }
+            Err(broadcast::error::RecvError::Closed) => FeedItem::Closed,
+        }
+    }
 }
 
 /// The event hub.
@@ -123,7 +162,10 @@ impl Hub {
             Some(missed) => Start::Replay(missed),
             None => Start::Snapshot(snapshot(&published)),
         };
-        Subscription { start, events }
+        Subscription {
+            start,
+            feed: Feed { events },
+        }
     }
 
     /// Tells every subscriber to finish (shutdown).
@@ -231,9 +273,39 @@ mod tests {
         let mut sub = hub.subscribe(None, |p| p.seq);
         assert!(matches!(sub.start, Start::Snapshot(0)));
         hub.publish(vec![event(1), event(2)]);
-        assert_eq!(sub.events.try_recv().unwrap().seq, 1);
-        assert_eq!(sub.events.try_recv().unwrap().seq, 2);
+        assert_eq!(sub.feed.events.try_recv().unwrap().seq, 1);
+        assert_eq!(sub.feed.events.try_recv().unwrap().seq, 2);
         assert_eq!(hub.read().seq, 2);
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_gets_a_fresh_snapshot_then_the_events_after_it() {
+        let hub = hub(0, vec![]);
+        let mut sub = hub.subscribe(None, |p| p.seq);
+        let behind = BROADCAST_CAPACITY as u64 + 10;
+        hub.publish((1..=behind).map(event).collect());
+        match sub.feed.next(&hub, |p| p.seq).await {
+            FeedItem::Snapshot(seq) => assert_eq!(seq, behind),
+            other => panic!("expected a fresh snapshot, got {other:?}"),
+        }
+        hub.publish(vec![event(behind + 1)]);
+        match sub.feed.next(&hub, |p| p.seq).await {
+            FeedItem::Event(e) => assert_eq!(e.seq, behind + 1),
+            other => panic!("expected the next event, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_keeps_up_gets_every_event_in_order() {
+        let hub = hub(0, vec![]);
+        let mut sub = hub.subscribe(None, |p| p.seq);
+        hub.publish((1..=100).map(event).collect());
+        for seq in 1..=100 {
+            match sub.feed.next(&hub, |p| p.seq).await {
+                FeedItem::Event(e) => assert_eq!(e.seq, seq),
+                other => panic!("expected event {seq}, got {other:?}"),
+            }
+        }
     }
 
     #[test]

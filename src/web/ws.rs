@@ -12,14 +12,13 @@ use std::time::{Duration, Instant};
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast::error::RecvError;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ErrorDetail, WebError};
 use super::view::{self, QueueView};
 use crate::domain::Event;
-use crate::hub::{Start, Subscription};
+use crate::hub::{FeedItem, Published, Start, Subscription};
 
 /// Query of `GET /api/v1/events`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -89,11 +88,13 @@ pub async fn events_ws(
 }
 
 fn subscribe(state: &AppState, since: Option<u64>) -> Subscription<QueueView> {
-    let now = state.clock.now();
-    let policy = state.hub.policy();
     state
         .hub
-        .subscribe(since, |published| view::queue_view(published, policy, now))
+        .subscribe(since, |published| snapshot(state, published))
+}
+
+fn snapshot(state: &AppState, published: &Published) -> QueueView {
+    view::queue_view(published, state.hub.policy(), state.clock.now())
 }
 
 async fn send(session: &mut Session, message: &ServerMessage<'_>) -> bool {
@@ -137,7 +138,7 @@ async fn run(
     subscription: Subscription<QueueView>,
     heartbeat: Duration,
 ) {
-    let Subscription { start, mut events } = subscription;
+    let Subscription { start, mut feed } = subscription;
     let mut closing = state.hub.closing();
     let mut ticker = tokio::time::interval(heartbeat);
     let mut last_heard = Instant::now();
@@ -147,21 +148,18 @@ async fn run(
     }
     loop {
         tokio::select! {
-            event = events.recv() => match event {
-                Ok(event) => {
+            item = feed.next(&state.hub, |published| snapshot(&state, published)) => match item {
+                FeedItem::Event(event) => {
                     if !send(&mut session, &ServerMessage::Event { event: &event }).await {
                         return;
                     }
                 }
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::debug!(missed, "WebSocket client fell behind: sending a fresh snapshot");
-                    let fresh = subscribe(&state, None);
-                    events = fresh.events;
-                    if !send_start(&mut session, fresh.start).await {
+                FeedItem::Snapshot(queue) => {
+                    if !send_start(&mut session, Start::Snapshot(queue)).await {
                         return;
                     }
                 }
-                Err(RecvError::Closed) => {
+                FeedItem::Closed => {
                     close_reason = Some(CloseCode::Away.into());
                     break;
                 }
