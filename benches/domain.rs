@@ -1,1 +1,182 @@
-fn main() {}
+//! Benchmarks of the pure queue rules on a busy day: 5,000 tickets.
+//!
+//! `cargo bench --bench domain`. Figures and how to read them: docs/performance.md.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use jiff::{SignedDuration, Timestamp};
+use waitless::config::Config;
+use waitless::domain::rules::pick_next;
+use waitless::domain::{
+    Command, Decision, EventKind, Origin, Policy, PriorityClass, QueueState, RoomId, ServiceId,
+    Source, Ticket, TicketState, demo,
+};
+
+/// Tickets in the queue.
+const TICKETS: usize = 5_000;
+
+/// 2026-11-21 08:00 UTC: the clinic opens.
+fn opening() -> Timestamp {
+    "2026-11-21T08:00:00Z".parse().unwrap()
+}
+
+/// The production policy (anti-starvation on: 3 passes after 10 minutes).
+fn policy() -> Policy {
+    let policy = Config::default().policy();
+    assert!(
+        policy.starvation.is_some(),
+        "anti-starvation should be on by default"
+    );
+    policy
+}
+
+/// A mix of classes: 2 % urgent, 18 % priority, 80 % normal.
+fn class_of(i: usize) -> PriorityClass {
+    match i % 50 {
+        0 => PriorityClass::Urgent,
+        1..=9 => PriorityClass::Priority,
+        _ => PriorityClass::Normal,
+    }
+}
+
+/// The demo clinic (2 services, 3 rooms) with `TICKETS` waiting tickets issued one every 5 s
+/// from opening, 4 in 5 for general OPD, the rest for the lab. Some normal tickets have already
+/// been passed over (so the anti-starvation rule has work to do). Returns the state and the
+/// instant after the last issue.
+fn busy_day() -> (QueueState, Timestamp) {
+    let policy = policy();
+    let origin = Origin::new(Source::Kiosk, "kiosk-1");
+    let (clinic, services, rooms) = demo::demo_clinic().unwrap();
+    let mut now = opening();
+    let mut state = QueueState::new(jiff::civil::date(2026, 11, 21));
+    let mut seq = 0;
+    let mut apply = |state: &mut QueueState, kind: EventKind, now: Timestamp| {
+        seq += 1;
+        state.apply(&QueueState::event(seq, now, &origin, kind));
+    };
+    apply(
+        &mut state,
+        EventKind::ClinicSeeded {
+            clinic,
+            services,
+            rooms,
+        },
+        now,
+    );
+    let general = ServiceId::parse("general").unwrap();
+    let lab = ServiceId::parse("lab").unwrap();
+    for i in 0..TICKETS {
+        let command = Command::IssueTicket {
+            service: if i % 5 == 4 {
+                lab.clone()
+            } else {
+                general.clone()
+            },
+            priority: class_of(i),
+            idempotency_key: None,
+        };
+        match state.decide(&command, &origin, now, &policy).unwrap() {
+            Decision::Event(kind) => apply(&mut state, kind, now),
+            other => panic!("issue gave {other:?}"),
+        }
+        now += SignedDuration::from_secs(5);
+    }
+    for t in state.tickets.values_mut() {
+        if t.priority == PriorityClass::Normal && t.id.0 % 7 == 0 {
+            t.passed_over = 1 + u32::try_from(t.id.0 % 2).unwrap();
+        }
+    }
+    (state, now)
+}
+
+fn bench_pick_next(c: &mut Criterion) {
+    let (state, now) = busy_day();
+    let starvation = policy().starvation;
+    let waiting: Vec<Ticket> = state
+        .tickets
+        .values()
+        .filter(|t| t.state == TicketState::Waiting)
+        .cloned()
+        .collect();
+    assert_eq!(waiting.len(), TICKETS);
+    let mut group = c.benchmark_group("pick_next");
+    group.bench_function("5000 waiting, mixed classes, anti-starvation on", |b| {
+        b.iter(|| pick_next(black_box(&waiting), black_box(now), starvation))
+    });
+    // A starving ticket present: the rule must pick it over everyone.
+    let mut starving = waiting.clone();
+    if let Some(t) = starving
+        .iter_mut()
+        .rev()
+        .find(|t| t.priority == PriorityClass::Normal)
+    {
+        t.passed_over = 3;
+    }
+    group.bench_function("5000 waiting, one starving", |b| {
+        b.iter(|| pick_next(black_box(&starving), black_box(now), starvation))
+    });
+    group.finish();
+}
+
+fn bench_decide(c: &mut Criterion) {
+    let (mut state, now) = busy_day();
+    let policy = policy();
+    let origin = Origin::new(Source::Button, "room-2");
+    // room-2 serves a ticket already, so "next" finishes it and calls another.
+    let room = RoomId::parse("room-2").unwrap();
+    let next = Command::RoomNext { room: room.clone() };
+    match state.decide(&next, &origin, now, &policy).unwrap() {
+        Decision::Event(kind) => {
+            state.apply(&QueueState::event(u64::MAX - 1, now, &origin, kind));
+        }
+        other => panic!("next gave {other:?}"),
+    }
+    assert!(state.rooms[&room].serving.is_some());
+    let later = now + SignedDuration::from_secs(300);
+    assert_eq!(state.tickets.len(), TICKETS);
+
+    let mut group = c.benchmark_group("decide");
+    group.bench_function("room_next, 5000 live tickets", |b| {
+        b.iter(|| {
+            let d = state
+                .decide(black_box(&next), &origin, black_box(later), &policy)
+                .unwrap();
+            assert!(matches!(d, Decision::Event(EventKind::RoomNext { .. })));
+            d
+        })
+    });
+    let issue = Command::IssueTicket {
+        service: ServiceId::parse("general").unwrap(),
+        priority: PriorityClass::Normal,
+        idempotency_key: Some("kiosk-1-000042".to_owned()),
+    };
+    group.bench_function("issue_ticket, 5000 live tickets", |b| {
+        b.iter(|| {
+            state
+                .decide(black_box(&issue), &origin, black_box(later), &policy)
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn bench_placements(c: &mut Criterion) {
+    let (state, _) = busy_day();
+    let policy = policy();
+    let mut group = c.benchmark_group("placements");
+    group.bench_function("all 5000 waiting", |b| {
+        b.iter(|| state.placements(black_box(&policy)))
+    });
+    // What every issued ticket's answer costs: the position of one ticket (the last one).
+    let last = state.tickets.values().next_back().unwrap().clone();
+    group.bench_function("one ticket (last of 5000)", |b| {
+        b.iter(|| state.placement(black_box(&last), &policy))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_pick_next, bench_decide, bench_placements);
+criterion_main!(benches);
