@@ -113,6 +113,8 @@ pub async fn run(
             .configure(|cfg| web::app(cfg, max_body))
     })
     .disable_signals()
+    // Small frames (one event) go out at once, not after the client's next ACK.
+    .tcp_nodelay(true)
     .shutdown_timeout(config.http.shutdown_timeout_secs)
     .listen(listener)
     .with_context(|| format!("cannot serve on {addr}"))?;

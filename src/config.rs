@@ -126,7 +126,7 @@ impl Default for Config {
             },
             store: StoreConfig {
                 fsync: true,
-                cache_mib: 16,
+                cache_mib: 4,
             },
             log: LogConfig {
                 level: "info".to_owned(),

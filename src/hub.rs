@@ -17,9 +17,41 @@ use tokio::sync::{broadcast, watch};
 use crate::domain::{Event, Policy, QueueState};
 
 /// Events kept in memory for clients that reconnect with `since`.
-pub const REPLAY_CAPACITY: usize = 4096;
+pub const REPLAY_CAPACITY: usize = 1024;
 /// Events a slow subscriber may fall behind before it gets a fresh snapshot.
 pub const BROADCAST_CAPACITY: usize = 1024;
+
+/// A committed event with its JSON, encoded once for every subscriber.
+#[derive(Debug)]
+pub struct SharedEvent {
+    event: Event,
+    json: Box<str>,
+}
+
+impl SharedEvent {
+    /// Wraps an event, encoding it.
+    pub fn new(event: Event) -> Self {
+        let json = serde_json::to_string(&event)
+            .unwrap_or_else(|e| {
+                tracing::error!(seq = event.seq, "cannot encode an event: {e}");
+                "null".to_owned()
+            })
+            .into_boxed_str();
+        Self { event, json }
+    }
+
+    /// The event as JSON.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+}
+
+impl std::ops::Deref for SharedEvent {
+    type Target = Event;
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
 
 /// The committed state as subscribers see it.
 #[derive(Debug)]
@@ -28,7 +60,7 @@ pub struct Published {
     pub state: QueueState,
     /// Sequence number of the last event applied.
     pub seq: u64,
-    recent: VecDeque<Arc<Event>>,
+    recent: VecDeque<Arc<SharedEvent>>,
 }
 
 /// How a subscription starts.
@@ -37,7 +69,7 @@ pub enum Start<S> {
     /// A snapshot built from the state at `seq`.
     Snapshot(S),
     /// The events the client missed since the `since` it gave (possibly none).
-    Replay(Vec<Arc<Event>>),
+    Replay(Vec<Arc<SharedEvent>>),
 }
 
 /// A subscription: where to start, then the live events.
@@ -52,14 +84,14 @@ pub struct Subscription<S> {
 /// The live events of a subscription.
 #[derive(Debug)]
 pub struct Feed {
-    events: broadcast::Receiver<Arc<Event>>,
+    events: broadcast::Receiver<Arc<SharedEvent>>,
 }
 
 /// What a [`Feed`] gives next.
 #[derive(Debug)]
 pub enum FeedItem<S> {
     /// The next event.
-    Event(Arc<Event>),
+    Event(Arc<SharedEvent>),
     /// The subscriber fell too far behind: start again from this snapshot (events after it
     /// follow).
     Snapshot(S),
@@ -92,7 +124,7 @@ impl Feed {
 #[derive(Debug)]
 pub struct Hub {
     published: RwLock<Published>,
-    sender: broadcast::Sender<Arc<Event>>,
+    sender: broadcast::Sender<Arc<SharedEvent>>,
     policy: Policy,
     closing: watch::Sender<bool>,
 }
@@ -102,7 +134,7 @@ impl Hub {
     pub fn new(state: QueueState, seq: u64, recent: Vec<Event>, policy: Policy) -> Self {
         let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
         let mut buffer = VecDeque::with_capacity(REPLAY_CAPACITY);
-        buffer.extend(recent.into_iter().map(Arc::new));
+        buffer.extend(recent.into_iter().map(|e| Arc::new(SharedEvent::new(e))));
         while buffer.len() > REPLAY_CAPACITY {
             buffer.pop_front();
         }
@@ -132,7 +164,7 @@ impl Hub {
         for event in events {
             published.state.apply(&event);
             published.seq = event.seq;
-            let event = Arc::new(event);
+            let event = Arc::new(SharedEvent::new(event));
             if published.recent.len() == REPLAY_CAPACITY {
                 published.recent.pop_front();
             }
@@ -182,7 +214,7 @@ impl Hub {
 impl Published {
     /// The events after `since`, or `None` when they are no longer all in memory (or `since`
     /// is in the future, e.g. from before a restore).
-    fn replay_after(&self, since: u64) -> Option<Vec<Arc<Event>>> {
+    fn replay_after(&self, since: u64) -> Option<Vec<Arc<SharedEvent>>> {
         if since > self.seq {
             return None;
         }

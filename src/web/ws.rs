@@ -17,8 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::error::{ErrorDetail, WebError};
 use super::view::{self, QueueView};
-use crate::domain::Event;
-use crate::hub::{FeedItem, Published, Start, Subscription};
+use crate::hub::{FeedItem, Published, SharedEvent, Start, Subscription};
 
 /// Query of `GET /api/v1/events`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -28,21 +27,22 @@ pub struct EventsQuery {
     pub since: Option<u64>,
 }
 
-/// A message from the server.
+/// Sends one event: `{"type":"event","event":{...}}`, from the JSON the hub encoded once.
+async fn send_event(session: &mut Session, event: &SharedEvent) -> bool {
+    let text = format!("{{\"type\":\"event\",\"event\":{}}}", event.json());
+    session.text(text).await.is_ok()
+}
+
+/// A message from the server (besides `{"type":"event","event":{...}}`, see [`send_event`]).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ServerMessage<'a> {
+pub enum ServerMessage {
     /// The whole queue; events with a higher `seq` follow.
     Snapshot {
         /// Sequence number of the last event included.
         seq: u64,
         /// The queue.
         queue: Box<QueueView>,
-    },
-    /// One event.
-    Event {
-        /// The event.
-        event: &'a Event,
     },
     /// Answer to a client's `{"type":"ping"}`.
     Pong,
@@ -97,7 +97,7 @@ fn snapshot(state: &AppState, published: &Published) -> QueueView {
     view::queue_view(published, state.hub.policy(), state.clock.now())
 }
 
-async fn send(session: &mut Session, message: &ServerMessage<'_>) -> bool {
+async fn send(session: &mut Session, message: &ServerMessage) -> bool {
     match serde_json::to_string(message) {
         Ok(text) => session.text(text).await.is_ok(),
         Err(e) => {
@@ -122,7 +122,7 @@ async fn send_start(session: &mut Session, start: Start<QueueView>) -> bool {
         }
         Start::Replay(events) => {
             for event in &events {
-                if !send(session, &ServerMessage::Event { event }).await {
+                if !send_event(session, event).await {
                     return false;
                 }
             }
@@ -150,7 +150,7 @@ async fn run(
         tokio::select! {
             item = feed.next(&state.hub, |published| snapshot(&state, published)) => match item {
                 FeedItem::Event(event) => {
-                    if !send(&mut session, &ServerMessage::Event { event: &event }).await {
+                    if !send_event(&mut session, &event).await {
                         return;
                     }
                 }
