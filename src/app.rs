@@ -13,6 +13,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::engine::{Engine, EngineParts, load_or_seed};
 use crate::hub::Hub;
+use crate::i18n::Catalogs;
+use crate::notify::speech::Speech;
 use crate::store::{Store, StoreOptions};
 use crate::web::{self, AppState};
 use actix_web::web::Data;
@@ -97,6 +99,33 @@ pub async fn run(
     )?;
 
     let addr = listener.local_addr()?;
+    let catalogs = Catalogs::parse(
+        web::asset::message_files()
+            .iter()
+            .map(|(file, text)| (file.as_str(), text.as_str())),
+    )
+    .context("the message files in assets/i18n are not valid")?;
+    for code in config
+        .screens
+        .languages
+        .iter()
+        .chain(&config.screens.announce_languages)
+    {
+        if !catalogs.has(code) {
+            anyhow::bail!(
+                "screens: there is no language {code:?} — available: {}",
+                catalogs
+                    .all()
+                    .map(|c| c.code.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    let catalogs = Arc::new(catalogs);
+    let pages = web::template::Pages::load().context("the page templates are not valid")?;
+    let links = web::link::StatusLinks::new(store.link_secret()?);
+    let speech = Arc::new(Speech::new(&config.voice.espeak));
     let config = Arc::new(config);
     let app_state = Data::new(AppState {
         engine: engine.handle(),
@@ -105,6 +134,10 @@ pub async fn run(
         clock,
         config: Arc::clone(&config),
         started,
+        pages,
+        catalogs,
+        links,
+        speech,
     });
     let max_body = config.http.max_body_bytes;
     let mut server = HttpServer::new(move || {

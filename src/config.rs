@@ -32,8 +32,40 @@ pub struct Config {
     pub http: HttpConfig,
     /// The database.
     pub store: StoreConfig,
+    /// The kiosk, displays and status pages.
+    pub screens: ScreensConfig,
+    /// Spoken announcements.
+    pub voice: VoiceConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// The kiosk, displays and status pages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScreensConfig {
+    /// Languages offered on the kiosk, in this order (codes of `assets/i18n/*.toml`); the first
+    /// is the default of every page.
+    pub languages: Vec<String>,
+    /// The kiosk goes back to its start this many seconds after showing a ticket.
+    pub kiosk_reset_secs: u64,
+    /// The kiosk asks whether the patient needs priority (elderly, disabled, pregnant).
+    pub kiosk_priority: bool,
+    /// Languages the displays announce calls in, one after the other.
+    pub announce_languages: Vec<String>,
+    /// Base URL of the patient status links in QR codes (e.g. `http://waitless.local`); empty:
+    /// the address the kiosk itself uses.
+    pub public_url: String,
+}
+
+/// Spoken announcements.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VoiceConfig {
+    /// The espeak-ng program that renders announcements to sound; empty: no voice (chime only).
+    pub espeak: String,
+    /// Also play each announcement on this machine's own audio output (`aplay`).
+    pub appliance_audio: bool,
 }
 
 /// The clinic's calendar.
@@ -128,6 +160,17 @@ impl Default for Config {
                 fsync: true,
                 cache_mib: 4,
             },
+            screens: ScreensConfig {
+                languages: vec!["en".to_owned(), "hi".to_owned()],
+                kiosk_reset_secs: 20,
+                kiosk_priority: true,
+                announce_languages: vec!["en".to_owned(), "hi".to_owned()],
+                public_url: String::new(),
+            },
+            voice: VoiceConfig {
+                espeak: "espeak-ng".to_owned(),
+                appliance_audio: false,
+            },
             log: LogConfig {
                 level: "info".to_owned(),
             },
@@ -151,6 +194,8 @@ section_defaults!(
     queue: QueueConfig,
     http: HttpConfig,
     store: StoreConfig,
+    screens: ScreensConfig,
+    voice: VoiceConfig,
     log: LogConfig
 );
 
@@ -317,6 +362,24 @@ impl Config {
         }
         if self.store.cache_mib == 0 {
             return invalid("store.cache_mib", "must be at least 1");
+        }
+        if self.screens.languages.is_empty() {
+            return invalid(
+                "screens.languages",
+                "name at least one language, e.g. [\"en\"]",
+            );
+        }
+        if !(3..=600).contains(&self.screens.kiosk_reset_secs) {
+            return invalid("screens.kiosk_reset_secs", "must be 3 to 600");
+        }
+        if !(self.screens.public_url.is_empty()
+            || self.screens.public_url.starts_with("http://")
+            || self.screens.public_url.starts_with("https://"))
+        {
+            return invalid(
+                "screens.public_url",
+                "must start with http:// or https:// (or be empty)",
+            );
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(

@@ -9,5 +9,7 @@ pub mod config; // configuration: defaults, file, environment, flags
 pub mod domain; // pure queue rules
 pub mod engine; // the single writer
 pub mod hub; // event fan-out with sequence numbers
+pub mod i18n; // every visible text, per language
+pub mod notify; // announcements: text and speech
 pub mod store; // redb: tables, schema, commits
 pub mod web; // actix-web: API, WebSocket, pages

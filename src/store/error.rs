@@ -32,6 +32,9 @@ pub enum StoreError {
         /// Ours.
         supported: u64,
     },
+    /// The system's random source failed.
+    #[error("cannot make a secret: the system's random source failed: {0}")]
+    Random(String),
     /// redb failed.
     #[error("database error: {0}")]
     Redb(#[from] redb::Error),

@@ -295,6 +295,30 @@ impl Store {
         Ok(())
     }
 
+    /// The secret that signs patients' status links, made on first use and kept in the
+    /// database (so printed links stay valid across restarts).
+    pub fn link_secret(&self) -> Result<[u8; 32], StoreError> {
+        let txn = self.db.begin_write()?;
+        let secret = {
+            let mut meta = txn.open_table(META)?;
+            let stored = match meta.get(tables::META_LINK_SECRET)? {
+                Some(v) => <[u8; 32]>::try_from(v.value()).ok(),
+                None => None,
+            };
+            match stored {
+                Some(secret) => secret,
+                None => {
+                    let mut secret = [0u8; 32];
+                    getrandom::fill(&mut secret).map_err(|e| StoreError::Random(e.to_string()))?;
+                    meta.insert(tables::META_LINK_SECRET, secret.as_slice())?;
+                    secret
+                }
+            }
+        };
+        txn.commit()?;
+        Ok(secret)
+    }
+
     /// A cheap read that proves the database answers (`/healthz`).
     pub fn check(&self) -> Result<(), StoreError> {
         schema::read_version(&self.db).map(|_| ())

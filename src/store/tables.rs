@@ -20,5 +20,7 @@ pub const IDEMPOTENCY: TableDefinition<&str, &[u8]> = TableDefinition::new("idem
 
 /// Key of the schema version in [`META`].
 pub const META_SCHEMA_VERSION: &str = "schema_version";
+/// Key of the secret that signs patients' status links in [`META`] (32 raw bytes).
+pub const META_LINK_SECRET: &str = "link_secret";
 /// Key of the queue's scalar state in [`META`].
 pub const META_QUEUE: &str = "queue";

@@ -250,6 +250,8 @@ pub async fn ticket_create(
         Outcome::Replayed(id) => (find_ticket(&state, id).await?, true),
         other => return Err(WebError::Internal(format!("issue gave {other:?}"))),
     };
+    let mut view = view;
+    view.status_path = Some(state.links.path(view.ticket.id));
     let mut response = HttpResponse::Created();
     if replayed {
         response.insert_header(("Idempotency-Replayed", "true"));
@@ -280,7 +282,8 @@ pub async fn ticket_get(
     state: web::Data<AppState>,
     id: web::Path<u64>,
 ) -> Result<HttpResponse, WebError> {
-    let view = find_ticket(&state, TicketId(id.into_inner())).await?;
+    let mut view = find_ticket(&state, TicketId(id.into_inner())).await?;
+    view.status_path = Some(state.links.path(view.ticket.id));
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -562,4 +565,116 @@ pub async fn room_close(
 pub async fn openapi_json() -> HttpResponse {
     use utoipa::OpenApi;
     HttpResponse::Ok().json(super::openapi::ApiDoc::openapi())
+}
+
+/// A patient's ticket by the token of its status link, following transfers: only what the
+/// status page shows.
+#[utoipa::path(get, path = "/api/v1/status/{token}", tag = "tickets",
+    params(("token" = String, Path, description = "the token of the status link /t/{token}")),
+    responses((status = 200, body = view::StatusView), (status = 404, body = ErrorBody)))]
+pub async fn status_get(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let unknown = || WebError::NotFound("status link".to_owned());
+    let mut id = state.links.verify(&token).ok_or_else(unknown)?;
+    let published = state.hub.read();
+    let live = &published.state;
+    // A transferred ticket continues as another: show where the patient is now.
+    for _ in 0..16 {
+        match live.tickets.get(&id).and_then(|t| t.transferred_to) {
+            Some(next) => id = next,
+            None => break,
+        }
+    }
+    let Some(ticket) = live.tickets.get(&id) else {
+        return Err(unknown());
+    };
+    let placement = live.placement(ticket, state.hub.policy());
+    let eta = placement.and_then(|p| p.eta);
+    let view = view::StatusView {
+        number: ticket.number.clone(),
+        service_name: live
+            .services
+            .get(&ticket.service)
+            .map(|s| s.name.clone())
+            .unwrap_or_default(),
+        state: ticket.state,
+        position: placement.map(|p| p.position),
+        eta_minutes: eta.map(|e| e.minutes),
+        eta_range_minutes: eta.map(|e| [e.low, e.high]),
+        room_name: ticket
+            .room
+            .as_ref()
+            .filter(|_| ticket.state == crate::domain::TicketState::Called)
+            .and_then(|r| live.rooms.get(r))
+            .map(|r| r.name.clone()),
+        called_at: ticket.called_at,
+        recall_count: ticket.recall_count,
+    };
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `?lang=` and `?recall=` of an announcement.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AnnouncementQuery {
+    /// Language code; the first configured language when absent.
+    pub lang: Option<String>,
+    /// The words of a recall ("again").
+    #[serde(default)]
+    pub recall: bool,
+}
+
+/// The spoken announcement of a ticket's call, as WAV (espeak-ng), in one language:
+/// "Token A 42, please go to Room 2". `503 speech-unavailable` without espeak-ng.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/announcement", tag = "tickets",
+    params(("id" = u64, Path, description = "ticket id"), AnnouncementQuery),
+    responses((status = 200, content_type = "audio/wav", description = "the announcement"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "not called"),
+        (status = 503, body = ErrorBody)))]
+pub async fn ticket_announcement(
+    state: web::Data<AppState>,
+    id: web::Path<u64>,
+    query: web::Query<AnnouncementQuery>,
+) -> Result<HttpResponse, WebError> {
+    let id = TicketId(id.into_inner());
+    let catalog = match &query.lang {
+        Some(lang) if state.catalogs.has(lang) => state.catalogs.get(lang),
+        Some(lang) => {
+            return Err(WebError::InvalidQuery(format!("no language {lang:?}")));
+        }
+        None => state.catalogs.get(
+            state
+                .config
+                .screens
+                .languages
+                .first()
+                .map_or("en", String::as_str),
+        ),
+    };
+    let text = {
+        let published = state.hub.read();
+        let live = &published.state;
+        let ticket = live.ticket(id)?;
+        let room = ticket
+            .room
+            .as_ref()
+            .and_then(|r| live.rooms.get(r))
+            .ok_or_else(|| crate::domain::DomainError::InvalidTransition {
+                number: ticket.number.clone(),
+                state: ticket.state,
+                action: "announced",
+            })?;
+        crate::notify::announce::announcement(catalog, query.recall, &ticket.number, &room.name)
+    };
+    let speech = state.speech.clone();
+    let voice = catalog.voice.clone();
+    let wav = web::block(move || speech.render(&voice, &text))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))??;
+    Ok(HttpResponse::Ok()
+        .content_type("audio/wav")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(wav.to_vec()))
 }

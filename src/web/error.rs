@@ -51,6 +51,9 @@ pub enum WebError {
     /// Not a WebSocket handshake.
     #[error("expected a WebSocket upgrade: {0}")]
     WebSocket(String),
+    /// The announcement cannot be spoken.
+    #[error(transparent)]
+    Speech(#[from] crate::notify::speech::SpeechError),
     /// A bug or an unexpected failure: logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -119,6 +122,7 @@ impl WebError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
             Self::WebSocket(_) => (StatusCode::BAD_REQUEST, "websocket-required"),
+            Self::Speech(_) => (StatusCode::SERVICE_UNAVAILABLE, "speech-unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal-error"),
         }
     }

@@ -5,9 +5,12 @@
 //! committed state → views. Errors go through [`error::WebError`], the one error → HTTP map.
 
 pub mod api;
+pub mod asset;
 pub mod error;
+pub mod link;
 pub mod openapi;
 pub mod page;
+pub mod template;
 pub mod view;
 pub mod ws;
 
@@ -20,6 +23,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::EngineHandle;
 use crate::hub::Hub;
+use crate::i18n::Catalogs;
+use crate::notify::speech::Speech;
 use crate::store::Store;
 use error::WebError;
 
@@ -38,6 +43,14 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// When the server started.
     pub started: Instant,
+    /// The page templates.
+    pub pages: template::Pages,
+    /// Every language's messages.
+    pub catalogs: Arc<Catalogs>,
+    /// Patients' status links.
+    pub links: link::StatusLinks,
+    /// Spoken announcements.
+    pub speech: Arc<Speech>,
 }
 
 /// Who may call a route. Logins and roles arrive in a later release; until then every route is
@@ -90,6 +103,8 @@ route_table! {
     get "/api/v1/events" => ws::events_ws, Public;
     post "/api/v1/tickets" => api::ticket_create, Public;
     get "/api/v1/tickets/{id}" => api::ticket_get, Public;
+    get "/api/v1/tickets/{id}/announcement" => api::ticket_announcement, Public;
+    get "/api/v1/status/{token}" => api::status_get, Public;
     post "/api/v1/tickets/{id}/cancel" => api::ticket_cancel, Reception;
     post "/api/v1/tickets/{id}/requeue" => api::ticket_requeue, Reception;
     post "/api/v1/tickets/{id}/transfer" => api::ticket_transfer, Reception;
@@ -103,7 +118,10 @@ route_table! {
     get "/" => page::index_page, Public;
     get "/kiosk" => page::kiosk_page, Public;
     get "/display" => page::display_page, Public;
-    get "/staff" => page::staff_page, Public;
+    get "/staff" => page::staff_page, Reception;
+    get "/t/{token}" => page::status_page, Public;
+    get "/t/{token}/qr.svg" => page::status_qr, Public;
+    get "/assets/{path:.*}" => asset::asset_get, Public;
 }
 
 /// Registers the extractor settings, the routes and the JSON answers for unknown routes.

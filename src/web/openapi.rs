@@ -19,6 +19,8 @@ use super::{api, ws};
         api::queue_get,
         api::ticket_create,
         api::ticket_get,
+        api::ticket_announcement,
+        api::status_get,
         api::ticket_cancel,
         api::ticket_requeue,
         api::ticket_transfer,

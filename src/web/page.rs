@@ -1,55 +1,280 @@
-//! The HTML pages. Until the screens arrive (kiosk, display, staff console), each is a short
-//! page that says what it will be and links to the API, so the URLs logged at start work.
+//! The HTML pages: the check-in kiosk, the waiting-room display, the staff console, the
+//! patient's status page. Each is a template (`templates/`) filled with a small typed context;
+//! the page's live behaviour is a JavaScript module (`assets/js/`) that reads its settings and
+//! messages from a JSON block (`<script id="boot" type="application/json">`) — no inline
+//! script, so a strict Content-Security-Policy can forbid it.
 
-use actix_web::HttpResponse;
+use std::collections::BTreeMap;
+
 use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
 
-fn page(title: &str, body: &str) -> HttpResponse {
-    HttpResponse::Ok().content_type(ContentType::html()).body(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{title} · waitless</title></head>\
-         <body style=\"font:18px/1.5 system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em\">\
-         <h1>{title}</h1>{body}\
-         <p><a href=\"/\">waitless</a> · <a href=\"/api/v1/queue\">queue (JSON)</a> · \
-         <a href=\"/api/v1/openapi.json\">API (OpenAPI)</a></p></body></html>"
-    ))
+use super::AppState;
+use super::error::WebError;
+use crate::domain::RoomId;
+use crate::i18n::Catalog;
+
+/// `?lang=` and the page's own parameters.
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    /// Language code.
+    pub lang: Option<String>,
+    /// Display: the rooms to show, `r1,r2`.
+    pub rooms: Option<String>,
+    /// Staff console: the room to open.
+    pub room: Option<String>,
 }
 
-/// `/`: what is here.
-pub async fn index_page() -> HttpResponse {
-    page(
-        "waitless",
-        "<p>The clinic's queue is running.</p><ul>\
-         <li><a href=\"/kiosk\">Check-in kiosk</a></li>\
-         <li><a href=\"/display\">Waiting-room display</a></li>\
-         <li><a href=\"/staff\">Staff console</a></li></ul>",
+#[derive(Serialize)]
+struct Language<'a> {
+    code: &'a str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Boot<'a> {
+    page: &'static str,
+    lang: &'a str,
+    languages: Vec<Language<'a>>,
+    messages: &'a BTreeMap<String, String>,
+    settings: serde_json::Value,
+}
+
+#[derive(Serialize)]
+struct PageContext<'a> {
+    page: &'static str,
+    lang: &'a str,
+    dir: &'a str,
+    title: String,
+    clinic: String,
+    boot_json: String,
+}
+
+fn language<'a>(state: &'a AppState, query: &PageQuery) -> &'a Catalog {
+    let default = state
+        .config
+        .screens
+        .languages
+        .first()
+        .map_or("en", String::as_str);
+    let wanted = query.lang.as_deref().unwrap_or(default);
+    state.catalogs.get(if state.catalogs.has(wanted) {
+        wanted
+    } else {
+        default
+    })
+}
+
+fn render(
+    state: &AppState,
+    page: &'static str,
+    catalog: &Catalog,
+    title_key: &str,
+    settings: serde_json::Value,
+) -> Result<HttpResponse, WebError> {
+    let languages = state
+        .config
+        .screens
+        .languages
+        .iter()
+        .filter(|code| state.catalogs.has(code))
+        .map(|code| {
+            let c = state.catalogs.get(code);
+            Language {
+                code: &c.code,
+                name: &c.name,
+            }
+        })
+        .collect();
+    let boot = Boot {
+        page,
+        lang: &catalog.code,
+        languages,
+        messages: &catalog.messages,
+        settings,
+    };
+    // JSON inside <script>: no "<" may close the element early.
+    let boot_json = serde_json::to_string(&boot)
+        .map_err(|e| WebError::Internal(e.to_string()))?
+        .replace('<', "\\u003c");
+    let clinic = state.hub.read().state.clinic.name.clone();
+    let html = state.pages.render(
+        &format!("{page}.html"),
+        PageContext {
+            page,
+            lang: &catalog.code,
+            dir: &catalog.dir,
+            title: catalog.text(title_key).to_owned(),
+            clinic,
+            boot_json,
+        },
+    )?;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .insert_header(("Cache-Control", "no-store"))
+        .body(html))
+}
+
+/// `/`: links to every screen.
+pub async fn index_page(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, WebError> {
+    let catalog = language(&state, &query);
+    let rooms: Vec<serde_json::Value> = state
+        .hub
+        .read()
+        .state
+        .rooms
+        .values()
+        .map(|r| serde_json::json!({"id": r.id, "name": r.name}))
+        .collect();
+    render(
+        &state,
+        "index",
+        catalog,
+        "common.app_name",
+        serde_json::json!({ "rooms": rooms }),
     )
 }
 
-/// `/kiosk`.
-pub async fn kiosk_page() -> HttpResponse {
-    page(
-        "Check-in kiosk",
-        "<p>The touch kiosk arrives with the screens release. Until then, issue tickets with \
-         <code>POST /api/v1/tickets</code> (see docs/api.md).</p>",
+/// `/kiosk[?lang=hi]`: the check-in kiosk.
+pub async fn kiosk_page(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, WebError> {
+    let catalog = language(&state, &query);
+    let screens = &state.config.screens;
+    render(
+        &state,
+        "kiosk",
+        catalog,
+        "kiosk.welcome",
+        serde_json::json!({
+            "reset_secs": screens.kiosk_reset_secs,
+            "priority": screens.kiosk_priority,
+            "language_chosen": query.lang.is_some(),
+        }),
     )
 }
 
-/// `/display`.
-pub async fn display_page() -> HttpResponse {
-    page(
-        "Waiting-room display",
-        "<p>The live display arrives with the screens release. Its data is already live at \
-         <code>/api/v1/events</code> (WebSocket).</p>",
+/// `/display[?rooms=r1,r2][&lang=hi]`: the waiting-room display.
+pub async fn display_page(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, WebError> {
+    let catalog = language(&state, &query);
+    let rooms: Vec<RoomId> = match &query.rooms {
+        Some(list) => list
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(RoomId::parse)
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    let announce: BTreeMap<&str, serde_json::Value> = state
+        .config
+        .screens
+        .announce_languages
+        .iter()
+        .filter(|code| state.catalogs.has(code))
+        .map(|code| {
+            let c = state.catalogs.get(code);
+            (
+                c.code.as_str(),
+                serde_json::json!({
+                    "call": c.text("announce.call"),
+                    "recall": c.text("announce.recall"),
+                    "voice": c.voice,
+                }),
+            )
+        })
+        .collect();
+    render(
+        &state,
+        "display",
+        catalog,
+        "display.now_serving",
+        serde_json::json!({
+            "rooms": rooms,
+            "announce": announce,
+            "voice": state.speech.available(),
+        }),
     )
 }
 
-/// `/staff`.
-pub async fn staff_page() -> HttpResponse {
-    page(
-        "Staff console",
-        "<p>The staff console arrives with the screens release. Rooms can already call \
-         tickets with <code>POST /api/v1/rooms/{id}/next</code>.</p>",
+/// `/staff[?room=room-1]`: the staff console.
+pub async fn staff_page(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, WebError> {
+    let catalog = language(&state, &query);
+    let room = match &query.room {
+        Some(r) => Some(RoomId::parse(r)?),
+        None => None,
+    };
+    render(
+        &state,
+        "staff",
+        catalog,
+        "staff.title",
+        serde_json::json!({ "room": room }),
     )
+}
+
+/// `/t/{token}`: a patient's status page (the QR code on the ticket).
+pub async fn status_page(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, WebError> {
+    let catalog = language(&state, &query);
+    let known = state.links.verify(&token).is_some();
+    let mut response = render(
+        &state,
+        "status",
+        catalog,
+        "status.title",
+        serde_json::json!({ "token": token.as_str(), "known": known }),
+    )?;
+    if !known {
+        *response.status_mut() = actix_web::http::StatusCode::NOT_FOUND;
+    }
+    Ok(response)
+}
+
+/// The absolute URL of a path as patients' phones reach it.
+pub fn public_url(state: &AppState, req: &HttpRequest, path: &str) -> String {
+    let base = &state.config.screens.public_url;
+    if base.is_empty() {
+        let info = req.connection_info();
+        format!("{}://{}{path}", info.scheme(), info.host())
+    } else {
+        format!("{}{path}", base.trim_end_matches('/'))
+    }
+}
+
+/// `/t/{token}/qr.svg`: the QR code of a status link.
+pub async fn status_qr(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let id = state
+        .links
+        .verify(&token)
+        .ok_or_else(|| WebError::NotFound(format!("/t/{token}")))?;
+    let url = public_url(&state, &req, &state.links.path(id));
+    let code =
+        qrcode::QrCode::new(url.as_bytes()).map_err(|e| WebError::Internal(e.to_string()))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(svg))
 }

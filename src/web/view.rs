@@ -26,6 +26,9 @@ pub struct TicketView {
     pub eta_minutes: Option<u32>,
     /// Range of the estimate, minutes: `[low, high]`.
     pub eta_range_minutes: Option<[u32; 2]>,
+    /// The patient's status page (`/t/...`), on answers that issue or show one ticket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_path: Option<String>,
 }
 
 impl TicketView {
@@ -36,6 +39,7 @@ impl TicketView {
             position: placement.map(|p| p.position),
             eta_minutes: eta.map(|e| e.minutes),
             eta_range_minutes: eta.map(|e| [e.low, e.high]),
+            status_path: None,
             ticket,
         }
     }
@@ -44,6 +48,31 @@ impl TicketView {
     pub fn placed(ticket: &Ticket, state: &QueueState, policy: &Policy) -> Self {
         Self::new(ticket.clone(), state.placement(ticket, policy))
     }
+}
+
+/// What a patient's status page shows: one ticket, nothing else (no other patients' numbers,
+/// no names).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct StatusView {
+    /// The number.
+    pub number: String,
+    /// Its service's name.
+    pub service_name: String,
+    /// Its state (after a transfer: the state of the ticket it became).
+    pub state: TicketState,
+    /// People ahead (waiting only).
+    pub position: Option<usize>,
+    /// Estimated wait, minutes.
+    pub eta_minutes: Option<u32>,
+    /// Range of the estimate.
+    pub eta_range_minutes: Option<[u32; 2]>,
+    /// The room that called it (called only).
+    pub room_name: Option<String>,
+    /// When it was called.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub called_at: Option<Timestamp>,
+    /// How many times it was recalled.
+    pub recall_count: u32,
 }
 
 /// Who a room would call next, and why.

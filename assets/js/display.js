@@ -1,0 +1,1 @@
+import { boot } from './live.js'; console.debug('waitless', boot.page);

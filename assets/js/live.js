@@ -1,0 +1,168 @@
+// waitless: what every page shares — its boot data, its messages, the JSON API, and a live
+// connection to the queue's event stream that reconnects by itself.
+
+/** The page's settings and messages, from <script id="boot" type="application/json">. */
+export const boot = JSON.parse(document.getElementById("boot").textContent);
+
+/** A message of the page's language, with {placeholders} filled. Never blank. */
+export function t(key, args = {}) {
+  let text = boot.messages[key] ?? key;
+  for (const [name, value] of Object.entries(args)) {
+    text = text.replaceAll(`{${name}}`, String(value));
+  }
+  return text;
+}
+
+/** An error answered by the API: code and message. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Calls the JSON API. Resolves to the JSON answer, rejects with an ApiError. */
+export async function api(method, path, body, headers = {}) {
+  const init = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (e) {
+    throw new ApiError(0, "offline", String(e));
+  }
+  const text = await response.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { json = null; }
+  if (!response.ok) {
+    const error = json?.error ?? { code: "http-" + response.status, message: text };
+    throw new ApiError(response.status, error.code, error.message);
+  }
+  return json;
+}
+
+/** Creates an element: el("div", {class: "x"}, "text", child, ...). */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith("on") && typeof value === "function") {
+      node.addEventListener(name.slice(2), value);
+    } else if (name === "dataset") {
+      Object.assign(node.dataset, value);
+    } else {
+      node.setAttribute(name, value === true ? "" : value);
+    }
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/**
+ * A live view of the queue over the WebSocket /api/v1/events.
+ *
+ * onSnapshot(queue) gets the whole queue (on connect, after falling behind, and after each
+ * event as a fresh GET /api/v1/queue, throttled); onEvent(event) gets each event as it comes;
+ * onStatus(connected) says when the link is up or has been down for `staleAfterMs`.
+ * Reconnects with backoff (0.5 s doubling to 10 s) and resumes from the last sequence number.
+ */
+export class Live {
+  constructor({ onSnapshot = () => {}, onEvent = () => {}, onStatus = () => {}, staleAfterMs = 5000 } = {}) {
+    this.onSnapshot = onSnapshot;
+    this.onEvent = onEvent;
+    this.onStatus = onStatus;
+    this.staleAfterMs = staleAfterMs;
+    this.seq = null;
+    this.backoff = 500;
+    this.connected = false;
+    this.staleTimer = null;
+    this.refreshTimer = null;
+    this.socket = null;
+  }
+
+  start() {
+    this.connect();
+    return this;
+  }
+
+  connect() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const since = this.seq === null ? "" : `?since=${this.seq}`;
+    let socket;
+    try {
+      socket = new WebSocket(`${scheme}//${location.host}/api/v1/events${since}`);
+    } catch {
+      this.lost();
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => {
+      this.backoff = 500;
+      clearTimeout(this.staleTimer);
+      this.staleTimer = null;
+      if (!this.connected) {
+        this.connected = true;
+        this.onStatus(true);
+      }
+      // Resuming with ?since gives only the missed events: refresh the whole view once.
+      if (since) this.refresh(0);
+    };
+    socket.onmessage = (message) => {
+      let data;
+      try { data = JSON.parse(message.data); } catch { return; }
+      if (data.type === "snapshot") {
+        this.seq = data.seq;
+        this.onSnapshot(data.queue);
+      } else if (data.type === "event") {
+        this.seq = data.event.seq;
+        this.onEvent(data.event);
+        this.refresh(150);
+      }
+    };
+    socket.onclose = () => this.lost();
+    socket.onerror = () => socket.close();
+  }
+
+  lost() {
+    this.socket = null;
+    if (this.connected && this.staleTimer === null) {
+      this.staleTimer = setTimeout(() => {
+        this.connected = false;
+        this.onStatus(false);
+      }, this.staleAfterMs);
+    } else if (!this.connected && this.staleTimer === null) {
+      this.onStatus(false);
+    }
+    const wait = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, 10000);
+    setTimeout(() => this.connect(), wait);
+  }
+
+  /** Re-reads the whole queue after `delayMs` (several events in a burst: one read). */
+  refresh(delayMs) {
+    if (this.refreshTimer !== null) return;
+    this.refreshTimer = setTimeout(async () => {
+      this.refreshTimer = null;
+      try {
+        const queue = await api("GET", "/api/v1/queue");
+        if (this.seq === null || queue.seq >= this.seq) this.onSnapshot(queue);
+      } catch {
+        /* the socket's own reconnect takes care of it */
+      }
+    }, delayMs);
+  }
+}
+
+/** Keeps a kiosk or display from being left: no context menu, no selection, no drag. */
+export function lockDown() {
+  for (const type of ["contextmenu", "selectstart", "dragstart"]) {
+    document.addEventListener(type, (e) => e.preventDefault());
+  }
+}
