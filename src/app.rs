@@ -126,6 +126,18 @@ pub async fn run(
     let pages = web::template::Pages::load().context("the page templates are not valid")?;
     let links = web::link::StatusLinks::new(store.link_secret()?);
     let speech = Arc::new(Speech::new(&config.voice.espeak));
+    if config.voice.appliance_audio {
+        if speech.available() {
+            actix_web::rt::spawn(crate::notify::announcer::run(
+                Arc::clone(&hub),
+                Arc::clone(&speech),
+                Arc::clone(&catalogs),
+                config.screens.announce_languages.clone(),
+            ));
+        } else {
+            tracing::warn!("voice.appliance_audio is on, but there is no voice to play");
+        }
+    }
     let config = Arc::new(config);
     let app_state = Data::new(AppState {
         engine: engine.handle(),

@@ -2,4 +2,5 @@
 //! (Email and SMS arrive in a later release.)
 
 pub mod announce;
+pub mod announcer;
 pub mod speech;

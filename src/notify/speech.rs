@@ -100,25 +100,23 @@ impl Speech {
         Ok(wav)
     }
 
-    /// Plays a WAV on this machine's audio output (`aplay`), in the background.
-    pub fn play_here(wav: Arc<[u8]>) {
-        std::thread::spawn(move || {
-            let child = Command::new("aplay")
-                .arg("-q")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn();
-            match child {
-                Ok(mut child) => {
-                    if let Some(mut stdin) = child.stdin.take() {
-                        let _ = stdin.write_all(&wav);
-                    }
-                    let _ = child.wait();
+    /// Plays a WAV on this machine's audio output (`aplay`) and waits for it to end.
+    pub fn play_blocking(wav: &[u8]) {
+        let child = Command::new("aplay")
+            .arg("-q")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        match child {
+            Ok(mut child) => {
+                if let Some(mut stdin) = child.stdin.take() {
+                    let _ = stdin.write_all(wav);
                 }
-                Err(e) => tracing::warn!("cannot play an announcement with aplay: {e}"),
+                let _ = child.wait();
             }
-        });
+            Err(e) => tracing::warn!("cannot play an announcement with aplay: {e}"),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
