@@ -1228,3 +1228,124 @@ async fn idle_clinic_closes_its_day_without_any_request() {
     assert_eq!(got["state"], "cancelled");
     assert_eq!(got["cancel_reason"], "unattended");
 }
+
+// ---- screens' server side: status links, pages, assets ---------------------------------------
+
+#[tokio::test]
+async fn status_link_shows_only_its_own_ticket_and_follows_a_transfer() {
+    let app = TestApp::spawn().await;
+    let other = app.issue("general", "normal").await;
+    let mine = app.issue("general", "normal").await;
+    let path = mine["status_path"].as_str().unwrap().to_owned();
+    assert!(path.starts_with(&format!("/t/{}-", id(&mine))), "{path}");
+    let token = path.trim_start_matches("/t/");
+    let (status, view) = app.get_json(&format!("/api/v1/status/{token}")).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["number"], mine["number"]);
+    assert_eq!(view["position"], 1);
+    assert_eq!(view["state"], "waiting");
+    // nothing about anyone else
+    let text = view.to_string();
+    assert!(!text.contains(other["number"].as_str().unwrap()), "{text}");
+    // after a transfer the same link shows where the patient is now
+    let (status, moved) = app
+        .call(
+            &format!("/api/v1/tickets/{}/transfer", id(&mine)),
+            Some(json!({"service": "lab"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{moved}");
+    let (_, view) = app.get_json(&format!("/api/v1/status/{token}")).await;
+    assert_eq!(view["service_name"], "Laboratory");
+    assert_eq!(view["number"], mine["number"]);
+    // called: the room's name
+    app.next("lab").await;
+    let (_, view) = app.get_json(&format!("/api/v1/status/{token}")).await;
+    assert_eq!(view["state"], "called");
+    assert_eq!(view["room_name"], "Lab counter");
+}
+
+#[tokio::test]
+async fn forged_or_sequential_status_links_are_refused() {
+    let app = TestApp::spawn().await;
+    let mine = app.issue("general", "normal").await;
+    let token = mine["status_path"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/t/")
+        .to_owned();
+    let (_, mac) = token.split_once('-').unwrap();
+    for forged in [
+        format!("{}-{mac}", id(&mine) + 1),
+        format!("{}", id(&mine)),
+        format!("{}-{}", id(&mine), "0".repeat(mac.len())),
+        "../../etc".to_owned(),
+    ] {
+        let (status, body) = app.get_json(&format!("/api/v1/status/{forged}")).await;
+        assert_eq!(status, 404, "{forged}: {body}");
+        assert_eq!(body["error"]["code"], "not-found");
+        let page = app.get(&format!("/t/{forged}")).await;
+        assert_eq!(page.status(), 404, "{forged}");
+    }
+    let page = app.get(&format!("/t/{token}")).await;
+    assert_eq!(page.status(), 200);
+    let qr = app.get(&format!("/t/{token}/qr.svg")).await;
+    assert_eq!(qr.status(), 200);
+    assert_eq!(qr.headers()["content-type"], "image/svg+xml");
+    assert!(qr.text().await.unwrap().contains("<svg"));
+}
+
+#[tokio::test]
+async fn pages_render_in_each_language_with_their_messages() {
+    let app = TestApp::spawn().await;
+    for (path, needle) in [
+        ("/kiosk", "What are you here for?"),
+        ("/kiosk?lang=hi", "आप किसलिए आए हैं?"),
+        ("/display", "Now serving"),
+        ("/display?lang=hi&rooms=room-1,lab", "अभी बुलाया जा रहा है"),
+        ("/staff?room=room-1", "Staff console"),
+        ("/", "waitless"),
+        ("/kiosk?lang=xx", "What are you here for?"),
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+        let html = r.text().await.unwrap();
+        assert!(html.contains(needle), "{path} lacks {needle:?}");
+        assert!(!html.contains("<script>"), "{path}: inline script");
+    }
+    let (status, body) = app.get_json("/display?rooms=Bad Room").await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test]
+async fn assets_are_served_with_type_and_etag_and_revalidate() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/assets/js/live.js").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let again = app
+        .client
+        .get(app.url("/assets/js/live.js"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    let (status, body) = app.get_json("/assets/nope.js").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = app.get_json("/assets/../Cargo.toml").await;
+    assert_eq!(status, 404);
+}
