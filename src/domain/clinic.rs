@@ -1,5 +1,7 @@
 //! The clinic's own things: services (what a patient comes for) and rooms (who serves them).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -25,6 +27,10 @@ pub struct Service {
     pub active: bool,
     /// Keep waiting tickets across the day close (24-hour departments).
     pub carry_over: bool,
+    /// The name in other languages, by language code (`{"hi": "सामान्य ओपीडी"}`); `name` where
+    /// a language has none.
+    #[serde(default)]
+    pub names: BTreeMap<String, String>,
 }
 
 /// Checks a token prefix: 1–3 ASCII uppercase letters.
@@ -43,6 +49,9 @@ pub struct Room {
     pub id: RoomId,
     /// Name shown and announced ("Room 2").
     pub name: String,
+    /// The name in other languages, by language code; `name` where a language has none.
+    #[serde(default)]
+    pub names: BTreeMap<String, String>,
     /// The services whose tickets it calls.
     pub services: Vec<ServiceId>,
     /// Whether it is calling tickets.
@@ -56,7 +65,19 @@ pub struct Room {
     pub stats: ServiceTimes,
 }
 
+impl Service {
+    /// Its name in language `lang`.
+    pub fn name_in(&self, lang: &str) -> &str {
+        self.names.get(lang).unwrap_or(&self.name)
+    }
+}
+
 impl Room {
+    /// Its name in language `lang`.
+    pub fn name_in(&self, lang: &str) -> &str {
+        self.names.get(lang).unwrap_or(&self.name)
+    }
+
     /// Whether this room calls tickets of `service`.
     pub fn serves(&self, service: &ServiceId) -> bool {
         self.services.contains(service)

@@ -1,25 +1,30 @@
 //! The demo clinic an empty database starts with, so the first run shows a working queue.
 
+use std::collections::BTreeMap;
+
 use super::{Clinic, DomainError, Room, RoomId, Service, ServiceId, ServiceTimes};
 
 /// Two services and three rooms: two doctors for general OPD, one of whom also draws blood
 /// samples, and the lab's own counter.
 pub fn demo_clinic() -> Result<(Clinic, Vec<Service>, Vec<Room>), DomainError> {
-    let service = |id: &str, name: &str, prefix: &str| -> Result<Service, DomainError> {
+    let hindi = |name: &str| BTreeMap::from([("hi".to_owned(), name.to_owned())]);
+    let service = |id: &str, name: &str, hi: &str, prefix: &str| -> Result<Service, DomainError> {
         Ok(Service {
             id: ServiceId::parse(id)?,
             name: name.to_owned(),
             prefix: prefix.to_owned(),
             active: true,
             carry_over: false,
+            names: hindi(hi),
         })
     };
-    let general = service("general", "General OPD", "A")?;
-    let lab = service("lab", "Laboratory", "L")?;
-    let room = |id: &str, name: &str, serves: &[&Service]| -> Result<Room, DomainError> {
+    let general = service("general", "General OPD", "सामान्य ओपीडी", "A")?;
+    let lab = service("lab", "Laboratory", "प्रयोगशाला", "L")?;
+    let room = |id: &str, name: &str, hi: &str, serves: &[&Service]| -> Result<Room, DomainError> {
         Ok(Room {
             id: RoomId::parse(id)?,
             name: name.to_owned(),
+            names: hindi(hi),
             services: serves.iter().map(|s| s.id.clone()).collect(),
             open: true,
             serving: None,
@@ -28,9 +33,9 @@ pub fn demo_clinic() -> Result<(Clinic, Vec<Service>, Vec<Room>), DomainError> {
         })
     };
     let rooms = vec![
-        room("room-1", "Room 1", &[&general])?,
-        room("room-2", "Room 2", &[&general, &lab])?,
-        room("lab", "Lab counter", &[&lab])?,
+        room("room-1", "Room 1", "कमरा 1", &[&general])?,
+        room("room-2", "Room 2", "कमरा 2", &[&general, &lab])?,
+        room("lab", "Lab counter", "लैब काउंटर", &[&lab])?,
     ];
     let clinic = Clinic {
         name: "Sunrise Clinic (demo)".to_owned(),

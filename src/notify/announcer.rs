@@ -33,7 +33,7 @@ pub fn sentences(
             let catalog = catalogs.get(code);
             (
                 catalog.voice.clone(),
-                announcement(catalog, recall, &ticket.number, &room.name),
+                announcement(catalog, recall, &ticket.number, room.name_in(&catalog.code)),
             )
         })
         .collect()
@@ -131,7 +131,7 @@ mod tests {
             spoken,
             vec![
                 ("en".to_owned(), "Token A 1, please go to Room 2".to_owned()),
-                ("hi".to_owned(), "टोकन A 1, कृपया Room 2 में जाएँ".to_owned()),
+                ("hi".to_owned(), "टोकन A 1, कृपया कमरा 2 में जाएँ".to_owned()),
             ]
         );
     }

@@ -570,12 +570,15 @@ pub async fn openapi_json() -> HttpResponse {
 /// A patient's ticket by the token of its status link, following transfers: only what the
 /// status page shows.
 #[utoipa::path(get, path = "/api/v1/status/{token}", tag = "tickets",
-    params(("token" = String, Path, description = "the token of the status link /t/{token}")),
+    params(("token" = String, Path, description = "the token of the status link /t/{token}"),
+        ("lang" = Option<String>, Query, description = "language of the service and room names")),
     responses((status = 200, body = view::StatusView), (status = 404, body = ErrorBody)))]
 pub async fn status_get(
     state: web::Data<AppState>,
     token: web::Path<String>,
+    query: web::Query<LangQuery>,
 ) -> Result<HttpResponse, WebError> {
+    let lang = query.lang.as_deref().unwrap_or_default();
     let unknown = || WebError::NotFound("status link".to_owned());
     let mut id = state.links.verify(&token).ok_or_else(unknown)?;
     let published = state.hub.read();
@@ -597,7 +600,7 @@ pub async fn status_get(
         service_name: live
             .services
             .get(&ticket.service)
-            .map(|s| s.name.clone())
+            .map(|s| s.name_in(lang).to_owned())
             .unwrap_or_default(),
         state: ticket.state,
         position: placement.map(|p| p.position),
@@ -608,11 +611,18 @@ pub async fn status_get(
             .as_ref()
             .filter(|_| ticket.state == crate::domain::TicketState::Called)
             .and_then(|r| live.rooms.get(r))
-            .map(|r| r.name.clone()),
+            .map(|r| r.name_in(lang).to_owned()),
         called_at: ticket.called_at,
         recall_count: ticket.recall_count,
     };
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// `?lang=`.
+#[derive(Debug, Deserialize)]
+pub struct LangQuery {
+    /// Language code.
+    pub lang: Option<String>,
 }
 
 /// `?lang=` and `?recall=` of an announcement.
@@ -666,7 +676,12 @@ pub async fn ticket_announcement(
                 state: ticket.state,
                 action: "announced",
             })?;
-        crate::notify::announce::announcement(catalog, query.recall, &ticket.number, &room.name)
+        crate::notify::announce::announcement(
+            catalog,
+            query.recall,
+            &ticket.number,
+            room.name_in(&catalog.code),
+        )
     };
     let speech = state.speech.clone();
     let voice = catalog.voice.clone();
