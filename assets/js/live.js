@@ -85,6 +85,21 @@ export class Live {
     this.staleTimer = null;
     this.refreshTimer = null;
     this.socket = null;
+    this.lastHeard = 0;
+    // A link can die silently (a cable pulled, Wi-Fi gone): ask the server every 2 s and give
+    // up on a socket that has said nothing for 6 s.
+    this.heartbeat = setInterval(() => this.checkHeartbeat(), 2000);
+  }
+
+  checkHeartbeat() {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - this.lastHeard > 6000) {
+      this.silent = true;
+      socket.close();
+      return;
+    }
+    try { socket.send('{"type":"ping"}'); } catch { /* closing */ }
   }
 
   start() {
@@ -104,6 +119,8 @@ export class Live {
     }
     this.socket = socket;
     socket.onopen = () => {
+      this.lastHeard = Date.now();
+      this.silent = false;
       this.backoff = 500;
       clearTimeout(this.staleTimer);
       this.staleTimer = null;
@@ -115,6 +132,7 @@ export class Live {
       if (since) this.refresh(0);
     };
     socket.onmessage = (message) => {
+      this.lastHeard = Date.now();
       let data;
       try { data = JSON.parse(message.data); } catch { return; }
       if (data.type === "snapshot") {
@@ -132,7 +150,14 @@ export class Live {
 
   lost() {
     this.socket = null;
-    if (this.connected && this.staleTimer === null) {
+    if (this.silent && this.connected) {
+      // Silent for 6 s already: stale now.
+      this.silent = false;
+      clearTimeout(this.staleTimer);
+      this.staleTimer = null;
+      this.connected = false;
+      this.onStatus(false);
+    } else if (this.connected && this.staleTimer === null) {
       this.staleTimer = setTimeout(() => {
         this.connected = false;
         this.onStatus(false);
