@@ -1,1 +1,790 @@
-import { boot } from './live.js'; console.debug('waitless', boot.page);
+// waitless staff console: a room's controls for the doctor (one big "Next", recall, no-show,
+// done, undo, transfer, open/close) and reception's tools (issue, find, cancel, requeue,
+// transfer, counts). Everything is drawn from the live queue snapshot; every action answers in
+// the toast. Access control is the server's: a 401/403 is shown like any other error.
+
+import { boot, t, api, el, Live } from "./live.js";
+
+const STORE_KEY = "waitless.staff.room";
+const PRIORITIES = ["normal", "priority", "urgent"];
+const CLASS_RANK = { urgent: 0, appointment: 1, priority: 2, normal: 3 };
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  queue: null,
+  room: boot.settings?.room ?? null,
+  online: false,
+  everOnline: false,
+  skewMs: null,          // client clock minus server clock, estimated from event times
+  known: new Map(),      // ticket id → latest full ticket seen in events (for search)
+  servicesKey: "",
+  roomsKey: "",
+  transferTicket: null,
+  busy: new Set(),
+};
+
+// ---------- small helpers ----------
+
+function has(key) {
+  return Object.prototype.hasOwnProperty.call(boot.messages, key);
+}
+
+function serverNow() {
+  return Date.now() - (state.skewMs ?? 0);
+}
+
+function minutes(n) {
+  return t("common.minutes", { n: Math.max(0, Math.round(n)) });
+}
+
+function minutesSince(iso) {
+  if (!iso) return null;
+  return Math.max(0, (serverNow() - Date.parse(iso)) / 60000);
+}
+
+function className(cls) {
+  const key = `common.priority_${cls}`;
+  return has(key) ? t(key) : cls;
+}
+
+function service(id) {
+  return state.queue?.services.find((s) => s.id === id) ?? null;
+}
+
+function serviceName(id) {
+  return service(id)?.name ?? id;
+}
+
+function roomOf(id) {
+  return state.queue?.rooms.find((r) => r.id === id) ?? null;
+}
+
+function currentRoom() {
+  return state.room ? roomOf(state.room) : null;
+}
+
+function priorityBadge(priority) {
+  return el("span", { class: `badge badge-${priority}` }, className(priority));
+}
+
+/** "a12", "A 012", "12" → {prefix: "A" | "", n: 12}; null when it is not a number. */
+function parseNumber(text) {
+  const m = /^\s*([A-Za-z]*)\s*-?\s*0*(\d+)\s*$/.exec(text);
+  if (!m) return null;
+  return { prefix: m[1].toUpperCase(), n: Number(m[2]) };
+}
+
+function randomKey() {
+  const bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);
+  return "staff-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Fills a message whose {number} is shown big: "Issued {number}" → [text, <strong>, text]. */
+function withBigNumber(key, number, args = {}) {
+  const filled = t(key, { ...args, number: "\u0000" });
+  const [before, after = ""] = filled.split("\u0000");
+  return [before, el("strong", { class: "toast-number" }, number), after];
+}
+
+// ---------- toast ----------
+
+let toastTimer = null;
+
+function toast(content, kind = "ok", ms = 5000) {
+  const box = $("toast");
+  box.replaceChildren(...[content].flat());
+  box.className = `toast toast-${kind}`;
+  box.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { box.hidden = true; }, ms);
+}
+
+function failed(error) {
+  let message = error?.message || error?.code || String(error);
+  if (error?.status === 401 || error?.status === 403) message = t("staff.not_allowed");
+  else if (error?.status === 0) message = t("staff.offline");
+  toast(t("staff.action_failed", { message }), "error", 8000);
+}
+
+/** Runs an API call for an action: one at a time per key, result or error in the toast. */
+async function run(key, call, onOk) {
+  if (!state.online) { toast(t("staff.offline"), "error"); return; }
+  if (state.busy.has(key)) return;
+  state.busy.add(key);
+  document.body.classList.add("is-busy");
+  try {
+    const answer = await call();
+    onOk(answer);
+  } catch (error) {
+    failed(error);
+  } finally {
+    state.busy.delete(key);
+    document.body.classList.toggle("is-busy", state.busy.size > 0);
+  }
+}
+
+// ---------- static texts ----------
+
+function translateStatic() {
+  for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
+  for (const node of document.querySelectorAll("[data-t-placeholder]")) {
+    node.placeholder = t(node.dataset.tPlaceholder);
+  }
+  const langs = $("languages");
+  if ((boot.languages ?? []).length > 1) {
+    for (const lang of boot.languages) {
+      langs.append(el("a", {
+        href: "", lang: lang.code, class: lang.code === boot.lang ? "is-current" : null,
+        "aria-current": lang.code === boot.lang ? "true" : null, dataset: { lang: lang.code },
+      }, lang.name));
+    }
+    languageLinks();
+  }
+  const priority = $("issue-priority");
+  for (const p of PRIORITIES) priority.append(el("option", { value: p }, className(p)));
+}
+
+/** The language links keep the page's other parameters (room, view). */
+function languageLinks() {
+  for (const link of document.querySelectorAll("#languages a")) {
+    const params = new URLSearchParams(location.search);
+    params.set("lang", link.dataset.lang);
+    link.href = `?${params}`;
+  }
+}
+
+// ---------- views: room, reception, or both (the default) ----------
+
+/** Shows one panel alone (?view=room for a doctor's screen) or both; clicking the shown one again shows both. */
+function setView(view, push = true) {
+  const wanted = view === "room" || view === "reception" ? view : null;
+  document.body.classList.toggle("view-room", wanted === "room");
+  document.body.classList.toggle("view-reception", wanted === "reception");
+  for (const link of document.querySelectorAll("[data-view]")) {
+    link.classList.toggle("is-current", link.dataset.view === wanted);
+    link.setAttribute("aria-pressed", link.dataset.view === wanted ? "true" : "false");
+  }
+  if (push) {
+    const params = new URLSearchParams(location.search);
+    if (wanted) params.set("view", wanted); else params.delete("view");
+    const query = params.toString();
+    history.replaceState(null, "", location.pathname + (query ? `?${query}` : ""));
+    languageLinks();
+  }
+}
+
+// ---------- room choice ----------
+
+function chooseRoom(id) {
+  state.room = id || null;
+  const params = new URLSearchParams(location.search);
+  if (state.room) {
+    params.set("room", state.room);
+    try { localStorage.setItem(STORE_KEY, state.room); } catch { /* private mode */ }
+  } else {
+    params.delete("room");
+    try { localStorage.removeItem(STORE_KEY); } catch { /* private mode */ }
+  }
+  const query = params.toString();
+  history.replaceState(null, "", location.pathname + (query ? `?${query}` : ""));
+  languageLinks();
+  renderAll();
+}
+
+function renderRoomSelect(queue) {
+  const key = JSON.stringify(queue.rooms.map((r) => [r.id, r.name]));
+  const select = $("room-select");
+  if (key !== state.roomsKey) {
+    state.roomsKey = key;
+    select.replaceChildren(
+      el("option", { value: "" }, `— ${t("staff.choose_room")} —`),
+      ...queue.rooms.map((r) => el("option", { value: r.id }, r.name)),
+    );
+    $("room-choices").replaceChildren(...queue.rooms.map((r) =>
+      el("button", { type: "button", class: "btn room-choice", dataset: { room: r.id },
+        onclick: () => chooseRoom(r.id) },
+        el("span", { class: "room-choice-name" }, r.name),
+        el("span", { class: "room-choice-services" }, r.services.map(serviceName).join(" · ")))));
+  }
+  select.value = roomOf(state.room) ? state.room : "";
+}
+
+// ---------- room view ----------
+
+/** The waiting tickets a room could call, in call order (next_up first). */
+function roomWaiting(queue, room) {
+  const lists = room.services.map((s) => queue.waiting.filter((tk) => tk.service === s));
+  const merged = [];
+  while (lists.some((l) => l.length)) {
+    let best = -1;
+    for (let i = 0; i < lists.length; i++) {
+      if (!lists[i].length) continue;
+      if (best < 0) { best = i; continue; }
+      const a = lists[i][0], b = lists[best][0];
+      const ra = CLASS_RANK[a.priority] ?? 9, rb = CLASS_RANK[b.priority] ?? 9;
+      if (ra < rb || (ra === rb && a.queued_at < b.queued_at)) best = i;
+    }
+    merged.push(lists[best].shift());
+  }
+  const next = room.next_up?.ticket;
+  const at = merged.findIndex((tk) => tk.id === next);
+  if (at > 0) merged.unshift(...merged.splice(at, 1));
+  return merged;
+}
+
+function renderRoom(queue) {
+  const room = currentRoom();
+  const chooser = $("room-chooser");
+  const view = $("room-view");
+  const pill = $("room-state");
+  const openBtn = document.querySelector('[data-action="open"]');
+  const closeBtn = document.querySelector('[data-action="close"]');
+  document.body.classList.toggle("has-room", !!room);
+  if (!room) {
+    view.hidden = true;
+    chooser.hidden = false;
+    pill.hidden = true;
+    openBtn.hidden = closeBtn.hidden = true;
+    const title = chooser.querySelector(".chooser-title");
+    title.textContent = state.room ? t("staff.room_not_found", { room: state.room }) : t("staff.choose_room");
+    return;
+  }
+  chooser.hidden = true;
+  view.hidden = false;
+  pill.hidden = false;
+  pill.textContent = room.open ? t("staff.room_open") : t("staff.room_is_closed");
+  pill.className = `pill ${room.open ? "pill-open" : "pill-closed"}`;
+  openBtn.hidden = room.open;
+  closeBtn.hidden = !room.open;
+  $("room-closed-note").hidden = room.open;
+  view.classList.toggle("is-closed", !room.open);
+
+  // Serving.
+  const serving = room.serving;
+  const number = $("serving-number");
+  const meta = $("serving-meta");
+  if (serving) {
+    if (number.textContent !== serving.number && state.rendered) {
+      number.classList.remove("flash");
+      void number.offsetWidth;
+      number.classList.add("flash");
+    }
+    number.textContent = serving.number;
+    number.classList.remove("is-empty");
+    const since = minutesSince(serving.called_at);
+    meta.replaceChildren(...[
+      el("span", { class: "meta-service" }, serviceName(serving.service)),
+      priorityBadge(serving.priority),
+      serving.recall_count > 0
+        ? el("span", { class: "badge badge-recall" }, t("staff.recalls", { n: serving.recall_count }))
+        : null,
+      since === null ? null : el("span", { class: "meta-time" }, t("staff.called_ago", { time: minutes(since) })),
+    ].filter(Boolean));
+  } else {
+    number.textContent = "—";
+    number.classList.add("is-empty");
+    meta.replaceChildren(el("span", { class: "muted" }, t("staff.serving_none")));
+  }
+
+  // Next up and why.
+  const nextUp = $("next-up");
+  const up = room.next_up;
+  if (up) {
+    const reason = up.reason ?? {};
+    const why = whyText(reason);
+    nextUp.replaceChildren(
+      el("span", { class: "card-label" }, t("staff.next_up")),
+      el("span", { class: "next-up-number" }, up.number),
+      el("span", { class: `next-up-why why-${reason.rule ?? "none"}` }, why),
+    );
+    nextUp.dataset.ticket = up.ticket;
+  } else {
+    nextUp.replaceChildren(
+      el("span", { class: "card-label" }, t("staff.next_up")),
+      el("span", { class: "muted" }, t("staff.nobody_waiting")),
+    );
+    delete nextUp.dataset.ticket;
+  }
+
+  // Waiting list.
+  const waiting = roomWaiting(queue, room);
+  $("waiting-count").textContent = String(waiting.length);
+  const multi = room.services.length > 1;
+  const list = $("waiting-list");
+  if (!waiting.length) {
+    list.replaceChildren(el("li", { class: "empty muted" }, t("staff.nobody_waiting")));
+  } else {
+    fillList(list, waiting.map((tk) => ticketRow(tk, { multi, next: tk.id === up?.ticket })));
+  }
+  renderRoomButtons();
+}
+
+/** Why "next" picks a ticket: the first of the highest class, or one passed over too often. */
+function whyText(reason) {
+  return reason.rule === "starvation"
+    ? t("staff.why_starvation", { n: reason.passed_over ?? "?", class: className(reason.class).toLowerCase() })
+    : t("staff.why_highest_class", { class: className(reason.class).toLowerCase() });
+}
+
+/** Replaces a scrolling list's rows, keeping where it was scrolled to. */
+function fillList(list, rows) {
+  const top = list.scrollTop;
+  list.replaceChildren(...rows);
+  list.scrollTop = top;
+}
+
+function etaText(tk) {
+  if (tk.eta_minutes === null || tk.eta_minutes === undefined) return t("common.waiting_unknown");
+  const range = tk.eta_range_minutes;
+  const time = range && range[0] !== range[1]
+    ? t("common.minutes_range", { low: range[0], high: range[1] })
+    : minutes(tk.eta_minutes);
+  return t("staff.eta", { time });
+}
+
+function ticketRow(tk, { multi = true, next = false } = {}) {
+  const waited = minutesSince(tk.queued_at ?? tk.created_at);
+  return el("li", { dataset: { ticket: tk.id, priority: tk.priority }, class: next ? "is-next" : null },
+    el("span", { class: "row-number" }, tk.number),
+    el("span", { class: "row-main" },
+      priorityBadge(tk.priority),
+      multi ? el("span", { class: "row-service" }, serviceName(tk.service)) : null,
+      el("span", { class: "row-waited" }, waited === null ? "" : t("staff.waited", { time: minutes(waited) })),
+    ),
+    el("span", { class: "row-eta" }, etaText(tk)),
+  );
+}
+
+/** Enables the room's buttons from the room's state, the link, and the clock (undo). */
+function renderRoomButtons() {
+  const room = currentRoom();
+  const online = state.online;
+  const serving = !!room?.serving;
+  const undoUntil = room?.undo_until ? Date.parse(room.undo_until) : 0;
+  const undoLeft = Math.ceil((undoUntil - serverNow()) / 1000);
+  const enabled = {
+    next: online && !!room && room.open,
+    recall: online && serving,
+    done: online && serving,
+    "no-show": online && serving,
+    transfer: online && serving && otherServices(room?.serving?.service).length > 0,
+    undo: online && !!room && undoLeft > 0,
+    open: online && !!room,
+    close: online && !!room,
+  };
+  for (const [action, on] of Object.entries(enabled)) {
+    const button = document.querySelector(`#room-panel [data-action="${action}"]`);
+    if (button) button.disabled = !on;
+  }
+  $("undo-left").textContent = room && undoLeft > 0 ? t("staff.undo_left", { s: undoLeft }) : "";
+}
+
+// ---------- room actions ----------
+
+function roomAction(action) {
+  const room = currentRoom();
+  if (!room) return;
+  const path = `/api/v1/rooms/${encodeURIComponent(room.id)}/${action}`;
+  const button = document.querySelector(`#room-panel [data-action="${action}"]`);
+  if (button?.disabled && state.online) {
+    if (action === "next" && !room.open) toast(t("staff.room_closed"), "error");
+    return;
+  }
+  switch (action) {
+    case "next":
+      pressed(button);
+      return run("next", () => api("POST", path), (a) => {
+        noteServerTime(a?.called?.called_at);
+        if (a.debounced) toast(t("staff.debounced"), "warn");
+        else if (a.called) {
+          toast([el("div", { class: "toast-line" }, withBigNumber("staff.called", a.called.number)),
+            a.reason ? el("div", { class: "toast-detail" }, whyText(a.reason)) : null].filter(Boolean));
+        }
+        else if (a.finished) toast(`${t("staff.marked_done", { number: a.finished.number })} · ${t("staff.queue_empty")}`, "info");
+        else toast(t("staff.queue_empty"), "info");
+      });
+    case "recall":
+      pressed(button);
+      return run("recall", () => api("POST", path), (a) =>
+        toast(withBigNumber("staff.recalled", a.ticket.number)));
+    case "done":
+      return run("done", () => api("POST", path), (a) =>
+        toast(t("staff.marked_done", { number: a.ticket.number })));
+    case "no-show":
+      return run("no-show", () => api("POST", path), (a) =>
+        toast(t("staff.marked_no_show", { number: a.ticket.number }), "warn"));
+    case "undo":
+      pressed(button);
+      return run("undo", () => api("POST", path), (a) =>
+        toast(t("staff.undone", { numbers: (a.restored ?? []).map((tk) => tk.number).join(", ") || "—" })));
+    case "open":
+      return run("open", () => api("POST", path), (a) => toast(t("staff.room_opened", { room: a.name ?? room.name })));
+    case "close":
+      return run("close", () => api("POST", path), (a) => toast(t("staff.room_was_closed", { room: a.name ?? room.name }), "warn"));
+    case "transfer":
+      if (room.serving) openTransfer(room.serving);
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Shows a key press on its button, so a keypad press is seen. */
+function pressed(button) {
+  if (!button) return;
+  button.classList.add("is-pressed");
+  setTimeout(() => button.classList.remove("is-pressed"), 180);
+}
+
+// ---------- transfer ----------
+
+function otherServices(serviceId) {
+  if (!state.queue || !serviceId) return [];
+  return state.queue.services.filter((s) => s.id !== serviceId && s.active);
+}
+
+function openTransfer(ticket) {
+  const choices = otherServices(ticket.service);
+  if (!choices.length) return;
+  state.transferTicket = ticket;
+  $("transfer-number").textContent = ticket.number;
+  $("transfer-choices").replaceChildren(...choices.map((s) =>
+    el("button", { type: "button", class: "btn btn-choice", dataset: { service: s.id },
+      onclick: () => doTransfer(ticket, s) },
+      el("span", { class: "choice-prefix" }, s.prefix),
+      el("span", { class: "choice-name" }, s.name))));
+  const dialog = $("transfer-dialog");
+  if (!dialog.open) dialog.showModal();
+}
+
+function doTransfer(ticket, target) {
+  $("transfer-dialog").close();
+  state.transferTicket = null;
+  run(`transfer-${ticket.id}`, () => api("POST", `/api/v1/tickets/${ticket.id}/transfer`, { service: target.id }),
+    (a) => {
+      remember(a.from); remember(a.to);
+      toast(t("staff.transferred", { number: a.to?.number ?? ticket.number, service: target.name }));
+      renderSearch();
+    });
+}
+
+// ---------- reception ----------
+
+function renderIssue(queue) {
+  const key = JSON.stringify(queue.services.map((s) => [s.id, s.name, s.active]));
+  if (key === state.servicesKey) return;
+  state.servicesKey = key;
+  const select = $("issue-service");
+  const current = select.value;
+  select.replaceChildren(...queue.services.map((s) =>
+    el("option", { value: s.id, disabled: !s.active },
+      `${s.prefix} · ${s.active ? s.name : t("staff.service_closed", { service: s.name })}`)));
+  const usable = queue.services.find((s) => s.id === current && s.active) ?? queue.services.find((s) => s.active);
+  if (usable) select.value = usable.id;
+}
+
+function issue(event) {
+  event.preventDefault();
+  const serviceId = $("issue-service").value;
+  const priority = $("issue-priority").value || "normal";
+  if (!serviceId) return;
+  const button = $("issue-button");
+  const key = randomKey();
+  button.disabled = true;
+  run("issue", () => api("POST", "/api/v1/tickets", { service: serviceId, priority, source: "reception" },
+    { "Idempotency-Key": key }), (tk) => {
+    remember(tk);
+    const details = [serviceName(tk.service), className(tk.priority)];
+    if (tk.position !== null && tk.position !== undefined) details.push(t("staff.ahead", { n: tk.position }));
+    if (tk.eta_minutes !== null && tk.eta_minutes !== undefined) details.push(etaText(tk));
+    toast([el("div", { class: "toast-line" }, withBigNumber("staff.issued", tk.number)),
+      el("div", { class: "toast-detail" }, details.join(" · "))], "issued", 10000);
+    $("issue-priority").value = "normal";
+  }).finally(() => { button.disabled = !state.online; });
+}
+
+function renderCounts(queue) {
+  $("counts").replaceChildren(...queue.services.map((s) => {
+    const waiting = queue.waiting.filter((tk) => tk.service === s.id);
+    const rooms = queue.rooms.filter((r) => r.open && r.services.includes(s.id)).length;
+    const last = waiting[waiting.length - 1];
+    return el("li", { dataset: { service: s.id, count: waiting.length }, class: s.active ? null : "is-inactive" },
+      el("span", { class: "count-prefix" }, s.prefix),
+      el("span", { class: "count-name" }, s.name,
+        el("span", { class: "count-sub" }, last ? etaText(last) : t("staff.nobody_waiting"))),
+      el("span", { class: "count-n", "aria-label": t("staff.waiting_n", { n: waiting.length }) }, String(waiting.length)),
+      rooms === 0 ? el("span", { class: "badge badge-closed" }, t("staff.room_is_closed")) : null,
+    );
+  }));
+  $("rooms-overview").replaceChildren(...queue.rooms.map((r) =>
+    el("li", { dataset: { room: r.id }, class: [r.open ? "" : "is-closed", r.id === state.room ? "is-current" : ""].join(" ").trim() || null },
+      el("button", { type: "button", class: "link-button", onclick: () => {
+        if (document.body.classList.contains("view-reception")) setView(null);
+        chooseRoom(r.id);
+      } }, r.name),
+      el("span", { class: "ov-serving" }, r.serving?.number ?? "—"),
+      el("span", { class: `pill ${r.open ? "pill-open" : "pill-closed"}` }, r.open ? t("staff.room_open") : t("staff.room_is_closed")))));
+}
+
+/** Everyone waiting, by service in call order; a click shows the ticket's actions under "find". */
+function renderQueueList(queue) {
+  $("queue-count").textContent = String(queue.waiting.length);
+  const list = $("queue-list");
+  if (!queue.waiting.length) {
+    list.replaceChildren(el("li", { class: "empty muted" }, t("staff.nobody_waiting")));
+    return;
+  }
+  fillList(list, queue.waiting.map((tk) =>
+    el("li", { dataset: { id: tk.id } },
+      el("button", { type: "button", class: "queue-row", onclick: () => showTicket(tk.number) },
+        el("span", { class: "row-number" }, tk.number),
+        el("span", { class: "row-main" },
+          tk.priority !== "normal" ? priorityBadge(tk.priority) : null,
+          el("span", { class: "row-service" }, serviceName(tk.service))),
+        el("span", { class: "row-eta" }, etaText(tk))))));
+}
+
+function showTicket(number) {
+  const search = $("search");
+  search.value = number;
+  renderSearch();
+  search.scrollIntoView({ block: "nearest", behavior: "smooth" });
+}
+
+// ---------- search ----------
+
+function remember(ticket) {
+  if (ticket && typeof ticket.id === "number") state.known.set(ticket.id, ticket);
+}
+
+/** Every ticket the console knows of today, freshest first: queue lists, then recent calls, then events. */
+function searchable() {
+  const found = new Map();
+  const queue = state.queue;
+  if (!queue) return found;
+  for (const tk of queue.waiting) found.set(tk.id, { ...tk });
+  for (const r of queue.rooms) if (r.serving && !found.has(r.serving.id)) found.set(r.serving.id, { ...r.serving });
+  for (const c of queue.recent_calls ?? []) {
+    if (found.has(c.ticket)) continue;
+    const seen = state.known.get(c.ticket);
+    found.set(c.ticket, seen && seen.state === c.state
+      ? { ...seen }
+      : { ...(seen ?? {}), id: c.ticket, number: c.number, state: c.state, room: c.room, service: seen?.service ?? null });
+  }
+  for (const [id, tk] of state.known) {
+    if (found.has(id)) continue;
+    // A ticket that events say waits or is called but the snapshot does not list has moved on.
+    if (tk.state === "waiting" || tk.state === "called") continue;
+    found.set(id, { ...tk });
+  }
+  return found;
+}
+
+function matches(query) {
+  const wanted = parseNumber(query);
+  if (!wanted) return [];
+  const out = [];
+  for (const tk of searchable().values()) {
+    const have = parseNumber(tk.number ?? "");
+    if (!have || have.n !== wanted.n) continue;
+    if (wanted.prefix && have.prefix !== wanted.prefix) continue;
+    out.push(tk);
+  }
+  const order = { called: 0, waiting: 1, no_show: 2, cancelled: 3, done: 4, transferred: 5 };
+  return out.sort((a, b) => (order[a.state] ?? 9) - (order[b.state] ?? 9) || b.id - a.id);
+}
+
+function renderSearch() {
+  const box = $("search-result");
+  const query = $("search").value.trim();
+  if (!query) { box.replaceChildren(); return; }
+  const found = matches(query);
+  if (!found.length) {
+    box.replaceChildren(el("p", { class: "search-none" }, t("staff.search_none")));
+    return;
+  }
+  const focused = document.activeElement?.closest?.("#search-result [data-ticket] [data-action]");
+  const again = focused
+    ? [focused.closest("[data-ticket]").dataset.ticket, focused.dataset.action]
+    : null;
+  box.replaceChildren(...found.slice(0, 4).map(searchCard));
+  if (again) box.querySelector(`[data-ticket="${again[0]}"] [data-action="${again[1]}"]`)?.focus();
+}
+
+function searchCard(tk) {
+  const stateKey = `common.state_${tk.state}`;
+  const where = [];
+  if (tk.service) where.push(serviceName(tk.service));
+  if (tk.priority && tk.priority !== "normal") where.push(className(tk.priority));
+  if (tk.state === "waiting") {
+    if (tk.position !== null && tk.position !== undefined) where.push(t("staff.ahead", { n: tk.position }));
+    where.push(etaText(tk));
+  }
+  if (tk.state === "called" && tk.room) where.push(t("staff.in_room", { room: roomOf(tk.room)?.name ?? tk.room }));
+  const canCancel = tk.state === "waiting" || tk.state === "called";
+  const canRequeue = tk.state === "called" || tk.state === "no_show" || tk.state === "cancelled";
+  const canTransfer = canCancel && !!tk.service && otherServices(tk.service).length > 0;
+  const off = !state.online;
+  return el("div", { class: `result result-${tk.state}`, dataset: { ticket: tk.id, state: tk.state } },
+    el("div", { class: "result-head" },
+      el("span", { class: "result-number" }, tk.number),
+      el("span", { class: `state state-${tk.state}` }, has(stateKey) ? t(stateKey) : tk.state)),
+    where.length ? el("div", { class: "result-where" }, where.join(" · ")) : null,
+    el("div", { class: "result-actions" },
+      canCancel ? el("button", { type: "button", class: "btn btn-danger", "data-action": "cancel", disabled: off,
+        onclick: () => ticketAction(tk, "cancel") }, t("staff.cancel")) : null,
+      canRequeue ? el("button", { type: "button", class: "btn btn-quiet", "data-action": "requeue", disabled: off,
+        onclick: () => ticketAction(tk, "requeue") }, t("staff.requeue")) : null,
+      canTransfer ? el("button", { type: "button", class: "btn btn-quiet", "data-action": "transfer", disabled: off,
+        onclick: () => openTransfer(tk) }, t("staff.transfer")) : null,
+    ));
+}
+
+function ticketAction(tk, action) {
+  run(`${action}-${tk.id}`, () => api("POST", `/api/v1/tickets/${tk.id}/${action}`), (answer) => {
+    remember(answer);
+    const key = action === "cancel" ? "staff.cancelled" : "staff.requeued";
+    toast(t(key, { number: answer?.number ?? tk.number }), action === "cancel" ? "warn" : "ok");
+    renderSearch();
+  });
+}
+
+// ---------- live ----------
+
+function noteServerTime(iso) {
+  if (!iso) return;
+  const sample = Date.now() - Date.parse(iso);
+  if (!Number.isFinite(sample)) return;
+  // Delays only make a sample larger: the smallest one is the best estimate of the skew.
+  state.skewMs = state.skewMs === null ? sample : Math.min(state.skewMs, sample);
+}
+
+function onEvent(event) {
+  noteServerTime(event.at);
+  for (const field of ["ticket", "called", "finished", "from", "to"]) remember(event[field]);
+  for (const list of [event.restored, event.closed]) (list ?? []).forEach(remember);
+  if (event.kind === "day_closed") state.known.clear();
+}
+
+function onSnapshot(queue) {
+  state.queue = queue;
+  renderAll();
+}
+
+function renderAll() {
+  const queue = state.queue;
+  if (!queue) return;
+  renderRoomSelect(queue);
+  renderRoom(queue);
+  renderIssue(queue);
+  renderCounts(queue);
+  renderQueueList(queue);
+  renderSearch();
+  state.rendered = true;
+  if (state.transferTicket && $("transfer-dialog").open) {
+    // The ticket being transferred was finished meanwhile: close the choice.
+    const still = searchable().get(state.transferTicket.id);
+    if (!still || !["waiting", "called"].includes(still.state)) $("transfer-dialog").close();
+  }
+}
+
+function onStatus(connected) {
+  state.online = connected;
+  if (connected) state.everOnline = true;
+  const banner = $("offline");
+  banner.textContent = t("staff.offline");
+  banner.hidden = connected;
+  document.body.classList.toggle("is-offline", !connected);
+  const link = $("link-state");
+  link.textContent = connected ? t("staff.connected") : t("common.reconnecting");
+  link.className = `link-state ${connected ? "is-live" : "is-down"}`;
+  $("issue-button").disabled = !connected;
+  for (const b of document.querySelectorAll("#search-result button")) b.disabled = !connected;
+  for (const b of document.querySelectorAll("#transfer-choices button")) b.disabled = !connected;
+  renderRoomButtons();
+}
+
+// ---------- keys ----------
+
+function typing(target) {
+  if (!(target instanceof Element)) return false;
+  return !!target.closest("input, textarea, select, [contenteditable=''], [contenteditable='true'], dialog");
+}
+
+/** A keypad or pedal drives the room shown on this screen; a reception-only screen has none. */
+function shortcutsOn() {
+  return !!currentRoom() && !document.body.classList.contains("view-reception");
+}
+
+function onKey(event) {
+  if (event.ctrlKey || event.altKey || event.metaKey) return;
+  if (typing(event.target) || $("transfer-dialog").open) return;
+  if (!shortcutsOn()) return;
+  const key = event.key;
+  let action = null;
+  if (key === " " || key === "Enter" || key === "Spacebar") action = "next";
+  else if (key === "r" || key === "R") action = "recall";
+  else if (key === "u" || key === "U") action = "undo";
+  if (!action) return;
+  event.preventDefault();   // also keeps a focused button from being clicked by Space/Enter
+  if (event.repeat) return;
+  roomAction(action);
+}
+
+// ---------- start ----------
+
+function start() {
+  translateStatic();
+  if (!state.room) {
+    let saved = null;
+    try { saved = localStorage.getItem(STORE_KEY); } catch { /* private mode */ }
+    if (saved) chooseRoom(saved);
+  } else {
+    try { localStorage.setItem(STORE_KEY, state.room); } catch { /* private mode */ }
+  }
+  setView(new URLSearchParams(location.search).get("view"), false);
+  for (const link of document.querySelectorAll("[data-view]")) {
+    link.addEventListener("click", (e) => {
+      e.preventDefault();
+      const shown = document.body.classList.contains(`view-${link.dataset.view}`);
+      setView(shown ? null : link.dataset.view);
+    });
+  }
+  $("room-select").addEventListener("change", (e) => {
+    chooseRoom(e.target.value);
+    e.target.blur();   // so the next key from a keypad is "Next", not a change of room
+  });
+  for (const button of document.querySelectorAll("#room-panel [data-action]")) {
+    button.addEventListener("click", () => roomAction(button.dataset.action));
+  }
+  $("issue-form").addEventListener("submit", issue);
+  $("search").addEventListener("input", renderSearch);
+  $("search").addEventListener("keydown", (e) => {
+    if (e.key === "Escape") { e.target.value = ""; renderSearch(); }
+  });
+  document.addEventListener("keydown", onKey);
+  document.addEventListener("keyup", (e) => {
+    if ((e.key === " " || e.key === "Enter") && !typing(e.target) && !$("transfer-dialog").open && shortcutsOn()) {
+      e.preventDefault();
+    }
+  });
+  $("transfer-dialog").addEventListener("close", () => { state.transferTicket = null; });
+  $("toast").addEventListener("click", () => { $("toast").hidden = true; });
+
+  // Before the first connection: actions off, a quiet "connecting".
+  $("link-state").textContent = t("staff.connecting");
+  $("issue-button").disabled = true;
+  renderRoomButtons();
+
+  // Clock-driven parts: the undo window every second, waited times every 20 s.
+  setInterval(renderRoomButtons, 1000);
+  setInterval(() => {
+    if (state.queue) { renderRoom(state.queue); renderCounts(state.queue); renderQueueList(state.queue); }
+  }, 20000);
+
+  new Live({ onSnapshot, onEvent, onStatus }).start();
+}
+
+start();
