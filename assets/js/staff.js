@@ -116,6 +116,8 @@ async function run(key, call, onOk) {
   document.body.classList.add("is-busy");
   try {
     const answer = await call();
+    // Not the API's JSON (e.g. a login page in front of it): say so rather than guess.
+    if (answer === null || typeof answer !== "object") throw { status: 401, message: t("staff.not_allowed") };
     onOk(answer);
   } catch (error) {
     failed(error);
