@@ -111,7 +111,8 @@ function failed(error) {
 /** Runs an API call for an action: one at a time per key, result or error in the toast. */
 async function run(key, call, onOk) {
   if (!state.online) { toast(t("staff.offline"), "error"); return; }
-  if (state.busy.has(key)) return;
+  // A second "next" goes to the server on purpose: it debounces and says so (staff.debounced).
+  if (state.busy.has(key) && key !== "next") return;
   state.busy.add(key);
   document.body.classList.add("is-busy");
   try {
@@ -395,18 +396,21 @@ function roomAction(action) {
     return;
   }
   switch (action) {
-    case "next":
+    case "next": {
       pressed(button);
+      // Presses in a burst (a bouncing button, a double tap) may answer in any order: the
+      // toast tells what the burst did — the call, and that the extra press was ignored.
+      const burst = state.nextBurst ?? (state.nextBurst = { pending: 0, debounced: false, answer: null });
+      burst.pending += 1;
       return run("next", () => api("POST", path), (a) => {
         noteServerTime(a?.called?.called_at);
-        if (a.debounced) toast(t("staff.debounced"), "warn");
-        else if (a.called) {
-          toast([el("div", { class: "toast-line" }, withBigNumber("staff.called", a.called.number)),
-            a.reason ? el("div", { class: "toast-detail" }, whyText(a.reason)) : null].filter(Boolean));
-        }
-        else if (a.finished) toast(`${t("staff.marked_done", { number: a.finished.number })} · ${t("staff.queue_empty")}`, "info");
-        else toast(t("staff.queue_empty"), "info");
+        if (a.debounced) burst.debounced = true; else burst.answer = a;
+        showNext(burst);
+      }).finally(() => {
+        burst.pending -= 1;
+        if (burst.pending === 0 && state.nextBurst === burst) state.nextBurst = null;
       });
+    }
     case "recall":
       pressed(button);
       return run("recall", () => api("POST", path), (a) =>
@@ -430,6 +434,19 @@ function roomAction(action) {
       return undefined;
     default:
       return undefined;
+  }
+}
+
+function showNext({ answer, debounced }) {
+  if (!answer) { toast(t("staff.debounced"), "warn"); return; }
+  const ignored = debounced ? el("div", { class: "toast-detail" }, t("staff.debounced")) : null;
+  if (answer.called) {
+    toast([el("div", { class: "toast-line" }, withBigNumber("staff.called", answer.called.number)),
+      answer.reason ? el("div", { class: "toast-detail" }, whyText(answer.reason)) : null, ignored].filter(Boolean));
+  } else if (answer.finished) {
+    toast([`${t("staff.marked_done", { number: answer.finished.number })} · ${t("staff.queue_empty")}`, ignored].filter(Boolean), "info");
+  } else {
+    toast([t("staff.queue_empty"), ignored].filter(Boolean), "info");
   }
 }
 
