@@ -1,1 +1,546 @@
-import { boot } from './live.js'; console.debug('waitless', boot.page);
+// waitless: the check-in kiosk. A patient picks a language, then what they came for, then
+// (if the clinic asks) whether they need priority, and gets a number in large type with a QR
+// code of their status page. One screen at a time, big touch targets, no scrolling, no way out.
+//
+// Screens: language → service → priority → ticket → back to the start after reset_secs.
+// Also: loading (before the first snapshot) and closed (no active service).
+// Issuing is disabled while the server is unreachable (#offline banner).
+
+import { boot, t, api, el, Live, lockDown } from "./live.js";
+
+const settings = boot.settings ?? {};
+const languages = boot.languages ?? [];
+const hasLanguageScreen = languages.length > 1;
+const RESET_MS = Math.max(3, Number(settings.reset_secs) || 20) * 1000;
+/** Screens other than the start go back to it when nobody touches them for this long. */
+const IDLE_MS = Math.max(RESET_MS, 60000);
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+// ---------------------------------------------------------------------------------------------
+// Icons: simple line drawings (24×24, stroke = currentColor), our own.
+
+const ICONS = {
+  globe: '<circle cx="12" cy="12" r="9.5"/><path d="M2.5 12h19M12 2.5c2.8 2.7 4 6 4 9.5s-1.2 6.8-4 9.5c-2.8-2.7-4-6-4-9.5s1.2-6.8 4-9.5z"/>',
+  stethoscope: '<path d="M5 3H4v6a5 5 0 0 0 10 0V3h-1"/><path d="M9 14v1.5a5.5 5.5 0 0 0 11 0V13"/><circle cx="20" cy="11" r="2"/>',
+  lab: '<path d="M8 3h8M9.5 3v6L4.6 18.2A2 2 0 0 0 6.4 21h11.2a2 2 0 0 0 1.8-2.8L14.5 9V3"/><path d="M7 14h10"/>',
+  pill: '<rect x="2.5" y="8.5" width="19" height="7" rx="3.5" transform="rotate(-45 12 12)"/><path d="M8.5 8.5l7 7"/>',
+  tooth: '<path d="M7.5 3C5 3 3.5 5 3.5 7.5c0 3 1.5 4.5 2 7.5.4 2.5 1 6 2.5 6s1.7-2.5 2.2-4.5c.3-1.3.9-2 1.8-2s1.5.7 1.8 2c.5 2 .7 4.5 2.2 4.5s2.1-3.5 2.5-6c.5-3 2-4.5 2-7.5C20.5 5 19 3 16.5 3c-2 0-2.8 1-4.5 1S9.5 3 7.5 3z"/>',
+  eye: '<path d="M2 12s3.6-7 10-7 10 7 10 7-3.6 7-10 7S2 12 2 12z"/><circle cx="12" cy="12" r="3"/>',
+  child: '<circle cx="12" cy="5" r="2.5"/><path d="M7 10l5-1.5 5 1.5M12 8.5V15M12 15l-3 6M12 15l3 6"/>',
+  syringe: '<path d="M18 2l4 4M20 4l-3.5 3.5M14 4l6 6M16.5 8.5 8 17l-3-3 8.5-8.5M10 10l2 2M7.5 12.5l2 2M5 14l-3 3 3 3 3-3"/>',
+  scan: '<path d="M3 8V5a2 2 0 0 1 2-2h3M16 3h3a2 2 0 0 1 2 2v3M21 16v3a2 2 0 0 1-2 2h-3M8 21H5a2 2 0 0 1-2-2v-3"/><path d="M12 7v10M9 9.5h6M9.5 12.5h5M10 15.5h4"/>',
+  heart: '<path d="M12 20s-7.5-4.6-9-9.5C1.8 6.6 4.4 4 7.2 4c2 0 3.6 1.1 4.8 2.8C13.2 5.1 14.8 4 16.8 4c2.8 0 5.4 2.6 4.2 6.5-1.5 4.9-9 9.5-9 9.5z"/><path d="M3.5 12h4l1.5-3 3 6 1.5-3h7"/>',
+  card: '<rect x="2.5" y="5" width="19" height="14" rx="2"/><path d="M2.5 10h19M6 15h4"/>',
+  desk: '<circle cx="12" cy="6" r="3"/><path d="M6 15a6 6 0 0 1 12 0"/><path d="M2.5 15h19v6h-19z"/>',
+  elderly: '<circle cx="10" cy="4" r="2.2"/><path d="M9.5 8 8 14l-2 7M9.5 8l2.8 4.5 2.7 1M8 14l3 3 .5 4"/><path d="M17.5 21v-8.5a1.5 1.5 0 0 0-3 0"/>',
+  disabled: '<circle cx="11" cy="4" r="2.2"/><path d="M11 7.5V13h6l2.5 6.5M7.5 10H14"/><path d="M8.5 11.8A5.2 5.2 0 1 0 15 19"/>',
+  pregnant: '<circle cx="10.5" cy="4" r="2.2"/><path d="M10 7.5c-1.4.6-2 2-2 3.7V15l1 6M11 8c1.8 1 2 2.4 1.7 3.4 2.4.5 3.8 2 3.8 3.6 0 1.9-1.9 3.2-4.5 3.2L11 21"/>',
+  person: '<circle cx="12" cy="4.2" r="2.2"/><path d="M12 7.5V15M12 15l-3 6M12 15l3 6M7 12l5-4 5 4"/>',
+  back: '<path d="M19 12H5M11 6l-6 6 6 6"/>',
+  closed: '<path d="M20 14.5A8.5 8.5 0 1 1 9.5 4a7 7 0 0 0 10.5 10.5z"/>',
+  check: '<path d="M4.5 12.5l5 5 10-11"/>',
+  clock: '<circle cx="12" cy="12" r="9.5"/><path d="M12 6.5V12l3.5 2.5"/>',
+  people: '<circle cx="8" cy="7" r="2.5"/><circle cx="16.5" cy="7" r="2.5"/><path d="M3.5 19v-3.5a4.5 4.5 0 0 1 9 0V19M12.5 13a4.5 4.5 0 0 1 8.5 2.5V19"/>',
+  phone: '<rect x="6" y="2.5" width="12" height="19" rx="2.5"/><path d="M10.5 18.5h3"/>',
+  pencil: '<path d="M15 4.5l4.5 4.5L9 19.5H4.5V15z"/><path d="M12.5 7l4.5 4.5"/>',
+};
+
+/** An inline SVG icon (a fixed drawing from ICONS, never data from outside). */
+function icon(name, cls = "") {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  svg.setAttribute("class", `icon ${cls}`.trim());
+  svg.innerHTML = ICONS[name] ?? "";
+  return svg;
+}
+
+/** Which drawing suits a service, guessed from its id and name; null: show its letter. */
+function serviceIcon(service) {
+  const words = `${service.id} ${service.name} ${Object.values(service.names ?? {}).join(" ")}`.toLowerCase();
+  const rules = [
+    [/lab|blood|sample|patholog|test|जाँच|जांच|रक्त/, "lab"],
+    [/pharm|medic|drug|dispens|chemist|दवा/, "pill"],
+    [/dent|tooth|teeth|दांत|दाँत/, "tooth"],
+    [/eye|ophthal|optic|vision|नेत्र|आँख/, "eye"],
+    [/child|paed|pediat|baby|infant|बच्च|शिशु/, "child"],
+    [/vacc|immun|inject|टीका/, "syringe"],
+    [/x-?ray|radiol|scan|imaging|ultra|sono|mri|\bct\b/, "scan"],
+    [/cardi|heart|ecg|hriday|हृदय/, "heart"],
+    [/bill|pay|cash|fee|account|भुगतान/, "card"],
+    [/recep|regist|enquir|inquir|help|desk|पंजीकरण/, "desk"],
+    [/general|opd|doctor|dr\.?\s|physician|consult|clinic|medicine|चिकित्सक|डॉक्टर/, "stethoscope"],
+  ];
+  for (const [pattern, name] of rules) if (pattern.test(words)) return name;
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// State
+
+const state = {
+  screen: "loading",
+  queue: null,
+  connected: true,
+  fetchFailed: false,
+  service: null,
+  key: null,
+  ticket: null,
+  issuing: false,
+  notice: null,
+};
+
+/** A fresh key for one patient's flow: a double tap or a retry issues one ticket. */
+function newKey() {
+  if (globalThis.crypto?.randomUUID) {
+    try { return `kiosk-${crypto.randomUUID()}`; } catch { /* insecure context */ }
+  }
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return `kiosk-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+function offline() {
+  return !state.connected || state.fetchFailed;
+}
+
+function services() {
+  return state.queue?.services ?? [];
+}
+
+/** A service's name in the kiosk's language (the clinic may give names per language). */
+function nameOf(service) {
+  return service?.names?.[boot.lang] || service?.name || "";
+}
+
+function serviceById(id) {
+  return services().find((s) => s.id === id);
+}
+
+function clinicOpen() {
+  return services().some((s) => s.active);
+}
+
+function startScreen() {
+  return hasLanguageScreen ? "language" : "service";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page frame: banner, header (clinic + clock), the screen.
+
+const app = document.getElementById("app");
+const banner = el("div", { id: "offline", class: "banner k-offline", role: "alert", hidden: true },
+  t("common.offline"));
+const clinicName = el("span", { class: "k-clinic" }, document.title.split(" · ").slice(1).join(" · "));
+const clock = el("span", { class: "k-clock", "aria-hidden": "true" });
+const header = el("header", { class: "k-top" }, clinicName, clock);
+const screen = el("section", { class: "k-screen" });
+const busy = el("div", { class: "k-busy", role: "status" },
+  el("div", { class: "k-busy-box" }, el("div", { class: "k-spinner" }), el("p", {}, t("kiosk.issuing"))));
+app.append(header, screen, busy);
+document.body.prepend(banner);
+
+const timeFormat = (() => {
+  try { return new Intl.DateTimeFormat(boot.lang, { hour: "numeric", minute: "2-digit" }); } catch {
+    return new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+  }
+})();
+
+function tick() {
+  clock.textContent = timeFormat.format(new Date());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers: back to the start after the ticket, or when a patient walks away mid-way.
+
+let resetTimer = null;
+let healthTimer = null;
+
+function armReset() {
+  clearTimeout(resetTimer);
+  resetTimer = null;
+  const start = startScreen();
+  if (state.screen === "ticket") {
+    resetTimer = setTimeout(goStart, RESET_MS);
+    const bar = screen.querySelector(".k-countdown-bar");
+    if (bar) {
+      // Restart the bar's animation so it tells the same time as the timer.
+      const fresh = bar.cloneNode(true);
+      fresh.style.animationDuration = `${RESET_MS}ms`;
+      bar.replaceWith(fresh);
+    }
+  } else if (!state.issuing && state.screen !== start && state.screen !== "loading" && state.screen !== "closed") {
+    resetTimer = setTimeout(goStart, IDLE_MS);
+  }
+}
+
+function goStart() {
+  state.service = null;
+  state.ticket = null;
+  state.notice = null;
+  state.key = newKey();
+  show(clinicOpen() || !state.queue ? startScreen() : "closed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Screens
+
+function show(name) {
+  if (state.queue && !clinicOpen() && name !== "ticket") name = "closed";
+  if (!state.queue && name === "service") name = "loading";
+  state.screen = name;
+  screen.replaceChildren();
+  screen.dataset.screen = name;
+  app.dataset.screen = name;
+  const build = { language, service, priority, ticket, closed, loading }[name];
+  build();
+  refreshControls();
+  armReset();
+  layout();
+}
+
+/** Puts the screen's parts in place (skipping the absent ones). */
+function put(...nodes) {
+  screen.append(...nodes.filter(Boolean));
+}
+
+function title(text, sub) {
+  return el("div", { class: "k-head" },
+    el("h1", { class: "k-title" }, text),
+    sub ? el("p", { class: "k-sub" }, sub) : null);
+}
+
+function noticeBox() {
+  return state.notice
+    ? el("p", { class: "k-notice", role: "alert" }, state.notice)
+    : null;
+}
+
+function backButton(onclick) {
+  return el("button", { type: "button", class: "k-back", "data-action": "back", onclick },
+    icon("back"), el("span", {}, t("kiosk.back")));
+}
+
+function footer(...children) {
+  return el("footer", { class: "k-foot" }, ...children);
+}
+
+function language() {
+  const grid = el("div", { class: "k-grid k-lang-grid", "data-count": languages.length });
+  for (const lang of languages) {
+    grid.append(el("button", {
+      type: "button", class: "k-choice k-lang", "data-lang": lang.code, lang: lang.code,
+      onclick: () => chooseLanguage(lang.code),
+    }, el("span", { class: "k-lang-name" }, lang.name)));
+  }
+  put(
+    el("div", { class: "k-head k-head-lang" },
+      icon("globe", "k-head-icon"),
+      el("h1", { class: "k-title" }, t("kiosk.welcome")),
+      el("p", { class: "k-sub" }, t("kiosk.choose_language"))),
+    grid);
+}
+
+function chooseLanguage(code) {
+  if (code === boot.lang) {
+    // Already this page's language: go on without a reload (works offline too).
+    history.replaceState(null, "", `/kiosk?lang=${encodeURIComponent(code)}`);
+    state.key = state.key ?? newKey();
+    show("service");
+  } else if (!offline()) {
+    location.assign(`/kiosk?lang=${encodeURIComponent(code)}`);
+  }
+}
+
+const PALETTE = 6;
+
+function service() {
+  const list = services();
+  const grid = el("div", { class: "k-grid k-services", "data-count": list.length });
+  list.forEach((s, index) => {
+    const drawing = serviceIcon(s);
+    const badge = el("span", { class: `k-badge k-tone-${index % PALETTE}` },
+      drawing ? icon(drawing) : el("span", { class: "k-badge-letter" }, s.prefix));
+    grid.append(el("button", {
+      type: "button",
+      class: "k-choice k-service",
+      "data-service": s.id,
+      "data-issue": "",
+      "data-active": s.active ? "true" : "false",
+      disabled: !s.active,
+      onclick: () => chooseService(s.id),
+    }, el("span", { class: "k-inner" }, badge,
+      el("span", { class: "k-text" },
+        el("span", { class: "k-service-name" }, nameOf(s)),
+        s.active ? null : el("span", { class: "k-closed-tag" }, t("kiosk.service_closed"))))));
+  });
+  put(title(t("kiosk.choose_service")), noticeBox(), grid,
+    hasLanguageScreen ? footer(backButton(() => goStart())) : null);
+}
+
+function chooseService(id) {
+  if (state.issuing || offline()) return;
+  const s = serviceById(id);
+  if (!s || !s.active) return;
+  state.service = id;
+  state.notice = null;
+  state.key = state.key ?? newKey();
+  if (settings.priority) {
+    show("priority");
+  } else {
+    issue("normal");
+  }
+}
+
+function priority() {
+  const choice = (kind, priorityValue, iconName, label, tone) => el("button", {
+    type: "button",
+    class: `k-choice k-priority k-priority-${kind}`,
+    "data-priority": priorityValue,
+    "data-kind": kind,
+    "data-issue": "",
+    onclick: () => issue(priorityValue),
+  }, el("span", { class: "k-inner" },
+    el("span", { class: `k-badge ${tone}` }, icon(iconName)),
+    el("span", { class: "k-text" }, el("span", { class: "k-choice-label" }, label))));
+  const grid = el("div", { class: "k-grid k-priorities", "data-count": 4 },
+    choice("elderly", "priority", "elderly", t("kiosk.priority_elderly"), "k-tone-prio"),
+    choice("disabled", "priority", "disabled", t("kiosk.priority_disabled"), "k-tone-prio"),
+    choice("pregnant", "priority", "pregnant", t("kiosk.priority_pregnant"), "k-tone-prio"),
+    choice("no", "normal", "person", t("kiosk.priority_no"), "k-tone-0"));
+  const chosen = serviceById(state.service);
+  put(
+    title(t("kiosk.priority_question"), t("kiosk.priority_hint")),
+    noticeBox(),
+    grid,
+    footer(backButton(() => { state.notice = null; show("service"); }),
+      chosen ? el("span", { class: "k-chosen" }, nameOf(chosen)) : null));
+}
+
+function waitText(ticket) {
+  const range = ticket?.eta_range_minutes;
+  if (!Array.isArray(range)) return t("common.waiting_unknown");
+  const [low, high] = range;
+  if (high <= 0) return t("kiosk.wait_soon");
+  if (low === high) return t("common.minutes", { n: high });
+  return t("common.minutes_range", { low, high });
+}
+
+function aheadText(position) {
+  if (position === null || position === undefined) return "";
+  if (position <= 0) return t("kiosk.ahead_none");
+  if (position === 1) return t("kiosk.ahead_one");
+  return t("kiosk.ahead_many", { n: position });
+}
+
+function ticket() {
+  const tk = state.ticket;
+  const s = serviceById(tk.service);
+  const qr = tk.status_path
+    ? el("figure", { class: "k-qr" },
+      el("img", {
+        id: "ticket-qr", src: `${tk.status_path}/qr.svg`, alt: "", width: 200, height: 200,
+        onerror: (e) => e.target.closest("figure")?.setAttribute("hidden", ""),
+      }),
+      el("figcaption", {}, icon("phone"), el("span", {}, t("kiosk.scan_to_follow"))))
+    : null;
+  const card = el("div", { class: "k-ticket-card" },
+    el("p", { class: "k-ticket-label" }, t("kiosk.your_number")),
+    el("div", { id: "ticket-number", class: "k-ticket-number" }, tk.number),
+    el("p", { id: "ticket-service", class: "k-ticket-service" }, s ? nameOf(s) : tk.service,
+      tk.priority && tk.priority !== "normal"
+        ? el("span", { class: "k-prio-tag" }, t(`common.priority_${tk.priority}`))
+        : null),
+    el("div", { class: "k-facts" },
+      el("p", { class: "k-fact" }, icon("people"),
+        el("span", { id: "ticket-ahead" }, aheadText(tk.position))),
+      el("p", { class: "k-fact" }, icon("clock"),
+        el("span", {}, el("span", { class: "k-fact-label" }, `${t("kiosk.estimated_wait")}: `),
+          el("strong", { id: "ticket-wait" }, waitText(tk))))));
+  put(
+    el("div", { class: "k-ticket" }, card, qr),
+    footer(
+      el("p", { class: "k-note" }, icon("pencil"), el("span", {}, t("kiosk.note_number"))),
+      el("button", { type: "button", class: "k-done", "data-action": "done", onclick: () => goStart() },
+        icon("check"), el("span", {}, t("kiosk.done")))),
+    el("div", { class: "k-countdown", "aria-hidden": "true" }, el("div", { class: "k-countdown-bar" })));
+}
+
+function closed() {
+  put(el("div", { class: "k-message" },
+    icon("closed", "k-message-icon"),
+    el("h1", { class: "k-title" }, t("common.clinic_closed")),
+    el("p", { class: "k-sub" }, t("kiosk.closed_detail"))));
+}
+
+function loading() {
+  put(el("div", { class: "k-message" },
+    el("div", { class: "k-spinner" }),
+    el("p", { class: "k-sub" }, t("kiosk.issuing"))));
+}
+
+/** Enables or disables what would issue a ticket; shows the banner. */
+function refreshControls() {
+  const down = offline();
+  banner.hidden = !down;
+  app.classList.toggle("is-offline", down);
+  app.classList.toggle("is-busy", state.issuing);
+  for (const button of screen.querySelectorAll("[data-issue]")) {
+    const inactive = button.dataset.active === "false";
+    button.disabled = down || state.issuing || inactive;
+  }
+  for (const button of screen.querySelectorAll("[data-lang]")) {
+    button.disabled = down && button.dataset.lang !== boot.lang;
+  }
+  for (const button of screen.querySelectorAll("[data-action=back]")) {
+    button.disabled = state.issuing;
+  }
+}
+
+/** Shapes a grid of n buttons to fill its box with the biggest buttons of a pleasant shape. */
+function shape(grid) {
+  const n = grid.children.length;
+  if (!n) return;
+  const w = grid.clientWidth;
+  // The grid's height follows its rows (CSS): shape it for the room the screen leaves it.
+  const gap = parseFloat(getComputedStyle(screen).rowGap) || 0;
+  let h = screen.clientHeight - (parseFloat(getComputedStyle(screen).paddingTop) || 0)
+    - (parseFloat(getComputedStyle(screen).paddingBottom) || 0);
+  for (const part of screen.children) {
+    if (part !== grid && getComputedStyle(part).position !== "absolute") h -= part.offsetHeight + gap;
+  }
+  if (innerHeight > innerWidth) h *= 0.75; // portrait: keep the choices within reach
+  if (!w || !h) return;
+  const ideal = grid.classList.contains("k-lang-grid") ? 1.6
+    : grid.classList.contains("k-priorities") ? 1.0 : 1.5; // width / height
+  let best = { cols: 1, rows: n, score: -1 };
+  for (let cols = 1; cols <= n; cols++) {
+    const rows = Math.ceil(n / cols);
+    const cellW = w / cols;
+    const cellH = h / rows;
+    const score = Math.min(cellW, cellH * ideal);
+    if (score > best.score * 1.02) best = { cols, rows, score };
+  }
+  grid.style.setProperty("--cols", best.cols);
+  grid.style.setProperty("--rows", best.rows);
+}
+
+function layout() {
+  for (const grid of screen.querySelectorAll(".k-grid")) shape(grid);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issuing
+
+async function issue(priorityValue) {
+  if (state.issuing || offline() || !state.service) return;
+  state.issuing = true;
+  state.key = state.key ?? newKey();
+  state.notice = null;
+  screen.querySelector(".k-notice")?.remove();
+  refreshControls();
+  clearTimeout(resetTimer);
+  try {
+    const answer = await api("POST", "/api/v1/tickets",
+      { service: state.service, priority: priorityValue, source: "kiosk" },
+      { "Idempotency-Key": state.key });
+    state.fetchFailed = false;
+    state.issuing = false;
+    state.ticket = answer;
+    state.key = null; // this flow is over: the next patient gets a new key
+    show("ticket");
+  } catch (error) {
+    state.issuing = false;
+    if (error.status === 0) {
+      // Not reached: keep the key, so trying again cannot issue a second ticket.
+      state.fetchFailed = true;
+      watchHealth();
+      state.notice = t("kiosk.error");
+      show(state.screen);
+    } else if (error.code === "service-closed") {
+      state.key = newKey();
+      state.notice = `${nameOf(serviceById(state.service))} — ${t("kiosk.service_closed")}`;
+      state.service = null;
+      show("service");
+    } else {
+      // A server fault (5xx) may have issued it: the same key replays it. Anything else: new key.
+      if (error.status < 500) state.key = newKey();
+      state.notice = t("kiosk.error");
+      show(state.screen);
+    }
+  }
+}
+
+/** After a failed request: polls /healthz until the server answers again. */
+function watchHealth() {
+  if (healthTimer !== null) return;
+  healthTimer = setInterval(async () => {
+    try {
+      const response = await fetch("/healthz", { cache: "no-store" });
+      if (response.ok) {
+        clearInterval(healthTimer);
+        healthTimer = null;
+        state.fetchFailed = false;
+        refreshControls();
+      }
+    } catch { /* still down */ }
+  }, 3000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live queue
+
+function onSnapshot(queue) {
+  const first = state.queue === null;
+  state.queue = queue;
+  state.fetchFailed = false;
+  if (queue.clinic?.name) clinicName.textContent = queue.clinic.name;
+  if (first) {
+    const wanted = hasLanguageScreen && !settings.language_chosen ? "language" : "service";
+    state.key = newKey();
+    show(wanted);
+    return;
+  }
+  if (state.screen === "ticket" && state.ticket) {
+    // Keep "people ahead" and the wait true while the ticket is on screen.
+    const mine = queue.waiting?.find((w) => w.id === state.ticket.id);
+    if (mine) {
+      const ahead = document.getElementById("ticket-ahead");
+      const wait = document.getElementById("ticket-wait");
+      if (ahead) ahead.textContent = aheadText(mine.position);
+      if (wait) wait.textContent = waitText(mine);
+    }
+    refreshControls();
+    return;
+  }
+  if (state.issuing) return;
+  if (!clinicOpen()) {
+    if (state.screen !== "closed") show("closed");
+  } else if (state.screen === "closed") {
+    show(startScreen());
+  } else if (state.screen === "service") {
+    show("service");
+  } else {
+    refreshControls();
+  }
+}
+
+function onStatus(connected) {
+  state.connected = connected;
+  refreshControls();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start
+
+lockDown();
+document.addEventListener("pointerdown", () => {
+  if (state.screen !== "loading" && !state.issuing) armReset();
+}, { passive: true });
+window.addEventListener("resize", layout);
+tick();
+setInterval(tick, 15000);
+show("loading");
+new Live({ onSnapshot, onStatus }).start();
