@@ -95,8 +95,12 @@ export class Live {
     const socket = this.socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) return;
     if (Date.now() - this.lastHeard > 6000) {
+      // A dead link may leave the socket "closing" for a long time without onclose: forget it
+      // and reconnect now.
+      socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+      try { socket.close(); } catch { /* already closing */ }
       this.silent = true;
-      socket.close();
+      this.lost();
       return;
     }
     try { socket.send('{"type":"ping"}'); } catch { /* closing */ }
