@@ -187,9 +187,11 @@ function goStart() {
 // ---------------------------------------------------------------------------------------------
 // Screens
 
-function show(name) {
+/** Draws screen `name`; `quiet`: a redraw of the same screen, without the entrance motion. */
+function show(name, quiet = false) {
   if (state.queue && !clinicOpen() && name !== "ticket") name = "closed";
   if (!state.queue && name === "service") name = "loading";
+  screen.classList.toggle("k-quiet", quiet && name === state.screen);
   state.screen = name;
   screen.replaceChildren();
   screen.dataset.screen = name;
@@ -354,8 +356,8 @@ function ticket() {
         ? el("span", { class: "k-prio-tag" }, t(`common.priority_${tk.priority}`))
         : null),
     el("div", { class: "k-facts" },
-      el("p", { class: "k-fact" }, icon("people"),
-        el("span", { id: "ticket-ahead" }, aheadText(tk.position))),
+      el("p", { class: "k-fact", hidden: tk.position === null || tk.position === undefined },
+        icon("people"), el("span", { id: "ticket-ahead" }, aheadText(tk.position))),
       el("p", { class: "k-fact" }, icon("clock"),
         el("span", {}, el("span", { class: "k-fact-label" }, `${t("kiosk.estimated_wait")}: `),
           el("strong", { id: "ticket-wait" }, waitText(tk))))));
@@ -458,7 +460,7 @@ async function issue(priorityValue) {
       state.fetchFailed = true;
       watchHealth();
       state.notice = t("kiosk.error");
-      show(state.screen);
+      show(state.screen, true);
     } else if (error.code === "service-closed") {
       state.key = newKey();
       state.notice = `${nameOf(serviceById(state.service))} — ${t("kiosk.service_closed")}`;
@@ -468,7 +470,7 @@ async function issue(priorityValue) {
       // A server fault (5xx) may have issued it: the same key replays it. Anything else: new key.
       if (error.status < 500) state.key = newKey();
       state.notice = t("kiosk.error");
-      show(state.screen);
+      show(state.screen, true);
     }
   }
 }
@@ -492,9 +494,15 @@ function watchHealth() {
 // ---------------------------------------------------------------------------------------------
 // Live queue
 
+let servicesSeen = "";
+
 function onSnapshot(queue) {
   const first = state.queue === null;
   state.queue = queue;
+  // Most events change only the waiting lists: redraw the choices only when the services change.
+  const servicesNow = JSON.stringify(queue.services ?? []);
+  const servicesChanged = servicesNow !== servicesSeen;
+  servicesSeen = servicesNow;
   state.fetchFailed = false;
   if (queue.clinic?.name) clinicName.textContent = queue.clinic.name;
   if (first) {
@@ -509,7 +517,10 @@ function onSnapshot(queue) {
     if (mine) {
       const ahead = document.getElementById("ticket-ahead");
       const wait = document.getElementById("ticket-wait");
-      if (ahead) ahead.textContent = aheadText(mine.position);
+      if (ahead) {
+        ahead.textContent = aheadText(mine.position);
+        ahead.parentElement.hidden = false;
+      }
       if (wait) wait.textContent = waitText(mine);
     }
     refreshControls();
@@ -520,8 +531,8 @@ function onSnapshot(queue) {
     if (state.screen !== "closed") show("closed");
   } else if (state.screen === "closed") {
     show(startScreen());
-  } else if (state.screen === "service") {
-    show("service");
+  } else if (state.screen === "service" && servicesChanged) {
+    show("service", true);
   } else {
     refreshControls();
   }
