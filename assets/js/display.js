@@ -6,7 +6,7 @@
 // pool of list items, and the queue of announcements is bounded. It never lies: when the link to
 // the server is down it says so and greys the numbers out until a fresh snapshot arrives.
 
-import { boot, t, el, Live, lockDown } from "./live.js";
+import { boot, t, el, Live, lockDown, localName } from "./live.js";
 
 const settings = boot.settings ?? {};
 const WANTED = Array.isArray(settings.rooms) ? settings.rooms.map(String) : [];
@@ -144,7 +144,7 @@ function setNumber(tile, number) {
 function renderTile(room) {
   const tile = tiles.get(room.id);
   if (!tile) return;
-  setText(tile.name, room.name ?? room.id);
+  setText(tile.name, localName(room));
   setNumber(tile, room.serving?.number);
   tile.root.classList.toggle("closed", room.open === false);
   tile.root.classList.toggle("idle", !room.serving);
@@ -247,7 +247,7 @@ function renderRecent(queue) {
   calls.forEach((call, i) => {
     const item = recentPool[i];
     setText(item.number, call.number);
-    setText(item.room, call.room_name ?? roomsById.get(call.room)?.name ?? call.room);
+    setText(item.room, roomsById.has(call.room) ? localName(roomsById.get(call.room)) : (call.room_name ?? call.room));
     const at = Date.parse(call.called_at);
     item.time.dataset.time = Number.isFinite(at) ? timeOfCall.format(new Date(at)) : "";
     item.li.dataset.ticket = String(call.ticket);
@@ -528,7 +528,7 @@ export function spokenNumber(number) {
 
 function announcementText(item, lang, texts) {
   const template = (item.recall ? texts.recall : texts.call) ?? "";
-  const room = roomsById.get(item.room)?.name ?? item.room;
+  const room = roomsById.has(item.room) ? localName(roomsById.get(item.room), lang) : item.room;
   return template.replaceAll("{number}", spokenNumber(item.number)).replaceAll("{room}", room);
 }
 

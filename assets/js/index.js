@@ -1,7 +1,7 @@
 // waitless: the start page — big links to the kiosk, the display, the staff console of each
 // room, and the API's description.
 
-import { boot, t, el } from "./live.js";
+import { boot, t, el, localName } from "./live.js";
 
 function withLang(path) {
   // Keep a chosen language when following a link (?lang=hi).
@@ -26,7 +26,7 @@ function start() {
     list.replaceChildren(...rooms.map((room) =>
       el("li", { class: "room-tile", dataset: { room: room.id } },
         el("a", { class: "room-main", href: withLang(`/staff?room=${encodeURIComponent(room.id)}`) },
-          el("span", { class: "room-name" }, room.name),
+          el("span", { class: "room-name" }, localName(room)),
           el("span", { class: "room-hint" }, t("index.room_hint"))),
         el("a", { class: "room-display", href: withLang(`/display?rooms=${encodeURIComponent(room.id)}`) },
           t("index.room_display")))));

@@ -195,3 +195,9 @@ export function lockDown() {
     document.addEventListener(type, (e) => e.preventDefault());
   }
 }
+
+/** A service's or room's name in `lang` (the page's language by default), else its own name. */
+export function localName(thing, lang = boot.lang) {
+  if (!thing) return "";
+  return thing.names?.[lang] ?? thing.name ?? thing.id ?? "";
+}

@@ -3,7 +3,7 @@
 // transfer, counts). Everything is drawn from the live queue snapshot; every action answers in
 // the toast. Access control is the server's: a 401/403 is shown like any other error.
 
-import { boot, t, api, el, Live } from "./live.js";
+import { boot, t, api, el, Live, localName } from "./live.js";
 
 const STORE_KEY = "waitless.staff.room";
 const PRIORITIES = ["normal", "priority", "urgent"];
@@ -53,7 +53,7 @@ function service(id) {
 }
 
 function serviceName(id) {
-  return service(id)?.name ?? id;
+  return service(id) ? localName(service(id)) : id;
 }
 
 function roomOf(id) {
@@ -197,18 +197,18 @@ function chooseRoom(id) {
 }
 
 function renderRoomSelect(queue) {
-  const key = JSON.stringify(queue.rooms.map((r) => [r.id, r.name]));
+  const key = JSON.stringify(queue.rooms.map((r) => [r.id, localName(r)]));
   const select = $("room-select");
   if (key !== state.roomsKey) {
     state.roomsKey = key;
     select.replaceChildren(
       el("option", { value: "" }, `— ${t("staff.choose_room")} —`),
-      ...queue.rooms.map((r) => el("option", { value: r.id }, r.name)),
+      ...queue.rooms.map((r) => el("option", { value: r.id }, localName(r))),
     );
     $("room-choices").replaceChildren(...queue.rooms.map((r) =>
       el("button", { type: "button", class: "btn room-choice", dataset: { room: r.id },
         onclick: () => chooseRoom(r.id) },
-        el("span", { class: "room-choice-name" }, r.name),
+        el("span", { class: "room-choice-name" }, localName(r)),
         el("span", { class: "room-choice-services" }, r.services.map(serviceName).join(" · ")))));
   }
   select.value = roomOf(state.room) ? state.room : "";
@@ -426,9 +426,9 @@ function roomAction(action) {
       return run("undo", () => api("POST", path), (a) =>
         toast(t("staff.undone", { numbers: (a.restored ?? []).map((tk) => tk.number).join(", ") || "—" })));
     case "open":
-      return run("open", () => api("POST", path), (a) => toast(t("staff.room_opened", { room: a.name ?? room.name })));
+      return run("open", () => api("POST", path), (a) => toast(t("staff.room_opened", { room: localName(a) || localName(room) })));
     case "close":
-      return run("close", () => api("POST", path), (a) => toast(t("staff.room_was_closed", { room: a.name ?? room.name }), "warn"));
+      return run("close", () => api("POST", path), (a) => toast(t("staff.room_was_closed", { room: localName(a) || localName(room) }), "warn"));
     case "transfer":
       if (room.serving) openTransfer(room.serving);
       return undefined;
@@ -473,7 +473,7 @@ function openTransfer(ticket) {
     el("button", { type: "button", class: "btn btn-choice", dataset: { service: s.id },
       onclick: () => doTransfer(ticket, s) },
       el("span", { class: "choice-prefix" }, s.prefix),
-      el("span", { class: "choice-name" }, s.name))));
+      el("span", { class: "choice-name" }, localName(s)))));
   const dialog = $("transfer-dialog");
   if (!dialog.open) dialog.showModal();
 }
@@ -484,7 +484,7 @@ function doTransfer(ticket, target) {
   run(`transfer-${ticket.id}`, () => api("POST", `/api/v1/tickets/${ticket.id}/transfer`, { service: target.id }),
     (a) => {
       remember(a.from); remember(a.to);
-      toast(t("staff.transferred", { number: a.to?.number ?? ticket.number, service: target.name }));
+      toast(t("staff.transferred", { number: a.to?.number ?? ticket.number, service: localName(target) }));
       renderSearch();
     });
 }
@@ -492,14 +492,14 @@ function doTransfer(ticket, target) {
 // ---------- reception ----------
 
 function renderIssue(queue) {
-  const key = JSON.stringify(queue.services.map((s) => [s.id, s.name, s.active]));
+  const key = JSON.stringify(queue.services.map((s) => [s.id, localName(s), s.active]));
   if (key === state.servicesKey) return;
   state.servicesKey = key;
   const select = $("issue-service");
   const current = select.value;
   select.replaceChildren(...queue.services.map((s) =>
     el("option", { value: s.id, disabled: !s.active },
-      `${s.prefix} · ${s.active ? s.name : t("staff.service_closed", { service: s.name })}`)));
+      `${s.prefix} · ${s.active ? localName(s) : t("staff.service_closed", { service: localName(s) })}`)));
   const usable = queue.services.find((s) => s.id === current && s.active) ?? queue.services.find((s) => s.active);
   if (usable) select.value = usable.id;
 }
@@ -531,7 +531,7 @@ function renderCounts(queue) {
     const last = waiting[waiting.length - 1];
     return el("li", { dataset: { service: s.id, count: waiting.length }, class: s.active ? null : "is-inactive" },
       el("span", { class: "count-prefix" }, s.prefix),
-      el("span", { class: "count-name" }, s.name,
+      el("span", { class: "count-name" }, localName(s),
         el("span", { class: "count-sub" }, last ? etaText(last) : t("staff.nobody_waiting"))),
       el("span", { class: "count-n", "aria-label": t("staff.waiting_n", { n: waiting.length }) }, String(waiting.length)),
       rooms === 0 ? el("span", { class: "badge badge-closed" }, t("staff.room_is_closed")) : null,
@@ -542,7 +542,7 @@ function renderCounts(queue) {
       el("button", { type: "button", class: "link-button", onclick: () => {
         if (document.body.classList.contains("view-reception")) setView(null);
         chooseRoom(r.id);
-      } }, r.name),
+      } }, localName(r)),
       el("span", { class: "ov-serving" }, r.serving?.number ?? "—"),
       el("span", { class: `pill ${r.open ? "pill-open" : "pill-closed"}` }, r.open ? t("staff.room_open") : t("staff.room_is_closed")))));
 }
@@ -641,7 +641,7 @@ function searchCard(tk) {
     if (tk.position !== null && tk.position !== undefined) where.push(t("staff.ahead", { n: tk.position }));
     where.push(etaText(tk));
   }
-  if (tk.state === "called" && tk.room) where.push(t("staff.in_room", { room: roomOf(tk.room)?.name ?? tk.room }));
+  if (tk.state === "called" && tk.room) where.push(t("staff.in_room", { room: localName(roomOf(tk.room)) || tk.room }));
   const canCancel = tk.state === "waiting" || tk.state === "called";
   const canRequeue = tk.state === "called" || tk.state === "no_show" || tk.state === "cancelled";
   const canTransfer = canCancel && !!tk.service && otherServices(tk.service).length > 0;

@@ -128,7 +128,7 @@ pub async fn index_page(
         .state
         .rooms
         .values()
-        .map(|r| serde_json::json!({"id": r.id, "name": r.name}))
+        .map(|r| serde_json::json!({"id": r.id, "name": r.name, "names": r.names}))
         .collect();
     render(
         &state,

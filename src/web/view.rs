@@ -93,6 +93,8 @@ pub struct RoomView {
     pub id: RoomId,
     /// Name.
     pub name: String,
+    /// Name in other languages.
+    pub names: std::collections::BTreeMap<String, String>,
     /// Services it calls.
     pub services: Vec<ServiceId>,
     /// Whether it is calling.
@@ -169,6 +171,7 @@ pub fn room_view(state: &QueueState, room: &Room, policy: &Policy, now: Timestam
     RoomView {
         id: room.id.clone(),
         name: room.name.clone(),
+        names: room.names.clone(),
         services: room.services.clone(),
         open: room.open,
         serving,
