@@ -31,7 +31,12 @@ function icon(name, cls = "") {
   svg.setAttribute("aria-hidden", "true");
   svg.setAttribute("focusable", "false");
   svg.setAttribute("class", `icon ${cls}`.trim());
-  svg.innerHTML = ICONS[name] ?? "";
+  // Built node by node (no innerHTML: fine under a Trusted Types policy too).
+  for (const [, tag, attrs] of (ICONS[name] ?? "").matchAll(/<(\w+)([^>]*)\/>/g)) {
+    const shape = document.createElementNS(SVG_NS, tag);
+    for (const [, key, value] of attrs.matchAll(/([\w-]+)="([^"]*)"/g)) shape.setAttribute(key, value);
+    svg.append(shape);
+  }
   return svg;
 }
 
