@@ -192,10 +192,34 @@ function goStart() {
 // ---------------------------------------------------------------------------------------------
 // Screens
 
+// A double tap must not choose on the next screen too: the second tap of a pair, landing on the
+// same spot just after the first one changed the screen, is swallowed.
+const DOUBLE_TAP_MS = 500;
+const DOUBLE_TAP_PX = 48;
+let lastTap = null;   // {x, y, at} of the latest press
+let changedBy = null; // the press that led to the screen now shown, with the time it was shown
+
+document.addEventListener("pointerdown", (e) => {
+  lastTap = { x: e.clientX, y: e.clientY, at: performance.now() };
+}, { capture: true, passive: true });
+
+document.addEventListener("click", (e) => {
+  if (!changedBy || performance.now() - changedBy.shownAt > DOUBLE_TAP_MS) return;
+  if (Math.hypot(e.clientX - changedBy.x, e.clientY - changedBy.y) <= DOUBLE_TAP_PX
+      && e.timeStamp > changedBy.pressAt) {
+    e.preventDefault();
+    e.stopPropagation();
+  }
+}, { capture: true });
+
 /** Draws screen `name`; `quiet`: a redraw of the same screen, without the entrance motion. */
 function show(name, quiet = false) {
   if (state.queue && !clinicOpen() && name !== "ticket") name = "closed";
   if (!state.queue && name === "service") name = "loading";
+  const now = performance.now();
+  changedBy = !quiet && lastTap && now - lastTap.at < 1500
+    ? { x: lastTap.x, y: lastTap.y, pressAt: lastTap.at, shownAt: now }
+    : null;
   screen.classList.toggle("k-quiet", quiet && name === state.screen);
   state.screen = name;
   screen.replaceChildren();
