@@ -5,6 +5,7 @@ mod common;
 
 mod api;
 mod binary;
+mod browser;
 mod crash;
 mod events;
 mod persistence;
