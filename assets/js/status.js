@@ -160,6 +160,8 @@ let last = null;
 
 function render(view) {
   const previous = last;
+  // Most events are about other tickets: nothing to redraw.
+  if (previous && JSON.stringify(previous) === JSON.stringify(view)) return;
   last = view;
   const state = view.state;
   app.dataset.state = state;
