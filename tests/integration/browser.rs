@@ -360,6 +360,75 @@ async fn staff_next_reaches_the_display_within_a_second_and_the_display_survives
 }
 
 #[tokio::test]
+async fn staff_console_has_every_room_action_and_reception_issues_and_finds_tickets() {
+    let server = Server::spawn().await;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut driver = Driver::start().await;
+    let staff = driver.session(1280, 800).await;
+    staff.goto(&server.url("/staff?room=room-1")).await;
+
+    for action in [
+        "next", "recall", "no-show", "done", "undo", "transfer", "open", "close",
+    ] {
+        let css = format!(r#"button[data-action="{action}"]"#);
+        staff
+            .wait_until(
+                &format!("a button {css}"),
+                "return document.querySelector(arguments[0]) !== null;",
+                vec![json!(css)],
+                PAGE,
+            )
+            .await;
+    }
+
+    // Reception issues a lab ticket.
+    staff.wait_visible("#issue-service", PAGE).await;
+    staff
+        .wait_until(
+            "#issue-service to offer lab",
+            "return document.querySelector('#issue-service option[value=\"lab\"]') !== null;",
+            vec![],
+            PAGE,
+        )
+        .await;
+    let select = staff
+        .client
+        .find(Locator::Css("#issue-service"))
+        .await
+        .unwrap();
+    select.select_by_value("lab").await.unwrap();
+    staff
+        .wait_until(
+            "#issue-button to be enabled (connected)",
+            "const b = document.querySelector('#issue-button'); return !!b && !b.disabled;",
+            vec![],
+            PAGE,
+        )
+        .await;
+    staff.tap("#issue-button", PAGE).await;
+    staff
+        .wait_for_text(
+            "#toast",
+            &message("en", "staff.issued", &[("number", "L001")]),
+            PAGE,
+        )
+        .await;
+    assert_eq!(server.ticket_numbers().await, ["L001"]);
+    staff.wait_for_text("#counts", "1", PAGE).await;
+
+    // And finds it by its number.
+    let search = staff.client.find(Locator::Css("#search")).await.unwrap();
+    search.send_keys("l001").await.unwrap();
+    staff.wait_for_text("#search-result", "L001", PAGE).await;
+
+    // Room 1 (general only) has nobody; Room 2 calls the lab ticket.
+    staff.goto(&server.url("/staff?room=room-2")).await;
+    staff.tap(r#"button[data-action="next"]"#, PAGE).await;
+    staff.wait_for_text("#serving-number", "L001", PAGE).await;
+    staff.close().await;
+}
+
+#[tokio::test]
 async fn display_asks_for_a_tap_when_sound_is_blocked() {
     let _one = ONE_AT_A_TIME.lock().await;
     let server = Server::spawn().await;
@@ -561,13 +630,18 @@ async fn screenshots() {
     }
 
     let staff = driver.session(1280, 800).await;
-    staff.goto(&server.url("/staff?room=room-1")).await;
-    staff.wait_for_any_text("#serving-number", PAGE).await;
-    staff
-        .wait_visible("#waiting-list li[data-ticket]", PAGE)
-        .await;
-    shoot(&staff, "staff-room-1280x800", (1280, 800)).await;
-    staff.goto(&server.url("/staff")).await;
+    for (query, name) in [
+        ("?room=room-1", "staff-1280x800"),
+        ("?room=room-1&view=room", "staff-room-1280x800"),
+    ] {
+        staff.goto(&server.url(&format!("/staff{query}"))).await;
+        staff.wait_for_any_text("#serving-number", PAGE).await;
+        staff
+            .wait_visible("#waiting-list li[data-ticket]", PAGE)
+            .await;
+        shoot(&staff, name, (1280, 800)).await;
+    }
+    staff.goto(&server.url("/staff?view=reception")).await;
     staff.wait_visible("#issue-button", PAGE).await;
     staff.wait_for_any_text("#counts", PAGE).await;
     shoot(&staff, "staff-reception-1280x800", (1280, 800)).await;

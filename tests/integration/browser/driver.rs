@@ -351,11 +351,16 @@ impl Browser {
 
     /// Saves a PNG of the viewport to `path`; returns its (width, height) in pixels.
     pub async fn screenshot(&self, path: &Path) -> (u32, u32) {
-        // Fonts and images first, so a screenshot never shows a fallback font.
+        // Fonts, images and fade-ins first: no fallback font, no half-drawn screen.
         self.js(
             "return (async () => { \
                await document.fonts.ready; \
                await Promise.all([...document.images].map(i => i.decode().catch(() => null))); \
+               const finite = document.getAnimations().filter(a => \
+                 a.effect && a.effect.getComputedTiming().endTime !== Infinity); \
+               await Promise.race([ \
+                 Promise.all(finite.map(a => a.finished.catch(() => null))), \
+                 new Promise(done => setTimeout(done, 1500))]); \
                return true; \
              })();",
             vec![],
