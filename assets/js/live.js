@@ -68,13 +68,16 @@ export function el(tag, attrs = {}, ...children) {
 /**
  * A live view of the queue over the WebSocket /api/v1/events.
  *
- * onSnapshot(queue) gets the whole queue (on connect, after falling behind, and after each
- * event as a fresh GET /api/v1/queue, throttled); onEvent(event) gets each event as it comes;
+ * onSnapshot(queue) gets the whole queue (on connect, after falling behind, and — unless
+ * refreshOnEvent is false — after each event as a fresh GET /api/v1/queue, throttled); onEvent(event) gets each event as it comes;
  * onStatus(connected) says when the link is up or has been down for `staleAfterMs`.
  * Reconnects with backoff (0.5 s doubling to 10 s) and resumes from the last sequence number.
  */
 export class Live {
-  constructor({ onSnapshot = () => {}, onEvent = () => {}, onStatus = () => {}, staleAfterMs = 5000 } = {}) {
+  constructor({ onSnapshot = () => {}, onEvent = () => {}, onStatus = () => {}, staleAfterMs = 5000, refreshOnEvent = true } = {}) {
+    // refreshOnEvent: false for pages that need only the events (a patient's phone), so a
+    // waiting room full of phones does not re-read the whole queue on every call.
+    this.refreshOnEvent = refreshOnEvent;
     this.onSnapshot = onSnapshot;
     this.onEvent = onEvent;
     this.onStatus = onStatus;
@@ -133,7 +136,7 @@ export class Live {
         this.onStatus(true);
       }
       // Resuming with ?since gives only the missed events: refresh the whole view once.
-      if (since) this.refresh(0);
+      if (since && this.refreshOnEvent) this.refresh(0);
     };
     socket.onmessage = (message) => {
       this.lastHeard = Date.now();
@@ -145,7 +148,7 @@ export class Live {
       } else if (data.type === "event") {
         this.seq = data.event.seq;
         this.onEvent(data.event);
-        this.refresh(150);
+        if (this.refreshOnEvent) this.refresh(150);
       }
     };
     socket.onclose = () => this.lost();

@@ -267,6 +267,7 @@ function start() {
   body.replaceChildren(el("div", { class: "s-loading" }, el("div", { class: "s-spinner" })));
   read();
   new Live({
+    refreshOnEvent: false,
     onEvent: () => soon(),
     onSnapshot: (queue) => {
       if (queue?.clinic?.name) clinicName.textContent = queue.clinic.name;
