@@ -6,7 +6,7 @@
 // Also: loading (before the first snapshot) and closed (no active service).
 // Issuing is disabled while the server is unreachable (#offline banner).
 
-import { boot, t, api, el, Live, lockDown } from "./live.js";
+import { boot, t, api, el, Live, lockDown, svgIcon } from "./live.js";
 
 const settings = boot.settings ?? {};
 const languages = boot.languages ?? [];
@@ -15,7 +15,6 @@ const RESET_MS = Math.max(3, Number(settings.reset_secs) || 20) * 1000;
 /** Screens other than the start go back to it when nobody touches them for this long. */
 const IDLE_MS = Math.max(RESET_MS, 60000);
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 
 // ---------------------------------------------------------------------------------------------
 // Icons: simple line drawings (24×24, stroke = currentColor), our own.
@@ -46,20 +45,9 @@ const ICONS = {
   pencil: '<path d="M15 4.5l4.5 4.5L9 19.5H4.5V15z"/><path d="M12.5 7l4.5 4.5"/>',
 };
 
-/** An inline SVG icon (a fixed drawing from ICONS, never data from outside). */
+/** An inline SVG icon from ICONS. */
 function icon(name, cls = "") {
-  const svg = document.createElementNS(SVG_NS, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("focusable", "false");
-  svg.setAttribute("class", `icon ${cls}`.trim());
-  // Built node by node (no innerHTML: fine under a Trusted Types policy too).
-  for (const [, tag, attrs] of (ICONS[name] ?? "").matchAll(/<(\w+)([^>]*)\/>/g)) {
-    const shape = document.createElementNS(SVG_NS, tag);
-    for (const [, key, value] of attrs.matchAll(/([\w-]+)="([^"]*)"/g)) shape.setAttribute(key, value);
-    svg.append(shape);
-  }
-  return svg;
+  return svgIcon(ICONS, name, cls);
 }
 
 /** Which drawing suits a service, guessed from its id and name; null: show its letter. */

@@ -4,11 +4,10 @@
 // on every live event, every 30 s and when the phone wakes the page; when the ticket is called
 // it beeps (WebAudio) and vibrates where the phone allows.
 
-import { boot, t, api, el, Live } from "./live.js";
+import { boot, t, api, el, Live, svgIcon } from "./live.js";
 
 const settings = boot.settings ?? {};
 const token = String(settings.token ?? "");
-const SVG_NS = "http://www.w3.org/2000/svg";
 const POLL_MS = 30000;
 
 const ICONS = {
@@ -24,20 +23,9 @@ const ICONS = {
   live: '<circle cx="12" cy="12" r="2"/><path d="M7.8 7.8a6 6 0 0 0 0 8.4M16.2 7.8a6 6 0 0 1 0 8.4M5 5a10 10 0 0 0 0 14M19 5a10 10 0 0 1 0 14"/>',
 };
 
-/** An inline SVG icon (a fixed drawing from ICONS, never data from outside). */
+/** An inline SVG icon from ICONS. */
 function icon(name, cls = "") {
-  const svg = document.createElementNS(SVG_NS, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("focusable", "false");
-  svg.setAttribute("class", `icon ${cls}`.trim());
-  // Built node by node (no innerHTML: fine under a Trusted Types policy too).
-  for (const [, tag, attrs] of (ICONS[name] ?? "").matchAll(/<(\w+)([^>]*)\/>/g)) {
-    const shape = document.createElementNS(SVG_NS, tag);
-    for (const [, key, value] of attrs.matchAll(/([\w-]+)="([^"]*)"/g)) shape.setAttribute(key, value);
-    svg.append(shape);
-  }
-  return svg;
+  return svgIcon(ICONS, name, cls);
 }
 
 // ---------------------------------------------------------------------------------------------
