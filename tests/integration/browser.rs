@@ -429,6 +429,29 @@ async fn staff_console_has_every_room_action_and_reception_issues_and_finds_tick
 }
 
 #[tokio::test]
+async fn display_shows_only_the_rooms_asked_for_in_its_language() {
+    let server = Server::spawn().await;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut driver = Driver::start().await;
+    let display = driver.session(1080, 1920).await;
+    display
+        .goto(&server.url("/display?rooms=room-1,lab&lang=hi"))
+        .await;
+    display.wait_visible(r#"[data-room="lab"]"#, PAGE).await;
+    display.wait_visible(r#"[data-room="room-1"]"#, PAGE).await;
+    assert!(!display.is_visible(r#"[data-room="room-2"]"#).await);
+    display
+        .wait_for_text("body", &message("hi", "display.last_calls", &[]), PAGE)
+        .await;
+    server.issue("lab", "normal").await;
+    server.next("lab").await;
+    display
+        .wait_for_text(r#"[data-room="lab"] .serving-number"#, "L001", PAGE)
+        .await;
+    display.close().await;
+}
+
+#[tokio::test]
 async fn display_asks_for_a_tap_when_sound_is_blocked() {
     let _one = ONE_AT_A_TIME.lock().await;
     let server = Server::spawn().await;
