@@ -12,6 +12,8 @@ const settings = boot.settings ?? {};
 const WANTED = Array.isArray(settings.rooms) ? settings.rooms.map(String) : [];
 const ANNOUNCE = Object.entries(settings.announce ?? {});
 const SERVER_VOICE = settings.voice === true;
+// ?sound=off: a silent display (a TV without speakers, or the waitless machine speaks itself).
+const SILENT = settings.sound === false;
 
 const FLASH_MS = 6000;          // how long a called room's tile flashes
 const RECENT_MAX = 8;           // last calls shown
@@ -461,7 +463,7 @@ async function audioRunning() {
 }
 
 function askForSound() {
-  if (soundUnlocked) return;
+  if (soundUnlocked || SILENT) return;
   ui.sound.hidden = false;
 }
 
@@ -645,6 +647,7 @@ const pending = [];
 let announcing = false;
 
 function enqueue(item) {
+  if (SILENT) return;
   if (pending.some((p) => p.ticket === item.ticket && p.recall === item.recall)) return;
   pending.push(item);
   while (pending.length > PENDING_MAX) pending.shift();

@@ -24,6 +24,8 @@ pub struct PageQuery {
     pub rooms: Option<String>,
     /// Staff console: the room to open.
     pub room: Option<String>,
+    /// Display: `off` for a silent display (no chime, no voice).
+    pub sound: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -200,6 +202,7 @@ pub async fn display_page(
             "rooms": rooms,
             "announce": announce,
             "voice": state.speech.available(),
+            "sound": query.sound.as_deref() != Some("off"),
         }),
     )
 }

@@ -1349,3 +1349,20 @@ async fn assets_are_served_with_type_and_etag_and_revalidate() {
     let (status, _) = app.get_json("/assets/../Cargo.toml").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_display_can_be_made_silent() {
+    let app = TestApp::spawn().await;
+    let boot = |html: String| -> Value {
+        let start = html
+            .find(r#"<script id="boot" type="application/json">"#)
+            .unwrap();
+        let json = &html[start..];
+        let json = &json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()];
+        serde_json::from_str(json).unwrap()
+    };
+    let loud = boot(app.get("/display").await.text().await.unwrap());
+    assert_eq!(loud["settings"]["sound"], true);
+    let silent = boot(app.get("/display?sound=off").await.text().await.unwrap());
+    assert_eq!(silent["settings"]["sound"], false);
+}
