@@ -461,6 +461,19 @@ async fn display_asks_for_a_tap_when_sound_is_blocked() {
     display.wait_visible("#sound-overlay", PAGE).await;
     display.tap("#sound-overlay", PAGE).await;
     display.wait_hidden("#sound-overlay", PAGE).await;
+
+    // A silent display (?sound=off) never asks, not even when it shows a call.
+    display.goto(&server.url("/display?sound=off")).await;
+    display.wait_visible(r#"[data-room="room-1"]"#, PAGE).await;
+    server.issue("general", "normal").await;
+    server.next("room-1").await;
+    display
+        .wait_for_text(r#"[data-room="room-1"] .serving-number"#, "A001", PAGE)
+        .await;
+    assert!(
+        !display.is_visible("#sound-overlay").await,
+        "a display with ?sound=off asks for a tap to enable sound"
+    );
     display.close().await;
 }
 
