@@ -45,6 +45,17 @@ const ICONS = {
   pencil: '<path d="M15 4.5l4.5 4.5L9 19.5H4.5V15z"/><path d="M12.5 7l4.5 4.5"/>',
 };
 
+/** "Closed now", or "Opens again at 09:00" when staff said when (with the day if not today). */
+function closedText(service) {
+  const at = service.reopens_at ? new Date(service.reopens_at) : null;
+  if (!at || Number.isNaN(at.getTime()) || at.getTime() < Date.now()) return t("kiosk.service_closed");
+  const sameDay = at.toDateString() === new Date().toDateString();
+  const options = sameDay
+    ? { hour: "2-digit", minute: "2-digit" }
+    : { weekday: "long", hour: "2-digit", minute: "2-digit" };
+  return t("kiosk.opens_at", { time: at.toLocaleString(boot.lang, options) });
+}
+
 /** An inline SVG icon from ICONS. */
 function icon(name, cls = "") {
   return svgIcon(ICONS, name, cls);
@@ -293,7 +304,7 @@ function service() {
     }, el("span", { class: "k-inner" }, badge,
       el("span", { class: "k-text" },
         el("span", { class: "k-service-name" }, nameOf(s)),
-        s.active ? null : el("span", { class: "k-closed-tag" }, t("kiosk.service_closed"))))));
+        s.active ? null : el("span", { class: "k-closed-tag" }, closedText(s))))));
   });
   put(title(t("kiosk.choose_service")), noticeBox(), grid,
     hasLanguageScreen ? footer(backButton(() => goStart())) : null);

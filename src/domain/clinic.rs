@@ -12,6 +12,9 @@ use super::{DomainError, RoomId, ServiceId, Ticket, TicketId, Timestamp};
 pub struct Clinic {
     /// Shown on the displays and printed on tickets.
     pub name: String,
+    /// A message the displays scroll ("Dr. Rao is in from 11:00"); empty: none.
+    #[serde(default)]
+    pub message: String,
 }
 
 /// What a patient comes for, with its own queue and token prefix.
@@ -27,6 +30,10 @@ pub struct Service {
     pub active: bool,
     /// Keep waiting tickets across the day close (24-hour departments).
     pub carry_over: bool,
+    /// While closed: when it opens again, if staff said so (the kiosk shows it).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub reopens_at: Option<Timestamp>,
     /// The name in other languages, by language code (`{"hi": "सामान्य ओपीडी"}`); `name` where
     /// a language has none.
     #[serde(default)]

@@ -67,6 +67,20 @@ pub enum Command {
         /// Open?
         open: bool,
     },
+    /// Open a service for new tickets, or close it (optionally saying when it opens again).
+    SetServiceActive {
+        /// The service.
+        service: ServiceId,
+        /// Open?
+        active: bool,
+        /// When closing: when it opens again.
+        reopens_at: Option<crate::domain::Timestamp>,
+    },
+    /// Set the message the displays scroll (empty: none).
+    SetClinicMessage {
+        /// The message.
+        message: String,
+    },
     /// Close the clinic day (the engine sends this when the day changes).
     CloseDay {
         /// The day that begins.

@@ -16,6 +16,7 @@ pub fn demo_clinic() -> Result<(Clinic, Vec<Service>, Vec<Room>), DomainError> {
             active: true,
             carry_over: false,
             names: hindi(hi),
+            reopens_at: None,
         })
     };
     let general = service("general", "General OPD", "सामान्य ओपीडी", "A")?;
@@ -39,6 +40,7 @@ pub fn demo_clinic() -> Result<(Clinic, Vec<Service>, Vec<Room>), DomainError> {
     ];
     let clinic = Clinic {
         name: "Sunrise Clinic (demo)".to_owned(),
+        message: String::new(),
     };
     Ok((clinic, vec![general, lab], rooms))
 }

@@ -19,6 +19,9 @@ pub enum DomainError {
     /// A malformed idempotency key.
     #[error("invalid Idempotency-Key: use 1–128 visible ASCII characters")]
     InvalidIdempotencyKey,
+    /// A display message over the limit.
+    #[error("the message is too long: at most {0} characters")]
+    MessageTooLong(usize),
     /// Unknown service.
     #[error("there is no service \"{0}\"")]
     ServiceNotFound(ServiceId),

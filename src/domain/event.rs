@@ -7,7 +7,9 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Clinic, PickReason, Room, RoomId, Service, Source, Ticket, TicketId, Timestamp};
+use super::{
+    Clinic, PickReason, Room, RoomId, Service, ServiceId, Source, Ticket, TicketId, Timestamp,
+};
 
 /// An event with its place in the log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -117,6 +119,24 @@ pub enum EventKind {
         /// The room.
         room: RoomId,
     },
+    /// A service opened for new tickets.
+    ServiceOpened {
+        /// The service.
+        service: ServiceId,
+    },
+    /// A service closed for new tickets (its waiting tickets stay).
+    ServiceClosed {
+        /// The service.
+        service: ServiceId,
+        /// When it opens again, if said.
+        #[schema(value_type = Option<String>, format = DateTime)]
+        reopens_at: Option<Timestamp>,
+    },
+    /// The displays' message changed.
+    ClinicMessageSet {
+        /// The message (empty: none).
+        message: String,
+    },
     /// A clinic day ended: numbers restart, unattended tickets are closed.
     DayClosed {
         /// The day that ended.
@@ -146,6 +166,9 @@ impl EventKind {
             Self::NextUndone { .. } => "next_undone",
             Self::RoomOpened { .. } => "room_opened",
             Self::RoomClosed { .. } => "room_closed",
+            Self::ServiceOpened { .. } => "service_opened",
+            Self::ServiceClosed { .. } => "service_closed",
+            Self::ClinicMessageSet { .. } => "clinic_message_set",
             Self::DayClosed { .. } => "day_closed",
         }
     }

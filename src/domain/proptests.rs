@@ -387,6 +387,8 @@ impl Model {
                     Expect::Event
                 }
             }
+            // Not generated here: state_tests and the API tests cover them.
+            Command::SetServiceActive { .. } | Command::SetClinicMessage { .. } => Expect::Event,
             Command::CloseDay { new_day } => {
                 if *new_day > s.day {
                     Expect::Event

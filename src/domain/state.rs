@@ -88,6 +88,8 @@ pub struct Touched {
     pub archived: Vec<Ticket>,
     /// Whether a day closed.
     pub day_closed: bool,
+    /// Whether the clinic settings changed (they are written with every commit anyway).
+    pub clinic: bool,
 }
 
 /// Where a waiting ticket stands.
@@ -120,6 +122,9 @@ pub struct QueueState {
     pub idempotency: HashMap<String, IdempotencyEntry>,
 }
 
+/// Longest message the displays scroll, in characters.
+pub const MESSAGE_MAX: usize = 500;
+
 fn transition(t: &Ticket, action: &'static str) -> DomainError {
     DomainError::InvalidTransition {
         number: t.number.clone(),
@@ -147,6 +152,7 @@ impl QueueState {
         Self {
             clinic: Clinic {
                 name: String::new(),
+                message: String::new(),
             },
             day,
             services: BTreeMap::new(),
@@ -330,6 +336,39 @@ impl QueueState {
                     EventKind::RoomOpened { room: room.clone() }
                 } else {
                     EventKind::RoomClosed { room: room.clone() }
+                }
+            }
+            Command::SetServiceActive {
+                service,
+                active,
+                reopens_at,
+            } => {
+                let current = self.service(service)?;
+                let reopens_at = if *active { None } else { *reopens_at };
+                if current.active == *active && current.reopens_at == reopens_at {
+                    return Ok(Decision::Unchanged);
+                }
+                if *active {
+                    EventKind::ServiceOpened {
+                        service: service.clone(),
+                    }
+                } else {
+                    EventKind::ServiceClosed {
+                        service: service.clone(),
+                        reopens_at,
+                    }
+                }
+            }
+            Command::SetClinicMessage { message } => {
+                let message = message.trim();
+                if message.chars().count() > MESSAGE_MAX {
+                    return Err(DomainError::MessageTooLong(MESSAGE_MAX));
+                }
+                if self.clinic.message == message {
+                    return Ok(Decision::Unchanged);
+                }
+                EventKind::ClinicMessageSet {
+                    message: message.to_owned(),
                 }
             }
             Command::CloseDay { new_day } => {
@@ -634,6 +673,20 @@ impl QueueState {
                     r.open = open;
                     touched.rooms.push(room.clone());
                 }
+            }
+            EventKind::ServiceOpened { service } | EventKind::ServiceClosed { service, .. } => {
+                if let Some(s) = self.services.get_mut(service) {
+                    s.active = matches!(event.kind, EventKind::ServiceOpened { .. });
+                    s.reopens_at = match &event.kind {
+                        EventKind::ServiceClosed { reopens_at, .. } => *reopens_at,
+                        _ => None,
+                    };
+                    touched.services.push(service.clone());
+                }
+            }
+            EventKind::ClinicMessageSet { message } => {
+                self.clinic.message.clone_from(message);
+                touched.clinic = true;
             }
             EventKind::DayClosed {
                 new_day, closed, ..

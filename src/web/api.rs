@@ -693,3 +693,94 @@ pub async fn ticket_announcement(
         .insert_header(("Cache-Control", "no-store"))
         .body(wav.to_vec()))
 }
+
+/// `POST /api/v1/services/{id}/close` body (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceCloseRequest {
+    /// When it opens again (RFC 3339); the kiosk shows it.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub reopens_at: Option<crate::domain::Timestamp>,
+}
+
+/// `PUT /api/v1/clinic/message` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRequest {
+    /// The message the displays scroll, at most 500 characters; empty removes it.
+    pub message: String,
+}
+
+fn service_id(raw: &str) -> Result<ServiceId, WebError> {
+    Ok(ServiceId::parse(raw)?)
+}
+
+async fn service_set_active(
+    state: &AppState,
+    raw: &str,
+    active: bool,
+    reopens_at: Option<crate::domain::Timestamp>,
+) -> Result<HttpResponse, WebError> {
+    let service = service_id(raw)?;
+    let command = Command::SetServiceActive {
+        service: service.clone(),
+        active,
+        reopens_at,
+    };
+    execute(state, command, api_origin(Source::Api)).await?;
+    let published = state.hub.read();
+    Ok(HttpResponse::Ok().json(published.state.service(&service)?))
+}
+
+/// Opens a service: the kiosk and reception issue its tickets again.
+#[utoipa::path(post, path = "/api/v1/services/{id}/open", tag = "clinic",
+    params(("id" = String, Path, description = "service id")),
+    responses((status = 200, body = Service), (status = 404, body = ErrorBody)))]
+pub async fn service_open(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    service_set_active(&state, &id, true, None).await
+}
+
+/// Closes a service for new tickets (its waiting tickets stay and are still called). An
+/// optional body `{"reopens_at": "2026-11-22T09:00:00+05:30"}` tells the kiosk when it opens.
+#[utoipa::path(post, path = "/api/v1/services/{id}/close", tag = "clinic",
+    params(("id" = String, Path, description = "service id")),
+    request_body(content = Option<ServiceCloseRequest>),
+    responses((status = 200, body = Service), (status = 404, body = ErrorBody),
+        (status = 400, body = ErrorBody)))]
+pub async fn service_close(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebError> {
+    let request: ServiceCloseRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ServiceCloseRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            if e.is_data() {
+                WebError::InvalidBody(e.to_string())
+            } else {
+                WebError::InvalidJson(e.to_string())
+            }
+        })?
+    };
+    service_set_active(&state, &id, false, request.reopens_at).await
+}
+
+/// Sets the message the displays scroll (empty removes it).
+#[utoipa::path(put, path = "/api/v1/clinic/message", tag = "clinic",
+    request_body = MessageRequest,
+    responses((status = 200, body = crate::domain::Clinic), (status = 400, body = ErrorBody)))]
+pub async fn clinic_message_put(
+    state: web::Data<AppState>,
+    body: web::Json<MessageRequest>,
+) -> Result<HttpResponse, WebError> {
+    let command = Command::SetClinicMessage {
+        message: body.into_inner().message,
+    };
+    execute(&state, command, api_origin(Source::Api)).await?;
+    let clinic = state.hub.read().state.clinic.clone();
+    Ok(HttpResponse::Ok().json(clinic))
+}

@@ -93,6 +93,7 @@ impl WebError {
                 D::InvalidId { .. } => (StatusCode::BAD_REQUEST, "invalid-id"),
                 D::InvalidPrefix(_) => (StatusCode::BAD_REQUEST, "invalid-prefix"),
                 D::InvalidIdempotencyKey => (StatusCode::BAD_REQUEST, "invalid-idempotency-key"),
+                D::MessageTooLong(_) => (StatusCode::BAD_REQUEST, "message-too-long"),
                 D::ServiceNotFound(_) => (StatusCode::NOT_FOUND, "service-not-found"),
                 D::RoomNotFound(_) => (StatusCode::NOT_FOUND, "room-not-found"),
                 D::TicketNotFound(_) => (StatusCode::NOT_FOUND, "ticket-not-found"),

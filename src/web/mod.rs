@@ -63,6 +63,8 @@ pub enum Access {
     Reception,
     /// The doctor of the room (and reception, admin): next, recall, done, no-show, undo.
     Room,
+    /// Admin only: clinic settings.
+    Admin,
 }
 
 /// One route.
@@ -113,6 +115,9 @@ route_table! {
     post "/api/v1/rooms/{id}/done" => api::room_done, Room;
     post "/api/v1/rooms/{id}/no-show" => api::room_no_show, Room;
     post "/api/v1/rooms/{id}/undo" => api::room_undo, Room;
+    post "/api/v1/services/{id}/open" => api::service_open, Reception;
+    post "/api/v1/services/{id}/close" => api::service_close, Reception;
+    put "/api/v1/clinic/message" => api::clinic_message_put, Admin;
     post "/api/v1/rooms/{id}/open" => api::room_open, Reception;
     post "/api/v1/rooms/{id}/close" => api::room_close, Reception;
     get "/" => page::index_page, Public;

@@ -1366,3 +1366,70 @@ async fn a_display_can_be_made_silent() {
     let silent = boot(app.get("/display?sound=off").await.text().await.unwrap());
     assert_eq!(silent["settings"]["sound"], false);
 }
+
+#[tokio::test]
+async fn a_closed_service_issues_nothing_and_says_when_it_opens_again() {
+    let app = TestApp::spawn().await;
+    let waiting = app.issue("lab", "normal").await;
+    let (status, service) = app
+        .call(
+            "/api/v1/services/lab/close",
+            Some(json!({"reopens_at": "2026-11-22T09:00:00+05:30"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{service}");
+    assert_eq!(service["active"], false);
+    assert_eq!(service["reopens_at"], "2026-11-22T03:30:00Z");
+    let (status, body) = app
+        .call("/api/v1/tickets", Some(json!({"service": "lab"})))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "service-closed");
+    // its waiting ticket is still called
+    let next = app.next("lab").await;
+    assert_eq!(next["called"]["id"], waiting["id"]);
+    // bad bodies change nothing
+    let before = app.queue().await;
+    let (status, body) = app
+        .call(
+            "/api/v1/services/lab/close",
+            Some(json!({"reopens_at": "soon"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(app.queue().await, before);
+    let (status, body) = app.call("/api/v1/services/nope/open", None).await;
+    assert_eq!(status, 404, "{body}");
+    // open again: issuing works, the reopening time is gone
+    let (status, service) = app.call("/api/v1/services/lab/open", None).await;
+    assert_eq!(status, 200, "{service}");
+    assert_eq!(service["reopens_at"], Value::Null);
+    app.issue("lab", "normal").await;
+}
+
+#[tokio::test]
+async fn the_displays_message_is_set_and_reaches_the_events() {
+    let app = TestApp::spawn().await;
+    let mut events = app.events("").await;
+    events.next_json().await; // snapshot
+    let request = |message: &str| {
+        app.client
+            .put(app.url("/api/v1/clinic/message"))
+            .json(&json!({ "message": message }))
+            .send()
+    };
+    let r = request("  Dr. Rao is in from 11:00  ").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let event = events.next_event("clinic_message_set").await;
+    assert_eq!(event["message"], "Dr. Rao is in from 11:00");
+    assert_eq!(
+        app.queue().await["clinic"]["message"],
+        "Dr. Rao is in from 11:00"
+    );
+    let before = app.queue().await;
+    let r = request(&"x".repeat(501)).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "message-too-long");
+    assert_eq!(app.queue().await, before);
+}
