@@ -1253,3 +1253,71 @@ fn replaying_the_event_log_gives_the_same_state() {
     }
     assert_eq!(replayed, desk.state);
 }
+
+// ---- services open/close, the displays' message ---------------------------------------------
+
+fn set_service(s: &str, active: bool, reopens_at: Option<Timestamp>) -> Command {
+    Command::SetServiceActive {
+        service: service(s),
+        active,
+        reopens_at,
+    }
+}
+
+#[test]
+fn a_closed_service_refuses_tickets_keeps_its_queue_and_says_when_it_reopens() {
+    let mut desk = Desk::new();
+    let waiting = desk.issue("lab", Normal);
+    let reopens: Timestamp = "2026-11-22T03:30:00Z".parse().unwrap();
+    desk.event(&set_service("lab", false, Some(reopens)));
+    let lab = &desk.state.services[&service("lab")];
+    assert!(!lab.active);
+    assert_eq!(lab.reopens_at, Some(reopens));
+    assert_eq!(
+        desk.refuse(&issue("lab", Normal)),
+        DomainError::ServiceClosed(service("lab"))
+    );
+    // its waiting ticket is still called
+    assert_eq!(desk.next("lab"), Some(waiting));
+    // closing again the same way changes nothing; opening clears the reopening time
+    assert_eq!(
+        desk.run(&set_service("lab", false, Some(reopens))),
+        Decision::Unchanged
+    );
+    desk.event(&set_service("lab", true, Some(reopens)));
+    let lab = &desk.state.services[&service("lab")];
+    assert!(lab.active);
+    assert_eq!(lab.reopens_at, None);
+    desk.issue("lab", Normal);
+    assert_eq!(
+        desk.refuse(&set_service("nope", false, None)),
+        DomainError::ServiceNotFound(service("nope"))
+    );
+}
+
+#[test]
+fn the_displays_message_is_trimmed_bounded_and_replayable() {
+    let mut desk = Desk::new();
+    let set = |m: &str| Command::SetClinicMessage {
+        message: m.to_owned(),
+    };
+    desk.event(&set("  Dr. Rao is in from 11:00  "));
+    assert_eq!(desk.state.clinic.message, "Dr. Rao is in from 11:00");
+    assert_eq!(
+        desk.run(&set("Dr. Rao is in from 11:00")),
+        Decision::Unchanged
+    );
+    let too_long = "म".repeat(crate::domain::state::MESSAGE_MAX + 1);
+    assert_eq!(
+        desk.refuse(&set(&too_long)),
+        DomainError::MessageTooLong(crate::domain::state::MESSAGE_MAX)
+    );
+    desk.event(&set(""));
+    assert_eq!(desk.state.clinic.message, "");
+    // the log replays to the same state
+    let mut replayed = QueueState::new(DAY);
+    for event in &desk.events {
+        replayed.apply(event);
+    }
+    assert_eq!(replayed, desk.state);
+}
