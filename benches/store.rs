@@ -15,14 +15,19 @@ use jiff::{SignedDuration, Timestamp};
 use waitless::clock::ManualClock;
 use waitless::config::Config;
 use waitless::domain::{
-    ClinicCalendar, Command, Decision, Event, EventKind, Origin, Policy, PriorityClass, QueueState,
-    RoomId, ServiceId, Source, Touched, demo,
+    ClinicCalendar, Command, Decision, Event, Origin, Policy, PriorityClass, QueueState, RoomId,
+    ServiceId, Source, Touched,
 };
 use waitless::engine::load_or_seed;
 use waitless::store::{Store, StoreOptions};
 
 /// Tickets in a day.
 const TICKETS: usize = 5_000;
+
+/// Clinic days in UTC, starting at 04:00.
+fn utc_calendar() -> ClinicCalendar {
+    ClinicCalendar::new(jiff::tz::TimeZone::UTC, jiff::civil::time(4, 0, 0, 0))
+}
 
 fn opening() -> Timestamp {
     "2026-11-21T08:00:00Z".parse().unwrap()
@@ -51,20 +56,10 @@ impl Day {
     fn new(path: &Path, fsync: bool) -> Self {
         let store = Store::open(path, &options(fsync)).unwrap();
         let now = opening();
-        let mut state = QueueState::new(jiff::civil::date(2026, 11, 21));
-        let (clinic, services, rooms) = demo::demo_clinic().unwrap();
-        let event = QueueState::event(
-            1,
-            now,
-            &Origin::system(),
-            EventKind::ClinicSeeded {
-                clinic,
-                services,
-                rooms,
-            },
-        );
-        let touched = state.apply(&event);
-        store.commit(&[(&event, &touched)], &state).unwrap();
+        // Seeded as a first start seeds it.
+        let (state, seq, _) =
+            load_or_seed(&store, &ManualClock::new(now), &utc_calendar()).unwrap();
+        assert_eq!(seq, 1);
         Self {
             store,
             state,
@@ -204,7 +199,7 @@ fn bench_load(c: &mut Criterion) {
         );
     }
     let clock = ManualClock::new(opening() + SignedDuration::from_hours(8));
-    let calendar = ClinicCalendar::new(jiff::tz::TimeZone::UTC, jiff::civil::time(4, 0, 0, 0));
+    let calendar = utc_calendar();
     group.bench_function(
         "Store::open + load_or_seed (load + 4096 recent events)",
         |b| {

@@ -80,26 +80,6 @@ fn assert_error_body(text: &str, code: &str, context: &str) {
     );
 }
 
-/// The room's view from `GET /api/v1/rooms`.
-async fn room(app: &TestApp, room: &str) -> Value {
-    let (status, rooms) = app.get_json("/api/v1/rooms").await;
-    assert_eq!(status, 200);
-    rooms
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == room)
-        .unwrap_or_else(|| panic!("no room {room} in {rooms}"))
-        .clone()
-}
-
-/// `GET /api/v1/tickets/{id}`, asserting 200.
-async fn ticket(app: &TestApp, ticket: u64) -> Value {
-    let (status, body) = app.get_json(&format!("/api/v1/tickets/{ticket}")).await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
 /// Numbers of the waiting tickets in the queue snapshot, in order.
 fn waiting_numbers(queue: &Value) -> Vec<String> {
     queue["waiting"]
@@ -149,7 +129,7 @@ async fn rooms_show_whom_they_would_call_next_and_why() {
     let (status, rooms) = app.get_json("/api/v1/rooms").await;
     assert_eq!(status, 200);
     assert_eq!(rooms.as_array().unwrap().len(), 3);
-    let idle = room(&app, "room-1").await;
+    let idle = app.room("room-1").await;
     assert_eq!(idle["name"], "Room 1");
     assert_eq!(idle["services"], json!(["general"]));
     assert_eq!(idle["open"], true);
@@ -160,7 +140,7 @@ async fn rooms_show_whom_they_would_call_next_and_why() {
 
     let normal = app.issue("general", "normal").await;
     let urgent = app.issue("general", "urgent").await;
-    let room1 = room(&app, "room-1").await;
+    let room1 = app.room("room-1").await;
     assert_eq!(room1["waiting"], 2);
     assert_eq!(room1["next_up"]["ticket"], urgent["id"]);
     assert_eq!(room1["next_up"]["number"], "A002");
@@ -169,12 +149,12 @@ async fn rooms_show_whom_they_would_call_next_and_why() {
         json!({"rule": "highest_class", "class": "urgent"})
     );
     // the lab counter does not serve general tickets
-    let lab = room(&app, "lab").await;
+    let lab = app.room("lab").await;
     assert_eq!(lab["next_up"], Value::Null);
     assert_eq!(lab["waiting"], 0);
 
     app.next("room-1").await;
-    let room1 = room(&app, "room-1").await;
+    let room1 = app.room("room-1").await;
     assert_eq!(room1["serving"]["id"], urgent["id"]);
     assert_eq!(room1["serving"]["state"], "called");
     assert_eq!(room1["next_up"]["ticket"], normal["id"]);
@@ -227,7 +207,7 @@ async fn ticket_shows_its_position_and_wait_estimate() {
     assert_eq!(third["number"], "A003");
     assert_eq!(third["position"], 2);
 
-    let got = ticket(&app, id(&third)).await;
+    let got = app.ticket(id(&third)).await;
     assert_eq!(got["id"], third["id"]);
     assert_eq!(got["number"], "A003");
     assert_eq!(got["service"], "general");
@@ -239,7 +219,7 @@ async fn ticket_shows_its_position_and_wait_estimate() {
     let (low, high) = (range[0].as_u64().unwrap(), range[1].as_u64().unwrap());
     assert!(low <= eta && eta <= high, "{got}");
     assert!(eta > 0, "two people ahead: {got}");
-    let first_eta = ticket(&app, id(&first)).await["eta_minutes"]
+    let first_eta = app.ticket(id(&first)).await["eta_minutes"]
         .as_u64()
         .unwrap();
     assert!(
@@ -249,8 +229,8 @@ async fn ticket_shows_its_position_and_wait_estimate() {
 
     // calling the first moves the others up
     app.next("room-1").await;
-    assert_eq!(ticket(&app, id(&third)).await["position"], 1);
-    let called = ticket(&app, id(&first)).await;
+    assert_eq!(app.ticket(id(&third)).await["position"], 1);
+    let called = app.ticket(id(&first)).await;
     assert_eq!(called["state"], "called");
     assert_eq!(called["position"], Value::Null);
     assert_eq!(called["eta_minutes"], Value::Null);
@@ -260,7 +240,7 @@ async fn ticket_shows_its_position_and_wait_estimate() {
         let (status, body) = app.call(&format!("/api/v1/rooms/{r}/close"), None).await;
         assert_eq!(status, 200, "{body}");
     }
-    let got = ticket(&app, id(&third)).await;
+    let got = app.ticket(id(&third)).await;
     assert_eq!(got["position"], 1);
     assert_eq!(got["eta_minutes"], Value::Null);
     assert_eq!(got["eta_range_minutes"], Value::Null);
@@ -301,7 +281,7 @@ async fn issued_ticket_records_its_source_and_class() {
         assert_eq!(status, 201, "{t}");
         assert_eq!(t["source"], source, "{body}");
         assert_eq!(t["priority"], class, "{body}");
-        assert_eq!(ticket(&app, id(&t)).await["source"], source);
+        assert_eq!(app.ticket(id(&t)).await["source"], source);
     }
 }
 
@@ -509,7 +489,7 @@ async fn next_calls_urgent_then_priority_then_normal_first_come_first_served() {
     let last = app.next("room-1").await;
     assert_eq!(last["called"], Value::Null);
     assert_eq!(last["finished"]["number"], "A003");
-    assert_eq!(room(&app, "room-1").await["serving"], Value::Null);
+    assert_eq!(app.room("room-1").await["serving"], Value::Null);
 }
 
 #[tokio::test]
@@ -526,15 +506,15 @@ async fn anti_starvation_calls_a_ticket_passed_over_too_often() {
     let p3 = app.issue("general", "priority").await;
 
     assert_eq!(app.next("room-1").await["called"]["id"], p1["id"]);
-    assert_eq!(ticket(&app, id(&walk_in)).await["passed_over"], 1);
+    assert_eq!(app.ticket(id(&walk_in)).await["passed_over"], 1);
     past_debounce(&app);
     assert_eq!(app.next("room-1").await["called"]["id"], p2["id"]);
-    assert_eq!(ticket(&app, id(&walk_in)).await["passed_over"], 2);
+    assert_eq!(app.ticket(id(&walk_in)).await["passed_over"], 2);
     past_debounce(&app);
 
     // the staff console shows why the walk-in goes before p3
     let starving = json!({"rule": "starvation", "class": "normal", "passed_over": 2});
-    let room1 = room(&app, "room-1").await;
+    let room1 = app.room("room-1").await;
     assert_eq!(room1["next_up"]["ticket"], walk_in["id"]);
     assert_eq!(room1["next_up"]["reason"], starving);
 
@@ -562,7 +542,7 @@ async fn without_anti_starvation_higher_classes_always_go_first() {
         assert_eq!(next["called"]["priority"], "priority", "{next}");
         past_debounce(&app);
     }
-    assert_eq!(ticket(&app, id(&walk_in)).await["passed_over"], 0);
+    assert_eq!(app.ticket(id(&walk_in)).await["passed_over"], 0);
     assert_eq!(app.next("room-1").await["called"]["id"], walk_in["id"]);
 }
 
@@ -584,8 +564,8 @@ async fn second_next_within_debounce_window_calls_nobody_new() {
     );
     assert_eq!(second["finished"], Value::Null);
     assert_eq!(second["reason"], Value::Null);
-    assert_eq!(ticket(&app, id(&a)).await["state"], "called");
-    assert_eq!(ticket(&app, id(&b)).await["state"], "waiting");
+    assert_eq!(app.ticket(id(&a)).await["state"], "called");
+    assert_eq!(app.ticket(id(&b)).await["state"], "waiting");
     assert_eq!(app.queue().await["seq"], before["seq"]);
 
     // the window is per room: another room's press counts at once
@@ -617,8 +597,8 @@ async fn recall_counts_each_call_again() {
         assert_eq!(body["ticket"]["state"], "called");
         assert_eq!(body["ticket"]["recall_count"], count);
     }
-    assert_eq!(ticket(&app, id(&a)).await["recall_count"], 2);
-    assert_eq!(room(&app, "room-1").await["serving"]["id"], a["id"]);
+    assert_eq!(app.ticket(id(&a)).await["recall_count"], 2);
+    assert_eq!(app.room("room-1").await["serving"]["id"], a["id"]);
 }
 
 #[tokio::test]
@@ -633,14 +613,14 @@ async fn done_finishes_the_ticket_and_frees_the_room() {
     assert_eq!(body["ticket"]["id"], a["id"]);
     assert_eq!(body["ticket"]["state"], "done");
     assert!(body["ticket"]["finished_at"].is_string());
-    let room1 = room(&app, "room-1").await;
+    let room1 = app.room("room-1").await;
     assert_eq!(room1["serving"], Value::Null);
     assert_eq!(
         room1["service_minutes"], 5.0,
         "the room learnt its service time"
     );
     // done does not call the next one
-    assert_eq!(ticket(&app, id(&b)).await["state"], "waiting");
+    assert_eq!(app.ticket(id(&b)).await["state"], "waiting");
     let (status, body) = app.call("/api/v1/rooms/room-1/done", None).await;
     assert_eq!(status, 409);
     assert_eq!(body["error"]["code"], "room-idle");
@@ -655,8 +635,8 @@ async fn no_show_marks_the_ticket_and_frees_the_room() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["ticket"]["id"], a["id"]);
     assert_eq!(body["ticket"]["state"], "no_show");
-    assert_eq!(ticket(&app, id(&a)).await["state"], "no_show");
-    assert_eq!(room(&app, "room-1").await["serving"], Value::Null);
+    assert_eq!(app.ticket(id(&a)).await["state"], "no_show");
+    assert_eq!(app.room("room-1").await["serving"], Value::Null);
     // a no-show can be put back in the queue
     let (status, body) = app
         .call(&format!("/api/v1/tickets/{}/requeue", id(&a)), None)
@@ -688,10 +668,10 @@ async fn undo_restores_the_room_and_the_tickets() {
     assert_eq!(restored_b["state"], "waiting");
     assert_eq!(restored_b["position"], 0);
 
-    let room1 = room(&app, "room-1").await;
+    let room1 = app.room("room-1").await;
     assert_eq!(room1["serving"]["id"], a["id"]);
     assert_eq!(room1["next_up"]["ticket"], b["id"]);
-    assert_eq!(ticket(&app, id(&b)).await["state"], "waiting");
+    assert_eq!(app.ticket(id(&b)).await["state"], "waiting");
     assert_eq!(waiting_numbers(&app.queue().await), ["A002"]);
 
     // one undo per "next"
@@ -714,13 +694,13 @@ async fn undo_takes_back_the_service_time_and_the_passes_of_that_next() {
     app.issue("general", "priority").await;
     let next = app.next("room-1").await; // finishes first after 5 min, passes over the walk-in
     assert_eq!(next["finished"]["id"], first["id"]);
-    assert_eq!(ticket(&app, id(&walk_in)).await["passed_over"], 1);
-    assert_eq!(room(&app, "room-1").await["service_minutes"], 5.0);
+    assert_eq!(app.ticket(id(&walk_in)).await["passed_over"], 1);
+    assert_eq!(app.room("room-1").await["service_minutes"], 5.0);
 
     let (status, body) = app.call("/api/v1/rooms/room-1/undo", None).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(ticket(&app, id(&walk_in)).await["passed_over"], 0);
-    let room1 = room(&app, "room-1").await;
+    assert_eq!(app.ticket(id(&walk_in)).await["passed_over"], 0);
+    let room1 = app.room("room-1").await;
     assert_eq!(
         room1["service_minutes"], 8.0,
         "back to the default: {room1}"
@@ -735,13 +715,13 @@ async fn undo_after_the_window_is_refused() {
     app.next("room-1").await;
     let window = i64::try_from(app.config.queue.undo_window_secs).unwrap();
     app.advance(SignedDuration::from_secs(window + 1));
-    assert_eq!(room(&app, "room-1").await["undo_until"], Value::Null);
+    assert_eq!(app.room("room-1").await["undo_until"], Value::Null);
     let before = app.queue().await;
     let (status, body) = app.call("/api/v1/rooms/room-1/undo", None).await;
     assert_eq!(status, 409);
     assert_error_body(&body.to_string(), "undo-expired", "undo");
     assert_eq!(app.queue().await, before);
-    assert_eq!(ticket(&app, id(&a)).await["state"], "called");
+    assert_eq!(app.ticket(id(&a)).await["state"], "called");
 }
 
 #[tokio::test]
@@ -771,7 +751,7 @@ async fn cancel_takes_a_ticket_out_of_the_queue() {
     assert_eq!(body["state"], "cancelled");
     assert_eq!(body["cancel_reason"], "requested");
     assert_eq!(waiting_numbers(&app.queue().await), ["A002"]);
-    assert_eq!(ticket(&app, id(&b)).await["position"], 0);
+    assert_eq!(app.ticket(id(&b)).await["position"], 0);
 
     // a called ticket can be cancelled too, and frees its room
     app.next("room-1").await;
@@ -779,7 +759,7 @@ async fn cancel_takes_a_ticket_out_of_the_queue() {
         .call(&format!("/api/v1/tickets/{}/cancel", id(&b)), None)
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(room(&app, "room-1").await["serving"], Value::Null);
+    assert_eq!(app.room("room-1").await["serving"], Value::Null);
 
     let (status, body) = app
         .call(&format!("/api/v1/tickets/{}/cancel", id(&a)), None)
@@ -804,7 +784,7 @@ async fn requeue_puts_a_ticket_back_at_the_end_with_its_number() {
     assert_eq!(body["state"], "waiting");
     assert_eq!(body["room"], Value::Null);
     assert_eq!(body["position"], 1, "behind A002: {body}");
-    assert_eq!(room(&app, "room-1").await["serving"], Value::Null);
+    assert_eq!(app.room("room-1").await["serving"], Value::Null);
     assert_eq!(waiting_numbers(&app.queue().await), ["A002", "A001"]);
     past_debounce(&app);
     assert_eq!(app.next("room-1").await["called"]["id"], b["id"]);
@@ -846,10 +826,10 @@ async fn transfer_moves_the_ticket_to_another_service_with_its_number() {
     assert_eq!(to["state"], "waiting");
     assert_eq!(to["created_at"], a["created_at"]);
     assert_eq!(to["position"], 0);
-    assert_eq!(room(&app, "room-1").await["serving"], Value::Null);
-    assert_eq!(ticket(&app, id(&a)).await["state"], "transferred");
+    assert_eq!(app.room("room-1").await["serving"], Value::Null);
+    assert_eq!(app.ticket(id(&a)).await["state"], "transferred");
 
-    let lab = room(&app, "lab").await;
+    let lab = app.room("lab").await;
     assert_eq!(lab["next_up"]["ticket"], to["id"]);
     let next = app.next("lab").await;
     assert_eq!(next["called"]["id"], to["id"]);
@@ -879,7 +859,7 @@ async fn closed_room_calls_nobody_until_opened() {
     assert_eq!(status, 409);
     assert_error_body(&body.to_string(), "room-closed", "next in a closed room");
     assert_eq!(app.queue().await, before);
-    assert_eq!(ticket(&app, id(&a)).await["state"], "waiting");
+    assert_eq!(app.ticket(id(&a)).await["state"], "waiting");
 
     let (status, body) = app.call("/api/v1/rooms/room-1/open", None).await;
     assert_eq!(status, 200, "{body}");
@@ -920,8 +900,8 @@ async fn bad_requests_get_a_clear_error_and_change_nothing() {
     app.next("room-1").await;
     past_debounce(&app);
     let (done, called, waiting) = (id(&done), id(&called), id(&waiting));
-    assert_eq!(ticket(&app, done).await["state"], "done");
-    assert_eq!(ticket(&app, called).await["state"], "called");
+    assert_eq!(app.ticket(done).await["state"], "done");
+    assert_eq!(app.ticket(called).await["state"], "called");
 
     let too_long = format!("{{\"service\":\"general\"{}}}", " ".repeat(20 * 1024));
     let long_room = "r".repeat(33);
@@ -1192,17 +1172,17 @@ async fn new_clinic_day_restarts_numbers_and_cancels_unattended_tickets() {
     assert_eq!(app.issue("lab", "normal").await["number"], "L001");
 
     for old in [&left, &lab, &late] {
-        let got = ticket(&app, id(old)).await;
+        let got = app.ticket(id(old)).await;
         assert_eq!(got["state"], "cancelled", "{got}");
         assert_eq!(got["cancel_reason"], "unattended", "{got}");
         assert_eq!(got["number"], old["number"]);
     }
-    assert_eq!(ticket(&app, id(&served)).await["state"], "done");
+    assert_eq!(app.ticket(id(&served)).await["state"], "done");
 
     let queue = app.queue().await;
     assert_eq!(queue["day"], "2026-11-22");
     assert_eq!(waiting_numbers(&queue), ["A001", "L001"]);
-    assert_eq!(room(&app, "room-1").await["serving"], Value::Null);
+    assert_eq!(app.room("room-1").await["serving"], Value::Null);
     let (_, health) = app.get_json("/healthz").await;
     assert_eq!(health["day"], "2026-11-22");
 }
@@ -1224,7 +1204,7 @@ async fn idle_clinic_closes_its_day_without_any_request() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let got = ticket(&app, id(&left)).await;
+    let got = app.ticket(id(&left)).await;
     assert_eq!(got["state"], "cancelled");
     assert_eq!(got["cancel_reason"], "unattended");
 }

@@ -57,24 +57,6 @@ async fn restart(app: TestApp, data: &Path) -> TestApp {
     app
 }
 
-async fn ticket(app: &TestApp, id: &Value) -> Value {
-    let (status, body) = app.get_json(&format!("/api/v1/tickets/{id}")).await;
-    assert_eq!(status, 200, "ticket {id}: {body}");
-    body
-}
-
-async fn room(app: &TestApp, id: &str) -> Value {
-    let (status, rooms) = app.get_json("/api/v1/rooms").await;
-    assert_eq!(status, 200);
-    rooms
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == id)
-        .unwrap_or_else(|| panic!("no room {id} in {rooms}"))
-        .clone()
-}
-
 async fn seq(app: &TestApp) -> u64 {
     app.queue().await["seq"].as_u64().unwrap()
 }
@@ -96,28 +78,28 @@ async fn tickets_calls_counters_and_rooms_survive_a_restart() {
     let app = restart(app, dir.path()).await;
 
     assert_eq!(seq(&app).await, seq_before, "the sequence is kept");
-    let t = ticket(&app, &a1["id"]).await;
+    let t = app.ticket(&a1["id"]).await;
     assert_eq!(
         (t["number"].as_str(), t["state"].as_str()),
         (Some("A001"), Some("waiting"))
     );
-    let t = ticket(&app, &a2["id"]).await;
+    let t = app.ticket(&a2["id"]).await;
     assert_eq!(
         (t["number"].as_str(), t["state"].as_str()),
         (Some("A002"), Some("called"))
     );
     assert_eq!(t["room"], "room-1");
     assert_eq!(t["priority"], "priority");
-    let t = ticket(&app, &l1["id"]).await;
+    let t = app.ticket(&l1["id"]).await;
     assert_eq!(
         (t["number"].as_str(), t["state"].as_str()),
         (Some("L001"), Some("waiting"))
     );
 
-    let room1 = room(&app, "room-1").await;
+    let room1 = app.room("room-1").await;
     assert_eq!(room1["serving"]["id"], a2["id"], "{room1}");
     assert_eq!(room1["open"], true);
-    assert_eq!(room(&app, "lab").await["open"], false);
+    assert_eq!(app.room("lab").await["open"], false);
     let waiting: Vec<Value> = app.queue().await["waiting"]
         .as_array()
         .unwrap()
@@ -274,12 +256,12 @@ async fn day_rollover_is_kept_across_a_restart() {
     assert_eq!(health["day"], "2026-11-22");
     assert_eq!(seq(&app).await, seq_before);
     // Yesterday's tickets are archived, still readable, closed by the day's end.
-    let t = ticket(&app, &a1["id"]).await;
+    let t = app.ticket(&a1["id"]).await;
     assert_eq!(t["number"], "A001");
     assert_eq!(t["day"], "2026-11-21");
     assert_eq!(t["state"], "done", "called at the day's end: done {t}");
     for old in [&a2, &l1] {
-        let t = ticket(&app, &old["id"]).await;
+        let t = app.ticket(&old["id"]).await;
         assert_eq!(t["number"], old["number"]);
         assert_eq!(t["day"], "2026-11-21");
         assert_eq!(t["state"], "cancelled", "{t}");
@@ -292,7 +274,7 @@ async fn day_rollover_is_kept_across_a_restart() {
         .map(|t| t["id"].clone())
         .collect();
     assert_eq!(waiting, [new_a1["id"].clone()]);
-    assert_eq!(room(&app, "room-1").await["serving"], Value::Null);
+    assert_eq!(app.room("room-1").await["serving"], Value::Null);
 
     // Numbering goes on from today's counter, not yesterday's.
     assert_eq!(app.issue("general", "normal").await["number"], "A002");
@@ -393,7 +375,7 @@ async fn idle_day_close_is_committed_and_kept() {
 
     let (_, health) = app.get_json("/healthz").await;
     assert_eq!(health["day"], "2026-11-22");
-    let t = ticket(&app, &old["id"]).await;
+    let t = app.ticket(&old["id"]).await;
     assert_eq!(t["state"], "cancelled", "{t}");
     assert_eq!(t["cancel_reason"], "unattended", "{t}");
     assert!(app.queue().await["waiting"].as_array().unwrap().is_empty());
@@ -424,10 +406,10 @@ async fn transfers_and_the_undo_window_survive_a_restart() {
 
     let app = restart(app, dir.path()).await;
 
-    let from = ticket(&app, &a1["id"]).await;
+    let from = app.ticket(&a1["id"]).await;
     assert_eq!(from["state"], "transferred");
     assert_eq!(from["transferred_to"], to["id"]);
-    let t = ticket(&app, &to["id"]).await;
+    let t = app.ticket(&to["id"]).await;
     assert_eq!(
         (
             t["number"].as_str(),
@@ -442,10 +424,10 @@ async fn transfers_and_the_undo_window_survive_a_restart() {
     let (status, undone) = app.call("/api/v1/rooms/room-1/undo", None).await;
     assert_eq!(status, 200, "{undone}");
     assert_eq!(undone["restored"][0]["id"], a2["id"], "{undone}");
-    let t = ticket(&app, &a2["id"]).await;
+    let t = app.ticket(&a2["id"]).await;
     assert_eq!(t["state"], "waiting");
     assert_eq!(t["position"], 0);
-    assert_eq!(room(&app, "room-1").await["serving"], Value::Null);
+    assert_eq!(app.room("room-1").await["serving"], Value::Null);
 }
 
 #[tokio::test]

@@ -189,6 +189,26 @@ impl TestApp {
         body
     }
 
+    /// A room's view from `GET /api/v1/rooms`.
+    pub async fn room(&self, id: &str) -> Value {
+        let (status, rooms) = self.get_json("/api/v1/rooms").await;
+        assert_eq!(status, 200);
+        rooms
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no room {id} in {rooms}"))
+            .clone()
+    }
+
+    /// `GET /api/v1/tickets/{id}`, asserting 200.
+    pub async fn ticket(&self, id: impl std::fmt::Display) -> Value {
+        let (status, body) = self.get_json(&format!("/api/v1/tickets/{id}")).await;
+        assert_eq!(status, 200, "ticket {id}: {body}");
+        body
+    }
+
     /// The queue snapshot.
     pub async fn queue(&self) -> Value {
         let (status, body) = self.get_json("/api/v1/queue").await;
