@@ -36,8 +36,180 @@ pub struct Config {
     pub screens: ScreensConfig,
     /// Spoken announcements.
     pub voice: VoiceConfig,
+    /// The ticket printer.
+    pub printer: PrinterConfig,
+    /// GPIO push buttons and LEDs (Raspberry Pi).
+    pub gpio: GpioConfig,
+    /// Serial pager and keypad receivers.
+    pub serial: SerialConfig,
+    /// USB keypads and foot pedals.
+    pub keys: KeysConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// The ticket printer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrinterConfig {
+    /// Where the printer is: `tcp://HOST:9100`, `serial:///dev/ttyUSB0?baud=19200`,
+    /// `usb://VID:PID` (hex), `file:///dev/usb/lp0`, `fake` (records tickets, shows them at
+    /// /printer) or `none`.
+    pub uri: String,
+    /// Paper width in millimetres: 58 or 80.
+    pub paper_mm: u16,
+    /// A line printed at the bottom of every ticket (empty: none).
+    pub footer: String,
+    /// Print the QR code of the patient's status page.
+    pub qr: bool,
+    /// How often to ask the printer for its status (paper, cover, online), seconds.
+    pub status_poll_secs: u64,
+    /// After a failed print, try again this many seconds later.
+    pub retry_secs: u64,
+    /// Print jobs kept while the printer is down; the oldest is dropped beyond this.
+    pub max_queued_jobs: usize,
+}
+
+/// GPIO push buttons and LEDs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GpioConfig {
+    /// A level change must hold this long to count (contact bounce), milliseconds.
+    pub debounce_ms: u64,
+    /// A press held at least this long is a long press, milliseconds.
+    pub long_press_ms: u64,
+    /// A second press within this many milliseconds is a double press (only for buttons that
+    /// have a `double` action).
+    pub double_press_ms: u64,
+    /// A room's LED blinks this many seconds when the room calls a ticket.
+    pub led_blink_secs: u64,
+    /// The buttons.
+    pub buttons: Vec<ButtonConfig>,
+    /// One LED per room.
+    pub leds: Vec<LedConfig>,
+}
+
+/// One GPIO push button.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ButtonConfig {
+    /// BCM pin number (GPIO17 is 17).
+    pub pin: u8,
+    /// The room it acts on.
+    pub room: String,
+    /// Internal resistor: `up` (button to ground), `down` (button to 3.3 V) or `off`.
+    #[serde(default = "ButtonConfig::default_pull")]
+    pub pull: String,
+    /// The level while pressed: `low` (with a pull-up) or `high`.
+    #[serde(default = "ButtonConfig::default_active")]
+    pub active: String,
+    /// Action of a short press.
+    #[serde(default = "ButtonConfig::default_short")]
+    pub short: String,
+    /// Action of a long press (empty: same as short).
+    #[serde(default = "ButtonConfig::default_long")]
+    pub long: String,
+    /// Action of a double press (empty: a second press is just another short press).
+    #[serde(default)]
+    pub double: String,
+}
+
+impl ButtonConfig {
+    fn default_pull() -> String {
+        "up".to_owned()
+    }
+    fn default_active() -> String {
+        "low".to_owned()
+    }
+    fn default_short() -> String {
+        "next".to_owned()
+    }
+    fn default_long() -> String {
+        "recall".to_owned()
+    }
+}
+
+/// A room's call LED.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedConfig {
+    /// BCM pin number.
+    pub pin: u8,
+    /// The room whose calls it shows.
+    pub room: String,
+}
+
+/// Serial pager and keypad receivers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SerialConfig {
+    /// After the adapter disappears, try to open it again every this many seconds.
+    pub reconnect_secs: u64,
+    /// The receivers.
+    pub receivers: Vec<ReceiverConfig>,
+}
+
+/// One serial receiver.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverConfig {
+    /// The port: `/dev/ttyUSB0`, `/dev/serial/by-id/...`.
+    pub port: String,
+    /// Bits per second.
+    #[serde(default = "ReceiverConfig::default_baud")]
+    pub baud: u32,
+    /// Data bits, parity (N, E, O) and stop bits: `8N1`, `7E1`.
+    #[serde(default = "ReceiverConfig::default_framing")]
+    pub framing: String,
+    /// How codes are delimited: `line` (ended by CR or LF) or `fixed:N` (N bytes each).
+    #[serde(default = "ReceiverConfig::default_frame")]
+    pub frame: String,
+    /// What each code does: `"A1" = "room-1:next"`.
+    #[serde(default)]
+    pub codes: std::collections::BTreeMap<String, String>,
+}
+
+impl ReceiverConfig {
+    fn default_baud() -> u32 {
+        9600
+    }
+    fn default_framing() -> String {
+        "8N1".to_owned()
+    }
+    fn default_frame() -> String {
+        "line".to_owned()
+    }
+}
+
+/// USB keypads and foot pedals.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    /// Look for unplugged devices again every this many seconds.
+    pub rescan_secs: u64,
+    /// The devices.
+    pub devices: Vec<KeypadConfig>,
+}
+
+/// One keypad or pedal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeypadConfig {
+    /// The device: a path (`/dev/input/by-id/usb-...-event-kbd`) or its name as
+    /// `waitless devices list` shows it.
+    pub device: String,
+    /// Take the device for waitless alone, so its keys do not also type into the desktop.
+    #[serde(default = "KeypadConfig::default_grab")]
+    pub grab: bool,
+    /// What each key does: `KEY_SPACE = "room-1:next"`, `KEY_B = "room-1:recall"`.
+    #[serde(default)]
+    pub keys: std::collections::BTreeMap<String, String>,
+}
+
+impl KeypadConfig {
+    fn default_grab() -> bool {
+        true
+    }
 }
 
 /// The kiosk, displays and status pages.
@@ -171,6 +343,31 @@ impl Default for Config {
                 espeak: "espeak-ng".to_owned(),
                 appliance_audio: false,
             },
+            printer: PrinterConfig {
+                uri: "fake".to_owned(),
+                paper_mm: 80,
+                footer: String::new(),
+                qr: true,
+                status_poll_secs: 5,
+                retry_secs: 5,
+                max_queued_jobs: 50,
+            },
+            gpio: GpioConfig {
+                debounce_ms: 50,
+                long_press_ms: 800,
+                double_press_ms: 400,
+                led_blink_secs: 5,
+                buttons: Vec::new(),
+                leds: Vec::new(),
+            },
+            serial: SerialConfig {
+                reconnect_secs: 3,
+                receivers: Vec::new(),
+            },
+            keys: KeysConfig {
+                rescan_secs: 3,
+                devices: Vec::new(),
+            },
             log: LogConfig {
                 level: "info".to_owned(),
             },
@@ -196,6 +393,10 @@ section_defaults!(
     store: StoreConfig,
     screens: ScreensConfig,
     voice: VoiceConfig,
+    printer: PrinterConfig,
+    gpio: GpioConfig,
+    serial: SerialConfig,
+    keys: KeysConfig,
     log: LogConfig
 );
 
@@ -381,11 +582,127 @@ impl Config {
                 "must start with http:// or https:// (or be empty)",
             );
         }
+        self.validate_devices()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(
                 "log.level",
                 "use error, warn, info, debug, trace or a filter like waitless=debug",
             );
+        }
+        Ok(())
+    }
+
+    /// Checks the device sections: the printer URI, every `room:action`, pins, framings.
+    fn validate_devices(&self) -> Result<(), ConfigError> {
+        use crate::devices::{Binding, InputAction, printer::PrinterUri, serial::Framing};
+        let invalid = |key, message: String| ConfigError::Invalid { key, message };
+        let p = &self.printer;
+        PrinterUri::parse(&p.uri).map_err(|e| invalid("printer.uri", e.to_string()))?;
+        if !matches!(p.paper_mm, 58 | 80) {
+            return Err(invalid("printer.paper_mm", "must be 58 or 80".to_owned()));
+        }
+        if p.status_poll_secs == 0 || p.retry_secs == 0 {
+            return Err(invalid(
+                "printer.status_poll_secs",
+                "status_poll_secs and retry_secs must be at least 1".to_owned(),
+            ));
+        }
+        if p.max_queued_jobs == 0 {
+            return Err(invalid(
+                "printer.max_queued_jobs",
+                "must be at least 1".to_owned(),
+            ));
+        }
+        let g = &self.gpio;
+        if g.debounce_ms >= g.long_press_ms {
+            return Err(invalid(
+                "gpio.debounce_ms",
+                "must be shorter than gpio.long_press_ms".to_owned(),
+            ));
+        }
+        let binding = |key, room: &str, action: &str| {
+            format!("{room}:{action}")
+                .parse::<Binding>()
+                .map_err(|e| invalid(key, e.to_string()))
+        };
+        let action = |key, action: &str| {
+            if action.is_empty() {
+                Ok(())
+            } else {
+                action
+                    .parse::<InputAction>()
+                    .map(|_| ())
+                    .map_err(|e| invalid(key, e.to_string()))
+            }
+        };
+        let mut pins = std::collections::BTreeSet::new();
+        for b in &g.buttons {
+            binding("gpio.buttons", &b.room, &b.short)?;
+            action("gpio.buttons", &b.long)?;
+            action("gpio.buttons", &b.double)?;
+            if !matches!(b.pull.as_str(), "up" | "down" | "off") {
+                return Err(invalid(
+                    "gpio.buttons",
+                    format!("pin {}: pull {:?} must be up, down or off", b.pin, b.pull),
+                ));
+            }
+            if !matches!(b.active.as_str(), "low" | "high") {
+                return Err(invalid(
+                    "gpio.buttons",
+                    format!("pin {}: active {:?} must be low or high", b.pin, b.active),
+                ));
+            }
+            if b.pin > 27 || !pins.insert(b.pin) {
+                return Err(invalid(
+                    "gpio.buttons",
+                    format!("pin {} is not a free BCM pin 0 to 27", b.pin),
+                ));
+            }
+        }
+        for led in &g.leds {
+            binding("gpio.leds", &led.room, "next")?;
+            if led.pin > 27 || !pins.insert(led.pin) {
+                return Err(invalid(
+                    "gpio.leds",
+                    format!("pin {} is not a free BCM pin 0 to 27", led.pin),
+                ));
+            }
+        }
+        for r in &self.serial.receivers {
+            if r.port.is_empty() {
+                return Err(invalid(
+                    "serial.receivers",
+                    "a receiver needs a port".to_owned(),
+                ));
+            }
+            Framing::parse(&r.framing, &r.frame)
+                .map_err(|e| invalid("serial.receivers", format!("{}: {e}", r.port)))?;
+            if r.baud == 0 {
+                return Err(invalid(
+                    "serial.receivers",
+                    format!("{}: baud must be positive", r.port),
+                ));
+            }
+            for (code, target) in &r.codes {
+                target.parse::<Binding>().map_err(|e| {
+                    invalid("serial.receivers", format!("{} code {code:?}: {e}", r.port))
+                })?;
+            }
+        }
+        for k in &self.keys.devices {
+            if k.device.is_empty() {
+                return Err(invalid(
+                    "keys.devices",
+                    "a keypad needs a device".to_owned(),
+                ));
+            }
+            for (key, target) in &k.keys {
+                crate::devices::keys::key_code(key)
+                    .map_err(|e| invalid("keys.devices", format!("{}: {e}", k.device)))?;
+                target
+                    .parse::<Binding>()
+                    .map_err(|e| invalid("keys.devices", format!("{} key {key}: {e}", k.device)))?;
+            }
         }
         Ok(())
     }

@@ -99,6 +99,24 @@ impl EngineHandle {
             .map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }
+
+    /// Like [`Self::execute`], for plain threads (device workers). Must not be called from an
+    /// async task.
+    pub fn execute_blocking(
+        &self,
+        command: Command,
+        origin: Origin,
+    ) -> Result<Outcome, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Request {
+                command,
+                origin,
+                reply,
+            })
+            .map_err(|_| EngineError::Stopped)?;
+        answer.blocking_recv().map_err(|_| EngineError::Stopped)?
+    }
 }
 
 /// The running engine: its handle and its thread.

@@ -6,6 +6,7 @@ pub mod app; // composition root: wires store, engine, hub and web
 pub mod cli; // the command line
 pub mod clock; // the only code that reads the time
 pub mod config; // configuration: defaults, file, environment, flags
+pub mod devices; // printer, GPIO buttons, serial pagers, USB keypads
 pub mod domain; // pure queue rules
 pub mod engine; // the single writer
 pub mod hub; // event fan-out with sequence numbers

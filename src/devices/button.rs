@@ -1,0 +1,1 @@
+//! GPIO push buttons and LEDs. (Skeleton: the button helper fills this in.)

@@ -1,0 +1,435 @@
+//! Devices: the hardware around the queue — the ESC/POS ticket printer, GPIO "Next" buttons,
+//! serial pager/keypad receivers and USB keypads or foot pedals.
+//!
+//! Each device is a small synchronous trait (the capability: [`printer::Printer`],
+//! [`button::Pin`], [`serial::SerialLink`], [`keys::KeySource`]) with its real driver and a fake
+//! that ships in the binary, so a laptop (and every test) runs the whole appliance on fakes.
+//! Each device lives on its own thread (escpos drivers are not `Send`), reports its condition to
+//! the [`DeviceBoard`], and never takes the server down: a device that fails is reported,
+//! retried, and the queue goes on without it.
+//!
+//! Inputs (buttons, pagers, keys) turn a press into a [`Binding`] (`room:action`) and hand it to
+//! a [`PressSink`]; the real sink, [`EnginePresses`], sends it through the same command path as
+//! the staff console, so the debounce window and undo apply and the event log records its
+//! source.
+
+pub mod button;
+pub mod keys;
+pub mod printer;
+pub mod serial;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use utoipa::ToSchema;
+
+use crate::domain::{Command, Origin, RoomId, Source};
+use crate::engine::{EngineHandle, Outcome};
+
+/// Why a device cannot do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// The device is not there (unplugged, switched off, unreachable).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Reading or writing failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The device's configuration is wrong (bad URI, unknown key name...).
+    #[error("{0}")]
+    Config(String),
+    /// The device answered something that makes no sense.
+    #[error("{0}")]
+    Protocol(String),
+    /// This build or this machine cannot drive the device (GPIO off a Pi, no evdev).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl DeviceError {
+    /// An I/O error with what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// How a device is doing, in one word for the screens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Working.
+    Ok,
+    /// Working, but needs attention soon (paper near end).
+    Warning,
+    /// Not working (offline, paper out, cover open, unplugged).
+    Error,
+    /// It cannot tell (many USB printers give no status).
+    Unknown,
+    /// Not available on this machine or build (GPIO off a Pi).
+    Unavailable,
+}
+
+/// What kind of device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// The ticket printer.
+    Printer,
+    /// A GPIO push button.
+    Button,
+    /// A serial pager or keypad receiver.
+    Serial,
+    /// A USB keypad or foot pedal.
+    Keypad,
+}
+
+/// A device's condition, as the API, the kiosk and the staff console show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeviceStatus {
+    /// Stable id: `printer`, `button-17`, `serial-ttyUSB0`, `keypad-0`.
+    pub id: String,
+    /// What kind of device.
+    pub kind: DeviceKind,
+    /// What it is, for people: `ESC/POS printer tcp://10.0.0.9:9100`.
+    pub name: String,
+    /// How it is doing.
+    pub health: Health,
+    /// A stable kebab-case code the screens translate: `ok`, `offline`, `paper-out`,
+    /// `paper-near-end`, `cover-open`, `status-unknown`, `disconnected`, `unavailable`...
+    pub condition: String,
+    /// Details in English for the technical person (the error, the port).
+    pub detail: String,
+    /// Print jobs waiting (printers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_jobs: Option<usize>,
+}
+
+impl DeviceStatus {
+    /// A status.
+    pub fn new(
+        id: impl Into<String>,
+        kind: DeviceKind,
+        name: impl Into<String>,
+        health: Health,
+        condition: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            kind,
+            name: name.into(),
+            health,
+            condition: condition.into(),
+            detail: detail.into(),
+            queued_jobs: None,
+        }
+    }
+}
+
+/// Device status changes kept for slow subscribers.
+const BOARD_CAPACITY: usize = 64;
+
+/// Every device's latest status, and a broadcast of each change. Device threads report here;
+/// the API and the WebSocket stream read it.
+#[derive(Debug)]
+pub struct DeviceBoard {
+    statuses: RwLock<BTreeMap<String, DeviceStatus>>,
+    changes: broadcast::Sender<DeviceStatus>,
+}
+
+impl Default for DeviceBoard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DeviceBoard {
+    /// An empty board.
+    pub fn new() -> Self {
+        Self {
+            statuses: RwLock::new(BTreeMap::new()),
+            changes: broadcast::channel(BOARD_CAPACITY).0,
+        }
+    }
+
+    /// Records a device's status. A change is logged (warnings and errors as warnings) and
+    /// broadcast; the same status again is neither.
+    pub fn report(&self, status: DeviceStatus) {
+        let mut statuses = self
+            .statuses
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let previous = statuses.insert(status.id.clone(), status.clone());
+        let same_condition = previous.as_ref().is_some_and(|p| {
+            p.health == status.health
+                && p.condition == status.condition
+                && p.detail == status.detail
+        });
+        if previous.as_ref() == Some(&status) {
+            return;
+        }
+        if !same_condition {
+            match status.health {
+                Health::Ok | Health::Unknown => tracing::info!(
+                    device = %status.id,
+                    condition = %status.condition,
+                    "{}: {}",
+                    status.name,
+                    status.detail
+                ),
+                Health::Warning | Health::Error | Health::Unavailable => tracing::warn!(
+                    device = %status.id,
+                    condition = %status.condition,
+                    "{}: {}",
+                    status.name,
+                    status.detail
+                ),
+            }
+        }
+        // Nobody listening is fine.
+        let _ = self.changes.send(status);
+    }
+
+    /// Every device's status, by id.
+    pub fn all(&self) -> Vec<DeviceStatus> {
+        self.statuses
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// One device's status.
+    pub fn get(&self, id: &str) -> Option<DeviceStatus> {
+        self.statuses
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    /// Status changes from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<DeviceStatus> {
+        self.changes.subscribe()
+    }
+}
+
+/// What a physical input can do to a room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputAction {
+    /// Finish the current ticket and call the next.
+    Next,
+    /// Call the current ticket again.
+    Recall,
+    /// Finish the current ticket.
+    Done,
+    /// The current ticket did not come.
+    NoShow,
+    /// Undo the last "next".
+    Undo,
+}
+
+impl InputAction {
+    /// Every action, for error messages.
+    pub const ALL: [Self; 5] = [
+        Self::Next,
+        Self::Recall,
+        Self::Done,
+        Self::NoShow,
+        Self::Undo,
+    ];
+
+    /// Its name in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Recall => "recall",
+            Self::Done => "done",
+            Self::NoShow => "no-show",
+            Self::Undo => "undo",
+        }
+    }
+}
+
+impl fmt::Display for InputAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for InputAction {
+    type Err = DeviceError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_lowercase().replace('_', "-");
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| {
+                DeviceError::Config(format!(
+                    "unknown action {s:?}: use one of {}",
+                    Self::ALL.map(Self::as_str).join(", ")
+                ))
+            })
+    }
+}
+
+/// What a press does: an action in a room, written `room:action` in the configuration
+/// (`room-1:next`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Binding {
+    /// The room.
+    pub room: RoomId,
+    /// The action.
+    pub action: InputAction,
+}
+
+impl Binding {
+    /// The command this press sends.
+    pub fn command(&self) -> Command {
+        let room = self.room.clone();
+        match self.action {
+            InputAction::Next => Command::RoomNext { room },
+            InputAction::Recall => Command::RoomRecall { room },
+            InputAction::Done => Command::RoomDone { room },
+            InputAction::NoShow => Command::RoomNoShow { room },
+            InputAction::Undo => Command::RoomUndo { room },
+        }
+    }
+}
+
+impl fmt::Display for Binding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.room, self.action)
+    }
+}
+
+impl FromStr for Binding {
+    type Err = DeviceError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let Some((room, action)) = s.split_once(':') else {
+            return Err(DeviceError::Config(format!(
+                "{s:?} is not room:action, e.g. room-1:next"
+            )));
+        };
+        let room =
+            RoomId::parse(room.trim()).map_err(|e| DeviceError::Config(format!("{s:?}: {e}")))?;
+        Ok(Self {
+            room,
+            action: action.parse()?,
+        })
+    }
+}
+
+/// Where inputs send their presses. Called from device threads; must not block for long.
+pub trait PressSink: Send + Sync {
+    /// A press from `source`, by the device named `actor` (`gpio17`, `serial-ttyUSB0`).
+    fn press(&self, binding: &Binding, source: Source, actor: &str);
+}
+
+/// The real sink: sends each press to the engine, like a staff console button, and logs what
+/// came of it. The device thread waits until the command is committed (a few milliseconds).
+#[derive(Clone, Debug)]
+pub struct EnginePresses {
+    engine: EngineHandle,
+}
+
+impl EnginePresses {
+    /// A sink over the engine.
+    pub fn new(engine: EngineHandle) -> Self {
+        Self { engine }
+    }
+}
+
+impl PressSink for EnginePresses {
+    fn press(&self, binding: &Binding, source: Source, actor: &str) {
+        let origin = Origin::new(source, actor);
+        let label = format!("{binding} from {actor}");
+        match self.engine.execute_blocking(binding.command(), origin) {
+            Ok(Outcome::Applied(event)) => {
+                tracing::info!(seq = event.seq, "{label}: done");
+            }
+            Ok(Outcome::Debounced { .. }) => {
+                tracing::info!("{label}: ignored (pressed again within the debounce window)");
+            }
+            Ok(other) => tracing::info!("{label}: {other:?}"),
+            Err(e) => tracing::warn!("{label}: refused: {e}"),
+        }
+    }
+}
+
+/// A sink that remembers presses (tests, `devices learn`).
+#[derive(Clone, Debug, Default)]
+pub struct RecordedPresses {
+    presses: Arc<std::sync::Mutex<Vec<(Binding, Source, String)>>>,
+}
+
+impl RecordedPresses {
+    /// Every press so far.
+    pub fn presses(&self) -> Vec<(Binding, Source, String)> {
+        self.presses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl PressSink for RecordedPresses {
+    fn press(&self, binding: &Binding, source: Source, actor: &str) {
+        self.presses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((binding.clone(), source, actor.to_owned()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bindings_parse_room_and_action() {
+        let b: Binding = "room-1:next".parse().unwrap();
+        assert_eq!(b.room.as_str(), "room-1");
+        assert_eq!(b.action, InputAction::Next);
+        assert_eq!(b.to_string(), "room-1:next");
+        let b: Binding = "room-2:no_show".parse().unwrap();
+        assert_eq!(b.action, InputAction::NoShow);
+        for bad in ["room-1", "room-1:jump", ":next", "Room 1:next"] {
+            assert!(bad.parse::<Binding>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn board_broadcasts_changes_only() {
+        let board = DeviceBoard::new();
+        let mut changes = board.subscribe();
+        let status =
+            DeviceStatus::new("printer", DeviceKind::Printer, "fake", Health::Ok, "ok", "");
+        board.report(status.clone());
+        board.report(status.clone());
+        let mut paper_out = status.clone();
+        paper_out.health = Health::Error;
+        paper_out.condition = "paper-out".to_owned();
+        board.report(paper_out.clone());
+        assert_eq!(changes.try_recv().unwrap(), status);
+        assert_eq!(changes.try_recv().unwrap(), paper_out);
+        assert!(changes.try_recv().is_err());
+        assert_eq!(board.get("printer"), Some(paper_out));
+    }
+}
