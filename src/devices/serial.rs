@@ -12,3 +12,26 @@ impl Framing {
         Ok(Self)
     }
 }
+
+use std::sync::Arc;
+
+use super::{DeviceBoard, PressSink};
+use crate::config::SerialConfig;
+
+/// A receiver's thread.
+#[derive(Debug)]
+pub struct ReceiverHandle;
+
+impl ReceiverHandle {
+    /// Stops it.
+    pub fn stop(&self) {}
+}
+
+/// Starts the configured receivers.
+pub fn spawn_receivers(
+    _config: &SerialConfig,
+    _sink: Arc<dyn PressSink>,
+    _board: Arc<DeviceBoard>,
+) -> Vec<ReceiverHandle> {
+    Vec::new()
+}
