@@ -140,6 +140,17 @@ pub async fn run(
             tracing::warn!("voice.appliance_audio is on, but there is no voice to play");
         }
     }
+    {
+        let published = hub.read();
+        for room in crate::devices::configured_rooms(&config) {
+            if !published.state.rooms.keys().any(|id| id.as_str() == room) {
+                tracing::warn!(
+                    "the configuration's inputs name room {room:?}, which the clinic does not \
+                     have: its presses will be refused until the room is added"
+                );
+            }
+        }
+    }
     let devices = Arc::new(DeviceBoard::new());
     let printer = PrinterHandle::start(&config.printer, Arc::clone(&devices))
         .context("cannot start the printer")?;

@@ -439,6 +439,34 @@ pub fn start_inputs(
     }
 }
 
+/// Every room the configuration's inputs name (buttons, LEDs, pager codes, keys), for a
+/// check against the clinic's rooms at start.
+pub fn configured_rooms(config: &crate::config::Config) -> Vec<String> {
+    let mut rooms: Vec<String> = config
+        .gpio
+        .buttons
+        .iter()
+        .map(|b| b.room.clone())
+        .chain(config.gpio.leds.iter().map(|l| l.room.clone()))
+        .chain(
+            config
+                .serial
+                .receivers
+                .iter()
+                .flat_map(|r| r.codes.values())
+                .chain(config.keys.devices.iter().flat_map(|k| k.keys.values()))
+                .filter_map(|target| {
+                    target
+                        .split_once(':')
+                        .map(|(room, _)| room.trim().to_owned())
+                }),
+        )
+        .collect();
+    rooms.sort();
+    rooms.dedup();
+    rooms
+}
+
 /// Blinks a room's LED each time the room calls (or recalls) a ticket, until the hub closes.
 async fn blink_on_calls(hub: Arc<crate::hub::Hub>, gpio: button::GpioHandle) {
     use crate::domain::EventKind;
