@@ -11,6 +11,8 @@ use anyhow::Context;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::devices::printer::PrinterHandle;
+use crate::devices::{DeviceBoard, EnginePresses};
 use crate::engine::{Engine, EngineParts, load_or_seed};
 use crate::hub::Hub;
 use crate::i18n::Catalogs;
@@ -138,6 +140,15 @@ pub async fn run(
             tracing::warn!("voice.appliance_audio is on, but there is no voice to play");
         }
     }
+    let devices = Arc::new(DeviceBoard::new());
+    let printer = PrinterHandle::start(&config.printer, Arc::clone(&devices))
+        .context("cannot start the printer")?;
+    let inputs = crate::devices::start_inputs(
+        &config,
+        Arc::new(EnginePresses::new(engine.handle())),
+        Arc::clone(&devices),
+        &hub,
+    );
     let config = Arc::new(config);
     let app_state = Data::new(AppState {
         engine: engine.handle(),
@@ -150,6 +161,8 @@ pub async fn run(
         catalogs,
         links,
         speech,
+        devices,
+        printer: printer.clone(),
     });
     let max_body = config.http.max_body_bytes;
     let mut server = HttpServer::new(move || {
@@ -173,6 +186,8 @@ pub async fn run(
     log_urls(addr, started.elapsed());
 
     shutdown.await;
+    inputs.stop();
+    printer.stop();
     hub.close();
     handle.stop(true).await;
     match serving.await {

@@ -42,6 +42,7 @@ const ICONS = {
   clock: '<circle cx="12" cy="12" r="9.5"/><path d="M12 6.5V12l3.5 2.5"/>',
   people: '<circle cx="8" cy="7" r="2.5"/><circle cx="16.5" cy="7" r="2.5"/><path d="M3.5 19v-3.5a4.5 4.5 0 0 1 9 0V19M12.5 13a4.5 4.5 0 0 1 8.5 2.5V19"/>',
   phone: '<rect x="6" y="2.5" width="12" height="19" rx="2.5"/><path d="M10.5 18.5h3"/>',
+  printer: '<path d="M7 9V3.5h10V9"/><rect x="3.5" y="9" width="17" height="7.5" rx="1.5"/><path d="M7 14h10v6.5H7z"/>',
   pencil: '<path d="M15 4.5l4.5 4.5L9 19.5H4.5V15z"/><path d="M12.5 7l4.5 4.5"/>',
 };
 
@@ -94,7 +95,13 @@ const state = {
   ticket: null,
   issuing: false,
   notice: null,
+  printer: null, // the printer's device status, when there is a printer
 };
+
+/** True when the printer is known not to work (offline, out of paper, cover open...). */
+function printerDown() {
+  return state.printer?.health === "error";
+}
 
 /** A fresh key for one patient's flow: a double tap or a retry issues one ticket. */
 function newKey() {
@@ -248,6 +255,14 @@ function noticeBox() {
     : null;
 }
 
+/** Before a patient takes a ticket: says so when the printer does not work. */
+function printerBox() {
+  return printerDown()
+    ? el("p", { class: "k-printer-down", id: "printer-warning", role: "status" },
+      icon("printer"), el("span", {}, t("kiosk.printer_down")))
+    : null;
+}
+
 function backButton(onclick) {
   return el("button", { type: "button", class: "k-back", "data-action": "back", onclick },
     icon("back"), el("span", {}, t("kiosk.back")));
@@ -306,7 +321,7 @@ function service() {
         el("span", { class: "k-service-name" }, nameOf(s)),
         s.active ? null : el("span", { class: "k-closed-tag" }, closedText(s))))));
   });
-  put(title(t("kiosk.choose_service")), noticeBox(), grid,
+  put(title(t("kiosk.choose_service")), noticeBox(), printerBox(), grid,
     hasLanguageScreen ? footer(backButton(() => goStart())) : null);
 }
 
@@ -392,10 +407,28 @@ function ticket() {
   put(
     el("div", { class: "k-ticket" }, card, qr),
     footer(
-      el("p", { class: "k-note" }, icon("pencil"), el("span", {}, t("kiosk.note_number"))),
+      printNote(tk),
       el("button", { type: "button", class: "k-done", "data-action": "done", onclick: () => goStart() },
         icon("check"), el("span", {}, t("kiosk.done")))),
     el("div", { class: "k-countdown", "aria-hidden": "true" }, el("div", { class: "k-countdown-bar" })));
+}
+
+/** Under the ticket: "printing" when the printer took it, else "please note your number". */
+function printNote(tk) {
+  const printing = tk.print === "queued" && !printerDown();
+  return el("p", { class: "k-note", id: "print-note", dataset: { print: tk.print ?? "none" } },
+    icon(printing ? "printer" : "pencil"),
+    el("span", {}, printing ? t("kiosk.printing")
+      : tk.print === "delayed" || printerDown() ? t("kiosk.printer_down") : t("kiosk.note_number")));
+}
+
+function onDevice(device) {
+  if (device.id !== "printer") return;
+  const wasDown = printerDown();
+  state.printer = device;
+  if (wasDown === printerDown()) return;
+  if (state.screen === "service") show("service", true);
+  else if (state.screen === "ticket") document.getElementById("print-note")?.replaceWith(printNote(state.ticket));
 }
 
 function closed() {
@@ -474,7 +507,7 @@ async function issue(priorityValue) {
   clearTimeout(resetTimer);
   try {
     const answer = await api("POST", "/api/v1/tickets",
-      { service: state.service, priority: priorityValue, source: "kiosk" },
+      { service: state.service, priority: priorityValue, source: "kiosk", lang: boot.lang },
       { "Idempotency-Key": state.key });
     state.fetchFailed = false;
     state.issuing = false;
@@ -582,4 +615,4 @@ window.addEventListener("resize", layout);
 tick();
 setInterval(tick, 15000);
 show("loading");
-new Live({ onSnapshot, onStatus }).start();
+new Live({ onSnapshot, onStatus, onDevice }).start();

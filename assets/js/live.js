@@ -70,17 +70,19 @@ export function el(tag, attrs = {}, ...children) {
  *
  * onSnapshot(queue) gets the whole queue (on connect, after falling behind, and — unless
  * refreshOnEvent is false — after each event as a fresh GET /api/v1/queue, throttled); onEvent(event) gets each event as it comes;
- * onStatus(connected) says when the link is up or has been down for `staleAfterMs`.
+ * onStatus(connected) says when the link is up or has been down for `staleAfterMs`;
+ * onDevice(device) gets each device's status (printer, buttons...) on connect and on change.
  * Reconnects with backoff (0.5 s doubling to 10 s) and resumes from the last sequence number.
  */
 export class Live {
-  constructor({ onSnapshot = () => {}, onEvent = () => {}, onStatus = () => {}, staleAfterMs = 5000, refreshOnEvent = true } = {}) {
+  constructor({ onSnapshot = () => {}, onEvent = () => {}, onStatus = () => {}, onDevice = () => {}, staleAfterMs = 5000, refreshOnEvent = true } = {}) {
     // refreshOnEvent: false for pages that need only the events (a patient's phone), so a
     // waiting room full of phones does not re-read the whole queue on every call.
     this.refreshOnEvent = refreshOnEvent;
     this.onSnapshot = onSnapshot;
     this.onEvent = onEvent;
     this.onStatus = onStatus;
+    this.onDevice = onDevice;
     this.staleAfterMs = staleAfterMs;
     this.seq = null;
     this.backoff = 500;
@@ -149,6 +151,10 @@ export class Live {
         this.seq = data.event.seq;
         this.onEvent(data.event);
         if (this.refreshOnEvent) this.refresh(150);
+      } else if (data.type === "devices") {
+        for (const device of data.devices ?? []) this.onDevice(device);
+      } else if (data.type === "device") {
+        this.onDevice(data.device);
       }
     };
     socket.onclose = () => this.lost();

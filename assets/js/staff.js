@@ -18,6 +18,7 @@ const state = {
   everOnline: false,
   skewMs: null,          // client clock minus server clock, estimated from event times
   known: new Map(),      // ticket id → latest full ticket seen in events (for search)
+  devices: new Map(),    // device id → its status (printer, buttons...)
   servicesKey: "",
   roomsKey: "",
   transferTicket: null,
@@ -658,7 +659,41 @@ function searchCard(tk) {
         onclick: () => ticketAction(tk, "requeue") }, t("staff.requeue")) : null,
       canTransfer ? el("button", { type: "button", class: "btn btn-quiet", "data-action": "transfer", disabled: off,
         onclick: () => openTransfer(tk) }, t("staff.transfer")) : null,
+      canCancel && state.devices.has("printer") ? el("button", { type: "button", class: "btn btn-quiet", "data-action": "print",
+        disabled: off, onclick: () => reprint(tk) }, t("staff.reprint")) : null,
     ));
+}
+
+function reprint(tk) {
+  run(`print-${tk.id}`, () => api("POST", `/api/v1/tickets/${tk.id}/print`, { lang: boot.lang }), () => {
+    toast(t("staff.reprinted", { number: tk.number }), "ok");
+  });
+}
+
+// ---------- devices ----------
+
+/** The topbar's device chips: the printer always, other devices only when they need care. */
+function renderDevices() {
+  const box = $("devices");
+  const chips = [];
+  for (const device of state.devices.values()) {
+    if (device.kind !== "printer" && device.health === "ok") continue;
+    const key = `devices.condition_${device.condition.replaceAll("-", "_")}`;
+    const what = device.kind === "printer" ? t("devices.printer") : device.name;
+    let text = `${what}: ${has(key) ? t(key) : device.condition}`;
+    if (device.queued_jobs) text += ` · ${t("devices.queued_jobs", { n: device.queued_jobs })}`;
+    chips.push(el(device.kind === "printer" ? "a" : "span", {
+      class: `device device-${device.health}`, dataset: { device: device.id, condition: device.condition },
+      href: device.kind === "printer" ? "/printer" : null, title: device.detail || null,
+    }, text));
+  }
+  box.replaceChildren(...chips);
+}
+
+function onDevice(device) {
+  state.devices.set(device.id, device);
+  renderDevices();
+  if (device.id === "printer") renderSearch();
 }
 
 function ticketAction(tk, action) {
@@ -803,7 +838,7 @@ function start() {
     if (state.queue) { renderRoom(state.queue); renderCounts(state.queue); renderQueueList(state.queue); }
   }, 20000);
 
-  new Live({ onSnapshot, onEvent, onStatus }).start();
+  new Live({ onSnapshot, onEvent, onStatus, onDevice }).start();
 }
 
 start();

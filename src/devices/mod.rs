@@ -398,6 +398,74 @@ impl PressSink for RecordedPresses {
     }
 }
 
+/// The running inputs: GPIO buttons and LEDs, serial receivers, keypads.
+#[derive(Debug)]
+pub struct Inputs {
+    gpio: button::GpioHandle,
+    receivers: Vec<serial::ReceiverHandle>,
+    keypads: Vec<keys::KeypadHandle>,
+}
+
+impl Inputs {
+    /// Stops every input's thread.
+    pub fn stop(&self) {
+        self.gpio.stop();
+        for r in &self.receivers {
+            r.stop();
+        }
+        for k in &self.keypads {
+            k.stop();
+        }
+    }
+}
+
+/// Starts every configured input, sending presses to `sink`, and — when rooms have LEDs —
+/// a task that blinks a room's LED when it calls a ticket. Problems are reported on the
+/// board, never fatal. Must run inside the async runtime (for the LED task).
+pub fn start_inputs(
+    config: &crate::config::Config,
+    sink: Arc<dyn PressSink>,
+    board: Arc<DeviceBoard>,
+    hub: &Arc<crate::hub::Hub>,
+) -> Inputs {
+    let gpio = button::spawn_gpio(&config.gpio, Arc::clone(&sink), Arc::clone(&board));
+    if !config.gpio.leds.is_empty() {
+        actix_web::rt::spawn(blink_on_calls(Arc::clone(hub), gpio.clone()));
+    }
+    Inputs {
+        gpio,
+        receivers: serial::spawn_receivers(&config.serial, Arc::clone(&sink), Arc::clone(&board)),
+        keypads: keys::spawn_keypads(&config.keys, sink, board),
+    }
+}
+
+/// Blinks a room's LED each time the room calls (or recalls) a ticket, until the hub closes.
+async fn blink_on_calls(hub: Arc<crate::hub::Hub>, gpio: button::GpioHandle) {
+    use crate::domain::EventKind;
+    use crate::hub::FeedItem;
+    let mut closing = hub.closing();
+    let mut feed = hub.subscribe(None, |_| ()).feed;
+    loop {
+        let item = tokio::select! {
+            item = feed.next(&hub, |_| ()) => item,
+            _ = closing.changed() => return,
+        };
+        match item {
+            FeedItem::Event(event) => match &event.kind {
+                EventKind::RoomNext {
+                    room,
+                    called: Some(_),
+                    ..
+                }
+                | EventKind::TicketRecalled { room, .. } => gpio.blink(room),
+                _ => {}
+            },
+            FeedItem::Snapshot(()) => {}
+            FeedItem::Closed => return,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,6 +58,12 @@ pub struct IssueTicketRequest {
     /// What issues it; `api` when absent.
     #[serde(default)]
     pub source: IssueSource,
+    /// Print the ticket; by default only tickets issued by the kiosk are printed.
+    #[serde(default)]
+    pub print: Option<bool>,
+    /// The language to print it in (`en`, `hi`); the first kiosk language when absent.
+    #[serde(default)]
+    pub lang: Option<String>,
 }
 
 /// `POST /api/v1/tickets/{id}/transfer` body.
@@ -134,7 +140,7 @@ fn views(state: &AppState, ids: &[TicketId]) -> Vec<TicketView> {
         .collect()
 }
 
-fn view_of(state: &AppState, id: TicketId) -> Result<TicketView, WebError> {
+pub(super) fn view_of(state: &AppState, id: TicketId) -> Result<TicketView, WebError> {
     views(state, &[id]).pop().ok_or(WebError::Domain(
         crate::domain::DomainError::TicketNotFound(id),
     ))
@@ -233,7 +239,7 @@ pub async fn ticket_create(
         IssueSource::Api => Source::Api,
     };
     let command = Command::IssueTicket {
-        service: body.service,
+        service: body.service.clone(),
         priority: body.priority,
         idempotency_key: key,
     };
@@ -252,6 +258,12 @@ pub async fn ticket_create(
     };
     let mut view = view;
     view.status_path = Some(state.links.path(view.ticket.id));
+    // A repeat of the same request (a double tap) does not print a second ticket.
+    if body.print.unwrap_or(source == Source::Kiosk) && !replayed {
+        let lang = super::print::print_language(&state, body.lang.as_deref());
+        let ticket = super::print::ticket_print(&state, &req, &view, &lang);
+        view.print = Some(state.printer.print_ticket(&ticket));
+    }
     let mut response = HttpResponse::Created();
     if replayed {
         response.insert_header(("Idempotency-Replayed", "true"));

@@ -54,6 +54,12 @@ pub enum WebError {
     /// The announcement cannot be spoken.
     #[error(transparent)]
     Speech(#[from] crate::notify::speech::SpeechError),
+    /// The ticket cannot be printed now (it is finished).
+    #[error("{0}")]
+    NotPrintable(String),
+    /// There is no printer configured.
+    #[error("there is no printer: set [printer] uri in the configuration (docs/hardware.md)")]
+    NoPrinter,
     /// A bug or an unexpected failure: logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -124,6 +130,8 @@ impl WebError {
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
             Self::WebSocket(_) => (StatusCode::BAD_REQUEST, "websocket-required"),
             Self::Speech(_) => (StatusCode::SERVICE_UNAVAILABLE, "speech-unavailable"),
+            Self::NotPrintable(_) => (StatusCode::CONFLICT, "not-printable"),
+            Self::NoPrinter => (StatusCode::CONFLICT, "no-printer"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal-error"),
         }
     }

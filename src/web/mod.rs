@@ -10,6 +10,7 @@ pub mod error;
 pub mod link;
 pub mod openapi;
 pub mod page;
+pub mod print;
 pub mod template;
 pub mod view;
 pub mod ws;
@@ -51,6 +52,10 @@ pub struct AppState {
     pub links: link::StatusLinks,
     /// Spoken announcements.
     pub speech: Arc<Speech>,
+    /// Every device's status.
+    pub devices: Arc<crate::devices::DeviceBoard>,
+    /// The ticket printer.
+    pub printer: crate::devices::printer::PrinterHandle,
 }
 
 /// Who may call a route. Logins and roles arrive in a later release; until then every route is
@@ -120,6 +125,10 @@ route_table! {
     put "/api/v1/clinic/message" => api::clinic_message_put, Admin;
     post "/api/v1/rooms/{id}/open" => api::room_open, Reception;
     post "/api/v1/rooms/{id}/close" => api::room_close, Reception;
+    post "/api/v1/tickets/{id}/print" => print::ticket_print_again, Reception;
+    get "/api/v1/devices" => print::devices_get, Public;
+    post "/api/v1/devices/printer/test" => print::printer_test, Admin;
+    get "/printer" => page::printer_page, Public;
     get "/" => page::index_page, Public;
     get "/kiosk" => page::kiosk_page, Public;
     get "/display" => page::display_page, Public;

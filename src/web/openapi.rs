@@ -3,7 +3,7 @@
 
 use utoipa::OpenApi;
 
-use super::{api, ws};
+use super::{api, print, ws};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -36,6 +36,9 @@ use super::{api, ws};
         api::room_close,
         api::openapi_json,
         ws::events_ws,
+        print::ticket_print_again,
+        print::devices_get,
+        print::printer_test,
     ),
     components(schemas(crate::domain::Event, crate::domain::EventKind)),
     tags(
@@ -43,6 +46,7 @@ use super::{api, ws};
         (name = "rooms", description = "What a room does: next, recall, done, no-show, undo"),
         (name = "queue", description = "The whole queue and its live events"),
         (name = "clinic", description = "Services and rooms"),
+        (name = "devices", description = "Printer, buttons, pagers and keypads: status, printing"),
     )
 )]
 pub struct ApiDoc;

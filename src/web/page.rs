@@ -281,3 +281,23 @@ pub async fn status_qr(
         .insert_header(("Cache-Control", "public, max-age=86400"))
         .body(svg))
 }
+
+/// `/printer`: what the demo (fake) printer printed, as paper tickets on screen.
+pub async fn printer_page(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, WebError> {
+    let catalog = language(&state, &query);
+    let printer = &state.config.printer;
+    render(
+        &state,
+        "printer",
+        catalog,
+        "devices.printer_page",
+        serde_json::json!({
+            "fake": printer.uri == "fake",
+            "uri": printer.uri,
+            "paper_mm": printer.paper_mm,
+        }),
+    )
+}

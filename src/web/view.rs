@@ -29,6 +29,11 @@ pub struct TicketView {
     /// The patient's status page (`/t/...`), on answers that issue or show one ticket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_path: Option<String>,
+    /// On the answer that issued it: what became of its print job (`queued`, `delayed`:
+    /// the printer is not ready and prints it when it is back, `no_printer`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub print: Option<crate::devices::printer::PrintOutcome>,
 }
 
 impl TicketView {
@@ -40,6 +45,7 @@ impl TicketView {
             eta_minutes: eta.map(|e| e.minutes),
             eta_range_minutes: eta.map(|e| [e.low, e.high]),
             status_path: None,
+            print: None,
             ticket,
         }
     }

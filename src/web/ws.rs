@@ -17,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::error::{ErrorDetail, WebError};
 use super::view::{self, QueueView};
+use crate::devices::DeviceStatus;
 use crate::hub::{FeedItem, Published, SharedEvent, Start, Subscription};
 
 /// Query of `GET /api/v1/events`.
@@ -43,6 +44,16 @@ pub enum ServerMessage {
         seq: u64,
         /// The queue.
         queue: Box<QueueView>,
+    },
+    /// Every device's status; sent on connect.
+    Devices {
+        /// The devices.
+        devices: Vec<DeviceStatus>,
+    },
+    /// A device's status changed.
+    Device {
+        /// Its new status.
+        device: DeviceStatus,
     },
     /// Answer to a client's `{"type":"ping"}`.
     Pong,
@@ -139,11 +150,18 @@ async fn run(
     heartbeat: Duration,
 ) {
     let Subscription { start, mut feed } = subscription;
+    let mut devices = state.devices.subscribe();
     let mut closing = state.hub.closing();
     let mut ticker = tokio::time::interval(heartbeat);
     let mut last_heard = Instant::now();
     let mut close_reason: Option<CloseReason> = None;
     if !send_start(&mut session, start).await {
+        return;
+    }
+    let all = ServerMessage::Devices {
+        devices: state.devices.all(),
+    };
+    if !send(&mut session, &all).await {
         return;
     }
     loop {
@@ -164,6 +182,20 @@ async fn run(
                     break;
                 }
             },
+            change = devices.recv() => {
+                let message = match change {
+                    Ok(device) => ServerMessage::Device { device },
+                    // Missed some changes: send them all.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        ServerMessage::Devices { devices: state.devices.all() }
+                    }
+                    // The board lives as long as the server: gone means shutting down.
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
+                if !send(&mut session, &message).await {
+                    return;
+                }
+            }
             message = messages.recv() => {
                 last_heard = Instant::now();
                 match message {

@@ -106,6 +106,14 @@ impl PrinterHandle {
         PrintOutcome::NoPrinter
     }
 
+    /// Queues the test page.
+    pub fn print_test_page(&self) -> PrintOutcome {
+        PrintOutcome::NoPrinter
+    }
+
+    /// Stops the printer's thread.
+    pub fn stop(&self) {}
+
     /// The printer's status, if there is a printer.
     pub fn status(&self) -> Option<DeviceStatus> {
         self.board.get("printer")

@@ -264,8 +264,38 @@ pub struct WsClient {
 }
 
 impl WsClient {
-    /// The next JSON text message (pings are answered by tungstenite; skipped here).
+    /// The next JSON text message about the queue (pings are answered by tungstenite; device
+    /// status messages are skipped: see [`Self::next_device`]).
     pub async fn next_json(&mut self) -> Value {
+        loop {
+            let msg = self.next_any().await;
+            if msg["type"] != "devices" && msg["type"] != "device" {
+                return msg;
+            }
+        }
+    }
+
+    /// Skips messages until a device status of `id` with `condition` arrives (in a `device`
+    /// change or the `devices` list sent on connect); returns it.
+    pub async fn next_device(&mut self, id: &str, condition: &str) -> Value {
+        loop {
+            let msg = self.next_any().await;
+            let found = match msg["type"].as_str() {
+                Some("device") => vec![msg["device"].clone()],
+                Some("devices") => msg["devices"].as_array().cloned().unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            if let Some(d) = found
+                .into_iter()
+                .find(|d| d["id"] == id && d["condition"] == condition)
+            {
+                return d;
+            }
+        }
+    }
+
+    /// The next JSON text message of any type.
+    pub async fn next_any(&mut self) -> Value {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             let msg = tokio::time::timeout_at(deadline, self.stream.next())

@@ -1,0 +1,179 @@
+//! Printing tickets from the web side: what a ticket says (in the patient's language), the
+//! staff's reprint, the device list, and the page that shows what the fake printer printed.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::WebError;
+use super::page::public_url;
+use super::view::TicketView;
+use crate::devices::DeviceStatus;
+use crate::devices::printer::{PrintOutcome, TicketPrint};
+use crate::domain::{TicketId, TicketState};
+
+/// The ticket as the printer prints it: every line in `lang` (English when unknown).
+pub fn ticket_print(
+    state: &AppState,
+    req: &HttpRequest,
+    view: &TicketView,
+    lang: &str,
+) -> TicketPrint {
+    let catalog = state.catalogs.get(lang);
+    let published = state.hub.read();
+    let ticket = &view.ticket;
+    let clinic = published.state.clinic.name.clone();
+    let service = published.state.services.get(&ticket.service).map_or_else(
+        || ticket.service.to_string(),
+        |s| s.name_in(&catalog.code).to_owned(),
+    );
+    drop(published);
+    let zone = state
+        .config
+        .calendar()
+        .map(|c| c.time_zone().clone())
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let issued = ticket
+        .created_at
+        .to_zoned(zone)
+        .strftime("%d/%m/%Y %H:%M")
+        .to_string();
+    let ahead = match view.position {
+        Some(0) => catalog.text("kiosk.ahead_none").to_owned(),
+        Some(1) => catalog.text("kiosk.ahead_one").to_owned(),
+        Some(n) => catalog.format("kiosk.ahead_many", &[("n", &n.to_string())]),
+        None => String::new(),
+    };
+    let wait = view.eta_range_minutes.map(|[low, high]| {
+        let amount = if high == 0 {
+            catalog.text("kiosk.wait_soon").to_owned()
+        } else if low == high {
+            catalog.format("common.minutes", &[("n", &high.to_string())])
+        } else {
+            catalog.format(
+                "common.minutes_range",
+                &[("low", &low.to_string()), ("high", &high.to_string())],
+            )
+        };
+        format!("{}: {amount}", catalog.text("kiosk.estimated_wait"))
+    });
+    let status_url = state
+        .config
+        .printer
+        .qr
+        .then(|| public_url(state, req, &state.links.path(ticket.id)));
+    TicketPrint {
+        lang: catalog.code.clone(),
+        clinic,
+        number: ticket.number.clone(),
+        service,
+        issued,
+        ahead,
+        wait,
+        scan_hint: status_url
+            .as_ref()
+            .map(|_| catalog.text("kiosk.scan_to_follow").to_owned()),
+        status_url,
+        footer: state.config.printer.footer.clone(),
+    }
+}
+
+/// `POST /api/v1/tickets/{id}/print` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrintRequest {
+    /// Language of the ticket (`en`, `hi`); the first kiosk language when absent.
+    #[serde(default)]
+    pub lang: Option<String>,
+}
+
+/// `POST /api/v1/tickets/{id}/print` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PrintResponse {
+    /// What became of the job.
+    #[schema(value_type = String)]
+    pub print: PrintOutcome,
+    /// The printer's status (absent without a printer).
+    pub printer: Option<DeviceStatus>,
+}
+
+/// The language a ticket is printed in: the one asked for if the clinic has it, else the
+/// first kiosk language.
+pub fn print_language(state: &AppState, asked: Option<&str>) -> String {
+    match asked {
+        Some(code) if state.catalogs.has(code) => code.to_owned(),
+        _ => state
+            .config
+            .screens
+            .languages
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "en".to_owned()),
+    }
+}
+
+/// Prints a ticket again (a patient lost theirs, the printer jammed). Only waiting or called
+/// tickets of today can be reprinted.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/print", tag = "devices",
+    params(("id" = u64, Path, description = "ticket id")),
+    request_body(content = Option<PrintRequest>, description = "optional; JSON"),
+    responses((status = 202, body = PrintResponse),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody, description = "ticket finished or no printer")))]
+pub async fn ticket_print_again(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<u64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebError> {
+    let request: PrintRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        PrintRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| WebError::InvalidBody(e.to_string()))?
+    };
+    let id = TicketId(id.into_inner());
+    let view = super::api::view_of(&state, id)?;
+    if !matches!(
+        view.ticket.state,
+        TicketState::Waiting | TicketState::Called
+    ) {
+        return Err(WebError::NotPrintable(format!(
+            "ticket {} is finished: only waiting or called tickets are printed",
+            view.ticket.number
+        )));
+    }
+    let lang = print_language(&state, request.lang.as_deref());
+    let ticket = ticket_print(&state, &req, &view, &lang);
+    let print = state.printer.print_ticket(&ticket);
+    if print == PrintOutcome::NoPrinter {
+        return Err(WebError::NoPrinter);
+    }
+    tracing::info!(ticket = %view.ticket.number, "reprint requested");
+    Ok(HttpResponse::Accepted().json(PrintResponse {
+        print,
+        printer: state.printer.status(),
+    }))
+}
+
+/// Every device and how it is doing.
+#[utoipa::path(get, path = "/api/v1/devices", tag = "devices",
+    responses((status = 200, body = [DeviceStatus])))]
+pub async fn devices_get(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.devices.all())
+}
+
+/// Prints the test page on the configured printer.
+#[utoipa::path(post, path = "/api/v1/devices/printer/test", tag = "devices",
+    responses((status = 202, body = PrintResponse),
+        (status = 409, body = super::error::ErrorBody, description = "no printer")))]
+pub async fn printer_test(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let print = state.printer.print_test_page();
+    if print == PrintOutcome::NoPrinter {
+        return Err(WebError::NoPrinter);
+    }
+    Ok(HttpResponse::Accepted().json(PrintResponse {
+        print,
+        printer: state.printer.status(),
+    }))
+}
