@@ -74,9 +74,9 @@ impl SerialportLink {
 impl SerialLink for SerialportLink {
     fn read(&mut self, timeout: Duration) -> Result<Vec<u8>, DeviceError> {
         if timeout != self.timeout {
-            self.port
-                .set_timeout(timeout)
-                .map_err(|e| DeviceError::Unavailable(format!("{}: {e}", self.name)))?;
+            self.port.set_timeout(timeout).map_err(|e| {
+                DeviceError::Unavailable(format!("cannot set the read timeout: {e}"))
+            })?;
             self.timeout = timeout;
         }
         match self.port.read(&mut self.buffer) {
@@ -84,10 +84,9 @@ impl SerialLink for SerialportLink {
                 // poll() said readable but there is nothing: on Linux a hung-up tty.
                 self.zero_reads += 1;
                 if self.zero_reads >= ZERO_READS_HANG_UP {
-                    return Err(DeviceError::Unavailable(format!(
-                        "{} hung up (unplugged?)",
-                        self.name
-                    )));
+                    return Err(DeviceError::Unavailable(
+                        "the line hung up (unplugged?)".to_owned(),
+                    ));
                 }
                 Ok(Vec::new())
             }
@@ -105,10 +104,7 @@ impl SerialLink for SerialportLink {
             {
                 Ok(Vec::new())
             }
-            Err(e) => Err(DeviceError::io(
-                format!("reading {} (unplugged?)", self.name),
-                e,
-            )),
+            Err(e) => Err(DeviceError::io("read failed (unplugged?)", e)),
         }
     }
 }
@@ -157,9 +153,9 @@ impl SerialLink for FakeLink {
         match self.input.recv_timeout(timeout) {
             Ok(FakeInput::Bytes(bytes)) => Ok(bytes),
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(Vec::new()),
-            Ok(FakeInput::Unplug) | Err(mpsc::RecvTimeoutError::Disconnected) => Err(
-                DeviceError::Unavailable("the fake serial line was unplugged".to_owned()),
-            ),
+            Ok(FakeInput::Unplug) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(DeviceError::Unavailable("unplugged".to_owned()))
+            }
         }
     }
 }

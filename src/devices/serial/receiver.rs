@@ -22,6 +22,10 @@ pub const READ_TIMEOUT: Duration = Duration::from_millis(200);
 /// Quiet reads in a row after which a partial fixed-size code is dropped (about a second).
 const SILENT_READS: u32 = 5;
 
+/// Garbage warnings per connection; after these, garbage is logged at debug level only (a
+/// floating or noisy line must not flood the log).
+const GARBAGE_WARNINGS: u32 = 10;
+
 /// Opens a receiver's link; called again after each failure.
 pub type Opener = Box<dyn FnMut() -> Result<Box<dyn SerialLink>, DeviceError> + Send>;
 
@@ -177,6 +181,7 @@ pub fn spawn_receiver_on(
         sink,
         board,
         stop: Arc::clone(&stop),
+        garbage: 0,
     };
     let thread = std::thread::Builder::new()
         .name(id.clone())
@@ -230,6 +235,8 @@ struct Receiver {
     sink: Arc<dyn PressSink>,
     board: Arc<DeviceBoard>,
     stop: Arc<AtomicBool>,
+    /// Garbage seen since the port was opened.
+    garbage: u32,
 }
 
 impl Receiver {
@@ -284,6 +291,7 @@ impl Receiver {
                 ),
             );
             decoder.reset();
+            self.garbage = 0;
             let mut quiet = 0u32;
             while !self.stopping() {
                 match link.read(READ_TIMEOUT) {
@@ -320,7 +328,7 @@ impl Receiver {
         }
     }
 
-    fn handle(&self, decoded: Decoded) {
+    fn handle(&mut self, decoded: Decoded) {
         match decoded {
             Decoded::Code(code) => match self.codes.get(&code) {
                 Some(binding) => {
@@ -334,15 +342,27 @@ impl Receiver {
                     self.port
                 ),
             },
-            Decoded::Garbage { bytes, reason } => tracing::warn!(
-                device = %self.id,
-                "ignored {} from {}: {reason} — check baud ({}) and framing ({}, {})",
-                hex(&bytes),
-                self.port,
-                self.baud,
-                self.framing,
-                self.framing.frame
-            ),
+            Decoded::Garbage { bytes, reason } => {
+                self.garbage = self.garbage.saturating_add(1);
+                let message = format!(
+                    "ignored {} from {}: {reason} — check baud ({}) and framing ({}, {})",
+                    hex(&bytes),
+                    self.port,
+                    self.baud,
+                    self.framing,
+                    self.framing.frame
+                );
+                if self.garbage < GARBAGE_WARNINGS {
+                    tracing::warn!(device = %self.id, "{message}");
+                } else if self.garbage == GARBAGE_WARNINGS {
+                    tracing::warn!(
+                        device = %self.id,
+                        "{message} (more garbage from this port is logged at debug level)"
+                    );
+                } else {
+                    tracing::debug!(device = %self.id, "{message}");
+                }
+            }
         }
     }
 }
