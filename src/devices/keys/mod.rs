@@ -1,4 +1,4 @@
-//! USB keypads and foot pedals. (Skeleton: the keys helper fills this in.)
+//! USB keypads and foot pedals. (in progress)
 
 use super::DeviceError;
 

@@ -1,1 +1,0 @@
-//! GPIO push buttons and LEDs. (Skeleton: the button helper fills this in.)
