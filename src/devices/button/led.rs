@@ -1,4 +1,4 @@
-//! Call LEDs: the [`OutputPin`] capability, the Raspberry Pi driver ([`RppalOutputPin`],
+//! Call LEDs: the [`OutputPin`] capability, the Raspberry Pi driver (`RppalOutputPin`,
 //! feature `gpio`), a fake that records its levels ([`FakeOutputPin`]), and the blink schedule
 //! ([`Blink`], pure, time as a parameter) that each LED's thread follows.
 

@@ -1,4 +1,4 @@
-//! Input pins: the [`Pin`] capability, the Raspberry Pi driver ([`RppalPin`], feature `gpio`)
+//! Input pins: the [`Pin`] capability, the Raspberry Pi driver (`RppalPin`, feature `gpio`)
 //! and a scriptable fake ([`FakePin`]).
 //!
 //! A pin reports raw levels with times on its own monotonic clock (a `Duration` since it was
