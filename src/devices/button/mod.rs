@@ -101,7 +101,8 @@ impl ButtonActions {
 }
 
 /// The running buttons and LEDs. Cloneable; when the last clone is dropped the button threads
-/// stop and the LEDs go off.
+/// stop and the LEDs go off, so the app keeps one for as long as it runs.
+#[must_use = "dropping the last GpioHandle stops the buttons and LEDs"]
 #[derive(Clone, Debug)]
 pub struct GpioHandle {
     inner: Arc<Inner>,
@@ -249,6 +250,7 @@ struct ButtonWorker {
     actor: String,
     id: String,
     name: String,
+    watching: String,
     sink: Arc<dyn PressSink>,
     board: Arc<DeviceBoard>,
     stop: Arc<AtomicBool>,
@@ -292,6 +294,10 @@ fn start_button(
         actor: format!("gpio{}", button.pin),
         id: id.clone(),
         name: name.clone(),
+        watching: format!(
+            "watching GPIO{} (pull {}, pressed = {})",
+            button.pin, button.pull, button.active
+        ),
         sink: Arc::clone(sink),
         board: Arc::clone(board),
         stop: Arc::clone(stop),
@@ -338,11 +344,7 @@ impl ButtonWorker {
         }
         let mut logic = ButtonLogic::starting(self.settings, pressed, start.at);
         let mut now = start.at;
-        self.report(
-            Health::Ok,
-            "ok",
-            format!("watching GPIO{}", self.actor_pin()),
-        );
+        self.report(Health::Ok, "ok", self.watching.clone());
         while !self.stop.load(Ordering::Relaxed) {
             let wait = logic
                 .next_deadline()
@@ -374,10 +376,6 @@ impl ButtonWorker {
                 self.sink.press(&binding, Source::Button, &self.actor);
             }
         }
-    }
-
-    fn actor_pin(&self) -> &str {
-        self.actor.trim_start_matches("gpio")
     }
 }
 
