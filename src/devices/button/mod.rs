@@ -1,0 +1,707 @@
+//! GPIO push buttons and call LEDs on a Raspberry Pi.
+//!
+//! Owns: turning a button's raw pin levels into presses ([`ButtonLogic`]: debounce, short, long
+//! and double presses — the rules are in [`logic`]), mapping each press to the button's
+//! `room:action` and handing it to the [`PressSink`] (source [`Source::Button`], actor
+//! `gpio<pin>`), and blinking a room's LED when asked ([`GpioHandle::blink`]; the app calls it
+//! when the room calls a ticket). It does not know the queue: the sink does.
+//!
+//! Hardware sits behind two small traits, [`Pin`] and [`OutputPin`], with rppal drivers behind
+//! the cargo feature `gpio` and fakes for tests. Without the feature, or off a Pi, every
+//! configured button and LED is reported on the [`DeviceBoard`] as [`Health::Unavailable`]
+//! (condition `unavailable`, with why) and the server goes on without them.
+//!
+//! Each button and each LED has its own thread. Statuses: `button-<pin>` and `led-<pin>`,
+//! kind [`DeviceKind::Button`], conditions `ok`, `unavailable`, `pin-error`, `config`.
+
+pub mod led;
+pub mod logic;
+pub mod pin;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::time::Duration;
+
+pub use led::{BLINK_HALF_PERIOD, Blink, FakeOutputPin, OutputPin};
+pub use logic::{ButtonLogic, ButtonSettings, Press};
+pub use pin::{FAKE_PIN_TAIL, FakePin, FakePinDriver, Pin, PinLevel, PinWait};
+
+#[cfg(feature = "gpio")]
+pub use led::RppalOutputPin;
+#[cfg(feature = "gpio")]
+pub use pin::{RPPAL_POLL, RppalPin};
+
+use crate::config::{ButtonConfig, GpioConfig, LedConfig};
+use crate::devices::{
+    Binding, DeviceBoard, DeviceError, DeviceKind, DeviceStatus, Health, InputAction, PressSink,
+};
+use crate::domain::{RoomId, Source};
+
+/// Why GPIO is unavailable in a build without the `gpio` feature.
+pub const NO_GPIO_FEATURE: &str =
+    "GPIO is not available: this build has no GPIO support (build with --features gpio)";
+
+/// A button thread waits on its pin at most this long at a time, so it notices when it is
+/// asked to stop.
+const MAX_WAIT: Duration = Duration::from_millis(100);
+
+/// What a button's presses do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ButtonActions {
+    /// A short press.
+    pub short: InputAction,
+    /// A long press; `None`: the button has no long press of its own (its `long` is empty or
+    /// the same as `short`), so every press is short and fires as soon as it is debounced.
+    pub long: Option<InputAction>,
+    /// A double press; `None`: a second press is just another short press.
+    pub double: Option<InputAction>,
+}
+
+impl ButtonActions {
+    /// The actions of a configured button.
+    pub fn from_config(button: &ButtonConfig) -> Result<Self, DeviceError> {
+        let optional = |s: &str| -> Result<Option<InputAction>, DeviceError> {
+            let s = s.trim();
+            if s.is_empty() {
+                Ok(None)
+            } else {
+                s.parse().map(Some)
+            }
+        };
+        let short: InputAction = button.short.parse()?;
+        let long = optional(&button.long)?.filter(|long| *long != short);
+        Ok(Self {
+            short,
+            long,
+            double: optional(&button.double)?,
+        })
+    }
+
+    /// The action of a press.
+    pub fn action(&self, press: Press) -> Option<InputAction> {
+        match press {
+            Press::Short => Some(self.short),
+            Press::Long => Some(self.long.unwrap_or(self.short)),
+            Press::Double => self.double,
+        }
+    }
+
+    /// The press timings for these actions: a long press only with a long action of its own, a
+    /// double press only with a double action.
+    pub fn settings(&self, gpio: &GpioConfig) -> ButtonSettings {
+        ButtonSettings {
+            debounce: Duration::from_millis(gpio.debounce_ms),
+            long_press: self.long.map(|_| Duration::from_millis(gpio.long_press_ms)),
+            double_press: self
+                .double
+                .map(|_| Duration::from_millis(gpio.double_press_ms)),
+        }
+    }
+}
+
+/// The running buttons and LEDs. Cloneable; when the last clone is dropped the button threads
+/// stop and the LEDs go off, so the app keeps one for as long as it runs.
+#[must_use = "dropping the last GpioHandle stops the buttons and LEDs"]
+#[derive(Clone, Debug)]
+pub struct GpioHandle {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    leds: Vec<(RoomId, Sender<()>)>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl GpioHandle {
+    /// Blinks the LEDs of `room` for the configured time (`led_blink_secs`), on their own
+    /// threads: returns at once. A room without an LED is fine (nothing happens).
+    pub fn blink(&self, room: &RoomId) {
+        for (led_room, requests) in &self.inner.leds {
+            if led_room == room {
+                // An LED whose thread has failed to start or ended simply does not blink.
+                let _ = requests.send(());
+            }
+        }
+    }
+
+    /// Whether `room` has an LED that can blink.
+    pub fn has_led(&self, room: &RoomId) -> bool {
+        self.inner.leds.iter().any(|(r, _)| r == room)
+    }
+}
+
+/// Starts the configured buttons and LEDs on the Raspberry Pi's GPIO. Never fails: a button
+/// that cannot be used (no `gpio` feature, not a Pi, pin busy) is reported on `board` and the
+/// rest go on. With nothing configured it touches no hardware.
+pub fn spawn_gpio(
+    config: &GpioConfig,
+    sink: Arc<dyn PressSink>,
+    board: Arc<DeviceBoard>,
+) -> GpioHandle {
+    if config.buttons.is_empty() && config.leds.is_empty() {
+        return spawn_gpio_with(
+            config,
+            |_| unreachable_pin(),
+            |_| unreachable_out(),
+            sink,
+            board,
+        );
+    }
+    #[cfg(feature = "gpio")]
+    {
+        match rppal::gpio::Gpio::new() {
+            Ok(gpio) => spawn_gpio_with(
+                config,
+                |b| RppalPin::open(&gpio, b).map(|p| Box::new(p) as Box<dyn Pin>),
+                |l| RppalOutputPin::open(&gpio, l.pin).map(|p| Box::new(p) as Box<dyn OutputPin>),
+                sink,
+                board,
+            ),
+            Err(e) => {
+                let why = format!("GPIO is not available on this machine: {e}");
+                spawn_gpio_with(
+                    config,
+                    |_| Err(DeviceError::Unsupported(why.clone())),
+                    |_| Err(DeviceError::Unsupported(why.clone())),
+                    sink,
+                    board,
+                )
+            }
+        }
+    }
+    #[cfg(not(feature = "gpio"))]
+    {
+        spawn_gpio_with(
+            config,
+            |_| Err(DeviceError::Unsupported(NO_GPIO_FEATURE.to_owned())),
+            |_| Err(DeviceError::Unsupported(NO_GPIO_FEATURE.to_owned())),
+            sink,
+            board,
+        )
+    }
+}
+
+fn unreachable_pin() -> Result<Box<dyn Pin>, DeviceError> {
+    Err(DeviceError::Unsupported("no buttons configured".to_owned()))
+}
+
+fn unreachable_out() -> Result<Box<dyn OutputPin>, DeviceError> {
+    Err(DeviceError::Unsupported("no LEDs configured".to_owned()))
+}
+
+/// [`spawn_gpio`] with the pins made by `pins` (per button) and `leds` (per LED), so tests and
+/// the demo mode use fakes. An error of kind [`DeviceError::Unsupported`] is reported as
+/// [`Health::Unavailable`] (`unavailable`), any other as [`Health::Error`] (`pin-error`).
+pub fn spawn_gpio_with(
+    config: &GpioConfig,
+    pins: impl Fn(&ButtonConfig) -> Result<Box<dyn Pin>, DeviceError>,
+    leds: impl Fn(&LedConfig) -> Result<Box<dyn OutputPin>, DeviceError>,
+    sink: Arc<dyn PressSink>,
+    board: Arc<DeviceBoard>,
+) -> GpioHandle {
+    let stop = Arc::new(AtomicBool::new(false));
+    for button in &config.buttons {
+        start_button(config, button, &pins, &sink, &board, &stop);
+    }
+    let blink_for = Duration::from_secs(config.led_blink_secs);
+    let led_handles = config
+        .leds
+        .iter()
+        .filter_map(|led| start_led(led, &leds, blink_for, &board))
+        .collect();
+    GpioHandle {
+        inner: Arc::new(Inner {
+            leds: led_handles,
+            stop,
+        }),
+    }
+}
+
+/// A status for a GPIO device.
+fn status(id: String, name: &str, health: Health, condition: &str, detail: String) -> DeviceStatus {
+    DeviceStatus::new(id, DeviceKind::Button, name, health, condition, detail)
+}
+
+/// The status of a pin that could not be opened.
+fn open_failed(id: String, name: &str, error: &DeviceError) -> DeviceStatus {
+    match error {
+        DeviceError::Unsupported(why) => {
+            status(id, name, Health::Unavailable, "unavailable", why.clone())
+        }
+        other => status(id, name, Health::Error, "pin-error", other.to_string()),
+    }
+}
+
+/// Everything a button's thread needs.
+struct ButtonWorker {
+    pin: Box<dyn Pin>,
+    settings: ButtonSettings,
+    actions: ButtonActions,
+    active_high: bool,
+    room: RoomId,
+    actor: String,
+    id: String,
+    name: String,
+    watching: String,
+    sink: Arc<dyn PressSink>,
+    board: Arc<DeviceBoard>,
+    stop: Arc<AtomicBool>,
+}
+
+fn start_button(
+    config: &GpioConfig,
+    button: &ButtonConfig,
+    pins: &impl Fn(&ButtonConfig) -> Result<Box<dyn Pin>, DeviceError>,
+    sink: &Arc<dyn PressSink>,
+    board: &Arc<DeviceBoard>,
+    stop: &Arc<AtomicBool>,
+) {
+    let id = format!("button-{}", button.pin);
+    let name = format!("GPIO{} → {}", button.pin, button.room);
+    let parsed = ButtonActions::from_config(button).and_then(|actions| {
+        let room = RoomId::parse(&button.room)
+            .map_err(|e| DeviceError::Config(format!("room {:?}: {e}", button.room)))?;
+        Ok((actions, room))
+    });
+    let (actions, room) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            board.report(status(id, &name, Health::Error, "config", e.to_string()));
+            return;
+        }
+    };
+    let pin = match pins(button) {
+        Ok(pin) => pin,
+        Err(e) => {
+            board.report(open_failed(id, &name, &e));
+            return;
+        }
+    };
+    let worker = ButtonWorker {
+        pin,
+        settings: actions.settings(config),
+        actions,
+        active_high: button.active == "high",
+        room,
+        actor: format!("gpio{}", button.pin),
+        id: id.clone(),
+        name: name.clone(),
+        watching: format!(
+            "watching GPIO{} (pull {}, pressed = {})",
+            button.pin, button.pull, button.active
+        ),
+        sink: Arc::clone(sink),
+        board: Arc::clone(board),
+        stop: Arc::clone(stop),
+    };
+    let spawned = std::thread::Builder::new()
+        .name(id.clone())
+        .spawn(move || worker.run());
+    if let Err(e) = spawned {
+        board.report(status(
+            id,
+            &name,
+            Health::Error,
+            "pin-error",
+            format!("cannot start its thread: {e}"),
+        ));
+    }
+}
+
+impl ButtonWorker {
+    fn report(&self, health: Health, condition: &str, detail: String) {
+        self.board.report(status(
+            self.id.clone(),
+            &self.name,
+            health,
+            condition,
+            detail,
+        ));
+    }
+
+    fn run(mut self) {
+        let start = match self.pin.read() {
+            Ok(level) => level,
+            Err(e) => {
+                self.report(Health::Error, "pin-error", e.to_string());
+                return;
+            }
+        };
+        let pressed = start.high == self.active_high;
+        if pressed {
+            tracing::warn!(
+                "{}: reads pressed at start; if nobody is holding it, check `active` and `pull`",
+                self.name
+            );
+        }
+        let mut logic = ButtonLogic::starting(self.settings, pressed, start.at);
+        let mut now = start.at;
+        self.report(Health::Ok, "ok", self.watching.clone());
+        while !self.stop.load(Ordering::Relaxed) {
+            let wait = logic
+                .next_deadline()
+                .map_or(MAX_WAIT, |d| d.saturating_sub(now))
+                .min(MAX_WAIT);
+            let presses = match self.pin.wait_for_change(wait) {
+                Ok(PinWait::Changed { high, at }) => {
+                    now = at;
+                    logic.sample(high == self.active_high, at)
+                }
+                Ok(PinWait::Timeout { at }) => {
+                    now = at;
+                    logic.tick(at)
+                }
+                Err(e) => {
+                    self.report(Health::Error, "pin-error", e.to_string());
+                    return;
+                }
+            };
+            for press in presses {
+                let Some(action) = self.actions.action(press) else {
+                    continue;
+                };
+                let binding = Binding {
+                    room: self.room.clone(),
+                    action,
+                };
+                tracing::debug!("{}: {press:?} press → {binding}", self.name);
+                self.sink.press(&binding, Source::Button, &self.actor);
+            }
+        }
+    }
+}
+
+fn start_led(
+    led: &LedConfig,
+    leds: &impl Fn(&LedConfig) -> Result<Box<dyn OutputPin>, DeviceError>,
+    blink_for: Duration,
+    board: &Arc<DeviceBoard>,
+) -> Option<(RoomId, Sender<()>)> {
+    let id = format!("led-{}", led.pin);
+    let name = format!("GPIO{} LED → {}", led.pin, led.room);
+    let room = match RoomId::parse(&led.room) {
+        Ok(room) => room,
+        Err(e) => {
+            board.report(status(
+                id,
+                &name,
+                Health::Error,
+                "config",
+                format!("room {:?}: {e}", led.room),
+            ));
+            return None;
+        }
+    };
+    let out = match leds(led) {
+        Ok(out) => out,
+        Err(e) => {
+            board.report(open_failed(id, &name, &e));
+            return None;
+        }
+    };
+    let (tx, rx) = mpsc::channel();
+    let thread_board = Arc::clone(board);
+    let (thread_id, thread_name) = (id.clone(), name.clone());
+    let spawned = std::thread::Builder::new().name(id.clone()).spawn(move || {
+        led::run_led(out, &rx, blink_for, BLINK_HALF_PERIOD, &|e| {
+            thread_board.report(status(
+                thread_id.clone(),
+                &thread_name,
+                Health::Error,
+                "pin-error",
+                e.to_string(),
+            ));
+        });
+    });
+    match spawned {
+        Ok(_) => {
+            board.report(status(
+                id,
+                &name,
+                Health::Ok,
+                "ok",
+                format!("blinks {}s when {} calls", blink_for.as_secs(), led.room),
+            ));
+            Some((room, tx))
+        }
+        Err(e) => {
+            board.report(status(
+                id,
+                &name,
+                Health::Error,
+                "pin-error",
+                format!("cannot start its thread: {e}"),
+            ));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::devices::RecordedPresses;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn button(pin: u8, room: &str, short: &str, long: &str, double: &str) -> ButtonConfig {
+        ButtonConfig {
+            pin,
+            room: room.to_owned(),
+            pull: "up".to_owned(),
+            active: "low".to_owned(),
+            short: short.to_owned(),
+            long: long.to_owned(),
+            double: double.to_owned(),
+        }
+    }
+
+    fn gpio(buttons: Vec<ButtonConfig>, leds: Vec<LedConfig>) -> GpioConfig {
+        GpioConfig {
+            buttons,
+            leds,
+            ..crate::config::Config::default().gpio
+        }
+    }
+
+    /// Polls with a deadline until `presses` has `n` presses.
+    fn wait_for_presses(presses: &RecordedPresses, n: usize) -> Vec<(Binding, Source, String)> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let seen = presses.presses();
+            if seen.len() >= n {
+                return seen;
+            }
+            assert!(Instant::now() < deadline, "only {seen:?}");
+            std::thread::yield_now();
+        }
+    }
+
+    fn wait_for_condition(board: &DeviceBoard, id: &str, condition: &str) -> DeviceStatus {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = board.get(id).filter(|s| s.condition == condition) {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "{:?}", board.get(id));
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn actions_map_short_long_and_double() {
+        let a = ButtonActions::from_config(&button(17, "room-1", "next", "recall", "")).unwrap();
+        assert_eq!(a.action(Press::Short), Some(InputAction::Next));
+        assert_eq!(a.action(Press::Long), Some(InputAction::Recall));
+        assert_eq!(a.action(Press::Double), None);
+        // Empty long, or long = short: no long press of its own.
+        for long in ["", "next"] {
+            let a =
+                ButtonActions::from_config(&button(17, "room-1", "next", long, "undo")).unwrap();
+            assert_eq!(a.long, None);
+            assert_eq!(a.action(Press::Long), Some(InputAction::Next));
+            assert_eq!(a.action(Press::Double), Some(InputAction::Undo));
+            let s = a.settings(&gpio(vec![], vec![]));
+            assert_eq!(s.long_press, None);
+            assert_eq!(s.double_press, Some(ms(400)));
+            assert_eq!(s.debounce, ms(50));
+        }
+        assert!(ButtonActions::from_config(&button(17, "room-1", "jump", "", "")).is_err());
+    }
+
+    #[test]
+    fn a_press_on_a_fake_pin_sends_room_next_from_the_button() {
+        let presses = RecordedPresses::default();
+        let board = Arc::new(DeviceBoard::new());
+        let config = gpio(vec![button(17, "room-1", "next", "recall", "")], vec![]);
+        // Pulled up (high) at rest; pressed = low, with a bounce.
+        let script = [
+            (ms(100), false),
+            (ms(102), true),
+            (ms(104), false),
+            (ms(300), true),
+        ];
+        let pin = std::sync::Mutex::new(Some(FakePin::scripted(true, script)));
+        let _gpio = spawn_gpio_with(
+            &config,
+            |b| {
+                assert_eq!(b.pin, 17);
+                let pin = pin.lock().unwrap().take().unwrap();
+                Ok(Box::new(pin) as Box<dyn Pin>)
+            },
+            |_| unreachable_out(),
+            Arc::new(presses.clone()),
+            Arc::clone(&board),
+        );
+        let seen = wait_for_presses(&presses, 1);
+        assert_eq!(
+            seen,
+            vec![(
+                "room-1:next".parse::<Binding>().unwrap(),
+                Source::Button,
+                "gpio17".to_owned()
+            )]
+        );
+        let status = board.get("button-17").unwrap();
+        assert_eq!(status.kind, DeviceKind::Button);
+        assert_eq!(status.name, "GPIO17 → room-1");
+        // The script ends: the pin is reported gone, still only one press.
+        wait_for_condition(&board, "button-17", "pin-error");
+        assert_eq!(presses.presses().len(), 1);
+    }
+
+    #[test]
+    fn long_hold_and_double_press_through_the_runner() {
+        let presses = RecordedPresses::default();
+        let board = Arc::new(DeviceBoard::new());
+        let config = gpio(vec![button(5, "room-2", "next", "recall", "undo")], vec![]);
+        let (pin, driver) = FakePin::channel(true);
+        let pin = std::sync::Mutex::new(Some(pin));
+        let _gpio = spawn_gpio_with(
+            &config,
+            |_| Ok(Box::new(pin.lock().unwrap().take().unwrap()) as Box<dyn Pin>),
+            |_| unreachable_out(),
+            Arc::new(presses.clone()),
+            Arc::clone(&board),
+        );
+        wait_for_condition(&board, "button-5", "ok");
+        // Held 1 s: recall, fired while held.
+        driver.set(ms(0), false);
+        driver.set(ms(1000), false);
+        let seen = wait_for_presses(&presses, 1);
+        assert_eq!(seen[0].0.to_string(), "room-2:recall");
+        driver.set(ms(1100), true);
+        // Two quick presses: undo.
+        driver.set(ms(3000), false);
+        driver.set(ms(3100), true);
+        driver.set(ms(3300), false);
+        driver.set(ms(3400), true);
+        let seen = wait_for_presses(&presses, 2);
+        assert_eq!(seen[1].0.to_string(), "room-2:undo");
+        // One press: next, once the double-press window has closed.
+        driver.set(ms(5000), false);
+        driver.set(ms(5100), true);
+        driver.set(ms(6000), true);
+        let seen = wait_for_presses(&presses, 3);
+        assert_eq!(seen[2].0.to_string(), "room-2:next");
+        assert!(
+            seen.iter()
+                .all(|(_, source, actor)| *source == Source::Button && actor == "gpio5")
+        );
+    }
+
+    #[test]
+    fn without_gpio_every_button_and_led_is_unavailable_and_nothing_panics() {
+        let board = Arc::new(DeviceBoard::new());
+        let config = gpio(
+            vec![
+                button(17, "room-1", "next", "", ""),
+                button(22, "room-2", "next", "", ""),
+            ],
+            vec![LedConfig {
+                pin: 27,
+                room: "room-1".to_owned(),
+            }],
+        );
+        let handle = spawn_gpio(
+            &config,
+            Arc::new(RecordedPresses::default()),
+            Arc::clone(&board),
+        );
+        for id in ["button-17", "button-22", "led-27"] {
+            let status = board.get(id).unwrap();
+            assert_eq!(status.health, Health::Unavailable, "{id}");
+            assert_eq!(status.condition, "unavailable");
+            assert!(
+                status.detail.starts_with("GPIO is not available"),
+                "{}",
+                status.detail
+            );
+            #[cfg(not(feature = "gpio"))]
+            assert_eq!(status.detail, NO_GPIO_FEATURE);
+        }
+        // Blinking a room whose LED is unavailable is fine.
+        handle.blink(&RoomId::parse("room-1").unwrap());
+        assert!(!handle.has_led(&RoomId::parse("room-1").unwrap()));
+    }
+
+    #[test]
+    fn nothing_configured_reports_nothing() {
+        let board = Arc::new(DeviceBoard::new());
+        let _ = spawn_gpio(
+            &gpio(vec![], vec![]),
+            Arc::new(RecordedPresses::default()),
+            Arc::clone(&board),
+        );
+        assert!(board.all().is_empty());
+    }
+
+    #[test]
+    fn blink_reaches_the_rooms_led_only() {
+        let board = Arc::new(DeviceBoard::new());
+        let config = GpioConfig {
+            led_blink_secs: 0,
+            ..gpio(
+                vec![],
+                vec![
+                    LedConfig {
+                        pin: 27,
+                        room: "room-1".to_owned(),
+                    },
+                    LedConfig {
+                        pin: 26,
+                        room: "room-2".to_owned(),
+                    },
+                ],
+            )
+        };
+        let fakes: std::collections::BTreeMap<u8, FakeOutputPin> =
+            [(27, FakeOutputPin::new()), (26, FakeOutputPin::new())].into();
+        let handle = spawn_gpio_with(
+            &config,
+            |_| unreachable_pin(),
+            |l| Ok(Box::new(fakes[&l.pin].clone()) as Box<dyn OutputPin>),
+            Arc::new(RecordedPresses::default()),
+            Arc::clone(&board),
+        );
+        assert_eq!(board.get("led-27").unwrap().condition, "ok");
+        handle.blink(&RoomId::parse("room-1").unwrap());
+        // A zero-length blink: on, then off at once.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fakes[&27].levels() != [false, true, false] {
+            assert!(Instant::now() < deadline, "{:?}", fakes[&27].levels());
+            std::thread::yield_now();
+        }
+        drop(handle);
+        assert!(!fakes[&26].levels().contains(&true));
+    }
+
+    #[test]
+    fn bad_room_is_reported_not_fatal() {
+        let board = Arc::new(DeviceBoard::new());
+        let _ = spawn_gpio_with(
+            &gpio(vec![button(4, "Room 1", "next", "", "")], vec![]),
+            |_| unreachable_pin(),
+            |_| unreachable_out(),
+            Arc::new(RecordedPresses::default()),
+            Arc::clone(&board),
+        );
+        let status = board.get("button-4").unwrap();
+        assert_eq!(
+            (status.health, status.condition.as_str()),
+            (Health::Error, "config")
+        );
+    }
+}
