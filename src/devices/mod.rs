@@ -408,14 +408,13 @@ pub struct Inputs {
 
 impl Inputs {
     /// Stops every input's thread.
-    pub fn stop(&self) {
+    pub fn stop(self) {
         self.gpio.stop();
         for r in &self.receivers {
             r.stop();
         }
-        for k in &self.keypads {
-            k.stop();
-        }
+        // A keypad stops when its handle is dropped.
+        drop(self.keypads);
     }
 }
 

@@ -132,6 +132,11 @@ impl GpioHandle {
         }
     }
 
+    /// Stops the buttons and turns the LEDs off now (every clone), at shutdown.
+    pub fn stop(&self) {
+        self.inner.stop.store(true, Ordering::Relaxed);
+    }
+
     /// Whether `room` has an LED that can blink.
     pub fn has_led(&self, room: &RoomId) -> bool {
         self.inner.leds.iter().any(|(r, _)| r == room)
