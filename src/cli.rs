@@ -25,12 +25,40 @@ pub struct Cli {
 }
 
 /// Subcommands.
-#[derive(Debug, Subcommand, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
 pub enum CliCommand {
     /// Serve the kiosk, displays, staff console and API (the default).
     Serve,
     /// Check the configuration (file, environment, flags) and print the result.
     CheckConfig,
+    /// Print a test ticket on the configured printer and show its status.
+    PrintTest,
+    /// The serial ports, input devices and pager codes of this machine.
+    Devices {
+        /// What to do.
+        #[command(subcommand)]
+        action: DevicesCommand,
+    },
+}
+
+/// `waitless devices ...`
+#[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
+pub enum DevicesCommand {
+    /// List serial ports and input devices (keypads, pedals).
+    List,
+    /// Listen on a serial receiver and print each code received, ready to paste into
+    /// `[serial.receivers] codes`. Stop waitless first: only one program can hold the port.
+    Learn {
+        /// The port; default: the first configured receiver's (its baud and framing too).
+        #[arg(long)]
+        port: Option<String>,
+        /// Bits per second (with --port).
+        #[arg(long, default_value_t = 9600)]
+        baud: u32,
+        /// Stop after this many codes (default: until Ctrl-C).
+        #[arg(long)]
+        count: Option<usize>,
+    },
 }
 
 impl Cli {

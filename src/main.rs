@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use waitless::cli::{Cli, CliCommand};
+use waitless::cli::{Cli, CliCommand, DevicesCommand};
 use waitless::config::Config;
 
 fn main() -> ExitCode {
@@ -15,8 +15,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli.command.unwrap_or(CliCommand::Serve) {
+    match cli.command.clone().unwrap_or(CliCommand::Serve) {
         CliCommand::CheckConfig => check_config(&config),
+        CliCommand::PrintTest => print_test(&config),
+        CliCommand::Devices {
+            action: DevicesCommand::List,
+        } => devices_list(),
+        CliCommand::Devices {
+            action: DevicesCommand::Learn { port, baud, count },
+        } => devices_learn(&config, port, baud, count),
         CliCommand::Serve => {
             init_logging(&config);
             match actix_rt::System::new().block_on(waitless::app::serve(config)) {
@@ -39,6 +46,107 @@ fn check_config(config: &Config) -> ExitCode {
         }
         Err(e) => {
             eprintln!("waitless: cannot print the configuration: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_test(config: &Config) -> ExitCode {
+    println!("printing a test ticket on {} ...", config.printer.uri);
+    match waitless::devices::printer::print_test(&config.printer) {
+        Ok(status) => {
+            println!(
+                "sent. The printer reports: {} ({}){}",
+                status.condition,
+                serde_json::to_string(&status.health).unwrap_or_default(),
+                if status.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", status.detail)
+                }
+            );
+            if config.printer.uri == "fake" {
+                println!(
+                    "the printer is \"fake\": the running server shows its tickets at /printer; \
+                     set [printer] uri to print on paper (docs/hardware.md)"
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("waitless: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn devices_list() -> ExitCode {
+    let ports = waitless::devices::serial::list_ports();
+    println!("Serial ports ({}):", ports.len());
+    if ports.is_empty() {
+        println!("  none found");
+    }
+    for port in &ports {
+        println!("  {}  ({})", port.name, port.kind);
+    }
+    let inputs = waitless::devices::keys::list_input_devices();
+    println!("Input devices ({}):", inputs.len());
+    if inputs.is_empty() {
+        println!("  none found (or no permission to read /dev/input: run as root or join the input group)");
+    }
+    for device in &inputs {
+        println!(
+            "  {}  \"{}\"{}{}",
+            device.path,
+            device.name,
+            device
+                .stable_path
+                .as_ref()
+                .map(|p| format!("  {p}"))
+                .unwrap_or_default(),
+            if device.has_keys { "" } else { "  (no keys)" }
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn devices_learn(
+    config: &Config,
+    port: Option<String>,
+    baud: u32,
+    count: Option<usize>,
+) -> ExitCode {
+    let receiver = match (port, config.serial.receivers.first()) {
+        (Some(port), configured) => configured
+            .filter(|r| r.port == port)
+            .cloned()
+            .unwrap_or(waitless::config::ReceiverConfig {
+                port,
+                baud,
+                framing: "8N1".to_owned(),
+                frame: "line".to_owned(),
+                codes: Default::default(),
+            }),
+        (None, Some(first)) => first.clone(),
+        (None, None) => {
+            eprintln!(
+                "waitless: no serial receiver is configured: pass --port /dev/ttyUSB0 (and --baud) \
+                 or add a [[serial.receivers]] table"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    println!(
+        "listening on {} at {} baud ({}, frames: {}). Press each button in turn; Ctrl-C ends.",
+        receiver.port, receiver.baud, receiver.framing, receiver.frame
+    );
+    println!("# paste these under codes = {{ ... }} of this receiver and fill in room:action");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut out = std::io::stdout();
+    match waitless::devices::serial::learn(&receiver, &mut out, &stop, count) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("waitless: {e}");
             ExitCode::FAILURE
         }
     }

@@ -89,6 +89,8 @@ pub enum DeviceKind {
     Printer,
     /// A GPIO push button.
     Button,
+    /// A room's call LED on a GPIO pin.
+    Led,
     /// A serial pager or keypad receiver.
     Serial,
     /// A USB keypad or foot pedal.

@@ -12,7 +12,7 @@
 //! (condition `unavailable`, with why) and the server goes on without them.
 //!
 //! Each button and each LED has its own thread. Statuses: `button-<pin>` and `led-<pin>`,
-//! kind [`DeviceKind::Button`], conditions `ok`, `unavailable`, `pin-error`, `config`.
+//! kind [`DeviceKind::Button`] (LEDs: `led-<pin>`, [`DeviceKind::Led`]), conditions `ok`, `unavailable`, `pin-error`, `config`.
 
 pub mod led;
 pub mod logic;
@@ -230,9 +230,14 @@ pub fn spawn_gpio_with(
     }
 }
 
-/// A status for a GPIO device.
+/// A status for a GPIO device (`led-<pin>` ids are LEDs, the others buttons).
 fn status(id: String, name: &str, health: Health, condition: &str, detail: String) -> DeviceStatus {
-    DeviceStatus::new(id, DeviceKind::Button, name, health, condition, detail)
+    let kind = if id.starts_with("led-") {
+        DeviceKind::Led
+    } else {
+        DeviceKind::Button
+    };
+    DeviceStatus::new(id, kind, name, health, condition, detail)
 }
 
 /// The status of a pin that could not be opened.
