@@ -9,3 +9,4 @@ mod browser;
 mod crash;
 mod events;
 mod persistence;
+mod printer;

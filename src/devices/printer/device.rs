@@ -8,11 +8,12 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use escpos::driver::Driver;
 
 use super::PrinterUri;
-use super::link::Link;
+use super::link::{Link, NETWORK_TIMEOUT};
 use super::status::PrinterState;
 use crate::devices::DeviceError;
 use crate::domain::Timestamp;
@@ -117,10 +118,16 @@ impl EscPosPrinter {
             return Answer::Lost(e.to_string());
         }
         let mut byte = [0u8; 1];
+        let asked = Instant::now();
         match link.read(&mut byte) {
             Ok(1..) => Answer::Byte(byte[0]),
             Ok(0) if link.eof_means_gone() => Answer::Lost("connection closed".to_owned()),
             Ok(_) => Answer::Silent,
+            // escpos's network driver reports its read time-out as an error: an error that
+            // took the whole time-out is silence, not a broken connection.
+            Err(_) if link.eof_means_gone() && asked.elapsed() >= NETWORK_TIMEOUT.mul_f32(0.9) => {
+                Answer::Silent
+            }
             Err(e) => Answer::Lost(e.to_string()),
         }
     }

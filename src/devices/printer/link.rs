@@ -11,7 +11,7 @@
 
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -174,7 +174,11 @@ impl DeviceFileDriver {
             use std::os::unix::fs::OpenOptionsExt;
             options.custom_flags(libc::O_NONBLOCK);
         }
-        let file = options.open(path)?;
+        let mut file = options.open(path)?;
+        if file.metadata().is_ok_and(|m| m.is_file()) {
+            // A plain file (for trying things out) answers nothing: read from its end.
+            file.seek(SeekFrom::End(0))?;
+        }
         Ok(Self {
             path: path.to_owned(),
             file: RefCell::new(file),
@@ -247,14 +251,16 @@ mod tests {
     fn a_device_file_gets_the_bytes_and_no_answer_is_zero() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lp0");
-        std::fs::write(&path, b"").unwrap();
+        std::fs::write(&path, b"old").unwrap();
         let link = Link::open(&PrinterUri::File(path.clone())).unwrap();
+        let mut byte = [0u8];
+        assert_eq!(link.read(&mut byte).unwrap(), 0, "a file answers nothing");
         link.write(b"\x1b@hello").unwrap();
         link.flush().unwrap();
         let mut byte = [0u8];
         assert_eq!(link.read(&mut byte).unwrap(), 0);
         assert!(!link.eof_means_gone());
-        assert_eq!(std::fs::read(&path).unwrap(), b"\x1b@hello");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old\x1b@hello");
         assert!(link.name().contains("lp0"));
     }
 

@@ -445,7 +445,8 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !done() {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            std::thread::yield_now();
+            // Polling, not waiting: the condition is checked again every few milliseconds.
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 
@@ -567,8 +568,10 @@ mod tests {
 
     #[test]
     fn print_test_on_none_and_fake() {
-        let mut config = PrinterConfig::default();
-        config.uri = "none".into();
+        let mut config = PrinterConfig {
+            uri: "none".into(),
+            ..PrinterConfig::default()
+        };
         assert!(matches!(print_test(&config), Err(DeviceError::Config(_))));
         config.uri = "fake".into();
         let status = print_test(&config).unwrap();
