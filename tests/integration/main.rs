@@ -9,4 +9,6 @@ mod browser;
 mod crash;
 mod events;
 mod persistence;
+mod devices;
+mod printer;
 mod serial;

@@ -1,54 +1,84 @@
-//! The ticket printer. (Skeleton: the printer helper fills this in.)
+//! The ticket printer: an ESC/POS thermal printer on the network (`tcp://`), a serial port,
+//! USB or a device file, or a fake that keeps what it prints.
+//!
+//! What lives where:
+//! * [`uri`]: `[printer] uri` parsed into a [`PrinterUri`];
+//! * [`render`]: a [`TicketPrint`] (every line already in the patient's language) into ESC/POS
+//!   bytes; lines outside printable ASCII become images drawn by [`raster`];
+//! * [`decode`]: ESC/POS bytes back into operations and a web preview (the demo's `/printer`
+//!   page, and the tests);
+//! * [`status`]: the real-time status bytes and the board's conditions;
+//! * [`link`]: the connections to real printers;
+//! * [`device`]: the [`Printer`] trait, [`EscPosPrinter`] and [`FakePrinter`];
+//! * [`worker`]: the printer's thread with its job queue, and the [`PrinterHandle`] the rest
+//!   of waitless holds.
+//!
+//! The web layer calls [`PrinterHandle::print_ticket`] and never waits for paper; the printer
+//! thread reports on the [`super::DeviceBoard`] under the id `printer` (nothing for `none`).
+//! The CLI's `waitless print-test` calls [`print_test`].
 
-use std::sync::Arc;
+pub mod decode;
+pub mod device;
+pub mod link;
+pub mod raster;
+pub mod render;
+pub mod status;
+pub mod uri;
+pub mod worker;
 
 use serde::Serialize;
 
-use super::{DeviceBoard, DeviceError, DeviceStatus};
-use crate::config::PrinterConfig;
+pub use decode::{Op, PreviewBlock, TextLine, decode, preview, text_lines};
+pub use device::{EscPosPrinter, FakeJob, FakePrinter, Job, Printer};
+pub use render::{render_test_page, render_ticket};
+pub use status::PrinterState;
+pub use uri::PrinterUri;
+pub use worker::{PrinterHandle, PrinterSettings, print_test};
 
-/// Where the printer is, from `[printer] uri`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PrinterUri {
-    /// A network printer's raw port: `tcp://HOST:PORT`.
-    Tcp {
-        /// Host name or address.
-        host: String,
-        /// Port (9100).
-        port: u16,
-    },
-    /// `serial:///dev/ttyUSB0?baud=19200`.
-    Serial {
-        /// The port.
-        path: String,
-        /// Bits per second.
-        baud: u32,
-    },
-    /// `usb://VID:PID`.
-    Usb {
-        /// Vendor id.
-        vendor: u16,
-        /// Product id.
-        product: u16,
-    },
-    /// `file:///dev/usb/lp0`.
-    File(std::path::PathBuf),
-    /// `fake`: keeps the tickets in memory.
-    Fake,
-    /// `none`.
-    None,
+use super::DeviceError;
+
+/// Paper width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Paper {
+    /// 58 mm: 384 dots, 32 characters of font A.
+    #[serde(rename = "58mm")]
+    Mm58,
+    /// 80 mm: 576 dots, 48 characters of font A.
+    #[serde(rename = "80mm")]
+    Mm80,
 }
 
-impl PrinterUri {
-    /// Parses a URI.
-    pub fn parse(uri: &str) -> Result<Self, DeviceError> {
-        match uri {
-            "fake" => Ok(Self::Fake),
-            "none" => Ok(Self::None),
+impl Paper {
+    /// The paper for `paper_mm` (58 or 80).
+    pub fn from_mm(mm: u16) -> Result<Self, DeviceError> {
+        match mm {
+            58 => Ok(Self::Mm58),
+            80 => Ok(Self::Mm80),
             other => Err(DeviceError::Config(format!(
-                "unknown printer URI {other:?}"
+                "paper width {other} mm: use 58 or 80"
             ))),
         }
+    }
+
+    /// Width in millimetres.
+    pub fn mm(self) -> u16 {
+        match self {
+            Self::Mm58 => 58,
+            Self::Mm80 => 80,
+        }
+    }
+
+    /// Printable width in dots (203 dpi).
+    pub fn dots(self) -> u32 {
+        match self {
+            Self::Mm58 => 384,
+            Self::Mm80 => 576,
+        }
+    }
+
+    /// Characters of font A (12 dots) on a line.
+    pub fn chars(self) -> u32 {
+        self.dots() / 12
     }
 }
 
@@ -89,33 +119,15 @@ pub enum PrintOutcome {
     NoPrinter,
 }
 
-/// A cloneable handle to the printer's thread.
-#[derive(Clone, Debug)]
-pub struct PrinterHandle {
-    board: Arc<DeviceBoard>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl PrinterHandle {
-    /// Starts the printer's thread as configured.
-    pub fn start(_config: &PrinterConfig, board: Arc<DeviceBoard>) -> Result<Self, DeviceError> {
-        Ok(Self { board })
-    }
-
-    /// Queues a ticket. Never waits for the printer.
-    pub fn print_ticket(&self, _ticket: &TicketPrint) -> PrintOutcome {
-        PrintOutcome::NoPrinter
-    }
-
-    /// Queues the test page.
-    pub fn print_test_page(&self) -> PrintOutcome {
-        PrintOutcome::NoPrinter
-    }
-
-    /// Stops the printer's thread.
-    pub fn stop(&self) {}
-
-    /// The printer's status, if there is a printer.
-    pub fn status(&self) -> Option<DeviceStatus> {
-        self.board.get("printer")
+    #[test]
+    fn paper_widths() {
+        assert_eq!(Paper::from_mm(58).unwrap().dots(), 384);
+        assert_eq!(Paper::from_mm(58).unwrap().chars(), 32);
+        assert_eq!(Paper::from_mm(80).unwrap().chars(), 48);
+        assert!(Paper::from_mm(76).is_err());
     }
 }

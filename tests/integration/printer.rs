@@ -1,0 +1,530 @@
+//! The printer against a fake network printer: tickets as the printer receives them, a printer
+//! switched off and on again, paper running out, Hindi tickets, and `waitless print-test`.
+//!
+//! [`FakeTcpPrinter`] is reusable by other modules (the kiosk's HTTP path): it listens like a
+//! printer's raw port 9100, keeps every byte per connection, answers `DLE EOT n` from a
+//! scriptable state, and can be switched off (connections refused) and on again on the same
+//! port.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use waitless::clock::ManualClock;
+use waitless::config::PrinterConfig;
+use waitless::devices::printer::decode::{Align, qr_codes};
+use waitless::devices::printer::status::status_bytes;
+use waitless::devices::printer::{
+    Op, Paper, PrintOutcome, PrinterHandle, PrinterSettings, PrinterState, PrinterUri, TicketPrint,
+    decode, print_test, text_lines,
+};
+use waitless::devices::{DeviceBoard, DeviceStatus, Health};
+use waitless::domain::Timestamp;
+
+/// How long a test waits for something that should happen.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// Polls `done` every few milliseconds until it holds; fails after [`PATIENCE`].
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    state: Mutex<Option<PrinterState>>,
+    /// Bytes received, per connection.
+    connections: Mutex<Vec<Arc<Mutex<Vec<u8>>>>>,
+    /// Open connections, to close them when switched off.
+    streams: Mutex<Vec<TcpStream>>,
+    /// Status requests answered, all connections together.
+    answered: Mutex<usize>,
+    /// The accepting thread and its stop flag, while switched on.
+    accepting: Mutex<Option<(JoinHandle<()>, Arc<AtomicBool>)>>,
+}
+
+/// A network ESC/POS printer on 127.0.0.1: keeps what it receives, answers status requests.
+pub struct FakeTcpPrinter {
+    addr: SocketAddr,
+    inner: Arc<Inner>,
+}
+
+impl FakeTcpPrinter {
+    /// A ready printer on a free port.
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let printer = Self {
+            addr: listener.local_addr().unwrap(),
+            inner: Arc::new(Inner::default()),
+        };
+        printer.set_state(PrinterState::Ready);
+        printer.accept_on(listener);
+        printer
+    }
+
+    /// Its address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its URI for `[printer] uri`.
+    pub fn uri(&self) -> String {
+        format!("tcp://{}", self.addr)
+    }
+
+    /// What it answers from now on: `Ready`, `Offline`, `PaperOut`, `CoverOpen`,
+    /// `PaperNearEnd`, or `Unknown(_)` for no answer at all.
+    pub fn set_state(&self, state: PrinterState) {
+        *self.inner.state.lock().unwrap() = Some(state);
+    }
+
+    /// Switches it off: open connections are closed and new ones refused.
+    pub fn switch_off(&self) {
+        let accepting = self.inner.accepting.lock().unwrap().take();
+        if let Some((thread, stop)) = accepting {
+            stop.store(true, Ordering::SeqCst);
+            // Wake the accepting thread; it drops the listener.
+            let _ = TcpStream::connect(self.addr);
+            thread.join().unwrap();
+        }
+        for stream in self.inner.streams.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Switches it on again, on the same port.
+    pub fn switch_on(&self) {
+        let deadline = Instant::now() + PATIENCE;
+        let listener = loop {
+            match TcpListener::bind(self.addr) {
+                Ok(listener) => break listener,
+                Err(e) => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "cannot bind {} again: {e}",
+                        self.addr
+                    );
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        };
+        self.accept_on(listener);
+    }
+
+    fn accept_on(&self, listener: TcpListener) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let inner = self.inner.clone();
+        let thread_stop = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if thread_stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let bytes = Arc::new(Mutex::new(Vec::new()));
+                inner.connections.lock().unwrap().push(bytes.clone());
+                inner
+                    .streams
+                    .lock()
+                    .unwrap()
+                    .push(stream.try_clone().unwrap());
+                let inner = inner.clone();
+                std::thread::spawn(move || serve(stream, &bytes, &inner));
+            }
+        });
+        *self.inner.accepting.lock().unwrap() = Some((thread, stop));
+    }
+
+    /// The bytes of each connection so far.
+    pub fn connections(&self) -> Vec<Vec<u8>> {
+        self.inner
+            .connections
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|bytes| bytes.lock().unwrap().clone())
+            .collect()
+    }
+
+    /// Every operation received, connection after connection.
+    pub fn ops(&self) -> Vec<Op> {
+        self.connections().iter().flat_map(|b| decode(b)).collect()
+    }
+
+    /// The printouts received (each up to and including its cut), without status requests.
+    pub fn printouts(&self) -> Vec<Vec<Op>> {
+        let mut printouts = Vec::new();
+        let mut current = Vec::new();
+        for op in self.ops() {
+            match op {
+                Op::StatusRequest(_) => {}
+                Op::Cut { .. } => {
+                    current.push(op);
+                    printouts.push(std::mem::take(&mut current));
+                }
+                op => current.push(op),
+            }
+        }
+        printouts
+    }
+
+    /// Status requests answered so far.
+    pub fn status_answers(&self) -> usize {
+        *self.inner.answered.lock().unwrap()
+    }
+
+    /// Waits until it has answered `n` more status requests (time passes for the printer
+    /// thread: several polls).
+    pub fn wait_status_answers(&self, n: usize) {
+        let target = self.status_answers() + n;
+        wait_for("status requests", || self.status_answers() >= target);
+    }
+}
+
+impl Drop for FakeTcpPrinter {
+    fn drop(&mut self) {
+        self.switch_off();
+    }
+}
+
+/// One connection: keeps the bytes, answers each complete status request.
+fn serve(mut stream: TcpStream, bytes: &Mutex<Vec<u8>>, inner: &Inner) {
+    let mut buf = [0u8; 16 * 1024];
+    let mut requests_seen = 0;
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let requests: Vec<u8> = {
+            let mut bytes = bytes.lock().unwrap();
+            bytes.extend_from_slice(&buf[..n]);
+            // Decoding the whole connection skips status-like bytes inside images.
+            decode(&bytes)
+                .into_iter()
+                .filter_map(|op| match op {
+                    Op::StatusRequest(n) => Some(n),
+                    _ => None,
+                })
+                .collect()
+        };
+        for n in requests.iter().skip(requests_seen) {
+            let state = inner.state.lock().unwrap().clone();
+            let Some(state) = state.filter(|s| !matches!(s, PrinterState::Unknown(_))) else {
+                continue;
+            };
+            let (printer, cause, paper) = status_bytes(&state);
+            let answer = match n {
+                1 => printer,
+                2 => cause,
+                4 => paper,
+                _ => 0x12,
+            };
+            if stream.write_all(&[answer]).is_err() {
+                return;
+            }
+            *inner.answered.lock().unwrap() += 1;
+        }
+        requests_seen = requests.len();
+    }
+}
+
+fn settings(paper: Paper) -> PrinterSettings {
+    PrinterSettings {
+        paper,
+        qr: true,
+        status_poll: Duration::from_millis(50),
+        retry: Duration::from_millis(50),
+        max_queued_jobs: 10,
+        clock: Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH)),
+    }
+}
+
+fn start(printer: &FakeTcpPrinter, paper: Paper) -> (PrinterHandle, Arc<DeviceBoard>) {
+    let board = Arc::new(DeviceBoard::new());
+    let uri = PrinterUri::parse(&printer.uri()).unwrap();
+    let handle = PrinterHandle::start_with(uri, settings(paper), board.clone()).unwrap();
+    (handle, board)
+}
+
+fn ticket(number: &str) -> TicketPrint {
+    TicketPrint {
+        lang: "en".into(),
+        clinic: "Sunrise Clinic".into(),
+        number: number.into(),
+        service: "General consultation".into(),
+        issued: "2025-03-14 10:42".into(),
+        ahead: "3 people ahead of you".into(),
+        wait: Some("Estimated wait: 10–20 min".into()),
+        status_url: Some(format!("http://clinic.local:8080/t/{number}")),
+        scan_hint: Some("Scan to follow your turn".into()),
+        footer: "Thank you".into(),
+    }
+}
+
+fn condition_is(handle: &PrinterHandle, condition: &str) -> bool {
+    handle.status().is_some_and(|s| s.condition == condition)
+}
+
+/// The numbers printed big, in order.
+fn big_numbers(printer: &FakeTcpPrinter) -> Vec<String> {
+    printer
+        .printouts()
+        .iter()
+        .flat_map(|ops| text_lines(ops))
+        .filter(|l| l.width >= 4)
+        .map(|l| l.text)
+        .collect()
+}
+
+#[test]
+fn a_ticket_arrives_with_the_number_big_a_qr_code_and_a_cut() {
+    let printer = FakeTcpPrinter::start();
+    let (handle, _board) = start(&printer, Paper::Mm80);
+    wait_for("ok", || condition_is(&handle, "ok"));
+    assert_eq!(handle.print_ticket(&ticket("A042")), PrintOutcome::Queued);
+    wait_for("the ticket", || printer.printouts().len() == 1);
+
+    let ops = &printer.printouts()[0];
+    assert_eq!(ops.first(), Some(&Op::Init));
+    assert_eq!(ops.last(), Some(&Op::Cut { partial: false }));
+    let lines = text_lines(ops);
+    let number = lines.iter().find(|l| l.text == "A042").unwrap();
+    assert_eq!((number.width, number.height), (8, 8));
+    assert!(number.bold);
+    assert_eq!(number.align, Align::Center);
+    assert_eq!(lines[0].text, "Sunrise Clinic");
+    assert_eq!(lines.last().unwrap().text, "Thank you");
+    assert_eq!(qr_codes(ops), ["http://clinic.local:8080/t/A042"]);
+
+    let status = handle.status().unwrap();
+    assert_eq!(status.id, "printer");
+    assert_eq!(status.health, Health::Ok);
+    assert!(
+        status.name.contains(&printer.addr().to_string()),
+        "{}",
+        status.name
+    );
+    wait_for("no job waiting", || {
+        handle.status().is_some_and(|s| s.queued_jobs == Some(0))
+    });
+    handle.stop();
+}
+
+#[test]
+fn on_58_mm_a_long_number_is_smaller() {
+    let printer = FakeTcpPrinter::start();
+    let (handle, _board) = start(&printer, Paper::Mm58);
+    handle.print_ticket(&ticket("A1042"));
+    wait_for("the ticket", || printer.printouts().len() == 1);
+    let lines = text_lines(&printer.printouts()[0]);
+    let number = lines.iter().find(|l| l.text == "A1042").unwrap();
+    assert_eq!((number.width, number.height), (6, 6));
+    handle.stop();
+}
+
+#[test]
+fn a_printer_switched_off_keeps_the_job_and_prints_it_once_when_back() {
+    let printer = FakeTcpPrinter::start();
+    let (handle, board) = start(&printer, Paper::Mm80);
+    handle.print_ticket(&ticket("A001"));
+    wait_for("the first ticket", || printer.printouts().len() == 1);
+
+    printer.switch_off();
+    wait_for("unreachable", || condition_is(&handle, "unreachable"));
+    let status = board.get("printer").unwrap();
+    assert_eq!(status.health, Health::Error);
+    assert!(
+        status
+            .detail
+            .contains("is the printer on and the address right?"),
+        "{}",
+        status.detail
+    );
+    assert_eq!(handle.print_ticket(&ticket("A002")), PrintOutcome::Delayed);
+    wait_for("the job kept", || {
+        handle
+            .status()
+            .is_some_and(|s| s.condition == "unreachable" && s.queued_jobs == Some(1))
+    });
+
+    printer.switch_on();
+    wait_for("the second ticket", || printer.printouts().len() == 2);
+    wait_for("ok, nothing waiting", || {
+        handle
+            .status()
+            .is_some_and(|s| s.condition == "ok" && s.queued_jobs == Some(0))
+    });
+    // Several status polls later, still printed once.
+    printer.wait_status_answers(6);
+    assert_eq!(big_numbers(&printer), ["A001", "A002"]);
+    handle.stop();
+}
+
+#[test]
+fn a_printer_off_from_the_start_prints_when_switched_on() {
+    let printer = FakeTcpPrinter::start();
+    printer.switch_off();
+    let (handle, _board) = start(&printer, Paper::Mm80);
+    wait_for("unreachable", || condition_is(&handle, "unreachable"));
+    assert_eq!(handle.print_ticket(&ticket("B007")), PrintOutcome::Delayed);
+    printer.switch_on();
+    wait_for("the ticket", || printer.printouts().len() == 1);
+    printer.wait_status_answers(6);
+    assert_eq!(big_numbers(&printer), ["B007"]);
+    handle.stop();
+}
+
+/// The next status change on the board with this condition.
+fn next_change(
+    changes: &mut tokio::sync::broadcast::Receiver<DeviceStatus>,
+    condition: &str,
+) -> DeviceStatus {
+    let mut found = None;
+    wait_for(condition, || {
+        while let Ok(status) = changes.try_recv() {
+            if status.condition == condition {
+                found = Some(status);
+                return true;
+            }
+        }
+        false
+    });
+    found.unwrap()
+}
+
+#[test]
+fn paper_out_is_reported_and_the_ticket_prints_after_new_paper() {
+    let printer = FakeTcpPrinter::start();
+    let (handle, board) = start(&printer, Paper::Mm80);
+    let mut changes = board.subscribe();
+    next_change(&mut changes, "ok");
+
+    printer.set_state(PrinterState::PaperOut);
+    let status = next_change(&mut changes, "paper-out");
+    assert_eq!(status.health, Health::Error);
+    assert_eq!(status.id, "printer");
+    assert_eq!(handle.print_ticket(&ticket("C003")), PrintOutcome::Delayed);
+    printer.wait_status_answers(9);
+    assert!(printer.printouts().is_empty());
+    assert_eq!(handle.status().unwrap().queued_jobs, Some(1));
+
+    printer.set_state(PrinterState::PaperNearEnd);
+    let status = next_change(&mut changes, "paper-near-end");
+    assert_eq!(status.health, Health::Warning);
+    wait_for("the ticket", || printer.printouts().len() == 1);
+    assert_eq!(big_numbers(&printer), ["C003"]);
+
+    printer.set_state(PrinterState::CoverOpen);
+    next_change(&mut changes, "cover-open");
+    printer.set_state(PrinterState::Offline);
+    next_change(&mut changes, "offline");
+    printer.set_state(PrinterState::Ready);
+    next_change(&mut changes, "ok");
+    handle.stop();
+}
+
+#[test]
+fn a_printer_that_never_answers_is_status_unknown_and_still_prints() {
+    let printer = FakeTcpPrinter::start();
+    printer.set_state(PrinterState::Unknown("silent".into()));
+    let (handle, _board) = start(&printer, Paper::Mm80);
+    wait_for("status-unknown", || condition_is(&handle, "status-unknown"));
+    let status = handle.status().unwrap();
+    assert_eq!(status.health, Health::Unknown);
+    assert_eq!(handle.print_ticket(&ticket("D004")), PrintOutcome::Queued);
+    wait_for("the ticket", || printer.printouts().len() == 1);
+    assert_eq!(big_numbers(&printer), ["D004"]);
+    handle.stop();
+}
+
+#[test]
+fn a_hindi_ticket_is_sent_as_raster_images() {
+    let printer = FakeTcpPrinter::start();
+    let (handle, _board) = start(&printer, Paper::Mm80);
+    let hindi = TicketPrint {
+        lang: "hi".into(),
+        clinic: "सूर्योदय क्लिनिक".into(),
+        service: "सामान्य परामर्श".into(),
+        ahead: "आपसे पहले 3 लोग".into(),
+        wait: Some("अनुमानित प्रतीक्षा: 10–20 मिनट".into()),
+        scan_hint: Some("अपनी बारी देखने के लिए स्कैन करें".into()),
+        footer: "धन्यवाद".into(),
+        ..ticket("A042")
+    };
+    handle.print_ticket(&hindi);
+    wait_for("the ticket", || printer.printouts().len() == 1);
+    let ops = &printer.printouts()[0];
+    let images: Vec<_> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Raster {
+                width_dots, bits, ..
+            } => Some((*width_dots, bits)),
+            _ => None,
+        })
+        .collect();
+    assert!(images.len() >= 6, "{}", images.len());
+    assert!(
+        images
+            .iter()
+            .all(|(w, bits)| *w == 576 && bits.iter().any(|b| *b != 0))
+    );
+    assert!(ops.iter().all(|op| match op {
+        Op::Text(t) => t.is_ascii(),
+        _ => true,
+    }));
+    assert!(
+        text_lines(ops)
+            .iter()
+            .any(|l| l.text == "A042" && l.width == 8)
+    );
+    assert_eq!(qr_codes(ops), ["http://clinic.local:8080/t/A042"]);
+    handle.stop();
+}
+
+#[test]
+fn print_test_prints_the_test_page_and_returns_the_status() {
+    let printer = FakeTcpPrinter::start();
+    let config = PrinterConfig {
+        uri: printer.uri(),
+        paper_mm: 58,
+        ..PrinterConfig::default()
+    };
+    let status = print_test(&config).unwrap();
+    assert_eq!(status.condition, "ok");
+    assert_eq!(status.health, Health::Ok);
+    wait_for("the test page", || printer.printouts().len() == 1);
+    let ops = &printer.printouts()[0];
+    let lines = text_lines(ops);
+    assert_eq!(lines[0].text, "waitless test print");
+    assert!(lines.iter().any(|l| l.text.contains(&printer.uri())));
+    assert!(ops.iter().any(|op| matches!(
+        op,
+        Op::Raster {
+            width_dots: 384,
+            ..
+        }
+    )));
+    assert_eq!(qr_codes(ops).len(), 1);
+
+    printer.set_state(PrinterState::PaperOut);
+    assert_eq!(print_test(&config).unwrap().condition, "paper-out");
+
+    printer.switch_off();
+    let err = print_test(&config).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("cannot reach {}", printer.uri())),
+        "{err}"
+    );
+    assert!(
+        err.contains("is the printer on and the address right?"),
+        "{err}"
+    );
+}
