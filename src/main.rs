@@ -92,7 +92,9 @@ fn devices_list() -> ExitCode {
     let inputs = waitless::devices::keys::list_input_devices();
     println!("Input devices ({}):", inputs.len());
     if inputs.is_empty() {
-        println!("  none found (or no permission to read /dev/input: run as root or join the input group)");
+        println!(
+            "  none found (or no permission to read /dev/input: run as root or join the input group)"
+        );
     }
     for device in &inputs {
         println!(
@@ -117,16 +119,15 @@ fn devices_learn(
     count: Option<usize>,
 ) -> ExitCode {
     let receiver = match (port, config.serial.receivers.first()) {
-        (Some(port), configured) => configured
-            .filter(|r| r.port == port)
-            .cloned()
-            .unwrap_or(waitless::config::ReceiverConfig {
+        (Some(port), configured) => configured.filter(|r| r.port == port).cloned().unwrap_or(
+            waitless::config::ReceiverConfig {
                 port,
                 baud,
                 framing: "8N1".to_owned(),
                 frame: "line".to_owned(),
                 codes: Default::default(),
-            }),
+            },
+        ),
         (None, Some(first)) => first.clone(),
         (None, None) => {
             eprintln!(

@@ -8,9 +8,10 @@ use rust_embed::Embed;
 
 use super::error::WebError;
 
-/// `assets/`.
+/// `assets/`, without the printer's fonts (the printer embeds those itself; no page uses them).
 #[derive(Embed)]
 #[folder = "assets/"]
+#[exclude = "fonts/print/*"]
 pub struct Assets;
 
 /// `templates/`.

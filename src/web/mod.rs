@@ -128,6 +128,7 @@ route_table! {
     post "/api/v1/tickets/{id}/print" => print::ticket_print_again, Reception;
     get "/api/v1/devices" => print::devices_get, Public;
     post "/api/v1/devices/printer/test" => print::printer_test, Admin;
+    get "/api/v1/devices/printer/jobs" => print::printer_jobs, Reception;
     get "/printer" => page::printer_page, Public;
     get "/" => page::index_page, Public;
     get "/kiosk" => page::kiosk_page, Public;

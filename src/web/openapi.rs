@@ -39,6 +39,7 @@ use super::{api, print, ws};
         print::ticket_print_again,
         print::devices_get,
         print::printer_test,
+        print::printer_jobs,
     ),
     components(schemas(crate::domain::Event, crate::domain::EventKind)),
     tags(

@@ -10,6 +10,7 @@ use super::error::WebError;
 use super::page::public_url;
 use super::view::TicketView;
 use crate::devices::DeviceStatus;
+use crate::devices::printer::decode::{PreviewBlock, preview};
 use crate::devices::printer::{PrintOutcome, TicketPrint};
 use crate::domain::{TicketId, TicketState};
 
@@ -176,4 +177,75 @@ pub async fn printer_test(state: web::Data<AppState>) -> Result<HttpResponse, We
         print,
         printer: state.printer.status(),
     }))
+}
+
+/// One ticket the demo printer printed, for the `/printer` page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FakeJobView {
+    /// The job's number.
+    pub id: u64,
+    /// What it is (the ticket's number, `test page`).
+    pub label: String,
+    /// When it was printed.
+    #[schema(value_type = String, format = DateTime)]
+    pub at: crate::domain::Timestamp,
+    /// What the paper shows, from top to bottom (see docs/api.md).
+    #[schema(value_type = Vec<Object>)]
+    pub blocks: Vec<serde_json::Value>,
+}
+
+/// A preview block as the page draws it: QR codes and images as `src` data URLs.
+fn block_view(block: PreviewBlock) -> serde_json::Value {
+    use base64::Engine as _;
+    let base64 = base64::engine::general_purpose::STANDARD;
+    match block {
+        PreviewBlock::Text {
+            text,
+            width,
+            height,
+            bold,
+            align,
+        } => serde_json::json!({
+            "kind": "text", "text": text, "width": width, "height": height, "bold": bold,
+            "align": align,
+        }),
+        PreviewBlock::Qr { data } => {
+            let src = qrcode::QrCode::new(data.as_bytes()).ok().map(|code| {
+                let svg = code
+                    .render::<qrcode::render::svg::Color<'_>>()
+                    .min_dimensions(160, 160)
+                    .quiet_zone(false)
+                    .build();
+                format!("data:image/svg+xml;base64,{}", base64.encode(svg))
+            });
+            serde_json::json!({"kind": "qr", "data": data, "src": src})
+        }
+        PreviewBlock::Image {
+            width,
+            height,
+            png_base64,
+        } => serde_json::json!({
+            "kind": "image", "width": width, "height": height,
+            "src": format!("data:image/png;base64,{png_base64}"),
+        }),
+        PreviewBlock::Cut => serde_json::json!({"kind": "cut"}),
+    }
+}
+
+/// What the demo (`fake`) printer printed: its last 20 jobs, decoded from their ESC/POS bytes.
+#[utoipa::path(get, path = "/api/v1/devices/printer/jobs", tag = "devices",
+    responses((status = 200, body = [FakeJobView]),
+        (status = 409, body = super::error::ErrorBody, description = "the printer is not the fake one")))]
+pub async fn printer_jobs(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let jobs = state.printer.fake_jobs().ok_or(WebError::NoPrinter)?;
+    let views: Vec<FakeJobView> = jobs
+        .into_iter()
+        .map(|job| FakeJobView {
+            id: job.id,
+            label: job.label,
+            at: job.at,
+            blocks: preview(&job.bytes).into_iter().map(block_view).collect(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
 }
