@@ -164,6 +164,96 @@ async fn kiosk_double_tap_issues_one_ticket() {
 }
 
 #[tokio::test]
+async fn without_paper_the_kiosk_and_staff_say_so_and_the_ticket_prints_when_paper_is_back() {
+    use crate::printer::FakeTcpPrinter;
+    use waitless::devices::printer::PrinterState;
+
+    let _one = ONE_AT_A_TIME.lock().await;
+    let printer = FakeTcpPrinter::start();
+    printer.set_state(PrinterState::PaperOut);
+    let server = Server::spawn_with(|c| {
+        c.printer.uri = printer.uri();
+        c.printer.status_poll_secs = 1;
+        c.printer.retry_secs = 1;
+        c.screens.kiosk_priority = false;
+    })
+    .await;
+    let mut driver = Driver::start().await;
+    let kiosk = driver.session(1024, 768).await;
+    kiosk.goto(&server.url("/kiosk?lang=en")).await;
+    assert_eq!(
+        kiosk.wait_for_any_text("#printer-warning", PAGE).await,
+        message("en", "kiosk.printer_down", &[])
+    );
+    kiosk.tap(r#"button[data-service="general"]"#, PAGE).await;
+    assert_eq!(
+        kiosk.wait_for_any_text("#ticket-number", PAGE).await,
+        "A001"
+    );
+    assert_eq!(
+        kiosk.wait_for_any_text("#print-note", PAGE).await,
+        message("en", "kiosk.printer_down", &[])
+    );
+    assert!(wait_qr_loaded(&kiosk).await > 0, "the QR code is on screen");
+
+    let staff = driver.session(1280, 800).await;
+    staff
+        .goto(&server.url("/staff?view=reception&lang=en"))
+        .await;
+    let chip = r#"#devices [data-device="printer"][data-condition="paper-out"]"#;
+    staff.wait_visible(chip, PAGE).await;
+
+    printer.set_state(PrinterState::Ready);
+    staff
+        .wait_visible(
+            r#"#devices [data-device="printer"][data-condition="ok"]"#,
+            PAGE,
+        )
+        .await;
+    kiosk.wait_hidden("#printer-warning", PAGE).await;
+    crate::printer::wait_for("the ticket printed", || printer.printouts().len() == 1);
+    kiosk.close().await;
+    staff.close().await;
+}
+
+#[tokio::test]
+async fn the_demo_printer_page_shows_the_kiosk_ticket_as_paper() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::spawn().await;
+    let mut driver = Driver::start().await;
+    let page = driver.session(1280, 900).await;
+    page.goto(&server.url("/printer?lang=en")).await;
+    page.wait_visible("#no-jobs", PAGE).await;
+    let (status, ticket) = server
+        .post_json(
+            "/api/v1/tickets",
+            Some(json!({"service": "general", "source": "kiosk", "lang": "hi"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{ticket}");
+    let paper = r#"[data-label="ticket A001"] .pr-paper"#;
+    page.wait_visible(paper, PAGE).await;
+    let drawn = page
+        .wait_until(
+            "the ticket's number, images and QR drawn",
+            r#"const p = document.querySelector(arguments[0]);
+               const imgs = [...p.querySelectorAll("img")];
+               const big = [...p.querySelectorAll(".pr-line")].some(l => l.textContent === "A001"
+                 && parseFloat(l.style.fontSize) >= 48);
+               return big && imgs.length >= 2 && imgs.every(i => i.complete && i.naturalWidth > 0)
+                 ? imgs.length : null;"#,
+            vec![json!(paper)],
+            PAGE,
+        )
+        .await;
+    assert!(drawn.as_u64().unwrap() >= 2, "{drawn}");
+    if std::env::var_os("WAITLESS_SCREENSHOTS").is_some() {
+        shoot(&page, "printer-demo-page", (1280, 900)).await;
+    }
+    page.close().await;
+}
+
+#[tokio::test]
 async fn kiosk_in_hindi_shows_hindi_text_in_the_served_devanagari_font() {
     let _one = ONE_AT_A_TIME.lock().await;
     let server = Server::spawn().await;

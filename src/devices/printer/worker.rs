@@ -58,8 +58,45 @@ impl PrinterSettings {
 
 /// What the handle sends the thread.
 enum Msg {
+    /// Bytes ready to print.
     Job(Job),
+    /// A ticket to render, then print.
+    Ticket {
+        id: u64,
+        at: crate::domain::Timestamp,
+        paper: Paper,
+        ticket: Box<TicketPrint>,
+    },
     Stop,
+}
+
+/// A ticket's ESC/POS bytes. If the bundled fonts fail (a broken build), prints what plain
+/// text can.
+fn render_job(
+    id: u64,
+    at: crate::domain::Timestamp,
+    paper: Paper,
+    ticket: &TicketPrint,
+) -> Option<Job> {
+    let bytes = match render_ticket(ticket, paper) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!("ticket {}: {e}; printing it without images", ticket.number);
+            match render_ticket(&ascii_only(ticket), paper) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::error!("ticket {}: {e}", ticket.number);
+                    return None;
+                }
+            }
+        }
+    };
+    Some(Job {
+        id,
+        label: format!("ticket {}", ticket.number),
+        at,
+        bytes,
+    })
 }
 
 /// What the handles share with the thread.
@@ -150,30 +187,25 @@ impl PrinterHandle {
         Ok(handle)
     }
 
-    /// Renders a ticket and queues it. Never waits for the printer.
+    /// Queues a ticket; the printer's thread renders it (a Hindi ticket takes about a
+    /// millisecond of shaping and drawing, which the caller — an HTTP worker — should not pay).
+    /// Never waits for the printer.
     pub fn print_ticket(&self, ticket: &TicketPrint) -> PrintOutcome {
-        if self.running.is_none() {
+        let Some(running) = &self.running else {
             return PrintOutcome::NoPrinter;
-        }
+        };
         let mut ticket = ticket.clone();
         if !self.qr {
             ticket.status_url = None;
         }
-        let bytes = match render_ticket(&ticket, self.paper) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                // Only a broken build gets here (bundled fonts): print what plain text can.
-                tracing::error!("ticket {}: {e}; printing it without images", ticket.number);
-                match render_ticket(&ascii_only(&ticket), self.paper) {
-                    Ok(bytes) => bytes,
-                    Err(e) => {
-                        tracing::error!("ticket {}: {e}", ticket.number);
-                        return PrintOutcome::Delayed;
-                    }
-                }
-            }
+        let id = running.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let message = Msg::Ticket {
+            id,
+            at: running.clock.now(),
+            paper: self.paper,
+            ticket: Box::new(ticket),
         };
-        self.print_bytes(format!("ticket {}", ticket.number), bytes)
+        self.send(running, message)
     }
 
     /// Queues rendered bytes (a reprint). Never waits for the printer.
@@ -187,7 +219,12 @@ impl PrinterHandle {
             at: running.clock.now(),
             bytes,
         };
-        if running.tx.send(Msg::Job(job)).is_err() {
+        self.send(running, Msg::Job(job))
+    }
+
+    /// Sends a job to the thread; what to tell the caller from the last status.
+    fn send(&self, running: &Running, message: Msg) -> PrintOutcome {
+        if running.tx.send(message).is_err() {
             tracing::warn!("the printer thread has stopped: job dropped");
             return PrintOutcome::Delayed;
         }
@@ -299,6 +336,16 @@ impl Worker {
             }
             match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
                 Ok(Msg::Job(job)) => self.enqueue(job),
+                Ok(Msg::Ticket {
+                    id,
+                    at,
+                    paper,
+                    ticket,
+                }) => {
+                    if let Some(job) = render_job(id, at, paper, &ticket) {
+                        self.enqueue(job);
+                    }
+                }
                 Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {}
             }
