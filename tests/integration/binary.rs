@@ -631,3 +631,85 @@ async fn first_run_on_an_empty_folder_serves_the_demo_clinic() {
     let (status, log) = server.stop().await;
     assert!(status.success(), "{status}; log:\n{log}");
 }
+
+#[tokio::test]
+async fn print_test_prints_the_test_ticket_on_the_configured_printer() {
+    use crate::printer::{FakeTcpPrinter, wait_for};
+    use waitless::devices::printer::decode::text_lines;
+    let printer = FakeTcpPrinter::start();
+    let (status, stdout, stderr) = Process::run(
+        &["print-test"],
+        &[("WAITLESS_PRINTER__URI", &printer.uri())],
+    )
+    .await;
+    assert!(status.success(), "{status}\n{stdout}\n{stderr}");
+    assert!(stdout.contains("reports: ok"), "{stdout}");
+    wait_for("the test page", || printer.printouts().len() == 1);
+    let lines = text_lines(&printer.printouts()[0]);
+    assert!(lines.iter().any(|l| l.text.contains("test")), "{lines:?}");
+
+    // Switched off: a clear error and exit 1.
+    printer.switch_off();
+    let (status, _, stderr) = Process::run(
+        &["print-test"],
+        &[("WAITLESS_PRINTER__URI", &printer.uri())],
+    )
+    .await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot reach"), "{stderr}");
+
+    // The demo's fake printer has no paper to print on: say where to look instead.
+    let (status, _, stderr) = Process::run(&["print-test"], &[]).await;
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("/printer"), "{stderr}");
+}
+
+#[tokio::test]
+async fn device_commands_list_and_learn_say_what_they_find() {
+    let (status, stdout, stderr) = Process::run(&["devices", "list"], &[]).await;
+    assert!(status.success(), "{status}\n{stderr}");
+    assert!(stdout.contains("Serial ports ("), "{stdout}");
+    assert!(stdout.contains("Input devices ("), "{stdout}");
+
+    let (status, _, stderr) = Process::run(&["devices", "learn"], &[]).await;
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no serial receiver is configured"),
+        "{stderr}"
+    );
+
+    let (status, _, stderr) = Process::run(
+        &["devices", "learn", "--port", "/dev/waitless-no-such-port"],
+        &[],
+    )
+    .await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("/dev/waitless-no-such-port"), "{stderr}");
+}
+
+#[tokio::test]
+async fn bad_device_settings_stop_the_start_naming_the_setting() {
+    for (name, value, needle) in [
+        ("WAITLESS_PRINTER__URI", "lpt://1", "printer.uri"),
+        ("WAITLESS_PRINTER__PAPER_MM", "72", "printer.paper_mm"),
+        (
+            "WAITLESS_GPIO__BUTTONS",
+            r#"[{pin = 17, room = "room-1", short = "jump"}]"#,
+            "unknown action",
+        ),
+        (
+            "WAITLESS_SERIAL__RECEIVERS",
+            r#"[{port = "/dev/ttyUSB0", framing = "9X1"}]"#,
+            "serial.receivers",
+        ),
+        (
+            "WAITLESS_KEYS__DEVICES",
+            r#"[{device = "pedal", keys = {KEY_NOPE = "room-1:next"}}]"#,
+            "KEY_NOPE",
+        ),
+    ] {
+        let (status, _, stderr) = Process::run(&["check-config"], &[(name, value)]).await;
+        assert_eq!(status.code(), Some(2), "{name}={value}: {stderr}");
+        assert!(stderr.contains(needle), "{name}={value}: {stderr}");
+    }
+}
