@@ -89,15 +89,9 @@ impl std::fmt::Debug for Request {
 impl EngineHandle {
     /// Sends a command and waits until it is committed (or refused).
     pub async fn execute(&self, command: Command, origin: Origin) -> Result<Outcome, EngineError> {
-        let (reply, answer) = oneshot::channel();
-        self.sender
-            .send(Request {
-                command,
-                origin,
-                reply,
-            })
-            .map_err(|_| EngineError::Stopped)?;
-        answer.await.map_err(|_| EngineError::Stopped)?
+        self.send(command, origin)?
+            .await
+            .map_err(|_| EngineError::Stopped)?
     }
 
     /// Like [`Self::execute`], for plain threads (device workers). Must not be called from an
@@ -107,6 +101,17 @@ impl EngineHandle {
         command: Command,
         origin: Origin,
     ) -> Result<Outcome, EngineError> {
+        self.send(command, origin)?
+            .blocking_recv()
+            .map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Queues a command; the answer comes on the returned channel.
+    fn send(
+        &self,
+        command: Command,
+        origin: Origin,
+    ) -> Result<oneshot::Receiver<Result<Outcome, EngineError>>, EngineError> {
         let (reply, answer) = oneshot::channel();
         self.sender
             .send(Request {
@@ -115,7 +120,7 @@ impl EngineHandle {
                 reply,
             })
             .map_err(|_| EngineError::Stopped)?;
-        answer.blocking_recv().map_err(|_| EngineError::Stopped)?
+        Ok(answer)
     }
 }
 

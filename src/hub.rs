@@ -120,6 +120,32 @@ impl Feed {
     }
 }
 
+/// The committed events from now on, for tasks that only react to events (the announcer, the
+/// room LEDs): no snapshots; events missed by falling behind are skipped.
+#[derive(Debug)]
+pub struct EventTail {
+    hub: Arc<Hub>,
+    feed: Feed,
+    closing: watch::Receiver<bool>,
+}
+
+impl EventTail {
+    /// The next event; `None` once the hub closes.
+    pub async fn next(&mut self) -> Option<Arc<SharedEvent>> {
+        loop {
+            let item = tokio::select! {
+                item = self.feed.next(&self.hub, |_| ()) => item,
+                _ = self.closing.changed() => return None,
+            };
+            match item {
+                FeedItem::Event(event) => return Some(event),
+                FeedItem::Snapshot(()) => {}
+                FeedItem::Closed => return None,
+            }
+        }
+    }
+}
+
 /// The event hub.
 #[derive(Debug)]
 pub struct Hub {
@@ -130,6 +156,15 @@ pub struct Hub {
 }
 
 impl Hub {
+    /// The events from now on (see [`EventTail`]).
+    pub fn tail(self: &Arc<Self>) -> EventTail {
+        EventTail {
+            hub: Arc::clone(self),
+            feed: self.subscribe(None, |_| ()).feed,
+            closing: self.closing(),
+        }
+    }
+
     /// A hub starting at `state` after event `seq`, with `recent` events for replay.
     pub fn new(state: QueueState, seq: u64, recent: Vec<Event>, policy: Policy) -> Self {
         let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);

@@ -391,6 +391,28 @@ impl RecordedPresses {
     }
 }
 
+impl RecordedPresses {
+    /// Waits (spinning, up to `within`) until there are at least `n` presses; returns them all.
+    /// `None` when they did not come in time.
+    pub fn wait_for(
+        &self,
+        n: usize,
+        within: std::time::Duration,
+    ) -> Option<Vec<(Binding, Source, String)>> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let seen = self.presses();
+            if seen.len() >= n {
+                return Some(seen);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::yield_now();
+        }
+    }
+}
+
 impl PressSink for RecordedPresses {
     fn press(&self, binding: &Binding, source: Source, actor: &str) {
         self.presses
@@ -471,26 +493,16 @@ pub fn configured_rooms(config: &crate::config::Config) -> Vec<String> {
 /// Blinks a room's LED each time the room calls (or recalls) a ticket, until the hub closes.
 async fn blink_on_calls(hub: Arc<crate::hub::Hub>, gpio: button::GpioHandle) {
     use crate::domain::EventKind;
-    use crate::hub::FeedItem;
-    let mut closing = hub.closing();
-    let mut feed = hub.subscribe(None, |_| ()).feed;
-    loop {
-        let item = tokio::select! {
-            item = feed.next(&hub, |_| ()) => item,
-            _ = closing.changed() => return,
-        };
-        match item {
-            FeedItem::Event(event) => match &event.kind {
-                EventKind::RoomNext {
-                    room,
-                    called: Some(_),
-                    ..
-                }
-                | EventKind::TicketRecalled { room, .. } => gpio.blink(room),
-                _ => {}
-            },
-            FeedItem::Snapshot(()) => {}
-            FeedItem::Closed => return,
+    let mut events = hub.tail();
+    while let Some(event) = events.next().await {
+        match &event.kind {
+            EventKind::RoomNext {
+                room,
+                called: Some(_),
+                ..
+            }
+            | EventKind::TicketRecalled { room, .. } => gpio.blink(room),
+            _ => {}
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::domain::{EventKind, QueueState, Ticket};
-use crate::hub::{FeedItem, Hub};
+use crate::hub::Hub;
 use crate::i18n::Catalogs;
 use crate::notify::announce::announcement;
 use crate::notify::speech::Speech;
@@ -46,18 +46,8 @@ pub async fn run(
     catalogs: Arc<Catalogs>,
     languages: Vec<String>,
 ) {
-    let mut closing = hub.closing();
-    let mut feed = hub.subscribe(None, |_| ()).feed;
-    loop {
-        let item = tokio::select! {
-            item = feed.next(&hub, |_| ()) => item,
-            _ = closing.changed() => return,
-        };
-        let event = match item {
-            FeedItem::Event(event) => event,
-            FeedItem::Snapshot(()) => continue,
-            FeedItem::Closed => return,
-        };
+    let mut events = hub.tail();
+    while let Some(event) = events.next().await {
         let sentences = {
             let published = hub.read();
             sentences(&published.state, &event.kind, &catalogs, &languages)

@@ -457,6 +457,13 @@ fn start_led(
 
 #[cfg(test)]
 mod tests {
+    /// Polls with a deadline until `presses` has `n` presses.
+    fn presses_wait(presses: &RecordedPresses, n: usize) -> Vec<(Binding, Source, String)> {
+        presses
+            .wait_for(n, Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("only {:?}", presses.presses()))
+    }
+
     use std::time::Instant;
 
     use super::*;
@@ -483,19 +490,6 @@ mod tests {
             buttons,
             leds,
             ..crate::config::Config::default().gpio
-        }
-    }
-
-    /// Polls with a deadline until `presses` has `n` presses.
-    fn wait_for_presses(presses: &RecordedPresses, n: usize) -> Vec<(Binding, Source, String)> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let seen = presses.presses();
-            if seen.len() >= n {
-                return seen;
-            }
-            assert!(Instant::now() < deadline, "only {seen:?}");
-            std::thread::yield_now();
         }
     }
 
@@ -555,7 +549,7 @@ mod tests {
             Arc::new(presses.clone()),
             Arc::clone(&board),
         );
-        let seen = wait_for_presses(&presses, 1);
+        let seen = presses_wait(&presses, 1);
         assert_eq!(
             seen,
             vec![(
@@ -590,7 +584,7 @@ mod tests {
         // Held 1 s: recall, fired while held.
         driver.set(ms(0), false);
         driver.set(ms(1000), false);
-        let seen = wait_for_presses(&presses, 1);
+        let seen = presses_wait(&presses, 1);
         assert_eq!(seen[0].0.to_string(), "room-2:recall");
         driver.set(ms(1100), true);
         // Two quick presses: undo.
@@ -598,13 +592,13 @@ mod tests {
         driver.set(ms(3100), true);
         driver.set(ms(3300), false);
         driver.set(ms(3400), true);
-        let seen = wait_for_presses(&presses, 2);
+        let seen = presses_wait(&presses, 2);
         assert_eq!(seen[1].0.to_string(), "room-2:undo");
         // One press: next, once the double-press window has closed.
         driver.set(ms(5000), false);
         driver.set(ms(5100), true);
         driver.set(ms(6000), true);
-        let seen = wait_for_presses(&presses, 3);
+        let seen = presses_wait(&presses, 3);
         assert_eq!(seen[2].0.to_string(), "room-2:next");
         assert!(
             seen.iter()

@@ -381,6 +381,13 @@ impl KeypadWorker {
 
 #[cfg(test)]
 mod tests {
+    /// Polls with a deadline until `presses` has `n` presses.
+    fn presses_wait(presses: &RecordedPresses, n: usize) -> Vec<(Binding, Source, String)> {
+        presses
+            .wait_for(n, Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("only {:?}", presses.presses()))
+    }
+
     use std::sync::Mutex;
     use std::time::Instant;
 
@@ -416,18 +423,6 @@ mod tests {
                 return status;
             }
             assert!(Instant::now() < deadline, "{:?}", board.get(id));
-            std::thread::yield_now();
-        }
-    }
-
-    fn wait_for_presses(presses: &RecordedPresses, n: usize) -> Vec<(Binding, Source, String)> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let seen = presses.presses();
-            if seen.len() >= n {
-                return seen;
-            }
-            assert!(Instant::now() < deadline, "only {seen:?}");
             std::thread::yield_now();
         }
     }
@@ -536,7 +531,7 @@ mod tests {
         driver.send(KEY_B, KeyEvent::RELEASE);
         driver.tap(KEY_C);
         driver.tap(KEY_B);
-        let seen = wait_for_presses(&presses, 2);
+        let seen = presses_wait(&presses, 2);
         let expected = (
             "room-1:next".parse::<Binding>().unwrap(),
             Source::Keypad,
@@ -566,7 +561,7 @@ mod tests {
             Arc::clone(&board),
         );
         first_driver.tap(57);
-        wait_for_presses(&presses, 1);
+        presses_wait(&presses, 1);
         first_driver.unplug();
         // It goes: ok, disconnected, ok (the second source).
         let mut conditions = Vec::new();
@@ -580,7 +575,7 @@ mod tests {
         }
         assert_eq!(conditions, ["ok", "disconnected", "ok"]);
         second_driver.tap(57);
-        let seen = wait_for_presses(&presses, 2);
+        let seen = presses_wait(&presses, 2);
         assert_eq!(seen[1].0.to_string(), "room-2:next");
         assert_eq!(seen[1].2, "keypad:pedal:KEY_SPACE");
         // Unplugged again with nothing to replace it: not found, and it keeps looking.
