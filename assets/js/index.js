@@ -13,7 +13,7 @@ function withLang(path) {
 function start() {
   for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
 
-  for (const id of ["link-kiosk", "link-display", "link-staff"]) {
+  for (const id of ["link-kiosk", "link-display", "link-staff", "link-printer"]) {
     const link = document.getElementById(id);
     link.href = withLang(link.getAttribute("href"));
   }
