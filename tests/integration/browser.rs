@@ -195,6 +195,10 @@ async fn without_paper_the_kiosk_and_staff_say_so_and_the_ticket_prints_when_pap
         message("en", "kiosk.printer_down", &[])
     );
     assert!(wait_qr_loaded(&kiosk).await > 0, "the QR code is on screen");
+    let screenshots = std::env::var_os("WAITLESS_SCREENSHOTS").is_some();
+    if screenshots {
+        shoot(&kiosk, "kiosk-printer-out-of-paper", (1024, 768)).await;
+    }
 
     let staff = driver.session(1280, 800).await;
     staff
@@ -202,6 +206,9 @@ async fn without_paper_the_kiosk_and_staff_say_so_and_the_ticket_prints_when_pap
         .await;
     let chip = r#"#devices [data-device="printer"][data-condition="paper-out"]"#;
     staff.wait_visible(chip, PAGE).await;
+    if screenshots {
+        shoot(&staff, "staff-printer-out-of-paper", (1280, 800)).await;
+    }
 
     printer.set_state(PrinterState::Ready);
     staff
