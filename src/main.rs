@@ -42,6 +42,12 @@ fn check_config(config: &Config) -> ExitCode {
     match toml::to_string_pretty(config) {
         Ok(text) => {
             println!("# configuration OK — effective settings:\n{text}");
+            if let Some(why) = waitless::devices::button::gpio_unavailable(&config.gpio) {
+                println!(
+                    "# note: gpio.buttons/gpio.leds are set, but {why}: they will show as \
+                     unavailable"
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -688,6 +688,18 @@ async fn device_commands_list_and_learn_say_what_they_find() {
 }
 
 #[tokio::test]
+async fn check_config_says_when_configured_gpio_cannot_work_here() {
+    let (status, stdout, stderr) = Process::run(
+        &["check-config"],
+        &[("WAITLESS_GPIO__BUTTONS", r#"[{pin = 17, room = "room-1"}]"#)],
+    )
+    .await;
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("pin = 17"), "{stdout}");
+    assert!(stdout.contains("they will show as unavailable"), "{stdout}");
+}
+
+#[tokio::test]
 async fn bad_device_settings_stop_the_start_naming_the_setting() {
     for (name, value, needle) in [
         ("WAITLESS_PRINTER__URI", "lpt://1", "printer.uri"),

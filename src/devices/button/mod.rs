@@ -194,6 +194,24 @@ pub fn spawn_gpio(
     }
 }
 
+/// Why configured buttons and LEDs cannot work on this machine or build (`None`: they can, or
+/// none are configured). For `waitless check-config`; opening GPIO here touches no pin.
+pub fn gpio_unavailable(config: &GpioConfig) -> Option<String> {
+    if config.buttons.is_empty() && config.leds.is_empty() {
+        return None;
+    }
+    #[cfg(feature = "gpio")]
+    {
+        rppal::gpio::Gpio::new()
+            .err()
+            .map(|e| format!("GPIO is not available on this machine: {e}"))
+    }
+    #[cfg(not(feature = "gpio"))]
+    {
+        Some(NO_GPIO_FEATURE.to_owned())
+    }
+}
+
 fn unreachable_pin() -> Result<Box<dyn Pin>, DeviceError> {
     Err(DeviceError::Unsupported("no buttons configured".to_owned()))
 }
