@@ -178,6 +178,7 @@ pub async fn run(
     let max_body = config.http.max_body_bytes;
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(web::security::headers())
             .app_data(app_state.clone())
             .configure(|cfg| web::app(cfg, max_body))
     })

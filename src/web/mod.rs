@@ -11,6 +11,7 @@ pub mod link;
 pub mod openapi;
 pub mod page;
 pub mod print;
+pub mod security;
 pub mod template;
 pub mod view;
 pub mod ws;

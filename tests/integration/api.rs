@@ -1413,3 +1413,23 @@ async fn the_displays_message_is_set_and_reaches_the_events() {
     assert_eq!(body["error"]["code"], "message-too-long");
     assert_eq!(app.queue().await, before);
 }
+
+#[tokio::test]
+async fn every_answer_has_the_security_headers() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/kiosk",
+        "/api/v1/queue",
+        "/assets/js/live.js",
+        "/no-such-page",
+    ] {
+        let r = app.get(path).await;
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+    }
+}
