@@ -151,6 +151,8 @@ pub async fn run(
             }
         }
     }
+    let auth = crate::auth::Auth::new(Arc::clone(&store), Arc::clone(&clock));
+    let setup = web::setup::SetupCode::for_start(&auth)?;
     let devices = Arc::new(DeviceBoard::new());
     let printer = PrinterHandle::start(&config.printer, Arc::clone(&devices))
         .context("cannot start the printer")?;
@@ -174,6 +176,8 @@ pub async fn run(
         speech,
         devices,
         printer: printer.clone(),
+        auth,
+        setup: setup.clone(),
     });
     let max_body = config.http.max_body_bytes;
     let mut server = HttpServer::new(move || {
@@ -196,6 +200,12 @@ pub async fn run(
     let serving = actix_web::rt::spawn(server);
 
     log_urls(addr, started.elapsed());
+    if let Some(code) = setup.code() {
+        tracing::warn!(
+            "no admin yet: open /setup on this address and enter the one-time code {code} to \
+             create one (or run `waitless user add NAME --role admin`)"
+        );
+    }
 
     shutdown.await;
     inputs.stop();

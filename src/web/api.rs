@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
+use super::auth::Actor;
 use super::error::{ErrorBody, WebError};
 use super::view::{self, QueueView, RoomView, TicketView};
 use crate::domain::{
@@ -117,11 +118,6 @@ pub struct TransferResponse {
     pub to: TicketView,
 }
 
-/// The origin of an API request. Logins (a later release) will name the actor.
-fn api_origin(source: Source) -> Origin {
-    Origin::new(source, "anonymous")
-}
-
 fn room_id(raw: &str) -> Result<RoomId, WebError> {
     Ok(RoomId::parse(raw)?)
 }
@@ -221,6 +217,7 @@ pub async fn queue_get(state: web::Data<AppState>) -> HttpResponse {
         (status = 409, body = ErrorBody, description = "service closed")))]
 pub async fn ticket_create(
     state: web::Data<AppState>,
+    actor: Actor,
     req: HttpRequest,
     body: web::Json<IssueTicketRequest>,
 ) -> Result<HttpResponse, WebError> {
@@ -243,7 +240,7 @@ pub async fn ticket_create(
         priority: body.priority,
         idempotency_key: key,
     };
-    let (view, replayed) = match execute(&state, command, api_origin(source)).await? {
+    let (view, replayed) = match execute(&state, command, actor.origin(source)).await? {
         Outcome::Applied(event) => match &event.kind {
             // Placed in the queue as it is now; as issued if the day closed in between.
             EventKind::TicketIssued { ticket, .. } => (
@@ -299,8 +296,12 @@ pub async fn ticket_get(
     Ok(HttpResponse::Ok().json(view))
 }
 
-async fn ticket_command(state: &AppState, command: Command) -> Result<HttpResponse, WebError> {
-    match execute(state, command, api_origin(Source::Api)).await? {
+async fn ticket_command(
+    state: &AppState,
+    actor: &Actor,
+    command: Command,
+) -> Result<HttpResponse, WebError> {
+    match execute(state, command, actor.origin(Source::Api)).await? {
         Outcome::Applied(event) => match &event.kind {
             EventKind::TicketCancelled { ticket } | EventKind::TicketRequeued { ticket } => {
                 Ok(HttpResponse::Ok().json(view_of(state, ticket.id)?))
@@ -334,10 +335,11 @@ async fn ticket_command(state: &AppState, command: Command) -> Result<HttpRespon
         (status = 409, body = ErrorBody, description = "not waiting or called")))]
 pub async fn ticket_cancel(
     state: web::Data<AppState>,
+    actor: Actor,
     id: web::Path<u64>,
 ) -> Result<HttpResponse, WebError> {
     let ticket = TicketId(id.into_inner());
-    ticket_command(&state, Command::CancelTicket { ticket }).await
+    ticket_command(&state, &actor, Command::CancelTicket { ticket }).await
 }
 
 /// Puts a called, no-show or cancelled ticket back at the end of its queue (same number).
@@ -347,10 +349,11 @@ pub async fn ticket_cancel(
         (status = 409, body = ErrorBody)))]
 pub async fn ticket_requeue(
     state: web::Data<AppState>,
+    actor: Actor,
     id: web::Path<u64>,
 ) -> Result<HttpResponse, WebError> {
     let ticket = TicketId(id.into_inner());
-    ticket_command(&state, Command::RequeueTicket { ticket }).await
+    ticket_command(&state, &actor, Command::RequeueTicket { ticket }).await
 }
 
 /// Moves a waiting or called ticket to another service's queue, keeping its number.
@@ -361,12 +364,13 @@ pub async fn ticket_requeue(
         (status = 409, body = ErrorBody)))]
 pub async fn ticket_transfer(
     state: web::Data<AppState>,
+    actor: Actor,
     id: web::Path<u64>,
     body: web::Json<TransferRequest>,
 ) -> Result<HttpResponse, WebError> {
     let ticket = TicketId(id.into_inner());
     let service = body.into_inner().service;
-    ticket_command(&state, Command::TransferTicket { ticket, service }).await
+    ticket_command(&state, &actor, Command::TransferTicket { ticket, service }).await
 }
 
 /// "Next": finishes the room's ticket (done) and calls the next one. A second press within the
@@ -377,13 +381,14 @@ pub async fn ticket_transfer(
         (status = 409, body = ErrorBody, description = "room closed")))]
 pub async fn room_next(
     state: web::Data<AppState>,
+    actor: Actor,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let room = room_id(&id)?;
     let outcome = execute(
         &state,
         Command::RoomNext { room: room.clone() },
-        api_origin(Source::Api),
+        actor.origin(Source::Api),
     )
     .await?;
     let response = match outcome {
@@ -433,11 +438,12 @@ pub async fn room_next(
 
 async fn room_ticket_command(
     state: &AppState,
+    actor: &Actor,
     raw: &str,
     make: fn(RoomId) -> Command,
 ) -> Result<HttpResponse, WebError> {
     let room = room_id(raw)?;
-    match execute(state, make(room.clone()), api_origin(Source::Api)).await? {
+    match execute(state, make(room.clone()), actor.origin(Source::Api)).await? {
         Outcome::Applied(event) => match &event.kind {
             EventKind::TicketRecalled { ticket, .. }
             | EventKind::TicketDone { ticket, .. }
@@ -463,9 +469,10 @@ async fn room_ticket_command(
         (status = 409, body = ErrorBody, description = "room serves nobody")))]
 pub async fn room_recall(
     state: web::Data<AppState>,
+    actor: Actor,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    room_ticket_command(&state, &id, |room| Command::RoomRecall { room }).await
+    room_ticket_command(&state, &actor, &id, |room| Command::RoomRecall { room }).await
 }
 
 /// Finishes the room's ticket as served, without calling the next.
@@ -475,9 +482,10 @@ pub async fn room_recall(
         (status = 409, body = ErrorBody, description = "room serves nobody")))]
 pub async fn room_done(
     state: web::Data<AppState>,
+    actor: Actor,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    room_ticket_command(&state, &id, |room| Command::RoomDone { room }).await
+    room_ticket_command(&state, &actor, &id, |room| Command::RoomDone { room }).await
 }
 
 /// Finishes the room's ticket as not come.
@@ -487,9 +495,10 @@ pub async fn room_done(
         (status = 409, body = ErrorBody, description = "room serves nobody")))]
 pub async fn room_no_show(
     state: web::Data<AppState>,
+    actor: Actor,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    room_ticket_command(&state, &id, |room| Command::RoomNoShow { room }).await
+    room_ticket_command(&state, &actor, &id, |room| Command::RoomNoShow { room }).await
 }
 
 /// Undoes the room's last "next" within the undo window: the called ticket waits again in its
@@ -500,13 +509,14 @@ pub async fn room_no_show(
         (status = 409, body = ErrorBody, description = "nothing to undo, too late, or changed since")))]
 pub async fn room_undo(
     state: web::Data<AppState>,
+    actor: Actor,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let room = room_id(&id)?;
     match execute(
         &state,
         Command::RoomUndo { room: room.clone() },
-        api_origin(Source::Api),
+        actor.origin(Source::Api),
     )
     .await?
     {
@@ -527,7 +537,12 @@ pub async fn room_undo(
     }
 }
 
-async fn room_set_open(state: &AppState, raw: &str, open: bool) -> Result<HttpResponse, WebError> {
+async fn room_set_open(
+    state: &AppState,
+    actor: &Actor,
+    raw: &str,
+    open: bool,
+) -> Result<HttpResponse, WebError> {
     let room = room_id(raw)?;
     execute(
         state,
@@ -535,7 +550,7 @@ async fn room_set_open(state: &AppState, raw: &str, open: bool) -> Result<HttpRe
             room: room.clone(),
             open,
         },
-        api_origin(Source::Api),
+        actor.origin(Source::Api),
     )
     .await?;
     let now = state.clock.now();
@@ -555,9 +570,10 @@ async fn room_set_open(state: &AppState, raw: &str, open: bool) -> Result<HttpRe
     responses((status = 200, body = RoomView), (status = 404, body = ErrorBody)))]
 pub async fn room_open(
     state: web::Data<AppState>,
+    actor: Actor,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    room_set_open(&state, &id, true).await
+    room_set_open(&state, &actor, &id, true).await
 }
 
 /// Closes a room: it calls no more tickets (it may still finish the one it serves).
@@ -566,9 +582,10 @@ pub async fn room_open(
     responses((status = 200, body = RoomView), (status = 404, body = ErrorBody)))]
 pub async fn room_close(
     state: web::Data<AppState>,
+    actor: Actor,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    room_set_open(&state, &id, false).await
+    room_set_open(&state, &actor, &id, false).await
 }
 
 /// The OpenAPI document of this API.
@@ -729,6 +746,7 @@ fn service_id(raw: &str) -> Result<ServiceId, WebError> {
 
 async fn service_set_active(
     state: &AppState,
+    actor: &Actor,
     raw: &str,
     active: bool,
     reopens_at: Option<crate::domain::Timestamp>,
@@ -739,7 +757,7 @@ async fn service_set_active(
         active,
         reopens_at,
     };
-    execute(state, command, api_origin(Source::Api)).await?;
+    execute(state, command, actor.origin(Source::Api)).await?;
     let published = state.hub.read();
     Ok(HttpResponse::Ok().json(published.state.service(&service)?))
 }
@@ -750,9 +768,10 @@ async fn service_set_active(
     responses((status = 200, body = Service), (status = 404, body = ErrorBody)))]
 pub async fn service_open(
     state: web::Data<AppState>,
+    actor: Actor,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    service_set_active(&state, &id, true, None).await
+    service_set_active(&state, &actor, &id, true, None).await
 }
 
 /// Closes a service for new tickets (its waiting tickets stay and are still called). An
@@ -764,6 +783,7 @@ pub async fn service_open(
         (status = 400, body = ErrorBody)))]
 pub async fn service_close(
     state: web::Data<AppState>,
+    actor: Actor,
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebError> {
@@ -778,7 +798,7 @@ pub async fn service_close(
             }
         })?
     };
-    service_set_active(&state, &id, false, request.reopens_at).await
+    service_set_active(&state, &actor, &id, false, request.reopens_at).await
 }
 
 /// Sets the message the displays scroll (empty removes it).
@@ -787,12 +807,13 @@ pub async fn service_close(
     responses((status = 200, body = crate::domain::Clinic), (status = 400, body = ErrorBody)))]
 pub async fn clinic_message_put(
     state: web::Data<AppState>,
+    actor: Actor,
     body: web::Json<MessageRequest>,
 ) -> Result<HttpResponse, WebError> {
     let command = Command::SetClinicMessage {
         message: body.into_inner().message,
     };
-    execute(&state, command, api_origin(Source::Api)).await?;
+    execute(&state, command, actor.origin(Source::Api)).await?;
     let clinic = state.hub.read().state.clinic.clone();
     Ok(HttpResponse::Ok().json(clinic))
 }

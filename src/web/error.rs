@@ -60,6 +60,18 @@ pub enum WebError {
     /// There is no printer configured.
     #[error("there is no printer: set [printer] uri in the configuration (docs/hardware.md)")]
     NoPrinter,
+    /// The route needs a login (or an API token) and the request had none that is valid.
+    #[error("log in first (or send Authorization: Bearer with an API token)")]
+    LoginRequired,
+    /// Logged in, but the role does not allow this.
+    #[error("your role does not allow this")]
+    Forbidden,
+    /// A change sent with the session cookie, but not from waitless's own pages.
+    #[error("refused: this request did not come from waitless's own pages")]
+    CrossSite,
+    /// A login, user or token operation failed.
+    #[error(transparent)]
+    Auth(crate::auth::AuthError),
     /// A bug or an unexpected failure: logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -132,6 +144,26 @@ impl WebError {
             Self::Speech(_) => (StatusCode::SERVICE_UNAVAILABLE, "speech-unavailable"),
             Self::NotPrintable(_) => (StatusCode::CONFLICT, "not-printable"),
             Self::NoPrinter => (StatusCode::CONFLICT, "no-printer"),
+            Self::LoginRequired => (StatusCode::UNAUTHORIZED, "login-required"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::CrossSite => (StatusCode::FORBIDDEN, "cross-site-request"),
+            Self::Auth(e) => {
+                use crate::auth::AuthError as A;
+                let status = match e {
+                    A::InvalidCredentials | A::Disabled => StatusCode::UNAUTHORIZED,
+                    A::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+                    A::UserExists(_) => StatusCode::CONFLICT,
+                    A::UserNotFound(_) | A::TokenNotFound(_) => StatusCode::NOT_FOUND,
+                    A::WeakPassword { .. }
+                    | A::PasswordTooLong { .. }
+                    | A::InvalidName(_)
+                    | A::UnknownRole(_) => StatusCode::BAD_REQUEST,
+                    A::Hash(_) | A::Random(_) | A::Store(_) => {
+                        return (StatusCode::INTERNAL_SERVER_ERROR, "internal-error");
+                    }
+                };
+                (status, e.code())
+            }
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal-error"),
         }
     }

@@ -6,12 +6,14 @@
 
 pub mod api;
 pub mod asset;
+pub mod auth;
 pub mod error;
 pub mod link;
 pub mod openapi;
 pub mod page;
 pub mod print;
 pub mod security;
+pub mod setup;
 pub mod template;
 pub mod view;
 pub mod ws;
@@ -57,14 +59,19 @@ pub struct AppState {
     pub devices: Arc<crate::devices::DeviceBoard>,
     /// The ticket printer.
     pub printer: crate::devices::printer::PrinterHandle,
+    /// Staff users, sessions and API tokens.
+    pub auth: crate::auth::Auth,
+    /// The first-run setup code (while there is no admin).
+    pub setup: setup::SetupCode,
 }
 
-/// Who may call a route. Logins and roles arrive in a later release; until then every route is
-/// open, and this table says which guard each route will get.
+/// Who may call a route: [`auth::guard`] enforces it on every route of [`ROUTES`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
     /// Anyone: kiosk, displays, patients' phones, health checks.
     Public,
+    /// Any logged-in member of staff (the staff console page).
+    Staff,
     /// Reception (and admin): issue, cancel, transfer, requeue, open/close rooms.
     Reception,
     /// The doctor of the room (and reception, admin): next, recall, done, no-show, undo.
@@ -95,6 +102,12 @@ macro_rules! route_table {
         pub fn configure(cfg: &mut web::ServiceConfig) {
             $(cfg.service(
                 web::resource($path)
+                    .wrap(actix_web::middleware::from_fn(
+                        |req: actix_web::dev::ServiceRequest,
+                         next: actix_web::middleware::Next<actix_web::body::BoxBody>| {
+                            auth::guard(Access::$access, req, next)
+                        },
+                    ))
                     .route(web::$method().to($handler))
                     .default_service(web::to(method_not_allowed)),
             );)*
@@ -134,7 +147,13 @@ route_table! {
     get "/" => page::index_page, Public;
     get "/kiosk" => page::kiosk_page, Public;
     get "/display" => page::display_page, Public;
-    get "/staff" => page::staff_page, Reception;
+    get "/staff" => page::staff_page, Staff;
+    get "/login" => page::login_page, Public;
+    get "/setup" => page::setup_page, Public;
+    post "/api/v1/setup" => setup::setup_post, Public;
+    post "/api/v1/login" => auth::login, Public;
+    post "/api/v1/logout" => auth::logout, Public;
+    get "/api/v1/me" => auth::me, Public;
     get "/t/{token}" => page::status_page, Public;
     get "/t/{token}/qr.svg" => page::status_qr, Public;
     get "/assets/{path:.*}" => asset::asset_get, Public;

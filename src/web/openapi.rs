@@ -3,7 +3,7 @@
 
 use utoipa::OpenApi;
 
-use super::{api, print, ws};
+use super::{api, auth, print, ws};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -40,6 +40,10 @@ use super::{api, print, ws};
         print::devices_get,
         print::printer_test,
         print::printer_jobs,
+        auth::login,
+        auth::logout,
+        auth::me,
+        super::setup::setup_post,
     ),
     components(schemas(crate::domain::Event, crate::domain::EventKind)),
     tags(
@@ -47,6 +51,7 @@ use super::{api, print, ws};
         (name = "rooms", description = "What a room does: next, recall, done, no-show, undo"),
         (name = "queue", description = "The whole queue and its live events"),
         (name = "clinic", description = "Services and rooms"),
+        (name = "auth", description = "Logging in and out"),
         (name = "devices", description = "Printer, buttons, pagers and keypads: status, printing"),
     )
 )]

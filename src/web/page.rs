@@ -26,6 +26,8 @@ pub struct PageQuery {
     pub room: Option<String>,
     /// Display: `off` for a silent display (no chime, no voice).
     pub sound: Option<String>,
+    /// Login: where to go after logging in (a path of this server).
+    pub next: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -299,5 +301,41 @@ pub async fn printer_page(
             "uri": printer.uri,
             "paper_mm": printer.paper_mm,
         }),
+    )
+}
+
+/// `/login[?next=/staff]`: the staff login page.
+pub async fn login_page(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, WebError> {
+    let catalog = language(&state, &query);
+    // Only a path of this server: never send someone elsewhere after logging in.
+    let next = query
+        .next
+        .as_deref()
+        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or("/staff");
+    render(
+        &state,
+        "login",
+        catalog,
+        "login.title",
+        serde_json::json!({ "next": next }),
+    )
+}
+
+/// `/setup`: creates the first admin with the one-time code from the log.
+pub async fn setup_page(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, WebError> {
+    let catalog = language(&state, &query);
+    render(
+        &state,
+        "setup",
+        catalog,
+        "setup.title",
+        serde_json::json!({ "open": state.setup.code().is_some() }),
     )
 }
