@@ -23,10 +23,67 @@ pub const START: &str = "2026-11-21T10:00:00Z";
 /// How long a test waits for something that should happen at once.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// The admin every test server has (created before it starts).
+pub const ADMIN_NAME: &str = "admin";
+/// Its password.
+pub const ADMIN_PASSWORD: &str = "test-password-123";
+
+/// Creates the test admin (user and API token) in the database of `config`, before waitless
+/// starts on it; returns the token.
+pub fn provision(config: &Config, clock: &ManualClock) -> String {
+    use std::collections::BTreeSet;
+    use waitless::auth::{Auth, AuthOptions, Role};
+    use waitless::store::{Store, StoreOptions};
+    let store = Arc::new(
+        Store::open(
+            &config.database_path(),
+            &StoreOptions {
+                fsync: false,
+                cache_bytes: 1 << 20,
+            },
+        )
+        .unwrap(),
+    );
+    let auth = Auth::with_options(
+        Arc::clone(&store),
+        Arc::new(clock.clone()),
+        AuthOptions::for_tests(),
+    );
+    auth.add_user(
+        ADMIN_NAME,
+        ADMIN_PASSWORD,
+        BTreeSet::from([Role::Admin]),
+        Vec::new(),
+    )
+    .unwrap();
+    let (token, _) = auth.create_token("tests", Role::Admin).unwrap();
+    drop(auth);
+    Arc::try_unwrap(store).ok().unwrap().close().unwrap();
+    token
+}
+
+/// A client that sends `token` as its bearer token.
+pub fn client_with(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub clock: ManualClock,
+    /// Sends the admin's API token with every request.
     pub client: reqwest::Client,
+    /// Sends no credentials.
+    pub anon: reqwest::Client,
+    /// The admin's API token.
+    pub token: String,
     pub config: Config,
     dir: Option<tempfile::TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -61,10 +118,16 @@ impl TestApp {
         let mut config = test_config(dir.path());
         adjust(&mut config);
         let clock = ManualClock::new(START.parse().unwrap());
-        Self::start(config, clock, Some(dir)).await
+        let token = provision(&config, &clock);
+        Self::start(config, clock, Some(dir), token).await
     }
 
-    async fn start(config: Config, clock: ManualClock, dir: Option<tempfile::TempDir>) -> Self {
+    async fn start(
+        config: Config,
+        clock: ManualClock,
+        dir: Option<tempfile::TempDir>,
+        token: String,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -83,7 +146,9 @@ impl TestApp {
         let app = Self {
             addr,
             clock,
-            client: reqwest::Client::new(),
+            client: client_with(&token),
+            anon: reqwest::Client::new(),
+            token,
             config,
             dir,
             shutdown: Some(tx),
@@ -246,7 +311,8 @@ impl TestApp {
         let dir = self.dir.take();
         let config = self.config.clone();
         let clock = self.clock.clone();
-        Self::start(config, clock, dir).await
+        let token = self.token.clone();
+        Self::start(config, clock, dir, token).await
     }
 }
 
