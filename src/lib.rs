@@ -3,6 +3,7 @@
 //! Layout (dependencies point inward, see docs/architecture.md):
 
 pub mod app; // composition root: wires store, engine, hub and web
+pub mod auth; // staff users, sessions, API tokens, login throttling
 pub mod cli; // the command line
 pub mod clock; // the only code that reads the time
 pub mod config; // configuration: defaults, file, environment, flags

@@ -6,6 +6,7 @@
 //!
 //! Calls block on the disk: call them from the engine's thread or `spawn_blocking`.
 
+mod auth;
 mod codec;
 mod error;
 pub mod schema;
