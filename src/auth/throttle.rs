@@ -12,7 +12,7 @@ use jiff::SignedDuration;
 
 use crate::domain::Timestamp;
 
-/// Failures in a row allowed before a lock-out.
+/// Failures in a row that lock nothing: the next one (the fifth) locks for 1 s.
 pub const FREE_FAILURES: u32 = 4;
 /// The longest lock-out.
 pub const MAX_BACKOFF: SignedDuration = SignedDuration::from_secs(15 * 60);
