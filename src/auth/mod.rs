@@ -26,13 +26,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use jiff::SignedDuration;
 
-pub use password::{
-    HashCost, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PasswordHashing, check_strength,
-};
+pub use password::{HashCost, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, PasswordHashing, check_strength};
 pub use principal::{Need, Principal, PrincipalKind};
 pub use session::{
-    LAST_SEEN_RESOLUTION, SESSION_IDLE, SESSION_MAX_AGE, SessionRecord, SessionToken,
-    TOKEN_PREFIX, TokenRecord, TokenView,
+    LAST_SEEN_RESOLUTION, SESSION_IDLE, SESSION_MAX_AGE, SessionRecord, SessionToken, TOKEN_PREFIX,
+    TokenRecord, TokenView,
 };
 pub use throttle::{FORGET_AFTER, FREE_FAILURES, MAX_BACKOFF, Throttle, ThrottleKey, backoff};
 pub use user::{MAX_NAME_LEN, Role, User, UserView, validate_name};
@@ -436,7 +434,12 @@ impl Auth {
 
     /// Every API token, as shown.
     pub fn tokens(&self) -> Result<Vec<TokenView>, AuthError> {
-        Ok(self.store().tokens()?.iter().map(TokenRecord::view).collect())
+        Ok(self
+            .store()
+            .tokens()?
+            .iter()
+            .map(TokenRecord::view)
+            .collect())
     }
 
     /// Revokes an API token by id.

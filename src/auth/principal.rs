@@ -158,4 +158,17 @@ mod tests {
         assert_eq!(token.actor(), "token:his-bridge");
         assert_eq!(token.user_name(), None);
     }
+
+    #[test]
+    fn principal_serializes_flat_without_its_csrf_token() {
+        let mut who = user(&[Role::Doctor], &["room-1"]);
+        who.csrf = Some("s3cret".into());
+        assert_eq!(
+            serde_json::to_value(&who).unwrap(),
+            serde_json::json!({
+                "kind": "user", "name": "anita", "roles": ["doctor"], "rooms": ["room-1"]
+            })
+        );
+        assert!(!format!("{who:?}").contains("s3cret"));
+    }
 }

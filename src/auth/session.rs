@@ -156,8 +156,7 @@ pub(super) fn secret_hash(secret: &str) -> String {
 /// Constant-time comparison of two strings (of hashes, whose length is public).
 pub(super) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0

@@ -131,7 +131,13 @@ fn add_user_refuses_duplicates_weak_passwords_and_bad_names() {
     ));
     let bob = add("bob", PASSWORD).unwrap();
     assert_eq!(bob.name, "bob");
-    let names: Vec<_> = f.auth.users().unwrap().into_iter().map(|u| u.name).collect();
+    let names: Vec<_> = f
+        .auth
+        .users()
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
     assert_eq!(names, ["anita", "bob"]);
 }
 
@@ -271,10 +277,7 @@ fn disabling_revokes_sessions_and_refuses_login() {
     let view = f.auth.set_disabled("anita", true).unwrap();
     assert!(view.disabled);
     assert!(f.auth.session(token.as_str()).is_none());
-    let err = f
-        .auth
-        .login("anita", PASSWORD, ip("10.0.0.1"))
-        .unwrap_err();
+    let err = f.auth.login("anita", PASSWORD, ip("10.0.0.1")).unwrap_err();
     assert!(matches!(err, AuthError::Disabled), "{err:?}");
     // A wrong password does not learn that the user is disabled.
     assert!(matches!(
@@ -296,7 +299,10 @@ fn role_and_room_changes_apply_to_live_sessions() {
     assert!(f.auth.session(token.as_str()).unwrap().can(Need::Reception));
     let view = f
         .auth
-        .set_rooms("anita", vec![room("room-2"), room("room-2"), room("room-1")])
+        .set_rooms(
+            "anita",
+            vec![room("room-2"), room("room-2"), room("room-1")],
+        )
         .unwrap();
     assert_eq!(view.rooms, [room("room-1"), room("room-2")]);
     assert!(matches!(
@@ -358,7 +364,12 @@ fn throttled_login_is_refused_even_with_the_right_password() {
     assert!(f.auth.login("anita", "wrong password", client).is_err());
     let err = f.auth.login("anita", PASSWORD, client).unwrap_err();
     assert!(
-        matches!(err, AuthError::Throttled { retry_after_secs: 1 }),
+        matches!(
+            err,
+            AuthError::Throttled {
+                retry_after_secs: 1
+            }
+        ),
         "{err:?}"
     );
     // The account is locked from any address.

@@ -153,7 +153,14 @@ mod tests {
 
     #[test]
     fn names_accept_slugs_and_refuse_the_rest() {
-        for ok in ["a", "anita", "dr.rossi", "front_desk-2", "9", &"x".repeat(64)] {
+        for ok in [
+            "a",
+            "anita",
+            "dr.rossi",
+            "front_desk-2",
+            "9",
+            &"x".repeat(64),
+        ] {
             assert!(validate_name(ok).is_ok(), "{ok}");
         }
         for bad in [

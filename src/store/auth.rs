@@ -339,4 +339,34 @@ mod tests {
         assert!(store.session_delete("b1").unwrap());
         assert!(!store.session_delete("b1").unwrap());
     }
+
+    #[test]
+    fn touch_does_not_bring_back_a_deleted_session_or_token() {
+        let (_dir, store) = store();
+        let later = Timestamp::from_second(1_800_000_060).unwrap();
+        store.session_put("a1", &session("anita")).unwrap();
+        assert!(store.session_touch("a1", later).unwrap());
+        assert_eq!(store.session_get("a1").unwrap().unwrap().last_seen, later);
+        store.session_delete("a1").unwrap();
+        assert!(!store.session_touch("a1", later).unwrap());
+        assert!(store.session_get("a1").unwrap().is_none());
+
+        let token = TokenRecord {
+            id: "t1".to_owned(),
+            name: "his-bridge".to_owned(),
+            role: Role::Reception,
+            secret_hash: "h".to_owned(),
+            created_at: later,
+            last_used: None,
+        };
+        store.token_put(&token).unwrap();
+        assert!(store.token_touch("t1", later).unwrap());
+        assert_eq!(
+            store.token_get("t1").unwrap().unwrap().last_used,
+            Some(later)
+        );
+        assert!(store.token_delete("t1").unwrap());
+        assert!(!store.token_touch("t1", later).unwrap());
+        assert!(store.tokens().unwrap().is_empty());
+    }
 }
