@@ -239,10 +239,9 @@ pub async fn login(
     let body = body.into_inner();
     let auth = state.auth.clone();
     let client = client_ip(&req);
-    let (token, principal) =
-        web::block(move || auth.login(&body.name, &body.password, client))
-            .await
-            .map_err(|e| WebError::Internal(e.to_string()))??;
+    let (token, principal) = web::block(move || auth.login(&body.name, &body.password, client))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))??;
     let secure = req.connection_info().scheme() == "https";
     Ok(HttpResponse::Ok()
         .cookie(session_cookie(token.as_str().to_owned(), secure))
@@ -252,7 +251,10 @@ pub async fn login(
 /// Logs out: ends the session and clears the cookie.
 #[utoipa::path(post, path = "/api/v1/logout", tag = "auth",
     responses((status = 204, description = "logged out")))]
-pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, WebError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, WebError> {
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
         state.auth.logout(cookie.value())?;
     }

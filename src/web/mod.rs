@@ -143,7 +143,7 @@ route_table! {
     get "/api/v1/devices" => print::devices_get, Public;
     post "/api/v1/devices/printer/test" => print::printer_test, Admin;
     get "/api/v1/devices/printer/jobs" => print::printer_jobs, Reception;
-    get "/printer" => page::printer_page, Public;
+    get "/printer" => page::printer_page, Staff;
     get "/" => page::index_page, Public;
     get "/kiosk" => page::kiosk_page, Public;
     get "/display" => page::display_page, Public;

@@ -38,7 +38,9 @@ impl SetupCode {
             if i == 4 {
                 code.push('-');
             }
-            code.push(char::from(ALPHABET[usize::try_from(bits & 31).unwrap_or(0)]));
+            code.push(char::from(
+                ALPHABET[usize::try_from(bits & 31).unwrap_or(0)],
+            ));
             bits >>= 5;
         }
         Ok(Self {
@@ -65,7 +67,8 @@ impl SetupCode {
                     .as_bytes(),
             )
         };
-        self.code().is_some_and(|code| normal(&code) == normal(given))
+        self.code()
+            .is_some_and(|code| normal(&code) == normal(given))
     }
 
     fn spend(&self) {
@@ -101,12 +104,10 @@ pub async fn setup_post(
     }
     let auth = state.auth.clone();
     let (name, password) = (body.name.clone(), body.password.clone());
-    web::block(move || {
-        auth.add_user(&name, &password, BTreeSet::from([Role::Admin]), Vec::new())
-    })
-    .await
-    .map_err(|e| WebError::Internal(e.to_string()))?
-    .map_err(|e: AuthError| WebError::Auth(e))?;
+    web::block(move || auth.add_user(&name, &password, BTreeSet::from([Role::Admin]), Vec::new()))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?
+        .map_err(|e: AuthError| WebError::Auth(e))?;
     state.setup.spend();
     tracing::info!(user = %body.name, "first admin created with the setup code");
     super::auth::login(

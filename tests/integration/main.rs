@@ -9,6 +9,7 @@ mod browser;
 mod crash;
 mod devices;
 mod events;
+mod guards;
 mod persistence;
 mod printer;
 mod serial;

@@ -28,6 +28,11 @@ pub const ADMIN_NAME: &str = "admin";
 /// Its password.
 pub const ADMIN_PASSWORD: &str = "test-password-123";
 
+/// A receptionist every test server has.
+pub const RECEPTION_NAME: &str = "reception";
+/// The doctor of room-1 every test server has.
+pub const DOCTOR_NAME: &str = "doctor";
+
 /// Creates the test admin (user and API token) in the database of `config`, before waitless
 /// starts on it; returns the token.
 pub fn provision(config: &Config, clock: &ManualClock) -> String {
@@ -49,13 +54,29 @@ pub fn provision(config: &Config, clock: &ManualClock) -> String {
         Arc::new(clock.clone()),
         AuthOptions::for_tests(),
     );
-    auth.add_user(
+    // A test may start waitless again on the same folder: the admin is there already.
+    match auth.add_user(
         ADMIN_NAME,
         ADMIN_PASSWORD,
         BTreeSet::from([Role::Admin]),
         Vec::new(),
-    )
-    .unwrap();
+    ) {
+        Ok(_) | Err(waitless::auth::AuthError::UserExists(_)) => {}
+        Err(e) => panic!("cannot create the test admin: {e}"),
+    }
+    for (name, role, rooms) in [
+        (RECEPTION_NAME, Role::Reception, vec![]),
+        (
+            DOCTOR_NAME,
+            Role::Doctor,
+            vec![waitless::domain::RoomId::parse("room-1").unwrap()],
+        ),
+    ] {
+        match auth.add_user(name, ADMIN_PASSWORD, BTreeSet::from([role]), rooms) {
+            Ok(_) | Err(waitless::auth::AuthError::UserExists(_)) => {}
+            Err(e) => panic!("cannot create {name}: {e}"),
+        }
+    }
     let (token, _) = auth.create_token("tests", Role::Admin).unwrap();
     drop(auth);
     Arc::try_unwrap(store).ok().unwrap().close().unwrap();
@@ -80,7 +101,7 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// Sends the admin's API token with every request.
     pub client: reqwest::Client,
-    /// Sends no credentials.
+    /// Sends no credentials, and does not follow redirects.
     pub anon: reqwest::Client,
     /// The admin's API token.
     pub token: String,
@@ -147,7 +168,10 @@ impl TestApp {
             addr,
             clock,
             client: client_with(&token),
-            anon: reqwest::Client::new(),
+            anon: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             token,
             config,
             dir,
@@ -156,6 +180,29 @@ impl TestApp {
         };
         app.wait_healthy().await;
         app
+    }
+
+    /// Logs `name` in (password [`ADMIN_PASSWORD`]); returns the session cookie
+    /// (`waitless_session=...`).
+    pub async fn login(&self, name: &str) -> String {
+        let r = self
+            .anon
+            .post(self.url("/api/v1/login"))
+            .header("Origin", self.url(""))
+            .json(&serde_json::json!({"name": name, "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "login of {name}");
+        let cookie = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("waitless_session="))
+            .expect("a session cookie")
+            .to_owned();
+        cookie.split(';').next().unwrap().to_owned()
     }
 
     /// Polls /healthz until it answers 200 (with a deadline).

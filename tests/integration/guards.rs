@@ -1,0 +1,297 @@
+//! The route-guard matrix: every route of `ROUTES`, without credentials, with the wrong role,
+//! with a stale session and with the right role; cross-site requests; login, logout, throttling
+//! and the first-run setup code.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use waitless::web::{Access, ROUTES};
+
+use crate::common::{ADMIN_NAME, ADMIN_PASSWORD, DOCTOR_NAME, RECEPTION_NAME, TestApp};
+
+/// A concrete path for a route pattern.
+fn concrete(pattern: &str, ticket: u64, token: &str) -> String {
+    let path = if pattern.starts_with("/api/v1/rooms/") {
+        pattern.replace("{id}", "room-1")
+    } else if pattern.starts_with("/api/v1/services/") {
+        pattern.replace("{id}", "general")
+    } else {
+        pattern.replace("{id}", &ticket.to_string())
+    };
+    path.replace("{token}", token)
+        .replace("{path:.*}", "js/live.js")
+}
+
+/// A body the route accepts, so a refusal can only come from the guard.
+fn body_for(pattern: &str) -> Option<Value> {
+    match pattern {
+        "/api/v1/tickets" => Some(json!({"service": "general"})),
+        "/api/v1/tickets/{id}/transfer" => Some(json!({"service": "lab"})),
+        "/api/v1/clinic/message" => Some(json!({"message": "hello"})),
+        "/api/v1/login" => Some(json!({"name": "nobody", "password": "x"})),
+        "/api/v1/setup" => Some(json!({"code": "x", "name": "x", "password": "x"})),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Nobody,
+    Doctor,
+    Reception,
+    Admin,
+    StaleSession,
+}
+
+async fn send(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    credentials: Option<(&str, &str)>,
+) -> u16 {
+    let method: Method = method.to_ascii_uppercase().parse().unwrap();
+    let mut request = app
+        .anon
+        .request(method, app.url(path))
+        .header("Origin", app.url(""));
+    if let Some((name, value)) = credentials {
+        request = request.header(name, value);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn every_route_is_guarded_as_its_access_says() {
+    let app = TestApp::spawn().await;
+    let ticket = app.issue("general", "normal").await;
+    let id = ticket["id"].as_u64().unwrap();
+    let status_token = ticket["status_path"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/t/")
+        .to_owned();
+    let doctor = app.login(DOCTOR_NAME).await;
+    let reception = app.login(RECEPTION_NAME).await;
+    let stale = app.login(ADMIN_NAME).await;
+    let r = app
+        .anon
+        .post(app.url("/api/v1/logout"))
+        .header("Cookie", &stale)
+        .header("Origin", app.url(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let admin = format!("Bearer {}", app.token);
+
+    let mut checked = 0;
+    for route in ROUTES {
+        if route.path == "/api/v1/events" {
+            continue; // a WebSocket upgrade: checked below
+        }
+        for who in [
+            Who::Nobody,
+            Who::StaleSession,
+            Who::Doctor,
+            Who::Reception,
+            Who::Admin,
+        ] {
+            let before = app.queue().await["seq"].as_u64().unwrap();
+            let credentials = match who {
+                Who::Nobody => None,
+                Who::StaleSession => Some(("Cookie", stale.as_str())),
+                Who::Doctor => Some(("Cookie", doctor.as_str())),
+                Who::Reception => Some(("Cookie", reception.as_str())),
+                Who::Admin => Some(("Authorization", admin.as_str())),
+            };
+            let path = concrete(route.path, id, &status_token);
+            let status = send(&app, route.method, &path, body_for(route.path), credentials).await;
+            let allowed = match route.access {
+                Access::Public => true,
+                Access::Staff => !matches!(who, Who::Nobody | Who::StaleSession),
+                Access::Room => matches!(who, Who::Doctor | Who::Reception | Who::Admin),
+                Access::Reception => matches!(who, Who::Reception | Who::Admin),
+                Access::Admin => who == Who::Admin,
+            };
+            let what = format!("{} {path} as {who:?} → {status}", route.method);
+            if allowed {
+                assert!(
+                    ![401, 403].contains(&status)
+                        || route.path == "/api/v1/setup"
+                        || route.path == "/api/v1/login"
+                        || route.path == "/api/v1/me",
+                    "{what}: should be allowed"
+                );
+            } else {
+                let page = !route.path.starts_with("/api/");
+                let expected: &[u16] = if page && matches!(who, Who::Nobody | Who::StaleSession) {
+                    &[303]
+                } else if matches!(who, Who::Nobody | Who::StaleSession) {
+                    &[401]
+                } else {
+                    &[403]
+                };
+                assert!(expected.contains(&status), "{what}: expected {expected:?}");
+                let after = app.queue().await["seq"].as_u64().unwrap();
+                assert_eq!(before, after, "{what}: a refused request changed the queue");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= ROUTES.len() * 5 - 5, "checked {checked}");
+}
+
+#[tokio::test]
+async fn the_route_table_is_the_only_way_in() {
+    // Every route is registered by `configure` from ROUTES with its guard; a path that is not
+    // in the table is a 404, whatever the method.
+    let app = TestApp::spawn().await;
+    for path in ["/api/v1/admin", "/api/v1/users", "/admin"] {
+        let status = send(&app, "get", path, None, None).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    for route in ROUTES {
+        assert!(route.path.starts_with('/'), "{route:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_doctor_acts_on_their_own_room_only() {
+    let app = TestApp::spawn().await;
+    app.issue("general", "normal").await;
+    let doctor = app.login(DOCTOR_NAME).await;
+    let own = send(
+        &app,
+        "post",
+        "/api/v1/rooms/room-1/next",
+        None,
+        Some(("Cookie", &doctor)),
+    )
+    .await;
+    assert_eq!(own, 200);
+    let other = send(
+        &app,
+        "post",
+        "/api/v1/rooms/room-2/next",
+        None,
+        Some(("Cookie", &doctor)),
+    )
+    .await;
+    assert_eq!(other, 403);
+    // The event says who pressed it.
+    let mut ws = app.events("?since=0").await;
+    let event = ws.next_event("room_next").await;
+    assert_eq!(event["actor"], "user:doctor");
+    assert_eq!(event["source"], "staff");
+}
+
+#[tokio::test]
+async fn a_cookie_request_from_another_site_is_refused() {
+    let app = TestApp::spawn().await;
+    app.issue("general", "normal").await;
+    let admin = app.login(ADMIN_NAME).await;
+    let before = app.queue().await["seq"].clone();
+    for origin in [Some("http://evil.example"), None] {
+        let mut request = app
+            .anon
+            .post(app.url("/api/v1/rooms/room-1/next"))
+            .header("Cookie", &admin);
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 403, "origin {origin:?}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "cross-site-request");
+    }
+    assert_eq!(app.queue().await["seq"], before);
+    // The same with a bearer token needs no Origin: scripts are not browsers.
+    let r = app
+        .client
+        .post(app.url("/api/v1/rooms/room-1/next"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn login_sets_a_strict_http_only_cookie_and_failures_are_throttled() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .anon
+        .post(app.url("/api/v1/login"))
+        .json(&json!({"name": ADMIN_NAME, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["name"], ADMIN_NAME);
+    assert!(!body.to_string().contains("password"), "{body}");
+
+    // Two logins: two different sessions (rotated at login).
+    assert_ne!(app.login(ADMIN_NAME).await, app.login(ADMIN_NAME).await);
+
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let r = app
+            .anon
+            .post(app.url("/api/v1/login"))
+            .json(&json!({"name": RECEPTION_NAME, "password": "wrong-password-1"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(&statuses[..4], &[401, 401, 401, 401], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Throttled: even the right password waits.
+    let r = app
+        .anon
+        .post(app.url("/api/v1/login"))
+        .json(&json!({"name": RECEPTION_NAME, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+}
+
+#[tokio::test]
+async fn pages_send_a_visitor_to_the_login_and_back() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .get(app.url("/staff?room=room-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        "/login?next=/staff%3Froom%3Droom-1"
+    );
+    let r = client
+        .get(app.url("/login?next=//evil.example"))
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(!html.contains("evil.example"), "an open redirect");
+    // Kiosk and display need no login.
+    for page in ["/kiosk", "/display", "/"] {
+        assert_eq!(
+            client.get(app.url(page)).send().await.unwrap().status(),
+            200
+        );
+    }
+}
