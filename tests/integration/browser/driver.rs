@@ -195,11 +195,33 @@ impl Browser {
         panic!("cannot make the viewport {width}x{height}: it is {inner}");
     }
 
+    /// Loads `url`. A staff page sends a visitor to the login page first: then this logs in as
+    /// the test admin, like a person would, and waits to be back.
     pub async fn goto(&self, url: &str) {
         self.client
             .goto(url)
             .await
             .unwrap_or_else(|e| panic!("cannot load {url}: {e}"));
+        let here = self.client.current_url().await.map(|u| u.path().to_owned());
+        if here.as_deref().ok() == Some("/login") {
+            self.js(
+                "document.getElementById('login-name').value = arguments[0];
+                 document.getElementById('login-password').value = arguments[1];
+                 document.getElementById('login-form').requestSubmit();",
+                vec![
+                    serde_json::json!(crate::common::ADMIN_NAME),
+                    serde_json::json!(crate::common::ADMIN_PASSWORD),
+                ],
+            )
+            .await;
+            self.wait_until(
+                "back from the login page",
+                "return location.pathname !== '/login' && document.readyState === 'complete';",
+                vec![],
+                std::time::Duration::from_secs(10),
+            )
+            .await;
+        }
     }
 
     /// Runs `script` (a function body; `arguments[0..]` are `args`); awaits a returned promise.

@@ -39,10 +39,12 @@ impl Server {
         let mut config = test_config(dir.path());
         adjust(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let clock = ManualClock::new(SystemClock.now());
+        let token = crate::common::provision(&config, &clock);
         let mut server = Self {
             addr: listener.local_addr().unwrap(),
-            clock: ManualClock::new(SystemClock.now()),
-            client: reqwest::Client::new(),
+            clock,
+            client: crate::common::client_with(&token),
             config,
             _dir: dir,
             shutdown: None,
