@@ -1,5 +1,5 @@
-//! Benchmarks of the store: committing one ticket (with and without fsync) and loading a day of
-//! 5,000 tickets at restart.
+//! Benchmarks of the store: committing one ticket (with and without fsync), loading a day of
+//! 5,000 tickets at restart, and verifying the audit trail's hash chain of that day.
 //!
 //! `cargo bench --bench store`. The database lives in a temporary folder on the disk that
 //! holds the system temp dir (`TMPDIR`). Figures: docs/performance.md.
@@ -189,6 +189,14 @@ fn bench_load(c: &mut Criterion) {
                 let loaded = store.load().unwrap().unwrap();
                 assert_eq!(loaded.state.tickets.len(), TICKETS);
                 loaded
+            })
+        });
+        // The audit trail check (`waitless audit verify`): every event hashed again.
+        group.bench_function("Store::verify_chain (database open)", |b| {
+            b.iter(|| {
+                let report = store.verify_chain().unwrap();
+                assert!(report.is_ok());
+                report
             })
         });
         // The hub's replay buffer, also read at start.

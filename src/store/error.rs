@@ -32,6 +32,21 @@ pub enum StoreError {
         /// Ours.
         supported: u64,
     },
+    /// There is no database file where one was expected.
+    #[error(
+        "no database at {0} — check the data folder (--data or WAITLESS_DATA; it holds waitless.redb)"
+    )]
+    NotFound(PathBuf),
+    /// The file predates the audit trail and has not been migrated yet.
+    #[error(
+        "database {path} has schema version {found}, written before the audit trail — start waitless once on it (it adds the hash chain), then verify again"
+    )]
+    Unchained {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: u64,
+    },
     /// The system's random source failed.
     #[error("cannot make a secret: the system's random source failed: {0}")]
     Random(String),

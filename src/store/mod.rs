@@ -4,9 +4,13 @@
 //! So the audit trail and the state never disagree, and a power cut leaves all of a command or
 //! none of it. It does not decide anything: the engine calls it after the domain has decided.
 //!
+//! Each event row also gets its link in the audit trail's hash chain ([`chain`]), in the same
+//! transaction; [`Store::verify_chain`] checks it.
+//!
 //! Calls block on the disk: call them from the engine's thread or `spawn_blocking`.
 
 mod auth;
+pub mod chain;
 mod codec;
 mod error;
 pub mod schema;
@@ -14,13 +18,17 @@ pub mod tables;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use jiff::civil::Date;
 use redb::{Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
+pub use chain::{ChainFault, ChainReport, audit_hash_at, audit_verify};
 pub use error::StoreError;
-use tables::{EVENTS, IDEMPOTENCY, META, META_QUEUE, ROOMS, SERVICES, TICKET_ARCHIVE, TICKETS};
+use tables::{
+    EVENT_HASHES, EVENTS, IDEMPOTENCY, META, META_QUEUE, ROOMS, SERVICES, TICKET_ARCHIVE, TICKETS,
+};
 
 use crate::domain::{
     Clinic, Event, IdempotencyEntry, QueueState, Room, Service, Ticket, TicketId, Touched,
@@ -59,6 +67,9 @@ pub struct Store {
     db: redb::Database,
     path: PathBuf,
     durability: Durability,
+    /// The hash of the last committed event ([`chain::GENESIS`] for an empty log). Locked for
+    /// the whole of a commit, so links are computed in commit order.
+    head: Mutex<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Store {
@@ -93,6 +104,13 @@ impl Store {
                 e => e.into(),
             })?;
         schema::check_and_migrate(&db, path)?;
+        let (head, consistent) = chain::read_head(&db)?;
+        if !consistent {
+            tracing::warn!(
+                "the audit trail's hash chain does not end with the event log in {} — run `waitless audit verify`",
+                path.display()
+            );
+        }
         Ok(Self {
             db,
             path: path.to_owned(),
@@ -101,6 +119,7 @@ impl Store {
             } else {
                 Durability::None
             },
+            head: Mutex::new(head),
         })
     }
 
@@ -155,6 +174,7 @@ impl Store {
 
     /// Commits a batch of events in one write transaction: appends each event to the log and
     /// writes the rows they touched as they are in `state` (the state after all of them).
+    /// Each event is chained to the one before it in the audit trail ([`chain`]).
     /// Returns only once the transaction is durable (with fsync on).
     pub fn commit(
         &self,
@@ -164,10 +184,14 @@ impl Store {
         let Some(last) = batch.last() else {
             return Ok(());
         };
+        // Poisoning cannot leave a wrong head: it is only assigned after a commit.
+        let mut head = self.head.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = *head;
         let mut txn = self.db.begin_write()?;
         txn.set_durability(self.durability)?;
         {
             let mut events = txn.open_table(EVENTS)?;
+            let mut hashes = txn.open_table(EVENT_HASHES)?;
             let mut tickets = txn.open_table(TICKETS)?;
             let mut archive = txn.open_table(TICKET_ARCHIVE)?;
             let mut services = txn.open_table(SERVICES)?;
@@ -177,6 +201,8 @@ impl Store {
             for (event, touched) in batch {
                 codec::encode_into(&mut buf, event, "event")?;
                 events.insert(event.seq, buf.as_slice())?;
+                next = chain::link(&next, &buf);
+                hashes.insert(event.seq, next)?;
                 for t in &touched.archived {
                     codec::encode_into(&mut buf, t, "ticket")?;
                     archive.insert(t.id.0, buf.as_slice())?;
@@ -225,8 +251,26 @@ impl Store {
             codec::encode_into(&mut buf, &meta, "meta.queue")?;
             txn.open_table(META)?.insert(META_QUEUE, buf.as_slice())?;
         }
-        txn.commit()?;
-        Ok(())
+        match txn.commit() {
+            Ok(()) => {
+                *head = next;
+                Ok(())
+            }
+            Err(e) => {
+                // Whether anything reached the disk is unknown: take the head back from it.
+                match chain::read_head(&self.db) {
+                    Ok((stored, _)) => *head = stored,
+                    Err(read) => tracing::error!("cannot read the audit trail's head: {read}"),
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Walks every event in order and checks the audit trail's hash chain: the first event
+    /// that was edited, deleted, or whose hash was edited (see [`chain`]).
+    pub fn verify_chain(&self) -> Result<ChainReport, StoreError> {
+        chain::verify(&self.db)
     }
 
     /// A ticket from the live table or the archive.

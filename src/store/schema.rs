@@ -9,10 +9,13 @@ use std::path::Path;
 use redb::ReadableDatabase;
 
 use super::tables::{META, META_SCHEMA_VERSION};
-use super::{StoreError, codec};
+use super::{StoreError, chain, codec};
 
 /// The schema this waitless writes.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
+
+/// The first version whose events carry the audit trail's hash chain.
+pub const FIRST_CHAINED_VERSION: u64 = 2;
 
 /// Checks the file's version, migrating older files; writes the version into a new file.
 pub fn check_and_migrate(db: &redb::Database, path: &Path) -> Result<(), StoreError> {
@@ -44,7 +47,7 @@ pub fn check_and_migrate(db: &redb::Database, path: &Path) -> Result<(), StoreEr
 }
 
 /// Reads the stored schema version (`None`: a new file).
-pub fn read_version(db: &redb::Database) -> Result<Option<u64>, StoreError> {
+pub fn read_version(db: &impl ReadableDatabase) -> Result<Option<u64>, StoreError> {
     let txn = db.begin_read()?;
     let table = match txn.open_table(META) {
         Ok(t) => t,
@@ -67,11 +70,20 @@ pub fn write_version(txn: &redb::WriteTransaction, version: u64) -> Result<(), S
     Ok(())
 }
 
-/// One migration step, from `from` to `from + 1`. Version 1 is the first schema; later
-/// versions add their steps here.
-fn migrate(_txn: &redb::WriteTransaction, from: u64) -> Result<(), StoreError> {
-    // Version 1 is the first schema: there is no step yet. Version 2 will add
-    // `1 => step_1_to_2(txn)` here.
-    tracing::debug!(from, "no migration step for this version");
+/// One migration step, from `from` to `from + 1`, inside the open's write transaction.
+///
+/// * 1 → 2: the audit trail. Computes the hash chain ([`chain::rebuild`]) over the events
+///   already in the log, in seq order.
+fn migrate(txn: &redb::WriteTransaction, from: u64) -> Result<(), StoreError> {
+    match from {
+        1 => {
+            let events = chain::rebuild(txn)?;
+            tracing::info!(
+                events,
+                "audit trail: hash chain computed for the existing events"
+            );
+        }
+        _ => tracing::debug!(from, "no migration step for this version"),
+    }
     Ok(())
 }
