@@ -33,6 +33,24 @@ pub enum CliCommand {
     CheckConfig,
     /// Print a test ticket on the configured printer and show its status.
     PrintTest,
+    /// Staff users (works on the data folder while the server is stopped).
+    User {
+        /// What to do.
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+    /// API tokens for other systems and scripts (works while the server is stopped).
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        action: TokenCommand,
+    },
+    /// The audit trail.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
     /// The serial ports, input devices and pager codes of this machine.
     Devices {
         /// What to do.
@@ -76,4 +94,55 @@ impl Cli {
         config.validate()?;
         Ok(config)
     }
+}
+
+/// `waitless user ...`
+#[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
+pub enum UserCommand {
+    /// Add a user; the password is read from the terminal (twice) or from stdin (one line).
+    Add {
+        /// Login name (lowercase letters, digits, '-', '.', '_').
+        name: String,
+        /// Role: admin, reception or doctor (repeat for several).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// A doctor's room (repeat for several).
+        #[arg(long = "room")]
+        rooms: Vec<String>,
+    },
+    /// List the users.
+    List,
+    /// Set a user's password (and end their sessions).
+    Passwd {
+        /// Login name.
+        name: String,
+    },
+}
+
+/// `waitless token ...`
+#[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once.
+    Create {
+        /// What it is for, e.g. his-bridge.
+        #[arg(long)]
+        name: String,
+        /// Its role: admin, reception or doctor.
+        #[arg(long)]
+        role: String,
+    },
+    /// List the tokens (never the secrets).
+    List,
+    /// Revoke a token by its id.
+    Revoke {
+        /// The id `token list` shows.
+        id: String,
+    },
+}
+
+/// `waitless audit ...`
+#[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
+pub enum AuditCommand {
+    /// Check the event log's hash chain; exit 1 if it was changed.
+    Verify,
 }

@@ -3,8 +3,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use waitless::cli::{Cli, CliCommand, DevicesCommand};
+use waitless::cli::{AuditCommand, Cli, CliCommand, DevicesCommand};
 use waitless::config::Config;
+
+mod admin;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -18,6 +20,11 @@ fn main() -> ExitCode {
     match cli.command.clone().unwrap_or(CliCommand::Serve) {
         CliCommand::CheckConfig => check_config(&config),
         CliCommand::PrintTest => print_test(&config),
+        CliCommand::User { action } => admin::user(&config, action),
+        CliCommand::Token { action } => admin::token(&config, action),
+        CliCommand::Audit {
+            action: AuditCommand::Verify,
+        } => admin::audit_verify(&config),
         CliCommand::Devices {
             action: DevicesCommand::List,
         } => devices_list(),

@@ -725,3 +725,124 @@ async fn bad_device_settings_stop_the_start_naming_the_setting() {
         assert!(stderr.contains(needle), "{name}={value}: {stderr}");
     }
 }
+
+/// Runs the binary with `args`, writing `stdin` to it; returns status, stdout, stderr.
+fn run_with_stdin(args: &[&str], stdin: &str) -> (ExitStatus, String, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(waitless_bin())
+        .args(args)
+        .env_remove("WAITLESS_DATA")
+        .env_remove("WAITLESS_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn users_and_tokens_are_made_on_the_command_line_and_work_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let (status, stdout, stderr) = run_with_stdin(
+        &[
+            "--data", data_arg, "user", "add", "anita", "--role", "admin",
+        ],
+        "a-long-enough-password\n",
+    );
+    assert!(status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("added anita (admin)"), "{stdout}");
+    let (status, _, stderr) = run_with_stdin(
+        &["--data", data_arg, "user", "add", "bob", "--role", "doctor"],
+        "short\n",
+    );
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("password too short"), "{stderr}");
+    let (status, token, stderr) = run_with_stdin(
+        &[
+            "--data",
+            data_arg,
+            "token",
+            "create",
+            "--name",
+            "his-bridge",
+            "--role",
+            "reception",
+        ],
+        "",
+    );
+    assert!(status.success(), "{stderr}");
+    let token = token.trim().to_owned();
+    assert!(token.starts_with("wl_"), "{token}");
+    assert!(stderr.contains("shown once"), "{stderr}");
+
+    let server = Server::start(&data).await;
+    // The CLI cannot write while the server holds the database: it says so.
+    let (status, _, stderr) = run_with_stdin(&["--data", data_arg, "token", "list"], "");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("in use by the running waitless"),
+        "{stderr}"
+    );
+    // The token works with its role, and no further.
+    let cancel = |server: &Server, id: &serde_json::Value| {
+        server
+            .client
+            .post(server.url(&format!("/api/v1/tickets/{id}/cancel")))
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+    };
+    let issued = server.issue("general").await;
+    let r = cancel(&server, &issued["id"]).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = server
+        .client
+        .put(server.url("/api/v1/clinic/message"))
+        .header("Authorization", format!("Bearer {token}"))
+        .json(&serde_json::json!({"message": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // The user logs in.
+    let r = server
+        .client
+        .post(server.url("/api/v1/login"))
+        .json(&serde_json::json!({"name": "anita", "password": "a-long-enough-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, _) = server.stop().await;
+    assert!(status.success());
+
+    // Revoked: refused.
+    let (_, list, _) = run_with_stdin(&["--data", data_arg, "token", "list"], "");
+    let id = list.split('\t').next().unwrap().to_owned();
+    let (status, _, stderr) = run_with_stdin(&["--data", data_arg, "token", "revoke", &id], "");
+    assert!(status.success(), "{stderr}");
+    let server = Server::start(&data).await;
+    let issued = server.issue("general").await;
+    let r = cancel(&server, &issued["id"]).await.unwrap();
+    assert_eq!(r.status(), 401);
+    let (status, _) = server.stop().await;
+    assert!(status.success());
+
+    // And the audit trail of all this is intact.
+    let (status, stdout, stderr) = run_with_stdin(&["--data", data_arg, "audit", "verify"], "");
+    assert!(status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("intact"), "{stdout}");
+}
