@@ -178,6 +178,7 @@ pub async fn run(
         printer: printer.clone(),
         auth,
         setup: setup.clone(),
+        issue_limit: web::limit::IssueLimiter::default(),
     });
     let max_body = config.http.max_body_bytes;
     let mut server = HttpServer::new(move || {

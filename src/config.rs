@@ -223,6 +223,9 @@ pub struct ScreensConfig {
     pub kiosk_reset_secs: u64,
     /// The kiosk asks whether the patient needs priority (elderly, disabled, pregnant).
     pub kiosk_priority: bool,
+    /// At most this many tickets a minute from one kiosk (address) without a login; 0: no
+    /// limit.
+    pub kiosk_tickets_per_minute: u32,
     /// Languages the displays announce calls in, one after the other.
     pub announce_languages: Vec<String>,
     /// Base URL of the patient status links in QR codes (e.g. `http://waitless.local`); empty:
@@ -336,6 +339,7 @@ impl Default for Config {
                 languages: vec!["en".to_owned(), "hi".to_owned()],
                 kiosk_reset_secs: 20,
                 kiosk_priority: true,
+                kiosk_tickets_per_minute: 10,
                 announce_languages: vec!["en".to_owned(), "hi".to_owned()],
                 public_url: String::new(),
             },

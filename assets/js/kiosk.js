@@ -522,6 +522,10 @@ async function issue(priorityValue) {
       watchHealth();
       state.notice = t("kiosk.error");
       show(state.screen, true);
+    } else if (error.code === "too-many-tickets") {
+      state.key = newKey();
+      state.notice = t("kiosk.too_many");
+      show(state.screen, true);
     } else if (error.code === "service-closed") {
       state.key = newKey();
       state.notice = `${nameOf(serviceById(state.service))} — ${t("kiosk.service_closed")}`;

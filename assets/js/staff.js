@@ -103,6 +103,11 @@ function toast(content, kind = "ok", ms = 5000) {
 }
 
 function failed(error) {
+  // The session ended (logged out elsewhere, expired, password changed): log in again.
+  if (error?.status === 401 && error?.code === "login-required") {
+    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+    return;
+  }
   let message = error?.message || error?.code || String(error);
   if (error?.status === 401 || error?.status === 403) message = t("staff.not_allowed");
   else if (error?.status === 0) message = t("staff.offline");
@@ -789,8 +794,23 @@ function onKey(event) {
 
 // ---------- start ----------
 
+/** Who is logged in, and the way out. */
+async function showUser() {
+  const box = $("user");
+  try {
+    const me = await api("GET", "/api/v1/me");
+    box.replaceChildren(
+      el("span", { class: "user-name", id: "user-name" }, me.name),
+      el("button", { type: "button", class: "btn btn-quiet user-logout", id: "logout", onclick: async () => {
+        try { await api("POST", "/api/v1/logout"); } catch { /* gone anyway */ }
+        location.assign("/login");
+      } }, t("login.logout")));
+  } catch { box.replaceChildren(); }
+}
+
 function start() {
   translateStatic();
+  showUser();
   if (!state.room) {
     let saved = null;
     try { saved = localStorage.getItem(STORE_KEY); } catch { /* private mode */ }

@@ -235,6 +235,20 @@ pub async fn ticket_create(
         IssueSource::Reception => Source::Reception,
         IssueSource::Api => Source::Api,
     };
+    if source == Source::Kiosk && actor.0.is_none() {
+        let client = req
+            .peer_addr()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+        let limit = state.config.screens.kiosk_tickets_per_minute;
+        // A repeat of the same Idempotency-Key is not a new ticket: not counted.
+        let repeat = key
+            .as_ref()
+            .is_some_and(|k| state.hub.read().state.idempotency.contains_key(k));
+        if !repeat && !state.issue_limit.allow(client, state.clock.now(), limit) {
+            tracing::warn!(%client, "kiosk rate limit: {limit} tickets a minute");
+            return Err(WebError::TooManyTickets);
+        }
+    }
     let command = Command::IssueTicket {
         service: body.service.clone(),
         priority: body.priority,

@@ -69,6 +69,9 @@ pub enum WebError {
     /// A change sent with the session cookie, but not from waitless's own pages.
     #[error("refused: this request did not come from waitless's own pages")]
     CrossSite,
+    /// The kiosk issued too many tickets this minute.
+    #[error("too many tickets from this kiosk in the last minute: please ask at reception")]
+    TooManyTickets,
     /// A login, user or token operation failed.
     #[error(transparent)]
     Auth(crate::auth::AuthError),
@@ -147,6 +150,7 @@ impl WebError {
             Self::LoginRequired => (StatusCode::UNAUTHORIZED, "login-required"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::CrossSite => (StatusCode::FORBIDDEN, "cross-site-request"),
+            Self::TooManyTickets => (StatusCode::TOO_MANY_REQUESTS, "too-many-tickets"),
             Self::Auth(e) => {
                 use crate::auth::AuthError as A;
                 let status = match e {

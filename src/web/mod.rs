@@ -8,6 +8,7 @@ pub mod api;
 pub mod asset;
 pub mod auth;
 pub mod error;
+pub mod limit;
 pub mod link;
 pub mod openapi;
 pub mod page;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub auth: crate::auth::Auth,
     /// The first-run setup code (while there is no admin).
     pub setup: setup::SetupCode,
+    /// The kiosk's rate limit.
+    pub issue_limit: limit::IssueLimiter,
 }
 
 /// Who may call a route: [`auth::guard`] enforces it on every route of [`ROUTES`].

@@ -295,3 +295,29 @@ async fn pages_send_a_visitor_to_the_login_and_back() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_kiosk_is_limited_to_its_tickets_a_minute_and_staff_are_not() {
+    let app = TestApp::spawn_with(|c| c.screens.kiosk_tickets_per_minute = 3).await;
+    let kiosk = |key: &str| {
+        app.anon
+            .post(app.url("/api/v1/tickets"))
+            .header("Idempotency-Key", key.to_owned())
+            .json(&json!({"service": "general", "source": "kiosk"}))
+            .send()
+    };
+    for i in 0..3 {
+        assert_eq!(kiosk(&format!("k{i}")).await.unwrap().status(), 201);
+    }
+    // A repeat of a key is the same ticket, not a new one: still answered.
+    assert_eq!(kiosk("k2").await.unwrap().status(), 201);
+    let r = kiosk("k3").await.unwrap();
+    assert_eq!(r.status(), 429);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too-many-tickets");
+    assert_eq!(app.queue().await["waiting"].as_array().unwrap().len(), 3);
+    // Reception (logged in) is not limited; a minute later the kiosk may again.
+    app.issue("general", "normal").await;
+    app.advance(jiff::SignedDuration::from_secs(61));
+    assert_eq!(kiosk("k4").await.unwrap().status(), 201);
+}
