@@ -4,6 +4,8 @@
 //! # a server, durable commits (the default), debounce off so "next" can be pressed quickly:
 //! WAITLESS_QUEUE__DEBOUNCE_MS=0 target/release/waitless --data /tmp/wl --bind 127.0.0.1:8080
 //!
+//! # the room actions need a login: an admin token, made with the server stopped
+//! export WAITLESS_TOKEN=$(target/release/waitless --data /tmp/wl token create --name load --role admin)
 //! cargo run --release --example load -- --url http://127.0.0.1:8080 [--pid PID]
 //! cargo run --release --example load -- startup --bin target/release/waitless [--runs 20]
 //! ```
@@ -283,8 +285,18 @@ fn print_memory(pid: u32, when: &str) {
 
 // ---------------------------------------------------------------- HTTP
 
+/// With `WAITLESS_TOKEN` set (an API token, `waitless token create --name load --role admin`),
+/// every request carries it: the room actions need a login.
 fn http_client() -> Result<reqwest::Client, String> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Ok(token) = std::env::var("WAITLESS_TOKEN") {
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| "WAITLESS_TOKEN is not a valid header value".to_owned())?;
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
     reqwest::Client::builder()
+        .default_headers(headers)
         .timeout(PATIENCE)
         .build()
         .map_err(|e| format!("cannot build an HTTP client: {}", describe(&e)))
