@@ -138,7 +138,13 @@ async fn burst_then_kill(server: &Server) -> (Vec<Acked>, Vec<String>) {
 async fn acknowledged_tickets_survive_sigkill_mid_burst() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path()).await;
+    // A burst of kiosk tickets from one address: the kiosk rate limit off.
+    let mut server = Server::start_with(
+        dir.path(),
+        &[],
+        &[("WAITLESS_SCREENS__KIOSK_TICKETS_PER_MINUTE", "0")],
+    )
+    .await;
 
     let (acks, unexpected) = burst_then_kill(&server).await;
     assert!(
