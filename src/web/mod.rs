@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod asset;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod limit;
@@ -157,6 +158,7 @@ route_table! {
     post "/api/v1/login" => auth::login, Public;
     post "/api/v1/logout" => auth::logout, Public;
     get "/api/v1/me" => auth::me, Public;
+    get "/api/v1/audit" => audit::audit_get, Admin;
     get "/t/{token}" => page::status_page, Public;
     get "/t/{token}/qr.svg" => page::status_qr, Public;
     get "/assets/{path:.*}" => asset::asset_get, Public;

@@ -3,7 +3,7 @@
 
 use utoipa::OpenApi;
 
-use super::{api, auth, print, ws};
+use super::{api, audit, auth, print, ws};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -43,6 +43,7 @@ use super::{api, auth, print, ws};
         auth::login,
         auth::logout,
         auth::me,
+        audit::audit_get,
         super::setup::setup_post,
     ),
     components(schemas(crate::domain::Event, crate::domain::EventKind)),
@@ -52,6 +53,7 @@ use super::{api, auth, print, ws};
         (name = "queue", description = "The whole queue and its live events"),
         (name = "clinic", description = "Services and rooms"),
         (name = "auth", description = "Logging in and out"),
+        (name = "audit", description = "The event log: who did what, when, from which input"),
         (name = "devices", description = "Printer, buttons, pagers and keypads: status, printing"),
     )
 )]
