@@ -30,13 +30,18 @@ pub struct SharedEvent {
 
 impl SharedEvent {
     /// Wraps an event, encoding it.
-    pub fn new(event: Event) -> Self {
+    ///
+    /// The client address that sent the command stays in the audit log; the public stream
+    /// leaves it out.
+    pub fn new(mut event: Event) -> Self {
+        let address = event.address.take();
         let json = serde_json::to_string(&event)
             .unwrap_or_else(|e| {
                 tracing::error!(seq = event.seq, "cannot encode an event: {e}");
                 "null".to_owned()
             })
             .into_boxed_str();
+        event.address = address;
         Self { event, json }
     }
 

@@ -93,8 +93,11 @@ pub enum Command {
 pub struct Origin {
     /// The input kind.
     pub source: Source,
-    /// Who: a user name, a device name, `anonymous` until logins exist.
+    /// Who: `user:anita`, `token:his-bridge`, a device (`gpio17`), or `anonymous`.
     pub actor: String,
+    /// From where: the client's network address for HTTP requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 impl Origin {
@@ -103,7 +106,14 @@ impl Origin {
         Self {
             source,
             actor: actor.into(),
+            address: None,
         }
+    }
+
+    /// The same origin, from `address`.
+    pub fn from_address(mut self, address: Option<String>) -> Self {
+        self.address = address;
+        self
     }
 
     /// waitless itself.

@@ -23,6 +23,10 @@ pub struct Event {
     pub source: Source,
     /// Who.
     pub actor: String,
+    /// From where: the client's address, for commands that came over HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub address: Option<String>,
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,

@@ -817,6 +817,7 @@ impl QueueState {
             at,
             source: origin.source,
             actor: origin.actor.clone(),
+            address: origin.address.clone(),
             kind,
         }
     }

@@ -128,15 +128,15 @@ fn urlencode(s: &str) -> String {
 }
 
 /// Who made a request, for the event log: a logged-in user (source `staff`), an API token
-/// (source `api`), or nobody (`anonymous`, public routes).
+/// (source `api`), or nobody (`anonymous`, public routes); and from which address.
 #[derive(Clone, Debug)]
-pub struct Actor(pub Option<Principal>);
+pub struct Actor(pub Option<Principal>, pub Option<String>);
 
 impl Actor {
     /// The origin of a command this request sends; `public` is the source when nobody is
     /// logged in (the kiosk, an API caller of a public route).
     pub fn origin(&self, public: Source) -> Origin {
-        match &self.0 {
+        let origin = match &self.0 {
             Some(p) => match p.kind {
                 PrincipalKind::User { .. } => Origin::new(
                     if public == Source::Api {
@@ -149,7 +149,8 @@ impl Actor {
                 PrincipalKind::Token { .. } => Origin::new(public, p.actor()),
             },
             None => Origin::new(public, "anonymous"),
-        }
+        };
+        origin.from_address(self.1.clone())
     }
 }
 
@@ -165,7 +166,8 @@ impl FromRequest for Actor {
             let state = req.app_data::<web::Data<AppState>>()?;
             principal_of(state, req).map(|(p, _)| p)
         });
-        std::future::ready(Ok(Self(found)))
+        let address = req.peer_addr().map(|a| a.ip().to_string());
+        std::future::ready(Ok(Self(found, address)))
     }
 }
 

@@ -347,6 +347,11 @@ async fn the_audit_trail_lists_who_did_what_with_filters_and_as_csv() {
     assert_eq!(events.len(), 1, "{page}");
     assert_eq!(events[0]["kind"], "room_next");
     assert_eq!(events[0]["source"], "staff");
+    assert_eq!(events[0]["address"], "127.0.0.1", "from where");
+    // The public event stream does not show it.
+    let mut ws = app.events("?since=0").await;
+    let public = ws.next_event("room_next").await;
+    assert!(public.get("address").is_none(), "{public}");
     let (_, by_ticket) = app
         .get_json(&format!(
             "/api/v1/audit?ticket={}",
