@@ -229,6 +229,37 @@ impl DeviceBoard {
     }
 }
 
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Waiting helpers for the device threads' unit tests (poll with a deadline, no sleeps).
+
+    use std::time::{Duration, Instant};
+
+    use super::{Binding, DeviceBoard, DeviceStatus, RecordedPresses};
+    use crate::domain::Source;
+
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    /// Waits until `presses` has `n` presses; returns them all.
+    pub(crate) fn presses(presses: &RecordedPresses, n: usize) -> Vec<(Binding, Source, String)> {
+        presses
+            .wait_for(n, PATIENCE)
+            .unwrap_or_else(|| panic!("only {:?}", presses.presses()))
+    }
+
+    /// Waits until the board shows device `id` in `condition`; returns its status.
+    pub(crate) fn condition(board: &DeviceBoard, id: &str, condition: &str) -> DeviceStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = board.get(id).filter(|s| s.condition == condition) {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "{:?}", board.get(id));
+            std::thread::yield_now();
+        }
+    }
+}
+
 /// What a physical input can do to a room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -475,13 +475,6 @@ fn start_led(
 
 #[cfg(test)]
 mod tests {
-    /// Polls with a deadline until `presses` has `n` presses.
-    fn presses_wait(presses: &RecordedPresses, n: usize) -> Vec<(Binding, Source, String)> {
-        presses
-            .wait_for(n, Duration::from_secs(10))
-            .unwrap_or_else(|| panic!("only {:?}", presses.presses()))
-    }
-
     use std::time::Instant;
 
     use super::*;
@@ -508,17 +501,6 @@ mod tests {
             buttons,
             leds,
             ..crate::config::Config::default().gpio
-        }
-    }
-
-    fn wait_for_condition(board: &DeviceBoard, id: &str, condition: &str) -> DeviceStatus {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = board.get(id).filter(|s| s.condition == condition) {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "{:?}", board.get(id));
-            std::thread::yield_now();
         }
     }
 
@@ -567,7 +549,7 @@ mod tests {
             Arc::new(presses.clone()),
             Arc::clone(&board),
         );
-        let seen = presses_wait(&presses, 1);
+        let seen = crate::devices::testing::presses(&presses, 1);
         assert_eq!(
             seen,
             vec![(
@@ -580,7 +562,7 @@ mod tests {
         assert_eq!(status.kind, DeviceKind::Button);
         assert_eq!(status.name, "GPIO17 → room-1");
         // The script ends: the pin is reported gone, still only one press.
-        wait_for_condition(&board, "button-17", "pin-error");
+        crate::devices::testing::condition(&board, "button-17", "pin-error");
         assert_eq!(presses.presses().len(), 1);
     }
 
@@ -598,11 +580,11 @@ mod tests {
             Arc::new(presses.clone()),
             Arc::clone(&board),
         );
-        wait_for_condition(&board, "button-5", "ok");
+        crate::devices::testing::condition(&board, "button-5", "ok");
         // Held 1 s: recall, fired while held.
         driver.set(ms(0), false);
         driver.set(ms(1000), false);
-        let seen = presses_wait(&presses, 1);
+        let seen = crate::devices::testing::presses(&presses, 1);
         assert_eq!(seen[0].0.to_string(), "room-2:recall");
         driver.set(ms(1100), true);
         // Two quick presses: undo.
@@ -610,13 +592,13 @@ mod tests {
         driver.set(ms(3100), true);
         driver.set(ms(3300), false);
         driver.set(ms(3400), true);
-        let seen = presses_wait(&presses, 2);
+        let seen = crate::devices::testing::presses(&presses, 2);
         assert_eq!(seen[1].0.to_string(), "room-2:undo");
         // One press: next, once the double-press window has closed.
         driver.set(ms(5000), false);
         driver.set(ms(5100), true);
         driver.set(ms(6000), true);
-        let seen = presses_wait(&presses, 3);
+        let seen = crate::devices::testing::presses(&presses, 3);
         assert_eq!(seen[2].0.to_string(), "room-2:next");
         assert!(
             seen.iter()

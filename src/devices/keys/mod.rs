@@ -381,13 +381,6 @@ impl KeypadWorker {
 
 #[cfg(test)]
 mod tests {
-    /// Polls with a deadline until `presses` has `n` presses.
-    fn presses_wait(presses: &RecordedPresses, n: usize) -> Vec<(Binding, Source, String)> {
-        presses
-            .wait_for(n, Duration::from_secs(10))
-            .unwrap_or_else(|| panic!("only {:?}", presses.presses()))
-    }
-
     use std::sync::Mutex;
     use std::time::Instant;
 
@@ -413,17 +406,6 @@ mod tests {
         KeysConfig {
             rescan_secs: 0,
             devices,
-        }
-    }
-
-    fn wait_for_condition(board: &DeviceBoard, id: &str, condition: &str) -> DeviceStatus {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = board.get(id).filter(|s| s.condition == condition) {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "{:?}", board.get(id));
-            std::thread::yield_now();
         }
     }
 
@@ -531,7 +513,7 @@ mod tests {
         driver.send(KEY_B, KeyEvent::RELEASE);
         driver.tap(KEY_C);
         driver.tap(KEY_B);
-        let seen = presses_wait(&presses, 2);
+        let seen = crate::devices::testing::presses(&presses, 2);
         let expected = (
             "room-1:next".parse::<Binding>().unwrap(),
             Source::Keypad,
@@ -561,7 +543,7 @@ mod tests {
             Arc::clone(&board),
         );
         first_driver.tap(57);
-        presses_wait(&presses, 1);
+        crate::devices::testing::presses(&presses, 1);
         first_driver.unplug();
         // It goes: ok, disconnected, ok (the second source).
         let mut conditions = Vec::new();
@@ -575,12 +557,12 @@ mod tests {
         }
         assert_eq!(conditions, ["ok", "disconnected", "ok"]);
         second_driver.tap(57);
-        let seen = presses_wait(&presses, 2);
+        let seen = crate::devices::testing::presses(&presses, 2);
         assert_eq!(seen[1].0.to_string(), "room-2:next");
         assert_eq!(seen[1].2, "keypad:pedal:KEY_SPACE");
         // Unplugged again with nothing to replace it: not found, and it keeps looking.
         drop(second_driver);
-        let status = wait_for_condition(&board, "keypad-0", "not-found");
+        let status = crate::devices::testing::condition(&board, "keypad-0", "not-found");
         assert_eq!(status.health, Health::Error);
         assert!(
             status.detail.contains("looking for it again"),
@@ -603,7 +585,7 @@ mod tests {
             Arc::new(RecordedPresses::default()),
             Arc::clone(&board),
         );
-        wait_for_condition(&board, "keypad-0", "open-failed");
+        crate::devices::testing::condition(&board, "keypad-0", "open-failed");
     }
 
     #[test]
@@ -622,13 +604,13 @@ mod tests {
             Arc::clone(&board),
         );
         assert_eq!(handles.len(), 2);
-        let by_path = wait_for_condition(&board, "keypad-0", "not-found");
+        let by_path = crate::devices::testing::condition(&board, "keypad-0", "not-found");
         assert!(
             by_path.detail.contains("usb-nothing-here"),
             "{}",
             by_path.detail
         );
-        let by_name = wait_for_condition(&board, "keypad-1", "not-found");
+        let by_name = crate::devices::testing::condition(&board, "keypad-1", "not-found");
         assert!(
             by_name.detail.contains("No Such Foot Switch"),
             "{}",
