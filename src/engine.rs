@@ -177,6 +177,35 @@ pub fn load_or_seed(
     Ok((state, 1, vec![event]))
 }
 
+/// Executes one command on the database directly, without a running engine: for the command
+/// line while the server is stopped (`waitless user add` records its event this way). The
+/// database must not be open in a server (redb refuses a second writer anyway).
+pub fn execute_offline(
+    store: &Store,
+    clock: &dyn Clock,
+    calendar: &ClinicCalendar,
+    policy: &Policy,
+    command: &Command,
+    origin: &Origin,
+) -> Result<Outcome, EngineError> {
+    let (mut state, seq, _) =
+        load_or_seed(store, clock, calendar).map_err(|e| EngineError::Store(e.to_string()))?;
+    let now = clock.now();
+    match state.decide(command, origin, now, policy)? {
+        Decision::Event(kind) => {
+            let event = QueueState::event(seq + 1, now, origin, kind);
+            let touched = state.apply(&event);
+            store
+                .commit(&[(&event, &touched)], &state)
+                .map_err(|e| EngineError::Store(e.to_string()))?;
+            Ok(Outcome::Applied(Arc::new(event)))
+        }
+        Decision::Debounced { room, serving } => Ok(Outcome::Debounced { room, serving }),
+        Decision::Replayed { ticket } => Ok(Outcome::Replayed(ticket)),
+        Decision::Unchanged => Ok(Outcome::Unchanged),
+    }
+}
+
 /// Why the engine could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

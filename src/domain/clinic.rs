@@ -8,13 +8,19 @@ use utoipa::ToSchema;
 use super::{DomainError, RoomId, ServiceId, Ticket, TicketId, Timestamp};
 
 /// Clinic-wide settings that live in the database.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Clinic {
     /// Shown on the displays and printed on tickets.
     pub name: String,
     /// A message the displays scroll ("Dr. Rao is in from 11:00"); empty: none.
     #[serde(default)]
     pub message: String,
+    /// Kiosk settings set in `/admin` (each unset one: the configuration file's).
+    #[serde(default)]
+    pub kiosk: super::KioskSettings,
+    /// Kiosks and displays work only once an admin has paired them.
+    #[serde(default)]
+    pub pairing_required: bool,
 }
 
 /// What a patient comes for, with its own queue and token prefix.

@@ -81,6 +81,55 @@ pub enum Command {
         /// The message.
         message: String,
     },
+    /// Add a service (open, with its own queue and prefix).
+    AddService {
+        /// Its id (lowercase letters, digits, dashes).
+        service: ServiceId,
+        /// Its name.
+        name: String,
+        /// Its token prefix, not used by another service.
+        prefix: String,
+        /// Keep waiting tickets across the day close.
+        carry_over: bool,
+        /// Names in other languages.
+        names: std::collections::BTreeMap<String, String>,
+    },
+    /// Rename a service, change its prefix, carry-over or translations.
+    UpdateService {
+        /// The service.
+        service: ServiceId,
+        /// What changes.
+        change: crate::domain::ServiceChange,
+    },
+    /// Add a room (closed: staff open it when someone sits there).
+    AddRoom {
+        /// Its id.
+        room: RoomId,
+        /// Its name, shown and announced.
+        name: String,
+        /// Names in other languages.
+        names: std::collections::BTreeMap<String, String>,
+        /// The services whose tickets it calls.
+        services: Vec<ServiceId>,
+    },
+    /// Rename a room or change the services it calls.
+    UpdateRoom {
+        /// The room.
+        room: RoomId,
+        /// What changes.
+        change: crate::domain::RoomChange,
+    },
+    /// Change the clinic's name, kiosk settings or pairing rule.
+    SetClinicSettings {
+        /// What changes.
+        change: crate::domain::ClinicChange,
+    },
+    /// Record a change to staff accounts, tokens or screens in the audit trail (the change itself
+    /// is made by the auth module; the queue does not change).
+    RecordStaffChange {
+        /// The change.
+        change: crate::domain::StaffChange,
+    },
     /// Close the clinic day (the engine sends this when the day changes).
     CloseDay {
         /// The day that begins.

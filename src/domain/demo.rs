@@ -41,6 +41,8 @@ pub fn demo_clinic() -> Result<(Clinic, Vec<Service>, Vec<Room>), DomainError> {
     let clinic = Clinic {
         name: "Sunrise Clinic (demo)".to_owned(),
         message: String::new(),
+        kiosk: super::KioskSettings::default(),
+        pairing_required: false,
     };
     Ok((clinic, vec![general, lab], rooms))
 }

@@ -22,6 +22,31 @@ pub enum DomainError {
     /// A display message over the limit.
     #[error("the message is too long: at most {0} characters")]
     MessageTooLong(usize),
+    /// A name an admin gave is not usable.
+    #[error("invalid {what} name: {reason}")]
+    InvalidName {
+        /// What was named.
+        what: &'static str,
+        /// Why not.
+        reason: &'static str,
+    },
+    /// A setting out of range.
+    #[error("{0}")]
+    InvalidSetting(String),
+    /// A service with that id exists.
+    #[error("there is already a service \"{0}\"")]
+    ServiceExists(ServiceId),
+    /// A room with that id exists.
+    #[error("there is already a room \"{0}\"")]
+    RoomExists(RoomId),
+    /// Another service has that prefix.
+    #[error("prefix {prefix} is already used by service \"{service}\": each service needs its own")]
+    PrefixInUse {
+        /// The prefix.
+        prefix: String,
+        /// The service that has it.
+        service: ServiceId,
+    },
     /// Unknown service.
     #[error("there is no service \"{0}\"")]
     ServiceNotFound(ServiceId),

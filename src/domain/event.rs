@@ -141,6 +141,42 @@ pub enum EventKind {
         /// The message (empty: none).
         message: String,
     },
+    /// A service was added.
+    ServiceAdded {
+        /// The service.
+        service: Service,
+    },
+    /// A service's name, prefix, carry-over or translations changed.
+    ServiceUpdated {
+        /// The service as it is now.
+        service: Service,
+    },
+    /// A room was added.
+    RoomAdded {
+        /// The room.
+        room: Room,
+    },
+    /// A room's name, translations or services changed.
+    RoomUpdated {
+        /// The room.
+        room: RoomId,
+        /// Its name.
+        name: String,
+        /// Its names in other languages.
+        names: std::collections::BTreeMap<String, String>,
+        /// The services it calls.
+        services: Vec<ServiceId>,
+    },
+    /// The clinic's name, kiosk settings or pairing rule changed.
+    ClinicSettingsSet {
+        /// The clinic settings as they are now.
+        clinic: Clinic,
+    },
+    /// A staff account, API token or paired screen changed (the queue did not).
+    StaffChanged {
+        /// What changed.
+        change: crate::domain::StaffChange,
+    },
     /// A clinic day ended: numbers restart, unattended tickets are closed.
     DayClosed {
         /// The day that ended.
@@ -173,6 +209,12 @@ impl EventKind {
             Self::ServiceOpened { .. } => "service_opened",
             Self::ServiceClosed { .. } => "service_closed",
             Self::ClinicMessageSet { .. } => "clinic_message_set",
+            Self::ServiceAdded { .. } => "service_added",
+            Self::ServiceUpdated { .. } => "service_updated",
+            Self::RoomAdded { .. } => "room_added",
+            Self::RoomUpdated { .. } => "room_updated",
+            Self::ClinicSettingsSet { .. } => "clinic_settings_set",
+            Self::StaffChanged { .. } => "staff_changed",
             Self::DayClosed { .. } => "day_closed",
         }
     }

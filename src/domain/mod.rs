@@ -6,6 +6,7 @@
 //! [`QueueState::decide`] and commits the [`Event`]s it returns; [`QueueState::apply`] changes
 //! the state by a committed event.
 
+pub mod admin;
 pub mod clinic;
 pub mod command;
 pub mod demo;
@@ -22,6 +23,7 @@ pub mod state;
 mod state_tests;
 pub mod ticket;
 
+pub use admin::{ClinicChange, KioskSettings, RoomChange, ServiceChange, StaffChange};
 pub use clinic::{Clinic, NextRecord, Room, Service, ServiceTimes, check_prefix};
 pub use command::{Command, Origin};
 pub use error::DomainError;

@@ -388,7 +388,14 @@ impl Model {
                 }
             }
             // Not generated here: state_tests and the API tests cover them.
-            Command::SetServiceActive { .. } | Command::SetClinicMessage { .. } => Expect::Event,
+            Command::SetServiceActive { .. }
+            | Command::SetClinicMessage { .. }
+            | Command::AddService { .. }
+            | Command::UpdateService { .. }
+            | Command::AddRoom { .. }
+            | Command::UpdateRoom { .. }
+            | Command::SetClinicSettings { .. }
+            | Command::RecordStaffChange { .. } => Expect::Event,
             Command::CloseDay { new_day } => {
                 if *new_day > s.day {
                     Expect::Event

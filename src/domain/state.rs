@@ -22,7 +22,8 @@ use super::numbering::format_number;
 use super::rules::{Pick, Starvation, pick_next, queue_order};
 use super::{
     CancelReason, Clinic, Command, DomainError, Event, EventKind, NextRecord, Origin, Room, RoomId,
-    Service, ServiceId, Ticket, TicketId, TicketState, Timestamp,
+    Service, ServiceId, ServiceTimes, Ticket, TicketId, TicketState, Timestamp, admin,
+    check_prefix,
 };
 
 /// The queue's rules that the clinic configures.
@@ -150,10 +151,7 @@ impl QueueState {
     /// An empty clinic on `day`.
     pub fn new(day: Date) -> Self {
         Self {
-            clinic: Clinic {
-                name: String::new(),
-                message: String::new(),
-            },
+            clinic: Clinic::default(),
             day,
             services: BTreeMap::new(),
             rooms: BTreeMap::new(),
@@ -194,6 +192,34 @@ impl QueueState {
     pub fn preview_next(&self, room: &RoomId, now: Timestamp, policy: &Policy) -> Option<Pick> {
         let room = self.rooms.get(room)?;
         pick_next(self.waiting_for(room), now, policy.starvation)
+    }
+
+    /// Refuses a prefix that is malformed or that a service other than `service` has.
+    fn check_prefix_free(&self, prefix: &str, service: &ServiceId) -> Result<(), DomainError> {
+        check_prefix(prefix)?;
+        match self
+            .services
+            .values()
+            .find(|s| s.prefix == prefix && &s.id != service)
+        {
+            Some(other) => Err(DomainError::PrefixInUse {
+                prefix: prefix.to_owned(),
+                service: other.id.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The services, each known, without repeats, in the order given.
+    fn known_services(&self, services: &[ServiceId]) -> Result<Vec<ServiceId>, DomainError> {
+        let mut known: Vec<ServiceId> = Vec::with_capacity(services.len());
+        for id in services {
+            self.service(id)?;
+            if !known.contains(id) {
+                known.push(id.clone());
+            }
+        }
+        Ok(known)
     }
 
     /// Decides a command at `now`. Never changes the state.
@@ -369,6 +395,118 @@ impl QueueState {
                 }
                 EventKind::ClinicMessageSet {
                     message: message.to_owned(),
+                }
+            }
+            Command::AddService {
+                service,
+                name,
+                prefix,
+                carry_over,
+                names,
+            } => {
+                if self.services.contains_key(service) {
+                    return Err(DomainError::ServiceExists(service.clone()));
+                }
+                self.check_prefix_free(prefix, service)?;
+                EventKind::ServiceAdded {
+                    service: Service {
+                        id: service.clone(),
+                        name: admin::clean_name("service", name)?,
+                        prefix: prefix.clone(),
+                        active: true,
+                        carry_over: *carry_over,
+                        reopens_at: None,
+                        names: admin::clean_names("service", names)?,
+                    },
+                }
+            }
+            Command::UpdateService { service, change } => {
+                let mut s = self.service(service)?.clone();
+                if let Some(name) = &change.name {
+                    s.name = admin::clean_name("service", name)?;
+                }
+                if let Some(prefix) = &change.prefix {
+                    self.check_prefix_free(prefix, service)?;
+                    s.prefix.clone_from(prefix);
+                }
+                if let Some(carry_over) = change.carry_over {
+                    s.carry_over = carry_over;
+                }
+                if let Some(names) = &change.names {
+                    s.names = admin::clean_names("service", names)?;
+                }
+                if self.services.get(service) == Some(&s) {
+                    return Ok(Decision::Unchanged);
+                }
+                EventKind::ServiceUpdated { service: s }
+            }
+            Command::AddRoom {
+                room,
+                name,
+                names,
+                services,
+            } => {
+                if self.rooms.contains_key(room) {
+                    return Err(DomainError::RoomExists(room.clone()));
+                }
+                EventKind::RoomAdded {
+                    room: Room {
+                        id: room.clone(),
+                        name: admin::clean_name("room", name)?,
+                        names: admin::clean_names("room", names)?,
+                        services: self.known_services(services)?,
+                        open: false,
+                        serving: None,
+                        last_next: None,
+                        stats: ServiceTimes::default(),
+                    },
+                }
+            }
+            Command::UpdateRoom { room, change } => {
+                let current = self.room(room)?;
+                let name = match &change.name {
+                    Some(name) => admin::clean_name("room", name)?,
+                    None => current.name.clone(),
+                };
+                let names = match &change.names {
+                    Some(names) => admin::clean_names("room", names)?,
+                    None => current.names.clone(),
+                };
+                let services = match &change.services {
+                    Some(services) => self.known_services(services)?,
+                    None => current.services.clone(),
+                };
+                if name == current.name && names == current.names && services == current.services {
+                    return Ok(Decision::Unchanged);
+                }
+                EventKind::RoomUpdated {
+                    room: room.clone(),
+                    name,
+                    names,
+                    services,
+                }
+            }
+            Command::SetClinicSettings { change } => {
+                let mut clinic = self.clinic.clone();
+                if let Some(name) = &change.name {
+                    clinic.name = admin::clean_name("clinic", name)?;
+                }
+                if let Some(kiosk) = &change.kiosk {
+                    kiosk.check()?;
+                    clinic.kiosk = kiosk.clone();
+                }
+                if let Some(required) = change.pairing_required {
+                    clinic.pairing_required = required;
+                }
+                if clinic == self.clinic {
+                    return Ok(Decision::Unchanged);
+                }
+                EventKind::ClinicSettingsSet { clinic }
+            }
+            Command::RecordStaffChange { change } => {
+                change.check()?;
+                EventKind::StaffChanged {
+                    change: change.clone(),
                 }
             }
             Command::CloseDay { new_day } => {
@@ -688,6 +826,32 @@ impl QueueState {
                 self.clinic.message.clone_from(message);
                 touched.clinic = true;
             }
+            EventKind::ServiceAdded { service } | EventKind::ServiceUpdated { service } => {
+                touched.services.push(service.id.clone());
+                self.services.insert(service.id.clone(), service.clone());
+            }
+            EventKind::RoomAdded { room } => {
+                touched.rooms.push(room.id.clone());
+                self.rooms.insert(room.id.clone(), room.clone());
+            }
+            EventKind::RoomUpdated {
+                room,
+                name,
+                names,
+                services,
+            } => {
+                if let Some(r) = self.rooms.get_mut(room) {
+                    r.name.clone_from(name);
+                    r.names.clone_from(names);
+                    r.services.clone_from(services);
+                    touched.rooms.push(room.clone());
+                }
+            }
+            EventKind::ClinicSettingsSet { clinic } => {
+                self.clinic = clinic.clone();
+                touched.clinic = true;
+            }
+            EventKind::StaffChanged { .. } => {}
             EventKind::DayClosed {
                 new_day, closed, ..
             } => {

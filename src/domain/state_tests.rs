@@ -1321,3 +1321,235 @@ fn the_displays_message_is_trimmed_bounded_and_replayable() {
     }
     assert_eq!(replayed, desk.state);
 }
+
+// ---- admin: services, rooms, clinic settings, staff changes ---------------------------------
+
+fn add_service(id: &str, name: &str, prefix: &str) -> Command {
+    Command::AddService {
+        service: service(id),
+        name: name.to_owned(),
+        prefix: prefix.to_owned(),
+        carry_over: false,
+        names: std::collections::BTreeMap::new(),
+    }
+}
+
+/// The log replays to the desk's state.
+fn assert_replays(desk: &Desk) {
+    let mut replayed = QueueState::new(DAY);
+    for event in &desk.events {
+        replayed.apply(event);
+    }
+    assert_eq!(replayed, desk.state);
+}
+
+#[test]
+fn an_added_service_issues_tickets_with_its_own_prefix_at_once() {
+    let mut desk = Desk::new();
+    desk.event(&add_service("dental", "  Dental ", "D"));
+    let s = &desk.state.services[&service("dental")];
+    assert_eq!((s.name.as_str(), s.active), ("Dental", true));
+    let t = desk.issue("dental", Normal);
+    assert_eq!(desk.number(t), "D001");
+    assert_eq!(
+        desk.refuse(&add_service("dental", "Dental", "E")),
+        DomainError::ServiceExists(service("dental"))
+    );
+    assert_eq!(
+        desk.refuse(&add_service("eye", "Eye", "A")),
+        DomainError::PrefixInUse {
+            prefix: "A".to_owned(),
+            service: service("general")
+        }
+    );
+    assert!(matches!(
+        desk.refuse(&add_service("eye", "Eye", "e1")),
+        DomainError::InvalidPrefix(_)
+    ));
+    assert!(matches!(
+        desk.refuse(&add_service("eye", " ", "E")),
+        DomainError::InvalidName { .. }
+    ));
+    assert_replays(&desk);
+}
+
+#[test]
+fn a_service_renamed_or_reprefixed_keeps_its_issued_numbers() {
+    let mut desk = Desk::new();
+    let first = desk.issue("general", Normal);
+    let change = |c: super::ServiceChange| Command::UpdateService {
+        service: service("general"),
+        change: c,
+    };
+    desk.event(&change(super::ServiceChange {
+        name: Some("OPD".to_owned()),
+        prefix: Some("G".to_owned()),
+        carry_over: Some(true),
+        names: Some([("hi".to_owned(), "ओपीडी".to_owned())].into()),
+    }));
+    let s = &desk.state.services[&service("general")];
+    assert_eq!((s.name.as_str(), s.prefix.as_str()), ("OPD", "G"));
+    assert!(s.carry_over && s.active);
+    assert_eq!(s.name_in("hi"), "ओपीडी");
+    assert_eq!(desk.number(first), "A001");
+    let second = desk.issue("general", Normal);
+    assert_eq!(desk.number(second), "G001");
+    // the same again changes nothing; a taken prefix and unknown service are refused
+    assert_eq!(
+        desk.run(&change(super::ServiceChange {
+            name: Some("OPD".to_owned()),
+            ..Default::default()
+        })),
+        Decision::Unchanged
+    );
+    assert!(matches!(
+        desk.refuse(&change(super::ServiceChange {
+            prefix: Some("L".to_owned()),
+            ..Default::default()
+        })),
+        DomainError::PrefixInUse { .. }
+    ));
+    assert_eq!(
+        desk.refuse(&Command::UpdateService {
+            service: service("nope"),
+            change: super::ServiceChange::default(),
+        }),
+        DomainError::ServiceNotFound(service("nope"))
+    );
+    assert_replays(&desk);
+}
+
+#[test]
+fn an_added_room_starts_closed_and_calls_its_services_once_opened() {
+    let mut desk = Desk::new();
+    let t = desk.issue("lab", Normal);
+    desk.event(&Command::AddRoom {
+        room: room("room-4"),
+        name: "Room 4".to_owned(),
+        names: std::collections::BTreeMap::new(),
+        services: vec![service("lab"), service("lab")],
+    });
+    assert_eq!(
+        desk.state.rooms[&room("room-4")].services,
+        vec![service("lab")]
+    );
+    assert_eq!(
+        desk.refuse(&next("room-4")),
+        DomainError::RoomClosed(room("room-4"))
+    );
+    desk.event(&Command::SetRoomOpen {
+        room: room("room-4"),
+        open: true,
+    });
+    assert_eq!(desk.next("room-4"), Some(t));
+    assert_eq!(
+        desk.refuse(&Command::AddRoom {
+            room: room("room-5"),
+            name: "Room 5".to_owned(),
+            names: std::collections::BTreeMap::new(),
+            services: vec![service("nope")],
+        }),
+        DomainError::ServiceNotFound(service("nope"))
+    );
+    assert!(matches!(
+        desk.refuse(&Command::AddRoom {
+            room: room("room-4"),
+            name: "Again".to_owned(),
+            names: std::collections::BTreeMap::new(),
+            services: vec![],
+        }),
+        DomainError::RoomExists(_)
+    ));
+    assert_replays(&desk);
+}
+
+#[test]
+fn a_room_update_changes_what_it_calls_and_keeps_who_it_serves() {
+    let mut desk = Desk::new();
+    let a = desk.issue("general", Normal);
+    let l = desk.issue("lab", Normal);
+    assert_eq!(desk.next("room-1"), Some(a));
+    desk.event(&Command::UpdateRoom {
+        room: room("room-1"),
+        change: super::RoomChange {
+            name: Some("Cabin 1".to_owned()),
+            names: None,
+            services: Some(vec![service("lab")]),
+        },
+    });
+    let r = &desk.state.rooms[&room("room-1")];
+    assert_eq!(r.name, "Cabin 1");
+    assert_eq!(r.serving, Some(a));
+    assert_eq!(r.name_in("hi"), "कमरा 1");
+    desk.advance(60);
+    assert_eq!(desk.next("room-1"), Some(l));
+    assert_eq!(
+        desk.run(&Command::UpdateRoom {
+            room: room("room-1"),
+            change: super::RoomChange::default(),
+        }),
+        Decision::Unchanged
+    );
+    assert_replays(&desk);
+}
+
+#[test]
+fn clinic_settings_change_name_kiosk_and_pairing() {
+    let mut desk = Desk::new();
+    let kiosk = super::KioskSettings {
+        priority: Some(false),
+        reset_secs: Some(20),
+        tickets_per_minute: Some(4),
+    };
+    desk.event(&Command::SetClinicSettings {
+        change: super::ClinicChange {
+            name: Some("Asha Clinic".to_owned()),
+            kiosk: Some(kiosk.clone()),
+            pairing_required: Some(true),
+        },
+    });
+    assert_eq!(desk.state.clinic.name, "Asha Clinic");
+    assert_eq!(desk.state.clinic.kiosk, kiosk);
+    assert!(desk.state.clinic.pairing_required);
+    assert!(matches!(
+        desk.refuse(&Command::SetClinicSettings {
+            change: super::ClinicChange {
+                kiosk: Some(super::KioskSettings {
+                    reset_secs: Some(0),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        }),
+        DomainError::InvalidSetting(_)
+    ));
+    assert_eq!(
+        desk.run(&Command::SetClinicSettings {
+            change: super::ClinicChange::default()
+        }),
+        Decision::Unchanged
+    );
+    assert_replays(&desk);
+}
+
+#[test]
+fn staff_changes_are_events_that_leave_the_queue_alone() {
+    let mut desk = Desk::new();
+    let before = desk.state.clone();
+    let kind = desk.event(&Command::RecordStaffChange {
+        change: super::StaffChange::TokenCreated {
+            token: "his-bridge".to_owned(),
+            role: "reception".to_owned(),
+        },
+    });
+    assert_eq!(kind.name(), "staff_changed");
+    assert_eq!(desk.state, before);
+    assert!(matches!(
+        desk.refuse(&Command::RecordStaffChange {
+            change: super::StaffChange::PasswordSet {
+                user: String::new()
+            },
+        }),
+        DomainError::InvalidName { .. }
+    ));
+}
