@@ -14,7 +14,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use tokio::sync::{broadcast, watch};
 
-use crate::domain::{Event, Policy, QueueState};
+use crate::domain::{Event, EventKind, Policy, QueueState};
 
 /// Events kept in memory for clients that reconnect with `since`.
 pub const REPLAY_CAPACITY: usize = 1024;
@@ -29,19 +29,17 @@ pub struct SharedEvent {
 }
 
 impl SharedEvent {
-    /// Wraps an event, encoding it.
-    ///
-    /// The client address that sent the command stays in the audit log; the public stream
-    /// leaves it out.
-    pub fn new(mut event: Event) -> Self {
-        let address = event.address.take();
-        let json = serde_json::to_string(&event)
+    /// Wraps an event, encoding it for the public stream (kiosks, displays and patients' phones
+    /// read it on a LAN shared with guests). The audit trail keeps everything; the stream leaves
+    /// out the client address, names staff only as `staff` (user and token names stay private),
+    /// and carries a staff change without its details.
+    pub fn new(event: Event) -> Self {
+        let json = serde_json::to_string(&public_view(&event))
             .unwrap_or_else(|e| {
                 tracing::error!(seq = event.seq, "cannot encode an event: {e}");
                 "null".to_owned()
             })
             .into_boxed_str();
-        event.address = address;
         Self { event, json }
     }
 
@@ -56,6 +54,38 @@ impl std::ops::Deref for SharedEvent {
     fn deref(&self) -> &Event {
         &self.event
     }
+}
+
+/// What the public stream shows of an event: see [`SharedEvent::new`].
+fn public_view(event: &Event) -> serde_json::Value {
+    let actor = if names_a_person(&event.actor) {
+        "staff"
+    } else {
+        event.actor.as_str()
+    };
+    if let EventKind::StaffChanged { .. } = event.kind {
+        return serde_json::json!({
+            "seq": event.seq,
+            "at": event.at,
+            "source": event.source,
+            "actor": actor,
+            "kind": event.kind.name(),
+        });
+    }
+    let mut value = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
+    if let Some(object) = value.as_object_mut() {
+        object.remove("address");
+        object.insert("actor".to_owned(), actor.into());
+    }
+    value
+}
+
+/// Staff users, API tokens, the command line and paired screens have names worth keeping
+/// private; devices (`serial-pager:A1`, `gpio17`), `anonymous` and `waitless` do not.
+fn names_a_person(actor: &str) -> bool {
+    ["user:", "token:", "cli:", "screen:"]
+        .iter()
+        .any(|p| actor.starts_with(p))
 }
 
 /// The committed state as subscribers see it.
@@ -278,7 +308,59 @@ impl Published {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{EventKind, Origin, RoomId};
+    use crate::domain::{Origin, RoomId, Source, StaffChange};
+
+    #[test]
+    fn the_public_stream_names_staff_only_as_staff_and_hides_addresses_and_staff_changes() {
+        let at = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let by_user =
+            Origin::new(Source::Staff, "user:anita").from_address(Some("10.0.0.7".into()));
+        let opened = QueueState::event(
+            7,
+            at,
+            &by_user,
+            EventKind::RoomOpened {
+                room: RoomId::parse("room-1").unwrap(),
+            },
+        );
+        let shared = SharedEvent::new(opened);
+        let json: serde_json::Value = serde_json::from_str(shared.json()).unwrap();
+        assert_eq!(json["actor"], "staff");
+        assert_eq!(json["room"], "room-1");
+        assert!(json.get("address").is_none());
+        // the event itself (for the audit trail and LEDs) keeps everything
+        assert_eq!(shared.actor, "user:anita");
+        assert_eq!(shared.address.as_deref(), Some("10.0.0.7"));
+
+        let change = QueueState::event(
+            8,
+            at,
+            &by_user,
+            EventKind::StaffChanged {
+                change: StaffChange::TokenCreated {
+                    token: "his-bridge".into(),
+                    role: "reception".into(),
+                },
+            },
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(SharedEvent::new(change).json()).unwrap();
+        assert_eq!(json["kind"], "staff_changed");
+        assert_eq!(json["seq"], 8);
+        assert!(json.get("change").is_none(), "{json}");
+
+        let pager = Origin::new(Source::Serial, "serial-pager:A1");
+        let next = QueueState::event(
+            9,
+            at,
+            &pager,
+            EventKind::RoomOpened {
+                room: RoomId::parse("room-1").unwrap(),
+            },
+        );
+        let json: serde_json::Value = serde_json::from_str(SharedEvent::new(next).json()).unwrap();
+        assert_eq!(json["actor"], "serial-pager:A1");
+    }
 
     fn event(seq: u64) -> Event {
         QueueState::event(

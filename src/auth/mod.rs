@@ -295,15 +295,21 @@ impl Auth {
             .any(|u| !u.disabled && u.roles.contains(&Role::Admin)))
     }
 
-    /// Logs a user in from `client`: checks the throttle (a throttled try is refused without
-    /// looking at the password), then the password, and on success opens a session. A wrong
-    /// password and an unknown user give the same error in about the same time.
-    pub fn login(
+    /// Checks a user's password as a login does (throttled, logged, the same error for a wrong
+    /// name and a wrong password) without opening a session: for a user confirming their
+    /// current password before changing it.
+    pub fn check_password(
         &self,
         name: &str,
         password: &str,
         client: IpAddr,
-    ) -> Result<(SessionToken, Principal), AuthError> {
+    ) -> Result<(), AuthError> {
+        self.verified(name, password, client).map(|_| ())
+    }
+
+    /// The enabled user `name` if `password` is theirs and neither the account nor `client` is
+    /// throttled.
+    fn verified(&self, name: &str, password: &str, client: IpAddr) -> Result<User, AuthError> {
         let name = name.trim().to_lowercase();
         // What the logs show of a name typed by anyone: bounded, and Debug-escaped below.
         let shown: String = name.chars().take(MAX_NAME_LEN + 6).collect();
@@ -342,6 +348,20 @@ impl Auth {
             tracing::warn!(user = ?shown, %client, "login refused: user disabled");
             return Err(AuthError::Disabled);
         }
+        Ok(user)
+    }
+
+    /// Logs a user in from `client`: checks the throttle (a throttled try is refused without
+    /// looking at the password), then the password, and on success opens a session. A wrong
+    /// password and an unknown user give the same error in about the same time.
+    pub fn login(
+        &self,
+        name: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<(SessionToken, Principal), AuthError> {
+        let user = self.verified(name, password, client)?;
+        let now = self.now();
         let id = session::random_secret(32)?;
         let csrf = session::random_secret(32)?;
         let record = SessionRecord {
@@ -353,7 +373,7 @@ impl Auth {
         };
         self.store()
             .session_put(&session::secret_hash(&id), &record)?;
-        tracing::info!(user = ?shown, %client, "login");
+        tracing::info!(user = %user.name, %client, "login");
         let principal = user_principal(&user, csrf.clone());
         Ok((SessionToken::new(id, csrf), principal))
     }

@@ -211,7 +211,7 @@ impl From<&Principal> for MeResponse {
     }
 }
 
-fn client_ip(req: &HttpRequest) -> IpAddr {
+pub(super) fn client_ip(req: &HttpRequest) -> IpAddr {
     req.peer_addr()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip())
 }

@@ -66,6 +66,9 @@ pub enum WebError {
     /// Logged in, but the role does not allow this.
     #[error("your role does not allow this")]
     Forbidden,
+    /// The change would leave no enabled admin.
+    #[error("that would leave no enabled admin: make another user admin first")]
+    LastAdmin,
     /// A change sent with the session cookie, but not from waitless's own pages.
     #[error("refused: this request did not come from waitless's own pages")]
     CrossSite,
@@ -155,6 +158,7 @@ impl WebError {
             Self::LoginRequired => (StatusCode::UNAUTHORIZED, "login-required"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::CrossSite => (StatusCode::FORBIDDEN, "cross-site-request"),
+            Self::LastAdmin => (StatusCode::CONFLICT, "last-admin"),
             Self::TooManyTickets => (StatusCode::TOO_MANY_REQUESTS, "too-many-tickets"),
             Self::Auth(e) => {
                 use crate::auth::AuthError as A;

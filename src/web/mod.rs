@@ -4,6 +4,7 @@
 //! exactly that list. Handlers only translate: HTTP → [`crate::domain::Command`] → engine, and
 //! committed state → views. Errors go through [`error::WebError`], the one error → HTTP map.
 
+pub mod admin;
 pub mod api;
 pub mod asset;
 pub mod audit;
@@ -102,21 +103,50 @@ macro_rules! route_table {
             $(RouteSpec { method: stringify!($method), path: $path, access: Access::$access },)*
         ];
 
-        /// Registers every route of [`ROUTES`].
-        pub fn configure(cfg: &mut web::ServiceConfig) {
-            $(cfg.service(
-                web::resource($path)
-                    .wrap(actix_web::middleware::from_fn(
-                        |req: actix_web::dev::ServiceRequest,
-                         next: actix_web::middleware::Next<actix_web::body::BoxBody>| {
-                            auth::guard(Access::$access, req, next)
-                        },
-                    ))
-                    .route(web::$method().to($handler))
-                    .default_service(web::to(method_not_allowed)),
-            );)*
+        /// Every route of [`ROUTES`] with its handler, in the same order.
+        fn handlers() -> Vec<(RouteSpec, actix_web::Route)> {
+            vec![$((
+                RouteSpec { method: stringify!($method), path: $path, access: Access::$access },
+                web::$method().to($handler),
+            ),)*]
         }
     };
+}
+
+/// Registers every route of [`ROUTES`]: one resource per path with its methods, each guarded by
+/// the access its row declares. Another method on a known path answers 405.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let mut paths: Vec<(&'static str, Vec<(RouteSpec, actix_web::Route)>)> = Vec::new();
+    for (spec, route) in handlers() {
+        match paths.iter_mut().find(|(path, _)| *path == spec.path) {
+            Some((_, routes)) => routes.push((spec, route)),
+            None => paths.push((spec.path, vec![(spec, route)])),
+        }
+    }
+    for (path, routes) in paths {
+        let access: Arc<[(actix_web::http::Method, Access)]> = routes
+            .iter()
+            .filter_map(|(spec, _)| {
+                let method = spec.method.to_ascii_uppercase().parse().ok()?;
+                Some((method, spec.access))
+            })
+            .collect();
+        let mut resource = web::resource(path).wrap(actix_web::middleware::from_fn(
+            move |req: actix_web::dev::ServiceRequest,
+                  next: actix_web::middleware::Next<actix_web::body::BoxBody>| {
+                // A method the path does not have reaches only the 405 answer.
+                let needed = access
+                    .iter()
+                    .find(|(method, _)| method == req.method())
+                    .map_or(Access::Public, |(_, needed)| *needed);
+                auth::guard(needed, req, next)
+            },
+        ));
+        for (_, route) in routes {
+            resource = resource.route(route);
+        }
+        cfg.service(resource.default_service(web::to(method_not_allowed)));
+    }
 }
 
 route_table! {
@@ -159,6 +189,19 @@ route_table! {
     post "/api/v1/logout" => auth::logout, Public;
     get "/api/v1/me" => auth::me, Public;
     get "/api/v1/audit" => audit::audit_get, Admin;
+    get "/api/v1/admin/clinic" => admin::admin_clinic, Admin;
+    patch "/api/v1/admin/clinic" => admin::admin_clinic_patch, Admin;
+    post "/api/v1/admin/services" => admin::service_add, Admin;
+    patch "/api/v1/admin/services/{id}" => admin::service_patch, Admin;
+    post "/api/v1/admin/rooms" => admin::room_add, Admin;
+    patch "/api/v1/admin/rooms/{id}" => admin::room_patch, Admin;
+    get "/api/v1/admin/users" => admin::users_list, Admin;
+    post "/api/v1/admin/users" => admin::user_add, Admin;
+    patch "/api/v1/admin/users/{name}" => admin::user_patch, Admin;
+    get "/api/v1/admin/tokens" => admin::tokens_list, Admin;
+    post "/api/v1/admin/tokens" => admin::token_create, Admin;
+    delete "/api/v1/admin/tokens/{id}" => admin::token_revoke, Admin;
+    post "/api/v1/me/password" => admin::my_password, Staff;
     get "/t/{token}" => page::status_page, Public;
     get "/t/{token}/qr.svg" => page::status_qr, Public;
     get "/assets/{path:.*}" => asset::asset_get, Public;
@@ -196,12 +239,23 @@ mod tests {
     use std::collections::HashSet;
 
     #[test]
-    fn each_path_has_one_route() {
-        // actix matches the first resource with the path: a second method on the same path
-        // would never be reached.
+    fn each_method_and_path_has_one_route() {
         let mut seen = HashSet::new();
         for r in ROUTES {
-            assert!(seen.insert(r.path), "{} is registered twice", r.path);
+            assert!(
+                seen.insert((r.method, r.path)),
+                "{} {} is registered twice",
+                r.method,
+                r.path
+            );
+            assert!(
+                r.method
+                    .to_ascii_uppercase()
+                    .parse::<actix_web::http::Method>()
+                    .is_ok(),
+                "{}",
+                r.method
+            );
         }
     }
 

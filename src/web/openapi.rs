@@ -3,7 +3,7 @@
 
 use utoipa::OpenApi;
 
-use super::{api, audit, auth, print, ws};
+use super::{admin, api, audit, auth, print, ws};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -44,6 +44,19 @@ use super::{api, audit, auth, print, ws};
         auth::logout,
         auth::me,
         audit::audit_get,
+        admin::admin_clinic,
+        admin::admin_clinic_patch,
+        admin::service_add,
+        admin::service_patch,
+        admin::room_add,
+        admin::room_patch,
+        admin::users_list,
+        admin::user_add,
+        admin::user_patch,
+        admin::tokens_list,
+        admin::token_create,
+        admin::token_revoke,
+        admin::my_password,
         super::setup::setup_post,
     ),
     components(schemas(crate::domain::Event, crate::domain::EventKind)),
@@ -53,6 +66,7 @@ use super::{api, audit, auth, print, ws};
         (name = "queue", description = "The whole queue and its live events"),
         (name = "clinic", description = "Services and rooms"),
         (name = "auth", description = "Logging in and out"),
+        (name = "admin", description = "Setting the clinic up: services, rooms, staff, tokens, kiosk"),
         (name = "audit", description = "The event log: who did what, when, from which input"),
         (name = "devices", description = "Printer, buttons, pagers and keypads: status, printing"),
     )
