@@ -11,9 +11,13 @@ import { boot, t, api, el, Live, lockDown, svgIcon } from "./live.js";
 const settings = boot.settings ?? {};
 const languages = boot.languages ?? [];
 const hasLanguageScreen = languages.length > 1;
-const RESET_MS = Math.max(3, Number(settings.reset_secs) || 20) * 1000;
+/** A kiosk setting: the admin's live change (in the queue's clinic), else the page's. */
+function setting(name) {
+  return state.queue?.clinic?.kiosk?.[name] ?? settings[name];
+}
+const resetMs = () => Math.max(3, Number(setting("reset_secs")) || 20) * 1000;
 /** Screens other than the start go back to it when nobody touches them for this long. */
-const IDLE_MS = Math.max(RESET_MS, 60000);
+const idleMs = () => Math.max(resetMs(), 60000);
 
 
 // ---------------------------------------------------------------------------------------------
@@ -174,16 +178,16 @@ function armReset() {
   resetTimer = null;
   const start = startScreen();
   if (state.screen === "ticket") {
-    resetTimer = setTimeout(goStart, RESET_MS);
+    resetTimer = setTimeout(goStart, resetMs());
     const bar = screen.querySelector(".k-countdown-bar");
     if (bar) {
       // Restart the bar's animation so it tells the same time as the timer.
       const fresh = bar.cloneNode(true);
-      fresh.style.animationDuration = `${RESET_MS}ms`;
+      fresh.style.animationDuration = `${resetMs()}ms`;
       bar.replaceWith(fresh);
     }
   } else if (!state.issuing && state.screen !== start && state.screen !== "loading" && state.screen !== "closed") {
-    resetTimer = setTimeout(goStart, IDLE_MS);
+    resetTimer = setTimeout(goStart, idleMs());
   }
 }
 
@@ -332,7 +336,7 @@ function chooseService(id) {
   state.service = id;
   state.notice = null;
   state.key = state.key ?? newKey();
-  if (settings.priority) {
+  if (setting("priority")) {
     show("priority");
   } else {
     issue("normal");

@@ -239,7 +239,7 @@ pub async fn ticket_create(
         let client = req
             .peer_addr()
             .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());
-        let limit = state.config.screens.kiosk_tickets_per_minute;
+        let limit = super::admin::kiosk_effective(&state).tickets_per_minute;
         // A repeat of the same Idempotency-Key is not a new ticket: not counted.
         let repeat = key
             .as_ref()

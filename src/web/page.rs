@@ -149,15 +149,15 @@ pub async fn kiosk_page(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, WebError> {
     let catalog = language(&state, &query);
-    let screens = &state.config.screens;
+    let kiosk = super::admin::kiosk_effective(&state);
     render(
         &state,
         "kiosk",
         catalog,
         "kiosk.welcome",
         serde_json::json!({
-            "reset_secs": screens.kiosk_reset_secs,
-            "priority": screens.kiosk_priority,
+            "reset_secs": kiosk.reset_secs,
+            "priority": kiosk.priority,
             "language_chosen": query.lang.is_some(),
         }),
     )
