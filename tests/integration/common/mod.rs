@@ -185,11 +185,16 @@ impl TestApp {
     /// Logs `name` in (password [`ADMIN_PASSWORD`]); returns the session cookie
     /// (`waitless_session=...`).
     pub async fn login(&self, name: &str) -> String {
+        self.login_as(name, ADMIN_PASSWORD).await
+    }
+
+    /// Logs `name` in with `password`; returns the session cookie.
+    pub async fn login_as(&self, name: &str, password: &str) -> String {
         let r = self
             .anon
             .post(self.url("/api/v1/login"))
             .header("Origin", self.url(""))
-            .json(&serde_json::json!({"name": name, "password": ADMIN_PASSWORD}))
+            .json(&serde_json::json!({"name": name, "password": password}))
             .send()
             .await
             .unwrap();
