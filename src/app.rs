@@ -152,6 +152,7 @@ pub async fn run(
         }
     }
     let auth = crate::auth::Auth::new(Arc::clone(&store), Arc::clone(&clock));
+    let screens = crate::auth::screen::Screens::new(Arc::clone(&store), Arc::clone(&clock));
     let setup = web::setup::SetupCode::for_start(&auth)?;
     let devices = Arc::new(DeviceBoard::new());
     let printer = PrinterHandle::start(&config.printer, Arc::clone(&devices))
@@ -179,6 +180,7 @@ pub async fn run(
         auth,
         setup: setup.clone(),
         issue_limit: web::limit::IssueLimiter::default(),
+        screens,
     });
     let max_body = config.http.max_body_bytes;
     let mut server = HttpServer::new(move || {

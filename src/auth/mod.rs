@@ -16,6 +16,7 @@
 
 mod password;
 mod principal;
+pub mod screen;
 mod session;
 mod throttle;
 mod user;
@@ -81,6 +82,14 @@ pub enum AuthError {
     /// A role name that is none of ours.
     #[error("unknown role {0:?}: expected admin, reception or doctor")]
     UnknownRole(String),
+    /// No screen is waiting with that pairing code (mistyped, or older than 15 minutes).
+    #[error(
+        "no screen is waiting with that code: check the code on the screen, or reload it for a new one"
+    )]
+    PairingCodeUnknown,
+    /// No paired screen with that id.
+    #[error("no paired screen with id {0}")]
+    ScreenNotFound(String),
     /// The password was right but the user is disabled.
     #[error("this user is disabled: ask an administrator")]
     Disabled,
@@ -104,6 +113,8 @@ impl AuthError {
             AuthError::UserExists(_) => "user-exists",
             AuthError::UserNotFound(_) => "user-not-found",
             AuthError::TokenNotFound(_) => "token-not-found",
+            AuthError::PairingCodeUnknown => "pairing-code-unknown",
+            AuthError::ScreenNotFound(_) => "screen-not-found",
             AuthError::WeakPassword { .. } => "weak-password",
             AuthError::PasswordTooLong { .. } => "password-too-long",
             AuthError::InvalidName(_) => "invalid-name",

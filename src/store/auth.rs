@@ -8,8 +8,9 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::tables::{API_TOKENS, SESSIONS, USERS};
+use super::tables::{API_TOKENS, SCREENS, SESSIONS, USERS};
 use super::{Store, StoreError, codec};
+use crate::auth::screen::ScreenRecord;
 use crate::auth::{SessionRecord, TokenRecord, User};
 use crate::domain::Timestamp;
 
@@ -158,6 +159,33 @@ impl Store {
     /// Deletes an API token; `false` if there was none.
     pub fn token_delete(&self, id: &str) -> Result<bool, StoreError> {
         self.delete_row(API_TOKENS, id)
+    }
+
+    /// Writes a paired screen (insert or replace).
+    pub fn screen_put(&self, screen: &ScreenRecord) -> Result<(), StoreError> {
+        self.put_row(SCREENS, &screen.id, screen, "screen")
+    }
+
+    /// All paired screens, by id.
+    pub fn screens(&self) -> Result<Vec<ScreenRecord>, StoreError> {
+        self.all_rows(SCREENS, "screen")
+    }
+
+    /// A paired screen by id.
+    pub fn screen_get(&self, id: &str) -> Result<Option<ScreenRecord>, StoreError> {
+        self.get_row(SCREENS, id, "screen")
+    }
+
+    /// Sets a screen's `last_seen` if it is still paired; `false` if it is gone.
+    pub fn screen_touch(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
+        self.update_row(SCREENS, id, "screen", |s: &mut ScreenRecord| {
+            s.last_seen = Some(at);
+        })
+    }
+
+    /// Unpairs a screen; `false` if there was none.
+    pub fn screen_delete(&self, id: &str) -> Result<bool, StoreError> {
+        self.delete_row(SCREENS, id)
     }
 
     fn begin_auth_write(&self) -> Result<redb::WriteTransaction, StoreError> {

@@ -24,6 +24,8 @@ pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 /// API tokens: token id → [`crate::auth::TokenRecord`] (holds the SHA-256 of the secret).
 pub const API_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
+/// Paired screens (kiosks, displays), by id: JSON `ScreenRecord`.
+pub const SCREENS: TableDefinition<&str, &[u8]> = TableDefinition::new("screens");
 
 /// Key of the schema version in [`META`].
 pub const META_SCHEMA_VERSION: &str = "schema_version";

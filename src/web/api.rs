@@ -235,6 +235,21 @@ pub async fn ticket_create(
         IssueSource::Reception => Source::Reception,
         IssueSource::Api => Source::Api,
     };
+    // An anonymous kiosk: a paired screen when the clinic requires it, and named as it.
+    let mut origin = actor.origin(source);
+    if source == Source::Kiosk && actor.0.is_none() {
+        let screen = super::pair::screen_of(&state, &req);
+        if super::pair::required(&state)
+            && !screen
+                .as_ref()
+                .is_some_and(|s| s.kind == crate::auth::screen::ScreenKind::Kiosk)
+        {
+            return Err(WebError::ScreenNotPaired);
+        }
+        if let Some(screen) = screen {
+            origin.actor = format!("screen:{}", screen.name);
+        }
+    }
     if source == Source::Kiosk && actor.0.is_none() {
         let client = req
             .peer_addr()
@@ -254,7 +269,7 @@ pub async fn ticket_create(
         priority: body.priority,
         idempotency_key: key,
     };
-    let (view, replayed) = match execute(&state, command, actor.origin(source)).await? {
+    let (view, replayed) = match execute(&state, command, origin).await? {
         Outcome::Applied(event) => match &event.kind {
             // Placed in the queue as it is now; as issued if the day closed in between.
             EventKind::TicketIssued { ticket, .. } => (

@@ -66,6 +66,9 @@ pub enum WebError {
     /// Logged in, but the role does not allow this.
     #[error("your role does not allow this")]
     Forbidden,
+    /// The clinic requires paired screens and this kiosk is not one.
+    #[error("this kiosk is not paired: an admin must approve it in /admin first")]
+    ScreenNotPaired,
     /// The change would leave no enabled admin.
     #[error("that would leave no enabled admin: make another user admin first")]
     LastAdmin,
@@ -159,6 +162,7 @@ impl WebError {
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::CrossSite => (StatusCode::FORBIDDEN, "cross-site-request"),
             Self::LastAdmin => (StatusCode::CONFLICT, "last-admin"),
+            Self::ScreenNotPaired => (StatusCode::FORBIDDEN, "screen-not-paired"),
             Self::TooManyTickets => (StatusCode::TOO_MANY_REQUESTS, "too-many-tickets"),
             Self::Auth(e) => {
                 use crate::auth::AuthError as A;
@@ -166,7 +170,10 @@ impl WebError {
                     A::InvalidCredentials | A::Disabled => StatusCode::UNAUTHORIZED,
                     A::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
                     A::UserExists(_) => StatusCode::CONFLICT,
-                    A::UserNotFound(_) | A::TokenNotFound(_) => StatusCode::NOT_FOUND,
+                    A::UserNotFound(_)
+                    | A::TokenNotFound(_)
+                    | A::ScreenNotFound(_)
+                    | A::PairingCodeUnknown => StatusCode::NOT_FOUND,
                     A::WeakPassword { .. }
                     | A::PasswordTooLong { .. }
                     | A::InvalidName(_)

@@ -14,6 +14,7 @@ pub mod limit;
 pub mod link;
 pub mod openapi;
 pub mod page;
+pub mod pair;
 pub mod print;
 pub mod security;
 pub mod setup;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub setup: setup::SetupCode,
     /// The kiosk's rate limit.
     pub issue_limit: limit::IssueLimiter,
+    /// Paired screens and pairing requests.
+    pub screens: crate::auth::screen::Screens,
 }
 
 /// Who may call a route: [`auth::guard`] enforces it on every route of [`ROUTES`].
@@ -202,6 +205,11 @@ route_table! {
     post "/api/v1/admin/tokens" => admin::token_create, Admin;
     delete "/api/v1/admin/tokens/{id}" => admin::token_revoke, Admin;
     post "/api/v1/me/password" => admin::my_password, Staff;
+    post "/api/v1/pair" => pair::pair_request, Public;
+    get "/api/v1/pair" => pair::pair_poll, Public;
+    get "/api/v1/admin/screens" => pair::screens_list, Admin;
+    post "/api/v1/admin/screens" => pair::screen_approve, Admin;
+    delete "/api/v1/admin/screens/{id}" => pair::screen_revoke, Admin;
     get "/t/{token}" => page::status_page, Public;
     get "/t/{token}/qr.svg" => page::status_qr, Public;
     get "/assets/{path:.*}" => asset::asset_get, Public;

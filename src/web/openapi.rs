@@ -3,7 +3,7 @@
 
 use utoipa::OpenApi;
 
-use super::{admin, api, audit, auth, print, ws};
+use super::{admin, api, audit, auth, pair, print, ws};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -57,6 +57,11 @@ use super::{admin, api, audit, auth, print, ws};
         admin::token_create,
         admin::token_revoke,
         admin::my_password,
+        pair::pair_request,
+        pair::pair_poll,
+        pair::screens_list,
+        pair::screen_approve,
+        pair::screen_revoke,
         super::setup::setup_post,
     ),
     components(schemas(crate::domain::Event, crate::domain::EventKind)),
@@ -67,6 +72,7 @@ use super::{admin, api, audit, auth, print, ws};
         (name = "clinic", description = "Services and rooms"),
         (name = "auth", description = "Logging in and out"),
         (name = "admin", description = "Setting the clinic up: services, rooms, staff, tokens, kiosk"),
+        (name = "screens", description = "Pairing kiosks and displays"),
         (name = "audit", description = "The event log: who did what, when, from which input"),
         (name = "devices", description = "Printer, buttons, pagers and keypads: status, printing"),
     )

@@ -11,7 +11,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::auth::Actor;
 use super::error::WebError;
+use crate::auth::screen::ScreenKind;
 use crate::domain::RoomId;
 use crate::i18n::Catalog;
 
@@ -143,12 +145,32 @@ pub async fn index_page(
     )
 }
 
+/// The pairing code page an unpaired screen shows while the clinic requires pairing.
+fn pair_page(
+    state: &AppState,
+    catalog: &Catalog,
+    kind: ScreenKind,
+) -> Result<HttpResponse, WebError> {
+    render(
+        state,
+        "pair",
+        catalog,
+        "pair.title",
+        serde_json::json!({ "kind": kind }),
+    )
+}
+
 /// `/kiosk[?lang=hi]`: the check-in kiosk.
 pub async fn kiosk_page(
     state: web::Data<AppState>,
+    req: HttpRequest,
+    actor: Actor,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, WebError> {
     let catalog = language(&state, &query);
+    if !super::pair::may_show(&state, &req, &actor, ScreenKind::Kiosk) {
+        return pair_page(&state, catalog, ScreenKind::Kiosk);
+    }
     let kiosk = super::admin::kiosk_effective(&state);
     render(
         &state,
@@ -166,9 +188,14 @@ pub async fn kiosk_page(
 /// `/display[?rooms=r1,r2][&lang=hi]`: the waiting-room display.
 pub async fn display_page(
     state: web::Data<AppState>,
+    req: HttpRequest,
+    actor: Actor,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, WebError> {
     let catalog = language(&state, &query);
+    if !super::pair::may_show(&state, &req, &actor, ScreenKind::Display) {
+        return pair_page(&state, catalog, ScreenKind::Display);
+    }
     let rooms: Vec<RoomId> = match &query.rooms {
         Some(list) => list
             .split(',')

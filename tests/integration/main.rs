@@ -11,6 +11,7 @@ mod crash;
 mod devices;
 mod events;
 mod guards;
+mod pairing;
 mod persistence;
 mod printer;
 mod serial;
