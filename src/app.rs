@@ -163,6 +163,13 @@ pub async fn run(
         Arc::clone(&devices),
         &hub,
     );
+    actix_web::rt::spawn(crate::retention::run(
+        Arc::clone(&store),
+        engine.handle(),
+        Arc::clone(&hub),
+        Arc::clone(&clock),
+        config.store.patient_details_days,
+    ));
     let config = Arc::new(config);
     let app_state = Data::new(AppState {
         engine: engine.handle(),

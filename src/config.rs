@@ -296,6 +296,9 @@ pub struct StoreConfig {
     pub fsync: bool,
     /// redb page cache, MiB.
     pub cache_mib: usize,
+    /// Patients' names and phone numbers (when reception records them) are deleted this many
+    /// days after they were recorded (checked at start and at every day close).
+    pub patient_details_days: u32,
 }
 
 /// Logging.
@@ -334,6 +337,7 @@ impl Default for Config {
             store: StoreConfig {
                 fsync: true,
                 cache_mib: 4,
+                patient_details_days: 30,
             },
             screens: ScreensConfig {
                 languages: vec!["en".to_owned(), "hi".to_owned()],
@@ -567,6 +571,12 @@ impl Config {
         }
         if self.store.cache_mib == 0 {
             return invalid("store.cache_mib", "must be at least 1");
+        }
+        if !(1..=3650).contains(&self.store.patient_details_days) {
+            return invalid(
+                "store.patient_details_days",
+                "must be 1–3650 days (patients' names and phones are deleted after it)",
+            );
         }
         if self.screens.languages.is_empty() {
             return invalid(

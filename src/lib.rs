@@ -13,5 +13,6 @@ pub mod engine; // the single writer
 pub mod hub; // event fan-out with sequence numbers
 pub mod i18n; // every visible text, per language
 pub mod notify; // announcements: text and speech
+pub mod retention; // patients' personal details and when they are deleted
 pub mod store; // redb: tables, schema, commits
 pub mod web; // actix-web: API, WebSocket, pages

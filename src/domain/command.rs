@@ -130,6 +130,14 @@ pub enum Command {
         /// The change.
         change: crate::domain::StaffChange,
     },
+    /// Record that patients' personal details (names, phones) older than the retention period
+    /// were deleted (the deletion itself is in their own table, outside the queue).
+    RecordPurge {
+        /// How many tickets' details were deleted.
+        records: u64,
+        /// Details recorded before this were deleted.
+        older_than: crate::domain::Timestamp,
+    },
     /// Close the clinic day (the engine sends this when the day changes).
     CloseDay {
         /// The day that begins.

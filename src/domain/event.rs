@@ -177,6 +177,14 @@ pub enum EventKind {
         /// What changed.
         change: crate::domain::StaffChange,
     },
+    /// Patients' personal details older than the retention period were deleted.
+    PersonalDataPurged {
+        /// How many tickets' details.
+        records: u64,
+        /// Recorded before this.
+        #[schema(value_type = String, format = DateTime)]
+        older_than: Timestamp,
+    },
     /// A clinic day ended: numbers restart, unattended tickets are closed.
     DayClosed {
         /// The day that ended.
@@ -215,6 +223,7 @@ impl EventKind {
             Self::RoomUpdated { .. } => "room_updated",
             Self::ClinicSettingsSet { .. } => "clinic_settings_set",
             Self::StaffChanged { .. } => "staff_changed",
+            Self::PersonalDataPurged { .. } => "personal_data_purged",
             Self::DayClosed { .. } => "day_closed",
         }
     }

@@ -395,7 +395,8 @@ impl Model {
             | Command::AddRoom { .. }
             | Command::UpdateRoom { .. }
             | Command::SetClinicSettings { .. }
-            | Command::RecordStaffChange { .. } => Expect::Event,
+            | Command::RecordStaffChange { .. }
+            | Command::RecordPurge { .. } => Expect::Event,
             Command::CloseDay { new_day } => {
                 if *new_day > s.day {
                     Expect::Event

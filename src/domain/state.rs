@@ -503,6 +503,13 @@ impl QueueState {
                 }
                 EventKind::ClinicSettingsSet { clinic }
             }
+            Command::RecordPurge {
+                records,
+                older_than,
+            } => EventKind::PersonalDataPurged {
+                records: *records,
+                older_than: *older_than,
+            },
             Command::RecordStaffChange { change } => {
                 change.check()?;
                 EventKind::StaffChanged {
@@ -851,7 +858,7 @@ impl QueueState {
                 self.clinic = clinic.clone();
                 touched.clinic = true;
             }
-            EventKind::StaffChanged { .. } => {}
+            EventKind::StaffChanged { .. } | EventKind::PersonalDataPurged { .. } => {}
             EventKind::DayClosed {
                 new_day, closed, ..
             } => {

@@ -188,7 +188,7 @@ impl Store {
         self.delete_row(SCREENS, id)
     }
 
-    fn begin_auth_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+    pub(super) fn begin_auth_write(&self) -> Result<redb::WriteTransaction, StoreError> {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(self.durability)?;
         Ok(txn)

@@ -13,6 +13,7 @@ mod auth;
 pub mod chain;
 mod codec;
 mod error;
+mod patients;
 pub mod schema;
 pub mod tables;
 

@@ -24,6 +24,9 @@ pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 /// API tokens: token id → [`crate::auth::TokenRecord`] (holds the SHA-256 of the secret).
 pub const API_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
+/// Patients' personal details (name, phone) by ticket id, kept out of the hash-chained event
+/// log so they can be deleted after the retention period: JSON `PatientDetails`.
+pub const PATIENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("patients");
 /// Paired screens (kiosks, displays), by id: JSON `ScreenRecord`.
 pub const SCREENS: TableDefinition<&str, &[u8]> = TableDefinition::new("screens");
 

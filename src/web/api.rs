@@ -65,6 +65,21 @@ pub struct IssueTicketRequest {
     /// The language to print it in (`en`, `hi`); the first kiosk language when absent.
     #[serde(default)]
     pub lang: Option<String>,
+    /// The patient's name and phone (reception, e.g. a phone booking): staff see them, they
+    /// are never on a screen or in the event log, and are deleted after
+    /// `store.patient_details_days`. Needs a reception login or token.
+    #[serde(default)]
+    pub patient: Option<PatientInput>,
+}
+
+/// A patient's details as reception types them.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PatientInput {
+    /// Name.
+    pub name: String,
+    /// Phone number.
+    pub phone: String,
 }
 
 /// `POST /api/v1/tickets/{id}/transfer` body.
@@ -230,6 +245,25 @@ pub async fn ticket_create(
         None => None,
     };
     let body = body.into_inner();
+    let patient = match &body.patient {
+        None => None,
+        Some(input) => {
+            if !actor
+                .0
+                .as_ref()
+                .is_some_and(|p| p.can(crate::auth::Need::Reception))
+            {
+                return Err(match actor.0 {
+                    None => WebError::LoginRequired,
+                    Some(_) => WebError::Forbidden,
+                });
+            }
+            Some(
+                crate::retention::PatientDetails::new(&input.name, &input.phone, state.clock.now())
+                    .map_err(|e| WebError::InvalidBody(e.to_string()))?,
+            )
+        }
+    };
     let source = match body.source {
         IssueSource::Kiosk => Source::Kiosk,
         IssueSource::Reception => Source::Reception,
@@ -284,6 +318,15 @@ pub async fn ticket_create(
     };
     let mut view = view;
     view.status_path = Some(state.links.path(view.ticket.id));
+    if let Some(details) = patient
+        && !replayed
+    {
+        let store = std::sync::Arc::clone(&state.store);
+        let id = view.ticket.id;
+        web::block(move || store.patient_put(id, &details))
+            .await
+            .map_err(|e| WebError::Internal(e.to_string()))??;
+    }
     // A repeat of the same request (a double tap) does not print a second ticket.
     if body.print.unwrap_or(source == Source::Kiosk) && !replayed {
         let lang = super::print::print_language(&state, body.lang.as_deref());
@@ -295,6 +338,29 @@ pub async fn ticket_create(
         response.insert_header(("Idempotency-Replayed", "true"));
     }
     Ok(response.json(view))
+}
+
+/// The patient details reception recorded with a ticket (404 when none, or deleted after the
+/// retention period).
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/patient", tag = "tickets",
+    params(("id" = u64, Path, description = "ticket id")),
+    responses((status = 200, body = crate::retention::PatientDetails),
+        (status = 404, body = ErrorBody)))]
+pub async fn ticket_patient(
+    state: web::Data<AppState>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, WebError> {
+    let id = TicketId(id.into_inner());
+    let store = std::sync::Arc::clone(&state.store);
+    let details = web::block(move || store.patient_get(id))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))??;
+    match details {
+        Some(details) => Ok(HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(details)),
+        None => Err(WebError::NotFound(format!("/api/v1/tickets/{id}/patient"))),
+    }
 }
 
 /// A ticket from today's queue (placed) or from the archive.

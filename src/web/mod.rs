@@ -162,6 +162,7 @@ route_table! {
     post "/api/v1/tickets" => api::ticket_create, Public;
     get "/api/v1/tickets/{id}" => api::ticket_get, Public;
     get "/api/v1/tickets/{id}/announcement" => api::ticket_announcement, Public;
+    get "/api/v1/tickets/{id}/patient" => api::ticket_patient, Staff;
     get "/api/v1/status/{token}" => api::status_get, Public;
     post "/api/v1/tickets/{id}/cancel" => api::ticket_cancel, Reception;
     post "/api/v1/tickets/{id}/requeue" => api::ticket_requeue, Reception;

@@ -20,6 +20,7 @@ use super::{admin, api, audit, auth, pair, print, ws};
         api::ticket_create,
         api::ticket_get,
         api::ticket_announcement,
+        api::ticket_patient,
         api::status_get,
         api::ticket_cancel,
         api::ticket_requeue,

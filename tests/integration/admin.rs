@@ -538,3 +538,85 @@ async fn kiosk_settings_from_admin_win_over_the_file_and_go_back_to_it() {
     assert_eq!(kiosk(5).await, 201);
     assert_eq!(audit(&app, "clinic_settings_set").await.len(), 2);
 }
+
+#[tokio::test]
+async fn patient_details_stay_off_the_screens_and_are_deleted_after_the_retention_period() {
+    let app = TestApp::spawn_with(|c| c.store.patient_details_days = 30).await;
+    let mut events = app.events("").await;
+    let (status, ticket) = app
+        .call(
+            "/api/v1/tickets",
+            Some(json!({"service": "general", "source": "reception",
+                        "patient": {"name": "Asha Rao", "phone": "+91 98450 12345"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{ticket}");
+    let id = ticket["id"].as_u64().unwrap();
+    let (status, details) = app.get_json(&format!("/api/v1/tickets/{id}/patient")).await;
+    assert_eq!(status, 200);
+    assert_eq!(details["name"], "Asha Rao");
+    assert_eq!(details["phone"], "+91 98450 12345");
+
+    // Nowhere public: not the queue, the ticket, the event stream or the audit trail.
+    let issued = events.next_event("ticket_issued").await;
+    let (_, audit_page) = app.get_json("/api/v1/audit").await;
+    let public = [
+        serde_json::to_string(&app.queue().await).unwrap(),
+        serde_json::to_string(&app.ticket(id).await).unwrap(),
+        issued.to_string(),
+        audit_page.to_string(),
+    ];
+    for text in public {
+        assert!(!text.contains("Asha") && !text.contains("98450"), "{text}");
+    }
+    let r = app
+        .anon
+        .get(app.url(&format!("/api/v1/tickets/{id}/patient")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Without a staff login, or malformed: refused, nothing issued.
+    let before = seq(&app).await;
+    let r = app
+        .anon
+        .post(app.url("/api/v1/tickets"))
+        .json(&json!({"service": "general", "patient": {"name": "X"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let (status, error) = app
+        .call(
+            "/api/v1/tickets",
+            Some(json!({"service": "general", "patient": {"phone": "call me maybe"}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(seq(&app).await, before);
+
+    // A day later nothing is deleted; 31 days later the next day close deletes it.
+    app.advance(jiff::SignedDuration::from_hours(24));
+    app.issue("lab", "normal").await;
+    let _ = events.next_event("day_closed").await;
+    app.issue("lab", "normal").await;
+    assert_eq!(
+        app.get_json(&format!("/api/v1/tickets/{id}/patient"))
+            .await
+            .0,
+        200
+    );
+    app.advance(jiff::SignedDuration::from_hours(24 * 30));
+    app.issue("lab", "normal").await;
+    let purged = events.next_event("personal_data_purged").await;
+    assert_eq!(purged["records"], 1);
+    assert_eq!(purged["actor"], "waitless");
+    assert_eq!(
+        app.get_json(&format!("/api/v1/tickets/{id}/patient"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(audit(&app, "personal_data_purged").await.len(), 1);
+}
