@@ -3,6 +3,7 @@
 
 mod common;
 
+mod admin_ui;
 mod api;
 mod binary;
 mod browser;
