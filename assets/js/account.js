@@ -73,7 +73,7 @@ export async function showUser(box) {
       dialog.querySelector("#password-submit").disabled = false;
       dialog.showModal();
       dialog.querySelector("#password-current").focus();
-    } }, t("admin.password_change"));
+    }, title: t("admin.password_change"), "aria-label": t("admin.password_change") }, t("admin.password_button"));
   box.replaceChildren(
     el("span", { class: "user-name", id: "user-name" }, me.name),
     me.kind === "user" ? change : null,

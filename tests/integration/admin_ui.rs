@@ -392,7 +392,9 @@ async fn staff_console_changes_the_users_own_password() {
     let server = Server::spawn().await;
     let mut driver = Driver::start().await;
     let staff = driver.session(1280, 800).await;
-    staff.goto(&server.url("/staff")).await;
+    staff.goto(&server.url("/staff?room=room-1")).await;
+    staff.wait_visible("#change-password", PAGE).await;
+    shoot(&staff, "staff-topbar-1280x800", "body", false).await;
     press(&staff, "#change-password").await;
     staff.wait_visible("#password-dialog", PAGE).await;
 
@@ -402,6 +404,7 @@ async fn staff_console_changes_the_users_own_password() {
     type_into(&staff, "#password-repeat", "another-password-2").await;
     press(&staff, "#password-submit").await;
     staff.wait_for_text("#password-note", "differ", PAGE).await;
+    shoot(&staff, "staff-password-1280x800", "body", false).await;
 
     type_into(&staff, "#password-repeat", "another-password-1").await;
     press(&staff, "#password-submit").await;
