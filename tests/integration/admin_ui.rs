@@ -357,6 +357,16 @@ async fn admin_page_sets_up_a_service_room_user_and_token_live() {
         .await;
     admin.goto(&server.url("/admin/audit")).await;
     admin.wait_visible("#audit-body tr[data-seq]", PAGE).await;
+    if std::env::var("WAITLESS_SCREENSHOTS").as_deref() == Ok("1") {
+        admin.goto(&server.url("/admin?lang=hi")).await;
+        admin.wait_visible("#services-body tr", PAGE).await;
+        shoot(&admin, "admin-hi-1280x800", "#services", false).await;
+        admin.goto(&server.url("/admin/audit?lang=hi")).await;
+        admin.wait_visible("#audit-body tr[data-seq]", PAGE).await;
+        shoot(&admin, "audit-hi-1280x800", "body", false).await;
+        admin.goto(&server.url("/admin/audit")).await;
+        admin.wait_visible("#audit-body tr[data-seq]", PAGE).await;
+    }
     shoot(&admin, "audit-1280x800", "body", true).await;
     admin.close().await;
 
