@@ -4,6 +4,7 @@
 // the toast. Access control is the server's: a 401/403 is shown like any other error.
 
 import { boot, t, api, el, Live, localName } from "./live.js";
+import { showUser } from "./account.js";
 
 const STORE_KEY = "waitless.staff.room";
 const PRIORITIES = ["normal", "priority", "urgent"];
@@ -779,7 +780,7 @@ function shortcutsOn() {
 
 function onKey(event) {
   if (event.ctrlKey || event.altKey || event.metaKey) return;
-  if (typing(event.target) || $("transfer-dialog").open) return;
+  if (typing(event.target) || document.querySelector("dialog[open]")) return;
   if (!shortcutsOn()) return;
   const key = event.key;
   let action = null;
@@ -794,23 +795,9 @@ function onKey(event) {
 
 // ---------- start ----------
 
-/** Who is logged in, and the way out. */
-async function showUser() {
-  const box = $("user");
-  try {
-    const me = await api("GET", "/api/v1/me");
-    box.replaceChildren(
-      el("span", { class: "user-name", id: "user-name" }, me.name),
-      el("button", { type: "button", class: "btn btn-quiet user-logout", id: "logout", onclick: async () => {
-        try { await api("POST", "/api/v1/logout"); } catch { /* gone anyway */ }
-        location.assign("/login");
-      } }, t("login.logout")));
-  } catch { box.replaceChildren(); }
-}
-
 function start() {
   translateStatic();
-  showUser();
+  showUser($("user"));
   if (!state.room) {
     let saved = null;
     try { saved = localStorage.getItem(STORE_KEY); } catch { /* private mode */ }
@@ -840,7 +827,7 @@ function start() {
   });
   document.addEventListener("keydown", onKey);
   document.addEventListener("keyup", (e) => {
-    if ((e.key === " " || e.key === "Enter") && !typing(e.target) && !$("transfer-dialog").open && shortcutsOn()) {
+    if ((e.key === " " || e.key === "Enter") && !typing(e.target) && !document.querySelector("dialog[open]") && shortcutsOn()) {
       e.preventDefault();
     }
   });

@@ -186,6 +186,8 @@ route_table! {
     get "/kiosk" => page::kiosk_page, Public;
     get "/display" => page::display_page, Public;
     get "/staff" => page::staff_page, Staff;
+    get "/admin" => page::admin_page, Admin;
+    get "/admin/audit" => page::audit_page, Admin;
     get "/login" => page::login_page, Public;
     get "/setup" => page::setup_page, Public;
     post "/api/v1/setup" => setup::setup_post, Public;

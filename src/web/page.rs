@@ -1,8 +1,9 @@
-//! The HTML pages: the check-in kiosk, the waiting-room display, the staff console, the
-//! patient's status page. Each is a template (`templates/`) filled with a small typed context;
-//! the page's live behaviour is a JavaScript module (`assets/js/`) that reads its settings and
-//! messages from a JSON block (`<script id="boot" type="application/json">`) — no inline
-//! script, so a strict Content-Security-Policy can forbid it.
+//! The HTML pages: the check-in kiosk, the waiting-room display, the staff console, the admin
+//! pages (set-up and audit trail), the patient's status page. Each is a template (`templates/`)
+//! filled with a small typed context; the page's live behaviour is a JavaScript module
+//! (`assets/js/`) that reads its settings and messages from a JSON block
+//! (`<script id="boot" type="application/json">`) — no inline script, so a strict
+//! Content-Security-Policy can forbid it.
 
 use std::collections::BTreeMap;
 
@@ -252,6 +253,50 @@ pub async fn staff_page(
         catalog,
         "staff.title",
         serde_json::json!({ "room": room }),
+    )
+}
+
+/// The clinic's time zone as an IANA name (`Asia/Kolkata`) for the browser; `None` when it has
+/// none (the pages then show the browser's own local time).
+fn time_zone_name(state: &AppState) -> Option<String> {
+    state
+        .config
+        .calendar()
+        .ok()
+        .and_then(|c| c.time_zone().iana_name().map(str::to_owned))
+}
+
+/// `/admin`: the clinic's set-up — clinic and kiosk settings, display message, services, rooms,
+/// staff users and API tokens — edited live through the admin API.
+pub async fn admin_page(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, WebError> {
+    let catalog = language(&state, &query);
+    render(
+        &state,
+        "admin",
+        catalog,
+        "admin.title",
+        serde_json::json!({
+            "roles": crate::auth::Role::ALL,
+            "time_zone": time_zone_name(&state),
+        }),
+    )
+}
+
+/// `/admin/audit`: the audit trail, filtered, with a CSV export.
+pub async fn audit_page(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, WebError> {
+    let catalog = language(&state, &query);
+    render(
+        &state,
+        "audit",
+        catalog,
+        "audit.title",
+        serde_json::json!({ "time_zone": time_zone_name(&state) }),
     )
 }
 

@@ -9,8 +9,8 @@
 //! `WAITLESS_SCREENSHOTS=1 cargo test --test integration browser::screenshots` rewrites
 //! `docs/screenshots/`.
 
-mod driver;
-mod server;
+pub mod driver;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,11 +24,11 @@ use driver::{Browser, Driver, find_program};
 use server::Server;
 
 /// Time for a page to load and draw, or to follow the server after a reconnect.
-const PAGE: Duration = Duration::from_secs(10);
+pub const PAGE: Duration = Duration::from_secs(10);
 
 /// One browser test at a time: each starts Chromium, and the timing checks (a call on the
 /// display within 1 s) mean nothing on a machine busy with four other browsers.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A message of `assets/i18n/{lang}.toml` (`key` like `kiosk.choose_service`), `{name}`s filled.
 fn message(lang: &str, key: &str, args: &[(&str, &str)]) -> String {

@@ -4,6 +4,7 @@
 mod common;
 
 mod admin;
+mod admin_ui;
 mod api;
 mod binary;
 mod browser;

@@ -1,0 +1,885 @@
+// waitless admin page: the clinic's set-up, edited live through the admin API — clinic name and
+// kiosk settings, the displays' message, services, rooms (with their doctors), staff users and
+// API tokens. Every change is one API call whose answer (or error message) shows next to the
+// control; then the page reads everything again. Changes made elsewhere (another admin, the
+// staff console) arrive as events on the live stream and refresh the page too. Access control
+// is the server's: the page only shows what the API answers.
+
+import { boot, t, api, el, Live } from "./live.js";
+import { showUser } from "./account.js";
+import { formatTime, localToUtc } from "./zone.js";
+
+const $ = (id) => document.getElementById(id);
+const ZONE = boot.settings?.time_zone ?? null;
+const ROLES = boot.settings?.roles ?? ["admin", "reception", "doctor"];
+/** Events that cannot change what this page shows (tickets moving through the queue). */
+const QUEUE_ONLY = new Set(["ticket_issued", "room_next", "ticket_recalled", "ticket_done",
+  "ticket_no_show", "ticket_cancelled", "ticket_requeued", "ticket_transferred", "next_undone"]);
+
+const state = {
+  data: null,              // GET /api/v1/admin/clinic
+  users: [],               // GET /api/v1/admin/users
+  tokens: [],              // GET /api/v1/admin/tokens
+  me: null,
+  editing: { service: null, room: null },
+  notes: new Map(),        // note key → {kind, text}
+  dirty: new Set(),        // forms changed by hand and not saved yet: "clinic", "message"
+  loads: 0,
+  loadTimer: null,
+  online: null,
+};
+
+// ---------- small helpers ----------
+
+function toLogin() {
+  location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+}
+
+function languageName(code) {
+  return (boot.languages ?? []).find((l) => l.code === code)?.name ?? code;
+}
+
+/** Languages that get a translated name: every configured one but the first (the plain name's). */
+function extraLanguages() {
+  const codes = state.data?.languages ?? [];
+  return codes.slice(1);
+}
+
+function yesNo(value) {
+  return value ? t("admin.yes") : t("admin.no");
+}
+
+function perMinute(n) {
+  return n === 0 ? t("admin.no_limit") : t("admin.per_minute", { n });
+}
+
+function roleName(role) {
+  return t(`admin.role_${role}`);
+}
+
+/** "General OPD" → "general-opd": an id from a name, for the add forms. */
+function slug(name) {
+  return name.normalize("NFKD").toLowerCase().replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "").slice(0, 32).replace(/-+$/, "");
+}
+
+function errorText(error) {
+  if (error?.status === 0) return t("admin.offline");
+  if (error?.status === 403) return t("admin.forbidden");
+  return error?.message || error?.code || String(error);
+}
+
+function doctors() {
+  return state.users.filter((u) => u.roles.includes("doctor") && !u.disabled).map((u) => u.name);
+}
+
+function serviceLabel(id) {
+  const s = state.data?.services.find((x) => x.id === id);
+  return s ? `${s.prefix} · ${s.name}` : id;
+}
+
+function roomLabel(id) {
+  return state.data?.rooms.find((r) => r.id === id)?.name ?? id;
+}
+
+// ---------- notes: the answer next to each control ----------
+
+function note(key, kind, text) {
+  const entry = { kind, text };
+  state.notes.set(key, entry);
+  paintNotes();
+  if (kind === "ok") {
+    setTimeout(() => {
+      if (state.notes.get(key) === entry) { state.notes.delete(key); paintNotes(); }
+    }, 8000);
+  }
+}
+
+function paintNotes() {
+  for (const node of document.querySelectorAll("[data-note]")) {
+    const entry = state.notes.get(node.dataset.note);
+    node.textContent = entry?.text ?? "";
+    node.className = entry ? `note note-${entry.kind}` : "note";
+  }
+}
+
+function noteSpan(key) {
+  return el("span", { class: "note", role: "status", "data-note": key });
+}
+
+/**
+ * Runs one change: "saving…" next to the control, then the API's answer there — done, or its
+ * error message — and a fresh read of everything. Resolves to {ok, answer}.
+ */
+async function act(key, call, { ok = t("admin.saved"), onOk = null } = {}) {
+  note(key, "busy", t("admin.saving"));
+  try {
+    const answer = await call();
+    onOk?.(answer);
+    note(key, "ok", typeof ok === "function" ? ok(answer) : ok);
+    await load();
+    return { ok: true, answer };
+  } catch (error) {
+    if (error?.status === 401 && error?.code === "login-required") { toLogin(); return { ok: false }; }
+    note(key, "error", t("admin.failed", { message: errorText(error) }));
+    await load();
+    return { ok: false, error };
+  }
+}
+
+// ---------- loading ----------
+
+async function load() {
+  const mine = ++state.loads;
+  try {
+    const [data, users, tokens] = await Promise.all([
+      api("GET", "/api/v1/admin/clinic"),
+      api("GET", "/api/v1/admin/users"),
+      api("GET", "/api/v1/admin/tokens"),
+    ]);
+    if (mine !== state.loads) return;   // a later read is on its way
+    state.data = data;
+    state.users = users;
+    state.tokens = tokens;
+    $("load-error").hidden = true;
+    render();
+  } catch (error) {
+    if (mine !== state.loads) return;
+    if (error?.status === 401) { toLogin(); return; }
+    $("load-error").textContent = t("admin.load_failed", { message: errorText(error) });
+    $("load-error").hidden = false;
+  }
+}
+
+function loadSoon(delayMs = 200) {
+  clearTimeout(state.loadTimer);
+  state.loadTimer = setTimeout(load, delayMs);
+}
+
+/** Draws everything; a control that had the focus gets it back if a redraw took it away. */
+function render() {
+  if (!state.data) return;
+  const focused = document.activeElement?.dataset?.key ?? null;
+  renderClinic();
+  renderMessage();
+  renderServices();
+  renderRooms();
+  renderUsers();
+  renderTokens();
+  renderAddForms();
+  paintNotes();
+  document.body.classList.add("is-loaded");
+  const active = document.activeElement;
+  if (focused && (!active || active === document.body || !active.isConnected)) {
+    document.querySelector(`[data-key="${CSS.escape(focused)}"]`)?.focus();
+  }
+}
+
+// ---------- clinic and kiosk ----------
+
+function setDefaulted(inputId, checkId, value, fallback) {
+  const isDefault = value === null || value === undefined;
+  $(checkId).checked = isDefault;
+  $(inputId).disabled = isDefault;
+  $(inputId).value = String(isDefault ? fallback : value);
+}
+
+function renderClinic() {
+  const { clinic, kiosk, kiosk_defaults: defaults } = state.data;
+  $("brand-clinic").textContent = clinic.name;
+  document.title = `${t("admin.title")} · ${clinic.name}`;
+  const select = $("kiosk-priority");
+  const kept = select.value;
+  select.replaceChildren(
+    el("option", { value: "" }, t("admin.default_is", { value: yesNo(defaults.priority) })),
+    el("option", { value: "true" }, t("admin.kiosk_priority_ask")),
+    el("option", { value: "false" }, t("admin.kiosk_priority_skip")));
+  $("kiosk-reset-default-label").textContent =
+    t("admin.default_is", { value: t("admin.seconds", { n: defaults.reset_secs }) });
+  $("kiosk-tpm-default-label").textContent =
+    t("admin.default_is", { value: perMinute(defaults.tickets_per_minute) });
+  $("kiosk-effective").textContent = t("admin.kiosk_in_force", {
+    priority: yesNo(kiosk.priority),
+    reset: t("admin.seconds", { n: kiosk.reset_secs }),
+    limit: perMinute(kiosk.tickets_per_minute),
+  });
+  if (state.dirty.has("clinic")) {
+    select.value = kept;
+  } else {
+    $("clinic-name").value = clinic.name;
+    const p = clinic.kiosk?.priority;
+    select.value = p === null || p === undefined ? "" : String(p);
+    setDefaulted("kiosk-reset-secs", "kiosk-reset-default", clinic.kiosk?.reset_secs, defaults.reset_secs);
+    setDefaulted("kiosk-tickets-per-minute", "kiosk-tpm-default", clinic.kiosk?.tickets_per_minute,
+      defaults.tickets_per_minute);
+  }
+  $("pairing-required").checked = !!clinic.pairing_required;
+}
+
+/** A whole number within [low, high] from an input, or null. */
+function wholeNumber(input, low, high) {
+  const n = Number(input.value);
+  return input.value.trim() !== "" && Number.isInteger(n) && n >= low && n <= high ? n : null;
+}
+
+function saveClinic(event) {
+  event.preventDefault();
+  const name = $("clinic-name").value.trim();
+  if (!name) { note("clinic", "error", t("admin.name_missing")); $("clinic-name").focus(); return; }
+  const priority = $("kiosk-priority").value;
+  const kiosk = { priority: priority === "" ? null : priority === "true", reset_secs: null, tickets_per_minute: null };
+  if (!$("kiosk-reset-default").checked) {
+    kiosk.reset_secs = wholeNumber($("kiosk-reset-secs"), 5, 600);
+    if (kiosk.reset_secs === null) {
+      note("clinic", "error", t("admin.number_between", { low: 5, high: 600 }));
+      $("kiosk-reset-secs").focus();
+      return;
+    }
+  }
+  if (!$("kiosk-tpm-default").checked) {
+    kiosk.tickets_per_minute = wholeNumber($("kiosk-tickets-per-minute"), 0, 600);
+    if (kiosk.tickets_per_minute === null) {
+      note("clinic", "error", t("admin.number_between", { low: 0, high: 600 }));
+      $("kiosk-tickets-per-minute").focus();
+      return;
+    }
+  }
+  act("clinic", () => api("PATCH", "/api/v1/admin/clinic", { name, kiosk }), {
+    onOk: () => state.dirty.delete("clinic"),
+  });
+}
+
+function setUpClinicForm() {
+  const form = $("clinic-form");
+  form.addEventListener("input", () => state.dirty.add("clinic"));
+  form.addEventListener("change", () => state.dirty.add("clinic"));
+  for (const [check, input, key] of [["kiosk-reset-default", "kiosk-reset-secs", "reset_secs"],
+    ["kiosk-tpm-default", "kiosk-tickets-per-minute", "tickets_per_minute"]]) {
+    $(check).addEventListener("change", () => {
+      $(input).disabled = $(check).checked;
+      if ($(check).checked && state.data) $(input).value = String(state.data.kiosk_defaults[key]);
+      else $(input).focus();
+    });
+  }
+  form.addEventListener("submit", saveClinic);
+  $("pairing-required").addEventListener("change", (e) => {
+    const on = e.target.checked;
+    act("pairing", () => api("PATCH", "/api/v1/admin/clinic", { pairing_required: on }), {
+      ok: on ? t("admin.pairing_on") : t("admin.pairing_off"),
+    });
+  });
+}
+
+// ---------- display message ----------
+
+function renderMessage() {
+  if (!state.dirty.has("message")) $("message-text").value = state.data.clinic.message ?? "";
+}
+
+function setUpMessageForm() {
+  $("message-form").addEventListener("input", () => state.dirty.add("message"));
+  $("message-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const message = $("message-text").value.trim();
+    act("message", () => api("PUT", "/api/v1/clinic/message", { message }), {
+      ok: message ? t("admin.message_saved") : t("admin.message_cleared"),
+      onOk: () => state.dirty.delete("message"),
+    });
+  });
+  $("message-clear").addEventListener("click", () => {
+    act("message", () => api("PUT", "/api/v1/clinic/message", { message: "" }), {
+      ok: t("admin.message_cleared"),
+      onOk: () => { state.dirty.delete("message"); $("message-text").value = ""; },
+    });
+  });
+}
+
+// ---------- services ----------
+
+function namesCells(thing) {
+  return extraLanguages().map((code) => el("td", { lang: code },
+    thing.names?.[code] ? thing.names[code] : el("span", { class: "muted" }, "—")));
+}
+
+function nameHeads() {
+  return extraLanguages().map((code) =>
+    el("th", { scope: "col" }, t("admin.name_in", { language: languageName(code) })));
+}
+
+/** Inputs for the translated names: one per extra language. */
+function namesInputs(prefix, names = {}) {
+  return extraLanguages().map((code) => el("label", { class: "field" },
+    el("span", { class: "field-label" }, t("admin.name_in", { language: languageName(code) })),
+    el("input", { id: `${prefix}-${code}`, lang: code, maxlength: "60", autocomplete: "off",
+      "data-lang": code, "data-key": `${prefix}-${code}`, value: names[code] ?? "" })));
+}
+
+/** The translated names from inputs made by namesInputs, over `base` (languages not shown stay). */
+function namesFrom(root, base = {}) {
+  const names = { ...base };
+  for (const input of root.querySelectorAll("input[data-lang]")) names[input.dataset.lang] = input.value.trim();
+  return names;
+}
+
+function renderServices() {
+  $("services-head").replaceChildren(
+    el("th", { scope: "col" }, t("admin.prefix")),
+    el("th", { scope: "col" }, t("admin.name")),
+    ...nameHeads(),
+    el("th", { scope: "col" }, t("admin.carry_over")),
+    el("th", { scope: "col" }, t("admin.state")),
+    el("th", { scope: "col" }, el("span", { class: "sr-only" }, t("admin.actions"))));
+  const body = $("services-body");
+  const editing = body.querySelector("tr.is-editing");
+  body.replaceChildren(...state.data.services.map((s) => {
+    if (state.editing.service === s.id) {
+      return editing?.dataset.service === s.id ? editing : serviceEditRow(s);
+    }
+    return serviceRow(s);
+  }));
+  if (state.editing.service && !state.data.services.some((s) => s.id === state.editing.service)) {
+    state.editing.service = null;
+  }
+}
+
+function serviceRow(s) {
+  const reopens = !s.active && s.reopens_at
+    ? el("span", { class: "cell-sub" }, t("admin.reopens", { time: formatTime(s.reopens_at, ZONE, boot.lang, false) }))
+    : null;
+  return el("tr", { dataset: { service: s.id }, class: s.active ? null : "is-closed" },
+    el("td", {}, el("span", { class: "prefix-chip" }, s.prefix)),
+    el("td", {}, el("span", { class: "cell-name" }, s.name), el("span", { class: "cell-sub" }, s.id)),
+    ...namesCells(s),
+    el("td", {}, yesNo(s.carry_over)),
+    el("td", {}, el("span", { class: `pill ${s.active ? "pill-open" : "pill-closed"}` },
+      s.active ? t("admin.open") : t("admin.closed")), reopens),
+    el("td", { class: "cell-actions" },
+      el("div", { class: "row-actions" },
+        s.active
+          ? el("button", { type: "button", class: "btn btn-small btn-quiet", "data-action": "close",
+            "data-key": `service-close:${s.id}`, onclick: () => closeService(s) }, t("admin.service_close"))
+          : el("button", { type: "button", class: "btn btn-small btn-quiet", "data-action": "open",
+            "data-key": `service-open:${s.id}`,
+            onclick: () => act(`service:${s.id}`, () => api("POST", `/api/v1/services/${encodeURIComponent(s.id)}/open`),
+              { ok: t("admin.service_opened", { name: s.name }) }) }, t("admin.service_open")),
+        el("button", { type: "button", class: "btn btn-small btn-quiet", "data-action": "edit",
+          "data-key": `service-edit:${s.id}`, "aria-label": t("admin.edit_named", { name: s.name }),
+          onclick: () => { state.editing.service = s.id; render(); $("service-edit-name")?.focus(); } },
+        t("admin.edit"))),
+      noteSpan(`service:${s.id}`)));
+}
+
+function serviceEditRow(s) {
+  const row = el("tr", { dataset: { service: s.id }, class: "is-editing" });
+  const save = () => {
+    const change = {
+      name: row.querySelector("#service-edit-name").value.trim(),
+      prefix: row.querySelector("#service-edit-prefix").value.trim().toUpperCase(),
+      carry_over: row.querySelector("#service-edit-carry").checked,
+      names: namesFrom(row, s.names),
+    };
+    act(`service:${s.id}`, () => api("PATCH", `/api/v1/admin/services/${encodeURIComponent(s.id)}`, change), {
+      onOk: () => { state.editing.service = null; },
+    });
+  };
+  const cancel = () => { state.editing.service = null; render(); document.querySelector(`[data-key="service-edit:${CSS.escape(s.id)}"]`)?.focus(); };
+  row.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") { e.preventDefault(); cancel(); }
+    if (e.key === "Enter" && e.target.tagName === "INPUT" && e.target.type !== "checkbox") { e.preventDefault(); save(); }
+  });
+  row.append(
+    el("td", {}, el("input", { id: "service-edit-prefix", class: "input-prefix", maxlength: "3", value: s.prefix,
+      autocomplete: "off", "aria-label": t("admin.prefix") })),
+    el("td", {}, el("input", { id: "service-edit-name", maxlength: "60", value: s.name, autocomplete: "off",
+      "aria-label": t("admin.name") }), el("span", { class: "cell-sub" }, s.id)),
+    ...extraLanguages().map((code) => el("td", {}, el("input", { lang: code, "data-lang": code, maxlength: "60",
+      value: s.names?.[code] ?? "", autocomplete: "off",
+      "aria-label": t("admin.name_in", { language: languageName(code) }) }))),
+    el("td", {}, el("label", { class: "check" }, el("input", { id: "service-edit-carry", type: "checkbox",
+      checked: s.carry_over }), el("span", { class: "sr-only" }, t("admin.carry_over")))),
+    el("td", {}, el("span", { class: `pill ${s.active ? "pill-open" : "pill-closed"}` },
+      s.active ? t("admin.open") : t("admin.closed"))),
+    el("td", { class: "cell-actions" },
+      el("div", { class: "row-actions" },
+        el("button", { type: "button", class: "btn btn-small btn-primary", "data-action": "save", onclick: save }, t("admin.save")),
+        el("button", { type: "button", class: "btn btn-small btn-quiet", onclick: cancel }, t("admin.cancel"))),
+      noteSpan(`service:${s.id}`)));
+  return row;
+}
+
+async function closeService(s) {
+  const dialog = $("close-dialog");
+  $("close-title").textContent = t("admin.service_close_title", { name: s.name });
+  $("close-reopens").value = "";
+  dialog.returnValue = "";
+  dialog.showModal();
+  const answer = await new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true }));
+  if (answer !== "close") return;
+  const reopens = localToUtc($("close-reopens").value, ZONE);
+  const path = `/api/v1/services/${encodeURIComponent(s.id)}/close`;
+  await act(`service:${s.id}`, () => api("POST", path, reopens ? { reopens_at: reopens } : undefined), {
+    ok: t("admin.service_closed", { name: s.name }),
+  });
+  document.querySelector(`[data-key="service-open:${CSS.escape(s.id)}"]`)?.focus();
+}
+
+function setUpServiceForm() {
+  const form = $("service-add");
+  const id = $("service-add-id");
+  $("service-add-name").addEventListener("input", (e) => {
+    if (!id.dataset.touched) id.value = slug(e.target.value);
+  });
+  id.addEventListener("input", () => { id.dataset.touched = id.value ? "yes" : ""; });
+  $("service-add-prefix").addEventListener("input", (e) => {
+    e.target.value = e.target.value.toUpperCase().replace(/[^A-Z]/g, "");
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = {
+      id: id.value.trim() || slug($("service-add-name").value),
+      name: $("service-add-name").value.trim(),
+      prefix: $("service-add-prefix").value.trim().toUpperCase(),
+      carry_over: $("service-add-carry").checked,
+      names: namesFrom($("service-add-names")),
+    };
+    for (const [lang, name] of Object.entries(body.names)) if (!name) delete body.names[lang];
+    if (!body.name || !body.prefix) { note("service-add", "error", t("admin.fill_required")); return; }
+    act("service-add", () => api("POST", "/api/v1/admin/services", body), {
+      ok: (s) => t("admin.service_added", { name: s?.name ?? body.name }),
+      onOk: () => { form.reset(); id.dataset.touched = ""; },
+    });
+  });
+}
+
+// ---------- rooms ----------
+
+function checkList(name, items, checked, keyPrefix) {
+  return items.map(([value, label]) => el("label", { class: "check" },
+    el("input", { type: "checkbox", name, value, checked: checked.includes(value), "data-key": `${keyPrefix}:${value}` }),
+    el("span", {}, label)));
+}
+
+function checkedValues(root, name) {
+  return [...root.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
+}
+
+function renderRooms() {
+  $("rooms-head").replaceChildren(
+    el("th", { scope: "col" }, t("admin.name")),
+    ...nameHeads(),
+    el("th", { scope: "col" }, t("admin.room_services")),
+    el("th", { scope: "col" }, t("admin.room_doctors")),
+    el("th", { scope: "col" }, t("admin.state")),
+    el("th", { scope: "col" }, el("span", { class: "sr-only" }, t("admin.actions"))));
+  const body = $("rooms-body");
+  const editing = body.querySelector("tr.is-editing");
+  body.replaceChildren(...state.data.rooms.map((r) => {
+    if (state.editing.room === r.id) return editing?.dataset.room === r.id ? editing : roomEditRow(r);
+    return roomRow(r);
+  }));
+  if (state.editing.room && !state.data.rooms.some((r) => r.id === state.editing.room)) state.editing.room = null;
+}
+
+function chips(items, empty) {
+  if (!items.length) return el("span", { class: "muted" }, empty);
+  return el("ul", { class: "chips" }, items.map((item) => el("li", { class: "chip" }, item)));
+}
+
+function roomRow(r) {
+  return el("tr", { dataset: { room: r.id }, class: r.open ? null : "is-closed" },
+    el("td", {}, el("span", { class: "cell-name" }, r.name), el("span", { class: "cell-sub" }, r.id)),
+    ...namesCells(r),
+    el("td", { class: "cell-services" }, chips(r.services.map(serviceLabel), t("admin.none"))),
+    el("td", { class: "cell-doctors" }, chips(r.doctors, t("admin.none"))),
+    el("td", {}, el("span", { class: `pill ${r.open ? "pill-open" : "pill-closed"}` },
+      r.open ? t("admin.open") : t("admin.closed"))),
+    el("td", { class: "cell-actions" },
+      el("div", { class: "row-actions" },
+        el("button", { type: "button", class: "btn btn-small btn-quiet", "data-action": "edit",
+          "data-key": `room-edit:${r.id}`, "aria-label": t("admin.edit_named", { name: r.name }),
+          onclick: () => { state.editing.room = r.id; render(); $("room-edit-name")?.focus(); } }, t("admin.edit"))),
+      noteSpan(`room:${r.id}`)));
+}
+
+function roomEditRow(r) {
+  const row = el("tr", { dataset: { room: r.id }, class: "is-editing" });
+  const doctorNames = [...new Set([...doctors(), ...r.doctors])];
+  const save = () => {
+    const change = {
+      name: row.querySelector("#room-edit-name").value.trim(),
+      names: namesFrom(row, r.names),
+      services: checkedValues(row, "room-edit-services"),
+      doctors: checkedValues(row, "room-edit-doctors"),
+    };
+    act(`room:${r.id}`, () => api("PATCH", `/api/v1/admin/rooms/${encodeURIComponent(r.id)}`, change), {
+      onOk: () => { state.editing.room = null; },
+    });
+  };
+  const cancel = () => { state.editing.room = null; render(); document.querySelector(`[data-key="room-edit:${CSS.escape(r.id)}"]`)?.focus(); };
+  row.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") { e.preventDefault(); cancel(); }
+    if (e.key === "Enter" && e.target.tagName === "INPUT" && e.target.type !== "checkbox") { e.preventDefault(); save(); }
+  });
+  row.append(
+    el("td", {}, el("input", { id: "room-edit-name", maxlength: "60", value: r.name, autocomplete: "off",
+      "aria-label": t("admin.name") }), el("span", { class: "cell-sub" }, r.id)),
+    ...extraLanguages().map((code) => el("td", {}, el("input", { lang: code, "data-lang": code, maxlength: "60",
+      value: r.names?.[code] ?? "", autocomplete: "off",
+      "aria-label": t("admin.name_in", { language: languageName(code) }) }))),
+    el("td", {}, el("fieldset", { class: "checks checks-inline" },
+      el("legend", { class: "sr-only" }, t("admin.room_services")),
+      checkList("room-edit-services", state.data.services.map((s) => [s.id, `${s.prefix} · ${s.name}`]), r.services, "room-edit-services"))),
+    el("td", {}, el("fieldset", { class: "checks checks-inline" },
+      el("legend", { class: "sr-only" }, t("admin.room_doctors")),
+      doctorNames.length
+        ? checkList("room-edit-doctors", doctorNames.map((n) => [n, n]), r.doctors, "room-edit-doctors")
+        : el("span", { class: "muted" }, t("admin.no_doctors")))),
+    el("td", {}, el("span", { class: `pill ${r.open ? "pill-open" : "pill-closed"}` },
+      r.open ? t("admin.open") : t("admin.closed"))),
+    el("td", { class: "cell-actions" },
+      el("div", { class: "row-actions" },
+        el("button", { type: "button", class: "btn btn-small btn-primary", "data-action": "save", onclick: save }, t("admin.save")),
+        el("button", { type: "button", class: "btn btn-small btn-quiet", onclick: cancel }, t("admin.cancel"))),
+      noteSpan(`room:${r.id}`)));
+  return row;
+}
+
+function setUpRoomForm() {
+  const form = $("room-add");
+  const id = $("room-add-id");
+  $("room-add-name").addEventListener("input", (e) => {
+    if (!id.dataset.touched) id.value = slug(e.target.value);
+  });
+  id.addEventListener("input", () => { id.dataset.touched = id.value ? "yes" : ""; });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const names = namesFrom($("room-add-names"));
+    for (const [lang, name] of Object.entries(names)) if (!name) delete names[lang];
+    const body = {
+      id: id.value.trim() || slug($("room-add-name").value),
+      name: $("room-add-name").value.trim(),
+      names,
+      services: checkedValues(form, "room-add-services"),
+    };
+    const chosen = checkedValues(form, "room-add-doctors");
+    if (!body.name) { note("room-add", "error", t("admin.fill_required")); return; }
+    act("room-add", async () => {
+      const room = await api("POST", "/api/v1/admin/rooms", body);
+      if (chosen.length) {
+        return api("PATCH", `/api/v1/admin/rooms/${encodeURIComponent(room.id)}`, { doctors: chosen });
+      }
+      return room;
+    }, {
+      ok: (r) => t("admin.room_added", { name: r?.name ?? body.name }),
+      onOk: () => { form.reset(); id.dataset.touched = ""; },
+    });
+  });
+}
+
+// ---------- staff users ----------
+
+function renderUsers() {
+  const rooms = state.data.rooms.map((r) => [r.id, r.name]);
+  $("users-body").replaceChildren(...state.users.map((u) => {
+    const isDoctor = u.roles.includes("doctor");
+    const you = state.me?.kind === "user" && state.me.name === u.name;
+    const roleChecks = el("fieldset", { class: "checks checks-inline" },
+      el("legend", { class: "sr-only" }, t("admin.roles_of", { user: u.name })),
+      ROLES.map((role) => el("label", { class: "check" },
+        el("input", { type: "checkbox", name: `roles-${u.name}`, value: role, checked: u.roles.includes(role),
+          "data-key": `user-role:${u.name}:${role}`,
+          onchange: (e) => {
+            const roles = new Set(u.roles);
+            if (e.target.checked) roles.add(role); else roles.delete(role);
+            act(`user:${u.name}`, () => api("PATCH", `/api/v1/admin/users/${encodeURIComponent(u.name)}`, { roles: [...roles] }), {
+              ok: t("admin.user_saved", { user: u.name }),
+            });
+          } }),
+        el("span", {}, roleName(role)))));
+    const roomChecks = isDoctor
+      ? (rooms.length
+        ? el("fieldset", { class: "checks checks-inline" },
+          el("legend", { class: "sr-only" }, t("admin.rooms_of", { user: u.name })),
+          rooms.map(([id, name]) => el("label", { class: "check" },
+            el("input", { type: "checkbox", name: `rooms-${u.name}`, value: id, checked: u.rooms.includes(id),
+              "data-key": `user-room:${u.name}:${id}`,
+              onchange: (e) => {
+                const set = new Set(u.rooms);
+                if (e.target.checked) set.add(id); else set.delete(id);
+                act(`user:${u.name}`, () => api("PATCH", `/api/v1/admin/users/${encodeURIComponent(u.name)}`, { rooms: [...set] }), {
+                  ok: t("admin.user_saved", { user: u.name }),
+                });
+              } }),
+            el("span", {}, name))))
+        : el("span", { class: "muted" }, t("admin.none")))
+      : el("span", { class: "muted" }, "—");
+    return el("tr", { dataset: { user: u.name }, class: u.disabled ? "is-disabled" : null },
+      el("td", {}, el("span", { class: "cell-name" }, u.name),
+        you ? el("span", { class: "badge badge-you" }, t("admin.you")) : null),
+      el("td", {}, roleChecks),
+      el("td", {}, roomChecks),
+      el("td", {}, el("span", { class: `pill ${u.disabled ? "pill-closed" : "pill-open"}` },
+        u.disabled ? t("admin.user_disabled") : t("admin.user_active"))),
+      el("td", { class: "cell-actions" },
+        el("div", { class: "row-actions" },
+          el("button", { type: "button", class: "btn btn-small btn-quiet", "data-action": u.disabled ? "enable" : "disable",
+            "data-key": `user-disable:${u.name}`, onclick: () => toggleUser(u) },
+          u.disabled ? t("admin.enable") : t("admin.disable")),
+          el("button", { type: "button", class: "btn btn-small btn-quiet", "data-action": "reset",
+            "data-key": `user-reset:${u.name}`, onclick: () => resetPassword(u) }, t("admin.reset_password"))),
+        noteSpan(`user:${u.name}`)));
+  }));
+}
+
+async function toggleUser(u) {
+  const path = `/api/v1/admin/users/${encodeURIComponent(u.name)}`;
+  if (u.disabled) {
+    act(`user:${u.name}`, () => api("PATCH", path, { disabled: false }), { ok: t("admin.user_enabled", { user: u.name }) });
+    return;
+  }
+  const yes = await confirmAction(t("admin.disable_title", { user: u.name }), t("admin.disable_text"), t("admin.disable"));
+  if (!yes) return;
+  await act(`user:${u.name}`, () => api("PATCH", path, { disabled: true }), { ok: t("admin.user_was_disabled", { user: u.name }) });
+  document.querySelector(`[data-key="user-disable:${CSS.escape(u.name)}"]`)?.focus();
+}
+
+function resetPassword(u) {
+  const dialog = $("reset-dialog");
+  $("reset-title").textContent = t("admin.reset_title", { user: u.name });
+  $("reset-password").value = "";
+  state.notes.delete("reset");
+  paintNotes();
+  dialog.dataset.user = u.name;
+  dialog.showModal();
+  $("reset-password").focus();
+}
+
+function setUpResetDialog() {
+  const dialog = $("reset-dialog");
+  $("reset-cancel").addEventListener("click", () => dialog.close());
+  $("reset-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const user = dialog.dataset.user;
+    const password = $("reset-password").value;
+    if (!password) { note("reset", "error", t("admin.password_missing")); return; }
+    note("reset", "busy", t("admin.saving"));
+    try {
+      await api("PATCH", `/api/v1/admin/users/${encodeURIComponent(user)}`, { password });
+      dialog.close();
+      note(`user:${user}`, "ok", t("admin.password_was_reset", { user }));
+      await load();
+      document.querySelector(`[data-key="user-reset:${CSS.escape(user)}"]`)?.focus();
+    } catch (error) {
+      note("reset", "error", t("admin.failed", { message: errorText(error) }));
+    }
+  });
+}
+
+function setUpUserForm() {
+  const form = $("user-add");
+  form.addEventListener("change", () => {
+    $("user-add-rooms-box").hidden = !checkedValues(form, "user-add-roles").includes("doctor");
+  });
+  $("user-add-name").addEventListener("input", (e) => {
+    const lower = e.target.value.toLowerCase();
+    if (lower !== e.target.value) e.target.value = lower;
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const roles = checkedValues(form, "user-add-roles");
+    const body = {
+      name: $("user-add-name").value.trim(),
+      password: $("user-add-password").value,
+      roles,
+      rooms: roles.includes("doctor") ? checkedValues(form, "user-add-rooms") : [],
+    };
+    if (!body.name || !body.password) { note("user-add", "error", t("admin.fill_required")); return; }
+    if (!roles.length) { note("user-add", "error", t("admin.role_missing")); return; }
+    act("user-add", () => api("POST", "/api/v1/admin/users", body), {
+      ok: (u) => t("admin.user_added", { user: u?.name ?? body.name }),
+      onOk: () => { form.reset(); $("user-add-rooms-box").hidden = true; },
+    });
+  });
+}
+
+// ---------- API tokens ----------
+
+function renderTokens() {
+  const body = $("tokens-body");
+  if (!state.tokens.length) {
+    body.replaceChildren(el("tr", {}, el("td", { colspan: "5", class: "muted" }, t("admin.no_tokens"))));
+    return;
+  }
+  body.replaceChildren(...state.tokens.map((tk) => el("tr", { dataset: { token: tk.id, name: tk.name } },
+    el("td", {}, el("span", { class: "cell-name" }, tk.name)),
+    el("td", {}, roleName(tk.role)),
+    el("td", {}, formatTime(tk.created_at, ZONE, boot.lang, false)),
+    el("td", {}, tk.last_used ? formatTime(tk.last_used, ZONE, boot.lang, false) : el("span", { class: "muted" }, t("admin.never"))),
+    el("td", { class: "cell-actions" },
+      el("div", { class: "row-actions" },
+        el("button", { type: "button", class: "btn btn-small btn-danger", "data-action": "revoke",
+          "data-key": `token-revoke:${tk.id}`, "aria-label": t("admin.revoke_named", { name: tk.name }),
+          onclick: () => revokeToken(tk) }, t("admin.revoke"))),
+      noteSpan(`token:${tk.id}`)))));
+}
+
+async function revokeToken(tk) {
+  const yes = await confirmAction(t("admin.revoke_title", { name: tk.name }), t("admin.revoke_text"), t("admin.revoke"));
+  if (!yes) return;
+  const result = await act(`token:${tk.id}`, () => api("DELETE", `/api/v1/admin/tokens/${encodeURIComponent(tk.id)}`), {
+    ok: t("admin.token_revoked", { name: tk.name }),
+  });
+  if (result.ok) note("token-add", "ok", t("admin.token_revoked", { name: tk.name }));
+  $("token-add-name").focus();
+}
+
+function setUpTokenForm() {
+  const form = $("token-add");
+  $("token-add-role").replaceChildren(...ROLES.map((r) =>
+    el("option", { value: r, selected: r === "reception" }, roleName(r))));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = { name: $("token-add-name").value.trim(), role: $("token-add-role").value };
+    if (!body.name) { note("token-add", "error", t("admin.fill_required")); return; }
+    act("token-add", () => api("POST", "/api/v1/admin/tokens", body), {
+      ok: (answer) => t("admin.token_created", { name: answer?.token?.name ?? body.name }),
+      onOk: (answer) => {
+        form.reset();
+        $("token-add-role").value = "reception";
+        showSecret(answer);
+      },
+    });
+  });
+  $("token-copy").addEventListener("click", copySecret);
+  $("token-secret-done").addEventListener("click", () => {
+    $("token-secret-value").value = "";
+    $("token-secret").hidden = true;
+    $("token-add-name").focus();
+  });
+}
+
+function showSecret(answer) {
+  $("token-secret-name").textContent = answer.token.name;
+  $("token-secret-value").value = answer.secret;
+  state.notes.delete("token-copy");
+  $("token-secret").hidden = false;
+  $("token-secret-value").focus();
+  $("token-secret-value").select();
+}
+
+async function copySecret() {
+  const input = $("token-secret-value");
+  try {
+    if (!navigator.clipboard || !window.isSecureContext) throw new Error("no clipboard");
+    await navigator.clipboard.writeText(input.value);
+    note("token-copy", "ok", t("admin.copied"));
+  } catch {
+    // Plain http on the LAN has no clipboard API: select it and use the old copy command.
+    input.focus();
+    input.select();
+    let copied = false;
+    try { copied = document.execCommand("copy"); } catch { copied = false; }
+    note("token-copy", copied ? "ok" : "error", copied ? t("admin.copied") : t("admin.copy_by_hand"));
+  }
+}
+
+// ---------- the add forms' lists (services, doctors, rooms, languages) ----------
+
+/** Refills a box of checkboxes, keeping what was ticked. */
+function refillChecks(box, name, items) {
+  const ticked = checkedValues(box, name);
+  box.replaceChildren(...(items.length
+    ? checkList(name, items, ticked, name)
+    : [el("span", { class: "muted" }, t("admin.none"))]));
+}
+
+function refillNames(box, prefix) {
+  const key = extraLanguages().join(",");
+  if (box.dataset.languages === key) return;
+  box.dataset.languages = key;
+  box.replaceChildren(...namesInputs(prefix));
+}
+
+function renderAddForms() {
+  const services = state.data.services.map((s) => [s.id, `${s.prefix} · ${s.name}`]);
+  const rooms = state.data.rooms.map((r) => [r.id, r.name]);
+  refillChecks($("room-add-services"), "room-add-services", services);
+  refillChecks($("room-add-doctors"), "room-add-doctors", doctors().map((n) => [n, n]));
+  refillChecks($("user-add-rooms"), "user-add-rooms", rooms);
+  if (!$("user-add-roles").children.length) {
+    $("user-add-roles").replaceChildren(...checkList("user-add-roles", ROLES.map((r) => [r, roleName(r)]), [], "user-add-roles"));
+  }
+  refillNames($("service-add-names"), "service-add-name");
+  refillNames($("room-add-names"), "room-add-name");
+}
+
+// ---------- confirm ----------
+
+function confirmAction(title, text, yesLabel) {
+  const dialog = $("confirm-dialog");
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  $("confirm-yes").textContent = yesLabel;
+  dialog.returnValue = "";
+  dialog.showModal();
+  $("confirm-no").focus();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), { once: true });
+  });
+}
+
+// ---------- static texts, live link ----------
+
+function translateStatic() {
+  for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
+  const langs = $("languages");
+  if ((boot.languages ?? []).length > 1) {
+    for (const lang of boot.languages) {
+      langs.append(el("a", {
+        href: `?lang=${encodeURIComponent(lang.code)}${location.hash}`, lang: lang.code,
+        class: lang.code === boot.lang ? "is-current" : null,
+        "aria-current": lang.code === boot.lang ? "true" : null,
+      }, lang.name));
+    }
+  }
+  // The links to the other staff pages keep the language.
+  if (new URLSearchParams(location.search).has("lang")) {
+    for (const link of document.querySelectorAll(".views a")) {
+      link.href = `${link.getAttribute("href")}?lang=${encodeURIComponent(boot.lang)}`;
+    }
+  }
+}
+
+function onStatus(connected) {
+  const was = state.online;
+  state.online = connected;
+  $("offline").textContent = t("admin.offline_banner");
+  $("offline").hidden = connected;
+  document.body.classList.toggle("is-offline", !connected);
+  const link = $("link-state");
+  link.textContent = connected ? t("staff.connected") : t("common.reconnecting");
+  link.className = `link-state ${connected ? "is-live" : "is-down"}`;
+  // Back after a break: what changed meanwhile.
+  if (connected && was === false) loadSoon(0);
+}
+
+function onEvent(event) {
+  if (!QUEUE_ONLY.has(event.kind)) loadSoon();
+}
+
+async function start() {
+  translateStatic();
+  $("link-state").textContent = t("staff.connecting");
+  setUpClinicForm();
+  setUpMessageForm();
+  setUpServiceForm();
+  setUpRoomForm();
+  setUpUserForm();
+  setUpTokenForm();
+  setUpResetDialog();
+  state.me = await showUser($("user"));
+  await load();
+  new Live({ onEvent, onStatus, refreshOnEvent: false }).start();
+}
+
+start();
