@@ -20,6 +20,7 @@ const state = {
   data: null,              // GET /api/v1/admin/clinic
   users: [],               // GET /api/v1/admin/users
   tokens: [],              // GET /api/v1/admin/tokens
+  screens: null,           // GET /api/v1/admin/screens
   me: null,
   editing: { service: null, room: null },
   notes: new Map(),        // note key → {kind, text}
@@ -132,15 +133,17 @@ async function act(key, call, { ok = t("admin.saved"), onOk = null } = {}) {
 async function load() {
   const mine = ++state.loads;
   try {
-    const [data, users, tokens] = await Promise.all([
+    const [data, users, tokens, screens] = await Promise.all([
       api("GET", "/api/v1/admin/clinic"),
       api("GET", "/api/v1/admin/users"),
       api("GET", "/api/v1/admin/tokens"),
+      api("GET", "/api/v1/admin/screens"),
     ]);
     if (mine !== state.loads) return;   // a later read is on its way
     state.data = data;
     state.users = users;
     state.tokens = tokens;
+    state.screens = screens;
     $("load-error").hidden = true;
     render();
   } catch (error) {
@@ -166,6 +169,7 @@ function render() {
   renderRooms();
   renderUsers();
   renderTokens();
+  renderScreens();
   renderAddForms();
   paintNotes();
   document.body.classList.add("is-loaded");
@@ -783,6 +787,82 @@ async function copySecret() {
   }
 }
 
+// ---------- paired screens ----------
+
+/** "K7M4QX" → "K7M 4QX", as the screen shows it. */
+const spacedCode = (code) => `${code.slice(0, 3)} ${code.slice(3)}`;
+
+function renderScreens() {
+  const screens = state.screens;
+  if (!screens) return;
+  $("screens-state").textContent = t(screens.required ? "admin.screens_required" : "admin.screens_optional");
+  const pending = $("screens-pending");
+  const typing = pending.contains(document.activeElement);
+  if (!typing) {
+    pending.replaceChildren(...(screens.pending.length ? screens.pending.map((p) => {
+      const input = el("input", { name: "screen-name", maxlength: "64", autocomplete: "off",
+        autocapitalize: "none", spellcheck: "false", "data-key": `screen-name:${p.code}`,
+        "aria-label": t("admin.screen_name_for", { code: spacedCode(p.code) }),
+        value: `${p.kind}-${(p.address ?? "").split(/[.:]/).pop() || "1"}` });
+      return el("tr", { dataset: { code: p.code } },
+        el("td", {}, el("strong", { class: "screen-code" }, spacedCode(p.code))),
+        el("td", {}, t(`admin.screen_kind_${p.kind}`)),
+        el("td", {}, p.address ?? "—"),
+        el("td", {}, formatTime(p.requested_at, ZONE, boot.lang, false)),
+        el("td", { class: "cell-actions" },
+          el("form", { class: "row-actions", onsubmit: (event) => {
+            event.preventDefault();
+            approveScreen(p.code, input.value.trim());
+          } }, input,
+            el("button", { type: "submit", class: "btn btn-small btn-primary", "data-action": "approve",
+              "data-key": `screen-approve:${p.code}` }, t("admin.screen_approve"))),
+          noteSpan(`screen:${p.code}`)));
+    }) : [el("tr", {}, el("td", { colspan: "5", class: "muted" }, t("admin.screens_none_waiting")))]));
+  }
+  $("screens-paired").replaceChildren(...(screens.paired.length ? screens.paired.map((sc) =>
+    el("tr", { dataset: { screen: sc.id, name: sc.name } },
+      el("td", {}, el("span", { class: "cell-name" }, sc.name)),
+      el("td", {}, t(`admin.screen_kind_${sc.kind}`)),
+      el("td", {}, sc.address ?? "—"),
+      el("td", {}, formatTime(sc.paired_at, ZONE, boot.lang, false)),
+      el("td", {}, sc.last_seen ? formatTime(sc.last_seen, ZONE, boot.lang, false) : el("span", { class: "muted" }, t("admin.never"))),
+      el("td", { class: "cell-actions" },
+        el("div", { class: "row-actions" },
+          el("button", { type: "button", class: "btn btn-small btn-danger", "data-action": "unpair",
+            "data-key": `screen-unpair:${sc.id}`, "aria-label": t("admin.screen_unpair_named", { name: sc.name }),
+            onclick: () => unpairScreen(sc) }, t("admin.screen_unpair"))),
+        noteSpan(`screen-paired:${sc.id}`))))
+    : [el("tr", {}, el("td", { colspan: "6", class: "muted" }, t("admin.screens_none_paired")))]));
+}
+
+async function approveScreen(code, name) {
+  if (!name) { note(`screen:${code}`, "error", t("admin.fill_required")); return; }
+  document.activeElement?.blur();
+  await act(`screen:${code}`, () => api("POST", "/api/v1/admin/screens", { code, name }), {
+    ok: t("admin.screen_approved", { name }),
+  });
+}
+
+async function unpairScreen(sc) {
+  const yes = await confirmAction(t("admin.screen_unpair_title", { name: sc.name }),
+    t("admin.screen_unpair_text"), t("admin.screen_unpair"));
+  if (!yes) return;
+  await act(`screen-paired:${sc.id}`, () => api("DELETE", `/api/v1/admin/screens/${encodeURIComponent(sc.id)}`), {
+    ok: t("admin.screen_unpaired", { name: sc.name }),
+  });
+}
+
+/** Screens asking to pair make no event: look every few seconds while the page is seen. */
+function watchScreens() {
+  setInterval(async () => {
+    if (document.hidden) return;
+    try {
+      state.screens = await api("GET", "/api/v1/admin/screens");
+      renderScreens();
+    } catch { /* the next full read reports it */ }
+  }, 4000);
+}
+
 // ---------- the add forms' lists (services, doctors, rooms, languages) ----------
 
 /** Refills a box of checkboxes, keeping what was ticked. */
@@ -880,6 +960,7 @@ async function start() {
   state.me = await showUser($("user"));
   await load();
   new Live({ onEvent, onStatus, refreshOnEvent: false }).start();
+  watchScreens();
 }
 
 start();
