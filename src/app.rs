@@ -162,6 +162,8 @@ pub async fn run(
         Arc::clone(&devices),
         &hub,
     );
+    // The command line reaches the running server here (it cannot open the database).
+    let control = start_control(&config, &auth, &store, &engine);
     let config = Arc::new(config);
     let app_state = Data::new(AppState {
         engine: engine.handle(),
@@ -209,6 +211,9 @@ pub async fn run(
     }
 
     shutdown.await;
+    if let Some(control) = control {
+        control.stop().await;
+    }
     inputs.stop();
     printer.stop();
     hub.close();
@@ -226,6 +231,33 @@ pub async fn run(
     close_store(store).await;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Starts the admin socket in the data folder; without it waitless still serves (the command
+/// line then asks to stop the server first).
+fn start_control(
+    config: &Config,
+    auth: &crate::auth::Auth,
+    store: &Arc<Store>,
+    engine: &Engine,
+) -> Option<crate::control::ControlServer> {
+    let path = crate::control::socket_path(&config.data);
+    let context = crate::control::ControlContext {
+        auth: auth.clone(),
+        store: Arc::clone(store),
+        engine: engine.handle(),
+    };
+    match crate::control::ControlServer::start(&path, context) {
+        Ok(control) => Some(control),
+        Err(e) => {
+            tracing::warn!(
+                "cannot listen on the admin socket {}: {e} — `waitless user|token` will work \
+                 only while the server is stopped",
+                path.display()
+            );
+            None
+        }
+    }
 }
 
 /// Closes the database once the last reference is gone. The HTTP workers drop their state (and

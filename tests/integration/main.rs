@@ -6,6 +6,7 @@ mod common;
 mod api;
 mod binary;
 mod browser;
+mod control;
 mod crash;
 mod devices;
 mod events;
