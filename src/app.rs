@@ -66,6 +66,14 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
+    let tls = if config.tls.enabled {
+        Some(
+            crate::tls::prepare(&config, clock.now())
+                .context("cannot set up HTTPS ([tls] in the configuration)")?,
+        )
+    } else {
+        None
+    };
     let calendar = config.calendar()?;
     let policy = config.policy();
     let path = config.database_path();
@@ -183,7 +191,7 @@ pub async fn run(
         issue_limit: web::limit::IssueLimiter::default(),
     });
     let max_body = config.http.max_body_bytes;
-    let mut server = HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             .wrap(web::security::headers())
             .app_data(app_state.clone())
@@ -192,8 +200,11 @@ pub async fn run(
     .disable_signals()
     // Small frames (one event) go out at once, not after the client's next ACK.
     .tcp_nodelay(true)
-    .shutdown_timeout(config.http.shutdown_timeout_secs)
-    .listen(listener)
+    .shutdown_timeout(config.http.shutdown_timeout_secs);
+    let mut server = match &tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls.server.clone()),
+        None => server.listen(listener),
+    }
     .with_context(|| format!("cannot serve on {addr}"))?;
     if config.http.workers > 0 {
         server = server.workers(config.http.workers);
@@ -202,7 +213,24 @@ pub async fn run(
     let handle = server.handle();
     let serving = actix_web::rt::spawn(server);
 
-    log_urls(addr, started.elapsed());
+    log_urls(
+        addr,
+        if tls.is_some() { "https" } else { "http" },
+        started.elapsed(),
+    );
+    if let Some(tls) = &tls {
+        tracing::info!(
+            "HTTPS certificate {}{}, SHA-256 fingerprint {} — staff browsers must trust it: \
+             compare this fingerprint with the one they show (docs/security.md, TLS)",
+            tls.files.cert.display(),
+            if tls.files.self_signed {
+                " (self-signed)"
+            } else {
+                ""
+            },
+            tls.fingerprint
+        );
+    }
     if let Some(code) = setup.code() {
         tracing::warn!(
             "no admin yet: open /setup on this address and enter the one-time code {code} to \
@@ -286,13 +314,13 @@ async fn close_store(mut store: Arc<Store>) {
 }
 
 /// Logs where the screens are. With a wildcard bind address it guesses the LAN address.
-fn log_urls(addr: std::net::SocketAddr, startup: Duration) {
+fn log_urls(addr: std::net::SocketAddr, scheme: &str, startup: Duration) {
     let host = if addr.ip().is_unspecified() {
         lan_address().unwrap_or_else(|| "localhost".to_owned())
     } else {
         addr.ip().to_string()
     };
-    let base = format!("http://{host}:{}", addr.port());
+    let base = format!("{scheme}://{host}:{}", addr.port());
     tracing::info!(
         "waitless {} ready in {} ms on {addr}",
         env!("CARGO_PKG_VERSION"),

@@ -16,4 +16,5 @@ pub mod i18n; // every visible text, per language
 pub mod notify; // announcements: text and speech
 pub mod staff; // staff changes (users, tokens) paired with their audit record
 pub mod store; // redb: tables, schema, commits
+pub mod tls; // HTTPS: certificate from the configuration or self-signed
 pub mod web; // actix-web: API, WebSocket, pages

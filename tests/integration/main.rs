@@ -14,3 +14,4 @@ mod guards;
 mod persistence;
 mod printer;
 mod serial;
+mod tls;
