@@ -67,8 +67,19 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let tls = if config.tls.enabled {
+        // A self-signed certificate names the addresses staff type in: the bound one, or the
+        // LAN address of a wildcard bind.
+        let bound = listener.local_addr()?.ip();
+        let addresses: Vec<std::net::IpAddr> = if bound.is_unspecified() {
+            lan_address()
+                .and_then(|a| a.parse().ok())
+                .into_iter()
+                .collect()
+        } else {
+            vec![bound]
+        };
         Some(
-            crate::tls::prepare(&config, clock.now())
+            crate::tls::prepare(&config, clock.now(), &addresses)
                 .context("cannot set up HTTPS ([tls] in the configuration)")?,
         )
     } else {

@@ -164,6 +164,35 @@ impl Identity {
             .unwrap_or_default()
     }
 
+    /// Whether the server's certificate names every one of `names` (DNS names and IP
+    /// addresses).
+    pub fn covers(&self, names: &[String]) -> bool {
+        let Some(cert) = self.chain.first() else {
+            return false;
+        };
+        let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert) else {
+            return false;
+        };
+        let Ok(Some(san)) = parsed.subject_alternative_name() else {
+            return false;
+        };
+        let general = &san.value.general_names;
+        names.iter().all(|name| match name.parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                let octets = match ip {
+                    std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+                    std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+                };
+                general.iter().any(
+                    |g| matches!(g, x509_parser::extensions::GeneralName::IPAddress(b) if *b == octets.as_slice()),
+                )
+            }
+            Err(_) => general.iter().any(|g| {
+                matches!(g, x509_parser::extensions::GeneralName::DNSName(d) if d.eq_ignore_ascii_case(name))
+            }),
+        })
+    }
+
     /// When the server's certificate expires (`None`: unreadable).
     pub fn not_after(&self) -> Option<Timestamp> {
         let cert = self.chain.first()?;
@@ -275,22 +304,34 @@ pub struct Prepared {
     pub made: bool,
 }
 
-/// Gets HTTPS ready for `config` at `now`: makes the self-signed certificate when there is none
-/// (or it expires within [`RENEW_DAYS`]), reads and checks the files, and builds the rustls
-/// configuration.
-pub fn prepare(config: &Config, now: Timestamp) -> Result<Prepared, TlsError> {
+/// Gets HTTPS ready for `config` at `now`: makes the self-signed certificate when there is none,
+/// when it expires within [`RENEW_DAYS`], or when it does not name this machine as it is now
+/// (its host name, `screens.public_url`, and the `addresses` it serves on); reads and checks
+/// the files, and builds the rustls configuration.
+pub fn prepare(
+    config: &Config,
+    now: Timestamp,
+    addresses: &[std::net::IpAddr],
+) -> Result<Prepared, TlsError> {
     let files = TlsFiles::of(config);
     let mut made = false;
     if files.self_signed {
+        let mut names = self_signed_names(hostname().as_deref(), &config.screens.public_url);
+        for ip in addresses {
+            let ip = ip.to_string();
+            if !names.contains(&ip) {
+                names.push(ip);
+            }
+        }
         let usable = files.cert.exists()
             && files.key.exists()
             && load(&files).ok().is_some_and(|identity| {
-                identity.not_after().is_some_and(|end| {
-                    end.duration_since(now) > jiff::SignedDuration::from_hours(24 * RENEW_DAYS)
-                })
+                identity.covers(&names)
+                    && identity.not_after().is_some_and(|end| {
+                        end.duration_since(now) > jiff::SignedDuration::from_hours(24 * RENEW_DAYS)
+                    })
             });
         if !usable {
-            let names = self_signed_names(hostname().as_deref(), &config.screens.public_url);
             make_self_signed(&files, &names, now)?;
             made = true;
         }
@@ -502,12 +543,12 @@ mod tests {
         let config = config(dir.path());
         let now: Timestamp = NOW.parse().unwrap();
         assert!(check(&config).unwrap().unwrap().contains("will be made"));
-        let first = prepare(&config, now).unwrap();
+        let first = prepare(&config, now, &[]).unwrap();
         assert!(first.made);
         let key = dir.path().join("tls/key.pem");
         let mode = std::fs::metadata(&key).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        let second = prepare(&config, now).unwrap();
+        let second = prepare(&config, now, &[]).unwrap();
         assert!(!second.made);
         assert_eq!(first.fingerprint, second.fingerprint);
         assert_eq!(first.fingerprint.len(), 32 * 3 - 1);
@@ -526,9 +567,17 @@ mod tests {
         );
         // Near its end it is made again.
         let later = end - jiff::SignedDuration::from_hours(24 * 10);
-        let renewed = prepare(&config, later).unwrap();
+        let renewed = prepare(&config, later, &[]).unwrap();
         assert!(renewed.made);
         assert_ne!(renewed.fingerprint, first.fingerprint);
+        // So it is when the machine has a new address, which it then names.
+        let lan: std::net::IpAddr = "192.168.1.20".parse().unwrap();
+        let moved = prepare(&config, later, &[lan]).unwrap();
+        assert!(moved.made);
+        let identity = load(&TlsFiles::of(&config)).unwrap();
+        assert!(identity.covers(&["192.168.1.20".to_owned(), "localhost".to_owned()]));
+        assert!(!identity.covers(&["192.168.1.21".to_owned()]));
+        assert!(!prepare(&config, later, &[lan]).unwrap().made);
     }
 
     #[test]
