@@ -1,21 +1,34 @@
 //! The operator's commands on the data folder: `waitless user`, `waitless token`,
-//! `waitless audit verify`. They open the database themselves, so they work while the server is
-//! stopped; while it runs, the database is locked and they say so.
+//! `waitless audit verify`. Each opens the database itself when the server is stopped; while
+//! the server runs (it holds the database), it asks the server over the admin socket
+//! (`waitless::control`). Both ways carry the request out with `waitless::staff` and record
+//! each change in the audit trail, and this module prints the answer the same way.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use waitless::auth::{Auth, Role};
+use waitless::auth::{Auth, Role, UserView};
 use waitless::cli::{TokenCommand, UserCommand};
 use waitless::clock::SystemClock;
 use waitless::config::Config;
+use waitless::control::{self, ClientError, ControlReply};
 use waitless::domain::RoomId;
+use waitless::staff::{self, Secret, StaffAnswer, StaffRequest};
 use waitless::store::{Store, StoreError, StoreOptions};
 
-/// Opens the database for a command, or says why not.
-fn open(config: &Config) -> Result<Arc<Store>, ExitCode> {
+/// Where a request is carried out.
+enum Target {
+    /// This process opened the database (the server is stopped).
+    Offline(Arc<Store>),
+    /// The server holds the database: ask it over its admin socket.
+    Online { database: PathBuf, socket: PathBuf },
+}
+
+/// Opens the database for a command, or finds the server that holds it, or says why not.
+fn open(config: &Config) -> Result<Target, ExitCode> {
     let path = config.database_path();
     match Store::open(
         &path,
@@ -24,15 +37,11 @@ fn open(config: &Config) -> Result<Arc<Store>, ExitCode> {
             cache_bytes: 1 << 20,
         },
     ) {
-        Ok(store) => Ok(Arc::new(store)),
-        Err(StoreError::InUse(_)) => {
-            eprintln!(
-                "waitless: {} is in use by the running waitless: stop it first (sudo systemctl \
-                 stop waitless), run this command, then start it again",
-                path.display()
-            );
-            Err(ExitCode::FAILURE)
-        }
+        Ok(store) => Ok(Target::Offline(Arc::new(store))),
+        Err(StoreError::InUse(_)) => Ok(Target::Online {
+            database: path,
+            socket: control::socket_path(&config.data),
+        }),
         Err(e) => {
             eprintln!("waitless: cannot open {}: {e}", path.display());
             Err(ExitCode::FAILURE)
@@ -40,16 +49,59 @@ fn open(config: &Config) -> Result<Arc<Store>, ExitCode> {
     }
 }
 
-fn close(store: Arc<Store>) {
-    if let Ok(store) = Arc::try_unwrap(store)
-        && let Err(e) = store.close()
-    {
-        eprintln!("waitless: closing the database: {e}");
+impl Target {
+    /// Carries out `request` and records its change, here or in the server.
+    fn perform(&self, config: &Config, request: StaffRequest) -> Result<StaffAnswer, String> {
+        match self {
+            Target::Offline(store) => {
+                let clock = SystemClock;
+                let calendar = config.calendar().map_err(|e| e.to_string())?;
+                let policy = config.policy();
+                let auth = Auth::new(Arc::clone(store), Arc::new(SystemClock));
+                let origin = staff::cli_origin(control::effective_uid());
+                let offline = staff::Offline {
+                    store,
+                    clock: &clock,
+                    calendar: &calendar,
+                    policy: &policy,
+                };
+                staff::perform_offline(&auth, offline, request, &origin).map_err(|e| e.to_string())
+            }
+            Target::Online { database, socket } => ask(database, socket, &request),
+        }
+    }
+
+    fn close(self) {
+        if let Target::Offline(store) = self
+            && let Ok(store) = Arc::try_unwrap(store)
+            && let Err(e) = store.close()
+        {
+            eprintln!("waitless: closing the database: {e}");
+        }
+    }
+}
+
+/// Asks the running server.
+fn ask(
+    database: &std::path::Path,
+    socket: &std::path::Path,
+    request: &StaffRequest,
+) -> Result<StaffAnswer, String> {
+    match control::ask(socket, request) {
+        Ok(ControlReply::Ok { answer }) => Ok(answer),
+        Ok(ControlReply::Error { message, .. }) => Err(message),
+        Err(ClientError::NotRunning(_)) => Err(format!(
+            "{} is in use by another process, and no running waitless answers on {}: is another \
+             waitless command running? Try again when it has finished",
+            database.display(),
+            socket.display()
+        )),
+        Err(e) => Err(e.to_string()),
     }
 }
 
 /// A password from the terminal (asked twice, not echoed) or one line of stdin.
-fn read_password(name: &str) -> Result<String, String> {
+fn read_password(name: &str) -> Result<Secret, String> {
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password(format!("password for {name}: "))
             .map_err(|e| e.to_string())?;
@@ -57,14 +109,14 @@ fn read_password(name: &str) -> Result<String, String> {
         if first != second {
             return Err("the two passwords differ".to_owned());
         }
-        Ok(first)
+        Ok(Secret(first))
     } else {
         let mut line = String::new();
         std::io::stdin()
             .lock()
             .read_line(&mut line)
             .map_err(|e| e.to_string())?;
-        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+        Ok(Secret(line.trim_end_matches(['\r', '\n']).to_owned()))
     }
 }
 
@@ -73,138 +125,217 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
+fn role_list(user: &UserView) -> Vec<&'static str> {
+    user.roles.iter().map(|r| r.as_str()).collect()
+}
+
+/// Opens the target, builds the request (which may ask for a password), carries it out and
+/// prints the answer with `print`.
+fn run(
+    config: &Config,
+    request: impl FnOnce() -> Result<StaffRequest, String>,
+    print: impl FnOnce(StaffAnswer) -> ExitCode,
+) -> ExitCode {
+    let target = match open(config) {
+        Ok(target) => target,
+        Err(code) => return code,
+    };
+    let code = match request().and_then(|request| target.perform(config, request)) {
+        Ok(answer) => print(answer),
+        Err(e) => fail(e),
+    };
+    target.close();
+    code
+}
+
+fn unexpected(answer: &StaffAnswer) -> ExitCode {
+    fail(format!("unexpected answer: {answer:?}"))
+}
+
 /// `waitless user ...`
 pub fn user(config: &Config, action: UserCommand) -> ExitCode {
-    // Check what can be checked before asking for a password.
-    let (roles, rooms) = match &action {
-        UserCommand::Add { roles, rooms, .. } => {
+    match action {
+        UserCommand::Add { name, roles, rooms } => {
+            // Check what can be checked before asking for a password.
             let roles: Result<BTreeSet<Role>, _> = roles.iter().map(|r| r.parse()).collect();
             let rooms: Result<Vec<RoomId>, _> = rooms.iter().map(|r| RoomId::parse(r)).collect();
-            match (roles, rooms) {
+            let (roles, rooms) = match (roles, rooms) {
                 (Ok(roles), Ok(rooms)) => (roles, rooms),
                 (Err(e), _) => return fail(e),
                 (_, Err(e)) => return fail(e),
-            }
+            };
+            run(
+                config,
+                || {
+                    let password = read_password(&name)
+                        .map_err(|e| format!("cannot read the password: {e}"))?;
+                    Ok(StaffRequest::UserAdd {
+                        name: name.clone(),
+                        password,
+                        roles,
+                        rooms,
+                    })
+                },
+                |answer| match answer {
+                    StaffAnswer::User { user } => {
+                        println!("added {} ({})", user.name, role_list(&user).join(", "));
+                        ExitCode::SUCCESS
+                    }
+                    other => unexpected(&other),
+                },
+            )
         }
-        _ => (BTreeSet::new(), Vec::new()),
-    };
-    let store = match open(config) {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
-    let auth = Auth::new(Arc::clone(&store), Arc::new(SystemClock));
-    let code = match action {
-        UserCommand::Add { name, .. } => match read_password(&name)
-            .map_err(|e| format!("cannot read the password: {e}"))
-            .and_then(|pw| {
-                auth.add_user(&name, &pw, roles, rooms)
-                    .map_err(|e| e.to_string())
-            }) {
-            Ok(user) => {
-                let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
-                println!("added {} ({})", user.name, roles.join(", "));
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(e),
-        },
-        UserCommand::List => match auth.users() {
-            Ok(users) => {
-                for u in users {
-                    let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
-                    let rooms: Vec<&str> = u.rooms.iter().map(RoomId::as_str).collect();
-                    println!(
-                        "{}\t{}\t{}{}",
-                        u.name,
-                        roles.join(","),
-                        rooms.join(","),
-                        if u.disabled { "\tdisabled" } else { "" }
-                    );
+        UserCommand::List => run(
+            config,
+            || Ok(StaffRequest::UserList),
+            |answer| match answer {
+                StaffAnswer::Users { users } => {
+                    for u in users {
+                        let rooms: Vec<&str> = u.rooms.iter().map(RoomId::as_str).collect();
+                        println!(
+                            "{}\t{}\t{}{}",
+                            u.name,
+                            role_list(&u).join(","),
+                            rooms.join(","),
+                            if u.disabled { "\tdisabled" } else { "" }
+                        );
+                    }
+                    ExitCode::SUCCESS
                 }
+                other => unexpected(&other),
+            },
+        ),
+        UserCommand::Passwd { name } => run(
+            config,
+            || {
+                let password =
+                    read_password(&name).map_err(|e| format!("cannot read the password: {e}"))?;
+                Ok(StaffRequest::UserPasswd {
+                    name: name.clone(),
+                    password,
+                })
+            },
+            |answer| match answer {
+                StaffAnswer::User { user } => {
+                    println!(
+                        "password of {} changed; their sessions are ended",
+                        user.name
+                    );
+                    ExitCode::SUCCESS
+                }
+                other => unexpected(&other),
+            },
+        ),
+        UserCommand::Disable { name } => set_disabled(config, name, true),
+        UserCommand::Enable { name } => set_disabled(config, name, false),
+    }
+}
+
+/// `waitless user disable|enable NAME`
+fn set_disabled(config: &Config, name: String, disabled: bool) -> ExitCode {
+    run(
+        config,
+        || Ok(StaffRequest::UserSetDisabled { name, disabled }),
+        |answer| match answer {
+            StaffAnswer::User { user } if disabled => {
+                println!("{} disabled; their sessions are ended", user.name);
                 ExitCode::SUCCESS
             }
-            Err(e) => fail(e),
-        },
-        UserCommand::Passwd { name } => match read_password(&name)
-            .map_err(|e| format!("cannot read the password: {e}"))
-            .and_then(|pw| auth.set_password(&name, &pw).map_err(|e| e.to_string()))
-        {
-            Ok(_) => {
-                println!("password of {name} changed; their sessions are ended");
+            StaffAnswer::User { user } => {
+                println!("{} enabled", user.name);
                 ExitCode::SUCCESS
             }
-            Err(e) => fail(e),
+            other => unexpected(&other),
         },
-    };
-    drop(auth);
-    close(store);
-    code
+    )
 }
 
 /// `waitless token ...`
 pub fn token(config: &Config, action: TokenCommand) -> ExitCode {
-    let store = match open(config) {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
-    let auth = Auth::new(Arc::clone(&store), Arc::new(SystemClock));
-    let code = match action {
-        TokenCommand::Create { name, role } => match role
-            .parse::<Role>()
-            .and_then(|role| auth.create_token(&name, role))
-        {
-            Ok((secret, view)) => {
-                eprintln!(
-                    "token {} ({}, role {}) — shown once, keep it safe:",
-                    view.id,
-                    view.name,
-                    view.role.as_str()
-                );
-                println!("{secret}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(e),
-        },
-        TokenCommand::List => match auth.tokens() {
-            Ok(tokens) => {
-                for t in tokens {
-                    println!(
-                        "{}\t{}\t{}\tcreated {}\tlast used {}",
-                        t.id,
-                        t.name,
-                        t.role.as_str(),
-                        t.created_at,
-                        t.last_used
-                            .map_or_else(|| "never".to_owned(), |at| at.to_string())
-                    );
+    match action {
+        TokenCommand::Create { name, role } => {
+            let role = match role.parse::<Role>() {
+                Ok(role) => role,
+                Err(e) => return fail(e),
+            };
+            run(
+                config,
+                || Ok(StaffRequest::TokenCreate { name, role }),
+                |answer| match answer {
+                    StaffAnswer::TokenCreated { secret, token } => {
+                        eprintln!(
+                            "token {} ({}, role {}) — shown once, keep it safe:",
+                            token.id,
+                            token.name,
+                            token.role.as_str()
+                        );
+                        println!("{}", secret.0);
+                        ExitCode::SUCCESS
+                    }
+                    other => unexpected(&other),
+                },
+            )
+        }
+        TokenCommand::List => run(
+            config,
+            || Ok(StaffRequest::TokenList),
+            |answer| match answer {
+                StaffAnswer::Tokens { tokens } => {
+                    for t in tokens {
+                        println!(
+                            "{}\t{}\t{}\tcreated {}\tlast used {}",
+                            t.id,
+                            t.name,
+                            t.role.as_str(),
+                            t.created_at,
+                            t.last_used
+                                .map_or_else(|| "never".to_owned(), |at| at.to_string())
+                        );
+                    }
+                    ExitCode::SUCCESS
                 }
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(e),
-        },
-        TokenCommand::Revoke { id } => match auth.revoke_token(&id) {
-            Ok(()) => {
-                println!("token {id} revoked");
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(e),
-        },
-    };
-    drop(auth);
-    close(store);
-    code
+                other => unexpected(&other),
+            },
+        ),
+        TokenCommand::Revoke { id } => run(
+            config,
+            || Ok(StaffRequest::TokenRevoke { id }),
+            |answer| match answer {
+                StaffAnswer::TokenRevoked { token } => {
+                    println!("token {} revoked", token.id);
+                    ExitCode::SUCCESS
+                }
+                other => unexpected(&other),
+            },
+        ),
+    }
 }
 
-/// `waitless audit verify`
+/// `waitless audit verify`: reads the database read-only, or asks the running server.
 pub fn audit_verify(config: &Config) -> ExitCode {
-    match waitless::store::audit_verify(&config.database_path()) {
-        Ok(report) => {
+    let database = config.database_path();
+    let answer = match waitless::store::audit_verify(&database) {
+        Ok(report) => Ok(StaffAnswer::Audit {
+            intact: report.is_ok(),
+            report: report.to_string(),
+        }),
+        Err(StoreError::InUse(_)) => ask(
+            &database,
+            &control::socket_path(&config.data),
+            &StaffRequest::AuditVerify,
+        ),
+        Err(e) => Err(e.to_string()),
+    };
+    match answer {
+        Ok(StaffAnswer::Audit { intact, report }) => {
             println!("{report}");
-            if report.is_ok() {
+            if intact {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             }
         }
+        Ok(other) => unexpected(&other),
         Err(e) => fail(e),
     }
 }

@@ -66,6 +66,25 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
+    let tls = if config.tls.enabled {
+        // A self-signed certificate names the addresses staff type in: the bound one, or the
+        // LAN address of a wildcard bind.
+        let bound = listener.local_addr()?.ip();
+        let addresses: Vec<std::net::IpAddr> = if bound.is_unspecified() {
+            lan_address()
+                .and_then(|a| a.parse().ok())
+                .into_iter()
+                .collect()
+        } else {
+            vec![bound]
+        };
+        Some(
+            crate::tls::prepare(&config, clock.now(), &addresses)
+                .context("cannot set up HTTPS ([tls] in the configuration)")?,
+        )
+    } else {
+        None
+    };
     let calendar = config.calendar()?;
     let policy = config.policy();
     let path = config.database_path();
@@ -170,6 +189,8 @@ pub async fn run(
         Arc::clone(&clock),
         config.store.patient_details_days,
     ));
+    // The command line reaches the running server here (it cannot open the database).
+    let control = start_control(&config, &auth, &store, &engine);
     let config = Arc::new(config);
     let app_state = Data::new(AppState {
         engine: engine.handle(),
@@ -190,7 +211,7 @@ pub async fn run(
         screens,
     });
     let max_body = config.http.max_body_bytes;
-    let mut server = HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             .wrap(web::security::headers())
             .app_data(app_state.clone())
@@ -199,8 +220,11 @@ pub async fn run(
     .disable_signals()
     // Small frames (one event) go out at once, not after the client's next ACK.
     .tcp_nodelay(true)
-    .shutdown_timeout(config.http.shutdown_timeout_secs)
-    .listen(listener)
+    .shutdown_timeout(config.http.shutdown_timeout_secs);
+    let mut server = match &tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls.server.clone()),
+        None => server.listen(listener),
+    }
     .with_context(|| format!("cannot serve on {addr}"))?;
     if config.http.workers > 0 {
         server = server.workers(config.http.workers);
@@ -209,7 +233,24 @@ pub async fn run(
     let handle = server.handle();
     let serving = actix_web::rt::spawn(server);
 
-    log_urls(addr, started.elapsed());
+    log_urls(
+        addr,
+        if tls.is_some() { "https" } else { "http" },
+        started.elapsed(),
+    );
+    if let Some(tls) = &tls {
+        tracing::info!(
+            "HTTPS certificate {}{}, SHA-256 fingerprint {} — staff browsers must trust it: \
+             compare this fingerprint with the one they show (docs/security.md, TLS)",
+            tls.files.cert.display(),
+            if tls.files.self_signed {
+                " (self-signed)"
+            } else {
+                ""
+            },
+            tls.fingerprint
+        );
+    }
     if let Some(code) = setup.code() {
         tracing::warn!(
             "no admin yet: open /setup on this address and enter the one-time code {code} to \
@@ -218,6 +259,9 @@ pub async fn run(
     }
 
     shutdown.await;
+    if let Some(control) = control {
+        control.stop().await;
+    }
     inputs.stop();
     printer.stop();
     hub.close();
@@ -235,6 +279,33 @@ pub async fn run(
     close_store(store).await;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Starts the admin socket in the data folder; without it waitless still serves (the command
+/// line then asks to stop the server first).
+fn start_control(
+    config: &Config,
+    auth: &crate::auth::Auth,
+    store: &Arc<Store>,
+    engine: &Engine,
+) -> Option<crate::control::ControlServer> {
+    let path = crate::control::socket_path(&config.data);
+    let context = crate::control::ControlContext {
+        auth: auth.clone(),
+        store: Arc::clone(store),
+        engine: engine.handle(),
+    };
+    match crate::control::ControlServer::start(&path, context) {
+        Ok(control) => Some(control),
+        Err(e) => {
+            tracing::warn!(
+                "cannot listen on the admin socket {}: {e} — `waitless user|token` will work \
+                 only while the server is stopped",
+                path.display()
+            );
+            None
+        }
+    }
 }
 
 /// Closes the database once the last reference is gone. The HTTP workers drop their state (and
@@ -263,13 +334,13 @@ async fn close_store(mut store: Arc<Store>) {
 }
 
 /// Logs where the screens are. With a wildcard bind address it guesses the LAN address.
-fn log_urls(addr: std::net::SocketAddr, startup: Duration) {
+fn log_urls(addr: std::net::SocketAddr, scheme: &str, startup: Duration) {
     let host = if addr.ip().is_unspecified() {
         lan_address().unwrap_or_else(|| "localhost".to_owned())
     } else {
         addr.ip().to_string()
     };
-    let base = format!("http://{host}:{}", addr.port());
+    let base = format!("{scheme}://{host}:{}", addr.port());
     tracing::info!(
         "waitless {} ready in {} ms on {addr}",
         env!("CARGO_PKG_VERSION"),

@@ -33,13 +33,13 @@ pub enum CliCommand {
     CheckConfig,
     /// Print a test ticket on the configured printer and show its status.
     PrintTest,
-    /// Staff users (works on the data folder while the server is stopped).
+    /// Staff users (on the data folder; while the server runs, through its admin socket).
     User {
         /// What to do.
         #[command(subcommand)]
         action: UserCommand,
     },
-    /// API tokens for other systems and scripts (works while the server is stopped).
+    /// API tokens for other systems and scripts (like `user`, with or without the server).
     Token {
         /// What to do.
         #[command(subcommand)]
@@ -114,6 +114,16 @@ pub enum UserCommand {
     List,
     /// Set a user's password (and end their sessions).
     Passwd {
+        /// Login name.
+        name: String,
+    },
+    /// Disable a user: they cannot log in, and their sessions end.
+    Disable {
+        /// Login name.
+        name: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
         /// Login name.
         name: String,
     },

@@ -30,6 +30,8 @@ pub struct Config {
     pub queue: QueueConfig,
     /// The HTTP server.
     pub http: HttpConfig,
+    /// HTTPS.
+    pub tls: TlsConfig,
     /// The database.
     pub store: StoreConfig,
     /// The kiosk, displays and status pages.
@@ -288,6 +290,19 @@ pub struct HttpConfig {
     pub shutdown_timeout_secs: u64,
 }
 
+/// HTTPS (rustls). Checked by [`crate::tls::check`] (files) as well as [`Config::validate`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Serve HTTPS instead of HTTP on `bind`.
+    pub enabled: bool,
+    /// Certificate chain (PEM), server certificate first; empty: a self-signed certificate in
+    /// `<data>/tls/cert.pem`, made on the first start.
+    pub cert: String,
+    /// The certificate's private key (PEM); empty together with `cert`.
+    pub key: String,
+}
+
 /// The database.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -333,6 +348,11 @@ impl Default for Config {
                 max_body_bytes: 16 * 1024,
                 ws_heartbeat_secs: 5,
                 shutdown_timeout_secs: 5,
+            },
+            tls: TlsConfig {
+                enabled: false,
+                cert: String::new(),
+                key: String::new(),
             },
             store: StoreConfig {
                 fsync: true,
@@ -398,6 +418,7 @@ section_defaults!(
     clinic: ClinicConfig,
     queue: QueueConfig,
     http: HttpConfig,
+    tls: TlsConfig,
     store: StoreConfig,
     screens: ScreensConfig,
     voice: VoiceConfig,
@@ -594,6 +615,13 @@ impl Config {
             return invalid(
                 "screens.public_url",
                 "must start with http:// or https:// (or be empty)",
+            );
+        }
+        if self.tls.cert.is_empty() != self.tls.key.is_empty() {
+            return invalid(
+                "tls.cert",
+                "set both tls.cert and tls.key (your own certificate), or neither (a self-signed \
+                 one is made in the data folder)",
             );
         }
         self.validate_devices()?;

@@ -7,6 +7,7 @@ pub mod auth; // staff users, sessions, API tokens, login throttling
 pub mod cli; // the command line
 pub mod clock; // the only code that reads the time
 pub mod config; // configuration: defaults, file, environment, flags
+pub mod control; // the local admin socket the command line uses while the server runs
 pub mod devices; // printer, GPIO buttons, serial pagers, USB keypads
 pub mod domain; // pure queue rules
 pub mod engine; // the single writer
@@ -14,5 +15,7 @@ pub mod hub; // event fan-out with sequence numbers
 pub mod i18n; // every visible text, per language
 pub mod notify; // announcements: text and speech
 pub mod retention; // patients' personal details and when they are deleted
+pub mod staff; // staff changes (users, tokens) paired with their audit record
 pub mod store; // redb: tables, schema, commits
+pub mod tls; // HTTPS: certificate from the configuration or self-signed
 pub mod web; // actix-web: API, WebSocket, pages

@@ -46,9 +46,19 @@ fn main() -> ExitCode {
 }
 
 fn check_config(config: &Config) -> ExitCode {
+    let tls = match waitless::tls::check(config) {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("waitless: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match toml::to_string_pretty(config) {
         Ok(text) => {
             println!("# configuration OK — effective settings:\n{text}");
+            if let Some(tls) = tls {
+                println!("# {tls}");
+            }
             if let Some(why) = waitless::devices::button::gpio_unavailable(&config.gpio) {
                 println!(
                     "# note: gpio.buttons/gpio.leds are set, but {why}: they will show as \

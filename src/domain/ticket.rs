@@ -99,6 +99,9 @@ pub enum Source {
     Keypad,
     /// waitless itself (day close, seeding).
     System,
+    /// The operator's command line on the machine itself (`waitless user ...`, `waitless
+    /// token ...`), directly or through the running server's admin socket.
+    Cli,
 }
 
 /// Why a ticket was cancelled.

@@ -31,7 +31,7 @@ pub struct AuditQuery {
     pub to: Option<String>,
     /// Only this actor (`user:anita`, `token:his-bridge`, `gpio17`, `anonymous`).
     pub actor: Option<String>,
-    /// Only this input (`kiosk`, `staff`, `api`, `button`, `serial`, `keypad`, `system`).
+    /// Only this input (`kiosk`, `staff`, `api`, `button`, `serial`, `keypad`, `system`, `cli`).
     pub source: Option<String>,
     /// Only this kind of event (`room_next`, `ticket_cancelled`, ...).
     pub kind: Option<String>,

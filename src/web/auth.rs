@@ -244,7 +244,7 @@ pub async fn login(
     let (token, principal) = web::block(move || auth.login(&body.name, &body.password, client))
         .await
         .map_err(|e| WebError::Internal(e.to_string()))??;
-    let secure = req.connection_info().scheme() == "https";
+    let secure = req.connection_info().scheme() == "https" || state.config.tls.enabled;
     Ok(HttpResponse::Ok()
         .cookie(session_cookie(token.as_str().to_owned(), secure))
         .json(MeResponse::from(&principal)))
