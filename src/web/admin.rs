@@ -20,6 +20,7 @@ use crate::domain::{
     Clinic, ClinicChange, Command, RoomChange, RoomId, Service, ServiceChange, ServiceId, Source,
     StaffChange,
 };
+use crate::staff;
 
 /// Kiosk settings as the kiosk uses them: the admin's, else the configuration file's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -90,16 +91,19 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| WebError::Internal(e.to_string()))??)
 }
 
-/// Records a staff change made by `actor` in the audit trail.
-async fn record(state: &AppState, actor: &Actor, change: StaffChange) -> Result<(), WebError> {
-    state
-        .engine
-        .execute(
-            Command::RecordStaffChange { change },
-            actor.origin(Source::Staff),
-        )
-        .await?;
-    Ok(())
+/// Makes a staff change (one of the [`crate::staff`] pairs) and records it as `actor`'s in the
+/// audit trail.
+async fn change<T: Send + 'static>(
+    state: &AppState,
+    actor: &Actor,
+    work: impl FnOnce(&crate::auth::Auth) -> Result<(T, StaffChange), AuthError> + Send + 'static,
+) -> Result<T, WebError> {
+    let auth = state.auth.clone();
+    let (done, change) = blocking(move || work(&auth)).await?;
+    staff::record(&state.engine, change, actor.origin(Source::Staff))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    Ok(done)
 }
 
 async fn execute(state: &AppState, actor: &Actor, command: Command) -> Result<(), WebError> {
@@ -357,19 +361,11 @@ async fn set_rooms(
     name: &str,
     rooms: Vec<RoomId>,
 ) -> Result<UserView, WebError> {
-    let auth = state.auth.clone();
-    let owned = name.to_owned();
-    let view = blocking(move || auth.set_rooms(&owned, rooms)).await?;
-    record(
-        state,
-        actor,
-        StaffChange::RoomsSet {
-            user: view.name.clone(),
-            rooms: view.rooms.clone(),
-        },
-    )
-    .await?;
-    Ok(view)
+    let name = name.to_owned();
+    change(state, actor, move |auth| {
+        staff::set_rooms(auth, &name, rooms)
+    })
+    .await
 }
 
 /// Every staff user (never their password hashes).
@@ -407,18 +403,9 @@ pub async fn user_add(
 ) -> Result<HttpResponse, WebError> {
     let body = body.into_inner();
     check_rooms(&state, &body.rooms)?;
-    let auth = state.auth.clone();
-    let view =
-        blocking(move || auth.add_user(&body.name, &body.password, body.roles, body.rooms)).await?;
-    record(
-        &state,
-        &actor,
-        StaffChange::UserAdded {
-            user: view.name.clone(),
-            roles: role_names(&view.roles),
-            rooms: view.rooms.clone(),
-        },
-    )
+    let view = change(&state, &actor, move |auth| {
+        staff::add_user(auth, &body.name, &body.password, body.roles, body.rooms)
+    })
     .await?;
     Ok(HttpResponse::Created().json(view))
 }
@@ -477,30 +464,19 @@ pub async fn user_patch(
         check_rooms(&state, rooms)?;
     }
     if let Some(password) = patch.password {
-        let auth = state.auth.clone();
         let owned = name.clone();
-        blocking(move || auth.set_password(&owned, &password)).await?;
-        record(
-            &state,
-            &actor,
-            StaffChange::PasswordSet { user: name.clone() },
-        )
+        change(&state, &actor, move |auth| {
+            staff::set_password(auth, &owned, &password)
+        })
         .await?;
     }
     if let Some(roles) = patch.roles
         && roles != user.roles
     {
-        let auth = state.auth.clone();
         let owned = name.clone();
-        let view = blocking(move || auth.set_roles(&owned, roles)).await?;
-        record(
-            &state,
-            &actor,
-            StaffChange::RolesSet {
-                user: name.clone(),
-                roles: role_names(&view.roles),
-            },
-        )
+        change(&state, &actor, move |auth| {
+            staff::set_roles(auth, &owned, roles)
+        })
         .await?;
     }
     if let Some(rooms) = patch.rooms
@@ -511,17 +487,10 @@ pub async fn user_patch(
     if let Some(disabled) = patch.disabled
         && disabled != user.disabled
     {
-        let auth = state.auth.clone();
         let owned = name.clone();
-        blocking(move || auth.set_disabled(&owned, disabled)).await?;
-        record(
-            &state,
-            &actor,
-            StaffChange::UserDisabled {
-                user: name.clone(),
-                disabled,
-            },
-        )
+        change(&state, &actor, move |auth| {
+            staff::set_disabled(auth, &owned, disabled)
+        })
         .await?;
     }
     let auth = state.auth.clone();
@@ -529,10 +498,6 @@ pub async fn user_patch(
         .await?
         .ok_or_else(|| WebError::Internal("the user disappeared".to_owned()))?;
     Ok(HttpResponse::Ok().json(view))
-}
-
-fn role_names(roles: &BTreeSet<Role>) -> Vec<String> {
-    roles.iter().map(|r| r.as_str().to_owned()).collect()
 }
 
 fn check_rooms(state: &AppState, rooms: &[RoomId]) -> Result<(), WebError> {
@@ -579,20 +544,17 @@ pub async fn token_create(
     body: web::Json<NewToken>,
 ) -> Result<HttpResponse, WebError> {
     let body = body.into_inner();
-    let auth = state.auth.clone();
-    let (secret, token) = blocking(move || auth.create_token(&body.name, body.role)).await?;
-    record(
-        &state,
-        &actor,
-        StaffChange::TokenCreated {
-            token: token.name.clone(),
-            role: token.role.as_str().to_owned(),
-        },
-    )
+    let (secret, token) = change(&state, &actor, move |auth| {
+        staff::create_token(auth, &body.name, body.role)
+            .map(|(secret, token, change)| ((secret, token), change))
+    })
     .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
-        .json(CreatedToken { secret, token }))
+        .json(CreatedToken {
+            secret: secret.0,
+            token,
+        }))
 }
 
 /// Revokes an API token: it stops working at once.
@@ -605,16 +567,7 @@ pub async fn token_revoke(
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let id = id.into_inner();
-    let auth = state.auth.clone();
-    let tokens = blocking(move || auth.tokens()).await?;
-    let name = tokens
-        .iter()
-        .find(|t| t.id == id)
-        .map(|t| t.name.clone())
-        .ok_or_else(|| AuthError::TokenNotFound(id.clone()))?;
-    let auth = state.auth.clone();
-    blocking(move || auth.revoke_token(&id)).await?;
-    record(&state, &actor, StaffChange::TokenRevoked { token: name }).await?;
+    change(&state, &actor, move |auth| staff::revoke_token(auth, &id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -644,14 +597,11 @@ pub async fn my_password(
         return Err(WebError::Forbidden);
     };
     let body = body.into_inner();
-    let auth = state.auth.clone();
     let client = super::auth::client_ip(&req);
-    let owned = name.clone();
-    blocking(move || {
-        auth.check_password(&owned, &body.current, client)?;
-        auth.set_password(&owned, &body.new)
+    change(&state, &actor, move |auth| {
+        auth.check_password(&name, &body.current, client)?;
+        staff::set_password(auth, &name, &body.new)
     })
     .await?;
-    record(&state, &actor, StaffChange::PasswordSet { user: name }).await?;
     Ok(HttpResponse::NoContent().finish())
 }
