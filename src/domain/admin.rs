@@ -34,10 +34,10 @@ impl KioskSettings {
     /// Checks the ranges.
     pub fn check(&self) -> Result<(), DomainError> {
         if let Some(secs) = self.reset_secs
-            && !(5..=600).contains(&secs)
+            && !(3..=600).contains(&secs)
         {
             return Err(DomainError::InvalidSetting(
-                "kiosk reset_secs must be 5–600 seconds".to_owned(),
+                "kiosk reset_secs must be 3–600 seconds".to_owned(),
             ));
         }
         if let Some(n) = self.tickets_per_minute
