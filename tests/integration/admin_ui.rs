@@ -486,3 +486,103 @@ async fn admin_pages_are_for_admins_only() {
     );
     assert!(!page.contains("style="), "no inline styles");
 }
+
+#[tokio::test]
+async fn a_kiosk_shows_its_code_until_the_admin_approves_it_then_becomes_the_kiosk() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::spawn().await;
+    let r = server
+        .client
+        .patch(server.url("/api/v1/admin/clinic"))
+        .json(&json!({"pairing_required": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut driver = Driver::start().await;
+    // The kiosk: a browser with no login.
+    let kiosk = driver.session(1024, 600).await;
+    kiosk.goto(&server.url("/kiosk")).await;
+    let shown = kiosk
+        .wait_until(
+            "a pairing code",
+            "return document.documentElement.dataset.page === 'pair' \
+             && /^[A-Z0-9]{3} [A-Z0-9]{3}$/.test(document.getElementById('pair-code').textContent) \
+             ? document.getElementById('pair-code').textContent : null;",
+            vec![],
+            PAGE,
+        )
+        .await;
+    let code = shown.as_str().unwrap().replace(' ', "");
+    shoot(&kiosk, "pairing-code-1024x600", "body", true).await;
+
+    // The admin approves it in /admin → Screens.
+    let admin = driver.session(1280, 800).await;
+    admin.goto(&server.url("/admin#screens")).await;
+    let row = format!(r#"#screens-pending tr[data-code="{code}"]"#);
+    admin.wait_visible(&row, PAGE).await;
+    admin
+        .js(
+            "const input = document.querySelector(arguments[0] + ' input'); \
+             input.value = 'front-kiosk';",
+            vec![json!(row)],
+        )
+        .await;
+    press(&admin, &format!("{row} button[data-action=approve]")).await;
+    admin
+        .wait_for_text(
+            r#"#screens-paired tr[data-name="front-kiosk"]"#,
+            "front-kiosk",
+            PAGE,
+        )
+        .await;
+
+    // The kiosk finds out by itself and reloads as the kiosk; its tickets are its own.
+    kiosk
+        .wait_until(
+            "the kiosk after pairing",
+            "return document.documentElement.dataset.page === 'kiosk' \
+             && document.readyState === 'complete';",
+            vec![],
+            PAGE,
+        )
+        .await;
+    let issued = kiosk
+        .js(
+            "return fetch('/api/v1/tickets', {method: 'POST', \
+               headers: {'Content-Type': 'application/json'}, \
+               body: JSON.stringify({service: 'general', source: 'kiosk', print: false})}) \
+             .then((r) => r.status);",
+            vec![],
+        )
+        .await;
+    assert_eq!(issued, 201);
+    let audit = server
+        .get_json("/api/v1/audit?kind=ticket_issued&actor=screen:front-kiosk")
+        .await;
+    assert_eq!(audit["events"].as_array().unwrap().len(), 1, "{audit}");
+
+    // Unpaired in /admin: the kiosk cannot issue any more.
+    press(
+        &admin,
+        r#"#screens-paired tr[data-name="front-kiosk"] button[data-action=unpair]"#,
+    )
+    .await;
+    admin.wait_visible("#confirm-yes", PAGE).await;
+    press(&admin, "#confirm-yes").await;
+    admin
+        .wait_for_text("#screens-paired", "No paired screens", PAGE)
+        .await;
+    let refused = kiosk
+        .js(
+            "return fetch('/api/v1/tickets', {method: 'POST', \
+               headers: {'Content-Type': 'application/json'}, \
+               body: JSON.stringify({service: 'general', source: 'kiosk', print: false})}) \
+             .then((r) => r.status);",
+            vec![],
+        )
+        .await;
+    assert_eq!(refused, 403);
+    kiosk.close().await;
+    admin.close().await;
+}
