@@ -83,7 +83,7 @@ pub struct AdminClinic {
 }
 
 /// Runs a blocking auth call off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
 ) -> Result<T, WebError> {
     Ok(web::block(work)
@@ -102,7 +102,7 @@ async fn change<T: Send + 'static>(
     let (done, change) = blocking(move || work(&auth)).await?;
     staff::record(&state.engine, change, actor.origin(Source::Staff))
         .await
-        .map_err(|e| WebError::Internal(e.to_string()))?;
+        .map_err(|e| WebError::NotRecorded(e.to_string()))?;
     Ok(done)
 }
 

@@ -69,6 +69,11 @@ pub enum WebError {
     /// The clinic requires paired screens and this kiosk is not one.
     #[error("this kiosk is not paired: an admin must approve it in /admin first")]
     ScreenNotPaired,
+    /// A staff change was made but its audit record could not be written.
+    #[error(
+        "the change was made, but it could not be recorded in the audit trail — check the log and the disk"
+    )]
+    NotRecorded(String),
     /// The change would leave no enabled admin.
     #[error("that would leave no enabled admin: make another user admin first")]
     LastAdmin,
@@ -162,6 +167,7 @@ impl WebError {
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::CrossSite => (StatusCode::FORBIDDEN, "cross-site-request"),
             Self::LastAdmin => (StatusCode::CONFLICT, "last-admin"),
+            Self::NotRecorded(_) => (StatusCode::INTERNAL_SERVER_ERROR, "not-recorded"),
             Self::ScreenNotPaired => (StatusCode::FORBIDDEN, "screen-not-paired"),
             Self::TooManyTickets => (StatusCode::TOO_MANY_REQUESTS, "too-many-tickets"),
             Self::Auth(e) => {

@@ -10,11 +10,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
+use super::admin::blocking;
 use super::auth::Actor;
 use super::error::{ErrorBody, WebError};
 use crate::auth::AuthError;
 use crate::auth::screen::{PendingView, Poll, ScreenKind, ScreenView};
-use crate::domain::{Command, Source, StaffChange};
+use crate::domain::{Origin, Source, StaffChange};
 
 /// The paired screen's cookie.
 pub const SCREEN_COOKIE: &str = "waitless_screen";
@@ -60,12 +61,11 @@ pub fn may_show(state: &AppState, req: &HttpRequest, actor: &Actor, kind: Screen
     !required(state) || actor.0.is_some() || screen_of(state, req).is_some_and(|s| s.kind == kind)
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
-) -> Result<T, WebError> {
-    Ok(web::block(work)
+/// Records a pairing change in the audit trail.
+async fn record(state: &AppState, change: StaffChange, origin: Origin) -> Result<(), WebError> {
+    crate::staff::record(&state.engine, change, origin)
         .await
-        .map_err(|e| WebError::Internal(e.to_string()))??)
+        .map_err(|e| WebError::NotRecorded(e.to_string()))
 }
 
 /// `POST /api/v1/pair` body.
@@ -214,10 +214,7 @@ pub async fn screen_approve(
         screen: view.name.clone(),
         screen_kind: view.kind.as_str().to_owned(),
     };
-    state
-        .engine
-        .execute(Command::RecordStaffChange { change }, origin)
-        .await?;
+    record(&state, change, origin).await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -234,14 +231,7 @@ pub async fn screen_revoke(
     let id = id.into_inner();
     let screens = state.screens.clone();
     let view = blocking(move || screens.revoke(&id)).await?;
-    state
-        .engine
-        .execute(
-            Command::RecordStaffChange {
-                change: StaffChange::ScreenRevoked { screen: view.name },
-            },
-            actor.origin(Source::Staff),
-        )
-        .await?;
+    let change = StaffChange::ScreenRevoked { screen: view.name };
+    record(&state, change, actor.origin(Source::Staff)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

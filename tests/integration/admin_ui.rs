@@ -481,8 +481,8 @@ async fn admin_pages_are_for_admins_only() {
     assert_eq!(r.status(), 200);
     let page = r.text().await.unwrap();
     assert!(
-        page.contains(r#"<section id="screens">"#),
-        "the paired screens' place"
+        page.contains(r#"<section id="screens""#) && page.contains(r#"id="screens-pending""#),
+        "the paired screens' section"
     );
     assert!(!page.contains("style="), "no inline styles");
 }
