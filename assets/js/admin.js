@@ -233,7 +233,7 @@ function saveClinic(event) {
   const priority = $("kiosk-priority").value;
   const kiosk = { priority: priority === "" ? null : priority === "true", reset_secs: null, tickets_per_minute: null };
   if (!$("kiosk-reset-default").checked) {
-    kiosk.reset_secs = wholeNumber($("kiosk-reset-secs"), 5, 600);
+    kiosk.reset_secs = wholeNumber($("kiosk-reset-secs"), 3, 600);
     if (kiosk.reset_secs === null) {
       note("clinic", "error", t("admin.number_between", { low: 5, high: 600 }));
       $("kiosk-reset-secs").focus();
