@@ -20,6 +20,7 @@ const state = {
   skewMs: null,          // client clock minus server clock, estimated from event times
   known: new Map(),      // ticket id → latest full ticket seen in events (for search)
   devices: new Map(),    // device id → its status (printer, buttons...)
+  patients: new Map(),   // ticket id → {name, phone} reception recorded, or null: none
   servicesKey: "",
   roomsKey: "",
   transferTicket: null,
@@ -519,9 +520,18 @@ function issue(event) {
   const button = $("issue-button");
   const key = randomKey();
   button.disabled = true;
-  run("issue", () => api("POST", "/api/v1/tickets", { service: serviceId, priority, source: "reception" },
-    { "Idempotency-Key": key }), (tk) => {
+  const body = { service: serviceId, priority, source: "reception" };
+  const name = $("issue-patient-name").value.trim();
+  const phone = $("issue-patient-phone").value.trim();
+  if (name || phone) body.patient = { name, phone };
+  run("issue", () => api("POST", "/api/v1/tickets", body, { "Idempotency-Key": key }), (tk) => {
     remember(tk);
+    if (body.patient) {
+      state.patients.set(tk.id, { name, phone });
+      $("issue-patient-name").value = "";
+      $("issue-patient-phone").value = "";
+      $("issue-patient").open = false;
+    }
     const details = [serviceName(tk.service), className(tk.priority)];
     if (tk.position !== null && tk.position !== undefined) details.push(t("staff.ahead", { n: tk.position }));
     if (tk.eta_minutes !== null && tk.eta_minutes !== undefined) details.push(etaText(tk));
@@ -635,7 +645,9 @@ function renderSearch() {
   const again = focused
     ? [focused.closest("[data-ticket]").dataset.ticket, focused.dataset.action]
     : null;
-  box.replaceChildren(...found.slice(0, 4).map(searchCard));
+  const shown = found.slice(0, 4);
+  box.replaceChildren(...shown.map(searchCard));
+  lookUpPatients(shown);
   if (again) box.querySelector(`[data-ticket="${again[0]}"] [data-action="${again[1]}"]`)?.focus();
 }
 
@@ -658,6 +670,7 @@ function searchCard(tk) {
       el("span", { class: "result-number" }, tk.number),
       el("span", { class: `state state-${tk.state}` }, has(stateKey) ? t(stateKey) : tk.state)),
     where.length ? el("div", { class: "result-where" }, where.join(" · ")) : null,
+    patientLine(tk),
     el("div", { class: "result-actions" },
       canCancel ? el("button", { type: "button", class: "btn btn-danger", "data-action": "cancel", disabled: off,
         onclick: () => ticketAction(tk, "cancel") }, t("staff.cancel")) : null,
@@ -668,6 +681,25 @@ function searchCard(tk) {
       canCancel && state.devices.has("printer") ? el("button", { type: "button", class: "btn btn-quiet", "data-action": "print",
         disabled: off, onclick: () => reprint(tk) }, t("staff.reprint")) : null,
     ));
+}
+
+/** The name and phone reception recorded with a ticket, if any (staff only; deleted after the
+ *  retention period). */
+function patientLine(tk) {
+  const p = state.patients.get(tk.id);
+  if (!p) return null;
+  return el("div", { class: "result-patient" }, [p.name, p.phone].filter(Boolean).join(" · "));
+}
+
+/** Asks once per ticket whether reception recorded a name or phone with it. */
+function lookUpPatients(tickets) {
+  for (const tk of tickets) {
+    if (state.patients.has(tk.id)) continue;
+    state.patients.set(tk.id, null);
+    api("GET", `/api/v1/tickets/${tk.id}/patient`)
+      .then((p) => { state.patients.set(tk.id, p); renderSearch(); })
+      .catch(() => { /* none recorded (404), or gone after the retention period */ });
+  }
 }
 
 function reprint(tk) {

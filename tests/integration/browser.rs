@@ -502,6 +502,15 @@ async fn staff_console_has_every_room_action_and_reception_issues_and_finds_tick
             PAGE,
         )
         .await;
+    // A phone booking: the patient's name and number go with it (staff only).
+    staff.tap("#issue-patient summary", PAGE).await;
+    for (css, text) in [
+        ("#issue-patient-name", "Asha Rao"),
+        ("#issue-patient-phone", "+91 98450 12345"),
+    ] {
+        let input = staff.client.find(Locator::Css(css)).await.unwrap();
+        input.send_keys(text).await.unwrap();
+    }
     staff.tap("#issue-button", PAGE).await;
     staff
         .wait_for_text(
@@ -512,11 +521,16 @@ async fn staff_console_has_every_room_action_and_reception_issues_and_finds_tick
         .await;
     assert_eq!(server.ticket_numbers().await, ["L001"]);
     staff.wait_for_text("#counts", "1", PAGE).await;
+    let issued = server.get_json("/api/v1/tickets/1/patient").await;
+    assert_eq!(issued["name"], "Asha Rao");
 
-    // And finds it by its number.
+    // And finds it by its number, with the patient's name.
     let search = staff.client.find(Locator::Css("#search")).await.unwrap();
     search.send_keys("l001").await.unwrap();
     staff.wait_for_text("#search-result", "L001", PAGE).await;
+    staff
+        .wait_for_text("#search-result", "Asha Rao · +91 98450 12345", PAGE)
+        .await;
 
     // Room 1 (general only) has nobody; Room 2 calls the lab ticket.
     staff.goto(&server.url("/staff?room=room-2")).await;
