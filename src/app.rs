@@ -201,6 +201,10 @@ pub async fn run(
     let serving = actix_web::rt::spawn(server);
 
     log_urls(addr, started.elapsed());
+    notify_service(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&format!("serving on {addr}")),
+    ]);
     if let Some(code) = setup.code() {
         tracing::warn!(
             "no admin yet: open /setup on this address and enter the one-time code {code} to \
@@ -209,6 +213,7 @@ pub async fn run(
     }
 
     shutdown.await;
+    notify_service(&[sd_notify::NotifyState::Stopping]);
     inputs.stop();
     printer.stop();
     hub.close();
@@ -226,6 +231,14 @@ pub async fn run(
     close_store(store).await;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Tells systemd (a `Type=notify` unit) how the service is doing: `READY=1` once it serves,
+/// `STOPPING=1` at shutdown. A no-op when `NOTIFY_SOCKET` is unset (not run by systemd).
+fn notify_service(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!("cannot notify systemd: {e}");
+    }
 }
 
 /// Closes the database once the last reference is gone. The HTTP workers drop their state (and

@@ -10,6 +10,7 @@ mod crash;
 mod devices;
 mod events;
 mod guards;
+mod notify;
 mod persistence;
 mod printer;
 mod serial;
