@@ -35,7 +35,7 @@ total_start=$(now)
 BASE_INCLUDE=systemd,systemd-sysv,dbus,adduser,ca-certificates,iproute2,udev,apt-utils,tzdata,kmod,e2fsprogs
 SYSTEM_PACKAGES=(linux-image-arm64 raspi-firmware firmware-brcm80211 initramfs-tools
   systemd-timesyncd systemd-resolved avahi-daemon libnss-mdns wpasupplicant iw openssh-server
-  dosfstools cloud-guest-utils fdisk curl less nano espeak-ng alsa-utils)
+  dosfstools fdisk curl less nano espeak-ng alsa-utils)
 [ "$KIOSK" = 1 ] && SYSTEM_PACKAGES+=(cage chromium fonts-noto-core)
 RECIPE_VERSION=1   # bump when the system layer's configuration below changes
 base_key=$(echo "$SUITE $BASE_INCLUDE" | sha256sum | cut -c1-12)
@@ -63,6 +63,8 @@ cleanup() {
 trap cleanup EXIT
 bind() { mkdir -p "$2"; mount --bind "$1" "$2"; mounts+=("$2"); }
 in_root() { LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive chroot "$root" "$@"; }
+# apt in the chroot: never ask; keep the configuration files written here (conffiles).
+APT_INSTALL=(apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 mount_api() {
   mount -t proc proc "$root/proc"; mounts+=("$root/proc")
   mount -t sysfs sysfs "$root/sys"; mounts+=("$root/sys")
@@ -129,10 +131,10 @@ MODS
   mount_api
   in_root apt-get update -q
   # initramfs.conf comes with initramfs-tools: install it first, then set MODULES=list.
-  in_root apt-get install -y -q --no-install-recommends initramfs-tools
+  in_root "${APT_INSTALL[@]}" initramfs-tools
   sed -i 's/^MODULES=.*/MODULES=list/' "$root/etc/initramfs-tools/initramfs.conf"
   rm -f "$root/etc/initramfs-tools/initramfs.conf.waitless"
-  in_root apt-get install -y -q --no-install-recommends "${SYSTEM_PACKAGES[@]}"
+  in_root "${APT_INSTALL[@]}" "${SYSTEM_PACKAGES[@]}"
   in_root apt-get clean
   umount_api
   rm -f "$root/usr/sbin/policy-rc.d"
@@ -159,7 +161,7 @@ printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"; chmod 755 "$root/u
 bind "$work/firmware" "$root/boot/firmware"
 mount_api
 cp "$deb" "$root/tmp/waitless.deb"
-in_root apt-get install -y -q --no-install-recommends /tmp/waitless.deb
+in_root "${APT_INSTALL[@]}" /tmp/waitless.deb
 rm -f "$root/tmp/waitless.deb"
 umount_api
 rm -f "$root/usr/sbin/policy-rc.d"
@@ -175,7 +177,7 @@ cat >"$root/etc/fstab" <<'FSTAB'
 # firmware partition is read-only (a power cut cannot damage what the Pi boots from); apt
 # remounts it writable while it upgrades the kernel (/etc/apt/apt.conf.d/50waitless-firmware).
 LABEL=RASPIROOT  /              ext4  rw,noatime,errors=remount-ro                   0 1
-LABEL=RASPIFIRM  /boot/firmware vfat  ro,nofail,x-systemd.device-timeout=10s,umask=0022 0 2
+LABEL=RASPIFIRM  /boot/firmware vfat  ro,nofail,x-systemd.device-timeout=45s,umask=0022 0 2
 FSTAB
 cat >"$root/etc/apt/apt.conf.d/50waitless-firmware" <<'APT'
 // /boot/firmware is mounted read-only: writable while dpkg runs (kernel and firmware upgrades).
@@ -208,7 +210,6 @@ cat >"$root/etc/systemd/system/waitless-grow-root.service" <<'UNIT'
 Description=Grow the root partition to fill the SD card (first boot)
 ConditionPathExists=/etc/waitless-grow-root
 After=local-fs.target
-Before=waitless.service
 
 [Service]
 Type=oneshot
@@ -226,7 +227,9 @@ name=$(basename "$dev")
 [ -e "/sys/class/block/$name/partition" ] || { echo "root $dev is not a partition: nothing to grow"; exit 0; }
 part=$(cat "/sys/class/block/$name/partition")
 disk=/dev/$(basename "$(readlink -f "/sys/class/block/$name/..")")
-growpart "$disk" "$part" || true
+# The partition to the end of the disk (the kernel is told with partx), then the file system.
+echo ", +" | sfdisk -q --no-reread --no-tell-kernel -N "$part" "$disk" || exit 0
+partx -u -n "$part" "$disk"
 resize2fs "$dev"
 GROW
 chmod 755 "$root/usr/local/sbin/waitless-grow-root"

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 . image/lib.sh
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
-check() { local what=$1; shift; if "$@"; then echo "   ok: $what"; else fail "$what"; fi; }
+check() { local what=$1; shift; if "$@" >/dev/null; then echo "   ok: $what"; else fail "$what"; fi; }
 
 if [ "$(id -u)" != 0 ]; then fail "run as root (dpkg)"; fi
 if dpkg-query -W -f='${Status}' waitless 2>/dev/null | grep -q 'install ok'; then
@@ -31,6 +31,14 @@ deb=target/deb/waitless_${version}-1_amd64.deb
 arm_bin=target/aarch64-debian/aarch64-unknown-linux-gnu/release/waitless
 [ -f "$deb" ] || fail "$deb is missing"
 [ -x "$arm_bin" ] || fail "$arm_bin is missing"
+for d in target/deb/waitless_${version}-1_amd64.deb target/deb/waitless_${version}-1_arm64.deb; do
+  scripts=$(mktemp -d)
+  dpkg-deb -e "$d" "$scripts"
+  for s in postinst prerm postrm; do
+    check "$(basename "$d"): $s is valid sh" sh -n "$scripts/$s"
+  done
+  rm -rf "$scripts"
+done
 
 # What existed before, so the cleanup removes only what this test created.
 had_user=$(getent passwd waitless >/dev/null && echo 1 || echo 0)

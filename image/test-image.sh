@@ -19,6 +19,7 @@ command -v qemu-system-aarch64 >/dev/null && command -v mcopy >/dev/null || \
 work=$(mktemp -d)
 qemu_pid=
 cleanup() {
+  cp "$work/console.log" target/image/console.log 2>/dev/null || true
   if [ -n "$qemu_pid" ]; then kill "$qemu_pid" 2>/dev/null || true; wait "$qemu_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
@@ -50,9 +51,23 @@ took "qemu-system boot to /healthz" "$start"
 health=$(curl -fsS "http://127.0.0.1:$port/healthz")
 echo "   /healthz: $health"
 echo "$health" | grep -q '"status":"ok"' || { echo "FAIL: /healthz not ok" >&2; exit 1; }
-curl -fsS "http://127.0.0.1:$port/display" | grep -qi '<html' || { echo "FAIL: /display" >&2; exit 1; }
-echo "   ok: /display"
-grep -a -E 'Started .*waitless|waitless' "$work/console.log" | tail -n 5 | sed 's/^/   console: /' || true
+page=$(curl -fsS "http://127.0.0.1:$port/display")
+case "$page" in *"<html"*|*"<HTML"*) echo "   ok: /display" ;; *) echo "FAIL: /display" >&2; exit 1 ;; esac
+# Units that failed during the boot (the console shows systemd's status lines).
+failed=$(grep -a -E 'FAILED|DEPEND' "$work/console.log" || true)
+if [ -n "$failed" ]; then
+  echo "$failed" | sed 's/^/   console: /'
+  echo "FAIL: units failed during the boot" >&2
+  exit 1
+fi
+echo "   ok: no unit failed during the boot"
+if grep -a -q 'Finished .*waitless-setup' "$work/console.log"; then
+  echo "   ok: waitless-setup.txt read from the FAT partition"
+else
+  echo "FAIL: waitless-setup.service did not run" >&2
+  exit 1
+fi
+grep -a -E 'waitless' "$work/console.log" | tail -n 8 | sed 's/^/   console: /' || true
 kill "$qemu_pid"
 wait "$qemu_pid" 2>/dev/null || true
 qemu_pid=
