@@ -237,7 +237,7 @@ touch "$root/etc/waitless-grow-root"
 systemd_enable() { local unit=$1 target=$2; mkdir -p "$root/etc/systemd/system/$target.wants"; ln -sf "/etc/systemd/system/$unit" "$root/etc/systemd/system/$target.wants/$unit"; }
 systemd_enable waitless-setup.service sysinit.target
 systemd_enable waitless-grow-root.service multi-user.target
-in_root systemctl enable systemd-networkd systemd-resolved systemd-timesyncd wpa_supplicant@wlan0.service >/dev/null 2>&1
+in_root systemctl enable systemd-networkd systemd-resolved systemd-timesyncd >/dev/null 2>&1
 if [ "$KIOSK" = 1 ]; then
   in_root systemctl enable waitless-kiosk.service >/dev/null 2>&1
   in_root systemctl set-default graphical.target >/dev/null 2>&1
