@@ -37,7 +37,7 @@ start=$(now)
 qemu-system-aarch64 -M virt -cpu cortex-a72 -m 1024 \
   -display none -monitor none -serial "file:$work/console.log" \
   -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
-  -append "root=LABEL=RASPIROOT rw console=ttyAMA0 fsck.repair=yes" \
+  -append "root=LABEL=RASPIROOT rw console=ttyAMA0 fsck.repair=yes systemd.log_target=kmsg" \
   -drive "file=$IMG,format=raw,if=virtio,snapshot=on" \
   -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:80" \
   -device virtio-net-pci,netdev=n0,romfile= </dev/null &
@@ -53,6 +53,13 @@ echo "   /healthz: $health"
 echo "$health" | grep -q '"status":"ok"' || { echo "FAIL: /healthz not ok" >&2; exit 1; }
 page=$(curl -fsS "http://127.0.0.1:$port/display")
 case "$page" in *"<html"*|*"<HTML"*) echo "   ok: /display" ;; *) echo "FAIL: /display" >&2; exit 1 ;; esac
+# Type=notify: systemd reports "Started" only once waitless has sent READY=1.
+end=$(( $(now) + 60 ))
+until grep -a -q 'Started .*waitless.service' "$work/console.log"; do
+  [ "$(now)" -lt "$end" ] || { echo "FAIL: systemd never saw READY=1 from waitless" >&2; exit 1; }
+  sleep 1
+done
+echo "   ok: systemd started waitless.service (READY=1 received)"
 # Units that failed during the boot (the console shows systemd's status lines).
 failed=$(grep -a -E 'FAILED|DEPEND' "$work/console.log" || true)
 if [ -n "$failed" ]; then
