@@ -251,6 +251,10 @@ pub async fn run(
             tls.fingerprint
         );
     }
+    notify_service(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&format!("serving on {addr}")),
+    ]);
     if let Some(code) = setup.code() {
         tracing::warn!(
             "no admin yet: open /setup on this address and enter the one-time code {code} to \
@@ -259,6 +263,7 @@ pub async fn run(
     }
 
     shutdown.await;
+    notify_service(&[sd_notify::NotifyState::Stopping]);
     if let Some(control) = control {
         control.stop().await;
     }
@@ -305,6 +310,14 @@ fn start_control(
             );
             None
         }
+    }
+}
+
+/// Tells systemd (a `Type=notify` unit) how the service is doing: `READY=1` once it serves,
+/// `STOPPING=1` at shutdown. A no-op when `NOTIFY_SOCKET` is unset (not run by systemd).
+fn notify_service(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!("cannot notify systemd: {e}");
     }
 }
 

@@ -10,12 +10,17 @@
 //!
 //! The engine also closes the clinic day: before each batch, and on a timer when idle, it
 //! checks whether the clinic day has changed and, if so, commits a `day_closed` event first.
+//!
+//! Under systemd with `WatchdogSec=` (the packaged unit), the engine's own loop sends the
+//! `WATCHDOG=1` keep-alive, at half the timeout systemd gives in `WATCHDOG_USEC`, idle or
+//! busy: an engine stuck in a command or a commit stops pinging and systemd restarts
+//! waitless. Without `NOTIFY_SOCKET` (a laptop, the tests) the pings are no-ops.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -226,6 +231,13 @@ impl Engine {
         let (sender, receiver) = mpsc::channel();
         let stopping = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stopping);
+        let watchdog = Watchdog::new(sd_notify::watchdog_enabled());
+        if let Some(interval) = watchdog.interval {
+            tracing::info!(
+                "systemd watchdog on: the engine pings every {} ms",
+                interval.as_millis()
+            );
+        }
         let thread = std::thread::Builder::new()
             .name("waitless-engine".to_owned())
             .spawn(move || {
@@ -236,6 +248,7 @@ impl Engine {
                     receiver,
                     stale: false,
                     stopping: flag,
+                    watchdog,
                 }
                 .run();
             })?;
@@ -273,6 +286,65 @@ struct Writer {
     stale: bool,
     /// Set by [`Engine::stop`].
     stopping: Arc<AtomicBool>,
+    /// When to send systemd the next keep-alive.
+    watchdog: Watchdog,
+}
+
+/// The systemd watchdog as the engine loop keeps it: pings at half the timeout systemd set
+/// (`WATCHDOG_USEC`), and bounds how long the loop may block waiting for a command so that an
+/// idle engine still pings on time. Time is a parameter: the tests pass their own instants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Watchdog {
+    /// Time between pings; `None` when systemd asked for no watchdog.
+    interval: Option<Duration>,
+    /// When the last ping was sent; `None` before the first.
+    last: Option<Instant>,
+}
+
+impl Watchdog {
+    /// A watchdog for systemd's timeout (`None` or zero: off).
+    fn new(timeout: Option<Duration>) -> Self {
+        Self {
+            interval: timeout.filter(|t| !t.is_zero()).map(|t| t / 2),
+            last: None,
+        }
+    }
+
+    /// Whether a ping is due at `now`; if so, records it as sent.
+    fn ping_due(&mut self, now: Instant) -> bool {
+        let Some(interval) = self.interval else {
+            return false;
+        };
+        let due = self
+            .last
+            .is_none_or(|last| now.saturating_duration_since(last) >= interval);
+        if due {
+            self.last = Some(now);
+        }
+        due
+    }
+
+    /// How long the loop may wait for a command at `now`: `tick`, or less if a ping falls due
+    /// sooner.
+    fn wait(&self, now: Instant, tick: Duration) -> Duration {
+        match (self.interval, self.last) {
+            (None, _) => tick,
+            (Some(_), None) => Duration::ZERO,
+            (Some(interval), Some(last)) => {
+                let next = last + interval;
+                tick.min(next.saturating_duration_since(now))
+            }
+        }
+    }
+
+    /// Sends the keep-alive if it is due (a no-op without `NOTIFY_SOCKET`).
+    fn keep_alive(&mut self, now: Instant) {
+        if self.ping_due(now)
+            && let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Watchdog])
+        {
+            tracing::warn!("cannot send the systemd watchdog keep-alive: {e}");
+        }
+    }
 }
 
 struct Pending {
@@ -284,7 +356,11 @@ impl Writer {
     fn run(mut self) {
         loop {
             let mut batch = Vec::new();
-            match self.receiver.recv_timeout(TICK) {
+            self.watchdog.keep_alive(Instant::now());
+            match self
+                .receiver
+                .recv_timeout(self.watchdog.wait(Instant::now(), TICK))
+            {
                 Ok(request) => batch.push(request),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if self.stopping.load(Ordering::SeqCst) {
@@ -433,5 +509,61 @@ impl Pending {
             // The requester may have gone (client disconnected): the command still happened.
             let _ = reply.send(self.result);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TICK_1S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn watchdog_off_never_pings_and_waits_a_full_tick() {
+        for timeout in [None, Some(Duration::ZERO)] {
+            let mut watchdog = Watchdog::new(timeout);
+            let now = Instant::now();
+            assert!(!watchdog.ping_due(now));
+            assert_eq!(watchdog.wait(now, TICK_1S), TICK_1S);
+        }
+    }
+
+    #[test]
+    fn watchdog_pings_at_half_the_timeout() {
+        let start = Instant::now();
+        let mut watchdog = Watchdog::new(Some(Duration::from_secs(30)));
+        assert_eq!(watchdog.interval, Some(Duration::from_secs(15)));
+        assert_eq!(
+            watchdog.wait(start, TICK_1S),
+            Duration::ZERO,
+            "first ping at once"
+        );
+        assert!(watchdog.ping_due(start));
+        assert!(!watchdog.ping_due(start + Duration::from_secs(14)));
+        assert!(watchdog.ping_due(start + Duration::from_secs(15)));
+        assert!(!watchdog.ping_due(start + Duration::from_secs(16)));
+        assert!(watchdog.ping_due(start + Duration::from_secs(31)));
+    }
+
+    #[test]
+    fn idle_engine_waits_no_longer_than_the_next_ping() {
+        let start = Instant::now();
+        let mut watchdog = Watchdog::new(Some(Duration::from_millis(400)));
+        assert!(watchdog.ping_due(start));
+        // A short watchdog: the wait is bounded by the ping, not the 1 s tick.
+        assert_eq!(watchdog.wait(start, TICK_1S), Duration::from_millis(200));
+        assert_eq!(
+            watchdog.wait(start + Duration::from_millis(150), TICK_1S),
+            Duration::from_millis(50)
+        );
+        assert_eq!(
+            watchdog.wait(start + Duration::from_millis(250), TICK_1S),
+            Duration::ZERO,
+            "overdue: do not block"
+        );
+        // A long watchdog: the tick (closing the clinic day) bounds the wait.
+        let mut long = Watchdog::new(Some(Duration::from_secs(60)));
+        assert!(long.ping_due(start));
+        assert_eq!(long.wait(start, TICK_1S), TICK_1S);
     }
 }

@@ -13,6 +13,7 @@ mod crash;
 mod devices;
 mod events;
 mod guards;
+mod notify;
 mod pairing;
 mod persistence;
 mod printer;
