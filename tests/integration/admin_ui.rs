@@ -487,6 +487,19 @@ async fn admin_pages_are_for_admins_only() {
     assert!(!page.contains("style="), "no inline styles");
 }
 
+/// A ticket issued from `kiosk`'s own page, as the kiosk does it: the answer's status.
+async fn kiosk_ticket(kiosk: &Browser) -> Value {
+    kiosk
+        .js(
+            "return fetch('/api/v1/tickets', {method: 'POST', \
+               headers: {'Content-Type': 'application/json'}, \
+               body: JSON.stringify({service: 'general', source: 'kiosk', print: false})}) \
+             .then((r) => r.status);",
+            vec![],
+        )
+        .await
+}
+
 #[tokio::test]
 async fn a_kiosk_shows_its_code_until_the_admin_approves_it_then_becomes_the_kiosk() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -547,15 +560,7 @@ async fn a_kiosk_shows_its_code_until_the_admin_approves_it_then_becomes_the_kio
             PAGE,
         )
         .await;
-    let issued = kiosk
-        .js(
-            "return fetch('/api/v1/tickets', {method: 'POST', \
-               headers: {'Content-Type': 'application/json'}, \
-               body: JSON.stringify({service: 'general', source: 'kiosk', print: false})}) \
-             .then((r) => r.status);",
-            vec![],
-        )
-        .await;
+    let issued = kiosk_ticket(&kiosk).await;
     assert_eq!(issued, 201);
     let audit = server
         .get_json("/api/v1/audit?kind=ticket_issued&actor=screen:front-kiosk")
@@ -573,15 +578,7 @@ async fn a_kiosk_shows_its_code_until_the_admin_approves_it_then_becomes_the_kio
     admin
         .wait_for_text("#screens-paired", "No paired screens", PAGE)
         .await;
-    let refused = kiosk
-        .js(
-            "return fetch('/api/v1/tickets', {method: 'POST', \
-               headers: {'Content-Type': 'application/json'}, \
-               body: JSON.stringify({service: 'general', source: 'kiosk', print: false})}) \
-             .then((r) => r.status);",
-            vec![],
-        )
-        .await;
+    let refused = kiosk_ticket(&kiosk).await;
     assert_eq!(refused, 403);
     kiosk.close().await;
     admin.close().await;
