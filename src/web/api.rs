@@ -269,7 +269,8 @@ pub async fn ticket_create(
         IssueSource::Reception => Source::Reception,
         IssueSource::Api => Source::Api,
     };
-    // An anonymous kiosk: a paired screen when the clinic requires it, and named as it.
+    // An anonymous kiosk: a paired screen when the clinic requires it, named as it, and held
+    // to the kiosk rate limit.
     let mut origin = actor.origin(source);
     if source == Source::Kiosk && actor.0.is_none() {
         let screen = super::pair::screen_of(&state, &req);
@@ -283,8 +284,6 @@ pub async fn ticket_create(
         if let Some(screen) = screen {
             origin.actor = format!("screen:{}", screen.name);
         }
-    }
-    if source == Source::Kiosk && actor.0.is_none() {
         let client = req
             .peer_addr()
             .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());

@@ -728,11 +728,18 @@ async fn bad_device_settings_stop_the_start_naming_the_setting() {
 
 /// Runs the binary with `args`, writing `stdin` to it; returns status, stdout, stderr.
 fn run_with_stdin(args: &[&str], stdin: &str) -> (ExitStatus, String, String) {
-    use std::io::Write as _;
-    let mut child = Command::new(waitless_bin())
+    let mut command = Command::new(waitless_bin());
+    command
         .args(args)
         .env_remove("WAITLESS_DATA")
-        .env_remove("WAITLESS_CONFIG")
+        .env_remove("WAITLESS_CONFIG");
+    output_with_stdin(command, stdin)
+}
+
+/// Runs `command`, writing `stdin` to it; returns status, stdout, stderr.
+pub fn output_with_stdin(mut command: Command, stdin: &str) -> (ExitStatus, String, String) {
+    use std::io::Write as _;
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

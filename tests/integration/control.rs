@@ -6,24 +6,18 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 
 use serde_json::Value;
 
-use crate::binary::waitless_bin;
+use crate::binary::{output_with_stdin, waitless_bin};
 use crate::common::{TestApp, client_with};
 
 /// Runs the binary on the data folder `data` with `args`, writing `stdin`; returns status,
 /// stdout, stderr.
 fn cli(data: &Path, args: &[&str], stdin: &str) -> (ExitStatus, String, String) {
     let mut command = Command::new(waitless_bin());
-    command
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.arg("--data").arg(data).args(args);
     for (name, _) in std::env::vars_os() {
         if let Some(name) = name.to_str()
             && (name.starts_with("WAITLESS_") || name == "RUST_LOG")
@@ -31,19 +25,7 @@ fn cli(data: &Path, args: &[&str], stdin: &str) -> (ExitStatus, String, String) 
             command.env_remove(name);
         }
     }
-    let mut child = command.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status,
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    output_with_stdin(command, stdin)
 }
 
 /// Like [`cli`], asserting success; returns stdout.
