@@ -77,6 +77,7 @@ fn busy_day() -> (QueueState, Timestamp) {
             },
             priority: class_of(i),
             idempotency_key: None,
+            patient: None,
         };
         match state.decide(&command, &origin, now, &policy).unwrap() {
             Decision::Event(kind) => apply(&mut state, kind, now),
@@ -152,6 +153,7 @@ fn bench_decide(c: &mut Criterion) {
         service: ServiceId::parse("general").unwrap(),
         priority: PriorityClass::Normal,
         idempotency_key: Some("kiosk-1-000042".to_owned()),
+        patient: None,
     };
     group.bench_function("issue_ticket, 5000 live tickets", |b| {
         b.iter(|| {

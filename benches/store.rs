@@ -57,8 +57,8 @@ impl Day {
         let store = Store::open(path, &options(fsync)).unwrap();
         let now = opening();
         // Seeded as a first start seeds it.
-        let (state, seq, _) =
-            load_or_seed(&store, &ManualClock::new(now), &utc_calendar()).unwrap();
+        let (books, _) = load_or_seed(&store, &ManualClock::new(now), &utc_calendar()).unwrap();
+        let (state, seq) = (books.state, books.seq);
         assert_eq!(seq, 1);
         Self {
             store,
@@ -98,6 +98,7 @@ impl Day {
             service: ServiceId::parse(service).unwrap(),
             priority,
             idempotency_key: Some(format!("kiosk-1-{i:06}")),
+            patient: None,
         })
     }
 
@@ -213,9 +214,9 @@ fn bench_load(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 let store = Store::open(&path, &options(true)).unwrap();
-                let (state, _, recent) = load_or_seed(&store, &clock, &calendar).unwrap();
-                assert_eq!(state.tickets.len(), TICKETS);
-                (state, recent)
+                let (books, recent) = load_or_seed(&store, &clock, &calendar).unwrap();
+                assert_eq!(books.state.tickets.len(), TICKETS);
+                (books.state, recent)
             })
         },
     );

@@ -97,16 +97,21 @@ pub async fn run(
     )
     .with_context(|| format!("cannot open the database {}", path.display()))?;
     let store = Arc::new(store);
-    let (state, seq, recent) = load_or_seed(&store, clock.as_ref(), &calendar)
+    let (books, recent) = load_or_seed(&store, clock.as_ref(), &calendar)
         .with_context(|| format!("cannot load the queue from {}", path.display()))?;
     tracing::info!(
-        tickets = state.tickets.len(),
-        seq,
-        day = %state.day,
+        tickets = books.state.tickets.len(),
+        seq = books.seq,
+        day = %books.state.day,
         "queue loaded from {}",
         path.display()
     );
-    let hub = Arc::new(Hub::new(state.clone(), seq, recent, policy.clone()));
+    let hub = Arc::new(Hub::new(
+        books.state.clone(),
+        books.seq,
+        recent,
+        policy.clone(),
+    ));
     let engine = Engine::start(
         EngineParts {
             store: Arc::clone(&store),
@@ -115,8 +120,7 @@ pub async fn run(
             calendar,
             policy,
         },
-        state,
-        seq,
+        books,
     )?;
 
     let addr = listener.local_addr()?;

@@ -26,8 +26,8 @@ use tokio::sync::oneshot;
 
 use crate::clock::Clock;
 use crate::domain::{
-    ClinicCalendar, Command, Decision, DomainError, Event, EventKind, Origin, Policy, QueueState,
-    RoomId, TicketId, Touched, demo,
+    ClinicCalendar, Command, Decision, Directory, DomainError, Event, EventKind, Origin, Policy,
+    QueueState, RoomId, TicketId, Touched, demo,
 };
 use crate::hub::Hub;
 use crate::store::{Store, StoreError};
@@ -67,6 +67,17 @@ pub enum EngineError {
     /// The engine has stopped (shutting down).
     #[error("waitless is shutting down")]
     Stopped,
+}
+
+impl EngineError {
+    /// A stable kebab-case code (see [`DomainError::code`]).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Domain(e) => e.code(),
+            Self::Store(_) => "storage-unavailable",
+            Self::Stopped => "shutting-down",
+        }
+    }
 }
 
 type Reply = oneshot::Sender<Result<Outcome, EngineError>>;
@@ -152,16 +163,87 @@ pub struct EngineParts {
     pub policy: Policy,
 }
 
-/// Loads the queue from the store, seeding the demo clinic into an empty database. Returns the
-/// state, its sequence number and the recent events for the hub's replay buffer.
+/// What the engine decides on: the queue, the staff directory, and the last event's sequence
+/// number. Every command is decided here, on the engine's thread (or on a stopped server's
+/// database by [`execute_offline`]), and gives at most one event and the rows it writes.
+#[derive(Debug)]
+pub struct Books {
+    /// The queue.
+    pub state: QueueState,
+    /// Staff users, API tokens, paired screens.
+    pub directory: Directory,
+    /// The last event's sequence number.
+    pub seq: u64,
+}
+
+impl Books {
+    /// Decides `command` and applies its event to the books (not yet committed): the outcome,
+    /// and the event with the rows to write, if there is one.
+    fn decide(
+        &mut self,
+        command: &Command,
+        origin: &Origin,
+        now: jiff::Timestamp,
+        policy: &Policy,
+    ) -> Result<(Outcome, Option<(Event, Touched)>), DomainError> {
+        let (decision, staff) = match command {
+            Command::Staff { op } => {
+                let (change, rows) = self.directory.decide(op, now)?;
+                (Decision::Event(EventKind::StaffChanged { change }), rows)
+            }
+            _ => (
+                self.state.decide(command, origin, now, policy)?,
+                Default::default(),
+            ),
+        };
+        let kind = match decision {
+            Decision::Event(kind) => kind,
+            Decision::Debounced { room, serving } => {
+                return Ok((Outcome::Debounced { room, serving }, None));
+            }
+            Decision::Replayed { ticket } => return Ok((Outcome::Replayed(ticket), None)),
+            Decision::Unchanged => return Ok((Outcome::Unchanged, None)),
+        };
+        self.seq += 1;
+        let event = QueueState::event(self.seq, now, origin, kind);
+        let mut touched = self.state.apply(&event);
+        self.directory.apply(&staff);
+        touched.staff = staff;
+        match (command, &event.kind) {
+            (
+                Command::IssueTicket {
+                    patient: Some(details),
+                    ..
+                },
+                EventKind::TicketIssued { ticket, .. },
+            ) => touched.patients.push((ticket.id, details.clone())),
+            (Command::PurgePatients { tickets, .. }, _) => {
+                touched.patients_purged.clone_from(tickets);
+            }
+            _ => {}
+        }
+        Ok((
+            Outcome::Applied(Arc::new(event.clone())),
+            Some((event, touched)),
+        ))
+    }
+}
+
+/// Loads the books from the store, seeding the demo clinic into an empty database. Returns them
+/// and the recent events for the hub's replay buffer.
 pub fn load_or_seed(
     store: &Store,
     clock: &dyn Clock,
     calendar: &ClinicCalendar,
-) -> Result<(QueueState, u64, Vec<Event>), StartError> {
+) -> Result<(Books, Vec<Event>), StartError> {
     if let Some(loaded) = store.load()? {
         let recent = store.recent_events(crate::hub::REPLAY_CAPACITY)?;
-        return Ok((loaded.state, loaded.seq, recent));
+        let books = Books {
+            state: loaded.state,
+            directory: loaded.directory,
+            seq: loaded.seq,
+        };
+        return Ok((books, recent));
     }
     let now = clock.now();
     let mut state = QueueState::new(calendar.day_of(now));
@@ -179,12 +261,17 @@ pub fn load_or_seed(
     let touched = state.apply(&event);
     store.commit(&[(&event, &touched)], &state)?;
     tracing::info!("new database: seeded the demo clinic (2 services, 3 rooms)");
-    Ok((state, 1, vec![event]))
+    let books = Books {
+        state,
+        directory: Directory::default(),
+        seq: 1,
+    };
+    Ok((books, vec![event]))
 }
 
 /// Executes one command on the database directly, without a running engine: for the command
-/// line while the server is stopped (`waitless user add` records its event this way). The
-/// database must not be open in a server (redb refuses a second writer anyway).
+/// line while the server is stopped (`waitless user add` this way commits the user and its
+/// event together). The database must not be open in a server (redb refuses a second writer).
 pub fn execute_offline(
     store: &Store,
     clock: &dyn Clock,
@@ -193,22 +280,15 @@ pub fn execute_offline(
     command: &Command,
     origin: &Origin,
 ) -> Result<Outcome, EngineError> {
-    let (mut state, seq, _) =
+    let (mut books, _) =
         load_or_seed(store, clock, calendar).map_err(|e| EngineError::Store(e.to_string()))?;
-    let now = clock.now();
-    match state.decide(command, origin, now, policy)? {
-        Decision::Event(kind) => {
-            let event = QueueState::event(seq + 1, now, origin, kind);
-            let touched = state.apply(&event);
-            store
-                .commit(&[(&event, &touched)], &state)
-                .map_err(|e| EngineError::Store(e.to_string()))?;
-            Ok(Outcome::Applied(Arc::new(event)))
-        }
-        Decision::Debounced { room, serving } => Ok(Outcome::Debounced { room, serving }),
-        Decision::Replayed { ticket } => Ok(Outcome::Replayed(ticket)),
-        Decision::Unchanged => Ok(Outcome::Unchanged),
+    let (outcome, written) = books.decide(command, origin, clock.now(), policy)?;
+    if let Some((event, touched)) = written {
+        store
+            .commit(&[(&event, &touched)], &books.state)
+            .map_err(|e| EngineError::Store(e.to_string()))?;
     }
+    Ok(outcome)
 }
 
 /// Why the engine could not start.
@@ -226,8 +306,8 @@ pub enum StartError {
 }
 
 impl Engine {
-    /// Starts the engine thread on `state` (as loaded by [`load_or_seed`]) after event `seq`.
-    pub fn start(parts: EngineParts, state: QueueState, seq: u64) -> Result<Self, StartError> {
+    /// Starts the engine thread on `books` (as loaded by [`load_or_seed`]).
+    pub fn start(parts: EngineParts, books: Books) -> Result<Self, StartError> {
         let (sender, receiver) = mpsc::channel();
         let stopping = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stopping);
@@ -243,8 +323,7 @@ impl Engine {
             .spawn(move || {
                 Writer {
                     parts,
-                    state,
-                    seq,
+                    books,
                     receiver,
                     stale: false,
                     stopping: flag,
@@ -279,8 +358,7 @@ impl Engine {
 
 struct Writer {
     parts: EngineParts,
-    state: QueueState,
-    seq: u64,
+    books: Books,
     receiver: mpsc::Receiver<Request>,
     /// The working state may hold uncommitted changes (a commit failed and the reload too).
     stale: bool,
@@ -397,7 +475,7 @@ impl Writer {
         let mut pending: Vec<Pending> = Vec::with_capacity(batch.len() + 1);
 
         let today = self.parts.calendar.day_of(now);
-        if today > self.state.day {
+        if today > self.books.state.day {
             let command = Command::CloseDay { new_day: today };
             let result = self.decide(&command, &Origin::system(), now, &mut events);
             if let Err(e) = &result {
@@ -423,7 +501,7 @@ impl Writer {
         }
 
         let batch: Vec<(&Event, &Touched)> = events.iter().map(|(e, t)| (e, t)).collect();
-        match self.parts.store.commit(&batch, &self.state) {
+        match self.parts.store.commit(&batch, &self.books.state) {
             Ok(()) => {
                 for (event, _) in &events {
                     if let EventKind::DayClosed {
@@ -457,7 +535,7 @@ impl Writer {
         }
     }
 
-    /// Decides one command on the working state, applying its event (not yet committed).
+    /// Decides one command on the working books, applying its event (not yet committed).
     fn decide(
         &mut self,
         command: &Command,
@@ -465,30 +543,22 @@ impl Writer {
         now: jiff::Timestamp,
         events: &mut Vec<(Event, Touched)>,
     ) -> Result<Outcome, EngineError> {
-        match self
-            .state
-            .decide(command, origin, now, &self.parts.policy)?
-        {
-            Decision::Event(kind) => {
-                self.seq += 1;
-                let event = QueueState::event(self.seq, now, origin, kind);
-                let touched = self.state.apply(&event);
-                let outcome = Outcome::Applied(Arc::new(event.clone()));
-                events.push((event, touched));
-                Ok(outcome)
-            }
-            Decision::Debounced { room, serving } => Ok(Outcome::Debounced { room, serving }),
-            Decision::Replayed { ticket } => Ok(Outcome::Replayed(ticket)),
-            Decision::Unchanged => Ok(Outcome::Unchanged),
-        }
+        let (outcome, written) = self
+            .books
+            .decide(command, origin, now, &self.parts.policy)?;
+        events.extend(written);
+        Ok(outcome)
     }
 
     /// After a failed commit: the database holds the truth; take it back.
     fn reload(&mut self) {
         match self.parts.store.load() {
             Ok(Some(loaded)) => {
-                self.state = loaded.state;
-                self.seq = loaded.seq;
+                self.books = Books {
+                    state: loaded.state,
+                    directory: loaded.directory,
+                    seq: loaded.seq,
+                };
                 self.stale = false;
             }
             Ok(None) => {

@@ -8,34 +8,19 @@
 
 use std::sync::Arc;
 
-use jiff::SignedDuration;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
 use crate::clock::Clock;
 use crate::domain::{Command, EventKind, Origin, Timestamp};
 use crate::engine::EngineHandle;
 use crate::hub::Hub;
 use crate::store::Store;
+use jiff::SignedDuration;
 
 /// Longest name, in characters.
 pub const NAME_MAX: usize = 80;
 /// Longest phone number, in characters.
 pub const PHONE_MAX: usize = 32;
 
-/// What reception recorded about a ticket's patient.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct PatientDetails {
-    /// The patient's name.
-    #[serde(default)]
-    pub name: String,
-    /// A phone number to call back.
-    #[serde(default)]
-    pub phone: String,
-    /// When it was recorded (the retention period counts from here).
-    #[schema(value_type = String)]
-    pub recorded_at: Timestamp,
-}
+pub use crate::domain::PatientDetails;
 
 /// Why details were refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -77,7 +62,8 @@ impl PatientDetails {
     }
 }
 
-/// Deletes the details older than `days` and records the purge through the engine.
+/// Deletes the details older than `days`, through the engine: the deletion and its
+/// `personal_data_purged` event are one transaction. How many were deleted.
 pub async fn purge_once(
     store: &Arc<Store>,
     engine: &EngineHandle,
@@ -89,15 +75,16 @@ pub async fn purge_once(
         .checked_sub(SignedDuration::from_hours(24 * i64::from(days)))
         .map_err(|e| e.to_string())?;
     let store = Arc::clone(store);
-    let records = tokio::task::spawn_blocking(move || store.patients_purge(older_than))
+    let tickets = tokio::task::spawn_blocking(move || store.patients_older_than(older_than))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+    let records = tickets.len() as u64;
     if records > 0 {
         engine
             .execute(
-                Command::RecordPurge {
-                    records,
+                Command::PurgePatients {
+                    tickets,
                     older_than,
                 },
                 Origin::system(),
@@ -169,6 +156,7 @@ mod tests {
 
     #[test]
     fn the_purge_deletes_only_details_older_than_the_cut() {
+        use crate::domain::{ClinicCalendar, PriorityClass, ServiceId, Source};
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(
             &dir.path().join("w.redb"),
@@ -178,13 +166,43 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(store.patients_purge(at("2026-11-22T00:00:00Z")).unwrap(), 0);
+        let clock = crate::clock::ManualClock::new(at("2026-11-21T09:00:00Z"));
+        let calendar = ClinicCalendar::new(jiff::tz::TimeZone::UTC, jiff::civil::time(4, 0, 0, 0));
+        let policy = crate::config::Config::default().policy();
+        let origin = Origin::new(Source::Reception, "user:desk");
+        let run = |command: Command| {
+            crate::engine::execute_offline(&store, &clock, &calendar, &policy, &command, &origin)
+                .unwrap()
+        };
+        assert!(
+            store
+                .patients_older_than(at("2026-11-22T00:00:00Z"))
+                .unwrap()
+                .is_empty()
+        );
         let old = PatientDetails::new("Old", "", at("2026-10-01T09:00:00Z")).unwrap();
         let new = PatientDetails::new("New", "", at("2026-11-21T09:00:00Z")).unwrap();
-        store.patient_put(TicketId(1), &old).unwrap();
-        store.patient_put(TicketId(2), &new).unwrap();
-        assert_eq!(store.patients_purge(at("2026-11-01T00:00:00Z")).unwrap(), 1);
+        for patient in [old, new.clone()] {
+            run(Command::IssueTicket {
+                service: ServiceId::parse("general").unwrap(),
+                priority: PriorityClass::Normal,
+                idempotency_key: None,
+                patient: Some(patient),
+            });
+        }
+        let cut = at("2026-11-01T00:00:00Z");
+        let doomed = store.patients_older_than(cut).unwrap();
+        assert_eq!(doomed, [TicketId(1)]);
+        run(Command::PurgePatients {
+            tickets: doomed,
+            older_than: cut,
+        });
         assert_eq!(store.patient_get(TicketId(1)).unwrap(), None);
         assert_eq!(store.patient_get(TicketId(2)).unwrap(), Some(new));
+        let last = store.recent_events(1).unwrap().remove(0);
+        assert!(matches!(
+            last.kind,
+            EventKind::PersonalDataPurged { records: 1, .. }
+        ));
     }
 }

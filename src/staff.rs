@@ -1,25 +1,19 @@
-//! Staff changes and their record in the audit trail: the one place where a change to users or
-//! API tokens is paired with the [`StaffChange`] event that records it.
-//!
-//! What it owns: the pairs "make the change through [`Auth`], then say what to record"
-//! ([`add_user`], [`set_password`], [`set_disabled`], [`set_roles`], [`set_rooms`],
-//! [`create_token`], [`revoke_token`]); the operator's requests as data ([`StaffRequest`], what
-//! `waitless user|token|audit` asks for, and [`StaffAnswer`]); and the two ways to carry one out
-//! and record it: [`perform_online`] (inside the running server, recording through the engine)
-//! and [`perform_offline`] (the command line on a stopped server, recording with
+//! The operator's staff requests: what `waitless user|token|audit` asks for, as data
+//! ([`StaffRequest`], also what the admin socket carries, and [`StaffAnswer`]), and the two
+//! ways to carry one out: [`perform_online`] (inside the running server, through the engine)
+//! and [`perform_offline`] (the command line on a stopped server, with
 //! [`crate::engine::execute_offline`]). The admin socket ([`crate::control`]) and the command
-//! line call these; the admin web API calls the pair functions and [`record`].
+//! line call these.
 //!
-//! What it does not own: the rules of accounts (passwords, names, sessions live in
-//! [`crate::auth`]), the socket and its framing ([`crate::control`]), printing answers (the
-//! binary's `admin` module).
+//! A request is carried out in three steps: [`prepare`] checks it and makes what is slow or
+//! secret (a password hash, a token secret) off the engine's thread; the engine commits the
+//! [`StaffOp`] and its `staff_changed` event in one transaction (so the audit trail never
+//! shows a change that did not happen, nor misses one that did); [`finish`] reads the answer.
 //!
-//! Invariant: the change is made first and recorded after it succeeded, so the audit trail never
-//! shows a change that did not happen; a change whose record fails is reported as
-//! [`StaffError::NotRecorded`]. No password or token secret is ever put in a [`StaffChange`],
-//! logged, or shown by `Debug` ([`Secret`]).
-//!
-//! The pair functions block (disk, argon2): call them from `spawn_blocking` in async code.
+//! What it does not own: the rules of accounts (names and passwords in [`crate::auth`], who
+//! exists and the last admin in [`crate::domain::Directory`]), the socket and its framing
+//! ([`crate::control`]), printing answers (the binary's `admin` module). No password or token
+//! secret is ever put in an event, logged, or shown by `Debug` ([`Secret`]).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -29,9 +23,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{Auth, AuthError, Role, TokenView, UserView};
 use crate::clock::Clock;
-use crate::domain::{ClinicCalendar, Command, Origin, Policy, RoomId, Source, StaffChange};
+use crate::domain::{
+    ClinicCalendar, Command, DomainError, Origin, Policy, RoomId, Source, StaffOp,
+};
 use crate::engine::{EngineError, EngineHandle, execute_offline};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// A password or token secret: serialised as the plain string, but `Debug` hides it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,21 +40,27 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Why a staff request failed.
+/// Why a staff request failed. Nothing changed.
 #[derive(Debug, thiserror::Error)]
 pub enum StaffError {
-    /// The change itself was refused or failed.
+    /// A name or password was refused, or hashing failed.
     #[error(transparent)]
     Auth(#[from] AuthError),
-    /// The change was made but its event could not be written.
-    #[error(
-        "the change was made, but it could not be recorded in the audit trail: {0} — check the \
-         log and the disk"
-    )]
-    NotRecorded(EngineError),
+    /// The engine refused the change (no such user, the last admin) or could not commit it.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A read of the database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// A blocking task failed (a bug).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<DomainError> for StaffError {
+    fn from(e: DomainError) -> Self {
+        Self::Engine(EngineError::Domain(e))
+    }
 }
 
 impl StaffError {
@@ -66,130 +68,21 @@ impl StaffError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Auth(e) => e.code(),
-            Self::NotRecorded(_) => "not-recorded",
+            Self::Engine(e) => e.code(),
+            Self::Store(_) => "storage-unavailable",
             Self::Internal(_) => "internal",
         }
     }
 }
 
-fn role_names(roles: &BTreeSet<Role>) -> Vec<String> {
-    roles.iter().map(|r| r.as_str().to_owned()).collect()
+/// The origin of a change made on the command line by the Unix user `uid`: source
+/// [`Source::Cli`], actor `cli:<user name>` (or `cli:<uid>` when the name is unknown). Reads the
+/// user database: blocks.
+pub fn cli_origin(uid: u32) -> Origin {
+    Origin::new(Source::Cli, format!("cli:{}", unix_user_name(uid)))
 }
 
-/// Adds a user; returns them and the change to record.
-pub fn add_user(
-    auth: &Auth,
-    name: &str,
-    password: &str,
-    roles: BTreeSet<Role>,
-    rooms: Vec<RoomId>,
-) -> Result<(UserView, StaffChange), AuthError> {
-    let user = auth.add_user(name, password, roles, rooms)?;
-    let change = StaffChange::UserAdded {
-        user: user.name.clone(),
-        roles: role_names(&user.roles),
-        rooms: user.rooms.clone(),
-    };
-    Ok((user, change))
-}
-
-/// Sets a user's password (ending their sessions); returns them and the change to record.
-pub fn set_password(
-    auth: &Auth,
-    name: &str,
-    password: &str,
-) -> Result<(UserView, StaffChange), AuthError> {
-    let user = auth.set_password(name, password)?;
-    let change = StaffChange::PasswordSet {
-        user: user.name.clone(),
-    };
-    Ok((user, change))
-}
-
-/// Disables (ending their sessions) or enables a user; returns them and the change to record.
-pub fn set_disabled(
-    auth: &Auth,
-    name: &str,
-    disabled: bool,
-) -> Result<(UserView, StaffChange), AuthError> {
-    let user = auth.set_disabled(name, disabled)?;
-    let change = StaffChange::UserDisabled {
-        user: user.name.clone(),
-        disabled,
-    };
-    Ok((user, change))
-}
-
-/// Replaces a user's roles; returns them and the change to record.
-pub fn set_roles(
-    auth: &Auth,
-    name: &str,
-    roles: BTreeSet<Role>,
-) -> Result<(UserView, StaffChange), AuthError> {
-    let user = auth.set_roles(name, roles)?;
-    let change = StaffChange::RolesSet {
-        user: user.name.clone(),
-        roles: role_names(&user.roles),
-    };
-    Ok((user, change))
-}
-
-/// Replaces a doctor's rooms; returns them and the change to record.
-pub fn set_rooms(
-    auth: &Auth,
-    name: &str,
-    rooms: Vec<RoomId>,
-) -> Result<(UserView, StaffChange), AuthError> {
-    let user = auth.set_rooms(name, rooms)?;
-    let change = StaffChange::RoomsSet {
-        user: user.name.clone(),
-        rooms: user.rooms.clone(),
-    };
-    Ok((user, change))
-}
-
-/// Makes an API token; returns its secret (show it once), its view and the change to record.
-pub fn create_token(
-    auth: &Auth,
-    name: &str,
-    role: Role,
-) -> Result<(Secret, TokenView, StaffChange), AuthError> {
-    let (secret, token) = auth.create_token(name, role)?;
-    let change = StaffChange::TokenCreated {
-        token: token.name.clone(),
-        role: token.role.as_str().to_owned(),
-    };
-    Ok((Secret(secret), token, change))
-}
-
-/// Revokes an API token by id; returns what it was and the change to record.
-pub fn revoke_token(auth: &Auth, id: &str) -> Result<(TokenView, StaffChange), AuthError> {
-    let token = auth
-        .tokens()?
-        .into_iter()
-        .find(|t| t.id == id)
-        .ok_or_else(|| AuthError::TokenNotFound(id.chars().take(64).collect()))?;
-    auth.revoke_token(&token.id)?;
-    let change = StaffChange::TokenRevoked {
-        token: token.name.clone(),
-    };
-    Ok((token, change))
-}
-
-/// Records a change in the audit trail through the running engine.
-pub async fn record(
-    engine: &EngineHandle,
-    change: StaffChange,
-    origin: Origin,
-) -> Result<(), StaffError> {
-    engine
-        .execute(Command::RecordStaffChange { change }, origin)
-        .await
-        .map(|_| ())
-        .map_err(StaffError::NotRecorded)
-}
-
-/// What the database needs to record an event without a running engine.
+/// What the database needs to execute a command without a running engine.
 #[derive(Clone, Copy)]
 pub struct Offline<'a> {
     /// The database (opened by this process).
@@ -208,24 +101,6 @@ impl fmt::Debug for Offline<'_> {
             .field("store", &self.store.path())
             .finish_non_exhaustive()
     }
-}
-
-/// Records a change in the audit trail directly in the database (server stopped).
-pub fn record_offline(
-    offline: Offline<'_>,
-    change: StaffChange,
-    origin: &Origin,
-) -> Result<(), StaffError> {
-    execute_offline(
-        offline.store,
-        offline.clock,
-        offline.calendar,
-        offline.policy,
-        &Command::RecordStaffChange { change },
-        origin,
-    )
-    .map(|_| ())
-    .map_err(StaffError::NotRecorded)
 }
 
 /// What the operator asks for: one `waitless user|token|audit` command. It is also the request
@@ -333,61 +208,102 @@ pub enum StaffAnswer {
     },
 }
 
-/// Carries out a request through `auth` (and `store` for the audit check). Returns the answer
-/// and, for a change, what to record. Blocks.
-pub fn perform(
-    auth: &Auth,
-    store: &Store,
-    request: StaffRequest,
-) -> Result<(StaffAnswer, Option<StaffChange>), AuthError> {
-    let user = |(user, change): (UserView, StaffChange)| (StaffAnswer::User { user }, Some(change));
-    Ok(match request {
+/// A request, checked and made ready: answered already (a read), or a change for the engine
+/// and how to answer once it is committed.
+#[derive(Debug)]
+pub enum Prepared {
+    /// A read: the answer.
+    Answer(StaffAnswer),
+    /// A change: the op to commit, then the answer.
+    Change(StaffOp, Then),
+}
+
+/// How to answer a committed change.
+#[derive(Debug)]
+pub enum Then {
+    /// With the user as they are now.
+    User(String),
+    /// With the new token and its secret.
+    TokenCreated(Secret, TokenView),
+    /// With the revoked token.
+    TokenRevoked(TokenView),
+}
+
+/// Checks a request and makes what it needs (password hashes, token secrets); reads are
+/// answered at once. Blocks (disk, argon2).
+pub fn prepare(auth: &Auth, store: &Store, request: StaffRequest) -> Result<Prepared, StaffError> {
+    let change = |op, then| Ok(Prepared::Change(op, then));
+    match request {
         StaffRequest::UserAdd {
             name,
             password,
             roles,
             rooms,
-        } => user(add_user(auth, &name, &password.0, roles, rooms)?),
-        StaffRequest::UserList => (
-            StaffAnswer::Users {
-                users: auth.users()?,
-            },
-            None,
-        ),
+        } => {
+            let user = auth.prepare_user(&name, &password.0, roles, rooms)?;
+            change(StaffOp::AddUser { user }, Then::User(name))
+        }
+        StaffRequest::UserList => Ok(Prepared::Answer(StaffAnswer::Users {
+            users: auth.users()?,
+        })),
         StaffRequest::UserPasswd { name, password } => {
-            user(set_password(auth, &name, &password.0)?)
+            let password_hash = auth.hash_password(&password.0)?;
+            let op = StaffOp::SetPassword {
+                user: name.clone(),
+                password_hash,
+            };
+            change(op, Then::User(name))
         }
         StaffRequest::UserSetDisabled { name, disabled } => {
-            user(set_disabled(auth, &name, disabled)?)
+            // The operator's command line is the rescue path: it may disable the last admin.
+            let op = StaffOp::SetDisabled {
+                user: name.clone(),
+                disabled,
+                keep_an_admin: false,
+            };
+            change(op, Then::User(name))
         }
         StaffRequest::TokenCreate { name, role } => {
-            let (secret, token, change) = create_token(auth, &name, role)?;
-            (StaffAnswer::TokenCreated { secret, token }, Some(change))
+            let (secret, token) = auth.prepare_token(&name, role)?;
+            let view = token.view();
+            change(
+                StaffOp::CreateToken { token },
+                Then::TokenCreated(Secret(secret), view),
+            )
         }
-        StaffRequest::TokenList => (
-            StaffAnswer::Tokens {
-                tokens: auth.tokens()?,
-            },
-            None,
-        ),
+        StaffRequest::TokenList => Ok(Prepared::Answer(StaffAnswer::Tokens {
+            tokens: auth.tokens()?,
+        })),
         StaffRequest::TokenRevoke { id } => {
-            let (token, change) = revoke_token(auth, &id)?;
-            (StaffAnswer::TokenRevoked { token }, Some(change))
+            let token = auth
+                .tokens()?
+                .into_iter()
+                .find(|t| t.id == id)
+                .ok_or_else(|| DomainError::TokenNotFound(id.chars().take(64).collect()))?;
+            change(StaffOp::RevokeToken { id }, Then::TokenRevoked(token))
         }
         StaffRequest::AuditVerify => {
             let report = store.verify_chain()?;
-            (
-                StaffAnswer::Audit {
-                    intact: report.is_ok(),
-                    report: report.to_string(),
-                },
-                None,
-            )
+            Ok(Prepared::Answer(StaffAnswer::Audit {
+                intact: report.is_ok(),
+                report: report.to_string(),
+            }))
         }
+    }
+}
+
+/// The answer to a committed change. Blocks (reads the user).
+pub fn finish(auth: &Auth, then: Then) -> Result<StaffAnswer, StaffError> {
+    Ok(match then {
+        Then::User(name) => StaffAnswer::User {
+            user: auth.user(&name)?.ok_or(DomainError::UserNotFound(name))?,
+        },
+        Then::TokenCreated(secret, token) => StaffAnswer::TokenCreated { secret, token },
+        Then::TokenRevoked(token) => StaffAnswer::TokenRevoked { token },
     })
 }
 
-/// Carries out a request in the running server and records its change through the engine, as
+/// Carries out a request in the running server: the change goes through the engine, as
 /// `origin`.
 pub async fn perform_online(
     auth: &Auth,
@@ -396,36 +312,45 @@ pub async fn perform_online(
     request: StaffRequest,
     origin: Origin,
 ) -> Result<StaffAnswer, StaffError> {
-    let (auth, store) = (auth.clone(), Arc::clone(store));
-    let (answer, change) = tokio::task::spawn_blocking(move || perform(&auth, &store, request))
+    let prepared = {
+        let (auth, store) = (auth.clone(), Arc::clone(store));
+        tokio::task::spawn_blocking(move || prepare(&auth, &store, request))
+            .await
+            .map_err(|e| StaffError::Internal(e.to_string()))??
+    };
+    let (op, then) = match prepared {
+        Prepared::Answer(answer) => return Ok(answer),
+        Prepared::Change(op, then) => (op, then),
+    };
+    engine.execute(Command::Staff { op }, origin).await?;
+    let auth = auth.clone();
+    tokio::task::spawn_blocking(move || finish(&auth, then))
         .await
-        .map_err(|e| StaffError::Internal(e.to_string()))??;
-    if let Some(change) = change {
-        record(engine, change, origin).await?;
-    }
-    Ok(answer)
+        .map_err(|e| StaffError::Internal(e.to_string()))?
 }
 
-/// Carries out a request on a database this process opened (server stopped) and records its
-/// change there, as `origin`. Blocks.
+/// Carries out a request on a database this process opened (server stopped), as `origin`.
+/// Blocks.
 pub fn perform_offline(
     auth: &Auth,
     offline: Offline<'_>,
     request: StaffRequest,
     origin: &Origin,
 ) -> Result<StaffAnswer, StaffError> {
-    let (answer, change) = perform(auth, offline.store, request)?;
-    if let Some(change) = change {
-        record_offline(offline, change, origin)?;
+    match prepare(auth, offline.store, request)? {
+        Prepared::Answer(answer) => Ok(answer),
+        Prepared::Change(op, then) => {
+            execute_offline(
+                offline.store,
+                offline.clock,
+                offline.calendar,
+                offline.policy,
+                &Command::Staff { op },
+                origin,
+            )?;
+            finish(auth, then)
+        }
     }
-    Ok(answer)
-}
-
-/// The origin of a change made on the command line by the Unix user `uid`: source
-/// [`Source::Cli`], actor `cli:<user name>` (or `cli:<uid>` when the name is unknown). Reads the
-/// user database: blocks.
-pub fn cli_origin(uid: u32) -> Origin {
-    Origin::new(Source::Cli, format!("cli:{}", unix_user_name(uid)))
 }
 
 /// The name of Unix user `uid`, or the number when it has no (usable) name.
@@ -446,7 +371,7 @@ pub fn unix_user_name(uid: u32) -> String {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::domain::EventKind;
+    use crate::domain::{EventKind, StaffChange};
     use crate::store::StoreOptions;
 
     fn setup() -> (tempfile::TempDir, Arc<Store>, ManualClock, Auth) {
@@ -550,7 +475,10 @@ mod tests {
                 .iter()
                 .all(|(_, source, actor)| *source == Source::Cli && actor == "cli:root")
         );
-        let audit = perform(&auth, &store, StaffRequest::AuditVerify).unwrap().0;
+        let Prepared::Answer(audit) = prepare(&auth, &store, StaffRequest::AuditVerify).unwrap()
+        else {
+            panic!("a read is answered at once")
+        };
         assert!(matches!(audit, StaffAnswer::Audit { intact: true, .. }));
     }
 

@@ -53,15 +53,6 @@ pub enum AuthError {
         /// Seconds until the next try is allowed.
         retry_after_secs: u64,
     },
-    /// A user of that name exists.
-    #[error("user {0} already exists")]
-    UserExists(String),
-    /// No user of that name.
-    #[error("no user named {0}")]
-    UserNotFound(String),
-    /// No API token with that id.
-    #[error("no API token with id {0}")]
-    TokenNotFound(String),
     /// The new password is too short.
     #[error("password too short: use at least {min} characters")]
     WeakPassword {
@@ -87,9 +78,6 @@ pub enum AuthError {
         "no screen is waiting with that code: check the code on the screen, or reload it for a new one"
     )]
     PairingCodeUnknown,
-    /// No paired screen with that id.
-    #[error("no paired screen with id {0}")]
-    ScreenNotFound(String),
     /// The password was right but the user is disabled.
     #[error("this user is disabled: ask an administrator")]
     Disabled,
@@ -110,11 +98,7 @@ impl AuthError {
         match self {
             AuthError::InvalidCredentials => "invalid-credentials",
             AuthError::Throttled { .. } => "throttled",
-            AuthError::UserExists(_) => "user-exists",
-            AuthError::UserNotFound(_) => "user-not-found",
-            AuthError::TokenNotFound(_) => "token-not-found",
             AuthError::PairingCodeUnknown => "pairing-code-unknown",
-            AuthError::ScreenNotFound(_) => "screen-not-found",
             AuthError::WeakPassword { .. } => "weak-password",
             AuthError::PasswordTooLong { .. } => "password-too-long",
             AuthError::InvalidName(_) => "invalid-name",
@@ -211,80 +195,36 @@ impl Auth {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Adds a user. Refuses a taken or invalid name and a weak password.
-    pub fn add_user(
+    /// Prepares a new user for [`crate::domain::StaffOp::AddUser`]: checks the name and the
+    /// password's strength and hashes it (slow on purpose: call it off the engine's thread).
+    /// Whether the name is taken is decided by the engine.
+    pub fn prepare_user(
         &self,
         name: &str,
         password: &str,
         roles: BTreeSet<Role>,
         rooms: Vec<RoomId>,
-    ) -> Result<UserView, AuthError> {
+    ) -> Result<User, AuthError> {
         validate_name(name)?;
         check_strength(password)?;
         let password_hash = self.inner.hashing.hash(password)?;
         let now = self.now();
-        let user = User {
+        Ok(User {
             name: name.to_owned(),
             roles,
-            rooms: dedup(rooms),
+            rooms,
             password_hash,
             disabled: false,
             created_at: now,
             password_changed_at: now,
-        };
-        if !self.store().user_insert(&user)? {
-            return Err(AuthError::UserExists(name.to_owned()));
-        }
-        tracing::info!(user = name, roles = ?user.roles, "user added");
-        Ok(user.view())
+        })
     }
 
-    /// Sets a user's password and ends all their sessions.
-    pub fn set_password(&self, name: &str, new: &str) -> Result<UserView, AuthError> {
-        check_strength(new)?;
-        let hash = self.inner.hashing.hash(new)?;
-        let now = self.now();
-        let user = self.update_user(name, |u| {
-            u.password_hash = hash;
-            u.password_changed_at = now;
-        })?;
-        self.store().sessions_delete_for_user(name)?;
-        tracing::info!(user = name, "password changed; sessions revoked");
-        Ok(user)
-    }
-
-    /// Disables (ending all their sessions) or re-enables a user.
-    pub fn set_disabled(&self, name: &str, disabled: bool) -> Result<UserView, AuthError> {
-        let user = self.update_user(name, |u| u.disabled = disabled)?;
-        if disabled {
-            self.store().sessions_delete_for_user(name)?;
-        }
-        tracing::info!(user = name, disabled, "user enabled state changed");
-        Ok(user)
-    }
-
-    /// Replaces a user's roles (their sessions see the change on their next request).
-    pub fn set_roles(&self, name: &str, roles: BTreeSet<Role>) -> Result<UserView, AuthError> {
-        let user = self.update_user(name, |u| u.roles = roles)?;
-        tracing::info!(user = name, roles = ?user.roles, "user roles changed");
-        Ok(user)
-    }
-
-    /// Replaces a doctor's rooms.
-    pub fn set_rooms(&self, name: &str, rooms: Vec<RoomId>) -> Result<UserView, AuthError> {
-        let rooms = dedup(rooms);
-        self.update_user(name, |u| u.rooms = rooms)
-    }
-
-    fn update_user(
-        &self,
-        name: &str,
-        change: impl FnOnce(&mut User),
-    ) -> Result<UserView, AuthError> {
-        self.store()
-            .user_update(name, change)?
-            .map(|u| u.view())
-            .ok_or_else(|| AuthError::UserNotFound(name.to_owned()))
+    /// Checks a new password's strength and hashes it, for
+    /// [`crate::domain::StaffOp::SetPassword`].
+    pub fn hash_password(&self, password: &str) -> Result<String, AuthError> {
+        check_strength(password)?;
+        self.inner.hashing.hash(password)
     }
 
     /// A user, as shown.
@@ -446,8 +386,13 @@ impl Auth {
         Ok(self.store().sessions_delete_for_user(name)?)
     }
 
-    /// Makes an API token. Returns its secret (`wl_...`, shown once, never stored) and its view.
-    pub fn create_token(&self, name: &str, role: Role) -> Result<(String, TokenView), AuthError> {
+    /// Prepares an API token for [`crate::domain::StaffOp::CreateToken`]: its secret (`wl_...`,
+    /// shown once, never stored) and the record the engine stores.
+    pub fn prepare_token(
+        &self,
+        name: &str,
+        role: Role,
+    ) -> Result<(String, TokenRecord), AuthError> {
         validate_name(name)?;
         let secret = format!("{TOKEN_PREFIX}{}", session::random_secret(32)?);
         let record = TokenRecord {
@@ -458,9 +403,7 @@ impl Auth {
             created_at: self.now(),
             last_used: None,
         };
-        self.store().token_put(&record)?;
-        tracing::info!(token = name, id = %record.id, %role, "API token created");
-        Ok((secret, record.view()))
+        Ok((secret, record))
     }
 
     /// Every API token, as shown.
@@ -471,16 +414,6 @@ impl Auth {
             .iter()
             .map(TokenRecord::view)
             .collect())
-    }
-
-    /// Revokes an API token by id.
-    pub fn revoke_token(&self, id: &str) -> Result<(), AuthError> {
-        if self.store().token_delete(id)? {
-            tracing::info!(id, "API token revoked");
-            Ok(())
-        } else {
-            Err(AuthError::TokenNotFound(id.to_owned()))
-        }
     }
 
     /// The principal of a bearer token (the `wl_...` secret), or `None` if it is not a live
@@ -537,12 +470,6 @@ fn user_principal(user: &User, csrf: String) -> Principal {
         rooms: user.rooms.clone(),
         csrf: Some(csrf),
     }
-}
-
-fn dedup(mut rooms: Vec<RoomId>) -> Vec<RoomId> {
-    rooms.sort();
-    rooms.dedup();
-    rooms
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::SignedDuration;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::session::{random_secret, same, secret_hash};
@@ -30,58 +30,7 @@ const CODE_ALPHABET: &[u8] = b"ACDEFGHJKMNPQRTUVWXY34679";
 /// Characters in a code.
 const CODE_LEN: usize = 6;
 
-/// What a screen is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ScreenKind {
-    /// A check-in kiosk (issues tickets).
-    Kiosk,
-    /// A waiting-room display.
-    Display,
-}
-
-impl ScreenKind {
-    /// `kiosk` or `display`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Kiosk => "kiosk",
-            Self::Display => "display",
-        }
-    }
-}
-
-/// A paired screen as stored.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct ScreenRecord {
-    /// Public id (shown, used to unpair).
-    pub id: String,
-    /// The name the admin gave it (`lobby-tv`).
-    pub name: String,
-    /// What it is.
-    pub kind: ScreenKind,
-    /// SHA-256 of its secret, base64url.
-    pub secret_hash: String,
-    /// When it was paired.
-    pub paired_at: Timestamp,
-    /// Who approved it (`user:anita`).
-    pub approved_by: String,
-    /// The address it asked from.
-    #[serde(default)]
-    pub address: Option<String>,
-    /// When it was last seen (to [`LAST_SEEN_RESOLUTION`]).
-    #[serde(default)]
-    pub last_seen: Option<Timestamp>,
-}
-
-impl std::fmt::Debug for ScreenRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScreenRecord")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .finish_non_exhaustive()
-    }
-}
+pub use crate::domain::{ScreenKind, ScreenRecord};
 
 /// A paired screen, as shown.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -246,18 +195,21 @@ impl Screens {
             .collect()
     }
 
-    /// An admin approves the screen showing `code` and names it (same rules as user names).
-    pub fn approve(&self, code: &str, name: &str, by: &str) -> Result<ScreenView, AuthError> {
+    /// Prepares the approval of the screen showing `code`, named `name`, by `by` (`user:anita`):
+    /// the record to store (through the engine: [`crate::domain::StaffOp::PairScreen`]) and the
+    /// screen's secret. Nothing changes until [`Self::approved`] is called after the commit.
+    pub fn prepare_approval(
+        &self,
+        code: &str,
+        name: &str,
+        by: &str,
+    ) -> Result<(ScreenRecord, String), AuthError> {
         validate_name(name)?;
-        let wanted: String = code
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
+        let wanted = normal_code(code);
         let secret = format!("ws_{}", random_secret(32)?);
-        let mut pending = self.pending();
+        let pending = self.pending();
         let Some(request) = pending
-            .iter_mut()
+            .iter()
             .find(|p| p.approved.is_none() && p.code == wanted)
         else {
             return Err(AuthError::PairingCodeUnknown);
@@ -272,16 +224,28 @@ impl Screens {
             address: request.address.clone(),
             last_seen: None,
         };
-        self.store.screen_put(&record)?;
-        let view = record.view();
-        request.approved = Some((secret, view.clone()));
+        Ok((record, secret))
+    }
+
+    /// After the paired screen's record is committed: its next poll gets `secret`. `false` if
+    /// the request has expired meanwhile (the screen asks again and gets a new code).
+    pub fn approved(&self, code: &str, secret: String, record: &ScreenRecord) -> bool {
+        let wanted = normal_code(code);
+        let mut pending = self.pending();
+        let Some(request) = pending
+            .iter_mut()
+            .find(|p| p.approved.is_none() && p.code == wanted)
+        else {
+            return false;
+        };
+        request.approved = Some((secret, record.view()));
         tracing::info!(
-            screen = name,
+            screen = %record.name,
             kind = record.kind.as_str(),
-            by,
+            by = %record.approved_by,
             "screen paired"
         );
-        Ok(view)
+        true
     }
 
     /// Every paired screen.
@@ -294,16 +258,9 @@ impl Screens {
             .collect())
     }
 
-    /// Unpairs a screen: its secret stops working at once.
-    pub fn revoke(&self, id: &str) -> Result<ScreenView, AuthError> {
-        let Some(record) = self.store.screen_get(id)? else {
-            return Err(AuthError::ScreenNotFound(id.to_owned()));
-        };
-        if !self.store.screen_delete(id)? {
-            return Err(AuthError::ScreenNotFound(id.to_owned()));
-        }
-        tracing::info!(screen = %record.name, "screen unpaired");
-        Ok(record.view())
+    /// A paired screen by id.
+    pub fn screen(&self, id: &str) -> Result<Option<ScreenView>, AuthError> {
+        Ok(self.store.screen_get(id)?.map(|r| r.view()))
     }
 
     /// The paired screen whose secret this is, if any; records that it was seen.
@@ -334,6 +291,14 @@ impl Screens {
     }
 }
 
+/// A code as typed (any case, spaces, dashes) in the form screens show it.
+fn normal_code(code: &str) -> String {
+    code.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
 fn new_code() -> Result<String, AuthError> {
     let mut bytes = [0u8; CODE_LEN];
     getrandom::fill(&mut bytes).map_err(|e| AuthError::Random(e.to_string()))?;
@@ -349,7 +314,39 @@ fn new_code() -> Result<String, AuthError> {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::domain::{Command, DomainError, Origin, Source, StaffOp};
+    use crate::engine::EngineError;
     use crate::store::StoreOptions;
+
+    /// Commits a pairing change as the engine does, and answers as the admin API does.
+    impl Screens {
+        fn run(&self, op: StaffOp) -> Result<(), EngineError> {
+            let config = crate::config::Config::default();
+            crate::engine::execute_offline(
+                &self.store,
+                self.clock.as_ref(),
+                &config.calendar().unwrap(),
+                &config.policy(),
+                &Command::Staff { op },
+                &Origin::new(Source::Staff, "user:admin"),
+            )
+            .map(|_| ())
+        }
+
+        fn approve(&self, code: &str, name: &str, by: &str) -> Result<ScreenView, AuthError> {
+            let (screen, secret) = self.prepare_approval(code, name, by)?;
+            self.run(StaffOp::PairScreen {
+                screen: screen.clone(),
+            })
+            .unwrap();
+            assert!(self.approved(code, secret, &screen));
+            Ok(screen.view())
+        }
+
+        fn revoke(&self, id: &str) -> Result<(), EngineError> {
+            self.run(StaffOp::UnpairScreen { id: id.to_owned() })
+        }
+    }
 
     fn screens() -> (Screens, ManualClock, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -399,7 +396,7 @@ mod tests {
         assert!(screens.verify(&secret).is_none());
         assert!(matches!(
             screens.revoke(&view.id),
-            Err(AuthError::ScreenNotFound(_))
+            Err(EngineError::Domain(DomainError::ScreenNotFound(_)))
         ));
     }
 

@@ -24,32 +24,7 @@ pub const LAST_SEEN_RESOLUTION: SignedDuration = SignedDuration::from_secs(60);
 /// The prefix of every API token, so a leaked one is easy to recognise (secret scanners, logs).
 pub const TOKEN_PREFIX: &str = "wl_";
 
-/// A session as stored, under the SHA-256 of its id.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct SessionRecord {
-    /// The user's login name.
-    pub user: String,
-    /// Login time.
-    pub created_at: Timestamp,
-    /// The last request seen (to [`LAST_SEEN_RESOLUTION`]).
-    pub last_seen: Timestamp,
-    /// The CSRF token forms of this session carry.
-    pub csrf: String,
-    /// The address the login came from (for the audit, not checked).
-    #[serde(default)]
-    pub client: String,
-}
-
-impl fmt::Debug for SessionRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionRecord")
-            .field("user", &self.user)
-            .field("created_at", &self.created_at)
-            .field("last_seen", &self.last_seen)
-            .field("client", &self.client)
-            .finish_non_exhaustive()
-    }
-}
+pub use crate::domain::staff::SessionRecord;
 
 /// What a login hands the browser: the session id (the cookie's value) and its CSRF token.
 /// `Debug` shows neither.
@@ -81,35 +56,7 @@ impl fmt::Debug for SessionToken {
     }
 }
 
-/// An API token as stored.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct TokenRecord {
-    /// Public id (shown in lists, used to revoke).
-    pub id: String,
-    /// What the token is for, e.g. `his-bridge` (same rules as a user name).
-    pub name: String,
-    /// What it may do.
-    pub role: Role,
-    /// SHA-256 of the secret, base64url.
-    pub secret_hash: String,
-    /// When it was made.
-    pub created_at: Timestamp,
-    /// When it was last accepted (to [`LAST_SEEN_RESOLUTION`]).
-    #[serde(default)]
-    pub last_used: Option<Timestamp>,
-}
-
-impl fmt::Debug for TokenRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenRecord")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("role", &self.role)
-            .field("created_at", &self.created_at)
-            .field("last_used", &self.last_used)
-            .finish_non_exhaustive()
-    }
-}
+pub use crate::domain::TokenRecord;
 
 impl TokenRecord {
     /// The token as shown.

@@ -14,33 +14,7 @@ use crate::domain::{RoomId, Timestamp};
 /// The longest user or token name.
 pub const MAX_NAME_LEN: usize = 64;
 
-/// What a member of staff does.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Everything: users, tokens, configuration, every room.
-    Admin,
-    /// The front desk: issues and manages tickets, may act for any room.
-    Reception,
-    /// Calls patients into their own rooms only.
-    Doctor,
-}
-
-impl Role {
-    /// Every role.
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Reception, Role::Doctor];
-
-    /// The role's name as in configuration and JSON: `admin`, `reception`, `doctor`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Reception => "reception",
-            Role::Doctor => "doctor",
-        }
-    }
-}
+pub use crate::domain::{Role, User};
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -56,42 +30,6 @@ impl FromStr for Role {
             .into_iter()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| AuthError::UnknownRole(s.chars().take(40).collect()))
-    }
-}
-
-/// A member of staff as stored. Its `Debug` hides the password hash; show a [`UserView`]
-/// anywhere outside the store.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct User {
-    /// Login name: 1–64 of lowercase letters, digits, `-`, `.`, `_` (see [`validate_name`]).
-    pub name: String,
-    /// What the user may do.
-    pub roles: BTreeSet<Role>,
-    /// The rooms a doctor calls into.
-    #[serde(default)]
-    pub rooms: Vec<RoomId>,
-    /// The argon2id PHC string (`$argon2id$v=19$...`).
-    pub password_hash: String,
-    /// A disabled user cannot log in and has no sessions.
-    #[serde(default)]
-    pub disabled: bool,
-    /// When the user was added.
-    pub created_at: Timestamp,
-    /// When the password was last set: sessions older than this are not valid.
-    pub password_changed_at: Timestamp,
-}
-
-impl fmt::Debug for User {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("User")
-            .field("name", &self.name)
-            .field("roles", &self.roles)
-            .field("rooms", &self.rooms)
-            .field("password_hash", &"<redacted>")
-            .field("disabled", &self.disabled)
-            .field("created_at", &self.created_at)
-            .field("password_changed_at", &self.password_changed_at)
-            .finish()
     }
 }
 

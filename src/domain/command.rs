@@ -17,6 +17,10 @@ pub enum Command {
         priority: PriorityClass,
         /// The same key within the idempotency window returns the same ticket.
         idempotency_key: Option<String>,
+        /// The patient's details reception recorded (stored with the ticket, in the same
+        /// transaction, outside the event log).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        patient: Option<crate::domain::PatientDetails>,
     },
     /// Take a waiting or called ticket out of the queue.
     CancelTicket {
@@ -124,18 +128,19 @@ pub enum Command {
         /// What changes.
         change: crate::domain::ClinicChange,
     },
-    /// Record a change to staff accounts, tokens or screens in the audit trail (the change itself
-    /// is made by the auth module; the queue does not change).
-    RecordStaffChange {
-        /// The change.
-        change: crate::domain::StaffChange,
+    /// Change staff accounts, API tokens or paired screens (decided by the
+    /// [`crate::domain::Directory`], not the queue): the change and its `staff_changed` event
+    /// are committed together.
+    Staff {
+        /// The change, prepared by the caller (hashes and secrets made).
+        op: crate::domain::StaffOp,
     },
-    /// Record that patients' personal details (names, phones) older than the retention period
-    /// were deleted (the deletion itself is in their own table, outside the queue).
-    RecordPurge {
-        /// How many tickets' details were deleted.
-        records: u64,
-        /// Details recorded before this were deleted.
+    /// Delete these tickets' patients' details (older than the retention period), recorded as
+    /// one `personal_data_purged` event in the same transaction.
+    PurgePatients {
+        /// The tickets whose details go.
+        tickets: Vec<TicketId>,
+        /// Details recorded before this.
         older_than: crate::domain::Timestamp,
     },
     /// Close the clinic day (the engine sends this when the day changes).

@@ -92,6 +92,59 @@ pub enum DomainError {
     /// Undo after the tickets involved changed again.
     #[error("room \"{0}\": its last \"next\" cannot be undone, its tickets have changed since")]
     UndoConflict(RoomId),
+    /// A user of that name exists.
+    #[error("user {0} already exists")]
+    UserExists(String),
+    /// No user of that name.
+    #[error("no user named {0}")]
+    UserNotFound(String),
+    /// No API token with that id.
+    #[error("no API token with id {0}")]
+    TokenNotFound(String),
+    /// No paired screen with that id.
+    #[error("no paired screen with id {0}")]
+    ScreenNotFound(String),
+    /// A staff change was sent to the queue's rules instead of the directory's (a bug).
+    #[error("internal error: a staff change reached the queue's rules")]
+    NotAQueueCommand,
+    /// The change would leave no enabled admin.
+    #[error("that would leave no enabled admin: make another user admin first")]
+    LastAdmin,
+}
+
+impl DomainError {
+    /// A stable kebab-case code, e.g. `room-not-found`: the same in the HTTP API, the admin
+    /// socket and the screens' message files (`[errors]` in `assets/i18n/*.toml`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidId { .. } => "invalid-id",
+            Self::InvalidPrefix(_) => "invalid-prefix",
+            Self::InvalidIdempotencyKey => "invalid-idempotency-key",
+            Self::MessageTooLong(_) => "message-too-long",
+            Self::InvalidName { .. } => "invalid-name",
+            Self::InvalidSetting(_) => "invalid-setting",
+            Self::ServiceExists(_) => "service-exists",
+            Self::RoomExists(_) => "room-exists",
+            Self::PrefixInUse { .. } => "prefix-in-use",
+            Self::ServiceNotFound(_) => "service-not-found",
+            Self::RoomNotFound(_) => "room-not-found",
+            Self::TicketNotFound(_) => "ticket-not-found",
+            Self::ServiceClosed(_) => "service-closed",
+            Self::RoomClosed(_) => "room-closed",
+            Self::RoomIdle(_) => "room-idle",
+            Self::InvalidTransition { .. } => "invalid-transition",
+            Self::SameService(..) => "same-service",
+            Self::NothingToUndo(_) => "nothing-to-undo",
+            Self::UndoExpired { .. } => "undo-expired",
+            Self::UndoConflict(_) => "undo-conflict",
+            Self::UserExists(_) => "user-exists",
+            Self::UserNotFound(_) => "user-not-found",
+            Self::TokenNotFound(_) => "token-not-found",
+            Self::ScreenNotFound(_) => "screen-not-found",
+            Self::NotAQueueCommand => "internal",
+            Self::LastAdmin => "last-admin",
+        }
+    }
 }
 
 impl std::fmt::Display for TicketState {

@@ -18,6 +18,7 @@ pub mod numbering;
 #[cfg(test)]
 mod proptests;
 pub mod rules;
+pub mod staff;
 pub mod state;
 #[cfg(test)]
 mod state_tests;
@@ -32,6 +33,10 @@ pub use event::{Event, EventKind};
 pub use id::{RoomId, ServiceId, TicketId};
 pub use numbering::ClinicCalendar;
 pub use rules::{Pick, PickReason, Starvation};
+pub use staff::{
+    Directory, PatientDetails, Role, ScreenKind, ScreenRecord, SessionRecord, StaffOp, StaffRows,
+    TokenRecord, User,
+};
 pub use state::{Decision, IdempotencyEntry, Placement, Policy, QueueState, Touched};
 pub use ticket::{CancelReason, PriorityClass, Source, Ticket, TicketState};
 

@@ -229,6 +229,7 @@ impl Model {
                 service: service(*s),
                 priority: *class,
                 idempotency_key: key.map(|k| format!("key-{k}")),
+                patient: None,
             },
             Op::Next(r) => Command::RoomNext { room: room(*r) },
             Op::Recall(r) => Command::RoomRecall { room: room(*r) },
@@ -395,8 +396,9 @@ impl Model {
             | Command::AddRoom { .. }
             | Command::UpdateRoom { .. }
             | Command::SetClinicSettings { .. }
-            | Command::RecordStaffChange { .. }
-            | Command::RecordPurge { .. } => Expect::Event,
+            | Command::PurgePatients { .. } => Expect::Event,
+            // Decided by the directory, not the queue.
+            Command::Staff { .. } => Expect::Unchanged,
             Command::CloseDay { new_day } => {
                 if *new_day > s.day {
                     Expect::Event

@@ -91,6 +91,12 @@ pub struct Touched {
     pub day_closed: bool,
     /// Whether the clinic settings changed (they are written with every commit anyway).
     pub clinic: bool,
+    /// Staff users, tokens and screens to write (a `staff_changed` event).
+    pub staff: crate::domain::StaffRows,
+    /// Patients' details to write with their tickets.
+    pub patients: Vec<(TicketId, crate::domain::PatientDetails)>,
+    /// Tickets whose patients' details are deleted.
+    pub patients_purged: Vec<TicketId>,
 }
 
 /// Where a waiting ticket stands.
@@ -235,6 +241,7 @@ impl QueueState {
                 service,
                 priority,
                 idempotency_key,
+                ..
             } => {
                 if let Some(key) = idempotency_key {
                     check_idempotency_key(key)?;
@@ -503,19 +510,19 @@ impl QueueState {
                 }
                 EventKind::ClinicSettingsSet { clinic }
             }
-            Command::RecordPurge {
-                records,
+            Command::PurgePatients {
+                tickets,
                 older_than,
-            } => EventKind::PersonalDataPurged {
-                records: *records,
-                older_than: *older_than,
-            },
-            Command::RecordStaffChange { change } => {
-                change.check()?;
-                EventKind::StaffChanged {
-                    change: change.clone(),
+            } => {
+                if tickets.is_empty() {
+                    return Ok(Decision::Unchanged);
+                }
+                EventKind::PersonalDataPurged {
+                    records: tickets.len() as u64,
+                    older_than: *older_than,
                 }
             }
+            Command::Staff { .. } => return Err(DomainError::NotAQueueCommand),
             Command::CloseDay { new_day } => {
                 if *new_day <= self.day {
                     return Ok(Decision::Unchanged);

@@ -45,6 +45,7 @@ fn issue(s: &str, priority: PriorityClass) -> Command {
         service: service(s),
         priority,
         idempotency_key: None,
+        patient: None,
     }
 }
 
@@ -900,6 +901,7 @@ fn issue_with_key(key: &str) -> Command {
         service: service("general"),
         priority: Normal,
         idempotency_key: Some(key.to_owned()),
+        patient: None,
     }
 }
 
@@ -1533,23 +1535,36 @@ fn clinic_settings_change_name_kiosk_and_pairing() {
 }
 
 #[test]
-fn staff_changes_are_events_that_leave_the_queue_alone() {
+fn staff_changes_are_not_the_queues_to_decide() {
     let mut desk = Desk::new();
+    let op = super::StaffOp::RevokeToken { id: "x".to_owned() };
+    assert_eq!(
+        desk.refuse(&Command::Staff { op }),
+        DomainError::NotAQueueCommand
+    );
+}
+
+#[test]
+fn a_purge_of_no_details_changes_nothing_and_of_some_is_an_event() {
+    let mut desk = Desk::new();
+    let older_than = desk.now;
+    let none = Command::PurgePatients {
+        tickets: Vec::new(),
+        older_than,
+    };
+    assert_eq!(desk.run(&none), Decision::Unchanged);
     let before = desk.state.clone();
-    let kind = desk.event(&Command::RecordStaffChange {
-        change: super::StaffChange::TokenCreated {
-            token: "his-bridge".to_owned(),
-            role: "reception".to_owned(),
-        },
-    });
-    assert_eq!(kind.name(), "staff_changed");
+    let some = Command::PurgePatients {
+        tickets: vec![TicketId(7), TicketId(9)],
+        older_than,
+    };
+    let kind = desk.event(&some);
+    assert_eq!(
+        kind,
+        EventKind::PersonalDataPurged {
+            records: 2,
+            older_than
+        }
+    );
     assert_eq!(desk.state, before);
-    assert!(matches!(
-        desk.refuse(&Command::RecordStaffChange {
-            change: super::StaffChange::PasswordSet {
-                user: String::new()
-            },
-        }),
-        DomainError::InvalidName { .. }
-    ));
 }

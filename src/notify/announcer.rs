@@ -105,6 +105,7 @@ mod tests {
                 service: ServiceId::parse("general").unwrap(),
                 priority: PriorityClass::Normal,
                 idempotency_key: None,
+                patient: None,
             },
         );
         let languages = vec!["en".to_owned(), "hi".to_owned()];

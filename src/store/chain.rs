@@ -355,8 +355,9 @@ mod tests {
         let store = Store::open(path, &options()).unwrap();
         let mut now: Timestamp = "2026-11-21T08:00:00Z".parse().unwrap();
         let calendar = ClinicCalendar::new(jiff::tz::TimeZone::UTC, jiff::civil::time(4, 0, 0, 0));
-        let (mut state, mut seq, _) =
+        let (books, _) =
             crate::engine::load_or_seed(&store, &ManualClock::new(now), &calendar).unwrap();
+        let (mut state, mut seq) = (books.state, books.seq);
         let policy = Config::default().policy();
         let origin = Origin::new(Source::Kiosk, "kiosk-1");
         let mut batch: Vec<(Event, Touched)> = Vec::new();
@@ -366,6 +367,7 @@ mod tests {
                 service: ServiceId::parse("general").unwrap(),
                 priority: PriorityClass::Normal,
                 idempotency_key: Some(format!("k-{seq}-{i}")),
+                patient: None,
             }];
             if i % 2 == 1 {
                 commands.push(Command::RoomNext {

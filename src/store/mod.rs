@@ -9,11 +9,10 @@
 //!
 //! Calls block on the disk: call them from the engine's thread or `spawn_blocking`.
 
-mod auth;
 pub mod chain;
 mod codec;
+mod directory;
 mod error;
-mod patients;
 pub mod schema;
 pub mod tables;
 
@@ -32,7 +31,8 @@ use tables::{
 };
 
 use crate::domain::{
-    Clinic, Event, IdempotencyEntry, QueueState, Room, Service, Ticket, TicketId, Touched,
+    Clinic, Directory, Event, IdempotencyEntry, QueueState, Room, Service, Ticket, TicketId,
+    Touched,
 };
 
 /// How the store is opened.
@@ -61,6 +61,8 @@ pub struct Loaded {
     pub state: QueueState,
     /// The last event's sequence number.
     pub seq: u64,
+    /// Staff users, API tokens, paired screens.
+    pub directory: Directory,
 }
 
 /// The database.
@@ -167,14 +169,17 @@ impl Store {
             idempotency.insert(k.value().to_owned(), e);
         }
         state.idempotency = idempotency;
+        drop(txn);
         Ok(Some(Loaded {
             state,
             seq: queue.seq,
+            directory: self.load_directory()?,
         }))
     }
 
     /// Commits a batch of events in one write transaction: appends each event to the log and
-    /// writes the rows they touched as they are in `state` (the state after all of them).
+    /// writes the rows they touched as they are in `state` (the state after all of them), and
+    /// the rows they carry themselves (staff users, tokens, screens, patients' details).
     /// Each event is chained to the one before it in the audit trail ([`chain`]).
     /// Returns only once the transaction is durable (with fsync on).
     pub fn commit(
@@ -241,6 +246,10 @@ impl Store {
                     codec::encode_into(&mut buf, entry, "idempotency")?;
                     keys.insert(key.as_str(), buf.as_slice())?;
                 }
+            }
+            for (_, touched) in batch {
+                directory::write_staff_rows(&txn, &touched.staff)?;
+                directory::write_patients(&txn, touched)?;
             }
             let meta = QueueMeta {
                 seq: last.0.seq,

@@ -17,10 +17,9 @@ use super::auth::Actor;
 use super::error::{ErrorBody, WebError};
 use crate::auth::{AuthError, Role, TokenView, UserView};
 use crate::domain::{
-    Clinic, ClinicChange, Command, RoomChange, RoomId, Service, ServiceChange, ServiceId, Source,
-    StaffChange,
+    Clinic, ClinicChange, Command, DomainError, RoomChange, RoomId, Service, ServiceChange,
+    ServiceId, Source, StaffOp,
 };
-use crate::staff;
 
 /// Kiosk settings as the kiosk uses them: the admin's, else the configuration file's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -91,19 +90,17 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(|e| WebError::Internal(e.to_string()))??)
 }
 
-/// Makes a staff change (one of the [`crate::staff`] pairs) and records it as `actor`'s in the
-/// audit trail.
-async fn change<T: Send + 'static>(
-    state: &AppState,
-    actor: &Actor,
-    work: impl FnOnce(&crate::auth::Auth) -> Result<(T, StaffChange), AuthError> + Send + 'static,
-) -> Result<T, WebError> {
+/// Makes a staff change as `actor`: the engine commits it with its audit record.
+async fn change(state: &AppState, actor: &Actor, op: StaffOp) -> Result<(), WebError> {
+    execute(state, actor, Command::Staff { op }).await
+}
+
+/// A user as they are now.
+async fn user_view(state: &AppState, name: String) -> Result<UserView, WebError> {
     let auth = state.auth.clone();
-    let (done, change) = blocking(move || work(&auth)).await?;
-    staff::record(&state.engine, change, actor.origin(Source::Staff))
-        .await
-        .map_err(|e| WebError::NotRecorded(e.to_string()))?;
-    Ok(done)
+    blocking(move || auth.user(&name))
+        .await?
+        .ok_or_else(|| WebError::Internal("the user disappeared".to_owned()))
 }
 
 async fn execute(state: &AppState, actor: &Actor, command: Command) -> Result<(), WebError> {
@@ -302,7 +299,7 @@ pub async fn room_patch(
     if let Some(doctors) = &patch.doctors {
         for name in doctors {
             if !users.iter().any(|u| &u.name == name) {
-                return Err(AuthError::UserNotFound(name.clone()).into());
+                return Err(DomainError::UserNotFound(name.clone()).into());
             }
         }
     }
@@ -361,11 +358,9 @@ async fn set_rooms(
     name: &str,
     rooms: Vec<RoomId>,
 ) -> Result<UserView, WebError> {
-    let name = name.to_owned();
-    change(state, actor, move |auth| {
-        staff::set_rooms(auth, &name, rooms)
-    })
-    .await
+    let user = name.to_owned();
+    change(state, actor, StaffOp::SetRooms { user, rooms }).await?;
+    user_view(state, name.to_owned()).await
 }
 
 /// Every staff user (never their password hashes).
@@ -403,11 +398,13 @@ pub async fn user_add(
 ) -> Result<HttpResponse, WebError> {
     let body = body.into_inner();
     check_rooms(&state, &body.rooms)?;
-    let view = change(&state, &actor, move |auth| {
-        staff::add_user(auth, &body.name, &body.password, body.roles, body.rooms)
-    })
-    .await?;
-    Ok(HttpResponse::Created().json(view))
+    let name = body.name.clone();
+    let auth = state.auth.clone();
+    let user =
+        blocking(move || auth.prepare_user(&body.name, &body.password, body.roles, body.rooms))
+            .await?;
+    change(&state, &actor, StaffOp::AddUser { user }).await?;
+    Ok(HttpResponse::Created().json(user_view(&state, name).await?))
 }
 
 /// A change to a user (`None`: unchanged).
@@ -439,65 +436,58 @@ pub async fn user_patch(
 ) -> Result<HttpResponse, WebError> {
     let name = name.into_inner();
     let patch = body.into_inner();
-    let users = {
+    let user = {
         let auth = state.auth.clone();
-        blocking(move || auth.users()).await?
+        let wanted = name.clone();
+        blocking(move || auth.user(&wanted))
+            .await?
+            .ok_or_else(|| DomainError::UserNotFound(name.clone()))?
     };
-    let Some(user) = users.iter().find(|u| u.name == name) else {
-        return Err(AuthError::UserNotFound(name).into());
-    };
-    let loses_admin = user.roles.contains(&Role::Admin)
-        && !user.disabled
-        && (patch.disabled == Some(true)
-            || patch
-                .roles
-                .as_ref()
-                .is_some_and(|r| !r.contains(&Role::Admin)));
-    let other_admins = users
-        .iter()
-        .filter(|u| u.name != name && !u.disabled && u.roles.contains(&Role::Admin))
-        .count();
-    if loses_admin && other_admins == 0 {
-        return Err(WebError::LastAdmin);
-    }
     if let Some(rooms) = &patch.rooms {
         check_rooms(&state, rooms)?;
     }
-    if let Some(password) = patch.password {
-        let owned = name.clone();
-        change(&state, &actor, move |auth| {
-            staff::set_password(auth, &owned, &password)
-        })
-        .await?;
-    }
+    // Each change is its own command (and audit record); the engine refuses one that would
+    // leave no enabled admin. Demotion and disabling come first, so a refused one changes
+    // nothing else.
+    let mut ops = Vec::new();
     if let Some(roles) = patch.roles
         && roles != user.roles
     {
-        let owned = name.clone();
-        change(&state, &actor, move |auth| {
-            staff::set_roles(auth, &owned, roles)
-        })
-        .await?;
-    }
-    if let Some(rooms) = patch.rooms
-        && rooms != user.rooms
-    {
-        set_rooms(&state, &actor, &name, rooms).await?;
+        ops.push(StaffOp::SetRoles {
+            user: name.clone(),
+            roles,
+            keep_an_admin: true,
+        });
     }
     if let Some(disabled) = patch.disabled
         && disabled != user.disabled
     {
-        let owned = name.clone();
-        change(&state, &actor, move |auth| {
-            staff::set_disabled(auth, &owned, disabled)
-        })
-        .await?;
+        ops.push(StaffOp::SetDisabled {
+            user: name.clone(),
+            disabled,
+            keep_an_admin: true,
+        });
     }
-    let auth = state.auth.clone();
-    let view = blocking(move || auth.user(&name))
-        .await?
-        .ok_or_else(|| WebError::Internal("the user disappeared".to_owned()))?;
-    Ok(HttpResponse::Ok().json(view))
+    if let Some(rooms) = patch.rooms
+        && rooms != user.rooms
+    {
+        ops.push(StaffOp::SetRooms {
+            user: name.clone(),
+            rooms,
+        });
+    }
+    if let Some(password) = patch.password {
+        let auth = state.auth.clone();
+        let password_hash = blocking(move || auth.hash_password(&password)).await?;
+        ops.push(StaffOp::SetPassword {
+            user: name.clone(),
+            password_hash,
+        });
+    }
+    for op in ops {
+        change(&state, &actor, op).await?;
+    }
+    Ok(HttpResponse::Ok().json(user_view(&state, name).await?))
 }
 
 fn check_rooms(state: &AppState, rooms: &[RoomId]) -> Result<(), WebError> {
@@ -544,16 +534,15 @@ pub async fn token_create(
     body: web::Json<NewToken>,
 ) -> Result<HttpResponse, WebError> {
     let body = body.into_inner();
-    let (secret, token) = change(&state, &actor, move |auth| {
-        staff::create_token(auth, &body.name, body.role)
-            .map(|(secret, token, change)| ((secret, token), change))
-    })
-    .await?;
+    let auth = state.auth.clone();
+    let (secret, token) = blocking(move || auth.prepare_token(&body.name, body.role)).await?;
+    let view = token.view();
+    change(&state, &actor, StaffOp::CreateToken { token }).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(CreatedToken {
-            secret: secret.0,
-            token,
+            secret,
+            token: view,
         }))
 }
 
@@ -567,7 +556,7 @@ pub async fn token_revoke(
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let id = id.into_inner();
-    change(&state, &actor, move |auth| staff::revoke_token(auth, &id)).await?;
+    change(&state, &actor, StaffOp::RevokeToken { id }).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -598,10 +587,17 @@ pub async fn my_password(
     };
     let body = body.into_inner();
     let client = super::auth::client_ip(&req);
-    change(&state, &actor, move |auth| {
-        auth.check_password(&name, &body.current, client)?;
-        staff::set_password(auth, &name, &body.new)
+    let auth = state.auth.clone();
+    let user = name.clone();
+    let password_hash = blocking(move || {
+        auth.check_password(&user, &body.current, client)?;
+        auth.hash_password(&body.new)
     })
     .await?;
+    let op = StaffOp::SetPassword {
+        user: name,
+        password_hash,
+    };
+    change(&state, &actor, op).await?;
     Ok(HttpResponse::NoContent().finish())
 }

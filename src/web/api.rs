@@ -301,6 +301,7 @@ pub async fn ticket_create(
         service: body.service.clone(),
         priority: body.priority,
         idempotency_key: key,
+        patient,
     };
     let (view, replayed) = match execute(&state, command, origin).await? {
         Outcome::Applied(event) => match &event.kind {
@@ -317,15 +318,6 @@ pub async fn ticket_create(
     };
     let mut view = view;
     view.status_path = Some(state.links.path(view.ticket.id));
-    if let Some(details) = patient
-        && !replayed
-    {
-        let store = std::sync::Arc::clone(&state.store);
-        let id = view.ticket.id;
-        web::block(move || store.patient_put(id, &details))
-            .await
-            .map_err(|e| WebError::Internal(e.to_string()))??;
-    }
     // A repeat of the same request (a double tap) does not print a second ticket.
     if body.print.unwrap_or(source == Source::Kiosk) && !replayed {
         let lang = super::print::print_language(&state, body.lang.as_deref());

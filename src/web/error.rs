@@ -69,14 +69,6 @@ pub enum WebError {
     /// The clinic requires paired screens and this kiosk is not one.
     #[error("this kiosk is not paired: an admin must approve it in /admin first")]
     ScreenNotPaired,
-    /// A staff change was made but its audit record could not be written.
-    #[error(
-        "the change was made, but it could not be recorded in the audit trail — check the log and the disk"
-    )]
-    NotRecorded(String),
-    /// The change would leave no enabled admin.
-    #[error("that would leave no enabled admin: make another user admin first")]
-    LastAdmin,
     /// A change sent with the session cookie, but not from waitless's own pages.
     #[error("refused: this request did not come from waitless's own pages")]
     CrossSite,
@@ -121,28 +113,37 @@ impl WebError {
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         use DomainError as D;
         match self {
-            Self::Domain(d) => match d {
-                D::InvalidId { .. } => (StatusCode::BAD_REQUEST, "invalid-id"),
-                D::InvalidPrefix(_) => (StatusCode::BAD_REQUEST, "invalid-prefix"),
-                D::InvalidIdempotencyKey => (StatusCode::BAD_REQUEST, "invalid-idempotency-key"),
-                D::MessageTooLong(_) => (StatusCode::BAD_REQUEST, "message-too-long"),
-                D::InvalidName { .. } => (StatusCode::BAD_REQUEST, "invalid-name"),
-                D::InvalidSetting(_) => (StatusCode::BAD_REQUEST, "invalid-setting"),
-                D::ServiceExists(_) => (StatusCode::CONFLICT, "service-exists"),
-                D::RoomExists(_) => (StatusCode::CONFLICT, "room-exists"),
-                D::PrefixInUse { .. } => (StatusCode::CONFLICT, "prefix-in-use"),
-                D::ServiceNotFound(_) => (StatusCode::NOT_FOUND, "service-not-found"),
-                D::RoomNotFound(_) => (StatusCode::NOT_FOUND, "room-not-found"),
-                D::TicketNotFound(_) => (StatusCode::NOT_FOUND, "ticket-not-found"),
-                D::ServiceClosed(_) => (StatusCode::CONFLICT, "service-closed"),
-                D::RoomClosed(_) => (StatusCode::CONFLICT, "room-closed"),
-                D::RoomIdle(_) => (StatusCode::CONFLICT, "room-idle"),
-                D::InvalidTransition { .. } => (StatusCode::CONFLICT, "invalid-transition"),
-                D::SameService(..) => (StatusCode::CONFLICT, "same-service"),
-                D::NothingToUndo(_) => (StatusCode::CONFLICT, "nothing-to-undo"),
-                D::UndoExpired { .. } => (StatusCode::CONFLICT, "undo-expired"),
-                D::UndoConflict(_) => (StatusCode::CONFLICT, "undo-conflict"),
-            },
+            Self::Domain(d) => {
+                let status = match d {
+                    D::InvalidId { .. }
+                    | D::InvalidPrefix(_)
+                    | D::InvalidIdempotencyKey
+                    | D::MessageTooLong(_)
+                    | D::InvalidName { .. }
+                    | D::InvalidSetting(_) => StatusCode::BAD_REQUEST,
+                    D::ServiceNotFound(_)
+                    | D::RoomNotFound(_)
+                    | D::TicketNotFound(_)
+                    | D::UserNotFound(_)
+                    | D::TokenNotFound(_)
+                    | D::ScreenNotFound(_) => StatusCode::NOT_FOUND,
+                    D::ServiceExists(_)
+                    | D::RoomExists(_)
+                    | D::PrefixInUse { .. }
+                    | D::ServiceClosed(_)
+                    | D::RoomClosed(_)
+                    | D::RoomIdle(_)
+                    | D::InvalidTransition { .. }
+                    | D::SameService(..)
+                    | D::NothingToUndo(_)
+                    | D::UndoExpired { .. }
+                    | D::UndoConflict(_)
+                    | D::UserExists(_)
+                    | D::LastAdmin => StatusCode::CONFLICT,
+                    D::NotAQueueCommand => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                (status, d.code())
+            }
             Self::Engine(EngineError::Stopped) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "shutting-down")
             }
@@ -166,8 +167,6 @@ impl WebError {
             Self::LoginRequired => (StatusCode::UNAUTHORIZED, "login-required"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::CrossSite => (StatusCode::FORBIDDEN, "cross-site-request"),
-            Self::LastAdmin => (StatusCode::CONFLICT, "last-admin"),
-            Self::NotRecorded(_) => (StatusCode::INTERNAL_SERVER_ERROR, "not-recorded"),
             Self::ScreenNotPaired => (StatusCode::FORBIDDEN, "screen-not-paired"),
             Self::TooManyTickets => (StatusCode::TOO_MANY_REQUESTS, "too-many-tickets"),
             Self::Auth(e) => {
@@ -175,22 +174,18 @@ impl WebError {
                 let status = match e {
                     A::InvalidCredentials | A::Disabled => StatusCode::UNAUTHORIZED,
                     A::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-                    A::UserExists(_) => StatusCode::CONFLICT,
-                    A::UserNotFound(_)
-                    | A::TokenNotFound(_)
-                    | A::ScreenNotFound(_)
-                    | A::PairingCodeUnknown => StatusCode::NOT_FOUND,
+                    A::PairingCodeUnknown => StatusCode::NOT_FOUND,
                     A::WeakPassword { .. }
                     | A::PasswordTooLong { .. }
                     | A::InvalidName(_)
                     | A::UnknownRole(_) => StatusCode::BAD_REQUEST,
                     A::Hash(_) | A::Random(_) | A::Store(_) => {
-                        return (StatusCode::INTERNAL_SERVER_ERROR, "internal-error");
+                        return (StatusCode::INTERNAL_SERVER_ERROR, "internal");
                     }
                 };
                 (status, e.code())
             }
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal-error"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 

@@ -15,7 +15,7 @@ use super::auth::Actor;
 use super::error::{ErrorBody, WebError};
 use crate::auth::AuthError;
 use crate::auth::screen::{PendingView, Poll, ScreenKind, ScreenView};
-use crate::domain::{Origin, Source, StaffChange};
+use crate::domain::{Command, Source, StaffOp};
 
 /// The paired screen's cookie.
 pub const SCREEN_COOKIE: &str = "waitless_screen";
@@ -59,13 +59,6 @@ pub fn screen_of(state: &AppState, req: &HttpRequest) -> Option<ScreenView> {
 /// paired screen of that kind, or from logged-in staff.
 pub fn may_show(state: &AppState, req: &HttpRequest, actor: &Actor, kind: ScreenKind) -> bool {
     !required(state) || actor.0.is_some() || screen_of(state, req).is_some_and(|s| s.kind == kind)
-}
-
-/// Records a pairing change in the audit trail.
-async fn record(state: &AppState, change: StaffChange, origin: Origin) -> Result<(), WebError> {
-    crate::staff::record(&state.engine, change, origin)
-        .await
-        .map_err(|e| WebError::NotRecorded(e.to_string()))
 }
 
 /// `POST /api/v1/pair` body.
@@ -209,13 +202,15 @@ pub async fn screen_approve(
     let origin = actor.origin(Source::Staff);
     let screens = state.screens.clone();
     let by = origin.actor.clone();
-    let view = blocking(move || screens.approve(&body.code, &body.name, &by)).await?;
-    let change = StaffChange::ScreenPaired {
-        screen: view.name.clone(),
-        screen_kind: view.kind.as_str().to_owned(),
+    let code = body.code.clone();
+    let (screen, secret) =
+        blocking(move || screens.prepare_approval(&body.code, &body.name, &by)).await?;
+    let op = StaffOp::PairScreen {
+        screen: screen.clone(),
     };
-    record(&state, change, origin).await?;
-    Ok(HttpResponse::Created().json(view))
+    state.engine.execute(Command::Staff { op }, origin).await?;
+    state.screens.approved(&code, secret, &screen);
+    Ok(HttpResponse::Created().json(screen.view()))
 }
 
 /// Unpairs a screen: a kiosk cannot issue tickets any more at once, and both kinds show a
@@ -228,10 +223,12 @@ pub async fn screen_revoke(
     actor: Actor,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let id = id.into_inner();
-    let screens = state.screens.clone();
-    let view = blocking(move || screens.revoke(&id)).await?;
-    let change = StaffChange::ScreenRevoked { screen: view.name };
-    record(&state, change, actor.origin(Source::Staff)).await?;
+    let op = StaffOp::UnpairScreen {
+        id: id.into_inner(),
+    };
+    state
+        .engine
+        .execute(Command::Staff { op }, actor.origin(Source::Staff))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -13,7 +13,8 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::auth::MeResponse;
 use super::error::WebError;
-use crate::auth::{Auth, AuthError, Role};
+use crate::auth::{Auth, Role};
+use crate::domain::{Command, Origin, Source, StaffOp};
 
 /// The one-time code, while there is no admin. Cloneable; shared by every worker.
 #[derive(Clone, Debug, Default)]
@@ -104,10 +105,21 @@ pub async fn setup_post(
     }
     let auth = state.auth.clone();
     let (name, password) = (body.name.clone(), body.password.clone());
-    web::block(move || auth.add_user(&name, &password, BTreeSet::from([Role::Admin]), Vec::new()))
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?
-        .map_err(|e: AuthError| WebError::Auth(e))?;
+    let user = super::admin::blocking(move || {
+        auth.prepare_user(&name, &password, BTreeSet::from([Role::Admin]), Vec::new())
+    })
+    .await?;
+    let origin = Origin::new(Source::Staff, "setup")
+        .from_address(req.peer_addr().map(|a| a.ip().to_string()));
+    state
+        .engine
+        .execute(
+            Command::Staff {
+                op: StaffOp::AddUser { user },
+            },
+            origin,
+        )
+        .await?;
     state.setup.spend();
     tracing::info!(user = %body.name, "first admin created with the setup code");
     super::auth::login(

@@ -33,11 +33,19 @@ pub const RECEPTION_NAME: &str = "reception";
 /// The doctor of room-1 every test server has.
 pub const DOCTOR_NAME: &str = "doctor";
 
-/// Creates the test admin (user and API token) in the database of `config`, before waitless
-/// starts on it; returns the token.
+/// Creates the test users and the test admin's API token in the database of `config`, before
+/// waitless starts on it (through the engine's offline path, as `source: system`, so each has
+/// its audit record); returns the token. On a folder provisioned before (a restart), changes
+/// nothing and returns the same token.
 pub fn provision(config: &Config, clock: &ManualClock) -> String {
+    let saved = config.data.join("test-token");
+    if let Ok(token) = std::fs::read_to_string(&saved) {
+        return token;
+    }
     use std::collections::BTreeSet;
     use waitless::auth::{Auth, AuthOptions, Role};
+    use waitless::domain::{Origin, Source};
+    use waitless::staff::{Offline, Secret, StaffAnswer, StaffRequest, perform_offline};
     use waitless::store::{Store, StoreOptions};
     let store = Arc::new(
         Store::open(
@@ -54,17 +62,20 @@ pub fn provision(config: &Config, clock: &ManualClock) -> String {
         Arc::new(clock.clone()),
         AuthOptions::for_tests(),
     );
-    // A test may start waitless again on the same folder: the admin is there already.
-    match auth.add_user(
-        ADMIN_NAME,
-        ADMIN_PASSWORD,
-        BTreeSet::from([Role::Admin]),
-        Vec::new(),
-    ) {
-        Ok(_) | Err(waitless::auth::AuthError::UserExists(_)) => {}
-        Err(e) => panic!("cannot create the test admin: {e}"),
-    }
+    // As the command line does it on a stopped server: each change with its audit record.
+    let calendar = config.calendar().unwrap();
+    let policy = config.policy();
+    let offline = Offline {
+        store: &store,
+        clock,
+        calendar: &calendar,
+        policy: &policy,
+    };
+    let origin = Origin::new(Source::System, "tests");
+    let perform = |request| perform_offline(&auth, offline, request, &origin);
+    // A test may start waitless again on the same folder: the users are there already.
     for (name, role, rooms) in [
+        (ADMIN_NAME, Role::Admin, vec![]),
         (RECEPTION_NAME, Role::Reception, vec![]),
         (
             DOCTOR_NAME,
@@ -72,12 +83,26 @@ pub fn provision(config: &Config, clock: &ManualClock) -> String {
             vec![waitless::domain::RoomId::parse("room-1").unwrap()],
         ),
     ] {
-        match auth.add_user(name, ADMIN_PASSWORD, BTreeSet::from([role]), rooms) {
-            Ok(_) | Err(waitless::auth::AuthError::UserExists(_)) => {}
+        match perform(StaffRequest::UserAdd {
+            name: name.to_owned(),
+            password: Secret(ADMIN_PASSWORD.to_owned()),
+            roles: BTreeSet::from([role]),
+            rooms,
+        }) {
+            Ok(_) => {}
+            Err(e) if e.code() == "user-exists" => {}
             Err(e) => panic!("cannot create {name}: {e}"),
         }
     }
-    let (token, _) = auth.create_token("tests", Role::Admin).unwrap();
+    let created = perform(StaffRequest::TokenCreate {
+        name: "tests".to_owned(),
+        role: Role::Admin,
+    });
+    let Ok(StaffAnswer::TokenCreated { secret, .. }) = created else {
+        panic!("cannot create the test token: {created:?}");
+    };
+    let token = secret.0;
+    std::fs::write(&saved, &token).unwrap();
     drop(auth);
     Arc::try_unwrap(store).ok().unwrap().close().unwrap();
     token

@@ -1,78 +1,103 @@
-//! Storage of staff users, sessions and API tokens (tables [`USERS`], [`SESSIONS`],
-//! [`API_TOKENS`]). Each call is its own transaction, written with the same durability as
-//! [`Store::commit`]. These tables need no migration: redb creates them on first write, and a
-//! read of a table that does not exist yet answers "empty". The rules (who may log in, when a
-//! session expires) live in [`crate::auth`]; this module only reads and writes rows.
+//! Staff users, API tokens and paired screens (tables [`USERS`], [`API_TOKENS`], [`SCREENS`]),
+//! sessions ([`SESSIONS`]) and patients' details ([`PATIENTS`]).
+//!
+//! Every audited change to these rows is written by [`Store::commit`], in the transaction of
+//! the event that records it ([`write_staff_rows`], [`write_patients`]): this module offers
+//! reads, [`Store::load_directory`], and only the unaudited writes: sessions (hot: a login, a
+//! logout, the last request's time) and the `last_used`/`last_seen` of tokens and screens.
+//! These tables need no migration: redb creates them on first write, and a read of a table
+//! that does not exist yet answers "empty".
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::tables::{API_TOKENS, SCREENS, SESSIONS, USERS};
+use super::tables::{API_TOKENS, PATIENTS, SCREENS, SESSIONS, USERS};
 use super::{Store, StoreError, codec};
-use crate::auth::screen::ScreenRecord;
-use crate::auth::{SessionRecord, TokenRecord, User};
-use crate::domain::Timestamp;
+use crate::domain::{
+    Directory, PatientDetails, ScreenRecord, SessionRecord, StaffRows, TicketId, Timestamp,
+    TokenRecord, Touched, User,
+};
 
 type StrTable = TableDefinition<'static, &'static str, &'static [u8]>;
 
+/// Writes a decided staff change's rows in the commit's transaction `txn`.
+pub(super) fn write_staff_rows(
+    txn: &redb::WriteTransaction,
+    rows: &StaffRows,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    {
+        let mut users = txn.open_table(USERS)?;
+        for user in &rows.users {
+            users.insert(user.name.as_str(), codec::encode(user, "user")?.as_slice())?;
+        }
+    }
+    if !rows.sessions_ended.is_empty() {
+        let mut sessions = txn.open_table(SESSIONS)?;
+        sessions.retain(|_, bytes| {
+            // An unreadable row is dropped too: it can never be a valid session.
+            codec::decode::<SessionRecord>(bytes, "session")
+                .is_ok_and(|s| !rows.sessions_ended.contains(&s.user))
+        })?;
+    }
+    {
+        let mut tokens = txn.open_table(API_TOKENS)?;
+        for token in &rows.tokens {
+            let mut token = token.clone();
+            // `last_used` is written directly by requests: keep the later of the two.
+            if let Some(stored) = tokens.get(token.id.as_str())? {
+                let stored: TokenRecord = codec::decode(stored.value(), "api token")?;
+                token.last_used = token.last_used.max(stored.last_used);
+            }
+            tokens.insert(
+                token.id.as_str(),
+                codec::encode(&token, "api token")?.as_slice(),
+            )?;
+        }
+        for id in &rows.tokens_revoked {
+            tokens.remove(id.as_str())?;
+        }
+    }
+    let mut screens = txn.open_table(SCREENS)?;
+    for screen in &rows.screens {
+        let mut screen = screen.clone();
+        if let Some(stored) = screens.get(screen.id.as_str())? {
+            let stored: ScreenRecord = codec::decode(stored.value(), "screen")?;
+            screen.last_seen = screen.last_seen.max(stored.last_seen);
+        }
+        screens.insert(
+            screen.id.as_str(),
+            codec::encode(&screen, "screen")?.as_slice(),
+        )?;
+    }
+    for id in &rows.screens_unpaired {
+        screens.remove(id.as_str())?;
+    }
+    Ok(())
+}
+
+/// Writes (and deletes) patients' details in the commit's transaction `txn`.
+pub(super) fn write_patients(
+    txn: &redb::WriteTransaction,
+    touched: &Touched,
+) -> Result<(), StoreError> {
+    if touched.patients.is_empty() && touched.patients_purged.is_empty() {
+        return Ok(());
+    }
+    let mut table = txn.open_table(PATIENTS)?;
+    for (ticket, details) in &touched.patients {
+        table.insert(ticket.0, codec::encode(details, "patient")?.as_slice())?;
+    }
+    for ticket in &touched.patients_purged {
+        table.remove(ticket.0)?;
+    }
+    Ok(())
+}
+
 impl Store {
-    /// Writes a user (insert or replace).
-    pub fn user_put(&self, user: &User) -> Result<(), StoreError> {
-        self.put_row(USERS, &user.name, user, "user")
-    }
-
-    /// Writes a new user; `false` (and nothing written) if one of that name exists.
-    pub fn user_insert(&self, user: &User) -> Result<bool, StoreError> {
-        let txn = self.begin_auth_write()?;
-        let inserted = {
-            let mut table = txn.open_table(USERS)?;
-            if table.get(user.name.as_str())?.is_some() {
-                false
-            } else {
-                table.insert(user.name.as_str(), codec::encode(user, "user")?.as_slice())?;
-                true
-            }
-        };
-        if inserted {
-            txn.commit()?;
-        } else {
-            txn.abort()?;
-        }
-        Ok(inserted)
-    }
-
-    /// Changes a user in one transaction; `None` (and nothing written) if there is no such
-    /// user. Returns the user as written.
-    pub fn user_update(
-        &self,
-        name: &str,
-        change: impl FnOnce(&mut User),
-    ) -> Result<Option<User>, StoreError> {
-        let txn = self.begin_auth_write()?;
-        let updated = {
-            let mut table = txn.open_table(USERS)?;
-            let current: Option<User> = match table.get(name)? {
-                Some(v) => Some(codec::decode(v.value(), "user")?),
-                None => None,
-            };
-            match current {
-                Some(mut user) => {
-                    change(&mut user);
-                    table.insert(name, codec::encode(&user, "user")?.as_slice())?;
-                    Some(user)
-                }
-                None => None,
-            }
-        };
-        if updated.is_some() {
-            txn.commit()?;
-        } else {
-            txn.abort()?;
-        }
-        Ok(updated)
-    }
-
     /// A user by name.
     pub fn user_get(&self, name: &str) -> Result<Option<User>, StoreError> {
         self.get_row(USERS, name, "user")
@@ -106,38 +131,6 @@ impl Store {
         self.delete_row(SESSIONS, id_hash)
     }
 
-    /// Deletes every session of a user; returns how many there were.
-    pub fn sessions_delete_for_user(&self, user: &str) -> Result<usize, StoreError> {
-        let txn = self.begin_auth_write()?;
-        let mut deleted = 0;
-        {
-            let mut table = txn.open_table(SESSIONS)?;
-            let mut doomed = Vec::new();
-            for row in table.iter()? {
-                let (k, v) = row?;
-                // An unreadable row is dropped too: it can never be a valid session.
-                let owner = codec::decode::<SessionRecord>(v.value(), "session")
-                    .map(|s| s.user)
-                    .ok();
-                if owner.is_none_or(|o| o == user) {
-                    doomed.push(k.value().to_owned());
-                }
-            }
-            for key in &doomed {
-                if table.remove(key.as_str())?.is_some() {
-                    deleted += 1;
-                }
-            }
-        }
-        txn.commit()?;
-        Ok(deleted)
-    }
-
-    /// Writes an API token (insert or replace).
-    pub fn token_put(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        self.put_row(API_TOKENS, &token.id, token, "api token")
-    }
-
     /// All API tokens, by id.
     pub fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         self.all_rows(API_TOKENS, "api token")
@@ -154,16 +147,6 @@ impl Store {
         self.update_row(API_TOKENS, id, "api token", |t: &mut TokenRecord| {
             t.last_used = Some(at);
         })
-    }
-
-    /// Deletes an API token; `false` if there was none.
-    pub fn token_delete(&self, id: &str) -> Result<bool, StoreError> {
-        self.delete_row(API_TOKENS, id)
-    }
-
-    /// Writes a paired screen (insert or replace).
-    pub fn screen_put(&self, screen: &ScreenRecord) -> Result<(), StoreError> {
-        self.put_row(SCREENS, &screen.id, screen, "screen")
     }
 
     /// All paired screens, by id.
@@ -183,9 +166,70 @@ impl Store {
         })
     }
 
-    /// Unpairs a screen; `false` if there was none.
-    pub fn screen_delete(&self, id: &str) -> Result<bool, StoreError> {
-        self.delete_row(SCREENS, id)
+    /// The directory as the engine holds it (users, tokens, screens).
+    pub fn load_directory(&self) -> Result<Directory, StoreError> {
+        let mut directory = Directory::default();
+        for user in self.users()? {
+            directory.users.insert(user.name.clone(), user);
+        }
+        for token in self.tokens()? {
+            directory.tokens.insert(token.id.clone(), token);
+        }
+        for screen in self.screens()? {
+            directory.screens.insert(screen.id.clone(), screen);
+        }
+        Ok(directory)
+    }
+
+    /// Deletes every session of a user (a logout everywhere; not audited); how many there were.
+    pub fn sessions_delete_for_user(&self, user: &str) -> Result<usize, StoreError> {
+        let txn = self.begin_auth_write()?;
+        let mut deleted = 0;
+        txn.open_table(SESSIONS)?.retain(|_, bytes| {
+            let keep =
+                codec::decode::<SessionRecord>(bytes, "session").is_ok_and(|s| s.user != user);
+            if !keep {
+                deleted += 1;
+            }
+            keep
+        })?;
+        txn.commit()?;
+        Ok(deleted)
+    }
+
+    /// A ticket's patient details, if recorded and not purged.
+    pub fn patient_get(&self, ticket: TicketId) -> Result<Option<PatientDetails>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(PATIENTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        match table.get(ticket.0)? {
+            Some(v) => Ok(Some(codec::decode(v.value(), "patient")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The tickets whose patients' details were recorded before `older_than` (and those whose
+    /// row cannot be read: personal data of unknown age goes too).
+    pub fn patients_older_than(&self, older_than: Timestamp) -> Result<Vec<TicketId>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(PATIENTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            let old = codec::decode::<PatientDetails>(v.value(), "patient")
+                .map_or(true, |d| d.recorded_at < older_than);
+            if old {
+                out.push(TicketId(k.value()));
+            }
+        }
+        Ok(out)
     }
 
     pub(super) fn begin_auth_write(&self) -> Result<redb::WriteTransaction, StoreError> {
@@ -289,7 +333,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::auth::Role;
+    use crate::domain::Role;
     use crate::store::StoreOptions;
 
     fn store() -> (tempfile::TempDir, Store) {
@@ -329,6 +373,12 @@ mod tests {
         }
     }
 
+    fn write(store: &Store, rows: &StaffRows) {
+        let txn = store.begin_auth_write().unwrap();
+        write_staff_rows(&txn, rows).unwrap();
+        txn.commit().unwrap();
+    }
+
     #[test]
     fn reads_of_missing_auth_tables_are_empty() {
         let (_dir, store) = store();
@@ -337,22 +387,44 @@ mod tests {
         assert!(store.session_get("x").unwrap().is_none());
         assert!(store.tokens().unwrap().is_empty());
         assert!(store.token_get("x").unwrap().is_none());
-        assert!(!store.token_delete("x").unwrap());
         assert_eq!(store.sessions_delete_for_user("anita").unwrap(), 0);
-        assert!(store.user_update("anita", |_| {}).unwrap().is_none());
+        assert_eq!(store.load_directory().unwrap(), Directory::default());
+        assert!(
+            store
+                .patients_older_than(Timestamp::MAX)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
-    fn users_insert_refuses_duplicates_and_update_changes_in_place() {
+    fn staff_rows_replace_users_and_end_only_their_sessions() {
         let (_dir, store) = store();
-        assert!(store.user_insert(&user("anita")).unwrap());
-        assert!(!store.user_insert(&user("anita")).unwrap());
-        let updated = store.user_update("anita", |u| u.disabled = true).unwrap();
-        assert!(updated.unwrap().disabled);
+        store.session_put("a1", &session("anita")).unwrap();
+        store.session_put("b1", &session("bob")).unwrap();
+        write(
+            &store,
+            &StaffRows {
+                users: vec![user("anita"), user("bob")],
+                ..StaffRows::default()
+            },
+        );
+        let mut disabled = user("anita");
+        disabled.disabled = true;
+        write(
+            &store,
+            &StaffRows {
+                users: vec![disabled],
+                sessions_ended: vec!["anita".to_owned()],
+                ..StaffRows::default()
+            },
+        );
         assert!(store.user_get("anita").unwrap().unwrap().disabled);
-        store.user_put(&user("bob")).unwrap();
         let names: Vec<_> = store.users().unwrap().into_iter().map(|u| u.name).collect();
         assert_eq!(names, ["anita", "bob"]);
+        assert!(store.session_get("a1").unwrap().is_none());
+        assert!(store.session_get("b1").unwrap().is_some());
+        assert_eq!(store.load_directory().unwrap().users.len(), 2);
     }
 
     #[test]
@@ -387,13 +459,37 @@ mod tests {
             created_at: later,
             last_used: None,
         };
-        store.token_put(&token).unwrap();
+        write(
+            &store,
+            &StaffRows {
+                tokens: vec![token.clone()],
+                ..StaffRows::default()
+            },
+        );
         assert!(store.token_touch("t1", later).unwrap());
         assert_eq!(
             store.token_get("t1").unwrap().unwrap().last_used,
             Some(later)
         );
-        assert!(store.token_delete("t1").unwrap());
+        // A rewrite of the token (from the engine's copy) keeps the later `last_used`.
+        write(
+            &store,
+            &StaffRows {
+                tokens: vec![token],
+                ..StaffRows::default()
+            },
+        );
+        assert_eq!(
+            store.token_get("t1").unwrap().unwrap().last_used,
+            Some(later)
+        );
+        write(
+            &store,
+            &StaffRows {
+                tokens_revoked: vec!["t1".to_owned()],
+                ..StaffRows::default()
+            },
+        );
         assert!(!store.token_touch("t1", later).unwrap());
         assert!(store.tokens().unwrap().is_empty());
     }
