@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::AppState;
 use super::error::WebError;
+use super::state::AppState;
 use crate::domain::Event;
 
 /// Most events one answer lists.

@@ -15,12 +15,11 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::error::WebError;
-use super::{Access, AppState};
-use crate::auth::{AuthError, Need, Principal, PrincipalKind, Role};
+use super::state::AppState;
+use crate::auth::screen::{ScreenKind, ScreenView};
+use crate::auth::{AuthError, Need, Principal, PrincipalKind};
 use crate::domain::{Origin, RoomId, Source};
 
 /// The session cookie.
@@ -38,7 +37,7 @@ fn principal_of(state: &AppState, req: &HttpRequest) -> Option<(Principal, bool)
 
 /// Whether a cookie-carrying request comes from our own pages: its `Origin` (or `Referer`) is
 /// this server's address.
-fn same_origin(req: &HttpRequest) -> bool {
+pub fn same_origin(req: &HttpRequest) -> bool {
     let info = req.connection_info();
     let ours = format!("{}://{}", info.scheme(), info.host());
     let from = req
@@ -171,52 +170,12 @@ impl FromRequest for Actor {
     }
 }
 
-/// `POST /api/v1/login` body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    /// Login name.
-    pub name: String,
-    /// Password.
-    pub password: String,
-}
-
-/// Who is logged in.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MeResponse {
-    /// `user` or `token`.
-    pub kind: &'static str,
-    /// The user's or token's name.
-    pub name: String,
-    /// Roles: `admin`, `reception`, `doctor`.
-    #[schema(value_type = Vec<String>)]
-    pub roles: Vec<Role>,
-    /// A doctor's rooms.
-    #[schema(value_type = Vec<String>)]
-    pub rooms: Vec<RoomId>,
-}
-
-impl From<&Principal> for MeResponse {
-    fn from(p: &Principal) -> Self {
-        let (kind, name) = match &p.kind {
-            PrincipalKind::User { name } => ("user", name.clone()),
-            PrincipalKind::Token { name, .. } => ("token", name.clone()),
-        };
-        Self {
-            kind,
-            name,
-            roles: p.roles.iter().copied().collect(),
-            rooms: p.rooms.clone(),
-        }
-    }
-}
-
-pub(super) fn client_ip(req: &HttpRequest) -> IpAddr {
+pub fn client_ip(req: &HttpRequest) -> IpAddr {
     req.peer_addr()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip())
 }
 
-fn session_cookie(value: String, secure: bool) -> Cookie<'static> {
+pub fn session_cookie(value: String, secure: bool) -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE, value)
         .path("/")
         .http_only(true)
@@ -225,56 +184,49 @@ fn session_cookie(value: String, secure: bool) -> Cookie<'static> {
         .finish()
 }
 
-/// Logs in: sets the session cookie (a new session id every login).
-#[utoipa::path(post, path = "/api/v1/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = MeResponse),
-        (status = 401, body = super::error::ErrorBody, description = "wrong name or password"),
-        (status = 429, body = super::error::ErrorBody, description = "too many failures: wait")))]
-pub async fn login(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Json<LoginRequest>,
-) -> Result<HttpResponse, WebError> {
-    if !same_origin(&req) && req.headers().contains_key(header::ORIGIN) {
-        return Err(WebError::CrossSite);
-    }
-    let body = body.into_inner();
-    let auth = state.auth.clone();
-    let client = client_ip(&req);
-    let (token, principal) = web::block(move || auth.login(&body.name, &body.password, client))
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))??;
-    let secure = req.connection_info().scheme() == "https" || state.config.tls.enabled;
-    Ok(HttpResponse::Ok()
-        .cookie(session_cookie(token.as_str().to_owned(), secure))
-        .json(MeResponse::from(&principal)))
-}
-
-/// Logs out: ends the session and clears the cookie.
-#[utoipa::path(post, path = "/api/v1/logout", tag = "auth",
-    responses((status = 204, description = "logged out")))]
-pub async fn logout(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, WebError> {
-    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
-        state.auth.logout(cookie.value())?;
-    }
-    let mut gone = session_cookie(String::new(), false);
-    gone.make_removal();
-    Ok(HttpResponse::NoContent().cookie(gone).finish())
-}
-
-/// Who is logged in (401 when nobody).
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
-    responses((status = 200, body = MeResponse), (status = 401, body = super::error::ErrorBody)))]
-pub async fn me(actor: Actor) -> Result<HttpResponse, WebError> {
-    let principal = actor.0.ok_or(WebError::LoginRequired)?;
-    Ok(HttpResponse::Ok().json(MeResponse::from(&principal)))
-}
-
 impl From<AuthError> for WebError {
     fn from(e: AuthError) -> Self {
         WebError::Auth(e)
     }
+}
+
+/// Who may call a route: [`auth::guard`] enforces it on every route of [`ROUTES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: kiosk, displays, patients' phones, health checks.
+    Public,
+    /// Any logged-in member of staff (the staff console page).
+    Staff,
+    /// Reception (and admin): issue, cancel, transfer, requeue, open/close rooms.
+    Reception,
+    /// The doctor of the room (and reception, admin): next, recall, done, no-show, undo.
+    Room,
+    /// Admin only: clinic settings.
+    Admin,
+}
+
+/// The paired screen's cookie.
+pub const SCREEN_COOKIE: &str = "waitless_screen";
+
+/// A waiting screen's cookie (only sent to `/api/v1/pair`).
+pub const PAIRING_COOKIE: &str = "waitless_pairing";
+
+/// A paired screen's cookie lasts this long (browsers cap it at 400 days).
+pub const SCREEN_COOKIE_DAYS: i64 = 400;
+
+/// Whether the clinic requires paired screens now.
+pub fn required(state: &AppState) -> bool {
+    state.hub.read().state.clinic.pairing_required
+}
+
+/// The paired screen this request comes from, if any.
+pub fn screen_of(state: &AppState, req: &HttpRequest) -> Option<ScreenView> {
+    let cookie = req.cookie(SCREEN_COOKIE)?;
+    state.screens.verify(cookie.value())
+}
+
+/// Whether a `kind` page may show itself to this request: pairing is off, or it comes from a
+/// paired screen of that kind, or from logged-in staff.
+pub fn may_show(state: &AppState, req: &HttpRequest, actor: &Actor, kind: ScreenKind) -> bool {
+    !required(state) || actor.0.is_some() || screen_of(state, req).is_some_and(|s| s.kind == kind)
 }

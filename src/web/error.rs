@@ -99,6 +99,12 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+impl From<actix_web::error::BlockingError> for WebError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
 impl From<EngineError> for WebError {
     fn from(e: EngineError) -> Self {
         match e {

@@ -4,89 +4,38 @@
 //! exactly that list. Handlers only translate: HTTP → [`crate::domain::Command`] → engine, and
 //! committed state → views. Errors go through [`error::WebError`], the one error → HTTP map.
 
-pub mod admin;
-pub mod api;
 pub mod asset;
 pub mod audit;
 pub mod auth;
+pub mod clinic;
 pub mod error;
 pub mod limit;
 pub mod link;
 pub mod openapi;
 pub mod page;
-pub mod pair;
 pub mod print;
+pub mod rooms;
+pub mod screens;
 pub mod security;
+pub mod services;
+pub mod session;
 pub mod setup;
+pub mod staff;
+pub mod state;
+pub mod status;
 pub mod template;
+pub mod tickets;
 pub mod view;
 pub mod ws;
 
+pub use state::AppState;
+
 use std::sync::Arc;
-use std::time::Instant;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::clock::Clock;
-use crate::config::Config;
-use crate::engine::EngineHandle;
-use crate::hub::Hub;
-use crate::i18n::Catalogs;
-use crate::notify::speech::Speech;
-use crate::store::Store;
+pub use auth::Access;
 use error::WebError;
-
-/// What every handler can reach.
-#[derive(Debug)]
-pub struct AppState {
-    /// Commands go here.
-    pub engine: EngineHandle,
-    /// The committed state and its events.
-    pub hub: Arc<Hub>,
-    /// Reads of what is not in memory (archived tickets).
-    pub store: Arc<Store>,
-    /// The time.
-    pub clock: Arc<dyn Clock>,
-    /// The configuration.
-    pub config: Arc<Config>,
-    /// When the server started.
-    pub started: Instant,
-    /// The page templates.
-    pub pages: template::Pages,
-    /// Every language's messages.
-    pub catalogs: Arc<Catalogs>,
-    /// Patients' status links.
-    pub links: link::StatusLinks,
-    /// Spoken announcements.
-    pub speech: Arc<Speech>,
-    /// Every device's status.
-    pub devices: Arc<crate::devices::DeviceBoard>,
-    /// The ticket printer.
-    pub printer: crate::devices::printer::PrinterHandle,
-    /// Staff users, sessions and API tokens.
-    pub auth: crate::auth::Auth,
-    /// The first-run setup code (while there is no admin).
-    pub setup: setup::SetupCode,
-    /// The kiosk's rate limit.
-    pub issue_limit: limit::IssueLimiter,
-    /// Paired screens and pairing requests.
-    pub screens: crate::auth::screen::Screens,
-}
-
-/// Who may call a route: [`auth::guard`] enforces it on every route of [`ROUTES`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone: kiosk, displays, patients' phones, health checks.
-    Public,
-    /// Any logged-in member of staff (the staff console page).
-    Staff,
-    /// Reception (and admin): issue, cancel, transfer, requeue, open/close rooms.
-    Reception,
-    /// The doctor of the room (and reception, admin): next, recall, done, no-show, undo.
-    Room,
-    /// Admin only: clinic settings.
-    Admin,
-}
 
 /// One route.
 #[derive(Clone, Copy, Debug)]
@@ -153,30 +102,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 route_table! {
-    get "/healthz" => api::healthz, Public;
-    get "/api/v1/openapi.json" => api::openapi_json, Public;
-    get "/api/v1/services" => api::services_list, Public;
-    get "/api/v1/rooms" => api::rooms_list, Public;
-    get "/api/v1/queue" => api::queue_get, Public;
+    get "/healthz" => status::healthz, Public;
+    get "/api/v1/openapi.json" => openapi::openapi_json, Public;
+    get "/api/v1/services" => services::services_list, Public;
+    get "/api/v1/rooms" => rooms::rooms_list, Public;
+    get "/api/v1/queue" => status::queue_get, Public;
     get "/api/v1/events" => ws::events_ws, Public;
-    post "/api/v1/tickets" => api::ticket_create, Public;
-    get "/api/v1/tickets/{id}" => api::ticket_get, Public;
-    get "/api/v1/tickets/{id}/announcement" => api::ticket_announcement, Public;
-    get "/api/v1/tickets/{id}/patient" => api::ticket_patient, Staff;
-    get "/api/v1/status/{token}" => api::status_get, Public;
-    post "/api/v1/tickets/{id}/cancel" => api::ticket_cancel, Reception;
-    post "/api/v1/tickets/{id}/requeue" => api::ticket_requeue, Reception;
-    post "/api/v1/tickets/{id}/transfer" => api::ticket_transfer, Reception;
-    post "/api/v1/rooms/{id}/next" => api::room_next, Room;
-    post "/api/v1/rooms/{id}/recall" => api::room_recall, Room;
-    post "/api/v1/rooms/{id}/done" => api::room_done, Room;
-    post "/api/v1/rooms/{id}/no-show" => api::room_no_show, Room;
-    post "/api/v1/rooms/{id}/undo" => api::room_undo, Room;
-    post "/api/v1/services/{id}/open" => api::service_open, Reception;
-    post "/api/v1/services/{id}/close" => api::service_close, Reception;
-    put "/api/v1/clinic/message" => api::clinic_message_put, Admin;
-    post "/api/v1/rooms/{id}/open" => api::room_open, Reception;
-    post "/api/v1/rooms/{id}/close" => api::room_close, Reception;
+    post "/api/v1/tickets" => tickets::ticket_create, Public;
+    get "/api/v1/tickets/{id}" => tickets::ticket_get, Public;
+    get "/api/v1/tickets/{id}/announcement" => tickets::ticket_announcement, Public;
+    get "/api/v1/tickets/{id}/patient" => tickets::ticket_patient, Staff;
+    get "/api/v1/status/{token}" => tickets::status_get, Public;
+    post "/api/v1/tickets/{id}/cancel" => tickets::ticket_cancel, Reception;
+    post "/api/v1/tickets/{id}/requeue" => tickets::ticket_requeue, Reception;
+    post "/api/v1/tickets/{id}/transfer" => tickets::ticket_transfer, Reception;
+    post "/api/v1/rooms/{id}/next" => rooms::room_next, Room;
+    post "/api/v1/rooms/{id}/recall" => rooms::room_recall, Room;
+    post "/api/v1/rooms/{id}/done" => rooms::room_done, Room;
+    post "/api/v1/rooms/{id}/no-show" => rooms::room_no_show, Room;
+    post "/api/v1/rooms/{id}/undo" => rooms::room_undo, Room;
+    post "/api/v1/services/{id}/open" => services::service_open, Reception;
+    post "/api/v1/services/{id}/close" => services::service_close, Reception;
+    put "/api/v1/clinic/message" => clinic::clinic_message_put, Admin;
+    post "/api/v1/rooms/{id}/open" => rooms::room_open, Reception;
+    post "/api/v1/rooms/{id}/close" => rooms::room_close, Reception;
     post "/api/v1/tickets/{id}/print" => print::ticket_print_again, Reception;
     get "/api/v1/devices" => print::devices_get, Public;
     post "/api/v1/devices/printer/test" => print::printer_test, Admin;
@@ -190,29 +139,29 @@ route_table! {
     get "/admin/audit" => page::audit_page, Admin;
     get "/login" => page::login_page, Public;
     get "/setup" => page::setup_page, Public;
-    post "/api/v1/setup" => setup::setup_post, Public;
-    post "/api/v1/login" => auth::login, Public;
-    post "/api/v1/logout" => auth::logout, Public;
-    get "/api/v1/me" => auth::me, Public;
+    post "/api/v1/setup" => session::setup_post, Public;
+    post "/api/v1/login" => session::login, Public;
+    post "/api/v1/logout" => session::logout, Public;
+    get "/api/v1/me" => session::me, Public;
     get "/api/v1/audit" => audit::audit_get, Admin;
-    get "/api/v1/admin/clinic" => admin::admin_clinic, Admin;
-    patch "/api/v1/admin/clinic" => admin::admin_clinic_patch, Admin;
-    post "/api/v1/admin/services" => admin::service_add, Admin;
-    patch "/api/v1/admin/services/{id}" => admin::service_patch, Admin;
-    post "/api/v1/admin/rooms" => admin::room_add, Admin;
-    patch "/api/v1/admin/rooms/{id}" => admin::room_patch, Admin;
-    get "/api/v1/admin/users" => admin::users_list, Admin;
-    post "/api/v1/admin/users" => admin::user_add, Admin;
-    patch "/api/v1/admin/users/{name}" => admin::user_patch, Admin;
-    get "/api/v1/admin/tokens" => admin::tokens_list, Admin;
-    post "/api/v1/admin/tokens" => admin::token_create, Admin;
-    delete "/api/v1/admin/tokens/{id}" => admin::token_revoke, Admin;
-    post "/api/v1/me/password" => admin::my_password, Staff;
-    post "/api/v1/pair" => pair::pair_request, Public;
-    get "/api/v1/pair" => pair::pair_poll, Public;
-    get "/api/v1/admin/screens" => pair::screens_list, Admin;
-    post "/api/v1/admin/screens" => pair::screen_approve, Admin;
-    delete "/api/v1/admin/screens/{id}" => pair::screen_revoke, Admin;
+    get "/api/v1/admin/clinic" => clinic::admin_clinic, Admin;
+    patch "/api/v1/admin/clinic" => clinic::admin_clinic_patch, Admin;
+    post "/api/v1/admin/services" => services::service_add, Admin;
+    patch "/api/v1/admin/services/{id}" => services::service_patch, Admin;
+    post "/api/v1/admin/rooms" => rooms::room_add, Admin;
+    patch "/api/v1/admin/rooms/{id}" => rooms::room_patch, Admin;
+    get "/api/v1/admin/users" => staff::users_list, Admin;
+    post "/api/v1/admin/users" => staff::user_add, Admin;
+    patch "/api/v1/admin/users/{name}" => staff::user_patch, Admin;
+    get "/api/v1/admin/tokens" => staff::tokens_list, Admin;
+    post "/api/v1/admin/tokens" => staff::token_create, Admin;
+    delete "/api/v1/admin/tokens/{id}" => staff::token_revoke, Admin;
+    post "/api/v1/me/password" => staff::my_password, Staff;
+    post "/api/v1/pair" => screens::pair_request, Public;
+    get "/api/v1/pair" => screens::pair_poll, Public;
+    get "/api/v1/admin/screens" => screens::screens_list, Admin;
+    post "/api/v1/admin/screens" => screens::screen_approve, Admin;
+    delete "/api/v1/admin/screens/{id}" => screens::screen_revoke, Admin;
     get "/t/{token}" => page::status_page, Public;
     get "/t/{token}/qr.svg" => page::status_qr, Public;
     get "/assets/{path:.*}" => asset::asset_get, Public;

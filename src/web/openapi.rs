@@ -1,9 +1,12 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` attributes and the
-//! types' `ToSchema` derives. A test checks that every API route in [`super::ROUTES`] is in it.
+//! types' `ToSchema` derives, and the route that serves it. A test checks that every API route
+//! in [`super::ROUTES`] is in it.
 
 use utoipa::OpenApi;
 
-use super::{admin, api, audit, auth, pair, print, ws};
+use actix_web::HttpResponse;
+
+use super::{audit, clinic, print, rooms, screens, services, session, staff, status, tickets, ws};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -13,57 +16,57 @@ use super::{admin, api, audit, auth, pair, print, ws};
         description = "The queue of a clinic: tickets, rooms, live events. See docs/api.md.",
     ),
     paths(
-        api::healthz,
-        api::services_list,
-        api::rooms_list,
-        api::queue_get,
-        api::ticket_create,
-        api::ticket_get,
-        api::ticket_announcement,
-        api::ticket_patient,
-        api::status_get,
-        api::ticket_cancel,
-        api::ticket_requeue,
-        api::ticket_transfer,
-        api::room_next,
-        api::room_recall,
-        api::room_done,
-        api::room_no_show,
-        api::room_undo,
-        api::service_open,
-        api::service_close,
-        api::clinic_message_put,
-        api::room_open,
-        api::room_close,
-        api::openapi_json,
+        status::healthz,
+        services::services_list,
+        rooms::rooms_list,
+        status::queue_get,
+        tickets::ticket_create,
+        tickets::ticket_get,
+        tickets::ticket_announcement,
+        tickets::ticket_patient,
+        tickets::status_get,
+        tickets::ticket_cancel,
+        tickets::ticket_requeue,
+        tickets::ticket_transfer,
+        rooms::room_next,
+        rooms::room_recall,
+        rooms::room_done,
+        rooms::room_no_show,
+        rooms::room_undo,
+        services::service_open,
+        services::service_close,
+        clinic::clinic_message_put,
+        rooms::room_open,
+        rooms::room_close,
+        openapi_json,
         ws::events_ws,
         print::ticket_print_again,
         print::devices_get,
         print::printer_test,
         print::printer_jobs,
-        auth::login,
-        auth::logout,
-        auth::me,
+        session::login,
+        session::logout,
+        session::me,
         audit::audit_get,
-        admin::admin_clinic,
-        admin::admin_clinic_patch,
-        admin::service_add,
-        admin::service_patch,
-        admin::room_add,
-        admin::room_patch,
-        admin::users_list,
-        admin::user_add,
-        admin::user_patch,
-        admin::tokens_list,
-        admin::token_create,
-        admin::token_revoke,
-        admin::my_password,
-        pair::pair_request,
-        pair::pair_poll,
-        pair::screens_list,
-        pair::screen_approve,
-        pair::screen_revoke,
-        super::setup::setup_post,
+        clinic::admin_clinic,
+        clinic::admin_clinic_patch,
+        services::service_add,
+        services::service_patch,
+        rooms::room_add,
+        rooms::room_patch,
+        staff::users_list,
+        staff::user_add,
+        staff::user_patch,
+        staff::tokens_list,
+        staff::token_create,
+        staff::token_revoke,
+        staff::my_password,
+        screens::pair_request,
+        screens::pair_poll,
+        screens::screens_list,
+        screens::screen_approve,
+        screens::screen_revoke,
+        session::setup_post,
     ),
     components(schemas(crate::domain::Event, crate::domain::EventKind)),
     tags(
@@ -79,3 +82,10 @@ use super::{admin, api, audit, auth, pair, print, ws};
     )
 )]
 pub struct ApiDoc;
+
+/// The OpenAPI document of this API.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "OpenAPI 3.1 JSON")))]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

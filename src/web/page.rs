@@ -11,9 +11,10 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
 use super::auth::Actor;
 use super::error::WebError;
+use super::state::AppState;
+use super::view::public_url;
 use crate::auth::screen::ScreenKind;
 use crate::domain::RoomId;
 use crate::i18n::Catalog;
@@ -169,10 +170,10 @@ pub async fn kiosk_page(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, WebError> {
     let catalog = language(&state, &query);
-    if !super::pair::may_show(&state, &req, &actor, ScreenKind::Kiosk) {
+    if !super::auth::may_show(&state, &req, &actor, ScreenKind::Kiosk) {
         return pair_page(&state, catalog, ScreenKind::Kiosk);
     }
-    let kiosk = super::admin::kiosk_effective(&state);
+    let kiosk = super::view::kiosk_effective(&state);
     render(
         &state,
         "kiosk",
@@ -194,7 +195,7 @@ pub async fn display_page(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, WebError> {
     let catalog = language(&state, &query);
-    if !super::pair::may_show(&state, &req, &actor, ScreenKind::Display) {
+    if !super::auth::may_show(&state, &req, &actor, ScreenKind::Display) {
         return pair_page(&state, catalog, ScreenKind::Display);
     }
     let rooms: Vec<RoomId> = match &query.rooms {
@@ -319,17 +320,6 @@ pub async fn status_page(
         *response.status_mut() = actix_web::http::StatusCode::NOT_FOUND;
     }
     Ok(response)
-}
-
-/// The absolute URL of a path as patients' phones reach it.
-pub fn public_url(state: &AppState, req: &HttpRequest, path: &str) -> String {
-    let base = &state.config.screens.public_url;
-    if base.is_empty() {
-        let info = req.connection_info();
-        format!("{}://{}{path}", info.scheme(), info.host())
-    } else {
-        format!("{}{path}", base.trim_end_matches('/'))
-    }
 }
 
 /// `/t/{token}/qr.svg`: the QR code of a status link.

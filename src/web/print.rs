@@ -5,80 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::AppState;
 use super::error::WebError;
-use super::page::public_url;
-use super::view::TicketView;
+use super::state::AppState;
+use super::view::{print_language, ticket_print};
 use crate::devices::DeviceStatus;
+use crate::devices::printer::PrintOutcome;
 use crate::devices::printer::decode::{PreviewBlock, preview};
-use crate::devices::printer::{PrintOutcome, TicketPrint};
 use crate::domain::{TicketId, TicketState};
-
-/// The ticket as the printer prints it: every line in `lang` (English when unknown).
-pub fn ticket_print(
-    state: &AppState,
-    req: &HttpRequest,
-    view: &TicketView,
-    lang: &str,
-) -> TicketPrint {
-    let catalog = state.catalogs.get(lang);
-    let published = state.hub.read();
-    let ticket = &view.ticket;
-    let clinic = published.state.clinic.name.clone();
-    let service = published.state.services.get(&ticket.service).map_or_else(
-        || ticket.service.to_string(),
-        |s| s.name_in(&catalog.code).to_owned(),
-    );
-    drop(published);
-    let zone = state
-        .config
-        .calendar()
-        .map(|c| c.time_zone().clone())
-        .unwrap_or(jiff::tz::TimeZone::UTC);
-    let issued = ticket
-        .created_at
-        .to_zoned(zone)
-        .strftime("%d/%m/%Y %H:%M")
-        .to_string();
-    let ahead = match view.position {
-        Some(0) => catalog.text("kiosk.ahead_none").to_owned(),
-        Some(1) => catalog.text("kiosk.ahead_one").to_owned(),
-        Some(n) => catalog.format("kiosk.ahead_many", &[("n", &n.to_string())]),
-        None => String::new(),
-    };
-    let wait = view.eta_range_minutes.map(|[low, high]| {
-        let amount = if high == 0 {
-            catalog.text("kiosk.wait_soon").to_owned()
-        } else if low == high {
-            catalog.format("common.minutes", &[("n", &high.to_string())])
-        } else {
-            catalog.format(
-                "common.minutes_range",
-                &[("low", &low.to_string()), ("high", &high.to_string())],
-            )
-        };
-        format!("{}: {amount}", catalog.text("kiosk.estimated_wait"))
-    });
-    let status_url = state
-        .config
-        .printer
-        .qr
-        .then(|| public_url(state, req, &state.links.path(ticket.id)));
-    TicketPrint {
-        lang: catalog.code.clone(),
-        clinic,
-        number: ticket.number.clone(),
-        service,
-        issued,
-        ahead,
-        wait,
-        scan_hint: status_url
-            .as_ref()
-            .map(|_| catalog.text("kiosk.scan_to_follow").to_owned()),
-        status_url,
-        footer: state.config.printer.footer.clone(),
-    }
-}
 
 /// `POST /api/v1/tickets/{id}/print` body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -97,21 +30,6 @@ pub struct PrintResponse {
     pub print: PrintOutcome,
     /// The printer's status (absent without a printer).
     pub printer: Option<DeviceStatus>,
-}
-
-/// The language a ticket is printed in: the one asked for if the clinic has it, else the
-/// first kiosk language.
-pub fn print_language(state: &AppState, asked: Option<&str>) -> String {
-    match asked {
-        Some(code) if state.catalogs.has(code) => code.to_owned(),
-        _ => state
-            .config
-            .screens
-            .languages
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "en".to_owned()),
-    }
 }
 
 /// Prints a ticket again (a patient lost theirs, the printer jammed). Only waiting or called
@@ -134,7 +52,7 @@ pub async fn ticket_print_again(
         serde_json::from_slice(&body).map_err(|e| WebError::InvalidBody(e.to_string()))?
     };
     let id = TicketId(id.into_inner());
-    let view = super::api::view_of(&state, id)?;
+    let view = super::view::view_of(&state, id)?;
     if !matches!(
         view.ticket.state,
         TicketState::Waiting | TicketState::Called

@@ -2,19 +2,11 @@
 //! start; `/setup` takes that code with a name and password, creates the first admin, logs
 //! them in, and the code is gone. (`waitless user add NAME --role admin` is the other way.)
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
-use super::AppState;
-use super::auth::MeResponse;
-use super::error::WebError;
-use crate::auth::{Auth, Role};
-use crate::domain::{Command, Origin, Source, StaffOp};
+use crate::auth::Auth;
 
 /// The one-time code, while there is no admin. Cloneable; shared by every worker.
 #[derive(Clone, Debug, Default)]
@@ -58,7 +50,7 @@ impl SetupCode {
     }
 
     /// Whether `given` is the code (case and dashes do not matter); compared by hash.
-    fn matches(&self, given: &str) -> bool {
+    pub fn matches(&self, given: &str) -> bool {
         let normal = |s: &str| {
             Sha256::digest(
                 s.chars()
@@ -72,63 +64,7 @@ impl SetupCode {
             .is_some_and(|code| normal(&code) == normal(given))
     }
 
-    fn spend(&self) {
+    pub fn spend(&self) {
         *self.code.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
-}
-
-/// `POST /api/v1/setup` body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetupRequest {
-    /// The code from the log.
-    pub code: String,
-    /// The admin's login name.
-    pub name: String,
-    /// The admin's password (at least 10 characters).
-    pub password: String,
-}
-
-/// Creates the first admin with the one-time setup code and logs them in.
-#[utoipa::path(post, path = "/api/v1/setup", tag = "auth", request_body = SetupRequest,
-    responses((status = 200, body = MeResponse),
-        (status = 403, body = super::error::ErrorBody, description = "wrong code, or an admin exists")))]
-pub async fn setup_post(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Json<SetupRequest>,
-) -> Result<HttpResponse, WebError> {
-    let body = body.into_inner();
-    if !state.setup.matches(&body.code) {
-        tracing::warn!("a wrong setup code was tried");
-        return Err(WebError::Forbidden);
-    }
-    let auth = state.auth.clone();
-    let (name, password) = (body.name.clone(), body.password.clone());
-    let user = super::admin::blocking(move || {
-        auth.prepare_user(&name, &password, BTreeSet::from([Role::Admin]), Vec::new())
-    })
-    .await?;
-    let origin = Origin::new(Source::Staff, "setup")
-        .from_address(req.peer_addr().map(|a| a.ip().to_string()));
-    state
-        .engine
-        .execute(
-            Command::Staff {
-                op: StaffOp::AddUser { user },
-            },
-            origin,
-        )
-        .await?;
-    state.setup.spend();
-    tracing::info!(user = %body.name, "first admin created with the setup code");
-    super::auth::login(
-        state,
-        req,
-        web::Json(super::auth::LoginRequest {
-            name: body.name,
-            password: body.password,
-        }),
-    )
-    .await
 }

@@ -9,6 +9,13 @@ use crate::domain::{
     Clinic, PickReason, Placement, Policy, QueueState, Room, RoomId, Service, ServiceId, Ticket,
     TicketId, TicketState, Timestamp,
 };
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, web};
+
+use super::error::WebError;
+use super::state::AppState;
+use crate::devices::printer::TicketPrint;
 use crate::hub::Published;
 
 /// How many recent calls a snapshot lists.
@@ -240,5 +247,230 @@ pub fn queue_view(published: &Published, policy: &Policy, now: Timestamp) -> Que
             .collect(),
         waiting,
         recent_calls,
+    }
+}
+
+/// `POST /api/v1/rooms/{id}/next` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NextResponse {
+    /// The room.
+    pub room: RoomId,
+    /// The ticket called (null: nobody waits).
+    pub called: Option<TicketView>,
+    /// The ticket finished (null: the room was serving nobody).
+    pub finished: Option<TicketView>,
+    /// Why `called` was picked.
+    pub reason: Option<PickReason>,
+    /// True when this press came within the debounce window of the last one and was ignored;
+    /// `called` is then what the room is serving.
+    pub debounced: bool,
+}
+
+/// Answer of recall, done and no-show.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoomTicketResponse {
+    /// The room.
+    pub room: RoomId,
+    /// The ticket, in its new state.
+    pub ticket: TicketView,
+}
+
+/// `POST /api/v1/rooms/{id}/undo` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UndoResponse {
+    /// The room.
+    pub room: RoomId,
+    /// The tickets as they are again.
+    pub restored: Vec<TicketView>,
+}
+
+/// `POST /api/v1/tickets/{id}/transfer` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferResponse {
+    /// The old ticket, now `transferred`.
+    pub from: TicketView,
+    /// The new waiting ticket (same number).
+    pub to: TicketView,
+}
+
+/// Views of the given tickets as they are now, placed in the queue.
+pub fn views(state: &AppState, ids: &[TicketId]) -> Vec<TicketView> {
+    let published = state.hub.read();
+    ids.iter()
+        .filter_map(|id| published.state.tickets.get(id))
+        .map(|t| TicketView::placed(t, &published.state, state.hub.policy()))
+        .collect()
+}
+
+pub fn view_of(state: &AppState, id: TicketId) -> Result<TicketView, WebError> {
+    views(state, &[id]).pop().ok_or(WebError::Domain(
+        crate::domain::DomainError::TicketNotFound(id),
+    ))
+}
+
+/// A ticket from today's queue (placed) or from the archive.
+pub async fn find_ticket(state: &AppState, id: TicketId) -> Result<TicketView, WebError> {
+    if let Ok(view) = view_of(state, id) {
+        return Ok(view);
+    }
+    let store = state.store.clone();
+    let archived = web::block(move || store.ticket(id))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))??;
+    match archived {
+        Some(t) => Ok(TicketView::new(t, None)),
+        None => Err(crate::domain::DomainError::TicketNotFound(id).into()),
+    }
+}
+
+/// Kiosk settings as the kiosk uses them: the admin's, else the configuration file's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct KioskEffective {
+    /// Ask whether the patient needs priority.
+    pub priority: bool,
+    /// Back to the start after showing a ticket, seconds.
+    pub reset_secs: u64,
+    /// Tickets a minute from one kiosk without a login; 0: no limit.
+    pub tickets_per_minute: u32,
+}
+
+/// The kiosk settings in force now.
+pub fn kiosk_effective(state: &AppState) -> KioskEffective {
+    let set = state.hub.read().state.clinic.kiosk.clone();
+    let file = &state.config.screens;
+    KioskEffective {
+        priority: set.priority.unwrap_or(file.kiosk_priority),
+        reset_secs: set.reset_secs.map_or(file.kiosk_reset_secs, u64::from),
+        tickets_per_minute: set
+            .tickets_per_minute
+            .unwrap_or(file.kiosk_tickets_per_minute),
+    }
+}
+
+/// A room as the admin page shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminRoom {
+    /// Id.
+    #[schema(value_type = String)]
+    pub id: RoomId,
+    /// Name.
+    pub name: String,
+    /// Names in other languages.
+    pub names: BTreeMap<String, String>,
+    /// The services it calls.
+    #[schema(value_type = Vec<String>)]
+    pub services: Vec<ServiceId>,
+    /// Whether it is open.
+    pub open: bool,
+    /// The doctors assigned to it (user names).
+    pub doctors: Vec<String>,
+}
+
+pub fn admin_room(
+    state: &AppState,
+    id: &RoomId,
+    doctors: Vec<String>,
+) -> Result<AdminRoom, WebError> {
+    let published = state.hub.read();
+    let r = published.state.room(id)?;
+    Ok(AdminRoom {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        names: r.names.clone(),
+        services: r.services.clone(),
+        open: r.open,
+        doctors,
+    })
+}
+
+/// The ticket as the printer prints it: every line in `lang` (English when unknown).
+pub fn ticket_print(
+    state: &AppState,
+    req: &HttpRequest,
+    view: &TicketView,
+    lang: &str,
+) -> TicketPrint {
+    let catalog = state.catalogs.get(lang);
+    let published = state.hub.read();
+    let ticket = &view.ticket;
+    let clinic = published.state.clinic.name.clone();
+    let service = published.state.services.get(&ticket.service).map_or_else(
+        || ticket.service.to_string(),
+        |s| s.name_in(&catalog.code).to_owned(),
+    );
+    drop(published);
+    let zone = state
+        .config
+        .calendar()
+        .map(|c| c.time_zone().clone())
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let issued = ticket
+        .created_at
+        .to_zoned(zone)
+        .strftime("%d/%m/%Y %H:%M")
+        .to_string();
+    let ahead = match view.position {
+        Some(0) => catalog.text("kiosk.ahead_none").to_owned(),
+        Some(1) => catalog.text("kiosk.ahead_one").to_owned(),
+        Some(n) => catalog.format("kiosk.ahead_many", &[("n", &n.to_string())]),
+        None => String::new(),
+    };
+    let wait = view.eta_range_minutes.map(|[low, high]| {
+        let amount = if high == 0 {
+            catalog.text("kiosk.wait_soon").to_owned()
+        } else if low == high {
+            catalog.format("common.minutes", &[("n", &high.to_string())])
+        } else {
+            catalog.format(
+                "common.minutes_range",
+                &[("low", &low.to_string()), ("high", &high.to_string())],
+            )
+        };
+        format!("{}: {amount}", catalog.text("kiosk.estimated_wait"))
+    });
+    let status_url = state
+        .config
+        .printer
+        .qr
+        .then(|| public_url(state, req, &state.links.path(ticket.id)));
+    TicketPrint {
+        lang: catalog.code.clone(),
+        clinic,
+        number: ticket.number.clone(),
+        service,
+        issued,
+        ahead,
+        wait,
+        scan_hint: status_url
+            .as_ref()
+            .map(|_| catalog.text("kiosk.scan_to_follow").to_owned()),
+        status_url,
+        footer: state.config.printer.footer.clone(),
+    }
+}
+
+/// The language a ticket is printed in: the one asked for if the clinic has it, else the
+/// first kiosk language.
+pub fn print_language(state: &AppState, asked: Option<&str>) -> String {
+    match asked {
+        Some(code) if state.catalogs.has(code) => code.to_owned(),
+        _ => state
+            .config
+            .screens
+            .languages
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "en".to_owned()),
+    }
+}
+
+/// The absolute URL of a path as patients' phones reach it.
+pub fn public_url(state: &AppState, req: &HttpRequest, path: &str) -> String {
+    let base = &state.config.screens.public_url;
+    if base.is_empty() {
+        let info = req.connection_info();
+        format!("{}://{}{path}", info.scheme(), info.host())
+    } else {
+        format!("{}{path}", base.trim_end_matches('/'))
     }
 }

@@ -14,8 +14,8 @@ use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReaso
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::AppState;
 use super::error::{ErrorDetail, WebError};
+use super::state::AppState;
 use super::view::{self, QueueView};
 use crate::devices::DeviceStatus;
 use crate::hub::{FeedItem, Published, SharedEvent, Start, Subscription};

@@ -1,28 +1,17 @@
-//! Screen pairing over HTTP: an unpaired kiosk or display asks for a code and waits
-//! (`/api/v1/pair`), an admin approves the code (`/api/v1/admin/screens`), and the screen gets a
-//! long-lived HttpOnly cookie. While the clinic requires pairing, the kiosk and display pages
-//! show the code instead of themselves, and an anonymous kiosk ticket needs a paired kiosk.
-//! Staff who are logged in may open any screen.
+//! Pairing kiosks and displays: a screen asks and shows a code, an admin approves it, the
+//! screen gets its cookie; the admin's list of paired screens and unpairing.
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::AppState;
-use super::admin::blocking;
-use super::auth::Actor;
+use super::auth::{Actor, PAIRING_COOKIE, SCREEN_COOKIE, SCREEN_COOKIE_DAYS, required};
 use super::error::{ErrorBody, WebError};
+use super::state::{AppState, blocking};
 use crate::auth::AuthError;
 use crate::auth::screen::{PendingView, Poll, ScreenKind, ScreenView};
 use crate::domain::{Command, Source, StaffOp};
-
-/// The paired screen's cookie.
-pub const SCREEN_COOKIE: &str = "waitless_screen";
-/// A waiting screen's cookie (only sent to `/api/v1/pair`).
-pub const PAIRING_COOKIE: &str = "waitless_pairing";
-/// A paired screen's cookie lasts this long (browsers cap it at 400 days).
-const SCREEN_COOKIE_DAYS: i64 = 400;
 
 fn cookie(
     name: &'static str,
@@ -42,23 +31,6 @@ fn cookie(
 
 fn secure(req: &HttpRequest) -> bool {
     req.connection_info().scheme() == "https"
-}
-
-/// Whether the clinic requires paired screens now.
-pub fn required(state: &AppState) -> bool {
-    state.hub.read().state.clinic.pairing_required
-}
-
-/// The paired screen this request comes from, if any.
-pub fn screen_of(state: &AppState, req: &HttpRequest) -> Option<ScreenView> {
-    let cookie = req.cookie(SCREEN_COOKIE)?;
-    state.screens.verify(cookie.value())
-}
-
-/// Whether a `kind` page may show itself to this request: pairing is off, or it comes from a
-/// paired screen of that kind, or from logged-in staff.
-pub fn may_show(state: &AppState, req: &HttpRequest, actor: &Actor, kind: ScreenKind) -> bool {
-    !required(state) || actor.0.is_some() || screen_of(state, req).is_some_and(|s| s.kind == kind)
 }
 
 /// `POST /api/v1/pair` body.

@@ -1,0 +1,375 @@
+//! Rooms: the doctor's buttons (next, recall, done, no-show, undo), opening and closing, and
+//! the admin's room set-up with its doctors.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::auth::Actor;
+use super::error::{ErrorBody, WebError};
+use super::state::{AppState, blocking};
+use super::view::{
+    self, AdminRoom, NextResponse, RoomTicketResponse, RoomView, TicketView, UndoResponse,
+    admin_room, views,
+};
+use crate::domain::{
+    Command, DomainError, EventKind, RoomChange, RoomId, ServiceId, Source, StaffOp, TicketId,
+};
+use crate::engine::Outcome;
+
+/// The rooms, with whom they serve and whom they would call next.
+#[utoipa::path(get, path = "/api/v1/rooms", tag = "clinic",
+    responses((status = 200, body = Vec<RoomView>)))]
+pub async fn rooms_list(state: web::Data<AppState>) -> HttpResponse {
+    let now = state.clock.now();
+    let published = state.hub.read();
+    let rooms: Vec<RoomView> = published
+        .state
+        .rooms
+        .values()
+        .map(|r| view::room_view(&published.state, r, state.hub.policy(), now))
+        .collect();
+    HttpResponse::Ok().json(rooms)
+}
+
+fn room_id(raw: &str) -> Result<RoomId, WebError> {
+    Ok(RoomId::parse(raw)?)
+}
+
+/// "Next": finishes the room's ticket (done) and calls the next one. A second press within the
+/// debounce window changes nothing and says so (`debounced: true`).
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/next", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = NextResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "room closed")))]
+pub async fn room_next(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let room = room_id(&id)?;
+    let outcome = state
+        .execute(
+            Command::RoomNext { room: room.clone() },
+            actor.origin(Source::Api),
+        )
+        .await?;
+    let response = match outcome {
+        Outcome::Applied(event) => match &event.kind {
+            EventKind::RoomNext {
+                called,
+                finished,
+                reason,
+                ..
+            } => {
+                let ids: Vec<TicketId> =
+                    called.iter().chain(finished.iter()).map(|t| t.id).collect();
+                let mut v = views(&state, &ids).into_iter();
+                NextResponse {
+                    room,
+                    called: called.as_ref().and_then(|_| v.next()),
+                    finished: finished.as_ref().and_then(|_| v.next()),
+                    reason: reason.clone(),
+                    debounced: false,
+                }
+            }
+            other => {
+                return Err(WebError::Internal(format!(
+                    "unexpected event {}",
+                    other.name()
+                )));
+            }
+        },
+        Outcome::Debounced { serving, .. } => NextResponse {
+            room,
+            called: serving.and_then(|id| views(&state, &[id]).pop()),
+            finished: None,
+            reason: None,
+            debounced: true,
+        },
+        Outcome::Unchanged => NextResponse {
+            room,
+            called: None,
+            finished: None,
+            reason: None,
+            debounced: false,
+        },
+        Outcome::Replayed(_) => return Err(WebError::Internal("next replayed".to_owned())),
+    };
+    Ok(HttpResponse::Ok().json(response))
+}
+
+async fn room_ticket_command(
+    state: &AppState,
+    actor: &Actor,
+    raw: &str,
+    make: fn(RoomId) -> Command,
+) -> Result<HttpResponse, WebError> {
+    let room = room_id(raw)?;
+    match state
+        .execute(make(room.clone()), actor.origin(Source::Api))
+        .await?
+    {
+        Outcome::Applied(event) => match &event.kind {
+            EventKind::TicketRecalled { ticket, .. }
+            | EventKind::TicketDone { ticket, .. }
+            | EventKind::TicketNoShow { ticket, .. } => {
+                Ok(HttpResponse::Ok().json(RoomTicketResponse {
+                    room,
+                    ticket: TicketView::new(ticket.clone(), None),
+                }))
+            }
+            other => Err(WebError::Internal(format!(
+                "unexpected event {}",
+                other.name()
+            ))),
+        },
+        other => Err(WebError::Internal(format!("unexpected outcome {other:?}"))),
+    }
+}
+
+/// Calls the room's ticket again (recall count + 1; the displays announce it again).
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/recall", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = RoomTicketResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "room serves nobody")))]
+pub async fn room_recall(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    room_ticket_command(&state, &actor, &id, |room| Command::RoomRecall { room }).await
+}
+
+/// Finishes the room's ticket as served, without calling the next.
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/done", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = RoomTicketResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "room serves nobody")))]
+pub async fn room_done(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    room_ticket_command(&state, &actor, &id, |room| Command::RoomDone { room }).await
+}
+
+/// Finishes the room's ticket as not come.
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/no-show", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = RoomTicketResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "room serves nobody")))]
+pub async fn room_no_show(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    room_ticket_command(&state, &actor, &id, |room| Command::RoomNoShow { room }).await
+}
+
+/// Undoes the room's last "next" within the undo window: the called ticket waits again in its
+/// old place, the finished one is served again.
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/undo", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = UndoResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "nothing to undo, too late, or changed since")))]
+pub async fn room_undo(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let room = room_id(&id)?;
+    match state
+        .execute(
+            Command::RoomUndo { room: room.clone() },
+            actor.origin(Source::Api),
+        )
+        .await?
+    {
+        Outcome::Applied(event) => match &event.kind {
+            EventKind::NextUndone { restored, .. } => {
+                let ids: Vec<TicketId> = restored.iter().map(|t| t.id).collect();
+                Ok(HttpResponse::Ok().json(UndoResponse {
+                    room,
+                    restored: views(&state, &ids),
+                }))
+            }
+            other => Err(WebError::Internal(format!(
+                "unexpected event {}",
+                other.name()
+            ))),
+        },
+        other => Err(WebError::Internal(format!("unexpected outcome {other:?}"))),
+    }
+}
+
+async fn room_set_open(
+    state: &AppState,
+    actor: &Actor,
+    raw: &str,
+    open: bool,
+) -> Result<HttpResponse, WebError> {
+    let room = room_id(raw)?;
+    state
+        .execute(
+            Command::SetRoomOpen {
+                room: room.clone(),
+                open,
+            },
+            actor.origin(Source::Api),
+        )
+        .await?;
+    let now = state.clock.now();
+    let published = state.hub.read();
+    let r = published.state.room(&room)?;
+    Ok(HttpResponse::Ok().json(view::room_view(
+        &published.state,
+        r,
+        state.hub.policy(),
+        now,
+    )))
+}
+
+/// Opens a room: it calls tickets and counts for wait estimates.
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/open", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = RoomView), (status = 404, body = ErrorBody)))]
+pub async fn room_open(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    room_set_open(&state, &actor, &id, true).await
+}
+
+/// Closes a room: it calls no more tickets (it may still finish the one it serves).
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/close", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = RoomView), (status = 404, body = ErrorBody)))]
+pub async fn room_close(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    room_set_open(&state, &actor, &id, false).await
+}
+
+/// A new room.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRoom {
+    /// Id: 1–32 lowercase letters, digits and dashes (`room-4`).
+    pub id: String,
+    /// Name shown and announced.
+    pub name: String,
+    /// Names in other languages.
+    #[serde(default)]
+    pub names: BTreeMap<String, String>,
+    /// The services whose tickets it calls.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub services: Vec<ServiceId>,
+}
+
+/// Adds a room (closed: it is opened from the staff console when someone sits there).
+#[utoipa::path(post, path = "/api/v1/admin/rooms", tag = "admin", request_body = NewRoom,
+    responses((status = 201, body = AdminRoom), (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn room_add(
+    state: web::Data<AppState>,
+    actor: Actor,
+    body: web::Json<NewRoom>,
+) -> Result<HttpResponse, WebError> {
+    let body = body.into_inner();
+    let id = RoomId::parse(&body.id)?;
+    let command = Command::AddRoom {
+        room: id.clone(),
+        name: body.name,
+        names: body.names,
+        services: body.services,
+    };
+    state.execute(command, actor.origin(Source::Staff)).await?;
+    let room = admin_room(&state, &id, Vec::new())?;
+    Ok(HttpResponse::Created().json(room))
+}
+
+/// A room change, with the doctors assigned to it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoomPatch {
+    /// Name, translations and services (`None`: unchanged).
+    #[serde(flatten)]
+    pub room: RoomChange,
+    /// The doctors (user names) who call into it; replaces the list. Each gets the room added
+    /// to their rooms; doctors left out lose it.
+    pub doctors: Option<Vec<String>>,
+}
+
+/// Renames a room, changes the services it calls or the doctors assigned to it.
+#[utoipa::path(patch, path = "/api/v1/admin/rooms/{id}", tag = "admin",
+    params(("id" = String, Path, description = "room id")), request_body = RoomPatch,
+    responses((status = 200, body = AdminRoom), (status = 404, body = ErrorBody)))]
+pub async fn room_patch(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+    body: web::Json<RoomPatch>,
+) -> Result<HttpResponse, WebError> {
+    let id = RoomId::parse(&id)?;
+    let patch = body.into_inner();
+    state.hub.read().state.room(&id)?;
+    let users = {
+        let auth = state.auth.clone();
+        blocking(move || auth.users()).await?
+    };
+    // Check every doctor before changing anything.
+    if let Some(doctors) = &patch.doctors {
+        for name in doctors {
+            if !users.iter().any(|u| &u.name == name) {
+                return Err(DomainError::UserNotFound(name.clone()).into());
+            }
+        }
+    }
+    state
+        .execute(
+            Command::UpdateRoom {
+                room: id.clone(),
+                change: patch.room,
+            },
+            actor.origin(Source::Staff),
+        )
+        .await?;
+    if let Some(doctors) = &patch.doctors {
+        for user in &users {
+            let wanted = doctors.contains(&user.name);
+            let has = user.rooms.contains(&id);
+            if wanted == has {
+                continue;
+            }
+            let mut rooms = user.rooms.clone();
+            if wanted {
+                rooms.push(id.clone());
+            } else {
+                rooms.retain(|r| r != &id);
+            }
+            let op = StaffOp::SetRooms {
+                user: user.name.clone(),
+                rooms,
+            };
+            state
+                .execute(Command::Staff { op }, actor.origin(Source::Staff))
+                .await?;
+        }
+    }
+    let doctors = {
+        let auth = state.auth.clone();
+        blocking(move || auth.users()).await?
+    }
+    .into_iter()
+    .filter(|u| !u.disabled && u.rooms.contains(&id))
+    .map(|u| u.name)
+    .collect();
+    Ok(HttpResponse::Ok().json(admin_room(&state, &id, doctors)?))
+}

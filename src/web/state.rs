@@ -1,0 +1,66 @@
+//! What every handler reaches: [`AppState`], and running a command through the engine.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::error::WebError;
+use super::{limit, link, setup, template};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::{Command, Origin};
+use crate::engine::{EngineHandle, Outcome};
+use crate::hub::Hub;
+use crate::i18n::Catalogs;
+use crate::notify::speech::Speech;
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Debug)]
+pub struct AppState {
+    /// Commands go here.
+    pub engine: EngineHandle,
+    /// The committed state and its events.
+    pub hub: Arc<Hub>,
+    /// Reads of what is not in memory (archived tickets).
+    pub store: Arc<Store>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// When the server started.
+    pub started: Instant,
+    /// The page templates.
+    pub pages: template::Pages,
+    /// Every language's messages.
+    pub catalogs: Arc<Catalogs>,
+    /// Patients' status links.
+    pub links: link::StatusLinks,
+    /// Spoken announcements.
+    pub speech: Arc<Speech>,
+    /// Every device's status.
+    pub devices: Arc<crate::devices::DeviceBoard>,
+    /// The ticket printer.
+    pub printer: crate::devices::printer::PrinterHandle,
+    /// Staff users, sessions and API tokens.
+    pub auth: crate::auth::Auth,
+    /// The first-run setup code (while there is no admin).
+    pub setup: setup::SetupCode,
+    /// The kiosk's rate limit.
+    pub issue_limit: limit::IssueLimiter,
+    /// Paired screens and pairing requests.
+    pub screens: crate::auth::screen::Screens,
+}
+
+impl AppState {
+    /// Runs a command through the engine: committed (or refused) when this returns.
+    pub async fn execute(&self, command: Command, origin: Origin) -> Result<Outcome, WebError> {
+        Ok(self.engine.execute(command, origin).await?)
+    }
+}
+
+/// Runs blocking work (the disk, argon2) off the async workers.
+pub async fn blocking<T: Send + 'static, E: Into<WebError> + Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, WebError> {
+    actix_web::web::block(work).await?.map_err(Into::into)
+}

@@ -1,0 +1,66 @@
+//! The appliance's state for monitors and screens: health and the whole queue.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::state::AppState;
+use super::view::{self, QueueView};
+
+/// `GET /healthz` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `degraded` when the database does not answer.
+    pub status: String,
+    /// waitless version.
+    pub version: String,
+    /// Seconds since start.
+    pub uptime_secs: u64,
+    /// `ok` or the database error.
+    pub database: String,
+    /// Sequence number of the last event.
+    pub seq: u64,
+    /// The clinic day.
+    pub day: String,
+}
+
+/// Health of the appliance.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let store = state.store.clone();
+    let database = match web::block(move || store.check()).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    let (seq, day) = {
+        let p = state.hub.read();
+        (p.seq, p.state.day.to_string())
+    };
+    let ok = database == "ok";
+    let body = Health {
+        status: if ok { "ok" } else { "degraded" }.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        uptime_secs: state.started.elapsed().as_secs(),
+        database,
+        seq,
+        day,
+    };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    HttpResponse::build(status).json(body)
+}
+
+/// The whole queue, with the sequence number of the last event it includes.
+#[utoipa::path(get, path = "/api/v1/queue", tag = "queue",
+    responses((status = 200, body = QueueView)))]
+pub async fn queue_get(state: web::Data<AppState>) -> HttpResponse {
+    let now = state.clock.now();
+    let view = view::queue_view(&state.hub.read(), state.hub.policy(), now);
+    HttpResponse::Ok().json(view)
+}

@@ -1,0 +1,421 @@
+//! Tickets: issue (the kiosk, reception, other systems), look up, cancel, requeue, transfer,
+//! the spoken announcement of a call, a patient's status link and the details reception
+//! recorded.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::auth::Actor;
+use super::error::{ErrorBody, WebError};
+use super::state::AppState;
+use super::view::{self, TicketView, TransferResponse, find_ticket, view_of, views};
+use crate::domain::{Command, EventKind, PriorityClass, ServiceId, Source, TicketId};
+use crate::engine::Outcome;
+
+/// Who issues a ticket (recorded in the audit trail).
+#[derive(Clone, Copy, Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueSource {
+    /// The kiosk.
+    Kiosk,
+    /// Reception.
+    Reception,
+    /// Another system.
+    #[default]
+    Api,
+}
+
+/// `POST /api/v1/tickets` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueTicketRequest {
+    /// The service's id.
+    pub service: ServiceId,
+    /// The class; `normal` when absent.
+    #[serde(default)]
+    pub priority: PriorityClass,
+    /// What issues it; `api` when absent.
+    #[serde(default)]
+    pub source: IssueSource,
+    /// Print the ticket; by default only tickets issued by the kiosk are printed.
+    #[serde(default)]
+    pub print: Option<bool>,
+    /// The language to print it in (`en`, `hi`); the first kiosk language when absent.
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// The patient's name and phone (reception, e.g. a phone booking): staff see them, they
+    /// are never on a screen or in the event log, and are deleted after
+    /// `store.patient_details_days`. Needs a reception login or token.
+    #[serde(default)]
+    pub patient: Option<PatientInput>,
+}
+
+/// A patient's details as reception types them.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PatientInput {
+    /// Name.
+    pub name: String,
+    /// Phone number.
+    pub phone: String,
+}
+
+/// `POST /api/v1/tickets/{id}/transfer` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// The target service's id.
+    pub service: ServiceId,
+}
+
+/// Issues a ticket. With an `Idempotency-Key` header, a repeat of the same key within the
+/// idempotency window returns the ticket issued the first time (header `Idempotency-Replayed:
+/// true`) instead of a new one.
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets",
+    request_body = IssueTicketRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–128 visible ASCII characters")),
+    responses(
+        (status = 201, body = TicketView),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "service closed")))]
+pub async fn ticket_create(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    body: web::Json<IssueTicketRequest>,
+) -> Result<HttpResponse, WebError> {
+    let key = match req.headers().get("idempotency-key") {
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| crate::domain::DomainError::InvalidIdempotencyKey)?
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let body = body.into_inner();
+    let patient = match &body.patient {
+        None => None,
+        Some(input) => {
+            if !actor
+                .0
+                .as_ref()
+                .is_some_and(|p| p.can(crate::auth::Need::Reception))
+            {
+                return Err(match actor.0 {
+                    None => WebError::LoginRequired,
+                    Some(_) => WebError::Forbidden,
+                });
+            }
+            Some(
+                crate::retention::PatientDetails::new(&input.name, &input.phone, state.clock.now())
+                    .map_err(|e| WebError::InvalidBody(e.to_string()))?,
+            )
+        }
+    };
+    let source = match body.source {
+        IssueSource::Kiosk => Source::Kiosk,
+        IssueSource::Reception => Source::Reception,
+        IssueSource::Api => Source::Api,
+    };
+    // An anonymous kiosk: a paired screen when the clinic requires it, named as it, and held
+    // to the kiosk rate limit.
+    let mut origin = actor.origin(source);
+    if source == Source::Kiosk && actor.0.is_none() {
+        let screen = super::auth::screen_of(&state, &req);
+        if super::auth::required(&state)
+            && !screen
+                .as_ref()
+                .is_some_and(|s| s.kind == crate::auth::screen::ScreenKind::Kiosk)
+        {
+            return Err(WebError::ScreenNotPaired);
+        }
+        if let Some(screen) = screen {
+            origin.actor = format!("screen:{}", screen.name);
+        }
+        let client = req
+            .peer_addr()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+        let limit = view::kiosk_effective(&state).tickets_per_minute;
+        // A repeat of the same Idempotency-Key is not a new ticket: not counted.
+        let repeat = key
+            .as_ref()
+            .is_some_and(|k| state.hub.read().state.idempotency.contains_key(k));
+        if !repeat && !state.issue_limit.allow(client, state.clock.now(), limit) {
+            tracing::warn!(%client, "kiosk rate limit: {limit} tickets a minute");
+            return Err(WebError::TooManyTickets);
+        }
+    }
+    let command = Command::IssueTicket {
+        service: body.service.clone(),
+        priority: body.priority,
+        idempotency_key: key,
+        patient,
+    };
+    let (view, replayed) = match state.execute(command, origin).await? {
+        Outcome::Applied(event) => match &event.kind {
+            // Placed in the queue as it is now; as issued if the day closed in between.
+            EventKind::TicketIssued { ticket, .. } => (
+                view_of(&state, ticket.id)
+                    .unwrap_or_else(|_| TicketView::new(ticket.clone(), None)),
+                false,
+            ),
+            _ => return Err(WebError::Internal("issue made another event".to_owned())),
+        },
+        Outcome::Replayed(id) => (find_ticket(&state, id).await?, true),
+        other => return Err(WebError::Internal(format!("issue gave {other:?}"))),
+    };
+    let mut view = view;
+    view.status_path = Some(state.links.path(view.ticket.id));
+    // A repeat of the same request (a double tap) does not print a second ticket.
+    if body.print.unwrap_or(source == Source::Kiosk) && !replayed {
+        let lang = view::print_language(&state, body.lang.as_deref());
+        let ticket = view::ticket_print(&state, &req, &view, &lang);
+        view.print = Some(state.printer.print_ticket(&ticket));
+    }
+    let mut response = HttpResponse::Created();
+    if replayed {
+        response.insert_header(("Idempotency-Replayed", "true"));
+    }
+    Ok(response.json(view))
+}
+
+/// The patient details reception recorded with a ticket (404 when none, or deleted after the
+/// retention period).
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/patient", tag = "tickets",
+    params(("id" = u64, Path, description = "ticket id")),
+    responses((status = 200, body = crate::retention::PatientDetails),
+        (status = 404, body = ErrorBody)))]
+pub async fn ticket_patient(
+    state: web::Data<AppState>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, WebError> {
+    let id = TicketId(id.into_inner());
+    let store = std::sync::Arc::clone(&state.store);
+    let details = web::block(move || store.patient_get(id))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))??;
+    match details {
+        Some(details) => Ok(HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(details)),
+        None => Err(WebError::NotFound(format!("/api/v1/tickets/{id}/patient"))),
+    }
+}
+
+/// A ticket: today's with its position and estimate, or one from a closed day.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets",
+    params(("id" = u64, Path, description = "ticket id")),
+    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody)))]
+pub async fn ticket_get(
+    state: web::Data<AppState>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, WebError> {
+    let mut view = find_ticket(&state, TicketId(id.into_inner())).await?;
+    view.status_path = Some(state.links.path(view.ticket.id));
+    Ok(HttpResponse::Ok().json(view))
+}
+
+async fn ticket_command(
+    state: &AppState,
+    actor: &Actor,
+    command: Command,
+) -> Result<HttpResponse, WebError> {
+    match state.execute(command, actor.origin(Source::Api)).await? {
+        Outcome::Applied(event) => match &event.kind {
+            EventKind::TicketCancelled { ticket } | EventKind::TicketRequeued { ticket } => {
+                Ok(HttpResponse::Ok().json(view_of(state, ticket.id)?))
+            }
+            EventKind::TicketTransferred { from, to } => {
+                let mut v = views(state, &[from.id, to.id]);
+                let to = v.pop();
+                let from = v.pop();
+                match (from, to) {
+                    (Some(from), Some(to)) => {
+                        Ok(HttpResponse::Ok().json(TransferResponse { from, to }))
+                    }
+                    _ => Err(WebError::Internal(
+                        "transferred tickets vanished".to_owned(),
+                    )),
+                }
+            }
+            other => Err(WebError::Internal(format!(
+                "unexpected event {}",
+                other.name()
+            ))),
+        },
+        other => Err(WebError::Internal(format!("unexpected outcome {other:?}"))),
+    }
+}
+
+/// Cancels a waiting or called ticket.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/cancel", tag = "tickets",
+    params(("id" = u64, Path, description = "ticket id")),
+    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "not waiting or called")))]
+pub async fn ticket_cancel(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, WebError> {
+    let ticket = TicketId(id.into_inner());
+    ticket_command(&state, &actor, Command::CancelTicket { ticket }).await
+}
+
+/// Puts a called, no-show or cancelled ticket back at the end of its queue (same number).
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/requeue", tag = "tickets",
+    params(("id" = u64, Path, description = "ticket id")),
+    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn ticket_requeue(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, WebError> {
+    let ticket = TicketId(id.into_inner());
+    ticket_command(&state, &actor, Command::RequeueTicket { ticket }).await
+}
+
+/// Moves a waiting or called ticket to another service's queue, keeping its number.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/transfer", tag = "tickets",
+    params(("id" = u64, Path, description = "ticket id")),
+    request_body = TransferRequest,
+    responses((status = 200, body = TransferResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn ticket_transfer(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<u64>,
+    body: web::Json<TransferRequest>,
+) -> Result<HttpResponse, WebError> {
+    let ticket = TicketId(id.into_inner());
+    let service = body.into_inner().service;
+    ticket_command(&state, &actor, Command::TransferTicket { ticket, service }).await
+}
+
+/// A patient's ticket by the token of its status link, following transfers: only what the
+/// status page shows.
+#[utoipa::path(get, path = "/api/v1/status/{token}", tag = "tickets",
+    params(("token" = String, Path, description = "the token of the status link /t/{token}"),
+        ("lang" = Option<String>, Query, description = "language of the service and room names")),
+    responses((status = 200, body = view::StatusView), (status = 404, body = ErrorBody)))]
+pub async fn status_get(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    query: web::Query<LangQuery>,
+) -> Result<HttpResponse, WebError> {
+    let lang = query.lang.as_deref().unwrap_or_default();
+    let unknown = || WebError::NotFound("status link".to_owned());
+    let mut id = state.links.verify(&token).ok_or_else(unknown)?;
+    let published = state.hub.read();
+    let live = &published.state;
+    // A transferred ticket continues as another: show where the patient is now.
+    for _ in 0..16 {
+        match live.tickets.get(&id).and_then(|t| t.transferred_to) {
+            Some(next) => id = next,
+            None => break,
+        }
+    }
+    let Some(ticket) = live.tickets.get(&id) else {
+        return Err(unknown());
+    };
+    let placement = live.placement(ticket, state.hub.policy());
+    let eta = placement.and_then(|p| p.eta);
+    let view = view::StatusView {
+        number: ticket.number.clone(),
+        service_name: live
+            .services
+            .get(&ticket.service)
+            .map(|s| s.name_in(lang).to_owned())
+            .unwrap_or_default(),
+        state: ticket.state,
+        position: placement.map(|p| p.position),
+        eta_minutes: eta.map(|e| e.minutes),
+        eta_range_minutes: eta.map(|e| [e.low, e.high]),
+        room_name: ticket
+            .room
+            .as_ref()
+            .filter(|_| ticket.state == crate::domain::TicketState::Called)
+            .and_then(|r| live.rooms.get(r))
+            .map(|r| r.name_in(lang).to_owned()),
+        called_at: ticket.called_at,
+        recall_count: ticket.recall_count,
+    };
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `?lang=`.
+#[derive(Debug, Deserialize)]
+pub struct LangQuery {
+    /// Language code.
+    pub lang: Option<String>,
+}
+
+/// `?lang=` and `?recall=` of an announcement.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AnnouncementQuery {
+    /// Language code; the first configured language when absent.
+    pub lang: Option<String>,
+    /// The words of a recall ("again").
+    #[serde(default)]
+    pub recall: bool,
+}
+
+/// The spoken announcement of a ticket's call, as WAV (espeak-ng), in one language:
+/// "Token A 42, please go to Room 2". `503 speech-unavailable` without espeak-ng.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/announcement", tag = "tickets",
+    params(("id" = u64, Path, description = "ticket id"), AnnouncementQuery),
+    responses((status = 200, content_type = "audio/wav", description = "the announcement"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "not called"),
+        (status = 503, body = ErrorBody)))]
+pub async fn ticket_announcement(
+    state: web::Data<AppState>,
+    id: web::Path<u64>,
+    query: web::Query<AnnouncementQuery>,
+) -> Result<HttpResponse, WebError> {
+    let id = TicketId(id.into_inner());
+    let catalog = match &query.lang {
+        Some(lang) if state.catalogs.has(lang) => state.catalogs.get(lang),
+        Some(lang) => {
+            return Err(WebError::InvalidQuery(format!("no language {lang:?}")));
+        }
+        None => state.catalogs.get(
+            state
+                .config
+                .screens
+                .languages
+                .first()
+                .map_or("en", String::as_str),
+        ),
+    };
+    let text = {
+        let published = state.hub.read();
+        let live = &published.state;
+        let ticket = live.ticket(id)?;
+        let room = ticket
+            .room
+            .as_ref()
+            .and_then(|r| live.rooms.get(r))
+            .ok_or_else(|| crate::domain::DomainError::InvalidTransition {
+                number: ticket.number.clone(),
+                state: ticket.state,
+                action: "announced",
+            })?;
+        crate::notify::announce::announcement(
+            catalog,
+            query.recall,
+            &ticket.number,
+            room.name_in(&catalog.code),
+        )
+    };
+    let speech = state.speech.clone();
+    let voice = catalog.voice.clone();
+    let wav = web::block(move || speech.render(&voice, &text))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))??;
+    Ok(HttpResponse::Ok()
+        .content_type("audio/wav")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(wav.to_vec()))
+}
