@@ -237,38 +237,28 @@ fn one_of<T: Copy>(what: &str, text: &str, names: &[(&str, T)]) -> Result<T, Spe
         })
 }
 
-const PULLS: [(&str, Pull); 3] = [("up", Pull::Up), ("down", Pull::Down), ("off", Pull::Off)];
-const LEVELS: [(&str, Level); 2] = [("low", Level::Low), ("high", Level::High)];
+/// `FromStr` and `Display` for a small enum, from its table of names.
+macro_rules! named_values {
+    ($($ty:ty: $what:literal, $names:expr;)*) => {$(
+        impl FromStr for $ty {
+            type Err = SpecError;
+            fn from_str(s: &str) -> Result<Self, SpecError> {
+                one_of($what, s, &$names)
+            }
+        }
 
-impl FromStr for Pull {
-    type Err = SpecError;
-    fn from_str(s: &str) -> Result<Self, SpecError> {
-        one_of("pull", s, &PULLS)
-    }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let name = $names.iter().find(|(_, v)| v == self).map_or("", |(n, _)| n);
+                f.write_str(name)
+            }
+        }
+    )*};
 }
 
-impl fmt::Display for Pull {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = PULLS.iter().find(|(_, p)| p == self).map_or("", |(n, _)| n);
-        f.write_str(name)
-    }
-}
-
-impl FromStr for Level {
-    type Err = SpecError;
-    fn from_str(s: &str) -> Result<Self, SpecError> {
-        one_of("active", s, &LEVELS)
-    }
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = LEVELS
-            .iter()
-            .find(|(_, l)| l == self)
-            .map_or("", |(n, _)| n);
-        f.write_str(name)
-    }
+named_values! {
+    Pull: "pull", [("up", Pull::Up), ("down", Pull::Down), ("off", Pull::Off)];
+    Level: "active", [("low", Level::Low), ("high", Level::High)];
 }
 
 #[cfg(test)]
