@@ -8,6 +8,10 @@
 //! the [`DeviceBoard`], and never takes the server down: a device that fails is reported,
 //! retried, and the queue goes on without it.
 //!
+//! Their settings come from [`crate::config`] already parsed: the value types written as text
+//! (printer URI, `room:action`, framing, key names, pull and level) live in [`spec`], a leaf
+//! that the configuration imports, so no device code parses a setting.
+//!
 //! Inputs (buttons, pagers, keys) turn a press into a [`Binding`] (`room:action`) and hand it to
 //! a [`PressSink`]; the real sink, [`EnginePresses`], sends it through the same command path as
 //! the staff console, so the debounce window and undo apply and the event log records its
