@@ -14,7 +14,10 @@ use jiff::civil::Time;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ClinicCalendar, Policy, Starvation};
+use crate::devices::spec::{
+    Binding, FrameKind, Framing, InputAction, KeyName, Level, PrinterUri, Pull, blank_is_none,
+};
+use crate::domain::{ClinicCalendar, Policy, RoomId, Starvation};
 
 /// Everything that can be configured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,7 +60,7 @@ pub struct PrinterConfig {
     /// Where the printer is: `tcp://HOST:9100`, `serial:///dev/ttyUSB0?baud=19200`,
     /// `usb://VID:PID` (hex), `file:///dev/usb/lp0`, `fake` (records tickets, shows them at
     /// /printer) or `none`.
-    pub uri: String,
+    pub uri: PrinterUri,
     /// Paper width in millimetres: 58 or 80.
     pub paper_mm: u16,
     /// A line printed at the bottom of every ticket (empty: none).
@@ -98,36 +101,36 @@ pub struct ButtonConfig {
     /// BCM pin number (GPIO17 is 17).
     pub pin: u8,
     /// The room it acts on.
-    pub room: String,
+    pub room: RoomId,
     /// Internal resistor: `up` (button to ground), `down` (button to 3.3 V) or `off`.
     #[serde(default = "ButtonConfig::default_pull")]
-    pub pull: String,
+    pub pull: Pull,
     /// The level while pressed: `low` (with a pull-up) or `high`.
     #[serde(default = "ButtonConfig::default_active")]
-    pub active: String,
+    pub active: Level,
     /// Action of a short press.
     #[serde(default = "ButtonConfig::default_short")]
-    pub short: String,
+    pub short: InputAction,
     /// Action of a long press (empty: same as short).
-    #[serde(default = "ButtonConfig::default_long")]
-    pub long: String,
+    #[serde(default = "ButtonConfig::default_long", with = "blank_is_none")]
+    pub long: Option<InputAction>,
     /// Action of a double press (empty: a second press is just another short press).
-    #[serde(default)]
-    pub double: String,
+    #[serde(default, with = "blank_is_none")]
+    pub double: Option<InputAction>,
 }
 
 impl ButtonConfig {
-    fn default_pull() -> String {
-        "up".to_owned()
+    fn default_pull() -> Pull {
+        Pull::Up
     }
-    fn default_active() -> String {
-        "low".to_owned()
+    fn default_active() -> Level {
+        Level::Low
     }
-    fn default_short() -> String {
-        "next".to_owned()
+    fn default_short() -> InputAction {
+        InputAction::Next
     }
-    fn default_long() -> String {
-        "recall".to_owned()
+    fn default_long() -> Option<InputAction> {
+        Some(InputAction::Recall)
     }
 }
 
@@ -138,7 +141,7 @@ pub struct LedConfig {
     /// BCM pin number.
     pub pin: u8,
     /// The room whose calls it shows.
-    pub room: String,
+    pub room: RoomId,
 }
 
 /// Serial pager and keypad receivers.
@@ -162,24 +165,35 @@ pub struct ReceiverConfig {
     pub baud: u32,
     /// Data bits, parity (N, E, O) and stop bits: `8N1`, `7E1`.
     #[serde(default = "ReceiverConfig::default_framing")]
-    pub framing: String,
+    pub framing: Framing,
     /// How codes are delimited: `line` (ended by CR or LF) or `fixed:N` (N bytes each).
     #[serde(default = "ReceiverConfig::default_frame")]
-    pub frame: String,
+    pub frame: FrameKind,
     /// What each code does: `"A1" = "room-1:next"`.
     #[serde(default)]
-    pub codes: std::collections::BTreeMap<String, String>,
+    pub codes: std::collections::BTreeMap<String, Binding>,
 }
 
 impl ReceiverConfig {
+    /// A receiver on `port` at `baud` with the default framing and no codes (for
+    /// `waitless devices learn --port`).
+    pub fn new(port: String, baud: u32) -> Self {
+        Self {
+            port,
+            baud,
+            framing: Self::default_framing(),
+            frame: Self::default_frame(),
+            codes: Default::default(),
+        }
+    }
     fn default_baud() -> u32 {
         9600
     }
-    fn default_framing() -> String {
-        "8N1".to_owned()
+    fn default_framing() -> Framing {
+        Framing::EIGHT_N_ONE
     }
-    fn default_frame() -> String {
-        "line".to_owned()
+    fn default_frame() -> FrameKind {
+        FrameKind::Line
     }
 }
 
@@ -205,7 +219,7 @@ pub struct KeypadConfig {
     pub grab: bool,
     /// What each key does: `KEY_SPACE = "room-1:next"`, `KEY_B = "room-1:recall"`.
     #[serde(default)]
-    pub keys: std::collections::BTreeMap<String, String>,
+    pub keys: std::collections::BTreeMap<KeyName, Binding>,
 }
 
 impl KeypadConfig {
@@ -372,7 +386,7 @@ impl Default for Config {
                 appliance_audio: false,
             },
             printer: PrinterConfig {
-                uri: "fake".to_owned(),
+                uri: PrinterUri::Fake,
                 paper_mm: 80,
                 footer: String::new(),
                 qr: true,
@@ -535,18 +549,12 @@ impl Config {
             if !section_table.contains_key(&key) {
                 return Err(env_error(format!("unknown key {key} in [{section}]")));
             }
-            section_table.insert(key, env_value(raw));
-        }
-        *self = table
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Env {
-                name: vars
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                message: e.message().to_owned(),
+            section_table.insert(key.clone(), env_value(raw));
+            // Read back after each variable, so a bad value names its own variable.
+            *self = table.clone().try_into().map_err(|e: toml::de::Error| {
+                env_error(format!("setting {section}.{key}: {}", e.message()))
             })?;
+        }
         Ok(())
     }
 
@@ -634,12 +642,10 @@ impl Config {
         Ok(())
     }
 
-    /// Checks the device sections: the printer URI, every `room:action`, pins, framings.
+    /// Checks the device sections' ranges and pins (their strings were parsed when read).
     fn validate_devices(&self) -> Result<(), ConfigError> {
-        use crate::devices::{Binding, InputAction, printer::PrinterUri, serial::Framing};
         let invalid = |key, message: String| ConfigError::Invalid { key, message };
         let p = &self.printer;
-        PrinterUri::parse(&p.uri).map_err(|e| invalid("printer.uri", e.to_string()))?;
         if !matches!(p.paper_mm, 58 | 80) {
             return Err(invalid("printer.paper_mm", "must be 58 or 80".to_owned()));
         }
@@ -662,51 +668,14 @@ impl Config {
                 "must be shorter than gpio.long_press_ms".to_owned(),
             ));
         }
-        let binding = |key, room: &str, action: &str| {
-            format!("{room}:{action}")
-                .parse::<Binding>()
-                .map_err(|e| invalid(key, e.to_string()))
-        };
-        let action = |key, action: &str| {
-            if action.is_empty() {
-                Ok(())
-            } else {
-                action
-                    .parse::<InputAction>()
-                    .map(|_| ())
-                    .map_err(|e| invalid(key, e.to_string()))
-            }
-        };
         let mut pins = std::collections::BTreeSet::new();
-        for b in &g.buttons {
-            binding("gpio.buttons", &b.room, &b.short)?;
-            action("gpio.buttons", &b.long)?;
-            action("gpio.buttons", &b.double)?;
-            if !matches!(b.pull.as_str(), "up" | "down" | "off") {
+        let buttons = g.buttons.iter().map(|b| ("gpio.buttons", b.pin));
+        let leds = g.leds.iter().map(|l| ("gpio.leds", l.pin));
+        for (key, pin) in buttons.chain(leds) {
+            if pin > 27 || !pins.insert(pin) {
                 return Err(invalid(
-                    "gpio.buttons",
-                    format!("pin {}: pull {:?} must be up, down or off", b.pin, b.pull),
-                ));
-            }
-            if !matches!(b.active.as_str(), "low" | "high") {
-                return Err(invalid(
-                    "gpio.buttons",
-                    format!("pin {}: active {:?} must be low or high", b.pin, b.active),
-                ));
-            }
-            if b.pin > 27 || !pins.insert(b.pin) {
-                return Err(invalid(
-                    "gpio.buttons",
-                    format!("pin {} is not a free BCM pin 0 to 27", b.pin),
-                ));
-            }
-        }
-        for led in &g.leds {
-            binding("gpio.leds", &led.room, "next")?;
-            if led.pin > 27 || !pins.insert(led.pin) {
-                return Err(invalid(
-                    "gpio.leds",
-                    format!("pin {} is not a free BCM pin 0 to 27", led.pin),
+                    key,
+                    format!("pin {pin} is not a free BCM pin 0 to 27"),
                 ));
             }
         }
@@ -717,34 +686,18 @@ impl Config {
                     "a receiver needs a port".to_owned(),
                 ));
             }
-            Framing::parse(&r.framing, &r.frame)
-                .map_err(|e| invalid("serial.receivers", format!("{}: {e}", r.port)))?;
             if r.baud == 0 {
                 return Err(invalid(
                     "serial.receivers",
                     format!("{}: baud must be positive", r.port),
                 ));
             }
-            for (code, target) in &r.codes {
-                target.parse::<Binding>().map_err(|e| {
-                    invalid("serial.receivers", format!("{} code {code:?}: {e}", r.port))
-                })?;
-            }
         }
-        for k in &self.keys.devices {
-            if k.device.is_empty() {
-                return Err(invalid(
-                    "keys.devices",
-                    "a keypad needs a device".to_owned(),
-                ));
-            }
-            for (key, target) in &k.keys {
-                crate::devices::keys::key_code(key)
-                    .map_err(|e| invalid("keys.devices", format!("{}: {e}", k.device)))?;
-                target
-                    .parse::<Binding>()
-                    .map_err(|e| invalid("keys.devices", format!("{} key {key}: {e}", k.device)))?;
-            }
+        if self.keys.devices.iter().any(|k| k.device.is_empty()) {
+            return Err(invalid(
+                "keys.devices",
+                "a keypad needs a device".to_owned(),
+            ));
         }
         Ok(())
     }
@@ -874,6 +827,77 @@ mod tests {
         let err = Config::load(Some(&path), []).unwrap_err().to_string();
         assert!(err.contains("debunce_ms"), "{err}");
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    const DEVICES: &str = r#"
+[printer]
+uri = "serial:///dev/ttyUSB1"
+
+[[gpio.buttons]]
+pin = 17
+room = "room-1"
+pull = "DOWN"
+long = ""
+double = "no_show"
+
+[[gpio.leds]]
+pin = 27
+room = "room-1"
+
+[[serial.receivers]]
+port = "/dev/ttyUSB0"
+framing = "7e1"
+frame = "fixed:4"
+codes = { A1 = "room-2:next" }
+
+[[keys.devices]]
+device = "pedal"
+keys = { space = "room-1:recall", KEY_B = "room-2:undo" }
+"#;
+
+    #[test]
+    fn device_settings_are_read_once_and_written_back_as_text() {
+        let config: Config = toml::from_str(DEVICES).unwrap();
+        config.validate().unwrap();
+        let button = &config.gpio.buttons[0];
+        assert_eq!((button.pull, button.active), (Pull::Down, Level::Low));
+        assert_eq!(
+            (button.short, button.long, button.double),
+            (InputAction::Next, None, Some(InputAction::NoShow))
+        );
+        assert_eq!(config.serial.receivers[0].frame, FrameKind::Fixed(4));
+        let effective = toml::to_string_pretty(&config).unwrap();
+        for line in [
+            "uri = \"serial:///dev/ttyUSB1?baud=19200\"",
+            "double = \"no-show\"",
+            "framing = \"7E1\"",
+            "space = \"room-1:recall\"",
+        ] {
+            assert!(effective.contains(line), "{line} in {effective}");
+        }
+        assert_eq!(toml::from_str::<Config>(&effective).unwrap(), config);
+    }
+
+    #[test]
+    fn bad_device_values_in_the_file_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        for (from, to, line, needle) in [
+            ("serial:///dev/ttyUSB1", "lpt://1", "line 3", "printer URI"),
+            ("\"room-1\"\npull", "\"Room 1\"\npull", "line 7", "room id"),
+            ("DOWN", "sideways", "line 8", "must be up, down or off"),
+            ("no_show", "jump", "line 10", "unknown action"),
+            ("7e1", "8X1", "line 18", "parity must be N"),
+            ("fixed:4", "fixed:0", "line 19", "1 to 64"),
+            ("room-2:next", "room-2", "line 20", "room:action"),
+            ("KEY_B", "KEY_NOPE", "line 24", "unknown key \"KEY_NOPE\""),
+        ] {
+            std::fs::write(&path, DEVICES.replacen(from, to, 1)).unwrap();
+            let err = Config::load(Some(&path), []).unwrap_err().to_string();
+            assert!(err.contains("config.toml"), "{err}");
+            assert!(err.contains(line), "{to}: {err}");
+            assert!(err.contains(needle), "{to}: {err}");
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use waitless::cli::{AuditCommand, Cli, CliCommand, DevicesCommand};
-use waitless::config::Config;
+use waitless::config::{Config, ReceiverConfig};
+use waitless::devices::printer::PrinterUri;
 
 mod admin;
 
@@ -75,9 +76,9 @@ fn check_config(config: &Config) -> ExitCode {
 }
 
 fn print_test(config: &Config) -> ExitCode {
-    if config.printer.uri == "fake" || config.printer.uri == "none" {
+    if matches!(config.printer.uri, PrinterUri::Fake | PrinterUri::None) {
         eprintln!(
-            "waitless: the printer is {:?}: there is no printer to print on. Set [printer] uri \
+            "waitless: the printer is \"{}\": there is no printer to print on. Set [printer] uri \
              (docs/hardware.md); a running demo shows its printed tickets at /printer, where \
              \"Print a test ticket\" prints one",
             config.printer.uri
@@ -144,15 +145,10 @@ fn devices_learn(
     count: Option<usize>,
 ) -> ExitCode {
     let receiver = match (port, config.serial.receivers.first()) {
-        (Some(port), configured) => configured.filter(|r| r.port == port).cloned().unwrap_or(
-            waitless::config::ReceiverConfig {
-                port,
-                baud,
-                framing: "8N1".to_owned(),
-                frame: "line".to_owned(),
-                codes: Default::default(),
-            },
-        ),
+        (Some(port), configured) => configured
+            .filter(|r| r.port == port)
+            .cloned()
+            .unwrap_or_else(|| ReceiverConfig::new(port, baud)),
         (None, Some(first)) => first.clone(),
         (None, None) => {
             eprintln!(

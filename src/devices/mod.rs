@@ -8,6 +8,10 @@
 //! the [`DeviceBoard`], and never takes the server down: a device that fails is reported,
 //! retried, and the queue goes on without it.
 //!
+//! Their settings come from [`crate::config`] already parsed: the value types written as text
+//! (printer URI, `room:action`, framing, key names, pull and level) live in [`spec`], a leaf
+//! that the configuration imports, so no device code parses a setting.
+//!
 //! Inputs (buttons, pagers, keys) turn a press into a [`Binding`] (`room:action`) and hand it to
 //! a [`PressSink`]; the real sink, [`EnginePresses`], sends it through the same command path as
 //! the staff console, so the debounce window and undo apply and the event log records its
@@ -17,18 +21,20 @@ pub mod button;
 pub mod keys;
 pub mod printer;
 pub mod serial;
+pub mod spec;
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use utoipa::ToSchema;
 
-use crate::domain::{Command, Origin, RoomId, Source};
+use crate::config::Config;
+use crate::domain::{Origin, Source};
 use crate::engine::{EngineHandle, Outcome};
+
+pub use spec::{Binding, InputAction};
 
 /// Why a device cannot do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +59,12 @@ pub enum DeviceError {
     /// This build or this machine cannot drive the device (GPIO off a Pi, no evdev).
     #[error("{0}")]
     Unsupported(String),
+}
+
+impl From<spec::SpecError> for DeviceError {
+    fn from(e: spec::SpecError) -> Self {
+        Self::Config(e.0)
+    }
 }
 
 impl DeviceError {
@@ -260,115 +272,6 @@ pub(crate) mod testing {
     }
 }
 
-/// What a physical input can do to a room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum InputAction {
-    /// Finish the current ticket and call the next.
-    Next,
-    /// Call the current ticket again.
-    Recall,
-    /// Finish the current ticket.
-    Done,
-    /// The current ticket did not come.
-    NoShow,
-    /// Undo the last "next".
-    Undo,
-}
-
-impl InputAction {
-    /// Every action, for error messages.
-    pub const ALL: [Self; 5] = [
-        Self::Next,
-        Self::Recall,
-        Self::Done,
-        Self::NoShow,
-        Self::Undo,
-    ];
-
-    /// Its name in the configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Next => "next",
-            Self::Recall => "recall",
-            Self::Done => "done",
-            Self::NoShow => "no-show",
-            Self::Undo => "undo",
-        }
-    }
-}
-
-impl fmt::Display for InputAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for InputAction {
-    type Err = DeviceError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim().to_ascii_lowercase().replace('_', "-");
-        Self::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| {
-                DeviceError::Config(format!(
-                    "unknown action {s:?}: use one of {}",
-                    Self::ALL.map(Self::as_str).join(", ")
-                ))
-            })
-    }
-}
-
-/// What a press does: an action in a room, written `room:action` in the configuration
-/// (`room-1:next`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Binding {
-    /// The room.
-    pub room: RoomId,
-    /// The action.
-    pub action: InputAction,
-}
-
-impl Binding {
-    /// The command this press sends.
-    pub fn command(&self) -> Command {
-        let room = self.room.clone();
-        match self.action {
-            InputAction::Next => Command::RoomNext { room },
-            InputAction::Recall => Command::RoomRecall { room },
-            InputAction::Done => Command::RoomDone { room },
-            InputAction::NoShow => Command::RoomNoShow { room },
-            InputAction::Undo => Command::RoomUndo { room },
-        }
-    }
-}
-
-impl fmt::Display for Binding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.room, self.action)
-    }
-}
-
-impl FromStr for Binding {
-    type Err = DeviceError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let Some((room, action)) = s.split_once(':') else {
-            return Err(DeviceError::Config(format!(
-                "{s:?} is not room:action, e.g. room-1:next"
-            )));
-        };
-        let room =
-            RoomId::parse(room.trim()).map_err(|e| DeviceError::Config(format!("{s:?}: {e}")))?;
-        Ok(Self {
-            room,
-            action: action.parse()?,
-        })
-    }
-}
-
 /// Where inputs send their presses. Called from device threads; must not block for long.
 pub trait PressSink: Send + Sync {
     /// A press from `source`, by the device named `actor` (`gpio17`, `serial-ttyUSB0`).
@@ -477,7 +380,7 @@ impl Inputs {
 /// a task that blinks a room's LED when it calls a ticket. Problems are reported on the
 /// board, never fatal. Must run inside the async runtime (for the LED task).
 pub fn start_inputs(
-    config: &crate::config::Config,
+    config: &Config,
     sink: Arc<dyn PressSink>,
     board: Arc<DeviceBoard>,
     hub: &Arc<crate::hub::Hub>,
@@ -495,13 +398,13 @@ pub fn start_inputs(
 
 /// Every room the configuration's inputs name (buttons, LEDs, pager codes, keys), for a
 /// check against the clinic's rooms at start.
-pub fn configured_rooms(config: &crate::config::Config) -> Vec<String> {
+pub fn configured_rooms(config: &Config) -> Vec<String> {
     let mut rooms: Vec<String> = config
         .gpio
         .buttons
         .iter()
-        .map(|b| b.room.clone())
-        .chain(config.gpio.leds.iter().map(|l| l.room.clone()))
+        .map(|b| &b.room)
+        .chain(config.gpio.leds.iter().map(|l| &l.room))
         .chain(
             config
                 .serial
@@ -509,12 +412,9 @@ pub fn configured_rooms(config: &crate::config::Config) -> Vec<String> {
                 .iter()
                 .flat_map(|r| r.codes.values())
                 .chain(config.keys.devices.iter().flat_map(|k| k.keys.values()))
-                .filter_map(|target| {
-                    target
-                        .split_once(':')
-                        .map(|(room, _)| room.trim().to_owned())
-                }),
+                .map(|binding| &binding.room),
         )
+        .map(ToString::to_string)
         .collect();
     rooms.sort();
     rooms.dedup();
@@ -541,19 +441,6 @@ async fn blink_on_calls(hub: Arc<crate::hub::Hub>, gpio: button::GpioHandle) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bindings_parse_room_and_action() {
-        let b: Binding = "room-1:next".parse().unwrap();
-        assert_eq!(b.room.as_str(), "room-1");
-        assert_eq!(b.action, InputAction::Next);
-        assert_eq!(b.to_string(), "room-1:next");
-        let b: Binding = "room-2:no_show".parse().unwrap();
-        assert_eq!(b.action, InputAction::NoShow);
-        for bad in ["room-1", "room-1:jump", ":next", "Room 1:next"] {
-            assert!(bad.parse::<Binding>().is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn board_broadcasts_changes_only() {

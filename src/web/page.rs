@@ -359,7 +359,7 @@ pub async fn printer_page(
         catalog,
         "devices.printer_page",
         serde_json::json!({
-            "fake": printer.uri == "fake",
+            "fake": printer.uri == crate::devices::printer::PrinterUri::Fake,
             "uri": printer.uri,
             "paper_mm": printer.paper_mm,
         }),

@@ -172,7 +172,7 @@ async fn without_paper_the_kiosk_and_staff_say_so_and_the_ticket_prints_when_pap
     let printer = FakeTcpPrinter::start();
     printer.set_state(PrinterState::PaperOut);
     let server = Server::spawn_with(|c| {
-        c.printer.uri = printer.uri();
+        c.printer.uri = printer.uri().parse().unwrap();
         c.printer.status_poll_secs = 1;
         c.printer.retry_secs = 1;
         c.screens.kiosk_priority = false;

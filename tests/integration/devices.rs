@@ -2,6 +2,8 @@
 //! that cannot work here reported (never fatal), and the kiosk's printing over HTTP.
 
 use serde_json::{Value, json};
+use waitless::devices::spec::{InputAction, Level, PrinterUri, Pull};
+use waitless::domain::RoomId;
 
 use crate::common::{PATIENCE, TestApp};
 
@@ -46,7 +48,7 @@ async fn the_demo_has_a_fake_printer_that_is_ready() {
 
 #[tokio::test]
 async fn without_a_printer_nothing_is_printed_and_the_list_has_no_printer() {
-    let app = TestApp::spawn_with(|c| c.printer.uri = "none".to_owned()).await;
+    let app = TestApp::spawn_with(|c| c.printer.uri = PrinterUri::None).await;
     assert!(devices(&app).await.iter().all(|d| d["id"] != "printer"));
     let (status, ticket) = app
         .call(
@@ -68,16 +70,16 @@ async fn gpio_buttons_off_a_pi_are_unavailable_and_the_queue_still_works() {
     let app = TestApp::spawn_with(|c| {
         c.gpio.buttons = vec![waitless::config::ButtonConfig {
             pin: 17,
-            room: "room-1".to_owned(),
-            pull: "up".to_owned(),
-            active: "low".to_owned(),
-            short: "next".to_owned(),
-            long: "recall".to_owned(),
-            double: String::new(),
+            room: RoomId::parse("room-1").unwrap(),
+            pull: Pull::Up,
+            active: Level::Low,
+            short: InputAction::Next,
+            long: Some(InputAction::Recall),
+            double: None,
         }];
         c.gpio.leds = vec![waitless::config::LedConfig {
             pin: 27,
-            room: "room-1".to_owned(),
+            room: RoomId::parse("room-1").unwrap(),
         }];
     })
     .await;
@@ -102,7 +104,7 @@ async fn a_missing_keypad_is_reported_not_found() {
         c.keys.devices = vec![waitless::config::KeypadConfig {
             device: "/dev/input/by-id/no-such-pedal".to_owned(),
             grab: true,
-            keys: [("KEY_B".to_owned(), "room-1:next".to_owned())].into(),
+            keys: [("KEY_B".parse().unwrap(), "room-1:next".parse().unwrap())].into(),
         }];
     })
     .await;
@@ -258,7 +260,7 @@ async fn paper_out_is_pushed_to_screens_and_the_kiosk_still_issues_then_prints_w
 
     let printer = FakeTcpPrinter::start();
     let app = TestApp::spawn_with(|c| {
-        c.printer.uri = printer.uri();
+        c.printer.uri = printer.uri().parse().unwrap();
         c.printer.status_poll_secs = 1;
         c.printer.retry_secs = 1;
     })

@@ -493,7 +493,7 @@ fn a_hindi_ticket_is_sent_as_raster_images() {
 fn print_test_prints_the_test_page_and_returns_the_status() {
     let printer = FakeTcpPrinter::start();
     let config = PrinterConfig {
-        uri: printer.uri(),
+        uri: printer.uri().parse().unwrap(),
         paper_mm: 58,
         ..PrinterConfig::default()
     };

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serialport::{SerialPort, TTYPort};
 use waitless::config::{ReceiverConfig, SerialConfig};
-use waitless::devices::serial::{self, spawn_receiver};
+use waitless::devices::serial::{self, FrameKind, Framing, spawn_receiver};
 use waitless::devices::{DeviceBoard, DeviceStatus, Health, RecordedPresses};
 use waitless::domain::Source;
 
@@ -53,11 +53,11 @@ fn receiver(port: &Path, codes: &[(&str, &str)]) -> ReceiverConfig {
     ReceiverConfig {
         port: port.to_string_lossy().into_owned(),
         baud: 9600,
-        framing: "8N1".to_owned(),
-        frame: "line".to_owned(),
+        framing: Framing::EIGHT_N_ONE,
+        frame: FrameKind::Line,
         codes: codes
             .iter()
-            .map(|(c, t)| ((*c).to_owned(), (*t).to_owned()))
+            .map(|(c, t)| ((*c).to_owned(), t.parse().unwrap()))
             .collect(),
     }
 }
@@ -169,7 +169,7 @@ fn a_receiver_on_a_missing_port_is_reported_and_others_still_run() {
     let mut pty = pty();
     plug(&link, &pty);
     let mut bad = receiver(&dir.path().join("typo"), &[]);
-    bad.framing = "8X1".to_owned();
+    bad.baud = 0;
     let config = SerialConfig {
         reconnect_secs: 1,
         receivers: vec![

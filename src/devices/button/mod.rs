@@ -12,7 +12,7 @@
 //! (condition `unavailable`, with why) and the server goes on without them.
 //!
 //! Each button and each LED has its own thread. Statuses: `button-<pin>` and `led-<pin>`,
-//! kind [`DeviceKind::Button`] (LEDs: `led-<pin>`, [`DeviceKind::Led`]), conditions `ok`, `unavailable`, `pin-error`, `config`.
+//! kind [`DeviceKind::Button`] (LEDs: `led-<pin>`, [`DeviceKind::Led`]), conditions `ok`, `unavailable`, `pin-error`.
 
 pub mod led;
 pub mod logic;
@@ -33,6 +33,7 @@ pub use led::RppalOutputPin;
 pub use pin::{RPPAL_POLL, RppalPin};
 
 use crate::config::{ButtonConfig, GpioConfig, LedConfig};
+use crate::devices::spec::Level;
 use crate::devices::{
     Binding, DeviceBoard, DeviceError, DeviceKind, DeviceStatus, Health, InputAction, PressSink,
 };
@@ -60,22 +61,12 @@ pub struct ButtonActions {
 
 impl ButtonActions {
     /// The actions of a configured button.
-    pub fn from_config(button: &ButtonConfig) -> Result<Self, DeviceError> {
-        let optional = |s: &str| -> Result<Option<InputAction>, DeviceError> {
-            let s = s.trim();
-            if s.is_empty() {
-                Ok(None)
-            } else {
-                s.parse().map(Some)
-            }
-        };
-        let short: InputAction = button.short.parse()?;
-        let long = optional(&button.long)?.filter(|long| *long != short);
-        Ok(Self {
-            short,
-            long,
-            double: optional(&button.double)?,
-        })
+    pub fn from_config(button: &ButtonConfig) -> Self {
+        Self {
+            short: button.short,
+            long: button.long.filter(|long| *long != button.short),
+            double: button.double,
+        }
     }
 
     /// The action of a press.
@@ -294,18 +285,7 @@ fn start_button(
 ) {
     let id = format!("button-{}", button.pin);
     let name = format!("GPIO{} → {}", button.pin, button.room);
-    let parsed = ButtonActions::from_config(button).and_then(|actions| {
-        let room = RoomId::parse(&button.room)
-            .map_err(|e| DeviceError::Config(format!("room {:?}: {e}", button.room)))?;
-        Ok((actions, room))
-    });
-    let (actions, room) = match parsed {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            board.report(status(id, &name, Health::Error, "config", e.to_string()));
-            return;
-        }
-    };
+    let actions = ButtonActions::from_config(button);
     let pin = match pins(button) {
         Ok(pin) => pin,
         Err(e) => {
@@ -317,8 +297,8 @@ fn start_button(
         pin,
         settings: actions.settings(config),
         actions,
-        active_high: button.active == "high",
-        room,
+        active_high: button.active == Level::High,
+        room: button.room.clone(),
         actor: format!("gpio{}", button.pin),
         id: id.clone(),
         name: name.clone(),
@@ -415,19 +395,6 @@ fn start_led(
 ) -> Option<(RoomId, Sender<()>)> {
     let id = format!("led-{}", led.pin);
     let name = format!("GPIO{} LED → {}", led.pin, led.room);
-    let room = match RoomId::parse(&led.room) {
-        Ok(room) => room,
-        Err(e) => {
-            board.report(status(
-                id,
-                &name,
-                Health::Error,
-                "config",
-                format!("room {:?}: {e}", led.room),
-            ));
-            return None;
-        }
-    };
     let out = match leds(led) {
         Ok(out) => out,
         Err(e) => {
@@ -458,7 +425,7 @@ fn start_led(
                 "ok",
                 format!("blinks {}s when {} calls", blink_for.as_secs(), led.room),
             ));
-            Some((room, tx))
+            Some((led.room.clone(), tx))
         }
         Err(e) => {
             board.report(status(
@@ -479,6 +446,7 @@ mod tests {
 
     use super::*;
     use crate::devices::RecordedPresses;
+    use crate::devices::spec::Pull;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -487,12 +455,13 @@ mod tests {
     fn button(pin: u8, room: &str, short: &str, long: &str, double: &str) -> ButtonConfig {
         ButtonConfig {
             pin,
-            room: room.to_owned(),
-            pull: "up".to_owned(),
-            active: "low".to_owned(),
-            short: short.to_owned(),
-            long: long.to_owned(),
-            double: double.to_owned(),
+            room: RoomId::parse(room).unwrap(),
+            pull: Pull::Up,
+            active: Level::Low,
+            short: short.parse().unwrap(),
+            // An empty action is none.
+            long: long.parse().ok(),
+            double: double.parse().ok(),
         }
     }
 
@@ -506,14 +475,13 @@ mod tests {
 
     #[test]
     fn actions_map_short_long_and_double() {
-        let a = ButtonActions::from_config(&button(17, "room-1", "next", "recall", "")).unwrap();
+        let a = ButtonActions::from_config(&button(17, "room-1", "next", "recall", ""));
         assert_eq!(a.action(Press::Short), Some(InputAction::Next));
         assert_eq!(a.action(Press::Long), Some(InputAction::Recall));
         assert_eq!(a.action(Press::Double), None);
         // Empty long, or long = short: no long press of its own.
         for long in ["", "next"] {
-            let a =
-                ButtonActions::from_config(&button(17, "room-1", "next", long, "undo")).unwrap();
+            let a = ButtonActions::from_config(&button(17, "room-1", "next", long, "undo"));
             assert_eq!(a.long, None);
             assert_eq!(a.action(Press::Long), Some(InputAction::Next));
             assert_eq!(a.action(Press::Double), Some(InputAction::Undo));
@@ -522,7 +490,6 @@ mod tests {
             assert_eq!(s.double_press, Some(ms(400)));
             assert_eq!(s.debounce, ms(50));
         }
-        assert!(ButtonActions::from_config(&button(17, "room-1", "jump", "", "")).is_err());
     }
 
     #[test]
@@ -616,7 +583,7 @@ mod tests {
             ],
             vec![LedConfig {
                 pin: 27,
-                room: "room-1".to_owned(),
+                room: RoomId::parse("room-1").unwrap(),
             }],
         );
         let handle = spawn_gpio(
@@ -662,11 +629,11 @@ mod tests {
                 vec![
                     LedConfig {
                         pin: 27,
-                        room: "room-1".to_owned(),
+                        room: RoomId::parse("room-1").unwrap(),
                     },
                     LedConfig {
                         pin: 26,
-                        room: "room-2".to_owned(),
+                        room: RoomId::parse("room-2").unwrap(),
                     },
                 ],
             )
@@ -690,22 +657,5 @@ mod tests {
         }
         drop(handle);
         assert!(!fakes[&26].levels().contains(&true));
-    }
-
-    #[test]
-    fn bad_room_is_reported_not_fatal() {
-        let board = Arc::new(DeviceBoard::new());
-        let _ = spawn_gpio_with(
-            &gpio(vec![button(4, "Room 1", "next", "", "")], vec![]),
-            |_| unreachable_pin(),
-            |_| unreachable_out(),
-            Arc::new(RecordedPresses::default()),
-            Arc::clone(&board),
-        );
-        let status = board.get("button-4").unwrap();
-        assert_eq!(
-            (status.health, status.condition.as_str()),
-            (Health::Error, "config")
-        );
     }
 }

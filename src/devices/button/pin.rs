@@ -75,10 +75,11 @@ impl RppalPin {
         let pin = gpio
             .get(config.pin)
             .map_err(|e| DeviceError::Unavailable(format!("GPIO{}: {e}", config.pin)))?;
-        let pin = match config.pull.as_str() {
-            "down" => pin.into_input_pulldown(),
-            "off" => pin.into_input(),
-            _ => pin.into_input_pullup(),
+        use crate::devices::spec::Pull;
+        let pin = match config.pull {
+            Pull::Down => pin.into_input_pulldown(),
+            Pull::Off => pin.into_input(),
+            Pull::Up => pin.into_input_pullup(),
         };
         let last = pin.is_high();
         Ok(Self {

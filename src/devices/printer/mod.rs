@@ -2,7 +2,7 @@
 //! USB or a device file, or a fake that keeps what it prints.
 //!
 //! What lives where:
-//! * [`uri`]: `[printer] uri` parsed into a [`PrinterUri`];
+//! * [`PrinterUri`] (`[printer] uri`) is read with the configuration, in [`super::spec`];
 //! * [`render`]: a [`TicketPrint`] (every line already in the patient's language) into ESC/POS
 //!   bytes; lines outside printable ASCII become images drawn by [`raster`];
 //! * [`decode`]: ESC/POS bytes back into operations and a web preview (the demo's `/printer`
@@ -23,16 +23,15 @@ pub mod link;
 pub mod raster;
 pub mod render;
 pub mod status;
-pub mod uri;
 pub mod worker;
 
 use serde::Serialize;
 
+pub use crate::devices::spec::PrinterUri;
 pub use decode::{Op, PreviewBlock, TextLine, decode, preview, text_lines};
 pub use device::{EscPosPrinter, FakeJob, FakePrinter, Job, Printer};
 pub use render::{render_test_page, render_ticket};
 pub use status::PrinterState;
-pub use uri::PrinterUri;
 pub use worker::{PrinterHandle, PrinterSettings, print_test};
 
 use super::DeviceError;

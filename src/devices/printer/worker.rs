@@ -129,8 +129,11 @@ pub struct PrinterHandle {
 impl PrinterHandle {
     /// Starts the printer's thread as configured (no thread for `none`).
     pub fn start(config: &PrinterConfig, board: Arc<DeviceBoard>) -> Result<Self, DeviceError> {
-        let uri = PrinterUri::parse(&config.uri)?;
-        Self::start_with(uri, PrinterSettings::from_config(config)?, board)
+        Self::start_with(
+            config.uri.clone(),
+            PrinterSettings::from_config(config)?,
+            board,
+        )
     }
 
     /// Starts the printer's thread with explicit settings (tests use short intervals).
@@ -431,9 +434,8 @@ impl Worker {
 /// `waitless print-test`: opens the printer, prints the test page, reads the status and
 /// returns it. The error says what to check when the printer cannot be reached.
 pub fn print_test(config: &PrinterConfig) -> Result<DeviceStatus, DeviceError> {
-    let uri = PrinterUri::parse(&config.uri)?;
     let paper = Paper::from_mm(config.paper_mm)?;
-    let mut printer: Box<dyn Printer> = match uri {
+    let mut printer: Box<dyn Printer> = match config.uri.clone() {
         PrinterUri::None => {
             return Err(DeviceError::Config(
                 "no printer is configured ([printer] uri = \"none\"): set it, e.g. \
@@ -616,14 +618,17 @@ mod tests {
     #[test]
     fn print_test_on_none_and_fake() {
         let mut config = PrinterConfig {
-            uri: "none".into(),
+            uri: PrinterUri::None,
             ..PrinterConfig::default()
         };
         assert!(matches!(print_test(&config), Err(DeviceError::Config(_))));
-        config.uri = "fake".into();
+        config.uri = PrinterUri::Fake;
         let status = print_test(&config).unwrap();
         assert_eq!(status.condition, "ok");
-        config.uri = "tcp://127.0.0.1:1".into();
+        config.uri = PrinterUri::Tcp {
+            host: "127.0.0.1".to_owned(),
+            port: 1,
+        };
         let err = print_test(&config).unwrap_err();
         assert!(err.to_string().contains("is the printer on"), "{err}");
     }

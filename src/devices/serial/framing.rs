@@ -1,5 +1,5 @@
-//! How a receiver's bytes become codes: the line settings ([`Framing`]: `8N1`, `line`,
-//! `fixed:4`) and the pure [`FrameDecoder`] (bytes in, complete codes and garbage out).
+//! How a receiver's bytes become codes: the pure [`FrameDecoder`] (bytes in, complete codes and
+//! garbage out), for a [`FrameKind`] (`line`, `fixed:4`) read with the settings.
 //!
 //! The decoder owns no port and reads no clock: it is fed whatever a read returned, in any
 //! chunks, and never panics on any input. Its limits: a code is at most [`MAX_CODE_LEN`] bytes;
@@ -8,123 +8,7 @@
 
 use std::fmt;
 
-use serialport::{DataBits, Parity, StopBits};
-
-use crate::devices::DeviceError;
-
-/// The longest code, in bytes: a longer line is garbage, and `fixed:N` allows N up to this.
-pub const MAX_CODE_LEN: usize = 64;
-
-/// How codes are delimited in the byte stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FrameKind {
-    /// Each code ends with CR or LF (CRLF counts once; empty lines are ignored).
-    Line,
-    /// Each code is exactly this many bytes (1 to [`MAX_CODE_LEN`]).
-    Fixed(usize),
-}
-
-impl fmt::Display for FrameKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Line => f.write_str("line"),
-            Self::Fixed(n) => write!(f, "fixed:{n}"),
-        }
-    }
-}
-
-/// A receiver's line settings and framing: data bits, parity, stop bits and how codes are
-/// delimited. Shown as `8N1`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Framing {
-    /// Data bits (5 to 8).
-    pub data_bits: DataBits,
-    /// Parity.
-    pub parity: Parity,
-    /// Stop bits (1 or 2).
-    pub stop_bits: StopBits,
-    /// How codes are delimited.
-    pub frame: FrameKind,
-}
-
-impl Framing {
-    /// Parses `framing` (`8N1`, `7E1`, `8O2`: data bits 5 to 8, parity N/E/O, stop bits 1 or 2;
-    /// any case) and `frame` (`line` or `fixed:N` with N from 1 to 64).
-    pub fn parse(framing: &str, frame: &str) -> Result<Self, DeviceError> {
-        let text = framing.trim();
-        let bad = |why: &str| {
-            DeviceError::Config(format!(
-                "framing {framing:?}: {why} — write data bits, parity and stop bits, like 8N1 or 7E1"
-            ))
-        };
-        let chars: Vec<char> = text.chars().collect();
-        let [data, parity, stop] = chars[..] else {
-            return Err(bad("expected three characters"));
-        };
-        let data_bits = match data {
-            '5' => DataBits::Five,
-            '6' => DataBits::Six,
-            '7' => DataBits::Seven,
-            '8' => DataBits::Eight,
-            _ => return Err(bad("data bits must be 5, 6, 7 or 8")),
-        };
-        let parity = match parity.to_ascii_uppercase() {
-            'N' => Parity::None,
-            'E' => Parity::Even,
-            'O' => Parity::Odd,
-            _ => return Err(bad("parity must be N (none), E (even) or O (odd)")),
-        };
-        let stop_bits = match stop {
-            '1' => StopBits::One,
-            '2' => StopBits::Two,
-            _ => return Err(bad("stop bits must be 1 or 2")),
-        };
-        Ok(Self {
-            data_bits,
-            parity,
-            stop_bits,
-            frame: parse_frame(frame)?,
-        })
-    }
-}
-
-fn parse_frame(frame: &str) -> Result<FrameKind, DeviceError> {
-    let text = frame.trim().to_ascii_lowercase();
-    if text == "line" {
-        return Ok(FrameKind::Line);
-    }
-    let bad = || {
-        DeviceError::Config(format!(
-            "frame {frame:?}: use \"line\" (codes end with CR or LF) or \"fixed:N\" (N bytes \
-             each, 1 to {MAX_CODE_LEN})"
-        ))
-    };
-    let n = text
-        .strip_prefix("fixed:")
-        .and_then(|n| n.trim().parse::<usize>().ok())
-        .ok_or_else(bad)?;
-    if (1..=MAX_CODE_LEN).contains(&n) {
-        Ok(FrameKind::Fixed(n))
-    } else {
-        Err(bad())
-    }
-}
-
-impl fmt::Display for Framing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parity = match self.parity {
-            Parity::None => 'N',
-            Parity::Even => 'E',
-            Parity::Odd => 'O',
-        };
-        write!(
-            f,
-            "{}{parity}{}",
-            u8::from(self.data_bits),
-            u8::from(self.stop_bits)
-        )
-    }
-}
+pub use crate::devices::spec::{FrameKind, Framing, MAX_CODE_LEN};
 
 /// Why bytes were not a code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -300,52 +184,6 @@ mod tests {
 
     fn code(text: &str) -> Decoded {
         Decoded::Code(text.to_owned())
-    }
-
-    #[test]
-    fn framing_parses_bits_parity_and_stop_bits() {
-        let f = Framing::parse("8N1", "line").unwrap();
-        assert_eq!(
-            (f.data_bits, f.parity, f.stop_bits, f.frame),
-            (
-                DataBits::Eight,
-                Parity::None,
-                StopBits::One,
-                FrameKind::Line
-            )
-        );
-        assert_eq!(f.to_string(), "8N1");
-        let f = Framing::parse("7e1", "fixed:4").unwrap();
-        assert_eq!(
-            (f.data_bits, f.parity, f.frame),
-            (DataBits::Seven, Parity::Even, FrameKind::Fixed(4))
-        );
-        assert_eq!(f.to_string(), "7E1");
-        let f = Framing::parse(" 8O2 ", " FIXED:64 ").unwrap();
-        assert_eq!((f.parity, f.stop_bits), (Parity::Odd, StopBits::Two));
-        assert_eq!(f.frame, FrameKind::Fixed(64));
-        assert_eq!(Framing::parse("5N1", "fixed:1").unwrap().to_string(), "5N1");
-    }
-
-    #[test]
-    fn framing_errors_say_what_is_wrong() {
-        for (framing, frame, needle) in [
-            ("9N1", "line", "data bits must be 5, 6, 7 or 8"),
-            ("4N1", "line", "data bits"),
-            ("8X1", "line", "parity must be N"),
-            ("8N3", "line", "stop bits must be 1 or 2"),
-            ("8N", "line", "three characters"),
-            ("8N1x", "line", "three characters"),
-            ("", "line", "three characters"),
-            ("8N1", "lines", "use \"line\""),
-            ("8N1", "fixed:0", "1 to 64"),
-            ("8N1", "fixed:65", "1 to 64"),
-            ("8N1", "fixed:", "fixed:N"),
-            ("8N1", "fixed:-1", "fixed:N"),
-        ] {
-            let e = Framing::parse(framing, frame).unwrap_err().to_string();
-            assert!(e.contains(needle), "{framing} {frame}: {e}");
-        }
     }
 
     #[test]

@@ -204,8 +204,8 @@ mod tests {
 
     #[test]
     fn opening_a_missing_port_says_which() {
-        let framing = Framing::parse("8N1", "line").unwrap();
-        let e = SerialportLink::open("/dev/waitless-no-such-tty", 9600, &framing).unwrap_err();
+        let e = SerialportLink::open("/dev/waitless-no-such-tty", 9600, &Framing::EIGHT_N_ONE)
+            .unwrap_err();
         assert!(e.to_string().contains("/dev/waitless-no-such-tty"), "{e}");
     }
 }

@@ -2,7 +2,7 @@
 //! adapter, UART) sends a short code per button (`A1\r\n`, or fixed-size binary codes); the
 //! configuration maps each code to a `room:action`.
 //!
-//! This module owns: the line settings and framing ([`Framing`]), the pure decoder from bytes
+//! This module owns: the pure decoder from bytes
 //! to codes ([`FrameDecoder`]), the link trait with its real driver over the `serialport` crate
 //! and a fake ([`SerialLink`], [`SerialportLink`], [`FakeLink`]), the receiver threads
 //! ([`spawn_receivers`]), `waitless devices learn` ([`learn`]) and `waitless devices list`

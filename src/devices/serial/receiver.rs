@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::framing::{Decoded, FrameDecoder, Framing, hex};
+use super::framing::{Decoded, FrameDecoder, FrameKind, Framing, hex};
 use super::link::{SerialLink, SerialportLink};
 use crate::config::{ReceiverConfig, SerialConfig};
 use crate::devices::{
@@ -38,20 +38,18 @@ pub struct CodeMap {
 }
 
 impl CodeMap {
-    /// Parses the configuration's `codes` table.
-    pub fn parse(codes: &BTreeMap<String, String>) -> Result<Self, DeviceError> {
+    /// The configuration's `codes` table, keyed by the trimmed code: refuses an empty code and
+    /// one listed twice.
+    pub fn from_config(codes: &BTreeMap<String, Binding>) -> Result<Self, DeviceError> {
         let mut map = BTreeMap::new();
-        for (code, target) in codes {
+        for (code, binding) in codes {
             let key = code.trim();
             if key.is_empty() {
                 return Err(DeviceError::Config(format!(
                     "code {code:?} is empty: write the code the receiver sends, like \"A1\""
                 )));
             }
-            let binding = target
-                .parse::<Binding>()
-                .map_err(|e| DeviceError::Config(format!("code {code:?}: {e}")))?;
-            if map.insert(key.to_owned(), binding).is_some() {
+            if map.insert(key.to_owned(), binding.clone()).is_some() {
                 return Err(DeviceError::Config(format!(
                     "code {key:?} is listed twice (spaces around codes do not count)"
                 )));
@@ -138,14 +136,14 @@ impl Drop for ReceiverHandle {
 /// Starts a receiver on its own thread over the real serial port. It opens `config.port`
 /// (reporting `ok` or `disconnected` on the board), turns each mapped code into a press on
 /// `sink`, and reopens the port every `reconnect` while it is gone. Errors only for a
-/// configuration that cannot work (bad framing or codes) or when no thread can start.
+/// configuration that cannot work (bad codes or baud) or when no thread can start.
 pub fn spawn_receiver(
     config: &ReceiverConfig,
     reconnect: Duration,
     sink: Arc<dyn PressSink>,
     board: Arc<DeviceBoard>,
 ) -> Result<ReceiverHandle, DeviceError> {
-    let framing = Framing::parse(&config.framing, &config.frame)?;
+    let framing = config.framing;
     let port = config.port.clone();
     let baud = config.baud;
     let open: Opener = Box::new(move || {
@@ -163,8 +161,7 @@ pub fn spawn_receiver_on(
     sink: Arc<dyn PressSink>,
     board: Arc<DeviceBoard>,
 ) -> Result<ReceiverHandle, DeviceError> {
-    let framing = Framing::parse(&config.framing, &config.frame)?;
-    let codes = CodeMap::parse(&config.codes)?;
+    let codes = CodeMap::from_config(&config.codes)?;
     if config.baud == 0 {
         return Err(DeviceError::Config("baud must be positive".to_owned()));
     }
@@ -174,7 +171,8 @@ pub fn spawn_receiver_on(
         id: id.clone(),
         port: config.port.clone(),
         baud: config.baud,
-        framing,
+        framing: config.framing,
+        frame: config.frame,
         codes,
         reconnect: reconnect.max(Duration::from_millis(10)),
         open,
@@ -194,7 +192,7 @@ pub fn spawn_receiver_on(
     })
 }
 
-/// Starts every configured receiver. One that cannot be set up at all (bad framing or codes)
+/// Starts every configured receiver. One that cannot be set up at all (bad codes or baud)
 /// is reported on the board as `misconfigured` and skipped; the others run.
 pub fn spawn_receivers(
     config: &SerialConfig,
@@ -229,6 +227,7 @@ struct Receiver {
     port: String,
     baud: u32,
     framing: Framing,
+    frame: FrameKind,
     codes: CodeMap,
     reconnect: Duration,
     open: Opener,
@@ -268,7 +267,7 @@ impl Receiver {
     }
 
     fn run(mut self) {
-        let mut decoder = FrameDecoder::new(self.framing.frame);
+        let mut decoder = FrameDecoder::new(self.frame);
         while !self.stopping() {
             let mut link = match (self.open)() {
                 Ok(link) => link,
@@ -350,7 +349,7 @@ impl Receiver {
                     self.port,
                     self.baud,
                     self.framing,
-                    self.framing.frame
+                    self.frame
                 );
                 if self.garbage < GARBAGE_WARNINGS {
                     tracing::warn!(device = %self.id, "{message}");
@@ -377,8 +376,7 @@ pub fn learn(
     stop: &AtomicBool,
     max: Option<usize>,
 ) -> Result<(), DeviceError> {
-    let framing = Framing::parse(&config.framing, &config.frame)?;
-    let mut link = SerialportLink::open(&config.port, config.baud, &framing)?;
+    let mut link = SerialportLink::open(&config.port, config.baud, &config.framing)?;
     learn_on(&mut link, config, out, stop, max)
 }
 
@@ -390,8 +388,7 @@ pub fn learn_on(
     stop: &AtomicBool,
     max: Option<usize>,
 ) -> Result<(), DeviceError> {
-    let framing = Framing::parse(&config.framing, &config.frame)?;
-    let codes = CodeMap::parse(&config.codes)?;
+    let codes = CodeMap::from_config(&config.codes)?;
     let mut write = |line: String| {
         writeln!(out, "{line}")
             .and_then(|()| out.flush())
@@ -399,9 +396,9 @@ pub fn learn_on(
     };
     write(format!(
         "# listening on {} at {} {} (frame {}): press each button once; Ctrl-C to stop",
-        config.port, config.baud, framing, framing.frame
+        config.port, config.baud, config.framing, config.frame
     ))?;
-    let mut decoder = FrameDecoder::new(framing.frame);
+    let mut decoder = FrameDecoder::new(config.frame);
     let mut presses = 0usize;
     let mut quiet = 0u32;
     while !stop.load(Ordering::SeqCst) && max.is_none_or(|max| presses < max) {
@@ -469,11 +466,11 @@ mod tests {
         ReceiverConfig {
             port: "/dev/ttyFAKE0".to_owned(),
             baud: 9600,
-            framing: "8N1".to_owned(),
-            frame: "line".to_owned(),
+            framing: Framing::EIGHT_N_ONE,
+            frame: FrameKind::Line,
             codes: codes
                 .iter()
-                .map(|(c, t)| ((*c).to_owned(), (*t).to_owned()))
+                .map(|(c, t)| ((*c).to_owned(), t.parse().unwrap()))
                 .collect(),
         }
     }
@@ -509,7 +506,7 @@ mod tests {
     #[test]
     fn code_map_trims_keys_and_rejects_bad_entries() {
         let config = receiver_config(&[(" A1 ", "room-1:next"), ("0xA1B2", "room-2:recall")]);
-        let map = CodeMap::parse(&config.codes).unwrap();
+        let map = CodeMap::from_config(&config.codes).unwrap();
         assert_eq!(map.len(), 2);
         assert_eq!(map.get("A1").unwrap().to_string(), "room-1:next");
         assert_eq!(map.get(" A1").unwrap().to_string(), "room-1:next");
@@ -517,12 +514,10 @@ mod tests {
         assert!(map.get("a1").is_none(), "codes are compared exactly");
         assert!(map.get("0xa1b2").is_none());
         for (codes, needle) in [
-            (vec![("A1", "room-1")], "room:action"),
-            (vec![("A1", "room-1:jump")], "unknown action"),
             (vec![("  ", "room-1:next")], "empty"),
             (vec![("A1", "room-1:next"), ("A1 ", "room-2:next")], "twice"),
         ] {
-            let e = CodeMap::parse(&receiver_config(&codes).codes)
+            let e = CodeMap::from_config(&receiver_config(&codes).codes)
                 .unwrap_err()
                 .to_string();
             assert!(e.contains(needle), "{codes:?}: {e}");
@@ -633,7 +628,7 @@ mod tests {
         let board = Arc::new(DeviceBoard::new());
         let mut bad = receiver_config(&[]);
         bad.port = "/dev/ttyBAD".to_owned();
-        bad.framing = "9N1".to_owned();
+        bad.baud = 0;
         let mut good = receiver_config(&[]);
         good.port = "/dev/waitless-no-such-tty".to_owned();
         let config = SerialConfig {
@@ -651,7 +646,11 @@ mod tests {
             (bad.health, bad.condition.as_str()),
             (Health::Error, "misconfigured")
         );
-        assert!(bad.detail.contains("data bits"), "{}", bad.detail);
+        assert!(
+            bad.detail.contains("baud must be positive"),
+            "{}",
+            bad.detail
+        );
         wait_for("disconnected", || {
             board
                 .get("serial-waitless-no-such-tty")

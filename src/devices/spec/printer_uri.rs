@@ -1,10 +1,13 @@
 //! `[printer] uri`: where the printer is and how to reach it. Parsing only; opening the
-//! connection is [`super::escpos`]'s job.
+//! connection is `devices::printer::link`'s job.
 
 use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 
-use crate::devices::DeviceError;
+use serde::{Deserialize, Serialize};
+
+use super::{SpecError, text_value};
 
 /// Serial speed when a `serial://` URI gives none.
 const DEFAULT_BAUD: u32 = 19_200;
@@ -14,7 +17,8 @@ const EXAMPLES: &str = "tcp://192.168.1.50:9100, serial:///dev/ttyUSB0?baud=1920
                         usb://0416:5011, file:///dev/usb/lp0, fake or none";
 
 /// Where the printer is, from `[printer] uri`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum PrinterUri {
     /// A network printer's raw port: `tcp://HOST:PORT`.
     Tcp {
@@ -45,8 +49,8 @@ pub enum PrinterUri {
     None,
 }
 
-fn bad(uri: &str, why: &str, example: &str) -> DeviceError {
-    DeviceError::Config(format!(
+fn bad(uri: &str, why: &str, example: &str) -> SpecError {
+    SpecError(format!(
         "printer URI {uri:?}: {why}; write it like {example} (one of {EXAMPLES})"
     ))
 }
@@ -55,7 +59,7 @@ impl PrinterUri {
     /// Parses a URI: `tcp://HOST:PORT`, `serial:///dev/ttyUSB0?baud=19200`, `usb://VID:PID`
     /// (hexadecimal), `file:///dev/usb/lp0`, `fake` or `none`. The error says what a good URI
     /// looks like.
-    pub fn parse(uri: &str) -> Result<Self, DeviceError> {
+    pub fn parse(uri: &str) -> Result<Self, SpecError> {
         let trimmed = uri.trim();
         match trimmed.to_ascii_lowercase().as_str() {
             "fake" => return Ok(Self::Fake),
@@ -83,7 +87,7 @@ impl PrinterUri {
         }
     }
 
-    fn parse_tcp(uri: &str, rest: &str) -> Result<Self, DeviceError> {
+    fn parse_tcp(uri: &str, rest: &str) -> Result<Self, SpecError> {
         const EXAMPLE: &str = "tcp://192.168.1.50:9100";
         let rest = rest.trim_end_matches('/');
         let (host, port) = match rest.rsplit_once(':') {
@@ -107,7 +111,7 @@ impl PrinterUri {
         })
     }
 
-    fn parse_serial(uri: &str, rest: &str) -> Result<Self, DeviceError> {
+    fn parse_serial(uri: &str, rest: &str) -> Result<Self, SpecError> {
         const EXAMPLE: &str = "serial:///dev/ttyUSB0?baud=19200";
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         if !path.starts_with('/') || path.len() < 2 {
@@ -132,7 +136,7 @@ impl PrinterUri {
         })
     }
 
-    fn parse_usb(uri: &str, rest: &str) -> Result<Self, DeviceError> {
+    fn parse_usb(uri: &str, rest: &str) -> Result<Self, SpecError> {
         const EXAMPLE: &str = "usb://0416:5011 (vendor:product in hexadecimal, see lsusb)";
         let hex = |s: &str| {
             let s = s.trim_start_matches("0x");
@@ -151,6 +155,15 @@ impl PrinterUri {
         Ok(Self::Usb { vendor, product })
     }
 }
+
+impl FromStr for PrinterUri {
+    type Err = SpecError;
+    fn from_str(uri: &str) -> Result<Self, SpecError> {
+        Self::parse(uri)
+    }
+}
+
+text_value!(PrinterUri);
 
 impl fmt::Display for PrinterUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -269,9 +282,7 @@ mod tests {
             "file://relative/path",
             "lpt://1",
         ] {
-            let err = PrinterUri::parse(text).unwrap_err();
-            assert!(matches!(err, DeviceError::Config(_)), "{text}");
-            let message = err.to_string();
+            let message = PrinterUri::parse(text).unwrap_err().to_string();
             assert!(message.contains("write it like"), "{text}: {message}");
             assert!(message.contains("tcp://192.168.1.50:9100"), "{message}");
         }
