@@ -6,7 +6,7 @@
 // Also: loading (before the first snapshot) and closed (no active service).
 // Issuing is disabled while the server is unreachable (#offline banner).
 
-import { boot, t, api, el, Live, lockDown, svgIcon } from "./live.js";
+import { boot, t, api, el, errorText, Live, lockDown, svgIcon } from "./live.js";
 
 const settings = boot.settings ?? {};
 const languages = boot.languages ?? [];
@@ -526,19 +526,18 @@ async function issue(priorityValue) {
       watchHealth();
       state.notice = t("kiosk.error");
       show(state.screen, true);
-    } else if (error.code === "too-many-tickets") {
-      state.key = newKey();
-      state.notice = t("kiosk.too_many");
-      show(state.screen, true);
     } else if (error.code === "service-closed") {
       state.key = newKey();
-      state.notice = `${nameOf(serviceById(state.service))} — ${t("kiosk.service_closed")}`;
+      state.notice = `${nameOf(serviceById(state.service))} — ${errorText(error)}`;
       state.service = null;
       show("service");
-    } else {
-      // A server fault (5xx) may have issued it: the same key replays it. Anything else: new key.
-      if (error.status < 500) state.key = newKey();
+    } else if (error.status >= 500) {
+      // A server fault may have issued it: the same key replays it.
       state.notice = t("kiosk.error");
+      show(state.screen, true);
+    } else {
+      state.key = newKey();
+      state.notice = errorText(error);
       show(state.screen, true);
     }
   }

@@ -13,6 +13,24 @@ export function t(key, args = {}) {
   return text;
 }
 
+/** Whether the page's messages have `key`. */
+export function has(key) {
+  return Object.prototype.hasOwnProperty.call(boot.messages, key);
+}
+
+/**
+ * What to tell the user about a failed API call, in the page's language: the text of the
+ * error's code (`[errors]` in the message files), else a generic one. An English page may fall
+ * back to the server's own message for a code it does not know; another language never shows
+ * it (it is English).
+ */
+export function errorText(error) {
+  const code = error?.code ?? (error?.status === 0 ? "offline" : null);
+  if (code && has(`errors.${code}`)) return t(`errors.${code}`);
+  if (boot.lang === "en" && typeof error?.message === "string" && error.message) return error.message;
+  return t("errors.generic");
+}
+
 /** An error answered by the API: code and message. */
 export class ApiError extends Error {
   constructor(status, code, message) {
