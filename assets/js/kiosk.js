@@ -171,7 +171,6 @@ function tick() {
 // Timers: back to the start after the ticket, or when a patient walks away mid-way.
 
 let resetTimer = null;
-let healthTimer = null;
 
 function armReset() {
   clearTimeout(resetTimer);
@@ -521,9 +520,10 @@ async function issue(priorityValue) {
   } catch (error) {
     state.issuing = false;
     if (error.status === 0) {
-      // Not reached: keep the key, so trying again cannot issue a second ticket.
+      // Not reached: keep the key, so trying again cannot issue a second ticket. Issuing stays
+      // off until the live link has shown the server answers again (its next snapshot).
       state.fetchFailed = true;
-      watchHealth();
+      live.reconnect();
       state.notice = t("kiosk.error");
       show(state.screen, true);
     } else if (error.code === "service-closed") {
@@ -541,22 +541,6 @@ async function issue(priorityValue) {
       show(state.screen, true);
     }
   }
-}
-
-/** After a failed request: polls /healthz until the server answers again. */
-function watchHealth() {
-  if (healthTimer !== null) return;
-  healthTimer = setInterval(async () => {
-    try {
-      const response = await fetch("/healthz", { cache: "no-store" });
-      if (response.ok) {
-        clearInterval(healthTimer);
-        healthTimer = null;
-        state.fetchFailed = false;
-        refreshControls();
-      }
-    } catch { /* still down */ }
-  }, 3000);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,6 +595,8 @@ function onStatus(connected) {
   refreshControls();
 }
 
+const live = new Live({ onSnapshot, onStatus, onDevice });
+
 // ---------------------------------------------------------------------------------------------
 // Start
 
@@ -622,4 +608,4 @@ window.addEventListener("resize", layout);
 tick();
 setInterval(tick, 15000);
 show("loading");
-new Live({ onSnapshot, onStatus, onDevice }).start();
+live.start();
