@@ -57,7 +57,8 @@ pub enum I18nError {
     NoReference,
 }
 
-fn placeholders(text: &str) -> BTreeSet<&str> {
+/// The `{names}` a message takes.
+pub fn placeholders(text: &str) -> BTreeSet<&str> {
     text.split('{')
         .skip(1)
         .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
@@ -210,6 +211,68 @@ mod tests {
         let broken = HI.replace("{room}", "{kamra}");
         let err = Catalogs::parse([("en.toml", EN), ("hi.toml", broken.as_str())]).unwrap_err();
         assert!(err.to_string().contains("placeholders"), "{err}");
+    }
+
+    /// The string literals that look like error codes (`room-not-found`, `forbidden`) in the
+    /// part of `source` from `start` to the next `end`.
+    fn codes_in<'a>(source: &'a str, start: &str, end: &str) -> Vec<&'a str> {
+        let from = source
+            .find(start)
+            .unwrap_or_else(|| panic!("no {start:?} in the source"));
+        let part = &source[from..];
+        let part = &part[..part.find(end).unwrap_or(part.len())];
+        part.split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| {
+                !s.is_empty()
+                    && !s.starts_with('-')
+                    && !s.ends_with('-')
+                    && s.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_error_code_of_the_server_has_a_text() {
+        let sources = [
+            (
+                include_str!("web/error.rs"),
+                "fn status_and_code",
+                "fn body",
+            ),
+            (include_str!("domain/error.rs"), "fn code(", "\n    }\n}"),
+            (include_str!("engine.rs"), "fn code(", "\n    }\n}"),
+            (include_str!("auth/mod.rs"), "fn code(", "\n    }\n}"),
+            (include_str!("staff.rs"), "fn code(", "\n    }\n}"),
+            (include_str!("control.rs"), "fn code(", "\n    }\n}"),
+            (include_str!("web/ws.rs"), "code: \"", ","),
+        ];
+        let catalogs = Catalogs::parse([("en.toml", EN), ("hi.toml", HI)]).unwrap();
+        let mut seen = 0;
+        for (source, start, end) in sources {
+            for code in codes_in(source, start, end) {
+                seen += 1;
+                for lang in ["en", "hi"] {
+                    let key = format!("errors.{code}");
+                    assert!(
+                        catalogs.get(lang).messages.contains_key(&key),
+                        "{lang}.toml has no [errors] {code} (the text a page shows for it)"
+                    );
+                }
+            }
+        }
+        assert!(
+            seen > 50,
+            "only {seen} codes found: did the sources change shape?"
+        );
+        for key in ["errors.generic", "errors.offline", "errors.internal"] {
+            assert!(catalogs.get("en").messages.contains_key(key), "{key}");
+        }
+        assert_eq!(
+            catalogs.get("en").text("errors.forbidden"),
+            "Your role cannot do that."
+        );
     }
 
     #[test]

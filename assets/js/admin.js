@@ -5,11 +5,10 @@
 // staff console) arrive as events on the live stream and refresh the page too. Access control
 // is the server's: the page only shows what the API answers.
 
-import { boot, t, api, el, Live } from "./live.js";
-import { showUser } from "./account.js";
+import { boot, t, api, el, errorText, Live } from "./live.js";
+import { $, loginAgain, showLink, topBar } from "./page.js";
 import { formatTime, localToUtc } from "./zone.js";
 
-const $ = (id) => document.getElementById(id);
 const ZONE = boot.settings?.time_zone ?? null;
 const ROLES = boot.settings?.roles ?? ["admin", "reception", "doctor"];
 /** Events that cannot change what this page shows (tickets moving through the queue). */
@@ -31,10 +30,6 @@ const state = {
 };
 
 // ---------- small helpers ----------
-
-function toLogin() {
-  location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
-}
 
 function languageName(code) {
   return (boot.languages ?? []).find((l) => l.code === code)?.name ?? code;
@@ -62,12 +57,6 @@ function roleName(role) {
 function slug(name) {
   return name.normalize("NFKD").toLowerCase().replace(/[^a-z0-9]+/g, "-")
     .replace(/^-+|-+$/g, "").slice(0, 32).replace(/-+$/, "");
-}
-
-function errorText(error) {
-  if (error?.status === 0) return t("admin.offline");
-  if (error?.status === 403) return t("admin.forbidden");
-  return error?.message || error?.code || String(error);
 }
 
 function doctors() {
@@ -121,7 +110,7 @@ async function act(key, call, { ok = t("admin.saved"), onOk = null } = {}) {
     await load();
     return { ok: true, answer };
   } catch (error) {
-    if (error?.status === 401 && error?.code === "login-required") { toLogin(); return { ok: false }; }
+    if (loginAgain(error)) return { ok: false };
     note(key, "error", t("admin.failed", { message: errorText(error) }));
     await load();
     return { ok: false, error };
@@ -148,7 +137,7 @@ async function load() {
     render();
   } catch (error) {
     if (mine !== state.loads) return;
-    if (error?.status === 401) { toLogin(); return; }
+    if (loginAgain(error)) return;
     $("load-error").textContent = t("admin.load_failed", { message: errorText(error) });
     $("load-error").hidden = false;
   }
@@ -908,37 +897,12 @@ function confirmAction(title, text, yesLabel) {
   });
 }
 
-// ---------- static texts, live link ----------
-
-function translateStatic() {
-  for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
-  const langs = $("languages");
-  if ((boot.languages ?? []).length > 1) {
-    for (const lang of boot.languages) {
-      langs.append(el("a", {
-        href: `?lang=${encodeURIComponent(lang.code)}${location.hash}`, lang: lang.code,
-        class: lang.code === boot.lang ? "is-current" : null,
-        "aria-current": lang.code === boot.lang ? "true" : null,
-      }, lang.name));
-    }
-  }
-  // The links to the other staff pages keep the language.
-  if (new URLSearchParams(location.search).has("lang")) {
-    for (const link of document.querySelectorAll(".views a")) {
-      link.href = `${link.getAttribute("href")}?lang=${encodeURIComponent(boot.lang)}`;
-    }
-  }
-}
+// ---------- live link ----------
 
 function onStatus(connected) {
   const was = state.online;
   state.online = connected;
-  $("offline").textContent = t("admin.offline_banner");
-  $("offline").hidden = connected;
-  document.body.classList.toggle("is-offline", !connected);
-  const link = $("link-state");
-  link.textContent = connected ? t("staff.connected") : t("common.reconnecting");
-  link.className = `link-state ${connected ? "is-live" : "is-down"}`;
+  showLink(connected, t("admin.offline_banner"));
   // Back after a break: what changed meanwhile.
   if (connected && was === false) loadSoon(0);
 }
@@ -948,8 +912,7 @@ function onEvent(event) {
 }
 
 async function start() {
-  translateStatic();
-  $("link-state").textContent = t("staff.connecting");
+  const me = topBar();
   setUpClinicForm();
   setUpMessageForm();
   setUpServiceForm();
@@ -957,7 +920,7 @@ async function start() {
   setUpUserForm();
   setUpTokenForm();
   setUpResetDialog();
-  state.me = await showUser($("user"));
+  state.me = await me;
   await load();
   new Live({ onEvent, onStatus, refreshOnEvent: false }).start();
   watchScreens();

@@ -3,11 +3,10 @@
 // sentence with its JSON on demand, and the same filters as a CSV download. Times are the
 // clinic's (its time zone), whatever the browser's.
 
-import { boot, t, api, el } from "./live.js";
-import { showUser } from "./account.js";
+import { boot, t, api, el, errorText, has } from "./live.js";
+import { $, languageLinks, loginAgain, topBar } from "./page.js";
 import { formatTime, localToUtc, utcToLocal } from "./zone.js";
 
-const $ = (id) => document.getElementById(id);
 const ZONE = boot.settings?.time_zone ?? null;
 const PAGE_SIZE = 100;
 const SOURCES = ["kiosk", "reception", "staff", "api", "button", "serial", "keypad", "system"];
@@ -27,14 +26,6 @@ const state = {
   loading: 0,
   params: null,            // the filters of the list shown ("load more" keeps them)
 };
-
-function has(key) {
-  return Object.prototype.hasOwnProperty.call(boot.messages, key);
-}
-
-function toLogin() {
-  location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
-}
 
 function sourceName(source) {
   return has(`audit.source_${source}`) ? t(`audit.source_${source}`) : source;
@@ -168,6 +159,7 @@ function setAddress(params) {
   if (lang) keep.set("lang", lang);
   const query = keep.toString();
   history.replaceState(null, "", location.pathname + (query ? `?${query}` : ""));
+  languageLinks();
 }
 
 function fillSelects() {
@@ -237,9 +229,9 @@ async function show(fresh) {
     note.className = "note";
   } catch (error) {
     if (mine !== state.loading) return;
-    if (error?.status === 401) { toLogin(); return; }
+    if (loginAgain(error)) return;
     note.className = "note note-error";
-    note.textContent = t("admin.failed", { message: error?.message || error?.code || String(error) });
+    note.textContent = t("admin.failed", { message: errorText(error) });
     $("load-more").disabled = false;
   }
 }
@@ -259,30 +251,9 @@ async function loadNames() {
   } catch { /* no suggestions */ }
 }
 
-function translateStatic() {
-  for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
-  for (const node of document.querySelectorAll("[data-t-placeholder]")) node.placeholder = t(node.dataset.tPlaceholder);
-  const langs = $("languages");
-  if ((boot.languages ?? []).length > 1) {
-    for (const lang of boot.languages) {
-      const params = new URLSearchParams(location.search);
-      params.set("lang", lang.code);
-      langs.append(el("a", { href: `?${params}`, lang: lang.code,
-        class: lang.code === boot.lang ? "is-current" : null,
-        "aria-current": lang.code === boot.lang ? "true" : null }, lang.name));
-    }
-  }
-  $("zone-hint").textContent = ZONE ? t("audit.zone", { zone: ZONE }) : t("audit.zone_browser");
-  if (new URLSearchParams(location.search).has("lang")) {
-    for (const link of document.querySelectorAll(".views a")) {
-      link.href = `${link.getAttribute("href")}?lang=${encodeURIComponent(boot.lang)}`;
-    }
-  }
-}
-
 async function start() {
-  translateStatic();
-  showUser($("user"));
+  topBar();
+  $("zone-hint").textContent = ZONE ? t("audit.zone", { zone: ZONE }) : t("audit.zone_browser");
   await loadNames();
   fillSelects();
   filtersFromAddress();

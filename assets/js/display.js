@@ -19,40 +19,22 @@ const FLASH_MS = 6000;          // how long a called room's tile flashes
 const RECENT_MAX = 8;           // last calls shown
 const PENDING_MAX = 6;          // announcements waiting their turn, at most
 const OLD_CALL_MS = 90_000;     // a call older than this (replayed after an outage) is not announced
-const PING_EVERY_MS = 2000;     // the watchdog's beat (and a ping, if Live sends none itself)
-const SILENT_AFTER_MS = 7000;  // no message for this long: the link is dead even if the socket says open
 
 const $ = (id) => document.getElementById(id);
 const ui = {
   app: $("app"),
   clinic: $("clinic-name"),
-  title: $("head-title"),
   clock: $("clock"),
   date: $("date"),
   tiles: $("tiles"),
   noRooms: $("no-rooms"),
-  recentTitle: $("recent-title"),
   recent: $("recent-calls"),
   recentEmpty: $("recent-empty"),
   message: $("message"),
   messageText: $("message-text"),
   reconnecting: $("reconnecting"),
-  reconnectingTitle: $("reconnecting-title"),
-  reconnectingDetail: $("reconnecting-detail"),
   sound: $("sound-overlay"),
-  soundText: $("sound-text"),
 };
-
-// ---------------------------------------------------------------------------------------------
-// Static texts
-
-ui.title.textContent = t("display.now_serving");
-ui.recentTitle.textContent = t("display.last_calls");
-ui.recentEmpty.textContent = t("display.no_calls");
-ui.noRooms.textContent = t("display.no_rooms");
-ui.reconnectingTitle.textContent = t("common.reconnecting");
-ui.reconnectingDetail.textContent = t("display.reconnecting_detail");
-ui.soundText.textContent = t("display.enable_sound");
 
 // ---------------------------------------------------------------------------------------------
 // Clock: the server's time (a TV or a Pi without internet may have a wrong clock of its own).
@@ -347,16 +329,12 @@ function setStale(value) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The link: Live's status, plus a heartbeat that notices a silently dead network.
+// The link: Live owns it (reconnects, and says "down" within seconds of a dead link).
 
 let liveUp = false;
-let silent = false;
-let lastHeard = Date.now();
-let watched = null;
 
 function linkChanged() {
-  const down = !liveUp || silent;
-  if (down) {
+  if (!liveUp) {
     awaitingTruth = false;
     if (!stale) setStale(true);
   } else if (stale) {
@@ -366,74 +344,14 @@ function linkChanged() {
 }
 
 const live = new Live({
-  onSnapshot: (queue) => {
-    heard();
-    render(queue);
-  },
-  onEvent: (event) => {
-    heard();
-    onEvent(event);
-  },
+  onSnapshot: render,
+  onEvent,
   onStatus: (connected) => {
     liveUp = connected;
-    if (connected) {
-      heard();
-      syncClock();
-    }
+    if (connected) syncClock();
     linkChanged();
   },
 });
-
-function heard() {
-  lastHeard = Date.now();
-  if (silent) {
-    silent = false;
-    linkChanged();
-  }
-}
-
-let watchedSince = Date.now();
-
-/**
- * Drops a socket that says nothing, or hangs opening or closing, and lets Live start over.
- * (A close() on a dead link can stay "closing" for a long time without an onclose.)
- */
-function restart(socket) {
-  socket.onopen = null;
-  socket.onclose = null;
-  socket.onmessage = null;
-  socket.onerror = null;
-  socket.removeEventListener("message", heard);
-  try { socket.close(); } catch { /* already closing */ }
-  watched = null;
-  if (live.socket === socket) live.lost();
-}
-
-setInterval(() => {
-  const socket = live.socket;
-  if (socket && socket !== watched) {
-    watched = socket;
-    watchedSince = Date.now();
-    socket.addEventListener("message", heard);
-  }
-  const quiet = Date.now() - lastHeard;
-  if (quiet > SILENT_AFTER_MS && !silent) {
-    // Nothing heard, not even a pong: the link is dead even if the socket says otherwise
-    // (Wi-Fi gone without a FIN, a hung server). Say so at once.
-    silent = true;
-    linkChanged();
-  }
-  if (!socket) return; // Live waits to reconnect
-  if (socket.readyState === WebSocket.OPEN) {
-    if (quiet > SILENT_AFTER_MS) restart(socket);
-    else if (!("heartbeat" in live)) {
-      // Live pings by itself (its pongs reach us too); an older live.js does not.
-      try { socket.send(JSON.stringify({ type: "ping" })); } catch { /* onclose follows */ }
-    }
-  } else if (Date.now() - watchedSince > SILENT_AFTER_MS) {
-    restart(socket); // opening or closing for too long
-  }
-}, PING_EVERY_MS);
 
 // ---------------------------------------------------------------------------------------------
 // Sound: a chime (WebAudio), then the announcement in each language.
@@ -680,7 +598,7 @@ function sleep(ms) {
 
 /** For browser tests and a look from the devtools: the display's state, read-only. */
 window.waitlessDisplay = {
-  state: () => ({ liveUp, silent, stale, lastHeardMsAgo: Date.now() - lastHeard, pending: pending.length,
+  state: () => ({ liveUp, stale, lastHeardMsAgo: Date.now() - live.lastHeard, pending: pending.length,
     announcing, soundUnlocked, clockOffsetMs, socket: live.socket?.readyState ?? null, rooms: [...tiles.keys()] }),
 };
 

@@ -11,8 +11,6 @@ function withLang(path) {
 }
 
 function start() {
-  for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
-
   for (const id of ["link-kiosk", "link-display", "link-staff", "link-printer"]) {
     const link = document.getElementById(id);
     link.href = withLang(link.getAttribute("href"));

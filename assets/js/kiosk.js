@@ -6,7 +6,7 @@
 // Also: loading (before the first snapshot) and closed (no active service).
 // Issuing is disabled while the server is unreachable (#offline banner).
 
-import { boot, t, api, el, Live, lockDown, svgIcon } from "./live.js";
+import { boot, t, api, el, errorText, Live, lockDown, svgIcon } from "./live.js";
 
 const settings = boot.settings ?? {};
 const languages = boot.languages ?? [];
@@ -171,7 +171,6 @@ function tick() {
 // Timers: back to the start after the ticket, or when a patient walks away mid-way.
 
 let resetTimer = null;
-let healthTimer = null;
 
 function armReset() {
   clearTimeout(resetTimer);
@@ -521,43 +520,27 @@ async function issue(priorityValue) {
   } catch (error) {
     state.issuing = false;
     if (error.status === 0) {
-      // Not reached: keep the key, so trying again cannot issue a second ticket.
+      // Not reached: keep the key, so trying again cannot issue a second ticket. Issuing stays
+      // off until the live link has shown the server answers again (its next snapshot).
       state.fetchFailed = true;
-      watchHealth();
+      live.reconnect();
       state.notice = t("kiosk.error");
-      show(state.screen, true);
-    } else if (error.code === "too-many-tickets") {
-      state.key = newKey();
-      state.notice = t("kiosk.too_many");
       show(state.screen, true);
     } else if (error.code === "service-closed") {
       state.key = newKey();
-      state.notice = `${nameOf(serviceById(state.service))} — ${t("kiosk.service_closed")}`;
+      state.notice = `${nameOf(serviceById(state.service))} — ${errorText(error)}`;
       state.service = null;
       show("service");
-    } else {
-      // A server fault (5xx) may have issued it: the same key replays it. Anything else: new key.
-      if (error.status < 500) state.key = newKey();
+    } else if (error.status >= 500) {
+      // A server fault may have issued it: the same key replays it.
       state.notice = t("kiosk.error");
+      show(state.screen, true);
+    } else {
+      state.key = newKey();
+      state.notice = errorText(error);
       show(state.screen, true);
     }
   }
-}
-
-/** After a failed request: polls /healthz until the server answers again. */
-function watchHealth() {
-  if (healthTimer !== null) return;
-  healthTimer = setInterval(async () => {
-    try {
-      const response = await fetch("/healthz", { cache: "no-store" });
-      if (response.ok) {
-        clearInterval(healthTimer);
-        healthTimer = null;
-        state.fetchFailed = false;
-        refreshControls();
-      }
-    } catch { /* still down */ }
-  }, 3000);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -612,6 +595,8 @@ function onStatus(connected) {
   refreshControls();
 }
 
+const live = new Live({ onSnapshot, onStatus, onDevice });
+
 // ---------------------------------------------------------------------------------------------
 // Start
 
@@ -623,4 +608,4 @@ window.addEventListener("resize", layout);
 tick();
 setInterval(tick, 15000);
 show("loading");
-new Live({ onSnapshot, onStatus, onDevice }).start();
+live.start();

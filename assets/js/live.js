@@ -13,6 +13,24 @@ export function t(key, args = {}) {
   return text;
 }
 
+/** Whether the page's messages have `key`. */
+export function has(key) {
+  return Object.prototype.hasOwnProperty.call(boot.messages, key);
+}
+
+/**
+ * What to tell the user about a failed API call, in the page's language: the text of the
+ * error's code (`[errors]` in the message files), else a generic one. An English page may fall
+ * back to the server's own message for a code it does not know; another language never shows
+ * it (it is English).
+ */
+export function errorText(error) {
+  const code = error?.code ?? (error?.status === 0 ? "offline" : null);
+  if (code && has(`errors.${code}`)) return t(`errors.${code}`);
+  if (boot.lang === "en" && typeof error?.message === "string" && error.message) return error.message;
+  return t("errors.generic");
+}
+
 /** An error answered by the API: code and message. */
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -65,12 +83,20 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** No message (not even a pong) for this long: the link is dead, whatever the socket says. */
+const SILENT_MS = 6000;
+/** How often Live pings the server and checks that it has heard from it. */
+const BEAT_MS = 2000;
+
 /**
- * A live view of the queue over the WebSocket /api/v1/events.
+ * A live view of the queue over the WebSocket /api/v1/events — the one owner of the link: its
+ * reconnects and its liveness. Pages only listen.
  *
  * onSnapshot(queue) gets the whole queue (on connect, after falling behind, and — unless
  * refreshOnEvent is false — after each event as a fresh GET /api/v1/queue, throttled); onEvent(event) gets each event as it comes;
- * onStatus(connected) says when the link is up or has been down for `staleAfterMs`;
+ * onStatus(connected) says when the link is up or has been down for `staleAfterMs`, or at once
+ * when it went silent (a pulled cable, a hung server: nothing heard for 6 s, or a socket stuck
+ * opening or closing that long);
  * onDevice(device) gets each device's status (printer, buttons...) on connect and on change.
  * Reconnects with backoff (0.5 s doubling to 10 s) and resumes from the last sequence number.
  */
@@ -87,28 +113,56 @@ export class Live {
     this.seq = null;
     this.backoff = 500;
     this.connected = false;
+    this.silent = false;
     this.staleTimer = null;
+    this.retryTimer = null;
     this.refreshTimer = null;
     this.socket = null;
     this.lastHeard = 0;
     // A link can die silently (a cable pulled, Wi-Fi gone): ask the server every 2 s and give
     // up on a socket that has said nothing for 6 s.
-    this.heartbeat = setInterval(() => this.checkHeartbeat(), 2000);
+    this.heartbeat = setInterval(() => this.checkHeartbeat(), BEAT_MS);
+    // A phone that slept: check the link as soon as the page is seen again.
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") this.checkHeartbeat();
+    });
   }
 
   checkHeartbeat() {
     const socket = this.socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN) return;
-    if (Date.now() - this.lastHeard > 6000) {
-      // A dead link may leave the socket "closing" for a long time without onclose: forget it
-      // and reconnect now.
-      socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
-      try { socket.close(); } catch { /* already closing */ }
-      this.silent = true;
-      this.lost();
+    if (!socket) return;
+    if (Date.now() - this.lastHeard > SILENT_MS) {
+      // Silent while open, or opening or closing for too long (a dead link may leave a socket
+      // "closing" without an onclose for minutes): forget it and start over now.
+      this.drop(socket, true);
       return;
     }
-    try { socket.send('{"type":"ping"}'); } catch { /* closing */ }
+    if (socket.readyState === WebSocket.OPEN) {
+      try { socket.send('{"type":"ping"}'); } catch { /* closing: onclose follows */ }
+    }
+  }
+
+  /** Forgets `socket` (no more callbacks from it) and reconnects. */
+  drop(socket, silent) {
+    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    try { socket.close(); } catch { /* already closing */ }
+    if (this.socket !== socket) return;
+    this.silent = silent;
+    this.lost();
+  }
+
+  /**
+   * For a page whose request got no answer: checks the link now by connecting again at once
+   * (the snapshot that follows says it works; if it does not, onStatus says so).
+   */
+  reconnect() {
+    if (this.socket) {
+      this.backoff = 500;
+      this.drop(this.socket, false);
+    } else if (this.retryTimer !== null) {
+      clearTimeout(this.retryTimer);
+      this.connect();
+    }
   }
 
   start() {
@@ -117,6 +171,7 @@ export class Live {
   }
 
   connect() {
+    this.retryTimer = null;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const since = this.seq === null ? "" : `?since=${this.seq}`;
     let socket;
@@ -127,6 +182,7 @@ export class Live {
       return;
     }
     this.socket = socket;
+    this.lastHeard = Date.now(); // the time it may take to open counts from now
     socket.onopen = () => {
       this.lastHeard = Date.now();
       this.silent = false;
@@ -180,10 +236,11 @@ export class Live {
     }
     const wait = this.backoff;
     this.backoff = Math.min(this.backoff * 2, 10000);
-    setTimeout(() => this.connect(), wait);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.connect(), wait);
   }
 
-  /** Re-reads the whole queue after `delayMs` (several events in a burst: one read). */
+/** Re-reads the whole queue after `delayMs` (several events in a burst: one read). */
   refresh(delayMs) {
     if (this.refreshTimer !== null) return;
     this.refreshTimer = setTimeout(async () => {

@@ -1,9 +1,7 @@
 // waitless: the staff login page. Sends the name and password as JSON; the server answers with
 // an HttpOnly session cookie, then the page goes where the user was going.
 
-import { boot, t, api } from "./live.js";
-
-for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
+import { boot, t, api, errorText } from "./live.js";
 
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
@@ -20,10 +18,11 @@ form.addEventListener("submit", async (event) => {
     });
     location.assign(boot.settings.next || "/staff");
   } catch (e) {
+    // The server says how long to wait ("… in 30 s"): the number, in the page's words.
     const retry = /(\d+) s/.exec(e.message ?? "")?.[1];
-    error.textContent = e.code === "throttled" ? t("login.throttled", { secs: retry ?? "?" })
-      : e.code === "invalid-credentials" || e.code === "user-disabled" ? t("login.wrong")
-      : e.status === 0 ? t("common.offline") : t("login.failed");
+    error.textContent = e.code === "throttled" && retry ? t("login.throttled", { secs: retry })
+      : e.code === "user-disabled" ? errorText({ code: "invalid-credentials" })
+      : errorText(e);
     error.hidden = false;
     submit.disabled = false;
   }

@@ -3,8 +3,6 @@
 
 import { boot, t, api } from "./live.js";
 
-for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
-
 const codeNode = document.getElementById("pair-code");
 const stateNode = document.getElementById("pair-state");
 const POLL_MS = 2000;

@@ -9,7 +9,6 @@ const statusBox = document.getElementById("printer-status");
 const hint = document.getElementById("printer-hint");
 const testButton = document.getElementById("printer-test");
 
-for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
 hint.textContent = boot.settings.fake ? t("devices.fake_hint") : t("devices.not_fake", { name: boot.settings.uri });
 
 function showStatus(device) {

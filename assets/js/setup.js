@@ -1,8 +1,6 @@
 // waitless: first run — create the first admin with the one-time code from the log.
 
-import { boot, t, api } from "./live.js";
-
-for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
+import { boot, t, api, errorText } from "./live.js";
 
 const form = document.getElementById("setup-form");
 const error = document.getElementById("setup-error");
@@ -25,8 +23,8 @@ form.addEventListener("submit", async (event) => {
     });
     location.assign("/staff");
   } catch (e) {
-    error.textContent = e.code === "forbidden" ? t("setup.wrong_code")
-      : e.code === "weak-password" ? t("setup.weak") : e.message || t("login.failed");
+    // Here a refusal means the setup code is wrong.
+    error.textContent = e.code === "forbidden" ? t("setup.wrong_code") : errorText(e);
     error.hidden = false;
     submit.disabled = false;
   }

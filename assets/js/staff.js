@@ -1,16 +1,15 @@
 // waitless staff console: a room's controls for the doctor (one big "Next", recall, no-show,
 // done, undo, transfer, open/close) and reception's tools (issue, find, cancel, requeue,
 // transfer, counts). Everything is drawn from the live queue snapshot; every action answers in
-// the toast. Access control is the server's: a 401/403 is shown like any other error.
+// the toast. Access control is the server's: a refusal shows the text of its code (a doctor's
+// role cannot close a service), and an ended session goes to the login page.
 
-import { boot, t, api, el, Live, localName } from "./live.js";
-import { showUser } from "./account.js";
+import { boot, t, api, el, errorText, has, ApiError, Live, localName } from "./live.js";
+import { $, loginAgain, languageLinks, showLink, topBar } from "./page.js";
 
 const STORE_KEY = "waitless.staff.room";
 const PRIORITIES = ["normal", "priority", "urgent"];
 const CLASS_RANK = { urgent: 0, appointment: 1, priority: 2, normal: 3 };
-
-const $ = (id) => document.getElementById(id);
 
 const state = {
   queue: null,
@@ -28,10 +27,6 @@ const state = {
 };
 
 // ---------- small helpers ----------
-
-function has(key) {
-  return Object.prototype.hasOwnProperty.call(boot.messages, key);
-}
 
 function serverNow() {
   return Date.now() - (state.skewMs ?? 0);
@@ -105,15 +100,8 @@ function toast(content, kind = "ok", ms = 5000) {
 }
 
 function failed(error) {
-  // The session ended (logged out elsewhere, expired, password changed): log in again.
-  if (error?.status === 401 && error?.code === "login-required") {
-    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
-    return;
-  }
-  let message = error?.message || error?.code || String(error);
-  if (error?.status === 401 || error?.status === 403) message = t("staff.not_allowed");
-  else if (error?.status === 0) message = t("staff.offline");
-  toast(t("staff.action_failed", { message }), "error", 8000);
+  if (loginAgain(error)) return;
+  toast(t("staff.action_failed", { message: errorText(error) }), "error", 8000);
 }
 
 /** Runs an API call for an action: one at a time per key, result or error in the toast. */
@@ -126,7 +114,7 @@ async function run(key, call, onOk) {
   try {
     const answer = await call();
     // Not the API's JSON (e.g. a login page in front of it): say so rather than guess.
-    if (answer === null || typeof answer !== "object") throw { status: 401, message: t("staff.not_allowed") };
+    if (answer === null || typeof answer !== "object") throw new ApiError(200, "login-required", "");
     onOk(answer);
   } catch (error) {
     failed(error);
@@ -136,35 +124,6 @@ async function run(key, call, onOk) {
   }
 }
 
-// ---------- static texts ----------
-
-function translateStatic() {
-  for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
-  for (const node of document.querySelectorAll("[data-t-placeholder]")) {
-    node.placeholder = t(node.dataset.tPlaceholder);
-  }
-  const langs = $("languages");
-  if ((boot.languages ?? []).length > 1) {
-    for (const lang of boot.languages) {
-      langs.append(el("a", {
-        href: "", lang: lang.code, class: lang.code === boot.lang ? "is-current" : null,
-        "aria-current": lang.code === boot.lang ? "true" : null, dataset: { lang: lang.code },
-      }, lang.name));
-    }
-    languageLinks();
-  }
-  const priority = $("issue-priority");
-  for (const p of PRIORITIES) priority.append(el("option", { value: p }, className(p)));
-}
-
-/** The language links keep the page's other parameters (room, view). */
-function languageLinks() {
-  for (const link of document.querySelectorAll("#languages a")) {
-    const params = new URLSearchParams(location.search);
-    params.set("lang", link.dataset.lang);
-    link.href = `?${params}`;
-  }
-}
 
 // ---------- views: room, reception, or both (the default) ----------
 
@@ -785,13 +744,7 @@ function renderAll() {
 function onStatus(connected) {
   state.online = connected;
   if (connected) state.everOnline = true;
-  const banner = $("offline");
-  banner.textContent = t("staff.offline");
-  banner.hidden = connected;
-  document.body.classList.toggle("is-offline", !connected);
-  const link = $("link-state");
-  link.textContent = connected ? t("staff.connected") : t("common.reconnecting");
-  link.className = `link-state ${connected ? "is-live" : "is-down"}`;
+  showLink(connected, t("staff.offline"));
   $("issue-button").disabled = !connected;
   for (const b of document.querySelectorAll("#search-result button")) b.disabled = !connected;
   for (const b of document.querySelectorAll("#transfer-choices button")) b.disabled = !connected;
@@ -828,8 +781,9 @@ function onKey(event) {
 // ---------- start ----------
 
 function start() {
-  translateStatic();
-  showUser($("user"));
+  topBar();
+  const priority = $("issue-priority");
+  for (const p of PRIORITIES) priority.append(el("option", { value: p }, className(p)));
   if (!state.room) {
     let saved = null;
     try { saved = localStorage.getItem(STORE_KEY); } catch { /* private mode */ }
@@ -866,8 +820,7 @@ function start() {
   $("transfer-dialog").addEventListener("close", () => { state.transferTicket = null; });
   $("toast").addEventListener("click", () => { $("toast").hidden = true; });
 
-  // Before the first connection: actions off, a quiet "connecting".
-  $("link-state").textContent = t("staff.connecting");
+  // Before the first connection: actions off.
   $("issue-button").disabled = true;
   renderRoomButtons();
 

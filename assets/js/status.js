@@ -1,14 +1,14 @@
 // waitless: a patient's status page, opened from the QR code on the ticket (/t/{token}).
 // It shows this one ticket — number, service, state, people ahead, estimated wait, and when it is
 // called, the room — and nothing about anyone else. It re-reads /api/v1/status/{token} on load,
-// on every live event, every 30 s and when the phone wakes the page; when the ticket is called
-// it beeps (WebAudio) and vibrates where the phone allows.
+// on every live event and whenever the live link comes back (Live checks the link when the
+// phone wakes the page); when the ticket is called it beeps (WebAudio) and vibrates where the
+// phone allows.
 
 import { boot, t, api, el, Live, svgIcon } from "./live.js";
 
 const settings = boot.settings ?? {};
 const token = String(settings.token ?? "");
-const POLL_MS = 30000;
 
 const ICONS = {
   people: '<circle cx="8" cy="7" r="2.5"/><circle cx="16.5" cy="7" r="2.5"/><path d="M3.5 19v-3.5a4.5 4.5 0 0 1 9 0V19M12.5 13a4.5 4.5 0 0 1 8.5 2.5V19"/>',
@@ -214,6 +214,7 @@ let reading = false;
 let again = false;
 let linkUp = true;
 let fetchUp = true;
+let live = null;
 
 function showConnection() {
   connection.hidden = linkUp && fetchUp;
@@ -232,6 +233,8 @@ async function read() {
       fetchUp = true;
       renderUnknown();
     } else {
+      // Not answered: have Live check the link now (its snapshot, once back, reads again).
+      if (error.status === 0 && fetchUp) live?.reconnect();
       fetchUp = false;
     }
   } finally {
@@ -254,7 +257,7 @@ function start() {
   }
   body.replaceChildren(el("div", { class: "s-loading" }, el("div", { class: "s-spinner" })));
   read();
-  new Live({
+  live = new Live({
     refreshOnEvent: false,
     onEvent: () => soon(),
     onSnapshot: (queue) => {
@@ -263,10 +266,6 @@ function start() {
     },
     onStatus: (connected) => { linkUp = connected; showConnection(); if (connected) soon(0); },
   }).start();
-  setInterval(() => soon(0), POLL_MS);
-  document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible") soon(0);
-  });
 }
 
 start();

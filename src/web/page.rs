@@ -34,7 +34,7 @@ pub struct PageQuery {
     pub next: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Copy, Serialize)]
 struct Language<'a> {
     code: &'a str,
     name: &'a str,
@@ -57,6 +57,12 @@ struct PageContext<'a> {
     title: String,
     clinic: String,
     boot_json: String,
+    /// The page's language's messages, for the templates' `t("key")`.
+    messages: &'a BTreeMap<String, String>,
+    /// The languages the pages offer, for the language links.
+    languages: Vec<Language<'a>>,
+    /// `?lang=hi` when the address chose the language (links to other pages keep it), else "".
+    lang_param: String,
 }
 
 fn language<'a>(state: &'a AppState, query: &PageQuery) -> &'a Catalog {
@@ -76,12 +82,13 @@ fn language<'a>(state: &'a AppState, query: &PageQuery) -> &'a Catalog {
 
 fn render(
     state: &AppState,
+    query: &PageQuery,
     page: &'static str,
     catalog: &Catalog,
     title_key: &str,
     settings: serde_json::Value,
 ) -> Result<HttpResponse, WebError> {
-    let languages = state
+    let languages: Vec<Language<'_>> = state
         .config
         .screens
         .languages
@@ -98,7 +105,7 @@ fn render(
     let boot = Boot {
         page,
         lang: &catalog.code,
-        languages,
+        languages: languages.clone(),
         messages: &catalog.messages,
         settings,
     };
@@ -116,6 +123,12 @@ fn render(
             title: catalog.text(title_key).to_owned(),
             clinic,
             boot_json,
+            messages: &catalog.messages,
+            languages,
+            lang_param: match &query.lang {
+                Some(_) => format!("?lang={}", catalog.code),
+                None => String::new(),
+            },
         },
     )?;
     Ok(HttpResponse::Ok()
@@ -140,6 +153,7 @@ pub async fn index_page(
         .collect();
     render(
         &state,
+        &query,
         "index",
         catalog,
         "common.app_name",
@@ -150,11 +164,13 @@ pub async fn index_page(
 /// The pairing code page an unpaired screen shows while the clinic requires pairing.
 fn pair_page(
     state: &AppState,
+    query: &PageQuery,
     catalog: &Catalog,
     kind: ScreenKind,
 ) -> Result<HttpResponse, WebError> {
     render(
         state,
+        query,
         "pair",
         catalog,
         "pair.title",
@@ -171,11 +187,12 @@ pub async fn kiosk_page(
 ) -> Result<HttpResponse, WebError> {
     let catalog = language(&state, &query);
     if !super::auth::may_show(&state, &req, &actor, ScreenKind::Kiosk) {
-        return pair_page(&state, catalog, ScreenKind::Kiosk);
+        return pair_page(&state, &query, catalog, ScreenKind::Kiosk);
     }
     let kiosk = super::view::kiosk_effective(&state);
     render(
         &state,
+        &query,
         "kiosk",
         catalog,
         "kiosk.welcome",
@@ -196,7 +213,7 @@ pub async fn display_page(
 ) -> Result<HttpResponse, WebError> {
     let catalog = language(&state, &query);
     if !super::auth::may_show(&state, &req, &actor, ScreenKind::Display) {
-        return pair_page(&state, catalog, ScreenKind::Display);
+        return pair_page(&state, &query, catalog, ScreenKind::Display);
     }
     let rooms: Vec<RoomId> = match &query.rooms {
         Some(list) => list
@@ -226,6 +243,7 @@ pub async fn display_page(
         .collect();
     render(
         &state,
+        &query,
         "display",
         catalog,
         "display.now_serving",
@@ -250,6 +268,7 @@ pub async fn staff_page(
     };
     render(
         &state,
+        &query,
         "staff",
         catalog,
         "staff.title",
@@ -276,6 +295,7 @@ pub async fn admin_page(
     let catalog = language(&state, &query);
     render(
         &state,
+        &query,
         "admin",
         catalog,
         "admin.title",
@@ -294,6 +314,7 @@ pub async fn audit_page(
     let catalog = language(&state, &query);
     render(
         &state,
+        &query,
         "audit",
         catalog,
         "audit.title",
@@ -311,6 +332,7 @@ pub async fn status_page(
     let known = state.links.verify(&token).is_some();
     let mut response = render(
         &state,
+        &query,
         "status",
         catalog,
         "status.title",
@@ -355,6 +377,7 @@ pub async fn printer_page(
     let printer = &state.config.printer;
     render(
         &state,
+        &query,
         "printer",
         catalog,
         "devices.printer_page",
@@ -380,6 +403,7 @@ pub async fn login_page(
         .unwrap_or("/staff");
     render(
         &state,
+        &query,
         "login",
         catalog,
         "login.title",
@@ -395,6 +419,7 @@ pub async fn setup_page(
     let catalog = language(&state, &query);
     render(
         &state,
+        &query,
         "setup",
         catalog,
         "setup.title",

@@ -20,6 +20,7 @@ use fantoccini::Locator;
 use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 use serde_json::{Value, json};
 
+use crate::common::{ADMIN_PASSWORD, DOCTOR_NAME};
 use driver::{Browser, Driver, find_program};
 use server::Server;
 
@@ -312,6 +313,89 @@ async fn kiosk_in_hindi_shows_hindi_text_in_the_served_devanagari_font() {
         .wait_for_text("body", &message("hi", "kiosk.your_number", &[]), PAGE)
         .await;
     kiosk.close().await;
+}
+
+/// A Hindi kiosk whose service closes while the patient chooses: the refusal (`service-closed`)
+/// is said in Hindi, from the `[errors]` texts, never as the server's English message.
+#[tokio::test]
+async fn kiosk_in_hindi_says_a_refusal_in_hindi() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::spawn().await;
+    let mut driver = Driver::start().await;
+    let kiosk = driver.session(1024, 600).await;
+    kiosk.goto(&server.url("/kiosk?lang=hi")).await;
+    kiosk.tap(r#"button[data-service="general"]"#, PAGE).await;
+    kiosk
+        .wait_visible(r#"button[data-priority="normal"]"#, PAGE)
+        .await;
+
+    // Reception closes the service while the patient reads the priority question.
+    let (status, body) = server
+        .post_json("/api/v1/services/general/close", Some(json!({})))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    kiosk.tap(r#"button[data-priority="normal"]"#, PAGE).await;
+    let said = kiosk
+        .wait_for_text(
+            ".k-notice",
+            &message("hi", "errors.service-closed", &[]),
+            PAGE,
+        )
+        .await;
+    assert!(
+        !said.contains(&message("en", "errors.service-closed", &[])),
+        "{said}"
+    );
+    assert!(!said.is_ascii(), "English on a Hindi kiosk: {said}");
+    assert!(server.ticket_numbers().await.is_empty());
+    kiosk.close().await;
+}
+
+/// A doctor pressing what only reception may do (close the room) is told their role cannot do
+/// it — not asked to sign in, which they are — in the page's language.
+#[tokio::test]
+async fn a_doctor_refused_an_action_is_told_the_role_cannot_in_the_pages_language() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::spawn().await;
+    let mut driver = Driver::start().await;
+    let desk = driver.session(1280, 800).await;
+    desk.client
+        .goto(&server.url("/login?next=%2Fstaff%3Froom%3Droom-1"))
+        .await
+        .unwrap();
+    desk.wait_visible("#login-form", PAGE).await;
+    desk.js(
+        "document.getElementById('login-name').value = arguments[0];
+         document.getElementById('login-password').value = arguments[1];
+         document.getElementById('login-form').requestSubmit();",
+        vec![json!(DOCTOR_NAME), json!(ADMIN_PASSWORD)],
+    )
+    .await;
+    let open_or_close = ".room-open-close button:not([hidden])";
+    for lang in ["en", "hi"] {
+        desk.goto(&server.url(&format!("/staff?room=room-1&lang={lang}")))
+            .await;
+        desk.wait_for_text("#user-name", DOCTOR_NAME, PAGE).await;
+        desk.wait_for_text("#link-state", &message(lang, "staff.connected", &[]), PAGE)
+            .await;
+        desk.tap(open_or_close, PAGE).await;
+        let role_cannot = message(lang, "errors.forbidden", &[]);
+        let said = desk.wait_for_text("#toast", &role_cannot, PAGE).await;
+        for wrong in [
+            message(lang, "errors.login-required", &[]),
+            message("en", "errors.login-required", &[]),
+        ] {
+            assert!(!said.contains(&wrong), "{lang}: {said}");
+        }
+        assert!(!said.to_lowercase().contains("sign in"), "{lang}: {said}");
+        if lang == "hi" {
+            assert!(
+                !said.contains(&message("en", "errors.forbidden", &[])),
+                "{said}"
+            );
+        }
+    }
+    desk.close().await;
 }
 
 #[tokio::test]

@@ -1,12 +1,58 @@
-// waitless: the logged-in user in a staff page's top bar — their name, "Change password" (a
-// dialog over POST /api/v1/me/password) and "Log out". Shared by the staff console and the admin
-// pages. Changing the password ends every session of the user, this one too: log in again.
+// waitless: what the staff pages (the staff console, /admin, /admin/audit) share — `$`, the way
+// back to the login page, the link state and offline banner, and the top bar: the language
+// links (the server renders them, this keeps the page's address in them) and the logged-in user
+// — their name, "Change password" (a dialog over POST /api/v1/me/password) and "Log out".
+// Changing the password ends every session of the user, this one too: log in again.
 
-import { t, api, el } from "./live.js";
+import { t, api, el, errorText } from "./live.js";
+
+/** The element with this id. */
+export const $ = (id) => document.getElementById(id);
 
 /** The login page, coming back here afterwards. */
-function toLogin() {
+export function toLogin() {
   location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+}
+
+/**
+ * When the session ended (logged out elsewhere, expired, password changed), goes to the login
+ * page and says true; any other error is the caller's to show.
+ */
+export function loginAgain(error) {
+  if (error?.status !== 401 || error?.code !== "login-required") return false;
+  toLogin();
+  return true;
+}
+
+/** The language links keep the page's address: its parameters (room, view, filters) and place. */
+export function languageLinks() {
+  for (const link of document.querySelectorAll("#languages a[data-lang]")) {
+    const params = new URLSearchParams(location.search);
+    params.set("lang", link.dataset.lang);
+    link.href = `?${params}${location.hash}`;
+  }
+}
+
+/** The live link in the top bar ("Live" / "Reconnecting…") and, while it is down, the banner. */
+export function showLink(connected, offlineText) {
+  const banner = $("offline");
+  if (banner) {
+    banner.textContent = offlineText;
+    banner.hidden = connected;
+  }
+  document.body.classList.toggle("is-offline", !connected);
+  const link = $("link-state");
+  link.textContent = connected ? t("staff.connected") : t("common.reconnecting");
+  link.className = `link-state ${connected ? "is-live" : "is-down"}`;
+}
+
+/** The top bar: the language links and the user; resolves to who is logged in (or null). */
+export function topBar() {
+  languageLinks();
+  window.addEventListener("hashchange", languageLinks);
+  const link = $("link-state");
+  if (link) link.textContent = t("staff.connecting");
+  return showUser($("user"));
 }
 
 /** Builds the password dialog once; returns it. */
@@ -49,7 +95,7 @@ function passwordDialog() {
     } catch (error) {
       submit.disabled = false;
       note.className = "note note-error";
-      note.textContent = t("admin.failed", { message: error.message || error.code });
+      note.textContent = t("admin.failed", { message: errorText(error) });
     }
   });
   document.body.append(dialog);
@@ -57,7 +103,7 @@ function passwordDialog() {
 }
 
 /** Fills `box` with the user's name, "Change password" and "Log out"; returns who it is. */
-export async function showUser(box) {
+async function showUser(box) {
   let me;
   try {
     me = await api("GET", "/api/v1/me");
