@@ -12,7 +12,7 @@
 //!
 //! What it does not own: the rules of accounts (names and passwords in [`crate::auth`], who
 //! exists and the last admin in [`crate::domain::Directory`]), the socket and its framing
-//! ([`crate::control`]), printing answers (the binary's `admin` module). No password or token
+//! ([`crate::control`]), printing answers ([`crate::cli::operator`]). No password or token
 //! secret is ever put in an event, logged, or shown by `Debug` ([`Secret`]).
 
 use std::collections::BTreeSet;

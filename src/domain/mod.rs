@@ -6,7 +6,6 @@
 //! [`QueueState::decide`] and commits the [`Event`]s it returns; [`QueueState::apply`] changes
 //! the state by a committed event.
 
-pub mod admin;
 pub mod clinic;
 pub mod command;
 pub mod demo;
@@ -18,13 +17,13 @@ pub mod numbering;
 #[cfg(test)]
 mod proptests;
 pub mod rules;
+pub mod setup;
 pub mod staff;
 pub mod state;
 #[cfg(test)]
 mod state_tests;
 pub mod ticket;
 
-pub use admin::{ClinicChange, KioskSettings, RoomChange, ServiceChange, StaffChange};
 pub use clinic::{Clinic, NextRecord, Room, Service, ServiceTimes, check_prefix};
 pub use command::{Command, Origin};
 pub use error::DomainError;
@@ -33,6 +32,7 @@ pub use event::{Event, EventKind};
 pub use id::{RoomId, ServiceId, TicketId};
 pub use numbering::ClinicCalendar;
 pub use rules::{Pick, PickReason, Starvation};
+pub use setup::{ClinicChange, KioskSettings, RoomChange, ServiceChange, StaffChange};
 pub use staff::{
     Directory, PatientDetails, Role, ScreenKind, ScreenRecord, SessionRecord, StaffOp, StaffRows,
     TokenRecord, User,

@@ -22,8 +22,8 @@ use super::numbering::format_number;
 use super::rules::{Pick, Starvation, pick_next, queue_order};
 use super::{
     CancelReason, Clinic, Command, DomainError, Event, EventKind, NextRecord, Origin, Room, RoomId,
-    Service, ServiceId, ServiceTimes, Ticket, TicketId, TicketState, Timestamp, admin,
-    check_prefix,
+    Service, ServiceId, ServiceTimes, Ticket, TicketId, TicketState, Timestamp, check_prefix,
+    setup,
 };
 
 /// The queue's rules that the clinic configures.
@@ -418,19 +418,19 @@ impl QueueState {
                 EventKind::ServiceAdded {
                     service: Service {
                         id: service.clone(),
-                        name: admin::clean_name("service", name)?,
+                        name: setup::clean_name("service", name)?,
                         prefix: prefix.clone(),
                         active: true,
                         carry_over: *carry_over,
                         reopens_at: None,
-                        names: admin::clean_names("service", names)?,
+                        names: setup::clean_names("service", names)?,
                     },
                 }
             }
             Command::UpdateService { service, change } => {
                 let mut s = self.service(service)?.clone();
                 if let Some(name) = &change.name {
-                    s.name = admin::clean_name("service", name)?;
+                    s.name = setup::clean_name("service", name)?;
                 }
                 if let Some(prefix) = &change.prefix {
                     self.check_prefix_free(prefix, service)?;
@@ -440,7 +440,7 @@ impl QueueState {
                     s.carry_over = carry_over;
                 }
                 if let Some(names) = &change.names {
-                    s.names = admin::clean_names("service", names)?;
+                    s.names = setup::clean_names("service", names)?;
                 }
                 if self.services.get(service) == Some(&s) {
                     return Ok(Decision::Unchanged);
@@ -459,8 +459,8 @@ impl QueueState {
                 EventKind::RoomAdded {
                     room: Room {
                         id: room.clone(),
-                        name: admin::clean_name("room", name)?,
-                        names: admin::clean_names("room", names)?,
+                        name: setup::clean_name("room", name)?,
+                        names: setup::clean_names("room", names)?,
                         services: self.known_services(services)?,
                         open: false,
                         serving: None,
@@ -472,11 +472,11 @@ impl QueueState {
             Command::UpdateRoom { room, change } => {
                 let current = self.room(room)?;
                 let name = match &change.name {
-                    Some(name) => admin::clean_name("room", name)?,
+                    Some(name) => setup::clean_name("room", name)?,
                     None => current.name.clone(),
                 };
                 let names = match &change.names {
-                    Some(names) => admin::clean_names("room", names)?,
+                    Some(names) => setup::clean_names("room", names)?,
                     None => current.names.clone(),
                 };
                 let services = match &change.services {
@@ -496,7 +496,7 @@ impl QueueState {
             Command::SetClinicSettings { change } => {
                 let mut clinic = self.clinic.clone();
                 if let Some(name) = &change.name {
-                    clinic.name = admin::clean_name("clinic", name)?;
+                    clinic.name = setup::clean_name("clinic", name)?;
                 }
                 if let Some(kiosk) = &change.kiosk {
                     kiosk.check()?;

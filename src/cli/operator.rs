@@ -1,7 +1,7 @@
 //! The operator's commands on the data folder: `waitless user`, `waitless token`,
 //! `waitless audit verify`. Each opens the database itself when the server is stopped; while
 //! the server runs (it holds the database), it asks the server over the admin socket
-//! (`waitless::control`). Both ways carry the request out with `waitless::staff` and record
+//! (`crate::control`). Both ways carry the request out with `crate::staff` and record
 //! each change in the audit trail, and this module prints the answer the same way.
 
 use std::collections::BTreeSet;
@@ -10,14 +10,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use waitless::auth::{Auth, Role, UserView};
-use waitless::cli::{TokenCommand, UserCommand};
-use waitless::clock::SystemClock;
-use waitless::config::Config;
-use waitless::control::{self, ClientError, ControlReply};
-use waitless::domain::RoomId;
-use waitless::staff::{self, Secret, StaffAnswer, StaffRequest};
-use waitless::store::{Store, StoreError, StoreOptions};
+use crate::auth::{Auth, Role, UserView};
+use crate::cli::{TokenCommand, UserCommand};
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::control::{self, ClientError, ControlReply};
+use crate::domain::RoomId;
+use crate::staff::{self, Secret, StaffAnswer, StaffRequest};
+use crate::store::{Store, StoreError, StoreOptions};
 
 /// Where a request is carried out.
 enum Target {
@@ -314,7 +314,7 @@ pub fn token(config: &Config, action: TokenCommand) -> ExitCode {
 /// `waitless audit verify`: reads the database read-only, or asks the running server.
 pub fn audit_verify(config: &Config) -> ExitCode {
     let database = config.database_path();
-    let answer = match waitless::store::audit_verify(&database) {
+    let answer = match crate::store::audit_verify(&database) {
         Ok(report) => Ok(StaffAnswer::Audit {
             intact: report.is_ok(),
             report: report.to_string(),

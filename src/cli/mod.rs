@@ -1,10 +1,14 @@
 //! The command line: `waitless` (= `waitless serve`) and the operator's tools.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
+
+pub mod machine;
+pub mod operator;
 
 /// waitless: the clinic's queue — kiosk, ticket printer, waiting-room display, staff console.
 #[derive(Debug, Parser)]
@@ -155,4 +159,52 @@ pub enum TokenCommand {
 pub enum AuditCommand {
     /// Check the event log's hash chain; exit 1 if it was changed.
     Verify,
+}
+
+/// Runs what the command line asks: serves, or one of the operator's commands. The exit code
+/// is 2 for a bad configuration or usage, 1 for a failure.
+pub fn run(cli: Cli) -> ExitCode {
+    let config = match cli.load_config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("waitless: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.clone().unwrap_or(CliCommand::Serve) {
+        CliCommand::CheckConfig => machine::check_config(&config),
+        CliCommand::PrintTest => machine::print_test(&config),
+        CliCommand::User { action } => operator::user(&config, action),
+        CliCommand::Token { action } => operator::token(&config, action),
+        CliCommand::Audit {
+            action: AuditCommand::Verify,
+        } => operator::audit_verify(&config),
+        CliCommand::Devices {
+            action: DevicesCommand::List,
+        } => machine::devices_list(),
+        CliCommand::Devices {
+            action: DevicesCommand::Learn { port, baud, count },
+        } => machine::devices_learn(&config, port, baud, count),
+        CliCommand::Serve => {
+            init_logging(&config);
+            match actix_rt::System::new().block_on(crate::app::serve(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("waitless: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
