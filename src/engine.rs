@@ -26,8 +26,8 @@ use tokio::sync::oneshot;
 
 use crate::clock::Clock;
 use crate::domain::{
-    ClinicCalendar, Command, Decision, Directory, DomainError, Event, EventKind, Origin, Policy,
-    QueueState, RoomId, TicketId, Touched, demo,
+    ClinicCalendar, Command, Decision, Directory, DomainError, Event, EventKind, Origin,
+    PickReason, Policy, QueueState, RoomId, TicketId, Touched, demo,
 };
 use crate::hub::Hub;
 use crate::store::{Store, StoreError};
@@ -40,8 +40,8 @@ const TICK: Duration = Duration::from_secs(1);
 /// What happened to a command.
 #[derive(Clone, Debug)]
 pub enum Outcome {
-    /// It was committed as this event.
-    Applied(Arc<Event>),
+    /// It was committed.
+    Applied(Applied),
     /// A second "next" within the debounce window: ignored.
     Debounced {
         /// The room.
@@ -53,6 +53,112 @@ pub enum Outcome {
     Replayed(TicketId),
     /// Nothing to do.
     Unchanged,
+}
+
+/// A committed command: its event and what it changed.
+#[derive(Clone, Debug)]
+pub struct Applied {
+    /// The event, as committed and published.
+    pub event: Arc<Event>,
+    /// What it changed, typed for the caller.
+    pub changed: Changed,
+}
+
+/// What a committed command changed, typed so that a caller answers without reading the
+/// event (one place maps every event kind to it: [`Changed::of`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Changed {
+    /// One ticket: issued, cancelled, requeued, recalled, done or marked as not come.
+    Ticket(TicketId),
+    /// A transfer: the old ticket, now `transferred`, and the new waiting one.
+    Transfer {
+        /// The old ticket.
+        from: TicketId,
+        /// The new ticket.
+        to: TicketId,
+    },
+    /// A room's "next".
+    Next {
+        /// The ticket called (none: nobody waits).
+        called: Option<TicketId>,
+        /// The ticket finished (none: the room served nobody).
+        finished: Option<TicketId>,
+        /// Why `called` was picked.
+        reason: Option<PickReason>,
+    },
+    /// An undone "next": the tickets as they are again.
+    Restored(Vec<TicketId>),
+    /// The clinic's set-up, staff, the displays' message, personal data, the day: the state
+    /// says what is now.
+    Setup,
+}
+
+impl Changed {
+    /// What an event changed.
+    pub fn of(kind: &EventKind) -> Self {
+        match kind {
+            EventKind::TicketIssued { ticket, .. }
+            | EventKind::TicketRecalled { ticket, .. }
+            | EventKind::TicketDone { ticket, .. }
+            | EventKind::TicketNoShow { ticket, .. }
+            | EventKind::TicketCancelled { ticket }
+            | EventKind::TicketRequeued { ticket } => Self::Ticket(ticket.id),
+            EventKind::TicketTransferred { from, to } => Self::Transfer {
+                from: from.id,
+                to: to.id,
+            },
+            EventKind::RoomNext {
+                called,
+                finished,
+                reason,
+                ..
+            } => Self::Next {
+                called: called.as_ref().map(|t| t.id),
+                finished: finished.as_ref().map(|t| t.id),
+                reason: reason.clone(),
+            },
+            EventKind::NextUndone { restored, .. } => {
+                Self::Restored(restored.iter().map(|t| t.id).collect())
+            }
+            EventKind::ClinicSeeded { .. }
+            | EventKind::RoomOpened { .. }
+            | EventKind::RoomClosed { .. }
+            | EventKind::ServiceOpened { .. }
+            | EventKind::ServiceClosed { .. }
+            | EventKind::ClinicMessageSet { .. }
+            | EventKind::ServiceAdded { .. }
+            | EventKind::ServiceUpdated { .. }
+            | EventKind::RoomAdded { .. }
+            | EventKind::RoomUpdated { .. }
+            | EventKind::ClinicSettingsSet { .. }
+            | EventKind::StaffChanged { .. }
+            | EventKind::PersonalDataPurged { .. }
+            | EventKind::DayClosed { .. } => Self::Setup,
+        }
+    }
+}
+
+impl Outcome {
+    /// The tickets the command acted on, in order: the ticket it issued (or issued before,
+    /// for a replayed Idempotency-Key), cancelled, requeued, recalled, finished; a transfer's
+    /// old and new ticket; an undo's restored tickets; the ticket a "next" called, then the one
+    /// it finished (a debounced press: the one the room serves).
+    pub fn tickets(&self) -> Vec<TicketId> {
+        match self {
+            Self::Applied(applied) => match &applied.changed {
+                Changed::Ticket(id) => vec![*id],
+                Changed::Transfer { from, to } => vec![*from, *to],
+                Changed::Next {
+                    called, finished, ..
+                } => called.iter().chain(finished).copied().collect(),
+                Changed::Restored(ids) => ids.clone(),
+                Changed::Setup => Vec::new(),
+            },
+            Self::Debounced { serving, .. } => serving.iter().copied().collect(),
+            Self::Replayed(id) => vec![*id],
+            Self::Unchanged => Vec::new(),
+        }
+    }
 }
 
 /// Why a command failed.
@@ -222,10 +328,11 @@ impl Books {
             }
             _ => {}
         }
-        Ok((
-            Outcome::Applied(Arc::new(event.clone())),
-            Some((event, touched)),
-        ))
+        let applied = Applied {
+            changed: Changed::of(&event.kind),
+            event: Arc::new(event.clone()),
+        };
+        Ok((Outcome::Applied(applied), Some((event, touched))))
     }
 }
 

@@ -297,8 +297,8 @@ impl PressSink for EnginePresses {
         let origin = Origin::new(source, actor);
         let label = format!("{binding} from {actor}");
         match self.engine.execute_blocking(binding.command(), origin) {
-            Ok(Outcome::Applied(event)) => {
-                tracing::info!(seq = event.seq, "{label}: done");
+            Ok(Outcome::Applied(applied)) => {
+                tracing::info!(seq = applied.event.seq, "{label}: done");
             }
             Ok(Outcome::Debounced { .. }) => {
                 tracing::info!("{label}: ignored (pressed again within the debounce window)");

@@ -166,8 +166,7 @@ pub async fn audit_get(
             after = last;
         }
     })
-    .await
-    .map_err(|e| WebError::Internal(e.to_string()))??;
+    .await??;
     if csv {
         let mut out = csv::Writer::from_writer(Vec::new());
         let header = ["seq", "at", "source", "actor", "kind", "room", "tickets"];

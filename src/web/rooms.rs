@@ -11,13 +11,9 @@ use super::auth::Actor;
 use super::error::{ErrorBody, WebError};
 use super::state::{AppState, blocking};
 use super::view::{
-    self, AdminRoom, NextResponse, RoomTicketResponse, RoomView, TicketView, UndoResponse,
-    admin_room, views,
+    self, AdminRoom, NextResponse, RoomTicketResponse, RoomView, UndoResponse, admin_room,
 };
-use crate::domain::{
-    Command, DomainError, EventKind, RoomChange, RoomId, ServiceId, Source, StaffOp, TicketId,
-};
-use crate::engine::Outcome;
+use crate::domain::{Command, DomainError, RoomChange, RoomId, ServiceId, Source, StaffOp};
 
 /// The rooms, with whom they serve and whom they would call next.
 #[utoipa::path(get, path = "/api/v1/rooms", tag = "clinic",
@@ -50,55 +46,9 @@ pub async fn room_next(
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let room = room_id(&id)?;
-    let outcome = state
-        .execute(
-            Command::RoomNext { room: room.clone() },
-            actor.origin(Source::Api),
-        )
-        .await?;
-    let response = match outcome {
-        Outcome::Applied(event) => match &event.kind {
-            EventKind::RoomNext {
-                called,
-                finished,
-                reason,
-                ..
-            } => {
-                let ids: Vec<TicketId> =
-                    called.iter().chain(finished.iter()).map(|t| t.id).collect();
-                let mut v = views(&state, &ids).into_iter();
-                NextResponse {
-                    room,
-                    called: called.as_ref().and_then(|_| v.next()),
-                    finished: finished.as_ref().and_then(|_| v.next()),
-                    reason: reason.clone(),
-                    debounced: false,
-                }
-            }
-            other => {
-                return Err(WebError::Internal(format!(
-                    "unexpected event {}",
-                    other.name()
-                )));
-            }
-        },
-        Outcome::Debounced { serving, .. } => NextResponse {
-            room,
-            called: serving.and_then(|id| views(&state, &[id]).pop()),
-            finished: None,
-            reason: None,
-            debounced: true,
-        },
-        Outcome::Unchanged => NextResponse {
-            room,
-            called: None,
-            finished: None,
-            reason: None,
-            debounced: false,
-        },
-        Outcome::Replayed(_) => return Err(WebError::Internal("next replayed".to_owned())),
-    };
-    Ok(HttpResponse::Ok().json(response))
+    let command = Command::RoomNext { room: room.clone() };
+    let outcome = state.execute(command, actor.origin(Source::Api)).await?;
+    Ok(HttpResponse::Ok().json(view::next_of(&state, room, &outcome)))
 }
 
 async fn room_ticket_command(
@@ -108,26 +58,11 @@ async fn room_ticket_command(
     make: fn(RoomId) -> Command,
 ) -> Result<HttpResponse, WebError> {
     let room = room_id(raw)?;
-    match state
+    let outcome = state
         .execute(make(room.clone()), actor.origin(Source::Api))
-        .await?
-    {
-        Outcome::Applied(event) => match &event.kind {
-            EventKind::TicketRecalled { ticket, .. }
-            | EventKind::TicketDone { ticket, .. }
-            | EventKind::TicketNoShow { ticket, .. } => {
-                Ok(HttpResponse::Ok().json(RoomTicketResponse {
-                    room,
-                    ticket: TicketView::new(ticket.clone(), None),
-                }))
-            }
-            other => Err(WebError::Internal(format!(
-                "unexpected event {}",
-                other.name()
-            ))),
-        },
-        other => Err(WebError::Internal(format!("unexpected outcome {other:?}"))),
-    }
+        .await?;
+    let ticket = view::ticket_of(state, &outcome).await?;
+    Ok(HttpResponse::Ok().json(RoomTicketResponse { room, ticket }))
 }
 
 /// Calls the room's ticket again (recall count + 1; the displays announce it again).
@@ -181,28 +116,10 @@ pub async fn room_undo(
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let room = room_id(&id)?;
-    match state
-        .execute(
-            Command::RoomUndo { room: room.clone() },
-            actor.origin(Source::Api),
-        )
-        .await?
-    {
-        Outcome::Applied(event) => match &event.kind {
-            EventKind::NextUndone { restored, .. } => {
-                let ids: Vec<TicketId> = restored.iter().map(|t| t.id).collect();
-                Ok(HttpResponse::Ok().json(UndoResponse {
-                    room,
-                    restored: views(&state, &ids),
-                }))
-            }
-            other => Err(WebError::Internal(format!(
-                "unexpected event {}",
-                other.name()
-            ))),
-        },
-        other => Err(WebError::Internal(format!("unexpected outcome {other:?}"))),
-    }
+    let command = Command::RoomUndo { room: room.clone() };
+    let outcome = state.execute(command, actor.origin(Source::Api)).await?;
+    let restored = view::tickets_of(&state, &outcome).await?;
+    Ok(HttpResponse::Ok().json(UndoResponse { room, restored }))
 }
 
 async fn room_set_open(

@@ -95,9 +95,7 @@ pub async fn pair_poll(
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
     let screens = state.screens.clone();
-    let answer = web::block(move || screens.poll(&poll))
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let answer = web::block(move || screens.poll(&poll)).await?;
     match answer {
         Poll::Waiting(code) => Ok(HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))

@@ -70,9 +70,8 @@ pub async fn login(
     let body = body.into_inner();
     let auth = state.auth.clone();
     let client = client_ip(&req);
-    let (token, principal) = web::block(move || auth.login(&body.name, &body.password, client))
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))??;
+    let (token, principal) =
+        web::block(move || auth.login(&body.name, &body.password, client)).await??;
     let secure = req.connection_info().scheme() == "https" || state.config.tls.enabled;
     Ok(HttpResponse::Ok()
         .cookie(session_cookie(token.as_str().to_owned(), secure))

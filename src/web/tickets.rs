@@ -6,12 +6,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::auth::Actor;
+use super::auth::{Actor, issuer};
 use super::error::{ErrorBody, WebError};
 use super::state::AppState;
-use super::view::{self, TicketView, TransferResponse, find_ticket, view_of, views};
-use crate::domain::{Command, EventKind, PriorityClass, ServiceId, Source, TicketId};
+use super::view::{self, TicketView, TransferResponse, find_ticket};
+use crate::auth::Need;
+use crate::domain::{Command, DomainError, PriorityClass, ServiceId, Source, TicketId};
 use crate::engine::Outcome;
+use crate::retention::PatientDetails;
 
 /// Who issues a ticket (recorded in the audit trail).
 #[derive(Clone, Copy, Debug, Default, Deserialize, ToSchema)]
@@ -85,89 +87,22 @@ pub async fn ticket_create(
     req: HttpRequest,
     body: web::Json<IssueTicketRequest>,
 ) -> Result<HttpResponse, WebError> {
-    let key = match req.headers().get("idempotency-key") {
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| crate::domain::DomainError::InvalidIdempotencyKey)?
-                .to_owned(),
-        ),
-        None => None,
-    };
+    let key = idempotency_key(&req)?;
     let body = body.into_inner();
-    let patient = match &body.patient {
-        None => None,
-        Some(input) => {
-            if !actor
-                .0
-                .as_ref()
-                .is_some_and(|p| p.can(crate::auth::Need::Reception))
-            {
-                return Err(match actor.0 {
-                    None => WebError::LoginRequired,
-                    Some(_) => WebError::Forbidden,
-                });
-            }
-            Some(
-                crate::retention::PatientDetails::new(&input.name, &input.phone, state.clock.now())
-                    .map_err(|e| WebError::InvalidBody(e.to_string()))?,
-            )
-        }
-    };
-    let source = match body.source {
-        IssueSource::Kiosk => Source::Kiosk,
-        IssueSource::Reception => Source::Reception,
-        IssueSource::Api => Source::Api,
-    };
-    // An anonymous kiosk: a paired screen when the clinic requires it, named as it, and held
-    // to the kiosk rate limit.
-    let mut origin = actor.origin(source);
-    if source == Source::Kiosk && actor.0.is_none() {
-        let screen = super::auth::screen_of(&state, &req);
-        if super::auth::required(&state)
-            && !screen
-                .as_ref()
-                .is_some_and(|s| s.kind == crate::auth::screen::ScreenKind::Kiosk)
-        {
-            return Err(WebError::ScreenNotPaired);
-        }
-        if let Some(screen) = screen {
-            origin.actor = format!("screen:{}", screen.name);
-        }
-        let client = req
-            .peer_addr()
-            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());
-        let limit = view::kiosk_effective(&state).tickets_per_minute;
-        // A repeat of the same Idempotency-Key is not a new ticket: not counted.
-        let repeat = key
-            .as_ref()
-            .is_some_and(|k| state.hub.read().state.idempotency.contains_key(k));
-        if !repeat && !state.issue_limit.allow(client, state.clock.now(), limit) {
-            tracing::warn!(%client, "kiosk rate limit: {limit} tickets a minute");
-            return Err(WebError::TooManyTickets);
-        }
-    }
+    let patient = patient_details(&state, &actor, body.patient.as_ref())?;
+    let source = body.source.into();
+    let origin = issuer(&state, &req, &actor, source, key.as_deref())?;
     let command = Command::IssueTicket {
-        service: body.service.clone(),
+        service: body.service,
         priority: body.priority,
         idempotency_key: key,
         patient,
     };
-    let (view, replayed) = match state.execute(command, origin).await? {
-        Outcome::Applied(event) => match &event.kind {
-            // Placed in the queue as it is now; as issued if the day closed in between.
-            EventKind::TicketIssued { ticket, .. } => (
-                view_of(&state, ticket.id)
-                    .unwrap_or_else(|_| TicketView::new(ticket.clone(), None)),
-                false,
-            ),
-            _ => return Err(WebError::Internal("issue made another event".to_owned())),
-        },
-        Outcome::Replayed(id) => (find_ticket(&state, id).await?, true),
-        other => return Err(WebError::Internal(format!("issue gave {other:?}"))),
-    };
-    let mut view = view;
+    let outcome = state.execute(command, origin).await?;
+    // A repeat of the same request (a double tap) is answered, not printed again.
+    let replayed = matches!(outcome, Outcome::Replayed(_));
+    let mut view = view::ticket_of(&state, &outcome).await?;
     view.status_path = Some(state.links.path(view.ticket.id));
-    // A repeat of the same request (a double tap) does not print a second ticket.
     if body.print.unwrap_or(source == Source::Kiosk) && !replayed {
         let lang = view::print_language(&state, body.lang.as_deref());
         let ticket = view::ticket_print(&state, &req, &view, &lang);
@@ -178,6 +113,47 @@ pub async fn ticket_create(
         response.insert_header(("Idempotency-Replayed", "true"));
     }
     Ok(response.json(view))
+}
+
+/// The request's `Idempotency-Key`, if any.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, WebError> {
+    match req.headers().get("idempotency-key") {
+        Some(v) => Ok(Some(
+            v.to_str()
+                .map_err(|_| DomainError::InvalidIdempotencyKey)?
+                .to_owned(),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The patient's details a ticket request carries, checked: only reception may record them.
+fn patient_details(
+    state: &AppState,
+    actor: &Actor,
+    input: Option<&PatientInput>,
+) -> Result<Option<PatientDetails>, WebError> {
+    let Some(input) = input else {
+        return Ok(None);
+    };
+    match &actor.0 {
+        None => return Err(WebError::LoginRequired),
+        Some(p) if !p.can(Need::Reception) => return Err(WebError::Forbidden),
+        Some(_) => {}
+    }
+    PatientDetails::new(&input.name, &input.phone, state.clock.now())
+        .map(Some)
+        .map_err(|e| WebError::InvalidBody(e.to_string()))
+}
+
+impl From<IssueSource> for Source {
+    fn from(source: IssueSource) -> Self {
+        match source {
+            IssueSource::Kiosk => Source::Kiosk,
+            IssueSource::Reception => Source::Reception,
+            IssueSource::Api => Source::Api,
+        }
+    }
 }
 
 /// The patient details reception recorded with a ticket (404 when none, or deleted after the
@@ -192,9 +168,7 @@ pub async fn ticket_patient(
 ) -> Result<HttpResponse, WebError> {
     let id = TicketId(id.into_inner());
     let store = std::sync::Arc::clone(&state.store);
-    let details = web::block(move || store.patient_get(id))
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))??;
+    let details = web::block(move || store.patient_get(id)).await??;
     match details {
         Some(details) => Ok(HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
@@ -221,31 +195,8 @@ async fn ticket_command(
     actor: &Actor,
     command: Command,
 ) -> Result<HttpResponse, WebError> {
-    match state.execute(command, actor.origin(Source::Api)).await? {
-        Outcome::Applied(event) => match &event.kind {
-            EventKind::TicketCancelled { ticket } | EventKind::TicketRequeued { ticket } => {
-                Ok(HttpResponse::Ok().json(view_of(state, ticket.id)?))
-            }
-            EventKind::TicketTransferred { from, to } => {
-                let mut v = views(state, &[from.id, to.id]);
-                let to = v.pop();
-                let from = v.pop();
-                match (from, to) {
-                    (Some(from), Some(to)) => {
-                        Ok(HttpResponse::Ok().json(TransferResponse { from, to }))
-                    }
-                    _ => Err(WebError::Internal(
-                        "transferred tickets vanished".to_owned(),
-                    )),
-                }
-            }
-            other => Err(WebError::Internal(format!(
-                "unexpected event {}",
-                other.name()
-            ))),
-        },
-        other => Err(WebError::Internal(format!("unexpected outcome {other:?}"))),
-    }
+    let outcome = state.execute(command, actor.origin(Source::Api)).await?;
+    Ok(HttpResponse::Ok().json(view::ticket_of(state, &outcome).await?))
 }
 
 /// Cancels a waiting or called ticket.
@@ -290,7 +241,10 @@ pub async fn ticket_transfer(
 ) -> Result<HttpResponse, WebError> {
     let ticket = TicketId(id.into_inner());
     let service = body.into_inner().service;
-    ticket_command(&state, &actor, Command::TransferTicket { ticket, service }).await
+    let command = Command::TransferTicket { ticket, service };
+    let outcome = state.execute(command, actor.origin(Source::Api)).await?;
+    let (from, to) = view::transfer_of(&state, &outcome).await?;
+    Ok(HttpResponse::Ok().json(TransferResponse { from, to }))
 }
 
 /// A patient's ticket by the token of its status link, following transfers: only what the
@@ -411,9 +365,7 @@ pub async fn ticket_announcement(
     };
     let speech = state.speech.clone();
     let voice = catalog.voice.clone();
-    let wav = web::block(move || speech.render(&voice, &text))
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))??;
+    let wav = web::block(move || speech.render(&voice, &text)).await??;
     Ok(HttpResponse::Ok()
         .content_type("audio/wav")
         .insert_header(("Cache-Control", "no-store"))

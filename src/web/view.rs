@@ -16,6 +16,7 @@ use actix_web::{HttpRequest, web};
 use super::error::WebError;
 use super::state::AppState;
 use crate::devices::printer::TicketPrint;
+use crate::engine::{Applied, Changed, Outcome};
 use crate::hub::Published;
 
 /// How many recent calls a snapshot lists.
@@ -314,9 +315,7 @@ pub async fn find_ticket(state: &AppState, id: TicketId) -> Result<TicketView, W
         return Ok(view);
     }
     let store = state.store.clone();
-    let archived = web::block(move || store.ticket(id))
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))??;
+    let archived = web::block(move || store.ticket(id)).await??;
     match archived {
         Some(t) => Ok(TicketView::new(t, None)),
         None => Err(crate::domain::DomainError::TicketNotFound(id).into()),
@@ -472,5 +471,64 @@ pub fn public_url(state: &AppState, req: &HttpRequest, path: &str) -> String {
         format!("{}://{}{path}", info.scheme(), info.host())
     } else {
         format!("{}{path}", base.trim_end_matches('/'))
+    }
+}
+
+/// The tickets a command acted on ([`Outcome::tickets`]), each as it is now: placed in
+/// today's queue, or from the archive if the day closed in between.
+pub async fn tickets_of(state: &AppState, outcome: &Outcome) -> Result<Vec<TicketView>, WebError> {
+    let mut out = Vec::new();
+    for id in outcome.tickets() {
+        out.push(find_ticket(state, id).await?);
+    }
+    Ok(out)
+}
+
+/// The one ticket a command acted on (issue, cancel, requeue, recall, done, no-show).
+pub async fn ticket_of(state: &AppState, outcome: &Outcome) -> Result<TicketView, WebError> {
+    let id =
+        outcome.tickets().first().copied().ok_or_else(|| {
+            WebError::Internal(format!("the command changed no ticket: {outcome:?}"))
+        })?;
+    find_ticket(state, id).await
+}
+
+/// A transfer's old and new ticket.
+pub async fn transfer_of(
+    state: &AppState,
+    outcome: &Outcome,
+) -> Result<(TicketView, TicketView), WebError> {
+    let mut views = tickets_of(state, outcome).await?.into_iter();
+    match (views.next(), views.next()) {
+        (Some(from), Some(to)) => Ok((from, to)),
+        _ => Err(WebError::Internal(format!(
+            "the transfer changed no two tickets: {outcome:?}"
+        ))),
+    }
+}
+
+/// The answer to a room's "next": whom it called and finished, or, for a press within the
+/// debounce window, whom it is serving.
+pub fn next_of(state: &AppState, room: RoomId, outcome: &Outcome) -> NextResponse {
+    let (called, finished, reason) = match outcome {
+        Outcome::Applied(Applied {
+            changed:
+                Changed::Next {
+                    called,
+                    finished,
+                    reason,
+                },
+            ..
+        }) => (*called, *finished, reason.clone()),
+        Outcome::Debounced { serving, .. } => (*serving, None, None),
+        _ => (None, None, None),
+    };
+    let one = |id: Option<TicketId>| id.and_then(|id| views(state, &[id]).pop());
+    NextResponse {
+        room,
+        called: one(called),
+        finished: one(finished),
+        reason,
+        debounced: matches!(outcome, Outcome::Debounced { .. }),
     }
 }
