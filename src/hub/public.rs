@@ -79,23 +79,27 @@ mod tests {
     use super::*;
     use crate::domain::{Origin, QueueState, RoomId, Source, StaffChange};
 
-    fn at() -> Timestamp {
-        Timestamp::from_second(1_800_000_000).unwrap()
+    /// Event `seq` of `kind` by `origin`, at a fixed time.
+    fn event(seq: u64, origin: &Origin, kind: EventKind) -> Event {
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        QueueState::event(seq, at, origin, kind)
+    }
+
+    fn room_opened(room: &str) -> EventKind {
+        EventKind::RoomOpened {
+            room: RoomId::parse(room).unwrap(),
+        }
+    }
+
+    fn public_json(event: &Event) -> String {
+        serde_json::to_string(&PublicEvent::of(event)).unwrap()
     }
 
     #[test]
     fn fields_come_in_a_fixed_order_with_the_kind_before_its_fields() {
         let origin = Origin::new(Source::Staff, "user:anita").from_address(Some("10.0.0.7".into()));
-        let opened = QueueState::event(
-            7,
-            at(),
-            &origin,
-            EventKind::RoomOpened {
-                room: RoomId::parse("room-1").unwrap(),
-            },
-        );
         assert_eq!(
-            serde_json::to_string(&PublicEvent::of(&opened)).unwrap(),
+            public_json(&event(7, &origin, room_opened("room-1"))),
             r#"{"seq":7,"at":"2027-01-15T08:00:00Z","source":"staff","actor":"staff","kind":"room_opened","room":"room-1"}"#
         );
     }
@@ -103,36 +107,22 @@ mod tests {
     #[test]
     fn an_event_with_nothing_private_is_shown_exactly_as_recorded() {
         let pager = Origin::new(Source::Serial, "serial-pager:A1");
-        let opened = QueueState::event(
-            9,
-            at(),
-            &pager,
-            EventKind::RoomOpened {
-                room: RoomId::parse("lab").unwrap(),
-            },
-        );
+        let opened = event(9, &pager, room_opened("lab"));
         assert_eq!(
-            serde_json::to_string(&PublicEvent::of(&opened)).unwrap(),
+            public_json(&opened),
             serde_json::to_string(&opened).unwrap()
         );
     }
 
     #[test]
     fn a_staff_change_shows_only_its_kind() {
+        let change = StaffChange::TokenCreated {
+            token: "his-bridge".into(),
+            role: "reception".into(),
+        };
         let cli = Origin::new(Source::Cli, "cli:root");
-        let change = QueueState::event(
-            8,
-            at(),
-            &cli,
-            EventKind::StaffChanged {
-                change: StaffChange::TokenCreated {
-                    token: "his-bridge".into(),
-                    role: "reception".into(),
-                },
-            },
-        );
         assert_eq!(
-            serde_json::to_string(&PublicEvent::of(&change)).unwrap(),
+            public_json(&event(8, &cli, EventKind::StaffChanged { change })),
             r#"{"seq":8,"at":"2027-01-15T08:00:00Z","source":"cli","actor":"staff","kind":"staff_changed"}"#
         );
     }
