@@ -63,7 +63,7 @@ defaults: --url http://127.0.0.1:8080 --levels 1,8,32 --requests 2000 --service 
 given after it still apply); it exits 0 only if every display saw every call.
 --slow-ms prints every call whose event reached the last display after MS.
 Start the server with WAITLESS_QUEUE__DEBOUNCE_MS=0, or a second \"next\" of the same room
-within 2 s is ignored (the tool reports it as debounced).";
+within 2 s is ignored (the tool counts it as debounced and exits non-zero).";
 
 /// The flags that take a value.
 const VALUE_FLAGS: &[&str] = &[
