@@ -5,8 +5,10 @@
 //! WAITLESS_QUEUE__DEBOUNCE_MS=0 target/release/waitless --data /tmp/wl --bind 127.0.0.1:8080
 //!
 //! # the room actions need a login: an admin token, made with the server stopped
-//! export WAITLESS_TOKEN=$(target/release/waitless --data /tmp/wl token create --name load --role admin)
+//! # (LOAD_TOKEN, not WAITLESS_…: the server refuses unknown WAITLESS_* variables)
+//! export LOAD_TOKEN=$(target/release/waitless --data /tmp/wl token create --name load --role admin)
 //! cargo run --release --example load -- --url http://127.0.0.1:8080 [--pid PID]
+//! cargo run --release --example load -- --url http://127.0.0.1:8080 --smoke   # CI's check
 //! cargo run --release --example load -- startup --bin target/release/waitless [--runs 20]
 //! ```
 //!
@@ -18,6 +20,11 @@
 //!   every one of `--clients 100` WebSocket clients of `/api/v1/events`.
 //!
 //! With `--pid` it also reads the server's resident memory (VmRSS) before and after, idle.
+//!
+//! It never waits forever: a call whose event has not reached every display within
+//! `--event-timeout-ms` (5 s) stops the run with an error, and any failed request, debounced
+//! call or lost display makes it exit non-zero. `--smoke` is a short run of that check (5
+//! tickets, 3 displays, 3 calls: a few seconds), which `.ci/run` runs against a fresh server.
 //!
 //! `startup` starts the binary `--runs` times (a fresh data folder each run, or `--data DIR`)
 //! and measures the time from spawning it to the first `200` from `/healthz`, and the idle
@@ -35,41 +42,66 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 const USAGE: &str = "\
 usage:
-  load [--url URL] [--levels 1,8,32] [--requests N] [--service ID]
-       [--clients N] [--calls N] [--pause-ms MS] [--slow-ms MS] [--skip-issue] [--skip-ws]
-       [--pid PID]
+  load [--url URL] [--token TOKEN] [--smoke] [--levels 1,8,32] [--requests N] [--service ID]
+       [--clients N] [--calls N] [--pause-ms MS] [--event-timeout-ms MS] [--slow-ms MS]
+       [--skip-issue] [--skip-ws] [--pid PID]
   load startup --bin PATH [--runs N] [--port PORT] [--data DIR]
 
 defaults: --url http://127.0.0.1:8080 --levels 1,8,32 --requests 2000 --service general
-          --clients 100 --calls 200 --pause-ms 20; startup: --runs 20 --port 18080
+          --clients 100 --calls 200 --pause-ms 20 --event-timeout-ms 5000;
+          startup: --runs 20 --port 18080
+--token (or the environment variable LOAD_TOKEN) is an API token sent with every request
+(`waitless token create --name load --role admin`): the room actions need one.
+--smoke is a short check: --levels 1 --requests 5 --clients 3 --calls 3 --pause-ms 0 (flags
+given after it still apply); it exits 0 only if every display saw every call.
 --slow-ms prints every call whose event reached the last display after MS.
 Start the server with WAITLESS_QUEUE__DEBOUNCE_MS=0, or a second \"next\" of the same room
-within 2 s is ignored (the tool reports it as debounced).";
+within 2 s is ignored (the tool counts it as debounced and exits non-zero).";
 
 /// The flags that take a value.
 const VALUE_FLAGS: &[&str] = &[
-    "url", "levels", "requests", "service", "clients", "calls", "pause-ms", "slow-ms", "pid",
-    "bin", "runs", "port", "data",
+    "url",
+    "token",
+    "levels",
+    "requests",
+    "service",
+    "clients",
+    "calls",
+    "pause-ms",
+    "event-timeout-ms",
+    "slow-ms",
+    "pid",
+    "bin",
+    "runs",
+    "port",
+    "data",
 ];
 
-/// How long one HTTP request or one event may take before it counts as failed.
+/// The environment variable the token may come in (outside the server's `WAITLESS_` prefix).
+const TOKEN_VARIABLE: &str = "LOAD_TOKEN";
+
+/// How long one HTTP request, a WebSocket connection or a start may take before it fails.
 const PATIENCE: Duration = Duration::from_secs(10);
 
 #[derive(Debug)]
 struct LoadArgs {
     url: String,
+    token: Option<String>,
+    smoke: bool,
     levels: Vec<usize>,
     requests: usize,
     service: String,
     clients: usize,
     calls: usize,
     pause: Duration,
+    event_timeout: Duration,
     slow: Option<Duration>,
     skip_issue: bool,
     skip_ws: bool,
@@ -108,7 +140,7 @@ fn parse_args() -> Result<Args, String> {
         };
         if let Some((k, v)) = flag.split_once('=') {
             pairs.push((k.to_owned(), Some(v.to_owned())));
-        } else if matches!(flag, "skip-issue" | "skip-ws") {
+        } else if matches!(flag, "skip-issue" | "skip-ws" | "smoke") {
             pairs.push((flag.to_owned(), None));
         } else if !VALUE_FLAGS.contains(&flag) {
             return Err(format!("unknown flag --{flag}"));
@@ -148,12 +180,15 @@ fn parse_args() -> Result<Args, String> {
     }
     let mut a = LoadArgs {
         url: "http://127.0.0.1:8080".to_owned(),
+        token: std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.is_empty()),
+        smoke: false,
         levels: vec![1, 8, 32],
         requests: 2_000,
         service: "general".to_owned(),
         clients: 100,
         calls: 200,
         pause: Duration::from_millis(20),
+        event_timeout: Duration::from_secs(5),
         slow: None,
         skip_issue: false,
         skip_ws: false,
@@ -163,6 +198,15 @@ fn parse_args() -> Result<Args, String> {
         let v = v.unwrap_or_default();
         match k.as_str() {
             "url" => a.url = v.trim_end_matches('/').to_owned(),
+            "token" => a.token = Some(v),
+            "smoke" => {
+                a.smoke = true;
+                a.levels = vec![1];
+                a.requests = 5;
+                a.clients = 3;
+                a.calls = 3;
+                a.pause = Duration::ZERO;
+            }
             "levels" => {
                 a.levels = v
                     .split(',')
@@ -177,6 +221,7 @@ fn parse_args() -> Result<Args, String> {
             "clients" => a.clients = num(&k, &v)?,
             "calls" => a.calls = num(&k, &v)?,
             "pause-ms" => a.pause = Duration::from_millis(num(&k, &v)?),
+            "event-timeout-ms" => a.event_timeout = Duration::from_millis(num(&k, &v)?),
             "slow-ms" => a.slow = Some(Duration::from_millis(num(&k, &v)?)),
             "skip-issue" => a.skip_issue = true,
             "skip-ws" => a.skip_ws = true,
@@ -186,6 +231,9 @@ fn parse_args() -> Result<Args, String> {
     }
     if !a.url.starts_with("http://") {
         return Err(format!("--url {:?}: only http:// URLs", a.url));
+    }
+    if a.smoke && (a.skip_ws || a.clients == 0 || a.calls == 0) {
+        return Err("--smoke checks calls on displays: it needs --clients and --calls".to_owned());
     }
     Ok(Args::Load(a))
 }
@@ -285,14 +333,14 @@ fn print_memory(pid: u32, when: &str) {
 
 // ---------------------------------------------------------------- HTTP
 
-/// With `WAITLESS_TOKEN` set (an API token, `waitless token create --name load --role admin`),
-/// every request carries it: the room actions need a login.
-fn http_client() -> Result<reqwest::Client, String> {
+/// With a token (`--token` or `LOAD_TOKEN`: an API token, `waitless token create --name load
+/// --role admin`), every request carries it: the room actions need a login.
+fn http_client(token: Option<&str>) -> Result<reqwest::Client, String> {
     let mut headers = reqwest::header::HeaderMap::new();
-    if let Ok(token) = std::env::var("WAITLESS_TOKEN") {
-        let value = format!("Bearer {token}")
+    if let Some(token) = token {
+        let value = format!("Bearer {}", token.trim())
             .parse()
-            .map_err(|_| "WAITLESS_TOKEN is not a valid header value".to_owned())?;
+            .map_err(|_| "the token is not a valid header value".to_owned())?;
         headers.insert(reqwest::header::AUTHORIZATION, value);
     }
     reqwest::Client::builder()
@@ -320,7 +368,12 @@ async fn post(client: &reqwest::Client, url: &str, body: Option<&Value>) -> Resu
         .map_err(|e| format!("POST {url}: reading the answer: {}", describe(&e)))?;
     if !status.is_success() {
         let short: String = text.chars().take(200).collect();
-        return Err(format!("POST {url}: HTTP {status}: {short}"));
+        let hint = if status == reqwest::StatusCode::UNAUTHORIZED {
+            " (give an API token: --token or LOAD_TOKEN)"
+        } else {
+            ""
+        };
+        return Err(format!("POST {url}: HTTP {status}: {short}{hint}"));
     }
     serde_json::from_str(&text).map_err(|e| format!("POST {url}: answer is not JSON: {e}"))
 }
@@ -344,7 +397,7 @@ async fn get(client: &reqwest::Client, url: &str) -> Result<Value, String> {
 // ---------------------------------------------------------------- load
 
 async fn load(args: LoadArgs) -> Result<(), String> {
-    let client = http_client()?;
+    let client = http_client(args.token.as_deref())?;
     let health = get(&client, &format!("{}/healthz", args.url))
         .await
         .map_err(|e| format!("the server does not answer — is it running? {e}"))?;
@@ -363,6 +416,12 @@ async fn load(args: LoadArgs) -> Result<(), String> {
     }
     if !args.skip_ws {
         calls_to_displays(&client, &args).await?;
+    }
+    if args.smoke {
+        println!(
+            "\nsmoke: ok ({} tickets issued, each of {} displays saw each of {} calls)",
+            args.requests, args.clients, args.calls
+        );
     }
     if let Some(pid) = args.pid {
         // Let the server notice the closed WebSockets and finish its work.
@@ -442,7 +501,7 @@ async fn issue_many(
 async fn issue_levels(client: &reqwest::Client, args: &LoadArgs) -> Result<(), String> {
     let url = format!("{}/api/v1/tickets", args.url);
     // Warm up (and fail fast on a wrong service).
-    for _ in 0..20 {
+    for _ in 0..args.requests.min(20) {
         post(client, &url, Some(&json!({ "service": args.service })))
             .await
             .map_err(|e| format!("cannot issue a ticket: {e}"))?;
@@ -472,10 +531,14 @@ async fn issue_levels(client: &reqwest::Client, args: &LoadArgs) -> Result<(), S
             ));
         }
     }
-    for f in failures {
-        println!("  {f}");
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "some tickets were not issued: {}",
+            failures.join("; ")
+        ))
     }
-    Ok(())
 }
 
 /// A `room_next` event as a client saw it.
@@ -498,8 +561,14 @@ type Socket =
 
 /// Connects a client and reads its first message (the snapshot); returns it with its size.
 async fn connect(url: &str) -> Result<(Socket, usize), String> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+    let (mut socket, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(url))
         .await
+        .map_err(|_| {
+            format!(
+                "cannot connect to {url}: no answer in {} s",
+                PATIENCE.as_secs()
+            )
+        })?
         .map_err(|e| format!("cannot connect to {url}: {}", describe(&e)))?;
     let first = tokio::time::timeout(PATIENCE, socket.next())
         .await
@@ -520,23 +589,41 @@ async fn connect(url: &str) -> Result<(Socket, usize), String> {
     }
 }
 
-/// The room and the called ticket of a `room_next` event message, by a cheap look at its text
-/// (a hundred clients share this machine's cores with the server: parsing every message into
-/// a JSON tree would measure the clients more than the server). Event fields are written in
-/// a fixed order: `{"type":"event","event":{"seq":..,...,"kind":"room_next","room":"lab",
-/// "called":{"id":42,...`.
+/// A message of the event stream, as far as the load tool reads it: every other field (and
+/// every other message's body) is skipped unread, in whatever order the server writes them.
+#[derive(Deserialize)]
+struct StreamMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    event: Option<StreamEvent>,
+}
+
+#[derive(Deserialize)]
+struct StreamEvent {
+    kind: String,
+    room: Option<String>,
+    called: Option<CalledTicket>,
+}
+
+#[derive(Deserialize)]
+struct CalledTicket {
+    id: u64,
+}
+
+/// The room and the called ticket of a `room_next` event message. A hundred clients share
+/// this machine's cores with the server, so a message that does not even mention `room_next`
+/// (a snapshot, a device status, another event) is passed over without parsing; the others
+/// are parsed by field name into [`StreamMessage`], skipping what it does not name.
 fn room_next_of(text: &str) -> Option<(String, Option<u64>)> {
-    if !text.starts_with(r#"{"type":"event""#) {
+    if !text.contains("room_next") {
         return None;
     }
-    let rest = &text[text.find(r#""kind":"room_next","room":""#)? + 27..];
-    let room = &rest[..rest.find('"')?];
-    let called = text.find(r#""called":{"id":"#).and_then(|at| {
-        let digits = &text[at + 15..];
-        let end = digits.find(|c: char| !c.is_ascii_digit())?;
-        digits[..end].parse().ok()
-    });
-    Some((room.to_owned(), called))
+    let message: StreamMessage = serde_json::from_str(text).ok()?;
+    let event = message.event.filter(|_| message.kind == "event")?;
+    if event.kind != "room_next" {
+        return None;
+    }
+    Some((event.room?, event.called.map(|t| t.id)))
 }
 
 /// Reads a client's messages, reporting every `room_next` event with the instant it arrived.
@@ -647,7 +734,6 @@ async fn calls_to_displays(client: &reqwest::Client, args: &LoadArgs) -> Result<
     let mut all = Vec::new();
     let mut debounced = 0;
     let mut nobody = 0;
-    let mut missed = 0;
     let mut problems: Vec<String> = Vec::new();
     let mut alive = args.clients;
     let begun = Instant::now();
@@ -686,7 +772,7 @@ async fn calls_to_displays(client: &reqwest::Client, args: &LoadArgs) -> Result<
             nobody += 1;
             continue;
         };
-        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let deadline = tokio::time::Instant::now() + args.event_timeout;
         let mut arrived: Vec<Duration> = Vec::with_capacity(alive);
         let mut got = vec![false; args.clients];
         while arrived.len() < alive {
@@ -708,10 +794,20 @@ async fn calls_to_displays(client: &reqwest::Client, args: &LoadArgs) -> Result<
                 }
                 Ok(None) => break,
                 Err(_) => {
-                    missed += alive - arrived.len();
-                    break;
+                    return Err(format!(
+                        "call {k} ({room} called ticket {called}): the room_next event reached \
+                         {} of {alive} displays within {} ms; stopping",
+                        arrived.len(),
+                        args.event_timeout.as_millis()
+                    ));
                 }
             }
+        }
+        if arrived.len() < alive {
+            return Err(format!(
+                "call {k} ({room}): every display is gone: {}",
+                problems.join("; ")
+            ));
         }
         arrived.sort();
         if let (Some(slow), Some(l)) = (args.slow, arrived.last())
@@ -773,14 +869,17 @@ async fn calls_to_displays(client: &reqwest::Client, args: &LoadArgs) -> Result<
     if nobody > 0 {
         println!("  {nobody} call(s) found nobody waiting");
     }
-    if missed > 0 {
-        println!(
-            "  {missed} event(s) did not arrive within {} s",
-            PATIENCE.as_secs()
-        );
-    }
     for p in problems.iter().take(5) {
         println!("  {p}");
+    }
+    if debounced > 0 || nobody > 0 || !problems.is_empty() {
+        return Err(format!(
+            "{} of {} calls did not reach every display ({debounced} debounced, {nobody} found \
+             nobody waiting, {} failed requests or lost displays)",
+            args.calls - all.len(),
+            args.calls,
+            problems.len()
+        ));
     }
     Ok(())
 }

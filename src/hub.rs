@@ -14,7 +14,11 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use tokio::sync::{broadcast, watch};
 
-use crate::domain::{Event, EventKind, Policy, QueueState};
+use crate::domain::{Event, Policy, QueueState};
+
+mod public;
+
+pub use public::{PublicEvent, PublicKind};
 
 /// Events kept in memory for clients that reconnect with `since`.
 pub const REPLAY_CAPACITY: usize = 1024;
@@ -29,12 +33,10 @@ pub struct SharedEvent {
 }
 
 impl SharedEvent {
-    /// Wraps an event, encoding it for the public stream (kiosks, displays and patients' phones
-    /// read it on a LAN shared with guests). The audit trail keeps everything; the stream leaves
-    /// out the client address, names staff only as `staff` (user and token names stay private),
-    /// and carries a staff change without its details.
+    /// Wraps an event, encoding it for the public stream: its [`PublicEvent`] view, without
+    /// what is private.
     pub fn new(event: Event) -> Self {
-        let json = serde_json::to_string(&public_view(&event))
+        let json = serde_json::to_string(&PublicEvent::of(&event))
             .unwrap_or_else(|e| {
                 tracing::error!(seq = event.seq, "cannot encode an event: {e}");
                 "null".to_owned()
@@ -54,38 +56,6 @@ impl std::ops::Deref for SharedEvent {
     fn deref(&self) -> &Event {
         &self.event
     }
-}
-
-/// What the public stream shows of an event: see [`SharedEvent::new`].
-fn public_view(event: &Event) -> serde_json::Value {
-    let actor = if names_a_person(&event.actor) {
-        "staff"
-    } else {
-        event.actor.as_str()
-    };
-    if let EventKind::StaffChanged { .. } = event.kind {
-        return serde_json::json!({
-            "seq": event.seq,
-            "at": event.at,
-            "source": event.source,
-            "actor": actor,
-            "kind": event.kind.name(),
-        });
-    }
-    let mut value = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
-    if let Some(object) = value.as_object_mut() {
-        object.remove("address");
-        object.insert("actor".to_owned(), actor.into());
-    }
-    value
-}
-
-/// Staff users, API tokens, the command line and paired screens have names worth keeping
-/// private; devices (`serial-pager:A1`, `gpio17`), `anonymous` and `waitless` do not.
-fn names_a_person(actor: &str) -> bool {
-    ["user:", "token:", "cli:", "screen:"]
-        .iter()
-        .any(|p| actor.starts_with(p))
 }
 
 /// The committed state as subscribers see it.
@@ -308,7 +278,7 @@ impl Published {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Origin, RoomId, Source, StaffChange};
+    use crate::domain::{EventKind, Origin, RoomId, Source, StaffChange};
 
     #[test]
     fn the_public_stream_names_staff_only_as_staff_and_hides_addresses_and_staff_changes() {

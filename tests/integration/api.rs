@@ -10,7 +10,7 @@ use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::common::{PATIENCE, TestApp};
+use crate::common::{PATIENCE, TestApp, wait_until};
 
 /// A ticket's id.
 fn id(ticket: &Value) -> u64 {
@@ -1192,18 +1192,15 @@ async fn idle_clinic_closes_its_day_without_any_request() {
     let app = TestApp::spawn().await;
     let left = app.issue("general", "normal").await;
     app.advance(SignedDuration::from_hours(24));
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    wait_until(PATIENCE, "the day to close", async || {
         let (_, health) = app.get_json("/healthz").await;
         if health["day"] == "2026-11-22" {
-            break;
+            Ok(())
+        } else {
+            Err(health)
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the day did not close: {health}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     let got = app.ticket(id(&left)).await;
     assert_eq!(got["state"], "cancelled");
     assert_eq!(got["cancel_reason"], "unattended");

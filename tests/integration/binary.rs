@@ -17,13 +17,11 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
-use tokio::time::Instant;
+
+use crate::common::wait_until;
 
 /// How long a start, a stop or a short command may take (debug build, busy machine).
 pub const PROCESS_PATIENCE: Duration = Duration::from_secs(30);
-
-/// How often a poll looks again.
-const POLL: Duration = Duration::from_millis(20);
 
 /// The built binary.
 pub fn waitless_bin() -> &'static str {
@@ -162,39 +160,30 @@ impl Process {
     /// Waits (polling, with a deadline) for the process to exit, then for its output; panics
     /// with its log if it does not exit in time (the drop then kills it).
     pub async fn wait_exit(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.exited() {
-                self.stdout.finish();
-                self.stderr.finish();
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waitless did not exit within {within:?}; its log:\n{}",
-                self.stderr()
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        let status = wait_until(within, "waitless to exit", async || {
+            self.exited()
+                .ok_or_else(|| format!("still running; its log:\n{}", self.stderr()))
+        })
+        .await;
+        self.stdout.finish();
+        self.stderr.finish();
+        status
     }
 
     /// Waits (polling, with a deadline) until the log contains `needle`; returns the log.
     pub async fn wait_for_log(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + PROCESS_PATIENCE;
-        loop {
+        let what = format!("waitless to log {needle:?}");
+        wait_until(PROCESS_PATIENCE, &what, async || {
             let log = self.stderr();
             if log.contains(needle) {
-                return log;
+                return Ok(log);
             }
             if let Some(status) = self.exited() {
                 panic!("waitless exited ({status}) before logging {needle:?}; its log:\n{log}");
             }
-            assert!(
-                Instant::now() < deadline,
-                "waitless did not log {needle:?} in time; its log:\n{log}"
-            );
-            tokio::time::sleep(POLL).await;
-        }
+            Err(format!("its log:\n{log}"))
+        })
+        .await
     }
 }
 
@@ -266,32 +255,31 @@ impl Server {
     /// Polls /healthz (with a deadline) until it answers 200 with status ok, then waits for the
     /// "ready" line in the log. Err(log) when the process exits first.
     async fn wait_healthy(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + PROCESS_PATIENCE;
-        loop {
+        let healthy = wait_until(PROCESS_PATIENCE, "waitless to become healthy", async || {
             if let Some(status) = self.process.exited() {
                 self.process.stderr.finish();
-                return Err(format!("(exited: {status})\n{}", self.process.stderr()));
+                return Ok(Err(format!(
+                    "(exited: {status})\n{}",
+                    self.process.stderr()
+                )));
             }
             if let Ok(r) = self.client.get(self.url("/healthz")).send().await
                 && r.status() == 200
             {
-                let health: Value = r.json().await.unwrap();
-                assert_eq!(health["status"], "ok", "{health}");
-                assert_eq!(health["version"], env!("CARGO_PKG_VERSION"), "{health}");
-                assert_eq!(health["database"], "ok", "{health}");
-                let ready = format!(" ms on {}", self.addr);
-                let log = self.process.wait_for_log(&ready).await;
-                let line = log.lines().find(|l| l.contains(&ready)).unwrap();
-                assert!(line.contains("ready in "), "{line}");
-                return Ok(());
+                return Ok(Ok(r.json::<Value>().await.unwrap()));
             }
-            assert!(
-                Instant::now() < deadline,
-                "waitless did not become healthy in time; its log:\n{}",
-                self.process.stderr()
-            );
-            tokio::time::sleep(POLL).await;
-        }
+            Err(format!("its log:\n{}", self.process.stderr()))
+        })
+        .await;
+        let health = healthy?;
+        assert_eq!(health["status"], "ok", "{health}");
+        assert_eq!(health["version"], env!("CARGO_PKG_VERSION"), "{health}");
+        assert_eq!(health["database"], "ok", "{health}");
+        let ready = format!(" ms on {}", self.addr);
+        let log = self.process.wait_for_log(&ready).await;
+        let line = log.lines().find(|l| l.contains(&ready)).unwrap();
+        assert!(line.contains("ready in "), "{line}");
+        Ok(())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -634,7 +622,7 @@ async fn first_run_on_an_empty_folder_serves_the_demo_clinic() {
 
 #[tokio::test]
 async fn print_test_prints_the_test_ticket_on_the_configured_printer() {
-    use crate::printer::{FakeTcpPrinter, wait_for};
+    use crate::printer::FakeTcpPrinter;
     use waitless::devices::printer::decode::text_lines;
     let printer = FakeTcpPrinter::start();
     let (status, stdout, stderr) = Process::run(
@@ -644,7 +632,10 @@ async fn print_test_prints_the_test_ticket_on_the_configured_printer() {
     .await;
     assert!(status.success(), "{status}\n{stdout}\n{stderr}");
     assert!(stdout.contains("reports: ok"), "{stdout}");
-    wait_for("the test page", || printer.printouts().len() == 1);
+    wait_until(crate::printer::PATIENCE, "the test page", async || {
+        printer.printouts().len() == 1
+    })
+    .await;
     let lines = text_lines(&printer.printouts()[0]);
     assert!(lines.iter().any(|l| l.text.contains("test")), "{lines:?}");
 

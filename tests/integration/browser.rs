@@ -219,7 +219,10 @@ async fn without_paper_the_kiosk_and_staff_say_so_and_the_ticket_prints_when_pap
         )
         .await;
     kiosk.wait_hidden("#printer-warning", PAGE).await;
-    crate::printer::wait_for("the ticket printed", || printer.printouts().len() == 1);
+    crate::common::wait_until(crate::printer::PATIENCE, "the ticket printed", async || {
+        printer.printouts().len() == 1
+    })
+    .await;
     kiosk.close().await;
     staff.close().await;
 }

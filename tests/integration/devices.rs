@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use waitless::devices::spec::{InputAction, Level, PrinterUri, Pull};
 use waitless::domain::RoomId;
 
-use crate::common::{PATIENCE, TestApp};
+use crate::common::{PATIENCE, TestApp, wait_until};
 
 /// `GET /api/v1/devices`, as a list.
 async fn devices(app: &TestApp) -> Vec<Value> {
@@ -16,21 +16,15 @@ async fn devices(app: &TestApp) -> Vec<Value> {
 
 /// Polls the device list until `id` has `condition`.
 async fn wait_condition(app: &TestApp, id: &str, condition: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    let what = format!("{id} to become {condition}");
+    wait_until(PATIENCE, &what, async || {
         let list = devices(app).await;
-        if let Some(d) = list
-            .iter()
+        list.iter()
             .find(|d| d["id"] == id && d["condition"] == condition)
-        {
-            return d.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{id} never became {condition}: {list:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+            .cloned()
+            .ok_or_else(|| format!("{list:?}"))
+    })
+    .await
 }
 
 #[tokio::test]
@@ -234,27 +228,23 @@ async fn a_finished_ticket_cannot_be_reprinted_but_a_waiting_one_can() {
 
 /// The fake printer's jobs, once there are `n`.
 pub async fn fake_jobs(app: &TestApp, n: usize) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    wait_until(PATIENCE, &format!("{n} printer jobs"), async || {
         let (status, body) = app.get_json("/api/v1/devices/printer/jobs").await;
         assert_eq!(status, 200, "{body}");
         let jobs = body.as_array().cloned().unwrap();
         if jobs.len() >= n {
-            return jobs;
+            Ok(jobs)
+        } else {
+            Err(format!("only {} jobs: {jobs:?}", jobs.len()))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "only {} jobs: {jobs:?}",
-            jobs.len()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test]
 async fn paper_out_is_pushed_to_screens_and_the_kiosk_still_issues_then_prints_when_paper_is_back()
 {
-    use crate::printer::{FakeTcpPrinter, wait_for};
+    use crate::printer::FakeTcpPrinter;
     use waitless::devices::printer::PrinterState;
     use waitless::devices::printer::decode::text_lines;
 
@@ -294,9 +284,12 @@ async fn paper_out_is_pushed_to_screens_and_the_kiosk_still_issues_then_prints_w
 
     printer.set_state(PrinterState::Ready);
     ws.next_device("printer", "ok").await;
-    wait_for("the ticket printed after new paper", || {
-        printer.printouts().len() == 1
-    });
+    wait_until(
+        crate::printer::PATIENCE,
+        "the ticket printed after new paper",
+        async || printer.printouts().len() == 1,
+    )
+    .await;
     let lines = text_lines(&printer.printouts()[0]);
     assert!(
         lines.iter().any(|l| l.text == "A001" && l.height >= 4),

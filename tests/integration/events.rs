@@ -11,7 +11,7 @@ use jiff::SignedDuration;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::common::{PATIENCE, TestApp, WsClient};
+use crate::common::{PATIENCE, TestApp, WsClient, wait_until};
 
 /// The next message, asserting it is the snapshot; returns it.
 async fn snapshot(ws: &mut WsClient) -> Value {
@@ -438,12 +438,12 @@ async fn server_sends_heartbeat_pings() {
     let app = TestApp::spawn().await;
     assert_eq!(app.config.http.ws_heartbeat_secs, 1);
     let mut ws = app.events("").await;
-    let deadline = tokio::time::Instant::now() + PATIENCE;
     let mut pings = 0;
-    while pings < 2 {
-        let msg = tokio::time::timeout_at(deadline, ws.stream.next())
+    wait_until(PATIENCE, "two heartbeat pings", async || {
+        let msg = ws
+            .stream
+            .next()
             .await
-            .expect("no heartbeat ping in time")
             .expect("WebSocket closed")
             .expect("WebSocket error");
         match msg {
@@ -451,7 +451,13 @@ async fn server_sends_heartbeat_pings() {
             Message::Text(_) => {}
             other => panic!("unexpected message {other:?}"),
         }
-    }
+        if pings >= 2 {
+            Ok(())
+        } else {
+            Err(format!("{pings} pings"))
+        }
+    })
+    .await;
 }
 
 /// A WebSocket client that never answers anything: returns the opcodes of the frames it got
@@ -568,31 +574,22 @@ async fn graceful_stop_closes_websocket_clients() {
     for ws in &mut clients {
         snapshot(ws).await;
     }
-    let readers: Vec<_> = clients
-        .into_iter()
-        .map(|mut ws| {
-            tokio::spawn(async move {
-                let deadline = tokio::time::Instant::now() + PATIENCE;
-                loop {
-                    match tokio::time::timeout_at(deadline, ws.stream.next())
-                        .await
-                        .expect("no Close in time")
-                    {
-                        Some(Ok(Message::Close(frame))) => return frame,
-                        Some(Ok(_)) => {}
-                        other => panic!("the connection ended without a Close frame: {other:?}"),
-                    }
-                }
-            })
+    // Every client reads until its Close frame while the server stops.
+    let readers = join_all(clients.iter_mut().map(|ws| {
+        wait_until(PATIENCE, "a Close frame", async || {
+            match ws.stream.next().await {
+                Some(Ok(Message::Close(frame))) => Ok(frame),
+                Some(Ok(other)) => Err(format!("{other:?}")),
+                other => panic!("the connection ended without a Close frame: {other:?}"),
+            }
         })
-        .collect();
+    }));
     let runtime = tokio::runtime::Handle::current();
-    let stopped = tokio::task::spawn_blocking(move || runtime.block_on(app.stop()))
-        .await
-        .unwrap();
-    stopped.expect("waitless stopped cleanly");
-    for reader in readers {
-        let frame = reader.await.unwrap().expect("a Close frame with a code");
+    let stopping = tokio::task::spawn_blocking(move || runtime.block_on(app.stop()));
+    let (frames, stopped) = tokio::join!(readers, stopping);
+    stopped.unwrap().expect("waitless stopped cleanly");
+    for frame in frames {
+        let frame = frame.expect("a Close frame with a code");
         assert_eq!(u16::from(frame.code), 1012, "service restart: {frame:?}");
     }
 }
@@ -645,34 +642,31 @@ async fn oversized_client_message_closes_only_that_connection() {
     );
     // the server may close while the frame is still being sent
     let _ = big.stream.send(Message::text(huge)).await;
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        match tokio::time::timeout_at(deadline, big.stream.next())
-            .await
-            .expect("the oversized message got no answer")
-        {
+    wait_until(PATIENCE, "an answer to the oversized message", async || {
+        match big.stream.next().await {
             Some(Ok(Message::Close(frame))) => {
                 if let Some(frame) = frame {
                     let code = u16::from(frame.code);
                     assert!(code == 1002 || code == 1009, "close code {code}");
                 }
-                break;
+                Ok(())
             }
             // closed with the rest of the frame unread: a reset is fine too
-            None | Some(Err(_)) => break,
+            None | Some(Err(_)) => Ok(()),
             Some(Ok(Message::Text(text))) => {
                 let reply: Value = serde_json::from_str(&text).unwrap();
                 if reply["type"] == "error" {
-                    break;
+                    return Ok(());
                 }
                 if reply["type"] == "devices" || reply["type"] == "device" {
-                    continue;
+                    return Err(reply.to_string());
                 }
                 panic!("unexpected answer {reply}");
             }
-            Some(Ok(_)) => {}
+            Some(Ok(other)) => Err(format!("{other:?}")),
         }
-    }
+    })
+    .await;
     app.issue("general", "normal").await;
     assert_eq!(event(&mut other).await["kind"], "ticket_issued");
 }

@@ -10,6 +10,7 @@ use tokio::net::UnixDatagram;
 use tokio::time::Instant;
 
 use crate::binary::{PROCESS_PATIENCE, Server};
+use crate::common::wait_until;
 
 /// Collects notification datagrams from the socket.
 struct Listener {
@@ -27,19 +28,25 @@ impl Listener {
 
     /// Reads datagrams until `enough` holds for what was seen, or panics at the deadline.
     async fn until(&mut self, what: &str, enough: impl Fn(&[String]) -> bool) {
-        let deadline = Instant::now() + PROCESS_PATIENCE;
         let mut buf = vec![0u8; 4096];
-        while !enough(&self.seen) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, self.socket.recv(&mut buf)).await {
-                Ok(Ok(n)) => {
+        wait_until(PROCESS_PATIENCE, what, async || {
+            if enough(&self.seen) {
+                return Ok(());
+            }
+            match self.socket.recv(&mut buf).await {
+                Ok(n) => {
                     let text = String::from_utf8_lossy(&buf[..n]);
                     self.seen.extend(text.lines().map(str::to_owned));
                 }
-                Ok(Err(e)) => panic!("reading the notify socket: {e}"),
-                Err(_) => panic!("no {what} in time; received: {:?}", self.seen),
+                Err(e) => panic!("reading the notify socket: {e}"),
             }
-        }
+            if enough(&self.seen) {
+                Ok(())
+            } else {
+                Err(format!("received: {:?}", self.seen))
+            }
+        })
+        .await;
     }
 
     /// Reads whatever arrives during `period`.

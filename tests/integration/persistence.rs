@@ -6,7 +6,6 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use jiff::SignedDuration;
 use serde_json::Value;
@@ -14,7 +13,7 @@ use waitless::clock::{Clock, ManualClock};
 use waitless::domain::EventKind;
 use waitless::store::{Store, StoreError, StoreOptions};
 
-use crate::common::{PATIENCE, TestApp, start, test_config};
+use crate::common::{PATIENCE, TestApp, start, test_config, wait_until};
 
 fn options() -> StoreOptions {
     StoreOptions {
@@ -34,16 +33,16 @@ async fn spawn_in(data: &Path) -> TestApp {
 /// this polls, with a deadline, while the database is "in use".
 async fn open_when_released(data: &Path) -> Store {
     let path = data.join("waitless.redb");
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        match Store::open(&path, &options()) {
-            Ok(store) => return store,
-            Err(StoreError::InUse(_)) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+    wait_until(
+        PATIENCE,
+        "the database to be released",
+        async || match Store::open(&path, &options()) {
+            Ok(store) => Ok(store),
+            Err(e @ StoreError::InUse(_)) => Err(e),
             Err(e) => panic!("cannot open {}: {e}", path.display()),
-        }
-    }
+        },
+    )
+    .await
 }
 
 /// `TestApp::restart` on a folder the test owns: stops `app`, waits until the database is
@@ -357,18 +356,15 @@ async fn idle_day_close_is_committed_and_kept() {
 
     // Past 04:00 the next day with nobody pressing anything: the engine closes the day itself.
     app.advance(SignedDuration::from_hours(19));
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    wait_until(PATIENCE, "the idle engine to close the day", async || {
         let (_, health) = app.get_json("/healthz").await;
         if health["day"] == "2026-11-22" {
-            break;
+            Ok(())
+        } else {
+            Err(health)
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the idle engine did not close the day: {health}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     assert_eq!(seq(&app).await, seq_before + 1, "one day_closed event");
 
     let app = restart(app, dir.path()).await;

@@ -11,7 +11,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use waitless::clock::ManualClock;
 use waitless::config::PrinterConfig;
@@ -24,17 +24,10 @@ use waitless::devices::printer::{
 use waitless::devices::{DeviceBoard, DeviceStatus, Health};
 use waitless::domain::Timestamp;
 
-/// How long a test waits for something that should happen.
-const PATIENCE: Duration = Duration::from_secs(15);
+use crate::common::wait_until_blocking;
 
-/// Polls `done` every few milliseconds until it holds; fails after [`PATIENCE`].
-pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
+/// How long a test waits for something a printer should do.
+pub const PATIENCE: Duration = Duration::from_secs(15);
 
 #[derive(Default)]
 struct Inner {
@@ -100,20 +93,8 @@ impl FakeTcpPrinter {
 
     /// Switches it on again, on the same port.
     pub fn switch_on(&self) {
-        let deadline = Instant::now() + PATIENCE;
-        let listener = loop {
-            match TcpListener::bind(self.addr) {
-                Ok(listener) => break listener,
-                Err(e) => {
-                    assert!(
-                        Instant::now() < deadline,
-                        "cannot bind {} again: {e}",
-                        self.addr
-                    );
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
-        };
+        let what = format!("{} to be free again", self.addr);
+        let listener = wait_until_blocking(PATIENCE, &what, || TcpListener::bind(self.addr));
         self.accept_on(listener);
     }
 
@@ -183,7 +164,9 @@ impl FakeTcpPrinter {
     /// thread: several polls).
     pub fn wait_status_answers(&self, n: usize) {
         let target = self.status_answers() + n;
-        wait_for("status requests", || self.status_answers() >= target);
+        wait_until_blocking(PATIENCE, "status requests", || {
+            self.status_answers() >= target
+        });
     }
 }
 
@@ -287,9 +270,9 @@ fn big_numbers(printer: &FakeTcpPrinter) -> Vec<String> {
 fn a_ticket_arrives_with_the_number_big_a_qr_code_and_a_cut() {
     let printer = FakeTcpPrinter::start();
     let (handle, _board) = start(&printer, Paper::Mm80);
-    wait_for("ok", || condition_is(&handle, "ok"));
+    wait_until_blocking(PATIENCE, "ok", || condition_is(&handle, "ok"));
     assert_eq!(handle.print_ticket(&ticket("A042")), PrintOutcome::Queued);
-    wait_for("the ticket", || printer.printouts().len() == 1);
+    wait_until_blocking(PATIENCE, "the ticket", || printer.printouts().len() == 1);
 
     let ops = &printer.printouts()[0];
     assert_eq!(ops.first(), Some(&Op::Init));
@@ -311,7 +294,7 @@ fn a_ticket_arrives_with_the_number_big_a_qr_code_and_a_cut() {
         "{}",
         status.name
     );
-    wait_for("no job waiting", || {
+    wait_until_blocking(PATIENCE, "no job waiting", || {
         handle.status().is_some_and(|s| s.queued_jobs == Some(0))
     });
     handle.stop();
@@ -322,7 +305,7 @@ fn on_58_mm_a_long_number_is_smaller() {
     let printer = FakeTcpPrinter::start();
     let (handle, _board) = start(&printer, Paper::Mm58);
     handle.print_ticket(&ticket("A1042"));
-    wait_for("the ticket", || printer.printouts().len() == 1);
+    wait_until_blocking(PATIENCE, "the ticket", || printer.printouts().len() == 1);
     let lines = text_lines(&printer.printouts()[0]);
     let number = lines.iter().find(|l| l.text == "A1042").unwrap();
     assert_eq!((number.width, number.height), (6, 6));
@@ -334,10 +317,14 @@ fn a_printer_switched_off_keeps_the_job_and_prints_it_once_when_back() {
     let printer = FakeTcpPrinter::start();
     let (handle, board) = start(&printer, Paper::Mm80);
     handle.print_ticket(&ticket("A001"));
-    wait_for("the first ticket", || printer.printouts().len() == 1);
+    wait_until_blocking(PATIENCE, "the first ticket", || {
+        printer.printouts().len() == 1
+    });
 
     printer.switch_off();
-    wait_for("unreachable", || condition_is(&handle, "unreachable"));
+    wait_until_blocking(PATIENCE, "unreachable", || {
+        condition_is(&handle, "unreachable")
+    });
     let status = board.get("printer").unwrap();
     assert_eq!(status.health, Health::Error);
     assert!(
@@ -348,15 +335,17 @@ fn a_printer_switched_off_keeps_the_job_and_prints_it_once_when_back() {
         status.detail
     );
     assert_eq!(handle.print_ticket(&ticket("A002")), PrintOutcome::Delayed);
-    wait_for("the job kept", || {
+    wait_until_blocking(PATIENCE, "the job kept", || {
         handle
             .status()
             .is_some_and(|s| s.condition == "unreachable" && s.queued_jobs == Some(1))
     });
 
     printer.switch_on();
-    wait_for("the second ticket", || printer.printouts().len() == 2);
-    wait_for("ok, nothing waiting", || {
+    wait_until_blocking(PATIENCE, "the second ticket", || {
+        printer.printouts().len() == 2
+    });
+    wait_until_blocking(PATIENCE, "ok, nothing waiting", || {
         handle
             .status()
             .is_some_and(|s| s.condition == "ok" && s.queued_jobs == Some(0))
@@ -372,10 +361,12 @@ fn a_printer_off_from_the_start_prints_when_switched_on() {
     let printer = FakeTcpPrinter::start();
     printer.switch_off();
     let (handle, _board) = start(&printer, Paper::Mm80);
-    wait_for("unreachable", || condition_is(&handle, "unreachable"));
+    wait_until_blocking(PATIENCE, "unreachable", || {
+        condition_is(&handle, "unreachable")
+    });
     assert_eq!(handle.print_ticket(&ticket("B007")), PrintOutcome::Delayed);
     printer.switch_on();
-    wait_for("the ticket", || printer.printouts().len() == 1);
+    wait_until_blocking(PATIENCE, "the ticket", || printer.printouts().len() == 1);
     printer.wait_status_answers(6);
     assert_eq!(big_numbers(&printer), ["B007"]);
     handle.stop();
@@ -386,17 +377,14 @@ fn next_change(
     changes: &mut tokio::sync::broadcast::Receiver<DeviceStatus>,
     condition: &str,
 ) -> DeviceStatus {
-    let mut found = None;
-    wait_for(condition, || {
+    wait_until_blocking(PATIENCE, condition, || {
         while let Ok(status) = changes.try_recv() {
             if status.condition == condition {
-                found = Some(status);
-                return true;
+                return Ok(status);
             }
         }
-        false
-    });
-    found.unwrap()
+        Err("no such change yet")
+    })
 }
 
 #[test]
@@ -418,7 +406,7 @@ fn paper_out_is_reported_and_the_ticket_prints_after_new_paper() {
     printer.set_state(PrinterState::PaperNearEnd);
     let status = next_change(&mut changes, "paper-near-end");
     assert_eq!(status.health, Health::Warning);
-    wait_for("the ticket", || printer.printouts().len() == 1);
+    wait_until_blocking(PATIENCE, "the ticket", || printer.printouts().len() == 1);
     assert_eq!(big_numbers(&printer), ["C003"]);
 
     printer.set_state(PrinterState::CoverOpen);
@@ -435,11 +423,13 @@ fn a_printer_that_never_answers_is_status_unknown_and_still_prints() {
     let printer = FakeTcpPrinter::start();
     printer.set_state(PrinterState::Unknown("silent".into()));
     let (handle, _board) = start(&printer, Paper::Mm80);
-    wait_for("status-unknown", || condition_is(&handle, "status-unknown"));
+    wait_until_blocking(PATIENCE, "status-unknown", || {
+        condition_is(&handle, "status-unknown")
+    });
     let status = handle.status().unwrap();
     assert_eq!(status.health, Health::Unknown);
     assert_eq!(handle.print_ticket(&ticket("D004")), PrintOutcome::Queued);
-    wait_for("the ticket", || printer.printouts().len() == 1);
+    wait_until_blocking(PATIENCE, "the ticket", || printer.printouts().len() == 1);
     assert_eq!(big_numbers(&printer), ["D004"]);
     handle.stop();
 }
@@ -459,7 +449,7 @@ fn a_hindi_ticket_is_sent_as_raster_images() {
         ..ticket("A042")
     };
     handle.print_ticket(&hindi);
-    wait_for("the ticket", || printer.printouts().len() == 1);
+    wait_until_blocking(PATIENCE, "the ticket", || printer.printouts().len() == 1);
     let ops = &printer.printouts()[0];
     let images: Vec<_> = ops
         .iter()
@@ -500,7 +490,7 @@ fn print_test_prints_the_test_page_and_returns_the_status() {
     let status = print_test(&config).unwrap();
     assert_eq!(status.condition, "ok");
     assert_eq!(status.health, Health::Ok);
-    wait_for("the test page", || printer.printouts().len() == 1);
+    wait_until_blocking(PATIENCE, "the test page", || printer.printouts().len() == 1);
     let ops = &printer.printouts()[0];
     let lines = text_lines(ops);
     assert_eq!(lines[0].text, "waitless test print");

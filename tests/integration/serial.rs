@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serialport::{SerialPort, TTYPort};
 use waitless::config::{ReceiverConfig, SerialConfig};
@@ -15,7 +15,7 @@ use waitless::devices::serial::{self, FrameKind, Framing, spawn_receiver};
 use waitless::devices::{DeviceBoard, DeviceStatus, Health, RecordedPresses};
 use waitless::domain::Source;
 
-use crate::common::{PATIENCE, TestApp};
+use crate::common::{PATIENCE, TestApp, wait_until_blocking};
 
 /// A pseudo-terminal standing for a receiver on a USB-serial adapter. The test keeps the slave
 /// open too, so bytes written before the receiver opens it wait in the line's buffer.
@@ -62,17 +62,8 @@ fn receiver(port: &Path, codes: &[(&str, &str)]) -> ReceiverConfig {
     }
 }
 
-/// Polls until `ok` holds, failing after [`PATIENCE`].
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn wait_condition(board: &DeviceBoard, id: &str, condition: &str) -> DeviceStatus {
-    wait_for(&format!("{id} {condition}"), || {
+    wait_until_blocking(PATIENCE, &format!("{id} {condition}"), || {
         board.get(id).is_some_and(|s| s.condition == condition)
     });
     board.get(id).unwrap()
@@ -105,9 +96,9 @@ fn a_mapped_code_presses_and_unknown_codes_and_garbage_do_nothing() {
     pty.send(&[b'x'; 300]);
     pty.send(b"\r\nA");
     pty.send(b"1\r\n");
-    wait_for("the A1 press", || !presses.presses().is_empty());
+    wait_until_blocking(PATIENCE, "the A1 press", || !presses.presses().is_empty());
     pty.send(b"\x00\x00\nZZ\nB2\n");
-    wait_for("the B2 press", || presses.presses().len() >= 2);
+    wait_until_blocking(PATIENCE, "the B2 press", || presses.presses().len() >= 2);
     let got = presses.presses();
     assert_eq!(got.len(), 2, "{got:?}");
     assert_eq!(got[0].0.to_string(), "room-1:next");
@@ -136,7 +127,7 @@ fn an_unplugged_receiver_is_disconnected_and_works_again_when_plugged_back() {
     .unwrap();
     wait_condition(&board, "serial-pager", "ok");
     first.send(b"A1\r\n");
-    wait_for("the first press", || presses.presses().len() == 1);
+    wait_until_blocking(PATIENCE, "the first press", || presses.presses().len() == 1);
 
     // Unplug: the master closes and the adapter's path disappears.
     drop(first);
@@ -145,7 +136,7 @@ fn an_unplugged_receiver_is_disconnected_and_works_again_when_plugged_back() {
     assert_eq!(status.health, Health::Error);
     assert!(status.detail.contains("every 50 ms"), "{}", status.detail);
     // It keeps trying while the path is missing, and stays disconnected.
-    wait_for("a failed reopen", || {
+    wait_until_blocking(PATIENCE, "a failed reopen", || {
         board
             .get("serial-pager")
             .is_some_and(|s| s.detail.starts_with("cannot open"))
@@ -156,7 +147,7 @@ fn an_unplugged_receiver_is_disconnected_and_works_again_when_plugged_back() {
     plug(&link, &second);
     wait_condition(&board, "serial-pager", "ok");
     second.send(b"A1\r\n");
-    wait_for("the press after replugging", || {
+    wait_until_blocking(PATIENCE, "the press after replugging", || {
         presses.presses().len() == 2
     });
     assert_eq!(presses.presses()[1].2, "serial-pager:A1");
@@ -186,7 +177,7 @@ fn a_receiver_on_a_missing_port_is_reported_and_others_still_run() {
     wait_condition(&board, "serial-absent", "disconnected");
     wait_condition(&board, "serial-desk", "ok");
     pty.send(b"7\r");
-    wait_for("the lab press", || presses.presses().len() == 1);
+    wait_until_blocking(PATIENCE, "the lab press", || presses.presses().len() == 1);
     assert_eq!(presses.presses()[0].0.to_string(), "lab:next");
 }
 

@@ -7,7 +7,6 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -16,7 +15,9 @@ use waitless::clock::ManualClock;
 use waitless::config::Config;
 
 use crate::binary::Process;
-use crate::common::{ADMIN_NAME, ADMIN_PASSWORD, PATIENCE, START, provision, test_config};
+use crate::common::{
+    ADMIN_NAME, ADMIN_PASSWORD, PATIENCE, START, provision, test_config, wait_until,
+};
 
 /// waitless in-process with TLS on, on 127.0.0.1:0.
 struct TlsApp {
@@ -73,15 +74,8 @@ impl Drop for TlsApp {
 
 /// Waits until the self-signed certificate exists (the server makes it as it starts).
 async fn wait_for_file(path: &Path) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !path.exists() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let what = format!("{} to appear", path.display());
+    wait_until(PATIENCE, &what, async || path.exists()).await;
 }
 
 /// What an HTTPS request got.
@@ -174,23 +168,23 @@ impl Https {
 
 /// Polls /healthz over HTTPS until it answers 200.
 async fn wait_healthy(app: &mut TlsApp, client: &Https) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Ok(r) = client.request(app.addr, "GET", "/healthz", &[], None).await
-            && r.status == 200
-        {
-            return;
-        }
-        if app.thread.as_ref().is_some_and(JoinHandle::is_finished) {
-            let result = app.thread.take().unwrap().join().unwrap();
-            panic!("waitless stopped during start: {result:?}");
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waitless did not become healthy over HTTPS"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(
+        PATIENCE,
+        "waitless to become healthy over HTTPS",
+        async || {
+            if let Ok(r) = client.request(app.addr, "GET", "/healthz", &[], None).await
+                && r.status == 200
+            {
+                return true;
+            }
+            if app.thread.as_ref().is_some_and(JoinHandle::is_finished) {
+                let result = app.thread.take().unwrap().join().unwrap();
+                panic!("waitless stopped during start: {result:?}");
+            }
+            false
+        },
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -23,6 +23,74 @@ pub const START: &str = "2026-11-21T10:00:00Z";
 /// How long a test waits for something that should happen at once.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// How often [`wait_until`] looks again.
+const POLL: Duration = Duration::from_millis(10);
+
+/// What a [`wait_until`] probe answers: done (with a value), or not yet (and what it saw).
+pub trait Progress {
+    /// What the wait returns once done.
+    type Value;
+    /// `Ok` when done, else `Err` with what was seen, for the message if time runs out.
+    fn progress(self) -> Result<Self::Value, String>;
+}
+
+impl Progress for bool {
+    type Value = ();
+    fn progress(self) -> Result<(), String> {
+        if self {
+            Ok(())
+        } else {
+            Err("not yet".to_owned())
+        }
+    }
+}
+
+impl<T, E: std::fmt::Display> Progress for Result<T, E> {
+    type Value = T;
+    fn progress(self) -> Result<T, String> {
+        self.map_err(|seen| seen.to_string())
+    }
+}
+
+/// Runs `probe` until it says done, every few milliseconds, and returns its value; panics
+/// after `within`, saying what it waited for and what the last probe saw. A probe that does
+/// not finish is cut short at the deadline too. Probes may panic at once for what can never
+/// get better (the server exited). The one poll-with-deadline loop of the tests.
+pub async fn wait_until<P: Progress>(
+    within: Duration,
+    what: &str,
+    mut probe: impl AsyncFnMut() -> P,
+) -> P::Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let seen = match tokio::time::timeout_at(deadline, probe()).await {
+            Ok(answer) => match answer.progress() {
+                Ok(value) => return value,
+                Err(seen) => seen,
+            },
+            Err(_) => "(the last look did not finish)".to_owned(),
+        };
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}; last seen: {seen}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// [`wait_until`] for a test on a plain thread, outside any async runtime (it runs one).
+pub fn wait_until_blocking<P: Progress>(
+    within: Duration,
+    what: &str,
+    mut probe: impl FnMut() -> P,
+) -> P::Value {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+        .block_on(wait_until(within, what, async || probe()))
+}
+
 /// The admin every test server has (created before it starts).
 pub const ADMIN_NAME: &str = "admin";
 /// Its password.
@@ -237,24 +305,20 @@ impl TestApp {
 
     /// Polls /healthz until it answers 200 (with a deadline).
     pub async fn wait_healthy(&self) {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
+        wait_until(PATIENCE, "waitless to become healthy", async || {
             if let Ok(r) = self.client.get(self.url("/healthz")).send().await
                 && r.status() == 200
             {
-                return;
+                return true;
             }
             if let Some(thread) = &self.thread
                 && thread.is_finished()
             {
                 panic!("waitless stopped during start");
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "waitless did not become healthy"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            false
+        })
+        .await;
     }
 
     /// The data folder.
@@ -439,19 +503,20 @@ impl WsClient {
 
     /// The next JSON text message of any type.
     pub async fn next_any(&mut self) -> Value {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let msg = tokio::time::timeout_at(deadline, self.stream.next())
+        wait_until(PATIENCE, "a WebSocket message", async || {
+            let msg = self
+                .stream
+                .next()
                 .await
-                .expect("no WebSocket message in time")
                 .expect("WebSocket closed")
                 .expect("WebSocket error");
             match msg {
-                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
-                Message::Ping(_) | Message::Pong(_) => continue,
+                Message::Text(text) => Ok(serde_json::from_str(&text).unwrap()),
+                Message::Ping(_) | Message::Pong(_) => Err("a ping or a pong"),
                 other => panic!("unexpected WebSocket message {other:?}"),
             }
-        }
+        })
+        .await
     }
 
     /// Skips messages until an event of `kind` arrives; returns the event.
