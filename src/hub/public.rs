@@ -2,8 +2,9 @@
 //!
 //! Kiosks, displays and patients' phones read `/api/v1/events` on a LAN shared with guests. The
 //! audit trail keeps everything; the stream leaves out the client address, names staff only as
-//! `staff` (user, token, command-line and screen names stay private), and carries a
-//! `staff_changed` event without its details.
+//! `staff` (user, token, command-line and screen names stay private), carries a
+//! `staff_changed` event without its details, and a `ticket_issued` without the request's
+//! Idempotency-Key (sending the key again answers with the ticket and its status link).
 //!
 //! The view is a typed struct, so its JSON has a fixed field order: `seq`, `at`, `source`,
 //! `actor`, `kind`, then the fields of the kind in the order `EventKind` declares them (see
@@ -11,7 +12,7 @@
 
 use serde::Serialize;
 
-use crate::domain::{Event, EventKind, Source, Timestamp};
+use crate::domain::{Event, EventKind, Source, Ticket, Timestamp};
 
 /// An event as the public stream shows it.
 #[derive(Debug, Serialize)]
@@ -35,6 +36,14 @@ pub struct PublicEvent<'a> {
 pub enum PublicKind<'a> {
     /// Everything the event says (`kind` and its fields).
     Shown(&'a EventKind),
+    /// A ticket issued, without the request's Idempotency-Key (whoever holds the key gets the
+    /// ticket, with its status link, by sending the key again).
+    Issued {
+        /// `ticket_issued`.
+        kind: &'static str,
+        /// The new ticket.
+        ticket: &'a Ticket,
+    },
     /// Only the kind's name: its details are private.
     Withheld {
         /// The kind's snake_case name.
@@ -53,6 +62,10 @@ impl<'a> PublicEvent<'a> {
         let kind = match &event.kind {
             EventKind::StaffChanged { .. } => PublicKind::Withheld {
                 kind: event.kind.name(),
+            },
+            EventKind::TicketIssued { ticket, .. } => PublicKind::Issued {
+                kind: event.kind.name(),
+                ticket,
             },
             kind => PublicKind::Shown(kind),
         };
