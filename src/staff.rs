@@ -69,7 +69,7 @@ impl StaffError {
         match self {
             Self::Auth(e) => e.code(),
             Self::Engine(e) => e.code(),
-            Self::Store(_) => "storage-unavailable",
+            Self::Store(e) => e.code(),
             Self::Internal(_) => "internal",
         }
     }

@@ -63,6 +63,14 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The stable code every database failure shows (the HTTP API, the admin socket, the
+    /// screens): the change was not made, try again.
+    pub fn code(&self) -> &'static str {
+        "storage-unavailable"
+    }
+}
+
 macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {

@@ -19,7 +19,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 use super::error::WebError;
 use super::state::AppState;
 use crate::auth::screen::{ScreenKind, ScreenView};
-use crate::auth::{AuthError, Need, Principal, PrincipalKind};
+use crate::auth::{Need, Principal, PrincipalKind};
 use crate::domain::{Origin, RoomId, Source};
 
 /// The session cookie.
@@ -184,13 +184,7 @@ pub fn session_cookie(value: String, secure: bool) -> Cookie<'static> {
         .finish()
 }
 
-impl From<AuthError> for WebError {
-    fn from(e: AuthError) -> Self {
-        WebError::Auth(e)
-    }
-}
-
-/// Who may call a route: [`auth::guard`] enforces it on every route of [`ROUTES`].
+/// Who may call a route: [`guard`] enforces it on every route of [`super::ROUTES`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
     /// Anyone: kiosk, displays, patients' phones, health checks.

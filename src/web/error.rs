@@ -77,7 +77,7 @@ pub enum WebError {
     TooManyTickets,
     /// A login, user or token operation failed.
     #[error(transparent)]
-    Auth(crate::auth::AuthError),
+    Auth(#[from] crate::auth::AuthError),
     /// A bug or an unexpected failure: logged, not shown.
     #[error("internal error")]
     Internal(String),
