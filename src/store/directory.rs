@@ -43,38 +43,54 @@ pub(super) fn write_staff_rows(
                 .is_ok_and(|s| !rows.sessions_ended.contains(&s.user))
         })?;
     }
-    {
-        let mut tokens = txn.open_table(API_TOKENS)?;
-        for token in &rows.tokens {
-            let mut token = token.clone();
-            // `last_used` is written directly by requests: keep the later of the two.
-            if let Some(stored) = tokens.get(token.id.as_str())? {
-                let stored: TokenRecord = codec::decode(stored.value(), "api token")?;
-                token.last_used = token.last_used.max(stored.last_used);
-            }
-            tokens.insert(
-                token.id.as_str(),
-                codec::encode(&token, "api token")?.as_slice(),
-            )?;
-        }
-        for id in &rows.tokens_revoked {
-            tokens.remove(id.as_str())?;
-        }
+    // `last_used` and `last_seen` are written directly by requests: keep the later of the two.
+    put_keeping_later(
+        txn,
+        API_TOKENS,
+        "api token",
+        &rows.tokens,
+        |t: &TokenRecord| (t.id.as_str(), t.last_used),
+        |t, at| t.last_used = at,
+    )?;
+    put_keeping_later(
+        txn,
+        SCREENS,
+        "screen",
+        &rows.screens,
+        |s: &ScreenRecord| (s.id.as_str(), s.last_seen),
+        |s, at| s.last_seen = at,
+    )?;
+    let mut tokens = txn.open_table(API_TOKENS)?;
+    for id in &rows.tokens_revoked {
+        tokens.remove(id.as_str())?;
     }
     let mut screens = txn.open_table(SCREENS)?;
-    for screen in &rows.screens {
-        let mut screen = screen.clone();
-        if let Some(stored) = screens.get(screen.id.as_str())? {
-            let stored: ScreenRecord = codec::decode(stored.value(), "screen")?;
-            screen.last_seen = screen.last_seen.max(stored.last_seen);
-        }
-        screens.insert(
-            screen.id.as_str(),
-            codec::encode(&screen, "screen")?.as_slice(),
-        )?;
-    }
     for id in &rows.screens_unpaired {
         screens.remove(id.as_str())?;
+    }
+    Ok(())
+}
+
+/// Writes `rows` into `table` under their keys, each keeping the later of its own time and the
+/// stored row's (the `last_used` of a token, the `last_seen` of a screen).
+fn put_keeping_later<T: Clone + Serialize + DeserializeOwned>(
+    txn: &redb::WriteTransaction,
+    table: StrTable,
+    what: &str,
+    rows: &[T],
+    key_and_time: impl Fn(&T) -> (&str, Option<Timestamp>),
+    set_time: impl Fn(&mut T, Option<Timestamp>),
+) -> Result<(), StoreError> {
+    let mut table = txn.open_table(table)?;
+    for row in rows {
+        let (key, time) = key_and_time(row);
+        let stored = match table.get(key)? {
+            Some(v) => key_and_time(&codec::decode::<T>(v.value(), what)?).1,
+            None => None,
+        };
+        let mut row = row.clone();
+        set_time(&mut row, time.max(stored));
+        table.insert(key, codec::encode(&row, what)?.as_slice())?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use super::state::{AppState, blocking};
 use super::view::{
     self, AdminRoom, NextResponse, RoomTicketResponse, RoomView, UndoResponse, admin_room,
 };
+use crate::auth::UserView;
 use crate::domain::{Command, DomainError, RoomChange, RoomId, ServiceId, Source, StaffOp};
 
 /// The rooms, with whom they serve and whom they would call next.
@@ -237,56 +238,51 @@ pub async fn room_patch(
     let id = RoomId::parse(&id)?;
     let patch = body.into_inner();
     state.hub.read().state.room(&id)?;
-    let users = {
-        let auth = state.auth.clone();
-        blocking(move || auth.users()).await?
+    let auth = state.auth.clone();
+    let users = blocking(move || auth.users()).await?;
+    // Every doctor is checked before anything changes.
+    let doctor_ops = match &patch.doctors {
+        Some(doctors) => doctor_ops(&users, doctors, &id)?,
+        None => Vec::new(),
     };
-    // Check every doctor before changing anything.
-    if let Some(doctors) = &patch.doctors {
-        for name in doctors {
-            if !users.iter().any(|u| &u.name == name) {
-                return Err(DomainError::UserNotFound(name.clone()).into());
-            }
-        }
+    let update = Command::UpdateRoom {
+        room: id.clone(),
+        change: patch.room,
+    };
+    state.execute(update, actor.origin(Source::Staff)).await?;
+    for op in doctor_ops {
+        let command = Command::Staff { op };
+        state.execute(command, actor.origin(Source::Staff)).await?;
     }
-    state
-        .execute(
-            Command::UpdateRoom {
-                room: id.clone(),
-                change: patch.room,
-            },
-            actor.origin(Source::Staff),
-        )
-        .await?;
-    if let Some(doctors) = &patch.doctors {
-        for user in &users {
-            let wanted = doctors.contains(&user.name);
-            let has = user.rooms.contains(&id);
-            if wanted == has {
-                continue;
-            }
-            let mut rooms = user.rooms.clone();
-            if wanted {
-                rooms.push(id.clone());
+    Ok(HttpResponse::Ok().json(view::admin_room_now(&state, &id).await?))
+}
+
+/// The rooms changes that make `doctors` (and only them) the doctors of `room`.
+fn doctor_ops(
+    users: &[UserView],
+    doctors: &[String],
+    room: &RoomId,
+) -> Result<Vec<StaffOp>, DomainError> {
+    if let Some(unknown) = doctors
+        .iter()
+        .find(|d| !users.iter().any(|u| &u.name == *d))
+    {
+        return Err(DomainError::UserNotFound(unknown.clone()));
+    }
+    Ok(users
+        .iter()
+        .filter(|u| doctors.contains(&u.name) != u.rooms.contains(room))
+        .map(|u| {
+            let mut rooms = u.rooms.clone();
+            if doctors.contains(&u.name) {
+                rooms.push(room.clone());
             } else {
-                rooms.retain(|r| r != &id);
+                rooms.retain(|r| r != room);
             }
-            let op = StaffOp::SetRooms {
-                user: user.name.clone(),
+            StaffOp::SetRooms {
+                user: u.name.clone(),
                 rooms,
-            };
-            state
-                .execute(Command::Staff { op }, actor.origin(Source::Staff))
-                .await?;
-        }
-    }
-    let doctors = {
-        let auth = state.auth.clone();
-        blocking(move || auth.users()).await?
-    }
-    .into_iter()
-    .filter(|u| !u.disabled && u.rooms.contains(&id))
-    .map(|u| u.name)
-    .collect();
-    Ok(HttpResponse::Ok().json(admin_room(&state, &id, doctors)?))
+            }
+        })
+        .collect())
 }

@@ -102,7 +102,7 @@ pub async fn user_patch(
     body: web::Json<UserPatch>,
 ) -> Result<HttpResponse, WebError> {
     let name = name.into_inner();
-    let patch = body.into_inner();
+    let mut patch = body.into_inner();
     let user = {
         let auth = state.auth.clone();
         let wanted = name.clone();
@@ -113,48 +113,52 @@ pub async fn user_patch(
     if let Some(rooms) = &patch.rooms {
         check_rooms(&state, rooms)?;
     }
-    // Each change is its own command (and audit record); the engine refuses one that would
-    // leave no enabled admin. Demotion and disabling come first, so a refused one changes
-    // nothing else.
+    let password_hash = match patch.password.take() {
+        Some(password) => {
+            let auth = state.auth.clone();
+            Some(blocking(move || auth.hash_password(&password)).await?)
+        }
+        None => None,
+    };
+    for op in patch_ops(&user, patch, password_hash) {
+        change(&state, &actor, op).await?;
+    }
+    Ok(HttpResponse::Ok().json(user_view(&state, name).await?))
+}
+
+/// The changes a patch makes to `user`, each its own command (and audit record). Demotion and
+/// disabling come first: the engine refuses one that would leave no enabled admin, and then
+/// nothing else has changed.
+fn patch_ops(user: &UserView, patch: UserPatch, password_hash: Option<String>) -> Vec<StaffOp> {
+    let name = || user.name.clone();
     let mut ops = Vec::new();
-    if let Some(roles) = patch.roles
-        && roles != user.roles
-    {
+    if let Some(roles) = patch.roles.filter(|r| *r != user.roles) {
         ops.push(StaffOp::SetRoles {
-            user: name.clone(),
+            user: name(),
             roles,
             keep_an_admin: true,
         });
     }
-    if let Some(disabled) = patch.disabled
-        && disabled != user.disabled
-    {
+    if let Some(disabled) = patch.disabled.filter(|d| *d != user.disabled) {
         ops.push(StaffOp::SetDisabled {
-            user: name.clone(),
+            user: name(),
             disabled,
             keep_an_admin: true,
         });
     }
-    if let Some(rooms) = patch.rooms
-        && rooms != user.rooms
-    {
+    if let Some(rooms) = patch.rooms.filter(|r| *r != user.rooms) {
         ops.push(StaffOp::SetRooms {
-            user: name.clone(),
+            user: name(),
             rooms,
         });
     }
-    if let Some(password) = patch.password {
-        let auth = state.auth.clone();
-        let password_hash = blocking(move || auth.hash_password(&password)).await?;
+    if let Some(password_hash) = password_hash {
         ops.push(StaffOp::SetPassword {
-            user: name.clone(),
+            user: name(),
             password_hash,
         });
     }
-    for op in ops {
-        change(&state, &actor, op).await?;
-    }
-    Ok(HttpResponse::Ok().json(user_view(&state, name).await?))
+    ops
 }
 
 fn check_rooms(state: &AppState, rooms: &[RoomId]) -> Result<(), WebError> {

@@ -259,43 +259,12 @@ pub async fn status_get(
     query: web::Query<LangQuery>,
 ) -> Result<HttpResponse, WebError> {
     let lang = query.lang.as_deref().unwrap_or_default();
-    let unknown = || WebError::NotFound("status link".to_owned());
-    let mut id = state.links.verify(&token).ok_or_else(unknown)?;
-    let published = state.hub.read();
-    let live = &published.state;
-    // A transferred ticket continues as another: show where the patient is now.
-    for _ in 0..16 {
-        match live.tickets.get(&id).and_then(|t| t.transferred_to) {
-            Some(next) => id = next,
-            None => break,
-        }
-    }
-    let Some(ticket) = live.tickets.get(&id) else {
-        return Err(unknown());
-    };
-    let placement = live.placement(ticket, state.hub.policy());
-    let eta = placement.and_then(|p| p.eta);
-    let view = view::StatusView {
-        number: ticket.number.clone(),
-        service_name: live
-            .services
-            .get(&ticket.service)
-            .map(|s| s.name_in(lang).to_owned())
-            .unwrap_or_default(),
-        state: ticket.state,
-        position: placement.map(|p| p.position),
-        eta_minutes: eta.map(|e| e.minutes),
-        eta_range_minutes: eta.map(|e| [e.low, e.high]),
-        room_name: ticket
-            .room
-            .as_ref()
-            .filter(|_| ticket.state == crate::domain::TicketState::Called)
-            .and_then(|r| live.rooms.get(r))
-            .map(|r| r.name_in(lang).to_owned()),
-        called_at: ticket.called_at,
-        recall_count: ticket.recall_count,
-    };
-    Ok(HttpResponse::Ok().json(view))
+    state
+        .links
+        .verify(&token)
+        .and_then(|id| view::status_of(&state, id, lang))
+        .map(|view| HttpResponse::Ok().json(view))
+        .ok_or_else(|| WebError::NotFound("status link".to_owned()))
 }
 
 /// `?lang=`.
@@ -329,42 +298,8 @@ pub async fn ticket_announcement(
     query: web::Query<AnnouncementQuery>,
 ) -> Result<HttpResponse, WebError> {
     let id = TicketId(id.into_inner());
-    let catalog = match &query.lang {
-        Some(lang) if state.catalogs.has(lang) => state.catalogs.get(lang),
-        Some(lang) => {
-            return Err(WebError::InvalidQuery(format!("no language {lang:?}")));
-        }
-        None => state.catalogs.get(
-            state
-                .config
-                .screens
-                .languages
-                .first()
-                .map_or("en", String::as_str),
-        ),
-    };
-    let text = {
-        let published = state.hub.read();
-        let live = &published.state;
-        let ticket = live.ticket(id)?;
-        let room = ticket
-            .room
-            .as_ref()
-            .and_then(|r| live.rooms.get(r))
-            .ok_or_else(|| crate::domain::DomainError::InvalidTransition {
-                number: ticket.number.clone(),
-                state: ticket.state,
-                action: "announced",
-            })?;
-        crate::notify::announce::announcement(
-            catalog,
-            query.recall,
-            &ticket.number,
-            room.name_in(&catalog.code),
-        )
-    };
+    let (text, voice) = view::announcement_of(&state, id, query.lang.as_deref(), query.recall)?;
     let speech = state.speech.clone();
-    let voice = catalog.voice.clone();
     let wav = web::block(move || speech.render(&voice, &text)).await??;
     Ok(HttpResponse::Ok()
         .content_type("audio/wav")

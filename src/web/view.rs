@@ -532,3 +532,93 @@ pub fn next_of(state: &AppState, room: RoomId, outcome: &Outcome) -> NextRespons
         debounced: matches!(outcome, Outcome::Debounced { .. }),
     }
 }
+
+/// What a patient's status page shows of ticket `id` (following transfers: where the patient
+/// is now), names in `lang`; `None` if it is not in today's queue.
+pub fn status_of(state: &AppState, id: TicketId, lang: &str) -> Option<StatusView> {
+    let published = state.hub.read();
+    let live = &published.state;
+    let mut id = id;
+    for _ in 0..16 {
+        match live.tickets.get(&id).and_then(|t| t.transferred_to) {
+            Some(next) => id = next,
+            None => break,
+        }
+    }
+    let ticket = live.tickets.get(&id)?;
+    let placement = live.placement(ticket, state.hub.policy());
+    let eta = placement.and_then(|p| p.eta);
+    Some(StatusView {
+        number: ticket.number.clone(),
+        service_name: live
+            .services
+            .get(&ticket.service)
+            .map(|s| s.name_in(lang).to_owned())
+            .unwrap_or_default(),
+        state: ticket.state,
+        position: placement.map(|p| p.position),
+        eta_minutes: eta.map(|e| e.minutes),
+        eta_range_minutes: eta.map(|e| [e.low, e.high]),
+        room_name: ticket
+            .room
+            .as_ref()
+            .filter(|_| ticket.state == TicketState::Called)
+            .and_then(|r| live.rooms.get(r))
+            .map(|r| r.name_in(lang).to_owned()),
+        called_at: ticket.called_at,
+        recall_count: ticket.recall_count,
+    })
+}
+
+/// The words of ticket `id`'s call in `lang` (the first screen language when `None`) and the
+/// voice to speak them: "Token A 42, please go to Room 2".
+pub fn announcement_of(
+    state: &AppState,
+    id: TicketId,
+    lang: Option<&str>,
+    recall: bool,
+) -> Result<(String, String), WebError> {
+    let catalog = match lang {
+        Some(lang) if state.catalogs.has(lang) => state.catalogs.get(lang),
+        Some(lang) => return Err(WebError::InvalidQuery(format!("no language {lang:?}"))),
+        None => state.catalogs.get(
+            state
+                .config
+                .screens
+                .languages
+                .first()
+                .map_or("en", String::as_str),
+        ),
+    };
+    let published = state.hub.read();
+    let live = &published.state;
+    let ticket = live.ticket(id)?;
+    let room = ticket
+        .room
+        .as_ref()
+        .and_then(|r| live.rooms.get(r))
+        .ok_or_else(|| crate::domain::DomainError::InvalidTransition {
+            number: ticket.number.clone(),
+            state: ticket.state,
+            action: "announced",
+        })?;
+    let text = crate::notify::announce::announcement(
+        catalog,
+        recall,
+        &ticket.number,
+        room.name_in(&catalog.code),
+    );
+    Ok((text, catalog.voice.clone()))
+}
+
+/// A room as the admin pages show it, with its doctors as they are now.
+pub async fn admin_room_now(state: &AppState, id: &RoomId) -> Result<AdminRoom, WebError> {
+    let auth = state.auth.clone();
+    let doctors = super::state::blocking(move || auth.users())
+        .await?
+        .into_iter()
+        .filter(|u| !u.disabled && u.rooms.contains(id))
+        .map(|u| u.name)
+        .collect();
+    admin_room(state, id, doctors)
+}
