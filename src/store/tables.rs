@@ -17,12 +17,12 @@ pub const SERVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("service
 pub const ROOMS: TableDefinition<&str, &[u8]> = TableDefinition::new("rooms");
 /// Today's idempotency keys: key → [`crate::domain::IdempotencyEntry`].
 pub const IDEMPOTENCY: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
-/// Staff users: name → [`crate::auth::User`] (holds the argon2id PHC string).
+/// Staff users: name → [`crate::domain::User`] (holds the argon2id PHC string).
 pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
-/// Staff sessions: SHA-256 of the session id (base64url) → [`crate::auth::SessionRecord`]. The
+/// Staff sessions: SHA-256 of the session id (base64url) → [`crate::domain::SessionRecord`]. The
 /// id itself is never stored.
 pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
-/// API tokens: token id → [`crate::auth::TokenRecord`] (holds the SHA-256 of the secret).
+/// API tokens: token id → [`crate::domain::TokenRecord`] (holds the SHA-256 of the secret).
 pub const API_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
 /// Patients' personal details (name, phone) by ticket id, kept out of the hash-chained event
 /// log so they can be deleted after the retention period: JSON `PatientDetails`.
