@@ -37,6 +37,17 @@ pub enum StoreError {
         "no database at {0} — check the data folder (--data or WAITLESS_DATA; it holds waitless.redb)"
     )]
     NotFound(PathBuf),
+    /// The file exists but is not a database (empty, cut short, or something else): never
+    /// replaced by a fresh clinic.
+    #[error(
+        "{path} is not a waitless database ({reason}) — it may be a failed restore or copy. Restore the backup (docs/operations.md, Backups), or move it away to start a fresh clinic"
+    )]
+    NotADatabase {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The file predates the audit trail and has not been migrated yet.
     #[error(
         "database {path} has schema version {found}, written before the audit trail — start waitless once on it (it adds the hash chain), then verify again"

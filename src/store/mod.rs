@@ -91,11 +91,36 @@ impl Store {
                 source,
             })?;
         }
+        // redb makes a new database in an empty file: a failed restore or copy would silently
+        // become the demo clinic.
+        if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            return Err(StoreError::NotADatabase {
+                path: path.to_owned(),
+                reason: "the file is empty".to_owned(),
+            });
+        }
         let db = redb::Database::builder()
             .set_cache_size(options.cache_bytes)
             .create(path)
             .map_err(|e| match e {
                 redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_owned()),
+                redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => {
+                    StoreError::NotADatabase {
+                        path: path.to_owned(),
+                        reason,
+                    }
+                }
+                redb::DatabaseError::Storage(redb::StorageError::Io(source))
+                    if matches!(
+                        source.kind(),
+                        std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+                    ) =>
+                {
+                    StoreError::NotADatabase {
+                        path: path.to_owned(),
+                        reason: source.to_string(),
+                    }
+                }
                 redb::DatabaseError::Storage(redb::StorageError::Io(source))
                     if source.kind() == std::io::ErrorKind::PermissionDenied =>
                 {

@@ -841,3 +841,38 @@ async fn users_and_tokens_are_made_on_the_command_line_and_work_on_the_server() 
     assert!(status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("intact"), "{stdout}");
 }
+
+#[tokio::test]
+async fn empty_or_foreign_database_file_is_refused_not_replaced_by_the_demo() {
+    for (case, bytes) in [
+        ("an empty file (a failed copy)", Vec::new()),
+        (
+            "a file that is no database",
+            b"not a database, just text\n".repeat(300),
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("waitless.redb");
+        std::fs::write(&file, &bytes).unwrap();
+        let bind = format!("127.0.0.1:{}", free_port());
+        let (status, _, stderr) = Process::run(
+            &["--data", dir.path().to_str().unwrap(), "--bind", &bind],
+            &[],
+        )
+        .await;
+        assert_eq!(status.code(), Some(1), "{case}: {status}; log:\n{stderr}");
+        assert!(stderr.contains(file.to_str().unwrap()), "{case}: {stderr}");
+        assert!(
+            stderr.contains("not a waitless database"),
+            "{case}: {stderr}"
+        );
+        assert!(stderr.contains("restore"), "{case}: {stderr}");
+        assert!(stderr.contains("move it away"), "{case}: {stderr}");
+        assert!(!stderr.contains("demo clinic"), "{case}: {stderr}");
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            bytes,
+            "{case}: the file is left as it was"
+        );
+    }
+}
