@@ -424,7 +424,7 @@ mod tests {
         assert!(report.is_ok(), "{report}");
         assert_eq!(report.events, events);
         assert_eq!(report.last_seq, events);
-        assert_eq!(report.head, read_head(&store.db).unwrap().0);
+        assert_eq!(report.head, store.with_db(read_head).unwrap().0);
         assert_ne!(report.head, GENESIS);
         assert!(report.to_string().starts_with("audit trail intact"));
     }
@@ -587,7 +587,7 @@ mod tests {
         ));
         let store = Store::open(&path, &options()).unwrap();
         assert_eq!(
-            schema::read_version(&store.db).unwrap(),
+            store.with_db(schema::read_version).unwrap(),
             Some(schema::SCHEMA_VERSION)
         );
         let report = store.verify_chain().unwrap();

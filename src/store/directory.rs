@@ -8,7 +8,7 @@
 //! These tables need no migration: redb creates them on first write, and a read of a table
 //! that does not exist yet answers "empty".
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -215,7 +215,7 @@ impl Store {
 
     /// A ticket's patient details, if recorded and not purged.
     pub fn patient_get(&self, ticket: TicketId) -> Result<Option<PatientDetails>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = match txn.open_table(PATIENTS) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -230,7 +230,7 @@ impl Store {
     /// The tickets whose patients' details were recorded before `older_than` (and those whose
     /// row cannot be read: personal data of unknown age goes too).
     pub fn patients_older_than(&self, older_than: Timestamp) -> Result<Vec<TicketId>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = match txn.open_table(PATIENTS) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -248,8 +248,8 @@ impl Store {
         Ok(out)
     }
 
-    pub(super) fn begin_auth_write(&self) -> Result<redb::WriteTransaction, StoreError> {
-        let mut txn = self.db.begin_write()?;
+    fn begin_auth_write(&self) -> Result<super::Writing<'_>, StoreError> {
+        let mut txn = self.write_txn()?;
         txn.set_durability(self.durability)?;
         Ok(txn)
     }
@@ -274,7 +274,7 @@ impl Store {
         key: &str,
         what: &str,
     ) -> Result<Option<T>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = match txn.open_table(table) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -291,7 +291,7 @@ impl Store {
         table: StrTable,
         what: &str,
     ) -> Result<Vec<T>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = match txn.open_table(table) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),

@@ -58,6 +58,9 @@ pub enum StoreError {
         /// Its version.
         found: u64,
     },
+    /// A write failed and the database could not be opened again yet.
+    #[error("the database is closed after a failed write and could not be opened again yet: {0}")]
+    Closed(String),
     /// The system's random source failed.
     #[error("cannot make a secret: the system's random source failed: {0}")]
     Random(String),

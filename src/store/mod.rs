@@ -8,7 +8,14 @@
 //! transaction; [`Store::verify_chain`] checks it.
 //!
 //! Calls block on the disk: call them from the engine's thread or `spawn_blocking`.
+//!
+//! A failed write (a full disk) leaves redb refusing every later write ("previous I/O error")
+//! until the file is opened again: the store notes the failure ([`Store::failure`], shown by
+//! `/healthz`), and the engine calls [`Store::reopen`], which drops the database and opens the
+//! file again under the store's lock, which every transaction holds while it runs. The file
+//! still holds every committed transaction; redb recovers it on open.
 
+mod backing;
 pub mod chain;
 mod codec;
 mod directory;
@@ -18,12 +25,14 @@ pub mod tables;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
+use std::time::Instant;
 
 use jiff::civil::Date;
 use redb::{Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
+pub use backing::{Backing, DiskSwitch, FullDisk};
 pub use chain::{ChainFault, ChainReport, audit_hash_at, audit_verify};
 pub use error::StoreError;
 use tables::{
@@ -42,6 +51,62 @@ pub struct StoreOptions {
     pub fsync: bool,
     /// Page cache, bytes.
     pub cache_bytes: usize,
+}
+
+/// The last write failed: why, and since when writes fail.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// The error.
+    pub reason: String,
+    /// The first failure of this run of failures.
+    pub since: Instant,
+}
+
+/// A read transaction, with the store's lock held so that a reopen waits for it.
+struct Reading<'a> {
+    txn: redb::ReadTransaction,
+    _db: RwLockReadGuard<'a, Option<redb::Database>>,
+}
+
+impl std::ops::Deref for Reading<'_> {
+    type Target = redb::ReadTransaction;
+    fn deref(&self) -> &Self::Target {
+        &self.txn
+    }
+}
+
+/// A write transaction, with the store's lock held; its commit records the store's health.
+struct Writing<'a> {
+    txn: redb::WriteTransaction,
+    store: &'a Store,
+    _db: RwLockReadGuard<'a, Option<redb::Database>>,
+}
+
+impl std::ops::Deref for Writing<'_> {
+    type Target = redb::WriteTransaction;
+    fn deref(&self) -> &Self::Target {
+        &self.txn
+    }
+}
+
+impl std::ops::DerefMut for Writing<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.txn
+    }
+}
+
+impl Writing<'_> {
+    fn commit(self) -> Result<(), StoreError> {
+        let Writing { txn, store, _db } = self;
+        let result = txn.commit().map_err(StoreError::from);
+        store.record(result.as_ref().err());
+        result
+    }
+
+    fn abort(self) -> Result<(), StoreError> {
+        self.txn.abort()?;
+        Ok(())
+    }
 }
 
 /// The queue's scalar state, one row in the meta table.
@@ -67,9 +132,14 @@ pub struct Loaded {
 
 /// The database.
 pub struct Store {
-    db: redb::Database,
+    /// `None` after a reopen failed: every call answers [`StoreError::Closed`] until the next.
+    db: RwLock<Option<redb::Database>>,
     path: PathBuf,
     durability: Durability,
+    cache_bytes: usize,
+    backing: Backing,
+    /// The last write failed (cleared by the next that succeeds).
+    failure: Mutex<Option<Failure>>,
     /// The hash of the last committed event ([`chain::GENESIS`] for an empty log). Locked for
     /// the whole of a commit, so links are computed in commit order.
     head: Mutex<[u8; 32]>,
@@ -85,6 +155,15 @@ impl Store {
     /// Opens (or creates) the database file at `path`, creating its folder, and checks its
     /// schema version.
     pub fn open(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        Self::open_on(path, options, Backing::default())
+    }
+
+    /// [`Self::open`] with the database's bytes on `backing` (tests: a failing disk).
+    pub fn open_on(
+        path: &Path,
+        options: &StoreOptions,
+        backing: Backing,
+    ) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::DataFolder {
                 path: dir.to_owned(),
@@ -99,9 +178,11 @@ impl Store {
                 reason: "the file is empty".to_owned(),
             });
         }
-        let db = redb::Database::builder()
-            .set_cache_size(options.cache_bytes)
-            .create(path)
+        let db = backing
+            .create(
+                redb::Database::builder().set_cache_size(options.cache_bytes),
+                path,
+            )
             .map_err(|e| match e {
                 redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_owned()),
                 redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => {
@@ -140,8 +221,11 @@ impl Store {
             );
         }
         Ok(Self {
-            db,
+            db: RwLock::new(Some(db)),
             path: path.to_owned(),
+            cache_bytes: options.cache_bytes,
+            backing,
+            failure: Mutex::new(None),
             durability: if options.fsync {
                 Durability::Immediate
             } else {
@@ -156,9 +240,117 @@ impl Store {
         &self.path
     }
 
+    /// Runs `f` on the database with the store's lock held (a reopen waits for it).
+    fn with_db<T>(
+        &self,
+        f: impl FnOnce(&redb::Database) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let slot = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        match slot.as_ref() {
+            Some(db) => f(db),
+            None => Err(self.closed()),
+        }
+    }
+
+    fn closed(&self) -> StoreError {
+        let reason = self
+            .failure()
+            .map_or_else(|| "unknown".to_owned(), |f| f.reason);
+        StoreError::Closed(reason)
+    }
+
+    fn read_txn(&self) -> Result<Reading<'_>, StoreError> {
+        let slot = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        let txn = match slot.as_ref() {
+            Some(db) => db.begin_read()?,
+            None => return Err(self.closed()),
+        };
+        Ok(Reading { txn, _db: slot })
+    }
+
+    fn write_txn(&self) -> Result<Writing<'_>, StoreError> {
+        let slot = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        let txn = match slot.as_ref() {
+            Some(db) => db.begin_write(),
+            None => return Err(self.closed()),
+        };
+        match txn {
+            Ok(txn) => Ok(Writing {
+                txn,
+                store: self,
+                _db: slot,
+            }),
+            Err(e) => {
+                let e = StoreError::from(e);
+                self.record(Some(&e));
+                Err(e)
+            }
+        }
+    }
+
+    /// Notes how a write ended: a failure starts (or continues) a run of failures, a success
+    /// ends it.
+    fn record(&self, error: Option<&StoreError>) {
+        let mut failure = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        match (error, failure.as_mut()) {
+            (None, _) => *failure = None,
+            (Some(e), Some(f)) => f.reason = e.to_string(),
+            (Some(e), None) => {
+                *failure = Some(Failure {
+                    reason: e.to_string(),
+                    since: Instant::now(),
+                });
+            }
+        }
+    }
+
+    /// Why writes fail, since when (`None`: the last write succeeded).
+    pub fn failure(&self) -> Option<Failure> {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Drops the database and opens the file again: after a failed write redb refuses every
+    /// later one until then. Waits for running transactions. The file holds every committed
+    /// transaction (redb recovers it on open). If the open fails, the store stays closed
+    /// (every call answers [`StoreError::Closed`]) until the next reopen.
+    pub fn reopen(&self) -> Result<(), StoreError> {
+        let mut slot = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(old) = slot.take() {
+            // A failed write is latched: this close reports it again; the file is left for the
+            // open below to recover.
+            if let Err(e) = old.close() {
+                tracing::debug!("closing the database before opening it again: {e}");
+            }
+        }
+        let db = self
+            .backing
+            .create(
+                redb::Database::builder().set_cache_size(self.cache_bytes),
+                &self.path,
+            )
+            .map_err(StoreError::from)?;
+        let (head, _) = chain::read_head(&db)?;
+        *self.head.lock().unwrap_or_else(PoisonError::into_inner) = head;
+        *slot = Some(db);
+        Ok(())
+    }
+
+    /// A small write that tells whether the database can commit again (the engine tries it
+    /// while writes fail and nothing else is written); records the result like any write.
+    pub fn probe(&self) -> Result<(), StoreError> {
+        let mut txn = self.write_txn()?;
+        txn.set_durability(self.durability)?;
+        txn.open_table(META)?
+            .insert(tables::META_WRITE_CHECK, [0u8; 8].as_slice())?;
+        txn.commit()
+    }
+
     /// Loads the queue from the state tables (`None`: a new database, never seeded).
     pub fn load(&self) -> Result<Option<Loaded>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let meta = match txn.open_table(META) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -215,10 +407,11 @@ impl Store {
         let Some(last) = batch.last() else {
             return Ok(());
         };
+        // The database's lock first, then the head's (as `reopen` takes them).
+        let mut txn = self.write_txn()?;
         // Poisoning cannot leave a wrong head: it is only assigned after a commit.
         let mut head = self.head.lock().unwrap_or_else(PoisonError::into_inner);
         let mut next = *head;
-        let mut txn = self.db.begin_write()?;
         txn.set_durability(self.durability)?;
         {
             let mut events = txn.open_table(EVENTS)?;
@@ -292,12 +485,16 @@ impl Store {
                 Ok(())
             }
             Err(e) => {
-                // Whether anything reached the disk is unknown: take the head back from it.
-                match chain::read_head(&self.db) {
-                    Ok((stored, _)) => *head = stored,
+                // Whether anything reached the disk is unknown: take the head back from it
+                // (a reopen reads it again from the file).
+                drop(head);
+                match self.with_db(chain::read_head) {
+                    Ok((stored, _)) => {
+                        *self.head.lock().unwrap_or_else(PoisonError::into_inner) = stored;
+                    }
                     Err(read) => tracing::error!("cannot read the audit trail's head: {read}"),
                 }
-                Err(e.into())
+                Err(e)
             }
         }
     }
@@ -305,12 +502,12 @@ impl Store {
     /// Walks every event in order and checks the audit trail's hash chain: the first event
     /// that was edited, deleted, or whose hash was edited (see [`chain`]).
     pub fn verify_chain(&self) -> Result<ChainReport, StoreError> {
-        chain::verify(&self.db)
+        self.with_db(chain::verify)
     }
 
     /// A ticket from the live table or the archive.
     pub fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         for table in [TICKETS, TICKET_ARCHIVE] {
             match txn.open_table(table) {
                 Ok(t) => {
@@ -327,7 +524,7 @@ impl Store {
 
     /// Up to `limit` events after `seq`, oldest first.
     pub fn events_after(&self, seq: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let events = match txn.open_table(EVENTS) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -343,7 +540,7 @@ impl Store {
 
     /// The last `limit` events, oldest first.
     pub fn recent_events(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let events = match txn.open_table(EVENTS) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -360,7 +557,7 @@ impl Store {
 
     /// Number of events in the log.
     pub fn event_count(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         match txn.open_table(EVENTS) {
             Ok(t) => Ok(t.len()?),
             Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
@@ -371,14 +568,17 @@ impl Store {
     /// Closes the database, writing its clean-shutdown header (dropping does the same, but
     /// cannot report an error).
     pub fn close(self) -> Result<(), StoreError> {
-        self.db.close()?;
+        let slot = self.db.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if let Some(db) = slot {
+            db.close()?;
+        }
         Ok(())
     }
 
     /// The secret that signs patients' status links, made on first use and kept in the
     /// database (so printed links stay valid across restarts).
     pub fn link_secret(&self) -> Result<[u8; 32], StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.write_txn()?;
         let secret = {
             let mut meta = txn.open_table(META)?;
             let stored = match meta.get(tables::META_LINK_SECRET)? {
@@ -401,12 +601,12 @@ impl Store {
 
     /// A cheap read that proves the database answers (`/healthz`).
     pub fn check(&self) -> Result<(), StoreError> {
-        schema::read_version(&self.db).map(|_| ())
+        self.with_db(|db| schema::read_version(db).map(|_| ()))
     }
 
     /// Writes a schema version (tests use it to fake a file from a newer waitless).
     pub fn force_schema_version(&self, version: u64) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.write_txn()?;
         schema::write_version(&txn, version)?;
         txn.commit()?;
         Ok(())
