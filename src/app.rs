@@ -17,7 +17,7 @@ use crate::engine::{Engine, EngineParts, load_or_seed};
 use crate::hub::Hub;
 use crate::i18n::Catalogs;
 use crate::notify::speech::Speech;
-use crate::store::{Store, StoreOptions};
+use crate::store::{Backing, Store, StoreOptions};
 use crate::web::{self, AppState};
 use actix_web::web::Data;
 
@@ -65,6 +65,17 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    run_on(config, listener, clock, Backing::default(), shutdown).await
+}
+
+/// [`run`] with the database's bytes on `backing` (the tests: a disk that fills on demand).
+pub async fn run_on(
+    config: Config,
+    listener: TcpListener,
+    clock: Arc<dyn Clock>,
+    backing: Backing,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let tls = if config.tls.enabled {
         // A self-signed certificate names the addresses staff type in: the bound one, or the
@@ -88,12 +99,13 @@ pub async fn run(
     let calendar = config.calendar()?;
     let policy = config.policy();
     let path = config.database_path();
-    let store = Store::open(
+    let store = Store::open_on(
         &path,
         &StoreOptions {
             fsync: config.store.fsync,
             cache_bytes: config.store.cache_mib * 1024 * 1024,
         },
+        backing,
     )
     .with_context(|| format!("cannot open the database {}", path.display()))?;
     let store = Arc::new(store);
@@ -119,6 +131,8 @@ pub async fn run(
             clock: Arc::clone(&clock),
             calendar,
             policy,
+            unwritable_restart: Some(Duration::from_secs(config.store.unwritable_restart_secs))
+                .filter(|d| !d.is_zero()),
         },
         books,
     )?;

@@ -328,6 +328,10 @@ pub struct StoreConfig {
     /// Patients' names and phone numbers (when reception records them) are deleted this many
     /// days after they were recorded (checked at start and at every day close).
     pub patient_details_days: u32,
+    /// When the database cannot be written for this many seconds (a full disk that does not
+    /// heal), the engine stops feeding the systemd watchdog, so systemd restarts waitless;
+    /// 0 = never.
+    pub unwritable_restart_secs: u64,
 }
 
 /// Logging.
@@ -372,6 +376,7 @@ impl Default for Config {
                 fsync: true,
                 cache_mib: 4,
                 patient_details_days: 30,
+                unwritable_restart_secs: 120,
             },
             screens: ScreensConfig {
                 languages: vec!["en".to_owned(), "hi".to_owned()],

@@ -15,6 +15,13 @@
 //! `WATCHDOG=1` keep-alive, at half the timeout systemd gives in `WATCHDOG_USEC`, idle or
 //! busy: an engine stuck in a command or a commit stops pinging and systemd restarts
 //! waitless. Without `NOTIFY_SOCKET` (a laptop, the tests) the pings are no-ops.
+//!
+//! A failed write (a full disk) leaves redb refusing every later write until the file is
+//! opened again: the engine reopens the store at once after a failed commit, and while writes
+//! keep failing it tries again (a reopen, then a small test write) with a growing pause of one
+//! to five seconds ([`Reopen`]), so issuing resumes within seconds of space returning. When
+//! writes have failed for longer than `store.unwritable_restart_secs`, it stops feeding the
+//! watchdog: systemd restarts waitless.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +43,9 @@ use crate::store::{Store, StoreError};
 const MAX_BATCH: usize = 512;
 /// How often an idle engine checks the clinic day.
 const TICK: Duration = Duration::from_secs(1);
+/// The first pause between attempts to reopen a store that cannot write, and the longest.
+const REOPEN_FIRST: Duration = Duration::from_secs(1);
+const REOPEN_MOST: Duration = Duration::from_secs(5);
 
 /// What happened to a command.
 #[derive(Clone, Debug)]
@@ -267,6 +277,8 @@ pub struct EngineParts {
     pub calendar: ClinicCalendar,
     /// The queue's rules.
     pub policy: Policy,
+    /// Stop feeding the systemd watchdog once writes have failed this long (`None`: never).
+    pub unwritable_restart: Option<Duration>,
 }
 
 /// What the engine decides on: the queue, the staff directory, and the last event's sequence
@@ -418,7 +430,7 @@ impl Engine {
         let (sender, receiver) = mpsc::channel();
         let stopping = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stopping);
-        let watchdog = Watchdog::new(sd_notify::watchdog_enabled());
+        let watchdog = Watchdog::new(sd_notify::watchdog_enabled(), parts.unwritable_restart);
         if let Some(interval) = watchdog.interval {
             tracing::info!(
                 "systemd watchdog on: the engine pings every {} ms",
@@ -435,6 +447,7 @@ impl Engine {
                     stale: false,
                     stopping: flag,
                     watchdog,
+                    reopen: Reopen::default(),
                 }
                 .run();
             })?;
@@ -473,6 +486,37 @@ struct Writer {
     stopping: Arc<AtomicBool>,
     /// When to send systemd the next keep-alive.
     watchdog: Watchdog,
+    /// When to try the store again while it cannot write.
+    reopen: Reopen,
+}
+
+/// When the engine tries again to reopen a store that cannot write: at once after the first
+/// failure, then after a pause that doubles from [`REOPEN_FIRST`] up to [`REOPEN_MOST`] (a
+/// reopen recovers the file, which costs more on a large one). Time is a parameter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Reopen {
+    /// The last attempt and the pause after it; `None`: writes work.
+    last: Option<(Instant, Duration)>,
+}
+
+impl Reopen {
+    /// Whether an attempt is due at `now`; if so, records it.
+    fn due(&mut self, now: Instant) -> bool {
+        let pause = match self.last {
+            None => REOPEN_FIRST,
+            Some((at, pause)) if now.saturating_duration_since(at) >= pause => {
+                (pause * 2).min(REOPEN_MOST)
+            }
+            Some(_) => return false,
+        };
+        self.last = Some((now, pause));
+        true
+    }
+
+    /// Writes work again.
+    fn healed(&mut self) {
+        self.last = None;
+    }
 }
 
 /// The systemd watchdog as the engine loop keeps it: pings at half the timeout systemd set
@@ -484,15 +528,38 @@ struct Watchdog {
     interval: Option<Duration>,
     /// When the last ping was sent; `None` before the first.
     last: Option<Instant>,
+    /// No pings once writes have failed this long (`None`: ping anyway).
+    unwritable: Option<Duration>,
+    /// The pings stopped for failing writes (logged once).
+    starved: bool,
 }
 
 impl Watchdog {
     /// A watchdog for systemd's timeout (`None` or zero: off).
-    fn new(timeout: Option<Duration>) -> Self {
+    fn new(timeout: Option<Duration>, unwritable: Option<Duration>) -> Self {
         Self {
             interval: timeout.filter(|t| !t.is_zero()).map(|t| t / 2),
             last: None,
+            unwritable,
+            starved: false,
         }
+    }
+
+    /// Whether writes have failed (since `failing`) for too long to keep systemd content.
+    fn starving(&mut self, now: Instant, failing: Option<Instant>) -> bool {
+        let starving = matches!(
+            (self.unwritable, failing),
+            (Some(limit), Some(since)) if now.saturating_duration_since(since) >= limit
+        );
+        if starving && !self.starved && self.interval.is_some() {
+            tracing::error!(
+                "the database has not been writable for {} s: no more systemd watchdog \
+                 keep-alives, systemd will restart waitless",
+                self.unwritable.unwrap_or_default().as_secs()
+            );
+        }
+        self.starved = starving;
+        starving
     }
 
     /// Whether a ping is due at `now`; if so, records it as sent.
@@ -522,9 +589,11 @@ impl Watchdog {
         }
     }
 
-    /// Sends the keep-alive if it is due (a no-op without `NOTIFY_SOCKET`).
-    fn keep_alive(&mut self, now: Instant) {
-        if self.ping_due(now)
+    /// Sends the keep-alive if it is due (a no-op without `NOTIFY_SOCKET`), unless writes have
+    /// failed since `failing` for too long.
+    fn keep_alive(&mut self, now: Instant, failing: Option<Instant>) {
+        if !self.starving(now, failing)
+            && self.ping_due(now)
             && let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Watchdog])
         {
             tracing::warn!("cannot send the systemd watchdog keep-alive: {e}");
@@ -541,7 +610,8 @@ impl Writer {
     fn run(mut self) {
         loop {
             let mut batch = Vec::new();
-            self.watchdog.keep_alive(Instant::now());
+            let failing = self.parts.store.failure().map(|f| f.since);
+            self.watchdog.keep_alive(Instant::now(), failing);
             match self
                 .receiver
                 .recv_timeout(self.watchdog.wait(Instant::now(), TICK))
@@ -560,6 +630,8 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            // Idle: nothing else would show that the disk can take writes again.
+            self.heal(batch.is_empty());
             self.process(batch);
         }
         tracing::debug!("engine stopped");
@@ -620,6 +692,7 @@ impl Writer {
                         tracing::info!(%day, %new_day, closed = closed.len(), "clinic day closed");
                     }
                 }
+                self.reopen.healed();
                 self.parts
                     .hub
                     .publish(events.into_iter().map(|(e, _)| e).collect());
@@ -637,6 +710,7 @@ impl Writer {
                     };
                     Pending { result, ..p }.answer();
                 }
+                self.heal(false);
                 self.reload();
             }
         }
@@ -655,6 +729,44 @@ impl Writer {
             .decide(command, origin, now, &self.parts.policy)?;
         events.extend(written);
         Ok(outcome)
+    }
+
+    /// While writes fail: reopens the store when an attempt is due (redb refuses every write
+    /// after a failed one until then) and, with `probe`, tries a small write to learn whether
+    /// the disk takes writes again.
+    fn heal(&mut self, probe: bool) {
+        let Some(failure) = self.parts.store.failure() else {
+            self.reopen.healed();
+            return;
+        };
+        if !self.reopen.due(Instant::now()) {
+            return;
+        }
+        match self.parts.store.reopen() {
+            Ok(()) => {
+                tracing::info!("database opened again after a failed write");
+                self.stale = true;
+            }
+            Err(e) => {
+                tracing::warn!("cannot open the database again yet: {e}");
+                return;
+            }
+        }
+        if probe {
+            match self.parts.store.probe() {
+                Ok(()) => {
+                    self.reopen.healed();
+                    tracing::info!(
+                        "the database takes writes again, {} s after they began to fail",
+                        failure.since.elapsed().as_secs()
+                    );
+                }
+                Err(e) => tracing::debug!("the database still cannot write: {e}"),
+            }
+        }
+        if self.stale {
+            self.reload();
+        }
     }
 
     /// After a failed commit: the database holds the truth; take it back.
@@ -698,7 +810,7 @@ mod tests {
     #[test]
     fn watchdog_off_never_pings_and_waits_a_full_tick() {
         for timeout in [None, Some(Duration::ZERO)] {
-            let mut watchdog = Watchdog::new(timeout);
+            let mut watchdog = Watchdog::new(timeout, None);
             let now = Instant::now();
             assert!(!watchdog.ping_due(now));
             assert_eq!(watchdog.wait(now, TICK_1S), TICK_1S);
@@ -708,7 +820,7 @@ mod tests {
     #[test]
     fn watchdog_pings_at_half_the_timeout() {
         let start = Instant::now();
-        let mut watchdog = Watchdog::new(Some(Duration::from_secs(30)));
+        let mut watchdog = Watchdog::new(Some(Duration::from_secs(30)), None);
         assert_eq!(watchdog.interval, Some(Duration::from_secs(15)));
         assert_eq!(
             watchdog.wait(start, TICK_1S),
@@ -725,7 +837,7 @@ mod tests {
     #[test]
     fn idle_engine_waits_no_longer_than_the_next_ping() {
         let start = Instant::now();
-        let mut watchdog = Watchdog::new(Some(Duration::from_millis(400)));
+        let mut watchdog = Watchdog::new(Some(Duration::from_millis(400)), None);
         assert!(watchdog.ping_due(start));
         // A short watchdog: the wait is bounded by the ping, not the 1 s tick.
         assert_eq!(watchdog.wait(start, TICK_1S), Duration::from_millis(200));
@@ -739,8 +851,43 @@ mod tests {
             "overdue: do not block"
         );
         // A long watchdog: the tick (closing the clinic day) bounds the wait.
-        let mut long = Watchdog::new(Some(Duration::from_secs(60)));
+        let mut long = Watchdog::new(Some(Duration::from_secs(60)), None);
         assert!(long.ping_due(start));
         assert_eq!(long.wait(start, TICK_1S), TICK_1S);
+    }
+
+    #[test]
+    fn watchdog_starves_only_after_writes_fail_for_the_configured_time() {
+        let start = Instant::now();
+        let mut watchdog = Watchdog::new(
+            Some(Duration::from_secs(30)),
+            Some(Duration::from_secs(120)),
+        );
+        assert!(!watchdog.starving(start, None));
+        assert!(!watchdog.starving(start + Duration::from_secs(119), Some(start)));
+        assert!(watchdog.starving(start + Duration::from_secs(120), Some(start)));
+        assert!(
+            !watchdog.starving(start + Duration::from_secs(121), None),
+            "writes work again: pings resume"
+        );
+        let mut never = Watchdog::new(Some(Duration::from_secs(30)), None);
+        assert!(!never.starving(start + Duration::from_secs(10_000), Some(start)));
+    }
+
+    #[test]
+    fn reopen_is_tried_at_once_then_with_a_pause_growing_to_five_seconds() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let mut reopen = Reopen::default();
+        assert!(reopen.due(at(0)), "at once after the first failure");
+        assert!(!reopen.due(at(999)));
+        assert!(reopen.due(at(1_000)));
+        assert!(!reopen.due(at(2_999)));
+        assert!(reopen.due(at(3_000)));
+        assert!(reopen.due(at(7_000)));
+        assert!(!reopen.due(at(11_999)), "at most five seconds apart");
+        assert!(reopen.due(at(12_000)));
+        reopen.healed();
+        assert!(reopen.due(at(12_001)), "a new failure: at once again");
     }
 }

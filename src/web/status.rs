@@ -11,14 +11,18 @@ use super::view::{self, QueueView};
 /// `GET /healthz` answer.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Health {
-    /// `ok`, or `degraded` when the database does not answer.
+    /// `ok`, or `degraded` when the database cannot be read or written.
     pub status: String,
     /// waitless version.
     pub version: String,
     /// Seconds since start.
     pub uptime_secs: u64,
-    /// `ok` or the database error.
+    /// `ok`, or `error` when the database cannot be read, or its last write failed (a full
+    /// disk: writes resume by themselves once there is space).
     pub database: String,
+    /// Why the database is in error, and since how many seconds its writes fail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Sequence number of the last event.
     pub seq: u64,
     /// The clinic day.
@@ -30,21 +34,31 @@ pub struct Health {
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.clone();
-    let database = match web::block(move || store.check()).await {
-        Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(e)) => e.to_string(),
-        Err(e) => e.to_string(),
+    let read = match web::block(move || store.check()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(e.to_string()),
     };
+    let reason = read.or_else(|| {
+        state.store.failure().map(|f| {
+            format!(
+                "writes fail since {} s: {}",
+                f.since.elapsed().as_secs(),
+                f.reason
+            )
+        })
+    });
     let (seq, day) = {
         let p = state.hub.read();
         (p.seq, p.state.day.to_string())
     };
-    let ok = database == "ok";
+    let ok = reason.is_none();
     let body = Health {
         status: if ok { "ok" } else { "degraded" }.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         uptime_secs: state.started.elapsed().as_secs(),
-        database,
+        database: if ok { "ok" } else { "error" }.to_owned(),
+        reason,
         seq,
         day,
     };

@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 use waitless::clock::ManualClock;
 use waitless::config::Config;
+use waitless::store::Backing;
 
 /// 2026-11-21 10:00 UTC: a Saturday morning, well inside the clinic day.
 pub const START: &str = "2026-11-21T10:00:00Z";
@@ -233,7 +234,18 @@ impl TestApp {
         adjust(&mut config);
         let clock = ManualClock::new(START.parse().unwrap());
         let token = provision(&config, &clock);
-        Self::start(config, clock, Some(dir), token).await
+        Self::start(config, clock, Some(dir), token, Backing::default()).await
+    }
+
+    /// The demo clinic on a fresh folder, its database on `backing` (e.g. a disk that fills),
+    /// with fsync on, so that every commit reaches it.
+    pub async fn spawn_on(backing: Backing) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        config.store.fsync = true;
+        let clock = ManualClock::new(START.parse().unwrap());
+        let token = provision(&config, &clock);
+        Self::start(config, clock, Some(dir), token, backing).await
     }
 
     async fn start(
@@ -241,6 +253,7 @@ impl TestApp {
         clock: ManualClock,
         dir: Option<tempfile::TempDir>,
         token: String,
+        backing: Backing,
     ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -248,10 +261,11 @@ impl TestApp {
         let run_config = config.clone();
         let run_clock = clock.clone();
         let thread = std::thread::spawn(move || {
-            actix_rt::System::new().block_on(waitless::app::run(
+            actix_rt::System::new().block_on(waitless::app::run_on(
                 run_config,
                 listener,
                 Arc::new(run_clock),
+                backing,
                 async move {
                     let _ = rx.await;
                 },
@@ -453,7 +467,7 @@ impl TestApp {
         let config = self.config.clone();
         let clock = self.clock.clone();
         let token = self.token.clone();
-        Self::start(config, clock, dir, token).await
+        Self::start(config, clock, dir, token, Backing::default()).await
     }
 }
 
