@@ -269,6 +269,17 @@ pub async fn run_on(
             tls.fingerprint
         );
     }
+    // The audit trail is checked in the background: a long log must not delay the start.
+    let audited = Arc::clone(&store);
+    drop(actix_web::rt::task::spawn_blocking(move || {
+        match audited.check_audit_trail() {
+            found @ crate::store::AuditCheck::Broken { .. } => tracing::error!(
+                "audit trail {found} — the database file was changed behind waitless's back: \
+                 run `waitless audit verify` (docs/operations.md, Audit trail)"
+            ),
+            found => tracing::info!("audit trail checked: {found}"),
+        }
+    }));
     notify_service(&[
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&format!("serving on {addr}")),

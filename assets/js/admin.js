@@ -177,8 +177,19 @@ function setDefaulted(inputId, checkId, value, fallback) {
   $(inputId).value = String(isDefault ? fallback : value);
 }
 
+/** What the check of the audit trail after start found, in one line. */
+function renderAudit(audit) {
+  const line = $("audit-state");
+  const key = { checking: "audit_checking", intact: "audit_intact", broken: "audit_broken", unreadable: "audit_unreadable" }[audit?.state];
+  line.hidden = !key;
+  if (!key) return;
+  line.classList.toggle("note-error", audit.state === "broken" || audit.state === "unreadable");
+  line.textContent = t(`admin.${key}`, audit);
+}
+
 function renderClinic() {
-  const { clinic, kiosk, kiosk_defaults: defaults } = state.data;
+  const { clinic, kiosk, kiosk_defaults: defaults, audit } = state.data;
+  renderAudit(audit);
   $("brand-clinic").textContent = clinic.name;
   document.title = `${t("admin.title")} · ${clinic.name}`;
   const select = $("kiosk-priority");

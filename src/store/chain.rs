@@ -131,6 +131,60 @@ impl std::fmt::Display for ChainReport {
     }
 }
 
+/// What the check of the audit trail after start found: what `/healthz` and `/admin` show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum AuditCheck {
+    /// The check runs (it started with the server, in the background).
+    Checking,
+    /// The chain is intact.
+    Intact {
+        /// Events checked.
+        events: u64,
+    },
+    /// An event breaks the chain: the file was changed behind waitless's back.
+    Broken {
+        /// The first event that breaks it.
+        at: u64,
+        /// Why, for a person.
+        reason: String,
+    },
+    /// The log could not be read.
+    Unreadable {
+        /// The error.
+        error: String,
+    },
+}
+
+impl AuditCheck {
+    /// What a verification gave.
+    pub fn of(report: Result<ChainReport, StoreError>) -> Self {
+        match report {
+            Ok(r) => match r.first_bad {
+                None => Self::Intact { events: r.events },
+                Some(at) => Self::Broken {
+                    at,
+                    reason: r.reason.map_or("unknown", ChainFault::describe).to_owned(),
+                },
+            },
+            Err(e) => Self::Unreadable {
+                error: e.to_string(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for AuditCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Checking => f.write_str("checking"),
+            Self::Intact { .. } => f.write_str("intact"),
+            Self::Broken { at, .. } => write!(f, "broken at event {at}"),
+            Self::Unreadable { .. } => f.write_str("unreadable"),
+        }
+    }
+}
+
 /// Records the first fault only.
 fn fail(report: &mut ChainReport, seq: u64, reason: ChainFault) {
     if report.first_bad.is_none() {

@@ -33,7 +33,7 @@ use redb::{Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 pub use backing::{Backing, DiskSwitch, FullDisk};
-pub use chain::{ChainFault, ChainReport, audit_hash_at, audit_verify};
+pub use chain::{AuditCheck, ChainFault, ChainReport, audit_hash_at, audit_verify};
 pub use error::StoreError;
 use tables::{
     EVENT_HASHES, EVENTS, IDEMPOTENCY, META, META_QUEUE, ROOMS, SERVICES, TICKET_ARCHIVE, TICKETS,
@@ -140,6 +140,8 @@ pub struct Store {
     backing: Backing,
     /// The last write failed (cleared by the next that succeeds).
     failure: Mutex<Option<Failure>>,
+    /// What the last check of the audit trail found.
+    audit: Mutex<AuditCheck>,
     /// The hash of the last committed event ([`chain::GENESIS`] for an empty log). Locked for
     /// the whole of a commit, so links are computed in commit order.
     head: Mutex<[u8; 32]>,
@@ -226,6 +228,7 @@ impl Store {
             cache_bytes: options.cache_bytes,
             backing,
             failure: Mutex::new(None),
+            audit: Mutex::new(AuditCheck::Checking),
             durability: if options.fsync {
                 Durability::Immediate
             } else {
@@ -503,6 +506,22 @@ impl Store {
     /// that was edited, deleted, or whose hash was edited (see [`chain`]).
     pub fn verify_chain(&self) -> Result<ChainReport, StoreError> {
         self.with_db(chain::verify)
+    }
+
+    /// Verifies the audit trail's hash chain ([`Self::verify_chain`]) and keeps what it found
+    /// for [`Self::audit_check`]. Walks every event: the server runs it in the background.
+    pub fn check_audit_trail(&self) -> AuditCheck {
+        let found = AuditCheck::of(self.verify_chain());
+        *self.audit.lock().unwrap_or_else(PoisonError::into_inner) = found.clone();
+        found
+    }
+
+    /// What the last [`Self::check_audit_trail`] found (`Checking` before it ends).
+    pub fn audit_check(&self) -> AuditCheck {
+        self.audit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// A ticket from the live table or the archive.

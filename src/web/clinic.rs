@@ -10,6 +10,7 @@ use super::error::{ErrorBody, WebError};
 use super::state::{AppState, blocking};
 use super::view::{AdminRoom, KioskEffective, kiosk_effective};
 use crate::domain::{Clinic, ClinicChange, Command, Service, Source};
+use crate::store::AuditCheck;
 
 /// `PUT /api/v1/clinic/message` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -51,6 +52,8 @@ pub struct AdminClinic {
     pub rooms: Vec<AdminRoom>,
     /// The languages screens offer (codes), for translated names.
     pub languages: Vec<String>,
+    /// What the check of the audit trail after start found.
+    pub audit: AuditCheck,
 }
 
 /// Everything the admin pages edit.
@@ -91,6 +94,7 @@ pub async fn admin_clinic(state: web::Data<AppState>) -> Result<HttpResponse, We
         services: queue.services.values().cloned().collect(),
         rooms,
         languages: state.config.screens.languages.clone(),
+        audit: state.store.audit_check(),
     }))
 }
 

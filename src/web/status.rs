@@ -23,6 +23,11 @@ pub struct Health {
     /// Why the database is in error, and since how many seconds its writes fail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The audit trail's hash chain, checked in the background after start: `checking`,
+    /// `intact`, `broken at event N` (the file was edited: see `/admin`), `unreadable`. A
+    /// broken chain does not make the answer 503: the appliance still works, and a restart
+    /// would not mend it.
+    pub audit: String,
     /// Sequence number of the last event.
     pub seq: u64,
     /// The clinic day.
@@ -59,6 +64,7 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
         uptime_secs: state.started.elapsed().as_secs(),
         database: if ok { "ok" } else { "error" }.to_owned(),
         reason,
+        audit: state.store.audit_check().to_string(),
         seq,
         day,
     };

@@ -441,3 +441,88 @@ async fn run_closes_the_database_before_it_returns() {
         }
     }
 }
+
+/// What `/healthz` says of the audit trail once its check after start has ended.
+async fn audit_checked(app: &TestApp) -> (u16, Value) {
+    wait_until(PATIENCE, "the audit trail's check", async || {
+        let (status, health) = app.get_json("/healthz").await;
+        if health["audit"] == "checking" {
+            Err(health)
+        } else {
+            Ok((status, health))
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_ticket_edited_in_the_file_is_reported_by_healthz_and_admin_after_start() {
+    use redb::{ReadableDatabase, ReadableTable};
+    use waitless::store::tables::{EVENTS, TICKETS};
+
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_in(dir.path()).await;
+    app.issue("general", "normal").await;
+    app.issue("general", "normal").await;
+    let third = app.issue("general", "normal").await;
+    let (status, health) = audit_checked(&app).await;
+    assert_eq!((status, &health["audit"]), (200, &Value::from("intact")));
+    let (_, admin) = app.get_json("/api/v1/admin/clinic").await;
+    assert_eq!(admin["audit"]["state"], "intact", "{admin}");
+    app.stop().await.unwrap();
+
+    // Someone with the file gives ticket A003 the number A002, in its row and its event.
+    let store = open_when_released(dir.path()).await;
+    let path = store.path().to_owned();
+    store.close().unwrap();
+    let db = redb::Database::open(&path).unwrap();
+    let edited_seq = {
+        let read = db.begin_read().unwrap();
+        let events = read.open_table(EVENTS).unwrap();
+        events
+            .iter()
+            .unwrap()
+            .map(|row| row.unwrap())
+            .find(|(_, v)| String::from_utf8_lossy(v.value()).contains("\"number\":\"A003\""))
+            .map(|(k, _)| k.value())
+            .expect("the event that issued A003")
+    };
+    let txn = db.begin_write().unwrap();
+    {
+        let id = third["id"].as_u64().unwrap();
+        let mut tickets = txn.open_table(TICKETS).unwrap();
+        let row = String::from_utf8(tickets.get(id).unwrap().unwrap().value().to_vec()).unwrap();
+        let row = row.replace("\"A003\"", "\"A002\"");
+        tickets.insert(id, row.as_bytes()).unwrap();
+        let mut events = txn.open_table(EVENTS).unwrap();
+        let event =
+            String::from_utf8(events.get(edited_seq).unwrap().unwrap().value().to_vec()).unwrap();
+        let event = event.replace("\"A003\"", "\"A002\"");
+        events.insert(edited_seq, event.as_bytes()).unwrap();
+    }
+    txn.commit().unwrap();
+    drop(db);
+
+    // It starts (the clinic must keep working), and says so.
+    let app = spawn_in(dir.path()).await;
+    let (status, health) = audit_checked(&app).await;
+    assert_eq!(
+        status, 200,
+        "a broken chain is no reason to restart: {health}"
+    );
+    assert_eq!(
+        health["audit"],
+        format!("broken at event {edited_seq}"),
+        "{health}"
+    );
+    assert_eq!(health["database"], "ok");
+    let (_, admin) = app.get_json("/api/v1/admin/clinic").await;
+    assert_eq!(admin["audit"]["state"], "broken", "{admin}");
+    assert_eq!(admin["audit"]["at"], edited_seq, "{admin}");
+    assert!(
+        admin["audit"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("changed")),
+        "{admin}"
+    );
+}
