@@ -252,6 +252,11 @@ mod tests {
         disk.free();
         // Without a reopen, redb refuses every write after the failure.
         assert!(store.probe().is_err(), "redb latches a failed write");
+        let failure = store.failure().unwrap();
+        assert!(
+            failure.reason.contains("No space left"),
+            "the cause, not redb's \"previous I/O error\": {failure:?}"
+        );
         // A reopen while the disk is full fails (recovery writes): the store stays closed.
         disk.fill();
         assert!(store.reopen().is_err());

@@ -297,6 +297,8 @@ impl Store {
         let mut failure = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
         match (error, failure.as_mut()) {
             (None, _) => *failure = None,
+            // "A previous I/O error occurred" hides the cause the failure already names.
+            (Some(StoreError::Redb(redb::Error::PreviousIo)), Some(_)) => {}
             (Some(e), Some(f)) => f.reason = e.to_string(),
             (Some(e), None) => {
                 *failure = Some(Failure {
