@@ -579,6 +579,10 @@ impl Watchdog {
     /// How long the loop may wait for a command at `now`: `tick`, or less if a ping falls due
     /// sooner.
     fn wait(&self, now: Instant, tick: Duration) -> Duration {
+        if self.starved {
+            // No ping is coming: an overdue one must not make the loop spin.
+            return tick;
+        }
         match (self.interval, self.last) {
             (None, _) => tick,
             (Some(_), None) => Duration::ZERO,
@@ -866,6 +870,11 @@ mod tests {
         assert!(!watchdog.starving(start, None));
         assert!(!watchdog.starving(start + Duration::from_secs(119), Some(start)));
         assert!(watchdog.starving(start + Duration::from_secs(120), Some(start)));
+        assert_eq!(
+            watchdog.wait(start + Duration::from_secs(120), TICK_1S),
+            TICK_1S,
+            "a starving engine does not spin on the overdue ping"
+        );
         assert!(
             !watchdog.starving(start + Duration::from_secs(121), None),
             "writes work again: pings resume"
