@@ -5,7 +5,11 @@
 
 use std::net::IpAddr;
 
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+
 use crate::admin::login_from;
+use crate::binary::Server;
 use crate::common::{ADMIN_NAME, ADMIN_PASSWORD, TestApp};
 
 /// A client without credentials whose connections come from `source` (any 127.x address
@@ -17,6 +21,117 @@ fn client_from(source: [u8; 4]) -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+/// The one-time setup code a fresh binary writes in its log.
+async fn setup_code(server: &mut Server) -> String {
+    let log = server.process.wait_for_log("the one-time code ").await;
+    log.split("the one-time code ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn ten_parallel_setups_with_one_code_create_one_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path()).await;
+    let code = setup_code(&mut server).await;
+    let url = server.url("/api/v1/setup");
+    let attempts = (0..10).map(|n| {
+        let client = server.client.clone();
+        let body =
+            json!({"code": code, "name": format!("boss-{n}"), "password": "a-long-password-1"});
+        let url = url.clone();
+        async move {
+            let r = client.post(url).json(&body).send().await.unwrap();
+            let cookie = r
+                .headers()
+                .get("set-cookie")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .map(str::to_owned);
+            (r.status().as_u16(), cookie)
+        }
+    });
+    let answers = join_all(attempts).await;
+    let winners: Vec<_> = answers.iter().filter(|(s, _)| *s == 200).collect();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    assert!(
+        answers.iter().all(|(s, _)| [200, 403, 429].contains(s)),
+        "{answers:?}"
+    );
+    let cookie = winners[0].1.clone().unwrap();
+    let r = server
+        .client
+        .get(server.url("/api/v1/admin/users"))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let users: Value = r.json().await.unwrap();
+    let admins = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["roles"].as_array().unwrap().contains(&json!("admin")))
+        .count();
+    assert_eq!(admins, 1, "{users}");
+}
+
+#[tokio::test]
+async fn a_failed_setup_gives_the_code_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path()).await;
+    let code = setup_code(&mut server).await;
+    let setup = |password: &'static str| {
+        server
+            .client
+            .post(server.url("/api/v1/setup"))
+            .json(&json!({"code": code, "name": "boss", "password": password}))
+            .send()
+    };
+    let r = setup("short").await.unwrap();
+    assert_eq!(r.status(), 400, "a weak password");
+    assert_eq!(setup("a-long-password-1").await.unwrap().status(), 200);
+    assert_eq!(
+        setup("a-long-password-1").await.unwrap().status(),
+        403,
+        "spent"
+    );
+}
+
+#[tokio::test]
+async fn wrong_setup_codes_are_throttled_per_address() {
+    let app = TestApp::spawn().await;
+    let guesser = client_from([127, 0, 0, 2]);
+    let mut statuses = Vec::new();
+    for n in 0..8 {
+        let r = guesser
+            .post(app.url("/api/v1/setup"))
+            .json(&json!({"code": format!("AAAA-{n:04}"), "name": "x", "password": "x"}))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap();
+        if status == 429 {
+            assert_eq!(body["error"]["code"], "throttled", "{body}");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(&statuses[..5], &[403; 5], "{statuses:?}");
+    assert_eq!(&statuses[5..], &[429; 3], "{statuses:?}");
+    // Another address is not slowed.
+    let r = client_from([127, 0, 0, 3])
+        .post(app.url("/api/v1/setup"))
+        .json(&json!({"code": "AAAA-0000", "name": "x", "password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
 }
 
 #[tokio::test]
