@@ -226,9 +226,11 @@ pub fn may_show(state: &AppState, req: &HttpRequest, actor: &Actor, kind: Screen
 }
 
 /// Who issues a ticket, as the audit trail records it. A logged-in caller (or API token) is
-/// itself. An anonymous kiosk must be a paired kiosk when the clinic requires pairing, is named
-/// as that screen, and is held to the per-address kiosk rate limit (a repeat of an
-/// Idempotency-Key already used is not a new ticket and is not counted).
+/// itself, with the `source` it asks for. A caller without a login is the kiosk whatever
+/// `source` it asks for (source `kiosk`, actor `anonymous`, or `screen:NAME` for a paired
+/// screen): it must be a paired kiosk when the clinic requires pairing, and is held to the
+/// per-address kiosk rate limit (a repeat of an Idempotency-Key already used is not a new
+/// ticket and is not counted).
 pub fn issuer(
     state: &AppState,
     req: &HttpRequest,
@@ -236,10 +238,10 @@ pub fn issuer(
     source: Source,
     key: Option<&str>,
 ) -> Result<Origin, WebError> {
-    let mut origin = actor.origin(source);
-    if source != Source::Kiosk || actor.0.is_some() {
-        return Ok(origin);
+    if actor.0.is_some() {
+        return Ok(actor.origin(source));
     }
+    let mut origin = actor.origin(Source::Kiosk);
     let screen = screen_of(state, req);
     if required(state) && !screen.as_ref().is_some_and(|s| s.kind == ScreenKind::Kiosk) {
         return Err(WebError::ScreenNotPaired);
@@ -247,9 +249,7 @@ pub fn issuer(
     if let Some(screen) = screen {
         origin.actor = format!("screen:{}", screen.name);
     }
-    let client = req
-        .peer_addr()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+    let client = client_ip(req);
     let limit = super::view::kiosk_effective(state).tickets_per_minute;
     let repeat = key.is_some_and(|k| state.hub.read().state.idempotency.contains_key(k));
     if !repeat && !state.issue_limit.allow(client, state.clock.now(), limit) {

@@ -34,6 +34,57 @@ async fn setup_code(server: &mut Server) -> String {
 }
 
 #[tokio::test]
+async fn an_anonymous_caller_is_the_kiosk_whatever_source_it_claims() {
+    let app = TestApp::spawn_with(|c| c.screens.kiosk_tickets_per_minute = 3).await;
+    let bodies = [
+        json!({"service": "general", "print": true}),
+        json!({"service": "general", "source": "reception", "print": true}),
+        json!({"service": "general", "source": "api", "print": true}),
+        json!({"service": "general", "source": "reception", "print": true}),
+        json!({"service": "general", "print": true}),
+    ];
+    let mut statuses = Vec::new();
+    let mut printed = 0;
+    for body in &bodies {
+        let r = app
+            .anon
+            .post(app.url("/api/v1/tickets"))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+        let answer: Value = r.json().await.unwrap();
+        if answer.get("print").is_some() {
+            printed += 1;
+        }
+    }
+    assert_eq!(
+        statuses,
+        [201, 201, 201, 429, 429],
+        "the kiosk's limit holds"
+    );
+    assert_eq!(printed, 3, "no more printed than the limit");
+    // The audit trail names the kiosk, not what the request claimed.
+    let (_, audit) = app.get_json("/api/v1/audit?kind=ticket_issued").await;
+    let events = audit["events"].as_array().unwrap();
+    assert_eq!(events.len(), 3, "{audit}");
+    for event in events {
+        assert_eq!(event["source"], "kiosk", "{event}");
+        assert_eq!(event["actor"], "anonymous", "{event}");
+    }
+    // Staff are themselves, with the source they ask for, and not limited.
+    let (status, ticket) = app
+        .call(
+            "/api/v1/tickets",
+            Some(json!({"service": "general", "source": "reception"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{ticket}");
+    assert_eq!(ticket["source"], "reception");
+}
+
+#[tokio::test]
 async fn ten_parallel_setups_with_one_code_create_one_admin() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(dir.path()).await;
