@@ -36,19 +36,55 @@ fn principal_of(state: &AppState, req: &HttpRequest) -> Option<(Principal, bool)
 }
 
 /// Whether a cookie-carrying request comes from our own pages: its `Origin` (or `Referer`) is
-/// this server's address.
+/// this server as the browser addressed it (the `Host` header, with `https` when we serve
+/// TLS) or the configured `screens.public_url`. `X-Forwarded-Host`, `Forwarded` and
+/// `X-Forwarded-Proto` count for nothing: waitless has no trusted proxies, and anyone can send
+/// them.
 pub fn same_origin(req: &HttpRequest) -> bool {
-    let info = req.connection_info();
-    let ours = format!("{}://{}", info.scheme(), info.host());
     let from = req
         .headers()
         .get(header::ORIGIN)
         .or_else(|| req.headers().get(header::REFERER))
         .and_then(|v| v.to_str().ok());
-    match from {
-        Some(from) => from == ours || from.starts_with(&format!("{ours}/")),
-        None => false,
+    let Some(from) = from else {
+        return false;
+    };
+    let public = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| url_origin(&state.config.screens.public_url));
+    let host = host_of(req).map(|host| format!("{}://{host}", scheme_of(req)));
+    [host, public]
+        .into_iter()
+        .flatten()
+        .any(|ours| from == ours || from.starts_with(&format!("{ours}/")))
+}
+
+/// The scheme this request came in on, from the connection itself (never a forwarding header).
+pub fn scheme_of(req: &HttpRequest) -> &'static str {
+    if req.app_config().secure() {
+        "https"
+    } else {
+        "http"
     }
+}
+
+/// The `scheme://host[:port]` of an absolute URL (`None` for an empty or relative one).
+fn url_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest
+        .split(['/', '?', '#'])
+        .next()
+        .filter(|h| !h.is_empty())?;
+    Some(format!("{scheme}://{host}"))
+}
+
+/// The host the client addressed: the `Host` header (HTTP/1.1) or the URI's authority (HTTP/2).
+fn host_of(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
 }
 
 /// What a route's access needs of this request (a room route names its room in `{id}`).

@@ -72,7 +72,7 @@ pub async fn login(
     let client = client_ip(&req);
     let (token, principal) =
         web::block(move || auth.login(&body.name, &body.password, client)).await??;
-    let secure = req.connection_info().scheme() == "https" || state.config.tls.enabled;
+    let secure = super::auth::scheme_of(&req) == "https" || state.config.tls.enabled;
     Ok(HttpResponse::Ok()
         .cookie(session_cookie(token.as_str().to_owned(), secure))
         .json(MeResponse::from(&principal)))

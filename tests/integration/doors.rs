@@ -209,3 +209,53 @@ async fn failures_from_one_address_never_lock_the_admin_out_of_another() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_forwarded_host_does_not_make_a_foreign_origin_ours() {
+    let app = TestApp::spawn().await;
+    let admin = app.login(ADMIN_NAME).await;
+    let forged: [(&str, &str); 3] = [
+        ("X-Forwarded-Host", "evil.example"),
+        ("Forwarded", "host=evil.example;proto=http"),
+        ("X-Forwarded-Proto", "http"),
+    ];
+    for (name, value) in forged {
+        let r = app
+            .anon
+            .post(app.url("/api/v1/admin/tokens"))
+            .header("Cookie", &admin)
+            .header("Origin", "http://evil.example")
+            .header(name, value)
+            .json(&json!({"name": "stolen", "role": "admin"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{name}: {value}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "cross-site-request", "{body}");
+        // Nor may a foreign page log someone in.
+        let r = app
+            .anon
+            .post(app.url("/api/v1/login"))
+            .header("Origin", "http://evil.example")
+            .header(name, value)
+            .json(&json!({"name": ADMIN_NAME, "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "login with {name}: {value}");
+    }
+    let (_, tokens) = app.get_json("/api/v1/admin/tokens").await;
+    assert!(!tokens.to_string().contains("stolen"), "{tokens}");
+    // Our own pages still may.
+    let r = app
+        .anon
+        .post(app.url("/api/v1/admin/tokens"))
+        .header("Cookie", &admin)
+        .header("Origin", app.url(""))
+        .json(&json!({"name": "ours", "role": "reception"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+}
