@@ -259,3 +259,48 @@ async fn a_forwarded_host_does_not_make_a_foreign_origin_ours() {
         .unwrap();
     assert_eq!(r.status(), 201, "{:?}", r.text().await);
 }
+
+#[tokio::test]
+async fn anonymous_ticket_lookups_give_no_status_links() {
+    let app = TestApp::spawn().await;
+    // The kiosk gets its link with the ticket it issued.
+    let r = app
+        .anon
+        .post(app.url("/api/v1/tickets"))
+        .json(&json!({"service": "general", "source": "kiosk"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let issued: Value = r.json().await.unwrap();
+    let link = issued["status_path"].as_str().unwrap().to_owned();
+    let others = [app.issue("general", "normal").await, issued.clone()];
+    for ticket in &others {
+        let id = &ticket["id"];
+        let r = app
+            .anon
+            .get(app.url(&format!("/api/v1/tickets/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let seen: Value = r.json().await.unwrap();
+        assert!(seen.get("status_path").is_none(), "{seen}");
+        assert!(!seen.to_string().contains("/t/"), "{seen}");
+        assert_eq!(seen["number"], ticket["number"]);
+        // Staff see it.
+        let staff = app.ticket(id).await;
+        assert!(staff["status_path"].as_str().unwrap().starts_with("/t/"));
+    }
+    // The patient's own link still works.
+    let token = link.trim_start_matches("/t/");
+    let r = app
+        .anon
+        .get(app.url(&format!("/api/v1/status/{token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let status: Value = r.json().await.unwrap();
+    assert_eq!(status["number"], issued["number"]);
+}
