@@ -47,7 +47,7 @@ pub enum AuthError {
     /// Wrong name or password (deliberately the same for both), or an unknown session/token.
     #[error("wrong user name or password")]
     InvalidCredentials,
-    /// Too many failed logins for this account or from this address.
+    /// Too many failed logins (or setup codes) from this address, or for this account from it.
     #[error("too many failed logins: try again in {retry_after_secs} s")]
     Throttled {
         /// Seconds until the next try is allowed.
@@ -258,14 +258,16 @@ impl Auth {
         self.verified(name, password, client).map(|_| ())
     }
 
-    /// The enabled user `name` if `password` is theirs and neither the account nor `client` is
-    /// throttled.
+    /// The enabled user `name` if `password` is theirs and neither the account from `client`
+    /// nor `client` itself is throttled. Failures from one address never throttle another: the
+    /// right password from an address without failures always works.
     fn verified(&self, name: &str, password: &str, client: IpAddr) -> Result<User, AuthError> {
         let name = name.trim().to_lowercase();
         // What the logs show of a name typed by anyone: bounded, and Debug-escaped below.
         let shown: String = name.chars().take(MAX_NAME_LEN + 6).collect();
         let keys = [
-            ThrottleKey::Account(name.clone()),
+            // Bounded: no user's name is longer, and a sprayer's names must not fill memory.
+            ThrottleKey::Account(name.chars().take(MAX_NAME_LEN + 1).collect(), client),
             ThrottleKey::Client(client),
         ];
         let now = self.now();

@@ -1,5 +1,6 @@
 //! Login throttling, pure: time is a parameter. Failures are counted per key (an account name
-//! and, separately, a client address). After [`FREE_FAILURES`] failures in a row each further
+//! from one client address and, separately, a client address; a setup code's tries per
+//! address). After [`FREE_FAILURES`] failures in a row each further
 //! failure locks the key out for an exponentially growing time: 1 s, 2 s, 4 s ... capped at
 //! [`MAX_BACKOFF`]. A success resets the key; a key with no failure for [`FORGET_AFTER`] starts
 //! afresh. Held in memory only: a restart forgets, which costs an attacker a reboot of the
@@ -24,9 +25,10 @@ const PRUNE_ABOVE: usize = 10_000;
 /// What failures are counted against.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ThrottleKey {
-    /// A login name.
-    Account(String),
-    /// A client's address.
+    /// A login name, tried from one address: guesses at an account from one place. Never the
+    /// name alone, so failures elsewhere cannot lock the account's owner out.
+    Account(String, IpAddr),
+    /// A client's address (every name it tries).
     Client(IpAddr),
 }
 
@@ -120,6 +122,10 @@ mod tests {
         Timestamp::from_second(1_800_000_000).unwrap()
     }
 
+    fn client_ip() -> IpAddr {
+        IpAddr::from([10, 0, 0, 9])
+    }
+
     fn secs(s: i64) -> SignedDuration {
         SignedDuration::from_secs(s)
     }
@@ -154,7 +160,7 @@ mod tests {
     #[test]
     fn lock_out_follows_failures_and_expires() {
         let mut throttle = Throttle::new();
-        let key = ThrottleKey::Account("anita".into());
+        let key = ThrottleKey::Account("anita".into(), client_ip());
         let keys = [key.clone()];
         let mut now = t0();
         for _ in 0..4 {
@@ -177,7 +183,7 @@ mod tests {
     #[test]
     fn success_resets_and_other_keys_are_independent() {
         let mut throttle = Throttle::new();
-        let anita = ThrottleKey::Account("anita".into());
+        let anita = ThrottleKey::Account("anita".into(), client_ip());
         let client = ThrottleKey::Client("10.0.0.7".parse().unwrap());
         for _ in 0..6 {
             throttle.failure(anita.clone(), t0());
@@ -203,7 +209,7 @@ mod tests {
     #[test]
     fn failures_are_forgotten_after_an_hour_of_quiet() {
         let mut throttle = Throttle::new();
-        let key = ThrottleKey::Account("anita".into());
+        let key = ThrottleKey::Account("anita".into(), client_ip());
         for _ in 0..4 {
             throttle.failure(key.clone(), t0());
         }

@@ -36,19 +36,55 @@ fn principal_of(state: &AppState, req: &HttpRequest) -> Option<(Principal, bool)
 }
 
 /// Whether a cookie-carrying request comes from our own pages: its `Origin` (or `Referer`) is
-/// this server's address.
+/// this server as the browser addressed it (the `Host` header, with `https` when we serve
+/// TLS) or the configured `screens.public_url`. `X-Forwarded-Host`, `Forwarded` and
+/// `X-Forwarded-Proto` count for nothing: waitless has no trusted proxies, and anyone can send
+/// them.
 pub fn same_origin(req: &HttpRequest) -> bool {
-    let info = req.connection_info();
-    let ours = format!("{}://{}", info.scheme(), info.host());
     let from = req
         .headers()
         .get(header::ORIGIN)
         .or_else(|| req.headers().get(header::REFERER))
         .and_then(|v| v.to_str().ok());
-    match from {
-        Some(from) => from == ours || from.starts_with(&format!("{ours}/")),
-        None => false,
+    let Some(from) = from else {
+        return false;
+    };
+    let public = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| url_origin(&state.config.screens.public_url));
+    let host = host_of(req).map(|host| format!("{}://{host}", scheme_of(req)));
+    [host, public]
+        .into_iter()
+        .flatten()
+        .any(|ours| from == ours || from.starts_with(&format!("{ours}/")))
+}
+
+/// The scheme this request came in on, from the connection itself (never a forwarding header).
+pub fn scheme_of(req: &HttpRequest) -> &'static str {
+    if req.app_config().secure() {
+        "https"
+    } else {
+        "http"
     }
+}
+
+/// The `scheme://host[:port]` of an absolute URL (`None` for an empty or relative one).
+fn url_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest
+        .split(['/', '?', '#'])
+        .next()
+        .filter(|h| !h.is_empty())?;
+    Some(format!("{scheme}://{host}"))
+}
+
+/// The host the client addressed: the `Host` header (HTTP/1.1) or the URI's authority (HTTP/2).
+fn host_of(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
 }
 
 /// What a route's access needs of this request (a room route names its room in `{id}`).
@@ -226,9 +262,11 @@ pub fn may_show(state: &AppState, req: &HttpRequest, actor: &Actor, kind: Screen
 }
 
 /// Who issues a ticket, as the audit trail records it. A logged-in caller (or API token) is
-/// itself. An anonymous kiosk must be a paired kiosk when the clinic requires pairing, is named
-/// as that screen, and is held to the per-address kiosk rate limit (a repeat of an
-/// Idempotency-Key already used is not a new ticket and is not counted).
+/// itself, with the `source` it asks for. A caller without a login is the kiosk whatever
+/// `source` it asks for (source `kiosk`, actor `anonymous`, or `screen:NAME` for a paired
+/// screen): it must be a paired kiosk when the clinic requires pairing, and is held to the
+/// per-address kiosk rate limit (a repeat of an Idempotency-Key already used is not a new
+/// ticket and is not counted).
 pub fn issuer(
     state: &AppState,
     req: &HttpRequest,
@@ -236,10 +274,10 @@ pub fn issuer(
     source: Source,
     key: Option<&str>,
 ) -> Result<Origin, WebError> {
-    let mut origin = actor.origin(source);
-    if source != Source::Kiosk || actor.0.is_some() {
-        return Ok(origin);
+    if actor.0.is_some() {
+        return Ok(actor.origin(source));
     }
+    let mut origin = actor.origin(Source::Kiosk);
     let screen = screen_of(state, req);
     if required(state) && !screen.as_ref().is_some_and(|s| s.kind == ScreenKind::Kiosk) {
         return Err(WebError::ScreenNotPaired);
@@ -247,9 +285,7 @@ pub fn issuer(
     if let Some(screen) = screen {
         origin.actor = format!("screen:{}", screen.name);
     }
-    let client = req
-        .peer_addr()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+    let client = client_ip(req);
     let limit = super::view::kiosk_effective(state).tickets_per_minute;
     let repeat = key.is_some_and(|k| state.hub.read().state.idempotency.contains_key(k));
     if !repeat && !state.issue_limit.allow(client, state.clock.now(), limit) {

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::auth::{Actor, client_ip, session_cookie};
 use super::error::WebError;
 use super::state::{AppState, blocking};
-use crate::auth::{Principal, PrincipalKind, Role};
+use crate::auth::{AuthError, Principal, PrincipalKind, Role};
 use crate::domain::{Command, Origin, RoomId, Source, StaffOp};
 
 /// `POST /api/v1/login` body.
@@ -72,7 +72,7 @@ pub async fn login(
     let client = client_ip(&req);
     let (token, principal) =
         web::block(move || auth.login(&body.name, &body.password, client)).await??;
-    let secure = req.connection_info().scheme() == "https" || state.config.tls.enabled;
+    let secure = super::auth::scheme_of(&req) == "https" || state.config.tls.enabled;
     Ok(HttpResponse::Ok()
         .cookie(session_cookie(token.as_str().to_owned(), secure))
         .json(MeResponse::from(&principal)))
@@ -116,35 +116,30 @@ pub struct SetupRequest {
 /// Creates the first admin with the one-time setup code and logs them in.
 #[utoipa::path(post, path = "/api/v1/setup", tag = "auth", request_body = SetupRequest,
     responses((status = 200, body = MeResponse),
-        (status = 403, body = super::error::ErrorBody, description = "wrong code, or an admin exists")))]
+        (status = 403, body = super::error::ErrorBody, description = "wrong code, or an admin exists"),
+        (status = 429, body = super::error::ErrorBody, description = "too many wrong codes: wait")))]
 pub async fn setup_post(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<SetupRequest>,
 ) -> Result<HttpResponse, WebError> {
     let body = body.into_inner();
-    if !state.setup.matches(&body.code) {
-        tracing::warn!("a wrong setup code was tried");
-        return Err(WebError::Forbidden);
+    let client = client_ip(&req);
+    let now = state.clock.now();
+    if let Some(retry_after_secs) = state.setup.throttled(client, now) {
+        tracing::warn!(%client, retry_after_secs, "setup refused: throttled");
+        return Err(AuthError::Throttled { retry_after_secs }.into());
     }
-    let auth = state.auth.clone();
-    let (name, password) = (body.name.clone(), body.password.clone());
-    let user = blocking(move || {
-        auth.prepare_user(&name, &password, BTreeSet::from([Role::Admin]), Vec::new())
-    })
-    .await?;
-    let origin = Origin::new(Source::Staff, "setup")
-        .from_address(req.peer_addr().map(|a| a.ip().to_string()));
-    state
-        .engine
-        .execute(
-            Command::Staff {
-                op: StaffOp::AddUser { user },
-            },
-            origin,
-        )
-        .await?;
-    state.setup.spend();
+    let Some(code) = state.setup.take(&body.code) else {
+        state.setup.failed(client, now);
+        tracing::warn!(%client, "a wrong setup code was tried");
+        return Err(WebError::Forbidden);
+    };
+    if let Err(e) = first_admin(&state, &req, &body).await {
+        // Nothing was created: the operator may try again (a stronger password).
+        state.setup.give_back(code);
+        return Err(e);
+    }
     tracing::info!(user = %body.name, "first admin created with the setup code");
     login(
         state,
@@ -155,4 +150,25 @@ pub async fn setup_post(
         }),
     )
     .await
+}
+
+/// Creates the admin of a setup request, through the engine (with its audit record).
+async fn first_admin(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &SetupRequest,
+) -> Result<(), WebError> {
+    let auth = state.auth.clone();
+    let (name, password) = (body.name.clone(), body.password.clone());
+    let user = blocking(move || {
+        auth.prepare_user(&name, &password, BTreeSet::from([Role::Admin]), Vec::new())
+    })
+    .await?;
+    let origin = Origin::new(Source::Staff, "setup")
+        .from_address(req.peer_addr().map(|a| a.ip().to_string()));
+    let command = Command::Staff {
+        op: StaffOp::AddUser { user },
+    };
+    state.engine.execute(command, origin).await?;
+    Ok(())
 }

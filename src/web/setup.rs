@@ -1,17 +1,23 @@
 //! First run: while there is no admin, waitless prints a one-time setup code in its log at
 //! start; `/setup` takes that code with a name and password, creates the first admin, logs
 //! them in, and the code is gone. (`waitless user add NAME --role admin` is the other way.)
+//! The code is taken in the same step that checks it, so parallel requests cannot each create
+//! an admin; wrong codes are throttled per address like wrong passwords.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use sha2::{Digest, Sha256};
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Throttle, ThrottleKey};
+use crate::domain::Timestamp;
 
 /// The one-time code, while there is no admin. Cloneable; shared by every worker.
 #[derive(Clone, Debug, Default)]
 pub struct SetupCode {
     code: Arc<Mutex<Option<String>>>,
+    /// Wrong codes per address.
+    tries: Arc<Mutex<Throttle>>,
 }
 
 impl SetupCode {
@@ -38,6 +44,7 @@ impl SetupCode {
         }
         Ok(Self {
             code: Arc::new(Mutex::new(Some(code))),
+            ..Self::default()
         })
     }
 
@@ -49,8 +56,11 @@ impl SetupCode {
             .clone()
     }
 
-    /// Whether `given` is the code (case and dashes do not matter); compared by hash.
-    pub fn matches(&self, given: &str) -> bool {
+    /// Takes the code if `given` is it (case and dashes do not matter; compared by hash), in
+    /// one step under the lock: of many requests with the right code at once, exactly one gets
+    /// it. The taker spends it by creating the admin, or gives it back with [`Self::give_back`]
+    /// if that failed (a weak password), so the operator can try again.
+    pub fn take(&self, given: &str) -> Option<String> {
         let normal = |s: &str| {
             Sha256::digest(
                 s.chars()
@@ -60,11 +70,69 @@ impl SetupCode {
                     .as_bytes(),
             )
         };
-        self.code()
-            .is_some_and(|code| normal(&code) == normal(given))
+        let mut code = self.code.lock().unwrap_or_else(PoisonError::into_inner);
+        if code.as_deref().is_some_and(|c| normal(c) == normal(given)) {
+            code.take()
+        } else {
+            None
+        }
     }
 
-    pub fn spend(&self) {
-        *self.code.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    /// Gives back a code [`Self::take`] took, when no admin was created with it.
+    pub fn give_back(&self, taken: String) {
+        let mut code = self.code.lock().unwrap_or_else(PoisonError::into_inner);
+        code.get_or_insert(taken);
+    }
+
+    /// How long `client` must wait before trying a code again (`None`: it may try now).
+    pub fn throttled(&self, client: IpAddr, now: Timestamp) -> Option<u64> {
+        self.throttle()
+            .retry_after_secs(&[ThrottleKey::Client(client)], now)
+    }
+
+    /// Counts a wrong code from `client`: throttled like a wrong password (after a few, each
+    /// further try waits 1 s, 2 s, 4 s ...).
+    pub fn failed(&self, client: IpAddr, now: Timestamp) {
+        self.throttle().failure(ThrottleKey::Client(client), now);
+    }
+
+    fn throttle(&self) -> MutexGuard<'_, Throttle> {
+        self.tries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_code(code: &str) -> SetupCode {
+        SetupCode {
+            code: Arc::new(Mutex::new(Some(code.to_owned()))),
+            ..SetupCode::default()
+        }
+    }
+
+    #[test]
+    fn the_code_is_taken_once_and_can_be_given_back() {
+        let setup = with_code("ABCD-EFGH");
+        assert_eq!(setup.take("wrong"), None);
+        let taken = setup.take("abcdefgh").unwrap();
+        assert_eq!(setup.take("ABCD-EFGH"), None, "taken: nobody else gets it");
+        setup.give_back(taken);
+        assert_eq!(setup.take("abcd efgh").as_deref(), Some("ABCD-EFGH"));
+        assert_eq!(setup.code(), None);
+    }
+
+    #[test]
+    fn wrong_codes_are_throttled_per_address() {
+        let setup = SetupCode::default();
+        let (guesser, other) = (IpAddr::from([10, 0, 0, 9]), IpAddr::from([10, 0, 0, 10]));
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        for _ in 0..5 {
+            assert_eq!(setup.throttled(guesser, now), None);
+            setup.failed(guesser, now);
+        }
+        assert_eq!(setup.throttled(guesser, now), Some(1));
+        assert_eq!(setup.throttled(other, now), None);
     }
 }

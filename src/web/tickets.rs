@@ -177,16 +177,21 @@ pub async fn ticket_patient(
     }
 }
 
-/// A ticket: today's with its position and estimate, or one from a closed day.
+/// A ticket: today's with its position and estimate, or one from a closed day. Staff (a login
+/// or an API token) also get its `status_path`; anyone else gets what the waiting-room screen
+/// shows, without the status link (whose code only the issuer and staff know).
 #[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets",
     params(("id" = u64, Path, description = "ticket id")),
     responses((status = 200, body = TicketView), (status = 404, body = ErrorBody)))]
 pub async fn ticket_get(
     state: web::Data<AppState>,
+    actor: Actor,
     id: web::Path<u64>,
 ) -> Result<HttpResponse, WebError> {
     let mut view = find_ticket(&state, TicketId(id.into_inner())).await?;
-    view.status_path = Some(state.links.path(view.ticket.id));
+    if actor.0.is_some() {
+        view.status_path = Some(state.links.path(view.ticket.id));
+    }
     Ok(HttpResponse::Ok().json(view))
 }
 

@@ -55,7 +55,17 @@ async fn audit(app: &TestApp, kind: &str) -> Vec<Value> {
 }
 
 async fn login_with(app: &TestApp, name: &str, password: &str) -> u16 {
-    app.anon
+    login_from(app, &app.anon, name, password).await
+}
+
+/// A login from `client`, as waitless's own login page sends it: the status.
+pub async fn login_from(
+    app: &TestApp,
+    client: &reqwest::Client,
+    name: &str,
+    password: &str,
+) -> u16 {
+    client
         .post(app.url("/api/v1/login"))
         .header("Origin", app.url(""))
         .json(&json!({"name": name, "password": password}))

@@ -11,6 +11,7 @@ mod browser;
 mod control;
 mod crash;
 mod devices;
+mod doors;
 mod events;
 mod guards;
 mod notify;
