@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod clinic;
 pub mod error;
+pub mod frame;
 pub mod limit;
 pub mod link;
 pub mod openapi;

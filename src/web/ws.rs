@@ -9,12 +9,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::body::BoxBody;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ErrorDetail, WebError};
+use super::frame::{self, MAX_CLIENT_FRAME};
 use super::state::AppState;
 use super::view::{self, QueueView};
 use crate::devices::DeviceStatus;
@@ -82,17 +84,27 @@ pub async fn events_ws(
     body: web::Payload,
     query: web::Query<EventsQuery>,
 ) -> Result<HttpResponse, WebError> {
+    // A frame's declared length is checked at its header, before its payload is buffered; a
+    // frame over the limit ends the connection.
+    let (guarded, tripwire) = frame::guard(body.into_inner(), MAX_CLIENT_FRAME);
+    let mut payload: actix_web::dev::Payload = actix_web::dev::Payload::Stream {
+        payload: Box::pin(guarded),
+    };
+    let body = web::Payload::from_request(&req, &mut payload)
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?;
     let (response, session, messages) =
         actix_ws::handle(&req, body).map_err(|e| WebError::WebSocket(e.to_string()))?;
+    let response = response.map_body(|_, body| BoxBody::new(tripwire.sever(body)));
     let subscription = subscribe(&state, query.since);
     let state = state.into_inner();
     actix_web::rt::spawn(async move {
         let heartbeat = Duration::from_secs(state.config.http.ws_heartbeat_secs);
-        // Messages split over several frames are joined (up to the body limit).
+        // Messages split over several frames are joined, up to the same small limit.
         let messages = messages
-            .max_frame_size(state.config.http.max_body_bytes)
+            .max_frame_size(MAX_CLIENT_FRAME)
             .aggregate_continuations()
-            .max_continuation_size(state.config.http.max_body_bytes);
+            .max_continuation_size(MAX_CLIENT_FRAME);
         run(state, session, messages, subscription, heartbeat).await;
     });
     Ok(response)
