@@ -19,6 +19,12 @@ pub enum DomainError {
     /// A malformed idempotency key.
     #[error("invalid Idempotency-Key: use 1–128 visible ASCII characters")]
     InvalidIdempotencyKey,
+    /// An Idempotency-Key sent again with a different request.
+    #[error(
+        "this Idempotency-Key was already used for a different request (service, class or \
+         source): use a new key for a new ticket"
+    )]
+    IdempotencyKeyReused,
     /// A display message over the limit.
     #[error("the message is too long: at most {0} characters")]
     MessageTooLong(usize),
@@ -120,6 +126,7 @@ impl DomainError {
             Self::InvalidId { .. } => "invalid-id",
             Self::InvalidPrefix(_) => "invalid-prefix",
             Self::InvalidIdempotencyKey => "invalid-idempotency-key",
+            Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::MessageTooLong(_) => "message-too-long",
             Self::InvalidName { .. } => "invalid-name",
             Self::InvalidSetting(_) => "invalid-setting",

@@ -14,6 +14,7 @@ use super::{
     TicketState, Timestamp,
 };
 
+use super::state::{IdempotencyEntry, request_hash};
 use PriorityClass::{Normal, Priority, Urgent};
 
 const DAY: Date = date(2026, 11, 21);
@@ -935,6 +936,51 @@ fn the_same_idempotency_key_within_the_window_returns_the_same_ticket() {
             );
         }
     }
+}
+
+#[test]
+fn an_idempotency_key_sent_again_with_another_request_is_refused_and_changes_nothing() {
+    let mut desk = Desk::new();
+    let first = match desk.event(&issue_with_key("k")) {
+        EventKind::TicketIssued { ticket, .. } => ticket.id,
+        other => panic!("{other:?}"),
+    };
+    let before = desk.state.clone();
+    let other_service = Command::IssueTicket {
+        service: service("lab"),
+        priority: Normal,
+        idempotency_key: Some("k".to_owned()),
+        patient: None,
+    };
+    let other_class = Command::IssueTicket {
+        service: service("general"),
+        priority: Urgent,
+        idempotency_key: Some("k".to_owned()),
+        patient: None,
+    };
+    for command in [other_service, other_class] {
+        assert_eq!(desk.refuse(&command), DomainError::IdempotencyKeyReused);
+        assert_eq!(desk.state, before);
+    }
+    // the same request still replays
+    assert_eq!(
+        desk.run(&issue_with_key("k")),
+        Decision::Replayed { ticket: first }
+    );
+}
+
+#[test]
+fn an_idempotency_entry_stored_without_its_request_hash_still_loads_and_replays() {
+    let stored = r#"{"ticket":7,"at":"2026-11-21T08:00:00Z"}"#;
+    let entry: IdempotencyEntry = serde_json::from_str(stored).unwrap();
+    assert_eq!(entry.request, None);
+    assert!(entry.matches(&request_hash(&service("lab"), Normal, Source::Kiosk)));
+    let bound = IdempotencyEntry {
+        request: Some(request_hash(&service("general"), Normal, Source::Kiosk)),
+        ..entry
+    };
+    assert!(bound.matches(&request_hash(&service("general"), Normal, Source::Kiosk)));
+    assert!(!bound.matches(&request_hash(&service("general"), Normal, Source::Api)));
 }
 
 #[test]

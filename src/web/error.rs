@@ -146,6 +146,7 @@ impl WebError {
                     | D::UndoConflict(_)
                     | D::UserExists(_)
                     | D::LastAdmin => StatusCode::CONFLICT,
+                    D::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
                     D::NotAQueueCommand => StatusCode::INTERNAL_SERVER_ERROR,
                 };
                 (status, d.code())
