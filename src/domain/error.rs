@@ -25,6 +25,12 @@ pub enum DomainError {
          source): use a new key for a new ticket"
     )]
     IdempotencyKeyReused,
+    /// A display message with control characters (they would reach the printer).
+    #[error(
+        "the message may not contain control characters (line breaks, tabs, escape codes): \
+         write it as one line of plain text"
+    )]
+    MessageControlCharacters,
     /// A display message over the limit.
     #[error("the message is too long: at most {0} characters")]
     MessageTooLong(usize),
@@ -128,6 +134,7 @@ impl DomainError {
             Self::InvalidIdempotencyKey => "invalid-idempotency-key",
             Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::MessageTooLong(_) => "message-too-long",
+            Self::MessageControlCharacters => "message-control-characters",
             Self::InvalidName { .. } => "invalid-name",
             Self::InvalidSetting(_) => "invalid-setting",
             Self::ServiceExists(_) => "service-exists",

@@ -427,6 +427,9 @@ impl QueueState {
                 if message.chars().count() > MESSAGE_MAX {
                     return Err(DomainError::MessageTooLong(MESSAGE_MAX));
                 }
+                if message.chars().any(char::is_control) {
+                    return Err(DomainError::MessageControlCharacters);
+                }
                 if self.clinic.message == message {
                     return Ok(Decision::Unchanged);
                 }

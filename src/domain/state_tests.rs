@@ -1370,6 +1370,52 @@ fn the_displays_message_is_trimmed_bounded_and_replayable() {
     assert_eq!(replayed, desk.state);
 }
 
+#[test]
+fn a_displays_message_with_control_characters_is_refused() {
+    let mut desk = Desk::new();
+    let before = desk.state.clone();
+    for message in [
+        "a\u{0}b",
+        "\u{1b}[2Jcut",
+        "line\nbreak",
+        "tab\there",
+        "x\u{7f}",
+        "\u{9b}1m",
+    ] {
+        let command = Command::SetClinicMessage {
+            message: message.to_owned(),
+        };
+        assert_eq!(
+            desk.refuse(&command),
+            DomainError::MessageControlCharacters,
+            "{message:?}"
+        );
+        assert_eq!(desk.state, before);
+    }
+}
+
+mod message_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Whatever the text, a message is stored only without control characters, and a
+        /// refused one changes nothing.
+        #[test]
+        fn no_stored_message_has_a_control_character(message in any::<String>()) {
+            let mut desk = Desk::new();
+            let before = desk.state.clone();
+            let command = Command::SetClinicMessage { message };
+            match desk.try_run(&command) {
+                Ok(_) => prop_assert!(!desk.state.clinic.message.chars().any(char::is_control)),
+                Err(_) => prop_assert_eq!(&desk.state, &before),
+            }
+        }
+    }
+}
+
 // ---- admin: services, rooms, clinic settings, staff changes ---------------------------------
 
 fn add_service(id: &str, name: &str, prefix: &str) -> Command {

@@ -7,6 +7,7 @@
 pub mod asset;
 pub mod audit;
 pub mod auth;
+pub mod body;
 pub mod clinic;
 pub mod error;
 pub mod frame;

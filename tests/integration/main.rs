@@ -18,4 +18,5 @@ mod pairing;
 mod persistence;
 mod printer;
 mod serial;
+mod strict;
 mod tls;
