@@ -73,6 +73,21 @@ enum ClientMessage {
     Ping,
 }
 
+/// The answer to a client's text message: a pong, or what was not understood.
+fn reply_to(text: &str) -> ServerMessage {
+    match serde_json::from_str::<ClientMessage>(text) {
+        Ok(ClientMessage::Ping) => ServerMessage::Pong,
+        Err(e) => ServerMessage::Error {
+            error: ErrorDetail {
+                code: "bad-message",
+                message: format!(
+                    "not understood ({e}); the only client message is {{\"type\":\"ping\"}}"
+                ),
+            },
+        },
+    }
+}
+
 /// Upgrades to the event stream.
 #[utoipa::path(get, path = "/api/v1/events", tag = "queue",
     params(EventsQuery),
@@ -217,16 +232,7 @@ async fn run(
                         }
                     }
                     Some(Ok(AggregatedMessage::Text(text))) => {
-                        let reply = match serde_json::from_str::<ClientMessage>(&text) {
-                            Ok(ClientMessage::Ping) => ServerMessage::Pong,
-                            Err(e) => ServerMessage::Error {
-                                error: ErrorDetail {
-                                    code: "bad-message",
-                                    message: format!("not understood ({e}); the only client message is {{\"type\":\"ping\"}}"),
-                                },
-                            },
-                        };
-                        if !send(&mut session, &reply).await {
+                        if !send(&mut session, &reply_to(&text)).await {
                             return;
                         }
                     }
@@ -269,4 +275,52 @@ async fn run(
         }
     }
     let _ = session.close(close_reason).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_ping_gets_a_pong_and_anything_else_an_error() {
+        assert!(matches!(
+            reply_to(r#"{"type":"ping"}"#),
+            ServerMessage::Pong
+        ));
+        for text in [
+            "",
+            "[]",
+            r#"{"type":"pong"}"#,
+            r#"{"type":"Ping"}"#,
+            "\u{0}",
+        ] {
+            assert!(
+                matches!(reply_to(text), ServerMessage::Error { .. }),
+                "{text:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Any text (up to the frame limit) gets a pong or a bad-message error, never a panic.
+        #[test]
+        fn any_client_text_gets_an_answer(
+            text in prop_oneof![
+                any::<String>(),
+                r#"\{"type": ?"[a-z]{0,8}"(, ?"[a-z]{1,5}": ?[0-9a-z"]{0,6})?\}"#,
+            ],
+        ) {
+            match reply_to(&text) {
+                ServerMessage::Pong => {
+                    let value = serde_json::from_str::<serde_json::Value>(&text).ok();
+                    prop_assert_eq!(value.map(|v| v["type"].clone()), Some("ping".into()));
+                }
+                ServerMessage::Error { error } => prop_assert_eq!(error.code, "bad-message"),
+                other => prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
 }
