@@ -19,6 +19,18 @@ pub enum DomainError {
     /// A malformed idempotency key.
     #[error("invalid Idempotency-Key: use 1–128 visible ASCII characters")]
     InvalidIdempotencyKey,
+    /// An Idempotency-Key sent again with a different request.
+    #[error(
+        "this Idempotency-Key was already used for a different request (service, class or \
+         source): use a new key for a new ticket"
+    )]
+    IdempotencyKeyReused,
+    /// A display message with control characters (they would reach the printer).
+    #[error(
+        "the message may not contain control characters (line breaks, tabs, escape codes): \
+         write it as one line of plain text"
+    )]
+    MessageControlCharacters,
     /// A display message over the limit.
     #[error("the message is too long: at most {0} characters")]
     MessageTooLong(usize),
@@ -120,7 +132,9 @@ impl DomainError {
             Self::InvalidId { .. } => "invalid-id",
             Self::InvalidPrefix(_) => "invalid-prefix",
             Self::InvalidIdempotencyKey => "invalid-idempotency-key",
+            Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::MessageTooLong(_) => "message-too-long",
+            Self::MessageControlCharacters => "message-control-characters",
             Self::InvalidName { .. } => "invalid-name",
             Self::InvalidSetting(_) => "invalid-setting",
             Self::ServiceExists(_) => "service-exists",

@@ -177,8 +177,8 @@ struct Model {
     passes: BTreeMap<TicketId, BTreeSet<u64>>,
     /// Each room's last "next" that can still be undone.
     last_next: BTreeMap<RoomId, NextMemo>,
-    /// Idempotency keys of the day: ticket and when.
-    keys: HashMap<String, (TicketId, Timestamp)>,
+    /// Idempotency keys of the day: ticket, when, and the service and class first asked for.
+    keys: HashMap<String, (TicketId, Timestamp, ServiceId, PriorityClass)>,
 }
 
 impl Model {
@@ -316,13 +316,21 @@ impl Model {
         };
         match command {
             Command::IssueTicket {
-                idempotency_key, ..
+                idempotency_key,
+                service,
+                priority,
+                ..
             } => match idempotency_key.as_ref().and_then(|k| self.keys.get(k)) {
-                Some((ticket, at))
+                Some((ticket, at, first_service, first_priority))
                     if self.now.duration_since(*at) <= self.policy.idempotency_window
                         && s.tickets.contains_key(ticket) =>
                 {
-                    Expect::Replayed(*ticket)
+                    // the same key with another request changes nothing
+                    if (first_service, first_priority) == (service, priority) {
+                        Expect::Replayed(*ticket)
+                    } else {
+                        Expect::Refused(DomainError::IdempotencyKeyReused)
+                    }
                 }
                 _ => Expect::Event,
             },
@@ -459,7 +467,10 @@ impl Model {
                 prop_assert_eq!(&ticket.number, &format!("{prefix}{:03}", ticket.ordinal));
                 self.ids.push(ticket.id);
                 if let Some(key) = idempotency_key {
-                    self.keys.insert(key.clone(), (ticket.id, event.at));
+                    self.keys.insert(
+                        key.clone(),
+                        (ticket.id, event.at, ticket.service.clone(), ticket.priority),
+                    );
                 }
             }
             EventKind::TicketTransferred { from, to } => {

@@ -21,9 +21,9 @@ use super::estimate::{Eta, RoomRate, estimate};
 use super::numbering::format_number;
 use super::rules::{Pick, Starvation, pick_next, queue_order};
 use super::{
-    CancelReason, Clinic, Command, DomainError, Event, EventKind, NextRecord, Origin, Room, RoomId,
-    Service, ServiceId, ServiceTimes, Ticket, TicketId, TicketState, Timestamp, check_prefix,
-    setup,
+    CancelReason, Clinic, Command, DomainError, Event, EventKind, NextRecord, Origin,
+    PriorityClass, Room, RoomId, Service, ServiceId, ServiceTimes, Source, Ticket, TicketId,
+    TicketState, Timestamp, check_prefix, setup,
 };
 
 /// The queue's rules that the clinic configures.
@@ -72,6 +72,33 @@ pub struct IdempotencyEntry {
     pub ticket: TicketId,
     /// When.
     pub at: Timestamp,
+    /// The hash of the request the key was first sent with ([`request_hash`]); absent in
+    /// entries stored before keys were bound to their request (those replay as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+}
+
+impl IdempotencyEntry {
+    /// Whether a request with this hash may replay the entry's ticket.
+    pub fn matches(&self, request: &str) -> bool {
+        self.request.as_deref().is_none_or(|first| first == request)
+    }
+}
+
+/// The hash an Idempotency-Key is bound to: every field of the request that shapes the ticket
+/// (service, class and source). The same key with another hash is a different request.
+pub fn request_hash(service: &ServiceId, priority: PriorityClass, source: Source) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in [service.as_str(), priority.as_str(), source.as_str()] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    hash.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// What `apply` changed, so the store writes exactly those rows.
@@ -249,6 +276,9 @@ impl QueueState {
                         && now.duration_since(seen.at) <= policy.idempotency_window
                         && self.tickets.contains_key(&seen.ticket)
                     {
+                        if !seen.matches(&request_hash(service, *priority, origin.source)) {
+                            return Err(DomainError::IdempotencyKeyReused);
+                        }
                         return Ok(Decision::Replayed {
                             ticket: seen.ticket,
                         });
@@ -396,6 +426,9 @@ impl QueueState {
                 let message = message.trim();
                 if message.chars().count() > MESSAGE_MAX {
                     return Err(DomainError::MessageTooLong(MESSAGE_MAX));
+                }
+                if message.chars().any(char::is_control) {
+                    return Err(DomainError::MessageControlCharacters);
                 }
                 if self.clinic.message == message {
                     return Ok(Decision::Unchanged);
@@ -727,6 +760,11 @@ impl QueueState {
                         IdempotencyEntry {
                             ticket: ticket.id,
                             at,
+                            request: Some(request_hash(
+                                &ticket.service,
+                                ticket.priority,
+                                ticket.source,
+                            )),
                         },
                     );
                     touched.idempotency = Some(key.clone());

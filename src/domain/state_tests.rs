@@ -14,6 +14,7 @@ use super::{
     TicketState, Timestamp,
 };
 
+use super::state::{IdempotencyEntry, request_hash};
 use PriorityClass::{Normal, Priority, Urgent};
 
 const DAY: Date = date(2026, 11, 21);
@@ -938,6 +939,51 @@ fn the_same_idempotency_key_within_the_window_returns_the_same_ticket() {
 }
 
 #[test]
+fn an_idempotency_key_sent_again_with_another_request_is_refused_and_changes_nothing() {
+    let mut desk = Desk::new();
+    let first = match desk.event(&issue_with_key("k")) {
+        EventKind::TicketIssued { ticket, .. } => ticket.id,
+        other => panic!("{other:?}"),
+    };
+    let before = desk.state.clone();
+    let other_service = Command::IssueTicket {
+        service: service("lab"),
+        priority: Normal,
+        idempotency_key: Some("k".to_owned()),
+        patient: None,
+    };
+    let other_class = Command::IssueTicket {
+        service: service("general"),
+        priority: Urgent,
+        idempotency_key: Some("k".to_owned()),
+        patient: None,
+    };
+    for command in [other_service, other_class] {
+        assert_eq!(desk.refuse(&command), DomainError::IdempotencyKeyReused);
+        assert_eq!(desk.state, before);
+    }
+    // the same request still replays
+    assert_eq!(
+        desk.run(&issue_with_key("k")),
+        Decision::Replayed { ticket: first }
+    );
+}
+
+#[test]
+fn an_idempotency_entry_stored_without_its_request_hash_still_loads_and_replays() {
+    let stored = r#"{"ticket":7,"at":"2026-11-21T08:00:00Z"}"#;
+    let entry: IdempotencyEntry = serde_json::from_str(stored).unwrap();
+    assert_eq!(entry.request, None);
+    assert!(entry.matches(&request_hash(&service("lab"), Normal, Source::Kiosk)));
+    let bound = IdempotencyEntry {
+        request: Some(request_hash(&service("general"), Normal, Source::Kiosk)),
+        ..entry
+    };
+    assert!(bound.matches(&request_hash(&service("general"), Normal, Source::Kiosk)));
+    assert!(!bound.matches(&request_hash(&service("general"), Normal, Source::Api)));
+}
+
+#[test]
 fn different_idempotency_keys_issue_different_tickets() {
     let mut desk = Desk::new();
     desk.event(&issue_with_key("a"));
@@ -1322,6 +1368,52 @@ fn the_displays_message_is_trimmed_bounded_and_replayable() {
         replayed.apply(event);
     }
     assert_eq!(replayed, desk.state);
+}
+
+#[test]
+fn a_displays_message_with_control_characters_is_refused() {
+    let mut desk = Desk::new();
+    let before = desk.state.clone();
+    for message in [
+        "a\u{0}b",
+        "\u{1b}[2Jcut",
+        "line\nbreak",
+        "tab\there",
+        "x\u{7f}",
+        "\u{9b}1m",
+    ] {
+        let command = Command::SetClinicMessage {
+            message: message.to_owned(),
+        };
+        assert_eq!(
+            desk.refuse(&command),
+            DomainError::MessageControlCharacters,
+            "{message:?}"
+        );
+        assert_eq!(desk.state, before);
+    }
+}
+
+mod message_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Whatever the text, a message is stored only without control characters, and a
+        /// refused one changes nothing.
+        #[test]
+        fn no_stored_message_has_a_control_character(message in any::<String>()) {
+            let mut desk = Desk::new();
+            let before = desk.state.clone();
+            let command = Command::SetClinicMessage { message };
+            match desk.try_run(&command) {
+                Ok(_) => prop_assert!(!desk.state.clinic.message.chars().any(char::is_control)),
+                Err(_) => prop_assert_eq!(&desk.state, &before),
+            }
+        }
+    }
 }
 
 // ---- admin: services, rooms, clinic settings, staff changes ---------------------------------

@@ -104,6 +104,23 @@ pub enum Source {
     Cli,
 }
 
+impl Source {
+    /// The snake_case word used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Kiosk => "kiosk",
+            Self::Reception => "reception",
+            Self::Api => "api",
+            Self::Staff => "staff",
+            Self::Button => "button",
+            Self::Serial => "serial",
+            Self::Keypad => "keypad",
+            Self::System => "system",
+            Self::Cli => "cli",
+        }
+    }
+}
+
 /// Why a ticket was cancelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::Actor;
+use super::body;
 use super::error::{ErrorBody, WebError};
 use super::state::{AppState, blocking};
 use super::view::{AdminRoom, KioskEffective, kiosk_effective};
@@ -27,7 +28,7 @@ pub struct MessageRequest {
 pub async fn clinic_message_put(
     state: web::Data<AppState>,
     actor: Actor,
-    body: web::Json<MessageRequest>,
+    body: body::Json<MessageRequest>,
 ) -> Result<HttpResponse, WebError> {
     let command = Command::SetClinicMessage {
         message: body.into_inner().message,
@@ -104,7 +105,7 @@ pub async fn admin_clinic(state: web::Data<AppState>) -> Result<HttpResponse, We
 pub async fn admin_clinic_patch(
     state: web::Data<AppState>,
     actor: Actor,
-    body: web::Json<ClinicChange>,
+    body: body::Json<ClinicChange>,
 ) -> Result<HttpResponse, WebError> {
     let change = body.into_inner();
     state

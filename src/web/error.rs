@@ -39,6 +39,9 @@ pub enum WebError {
     /// A path parameter is malformed.
     #[error("{0}")]
     InvalidPath(String),
+    /// A language code the clinic has no messages for (`lang`).
+    #[error("unknown language: use one of {0}")]
+    UnknownLanguage(String),
     /// A query parameter is malformed.
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -125,6 +128,7 @@ impl WebError {
                     | D::InvalidPrefix(_)
                     | D::InvalidIdempotencyKey
                     | D::MessageTooLong(_)
+                    | D::MessageControlCharacters
                     | D::InvalidName { .. }
                     | D::InvalidSetting(_) => StatusCode::BAD_REQUEST,
                     D::ServiceNotFound(_)
@@ -146,6 +150,7 @@ impl WebError {
                     | D::UndoConflict(_)
                     | D::UserExists(_)
                     | D::LastAdmin => StatusCode::CONFLICT,
+                    D::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
                     D::NotAQueueCommand => StatusCode::INTERNAL_SERVER_ERROR,
                 };
                 (status, d.code())
@@ -164,6 +169,7 @@ impl WebError {
             }
             Self::InvalidPath(_) => (StatusCode::BAD_REQUEST, "invalid-id"),
             Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid-query"),
+            Self::UnknownLanguage(_) => (StatusCode::BAD_REQUEST, "unknown-language"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
             Self::WebSocket(_) => (StatusCode::BAD_REQUEST, "websocket-required"),

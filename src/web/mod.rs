@@ -7,8 +7,10 @@
 pub mod asset;
 pub mod audit;
 pub mod auth;
+pub mod body;
 pub mod clinic;
 pub mod error;
+pub mod frame;
 pub mod limit;
 pub mod link;
 pub mod openapi;

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::body::{NoBody, OptionalJson};
 use super::error::WebError;
 use super::state::AppState;
 use super::view::{print_language, ticket_print};
@@ -44,13 +45,9 @@ pub async fn ticket_print_again(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<u64>,
-    body: web::Bytes,
+    body: OptionalJson<PrintRequest>,
 ) -> Result<HttpResponse, WebError> {
-    let request: PrintRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        PrintRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| WebError::InvalidBody(e.to_string()))?
-    };
+    let request = body.0;
     let id = TicketId(id.into_inner());
     let view = super::view::view_of(&state, id)?;
     if !matches!(
@@ -62,7 +59,7 @@ pub async fn ticket_print_again(
             view.ticket.number
         )));
     }
-    let lang = print_language(&state, request.lang.as_deref());
+    let lang = print_language(&state, request.lang.as_deref())?;
     let ticket = ticket_print(&state, &req, &view, &lang);
     let print = state.printer.print_ticket(&ticket);
     if print == PrintOutcome::NoPrinter {
@@ -86,7 +83,10 @@ pub async fn devices_get(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(post, path = "/api/v1/devices/printer/test", tag = "devices",
     responses((status = 202, body = PrintResponse),
         (status = 409, body = super::error::ErrorBody, description = "no printer")))]
-pub async fn printer_test(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+pub async fn printer_test(
+    state: web::Data<AppState>,
+    _body: NoBody,
+) -> Result<HttpResponse, WebError> {
     let print = state.printer.print_test_page();
     if print == PrintOutcome::NoPrinter {
         return Err(WebError::NoPrinter);

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::auth::Actor;
+use super::body::{self, NoBody};
 use super::error::{ErrorBody, WebError};
 use super::state::{AppState, blocking};
 use super::view::{
@@ -45,6 +46,7 @@ pub async fn room_next(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<String>,
+    _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
     let room = room_id(&id)?;
     let command = Command::RoomNext { room: room.clone() };
@@ -75,6 +77,7 @@ pub async fn room_recall(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<String>,
+    _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
     room_ticket_command(&state, &actor, &id, |room| Command::RoomRecall { room }).await
 }
@@ -88,6 +91,7 @@ pub async fn room_done(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<String>,
+    _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
     room_ticket_command(&state, &actor, &id, |room| Command::RoomDone { room }).await
 }
@@ -101,6 +105,7 @@ pub async fn room_no_show(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<String>,
+    _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
     room_ticket_command(&state, &actor, &id, |room| Command::RoomNoShow { room }).await
 }
@@ -115,6 +120,7 @@ pub async fn room_undo(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<String>,
+    _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
     let room = room_id(&id)?;
     let command = Command::RoomUndo { room: room.clone() };
@@ -158,6 +164,7 @@ pub async fn room_open(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<String>,
+    _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
     room_set_open(&state, &actor, &id, true).await
 }
@@ -170,6 +177,7 @@ pub async fn room_close(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<String>,
+    _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
     room_set_open(&state, &actor, &id, false).await
 }
@@ -198,7 +206,7 @@ pub struct NewRoom {
 pub async fn room_add(
     state: web::Data<AppState>,
     actor: Actor,
-    body: web::Json<NewRoom>,
+    body: body::Json<NewRoom>,
 ) -> Result<HttpResponse, WebError> {
     let body = body.into_inner();
     let id = RoomId::parse(&body.id)?;
@@ -233,7 +241,7 @@ pub async fn room_patch(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<String>,
-    body: web::Json<RoomPatch>,
+    body: body::Json<RoomPatch>,
 ) -> Result<HttpResponse, WebError> {
     let id = RoomId::parse(&id)?;
     let patch = body.into_inner();

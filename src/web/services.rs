@@ -8,6 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::auth::Actor;
+use super::body::{self, NoBody, OptionalJson};
 use super::error::{ErrorBody, WebError};
 use super::state::AppState;
 use crate::domain::{Command, Service, ServiceChange, ServiceId, Source};
@@ -59,6 +60,7 @@ pub async fn service_open(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<String>,
+    _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
     service_set_active(&state, &actor, &id, true, None).await
 }
@@ -74,19 +76,9 @@ pub async fn service_close(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<String>,
-    body: web::Bytes,
+    body: OptionalJson<ServiceCloseRequest>,
 ) -> Result<HttpResponse, WebError> {
-    let request: ServiceCloseRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        ServiceCloseRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            if e.is_data() {
-                WebError::InvalidBody(e.to_string())
-            } else {
-                WebError::InvalidJson(e.to_string())
-            }
-        })?
-    };
+    let request = body.0;
     service_set_active(&state, &actor, &id, false, request.reopens_at).await
 }
 
@@ -115,7 +107,7 @@ pub struct NewService {
 pub async fn service_add(
     state: web::Data<AppState>,
     actor: Actor,
-    body: web::Json<NewService>,
+    body: body::Json<NewService>,
 ) -> Result<HttpResponse, WebError> {
     let body = body.into_inner();
     let id = ServiceId::parse(&body.id)?;
@@ -140,7 +132,7 @@ pub async fn service_patch(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<String>,
-    body: web::Json<ServiceChange>,
+    body: body::Json<ServiceChange>,
 ) -> Result<HttpResponse, WebError> {
     let id = ServiceId::parse(&id)?;
     let command = Command::UpdateService {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::Actor;
+use super::body;
 use super::error::{ErrorBody, WebError};
 use super::state::{AppState, blocking};
 use crate::auth::{Role, TokenView, UserView};
@@ -61,7 +62,7 @@ pub struct NewUser {
 pub async fn user_add(
     state: web::Data<AppState>,
     actor: Actor,
-    body: web::Json<NewUser>,
+    body: body::Json<NewUser>,
 ) -> Result<HttpResponse, WebError> {
     let body = body.into_inner();
     check_rooms(&state, &body.rooms)?;
@@ -99,7 +100,7 @@ pub async fn user_patch(
     state: web::Data<AppState>,
     actor: Actor,
     name: web::Path<String>,
-    body: web::Json<UserPatch>,
+    body: body::Json<UserPatch>,
 ) -> Result<HttpResponse, WebError> {
     let name = name.into_inner();
     let mut patch = body.into_inner();
@@ -202,7 +203,7 @@ pub struct CreatedToken {
 pub async fn token_create(
     state: web::Data<AppState>,
     actor: Actor,
-    body: web::Json<NewToken>,
+    body: body::Json<NewToken>,
 ) -> Result<HttpResponse, WebError> {
     let body = body.into_inner();
     let auth = state.auth.clone();
@@ -250,7 +251,7 @@ pub async fn my_password(
     state: web::Data<AppState>,
     actor: Actor,
     req: actix_web::HttpRequest,
-    body: web::Json<PasswordChange>,
+    body: body::Json<PasswordChange>,
 ) -> Result<HttpResponse, WebError> {
     let principal = actor.0.clone().ok_or(WebError::LoginRequired)?;
     let Some(name) = principal.user_name().map(str::to_owned) else {

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::auth::{Actor, issuer};
+use super::body::NoBody;
 use super::error::{ErrorBody, WebError};
 use super::state::AppState;
 use super::view::{self, TicketView, TransferResponse, find_ticket};
@@ -89,6 +90,7 @@ pub async fn ticket_create(
 ) -> Result<HttpResponse, WebError> {
     let key = idempotency_key(&req)?;
     let body = body.into_inner();
+    view::check_language(&state, body.lang.as_deref())?;
     let patient = patient_details(&state, &actor, body.patient.as_ref())?;
     let source = body.source.into();
     let origin = issuer(&state, &req, &actor, source, key.as_deref())?;
@@ -104,7 +106,7 @@ pub async fn ticket_create(
     let mut view = view::ticket_of(&state, &outcome).await?;
     view.status_path = Some(state.links.path(view.ticket.id));
     if body.print.unwrap_or(source == Source::Kiosk) && !replayed {
-        let lang = view::print_language(&state, body.lang.as_deref());
+        let lang = view::print_language(&state, body.lang.as_deref())?;
         let ticket = view::ticket_print(&state, &req, &view, &lang);
         view.print = Some(state.printer.print_ticket(&ticket));
     }
@@ -213,6 +215,7 @@ pub async fn ticket_cancel(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<u64>,
+    _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
     let ticket = TicketId(id.into_inner());
     ticket_command(&state, &actor, Command::CancelTicket { ticket }).await
@@ -227,6 +230,7 @@ pub async fn ticket_requeue(
     state: web::Data<AppState>,
     actor: Actor,
     id: web::Path<u64>,
+    _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
     let ticket = TicketId(id.into_inner());
     ticket_command(&state, &actor, Command::RequeueTicket { ticket }).await
@@ -263,6 +267,7 @@ pub async fn status_get(
     token: web::Path<String>,
     query: web::Query<LangQuery>,
 ) -> Result<HttpResponse, WebError> {
+    view::check_language(&state, query.lang.as_deref())?;
     let lang = query.lang.as_deref().unwrap_or_default();
     state
         .links

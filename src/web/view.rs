@@ -450,16 +450,33 @@ pub fn ticket_print(
 
 /// The language a ticket is printed in: the one asked for if the clinic has it, else the
 /// first kiosk language.
-pub fn print_language(state: &AppState, asked: Option<&str>) -> String {
-    match asked {
-        Some(code) if state.catalogs.has(code) => code.to_owned(),
-        _ => state
+pub fn print_language(state: &AppState, asked: Option<&str>) -> Result<String, WebError> {
+    check_language(state, asked)?;
+    Ok(match asked {
+        Some(code) => code.to_owned(),
+        None => state
             .config
             .screens
             .languages
             .first()
             .cloned()
             .unwrap_or_else(|| "en".to_owned()),
+    })
+}
+
+/// Refuses a `lang` the clinic has no messages for (and so any control character or overlong
+/// text), naming the codes it has.
+pub fn check_language(state: &AppState, asked: Option<&str>) -> Result<(), WebError> {
+    match asked {
+        Some(code) if !state.catalogs.has(code) => Err(WebError::UnknownLanguage(
+            state
+                .catalogs
+                .all()
+                .map(|c| c.code.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -578,9 +595,9 @@ pub fn announcement_of(
     lang: Option<&str>,
     recall: bool,
 ) -> Result<(String, String), WebError> {
+    check_language(state, lang)?;
     let catalog = match lang {
-        Some(lang) if state.catalogs.has(lang) => state.catalogs.get(lang),
-        Some(lang) => return Err(WebError::InvalidQuery(format!("no language {lang:?}"))),
+        Some(lang) => state.catalogs.get(lang),
         None => state.catalogs.get(
             state
                 .config

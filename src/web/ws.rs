@@ -9,12 +9,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::body::BoxBody;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ErrorDetail, WebError};
+use super::frame::{self, MAX_CLIENT_FRAME};
 use super::state::AppState;
 use super::view::{self, QueueView};
 use crate::devices::DeviceStatus;
@@ -71,6 +73,21 @@ enum ClientMessage {
     Ping,
 }
 
+/// The answer to a client's text message: a pong, or what was not understood.
+fn reply_to(text: &str) -> ServerMessage {
+    match serde_json::from_str::<ClientMessage>(text) {
+        Ok(ClientMessage::Ping) => ServerMessage::Pong,
+        Err(e) => ServerMessage::Error {
+            error: ErrorDetail {
+                code: "bad-message",
+                message: format!(
+                    "not understood ({e}); the only client message is {{\"type\":\"ping\"}}"
+                ),
+            },
+        },
+    }
+}
+
 /// Upgrades to the event stream.
 #[utoipa::path(get, path = "/api/v1/events", tag = "queue",
     params(EventsQuery),
@@ -82,17 +99,27 @@ pub async fn events_ws(
     body: web::Payload,
     query: web::Query<EventsQuery>,
 ) -> Result<HttpResponse, WebError> {
+    // A frame's declared length is checked at its header, before its payload is buffered; a
+    // frame over the limit ends the connection.
+    let (guarded, tripwire) = frame::guard(body.into_inner(), MAX_CLIENT_FRAME);
+    let mut payload: actix_web::dev::Payload = actix_web::dev::Payload::Stream {
+        payload: Box::pin(guarded),
+    };
+    let body = web::Payload::from_request(&req, &mut payload)
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?;
     let (response, session, messages) =
         actix_ws::handle(&req, body).map_err(|e| WebError::WebSocket(e.to_string()))?;
+    let response = response.map_body(|_, body| BoxBody::new(tripwire.sever(body)));
     let subscription = subscribe(&state, query.since);
     let state = state.into_inner();
     actix_web::rt::spawn(async move {
         let heartbeat = Duration::from_secs(state.config.http.ws_heartbeat_secs);
-        // Messages split over several frames are joined (up to the body limit).
+        // Messages split over several frames are joined, up to the same small limit.
         let messages = messages
-            .max_frame_size(state.config.http.max_body_bytes)
+            .max_frame_size(MAX_CLIENT_FRAME)
             .aggregate_continuations()
-            .max_continuation_size(state.config.http.max_body_bytes);
+            .max_continuation_size(MAX_CLIENT_FRAME);
         run(state, session, messages, subscription, heartbeat).await;
     });
     Ok(response)
@@ -205,16 +232,7 @@ async fn run(
                         }
                     }
                     Some(Ok(AggregatedMessage::Text(text))) => {
-                        let reply = match serde_json::from_str::<ClientMessage>(&text) {
-                            Ok(ClientMessage::Ping) => ServerMessage::Pong,
-                            Err(e) => ServerMessage::Error {
-                                error: ErrorDetail {
-                                    code: "bad-message",
-                                    message: format!("not understood ({e}); the only client message is {{\"type\":\"ping\"}}"),
-                                },
-                            },
-                        };
-                        if !send(&mut session, &reply).await {
+                        if !send(&mut session, &reply_to(&text)).await {
                             return;
                         }
                     }
@@ -257,4 +275,52 @@ async fn run(
         }
     }
     let _ = session.close(close_reason).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_ping_gets_a_pong_and_anything_else_an_error() {
+        assert!(matches!(
+            reply_to(r#"{"type":"ping"}"#),
+            ServerMessage::Pong
+        ));
+        for text in [
+            "",
+            "[]",
+            r#"{"type":"pong"}"#,
+            r#"{"type":"Ping"}"#,
+            "\u{0}",
+        ] {
+            assert!(
+                matches!(reply_to(text), ServerMessage::Error { .. }),
+                "{text:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Any text (up to the frame limit) gets a pong or a bad-message error, never a panic.
+        #[test]
+        fn any_client_text_gets_an_answer(
+            text in prop_oneof![
+                any::<String>(),
+                r#"\{"type": ?"[a-z]{0,8}"(, ?"[a-z]{1,5}": ?[0-9a-z"]{0,6})?\}"#,
+            ],
+        ) {
+            match reply_to(&text) {
+                ServerMessage::Pong => {
+                    let value = serde_json::from_str::<serde_json::Value>(&text).ok();
+                    prop_assert_eq!(value.map(|v| v["type"].clone()), Some("ping".into()));
+                }
+                ServerMessage::Error { error } => prop_assert_eq!(error.code, "bad-message"),
+                other => prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
 }

@@ -318,6 +318,36 @@ async fn same_idempotency_key_twice_issues_one_ticket() {
 }
 
 #[tokio::test]
+async fn idempotency_key_reused_with_another_body_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let post = |body: Value| {
+        let body = serde_json::to_vec(&body).unwrap();
+        send(
+            &app,
+            Method::POST,
+            "/api/v1/tickets",
+            &[("Idempotency-Key", b"reused")],
+            Some(body),
+        )
+    };
+    let (status, _, text) = post(json!({"service": "general"})).await;
+    assert_eq!(status, 201, "{text}");
+    let first_id = id(&serde_json::from_str(&text).unwrap());
+    let queue = app.queue().await;
+    let (status, headers, text) = post(json!({"service": "lab", "priority": "urgent"})).await;
+    assert_eq!(status, 422, "{text}");
+    assert!(headers.get("idempotency-replayed").is_none());
+    let error: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(error["error"]["code"], "idempotency-key-reused", "{error}");
+    assert_eq!(app.queue().await, queue, "nothing changed");
+    // the first body again still replays its ticket
+    let (status, headers, text) = post(json!({"service": "general"})).await;
+    assert_eq!(status, 201, "{text}");
+    assert_eq!(headers.get("idempotency-replayed").unwrap(), "true");
+    assert_eq!(id(&serde_json::from_str(&text).unwrap()), first_id);
+}
+
+#[tokio::test]
 async fn different_idempotency_keys_issue_two_tickets() {
     let app = TestApp::spawn().await;
     let body = serde_json::to_vec(&json!({"service": "general"})).unwrap();

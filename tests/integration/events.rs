@@ -671,3 +671,79 @@ async fn oversized_client_message_closes_only_that_connection() {
     app.issue("general", "normal").await;
     assert_eq!(event(&mut other).await["kind"], "ticket_issued");
 }
+
+/// Opens `/api/v1/events` over a raw socket and reads the handshake answer.
+async fn raw_events_socket(addr: SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /api/v1/events HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        assert_eq!(
+            stream.read(&mut byte).await.unwrap(),
+            1,
+            "closed during the handshake"
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101 "), "no upgrade: {head}");
+    stream
+}
+
+#[tokio::test]
+async fn frame_declaring_a_terabyte_closes_the_connection_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let mut other = app.events("").await;
+    snapshot(&mut other).await;
+    let stream = raw_events_socket(app.addr).await;
+    let (mut reader, mut writer) = stream.into_split();
+    // A masked text frame declaring 2^40 bytes, then data for as long as the server reads it.
+    let mut header = vec![0x81, 0x80 | 127];
+    header.extend_from_slice(&(1u64 << 40).to_be_bytes());
+    header.extend_from_slice(&[1, 2, 3, 4]);
+    let started = Instant::now();
+    let sender = tokio::spawn(async move {
+        let mut sent = 0usize;
+        if writer.write_all(&header).await.is_err() {
+            return sent;
+        }
+        let chunk = vec![b'x'; 64 * 1024];
+        while started.elapsed() < Duration::from_secs(5) {
+            if writer.write_all(&chunk).await.is_err() {
+                break;
+            }
+            sent += chunk.len();
+        }
+        sent
+    });
+    // Whatever the server sent before (snapshot, devices), it ends the connection.
+    let closed = tokio::time::timeout(Duration::from_secs(3), async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the server kept reading the oversized frame for 3 s"
+    );
+    let sent = sender.await.unwrap();
+    assert!(
+        sent < 16 * 1024 * 1024,
+        "the server read {sent} bytes of the frame before closing"
+    );
+    app.issue("general", "normal").await;
+    assert_eq!(event(&mut other).await["kind"], "ticket_issued");
+}

@@ -20,4 +20,5 @@ mod persistence;
 mod printer;
 mod serial;
 mod storage;
+mod strict;
 mod tls;
