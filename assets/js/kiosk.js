@@ -102,9 +102,14 @@ const state = {
   printer: null, // the printer's device status, when there is a printer
 };
 
-/** True when the printer is known not to work (offline, out of paper, cover open...). */
+/** True when the printer is known not to work (offline, out of paper, cover open, takes no data...). */
 function printerDown() {
   return state.printer?.health === "error";
+}
+
+/** True while nobody can tell whether the printer prints (it gives no status, or is still connecting). */
+function printerUnsure() {
+  return state.printer?.health === "unknown";
 }
 
 /** A fresh key for one patient's flow: a double tap or a retry issues one ticket. */
@@ -416,19 +421,27 @@ function ticket() {
     el("div", { class: "k-countdown", "aria-hidden": "true" }, el("div", { class: "k-countdown-bar" })));
 }
 
-/** Under the ticket: "printing" when the printer took it, else "please note your number". */
+/**
+ * Under the ticket: "printing" when a ready printer took it; "if none comes out, note your
+ * number" when nobody can tell; else "please note your number" (with why, when the printer is down).
+ */
 function printNote(tk) {
   const printing = tk.print === "queued" && !printerDown();
+  const text = !printing
+    ? (tk.print === "delayed" || printerDown() ? t("kiosk.printer_down") : t("kiosk.note_number"))
+    : printerUnsure() ? t("kiosk.printing_unsure") : t("kiosk.printing");
   return el("p", { class: "k-note", id: "print-note", dataset: { print: tk.print ?? "none" } },
-    icon(printing ? "printer" : "pencil"),
-    el("span", {}, printing ? t("kiosk.printing")
-      : tk.print === "delayed" || printerDown() ? t("kiosk.printer_down") : t("kiosk.note_number")));
+    icon(printing ? "printer" : "pencil"), el("span", {}, text));
 }
 
 function onDevice(device) {
   if (device.id !== "printer") return;
   const wasDown = printerDown();
+  const wasUnsure = printerUnsure();
   state.printer = device;
+  if (state.screen === "ticket" && wasUnsure !== printerUnsure()) {
+    document.getElementById("print-note")?.replaceWith(printNote(state.ticket));
+  }
   if (wasDown === printerDown()) return;
   if (state.screen === "service") show("service", true);
   else if (state.screen === "ticket") document.getElementById("print-note")?.replaceWith(printNote(state.ticket));

@@ -42,6 +42,10 @@ pub enum DeviceError {
     /// The device is not there (unplugged, switched off, unreachable).
     #[error("{0}")]
     Unavailable(String),
+    /// The device accepts the connection but takes no data (a printer whose buffers are full
+    /// and stay full).
+    #[error("{0}")]
+    Stalled(String),
     /// Reading or writing failed.
     #[error("{context}: {source}")]
     Io {

@@ -73,6 +73,38 @@ async fn double_tap(browser: &Browser, css: &str) {
     browser.client.perform_actions(mouse).await.unwrap();
 }
 
+/// A server with the network printer at `uri`, asked every second, and a kiosk that asks no
+/// priority.
+async fn with_printer(uri: &str) -> Server {
+    Server::spawn_with(|c| {
+        c.printer.uri = uri.parse().unwrap();
+        c.printer.status_poll_secs = 1;
+        c.printer.retry_secs = 1;
+        c.screens.kiosk_priority = false;
+    })
+    .await
+}
+
+/// Issues a kiosk ticket in Hindi through the API (printed: its lines are images).
+async fn hindi_kiosk_ticket(server: &Server) {
+    let (status, ticket) = server
+        .post_json(
+            "/api/v1/tickets",
+            Some(json!({"service": "general", "source": "kiosk", "lang": "hi"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{ticket}");
+}
+
+/// Taps the general service on the kiosk's service screen; returns the ticket's number and the
+/// note under it (printing or not).
+async fn take_ticket(kiosk: &Browser) -> (String, String) {
+    kiosk.tap(r#"button[data-service="general"]"#, PAGE).await;
+    let number = kiosk.wait_for_any_text("#ticket-number", PAGE).await;
+    let note = kiosk.wait_for_any_text("#print-note", PAGE).await;
+    (number, note)
+}
+
 /// Waits until the QR image on the kiosk's confirmation has loaded; returns its natural width.
 async fn wait_qr_loaded(kiosk: &Browser) -> u64 {
     kiosk
@@ -172,13 +204,7 @@ async fn without_paper_the_kiosk_and_staff_say_so_and_the_ticket_prints_when_pap
     let _one = ONE_AT_A_TIME.lock().await;
     let printer = FakeTcpPrinter::start();
     printer.set_state(PrinterState::PaperOut);
-    let server = Server::spawn_with(|c| {
-        c.printer.uri = printer.uri().parse().unwrap();
-        c.printer.status_poll_secs = 1;
-        c.printer.retry_secs = 1;
-        c.screens.kiosk_priority = false;
-    })
-    .await;
+    let server = with_printer(&printer.uri()).await;
     let mut driver = Driver::start().await;
     let kiosk = driver.session(1024, 768).await;
     kiosk.goto(&server.url("/kiosk?lang=en")).await;
@@ -186,15 +212,9 @@ async fn without_paper_the_kiosk_and_staff_say_so_and_the_ticket_prints_when_pap
         kiosk.wait_for_any_text("#printer-warning", PAGE).await,
         message("en", "kiosk.printer_down", &[])
     );
-    kiosk.tap(r#"button[data-service="general"]"#, PAGE).await;
-    assert_eq!(
-        kiosk.wait_for_any_text("#ticket-number", PAGE).await,
-        "A001"
-    );
-    assert_eq!(
-        kiosk.wait_for_any_text("#print-note", PAGE).await,
-        message("en", "kiosk.printer_down", &[])
-    );
+    let (number, note) = take_ticket(&kiosk).await;
+    assert_eq!(number, "A001");
+    assert_eq!(note, message("en", "kiosk.printer_down", &[]));
     assert!(wait_qr_loaded(&kiosk).await > 0, "the QR code is on screen");
     let screenshots = std::env::var_os("WAITLESS_SCREENSHOTS").is_some();
     if screenshots {
@@ -228,6 +248,37 @@ async fn without_paper_the_kiosk_and_staff_say_so_and_the_ticket_prints_when_pap
 }
 
 #[tokio::test]
+async fn with_a_printer_that_takes_no_data_the_kiosk_says_to_note_the_number() {
+    use crate::printer::{BlackHolePrinter, PATIENCE};
+
+    let _one = ONE_AT_A_TIME.lock().await;
+    let printer = BlackHolePrinter::start();
+    let server = with_printer(&printer.uri()).await;
+    let mut driver = Driver::start().await;
+    let kiosk = driver.session(1024, 768).await;
+    kiosk.goto(&server.url("/kiosk?lang=en")).await;
+    // It answers no status: nobody can tell whether the ticket prints, and the kiosk says so.
+    let (number, note) = take_ticket(&kiosk).await;
+    assert_eq!(number, "A001");
+    assert_eq!(note, message("en", "kiosk.printing_unsure", &[]));
+    // A ticket with images fills its buffers: it takes no more, and the kiosk says so.
+    hindi_kiosk_ticket(&server).await;
+    kiosk.tap(r#"[data-action="done"]"#, PAGE).await;
+    kiosk.tap(r#"button[data-lang="en"]"#, PAGE).await;
+    assert_eq!(
+        kiosk.wait_for_any_text("#printer-warning", PATIENCE).await,
+        message("en", "kiosk.printer_down", &[])
+    );
+    let (number, note) = take_ticket(&kiosk).await;
+    assert_eq!(number, "A003");
+    assert_eq!(note, message("en", "kiosk.printer_down", &[]));
+    kiosk
+        .wait_visible(r#"#print-note[data-print="delayed"]"#, PAGE)
+        .await;
+    kiosk.close().await;
+}
+
+#[tokio::test]
 async fn the_demo_printer_page_shows_the_kiosk_ticket_as_paper() {
     let _one = ONE_AT_A_TIME.lock().await;
     let server = Server::spawn().await;
@@ -235,13 +286,7 @@ async fn the_demo_printer_page_shows_the_kiosk_ticket_as_paper() {
     let page = driver.session(1280, 900).await;
     page.goto(&server.url("/printer?lang=en")).await;
     page.wait_visible("#no-jobs", PAGE).await;
-    let (status, ticket) = server
-        .post_json(
-            "/api/v1/tickets",
-            Some(json!({"service": "general", "source": "kiosk", "lang": "hi"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{ticket}");
+    hindi_kiosk_ticket(&server).await;
     let paper = r#"[data-label="ticket A001"] .pr-paper"#;
     page.wait_visible(paper, PAGE).await;
     let drawn = page

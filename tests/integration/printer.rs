@@ -1,17 +1,18 @@
 //! The printer against a fake network printer: tickets as the printer receives them, a printer
-//! switched off and on again, paper running out, Hindi tickets, and `waitless print-test`.
+//! switched off and on again, paper running out, Hindi tickets, a printer that accepts the
+//! connection and never reads, and `waitless print-test`.
 //!
 //! [`FakeTcpPrinter`] is reusable by other modules (the kiosk's HTTP path): it listens like a
 //! printer's raw port 9100, keeps every byte per connection, answers `DLE EOT n` from a
 //! scriptable state, and can be switched off (connections refused) and on again on the same
-//! port.
+//! port. [`BlackHolePrinter`] accepts connections and never reads a byte (a hung printer).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use waitless::clock::ManualClock;
 use waitless::config::PrinterConfig;
@@ -24,7 +25,7 @@ use waitless::devices::printer::{
 use waitless::devices::{DeviceBoard, DeviceStatus, Health};
 use waitless::domain::Timestamp;
 
-use crate::common::wait_until_blocking;
+use crate::common::{TestApp, wait_until, wait_until_blocking};
 
 /// How long a test waits for something a printer should do.
 pub const PATIENCE: Duration = Duration::from_secs(15);
@@ -435,6 +436,30 @@ fn a_printer_that_never_answers_is_status_unknown_and_still_prints() {
 }
 
 #[test]
+fn a_printer_that_stops_answering_is_not_responding_after_a_few_seconds() {
+    use waitless::devices::printer::device::SILENCE_GRACE;
+    let printer = FakeTcpPrinter::start();
+    let (handle, board) = start(&printer, Paper::Mm80);
+    wait_until_blocking(PATIENCE, "ok", || condition_is(&handle, "ok"));
+    printer.set_state(PrinterState::Unknown("hung".into()));
+    let silent = Instant::now();
+    let status = wait_until_blocking(PATIENCE, "not-responding", || {
+        board
+            .get("printer")
+            .filter(|s| s.condition == "not-responding")
+            .ok_or_else(|| format!("{:?}", board.get("printer")))
+    });
+    // A printer busy with a long job may be silent for a moment: not at once.
+    assert!(silent.elapsed() >= SILENCE_GRACE, "{:?}", silent.elapsed());
+    assert_eq!(status.health, Health::Error);
+    assert_eq!(handle.print_ticket(&ticket("E005")), PrintOutcome::Delayed);
+    printer.set_state(PrinterState::Ready);
+    wait_until_blocking(PATIENCE, "the ticket", || printer.printouts().len() == 1);
+    assert_eq!(big_numbers(&printer), ["E005"]);
+    handle.stop();
+}
+
+#[test]
 fn a_hindi_ticket_is_sent_as_raster_images() {
     let printer = FakeTcpPrinter::start();
     let (handle, _board) = start(&printer, Paper::Mm80);
@@ -516,5 +541,167 @@ fn print_test_prints_the_test_page_and_returns_the_status() {
     assert!(
         err.contains("is the printer on and the address right?"),
         "{err}"
+    );
+}
+
+/// A printer that accepts connections and never reads (a hung printer, or something else on
+/// its address): with a small receive buffer, what is sent to it stalls after a few KiB.
+pub struct BlackHolePrinter {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BlackHolePrinter {
+    /// Listening on a free port.
+    pub fn start() -> Self {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        // Accepted connections inherit it: the kernel takes little before the window closes.
+        socket.set_recv_buffer_size(1024).unwrap();
+        socket
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        socket.listen(8).unwrap();
+        let listener: TcpListener = socket.into();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                if thread_stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                // Held open, never read.
+                held.extend(stream.ok());
+            }
+        });
+        Self {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Its URI for `[printer] uri`.
+    pub fn uri(&self) -> String {
+        format!("tcp://{}", self.addr)
+    }
+}
+
+impl Drop for BlackHolePrinter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[test]
+fn a_printer_that_takes_no_data_is_a_fault_and_later_tickets_are_delayed() {
+    let printer = BlackHolePrinter::start();
+    let board = Arc::new(DeviceBoard::new());
+    let uri = PrinterUri::parse(&printer.uri()).unwrap();
+    let handle = PrinterHandle::start_with(uri, settings(Paper::Mm80), board.clone()).unwrap();
+    wait_until_blocking(PATIENCE, "status-unknown", || {
+        condition_is(&handle, "status-unknown")
+    });
+    // A ticket, then a job the size of a ticket with images, fill its buffers; the write that
+    // then cannot finish fails.
+    let sent = Instant::now();
+    assert_eq!(handle.print_ticket(&ticket("A001")), PrintOutcome::Queued);
+    handle.print_bytes("reprint".into(), vec![b'-'; 12 * 1024]);
+    let status = wait_until_blocking(PATIENCE, "the printer shown as stalled", || {
+        board
+            .get("printer")
+            .filter(|s| s.condition == "stalled")
+            .ok_or_else(|| format!("{:?}", board.get("printer")))
+    });
+    let took = sent.elapsed();
+    assert!(took < Duration::from_secs(8), "the fault took {took:?}");
+    assert_eq!(status.health, Health::Error);
+    assert!(status.detail.contains("takes no data"), "{}", status.detail);
+    assert_eq!(handle.print_ticket(&ticket("B001")), PrintOutcome::Delayed);
+    // It stays a fault while it takes nothing: never back to "unknown" between tries.
+    for _ in 0..20 {
+        assert_eq!(board.get("printer").unwrap().health, Health::Error);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(board.get("printer").unwrap().queued_jobs.unwrap() > 0);
+    handle.stop();
+}
+
+#[tokio::test]
+async fn with_a_black_hole_printer_the_devices_show_a_fault_and_tickets_answer_delayed() {
+    let printer = BlackHolePrinter::start();
+    let app = TestApp::spawn_with(|c| {
+        c.printer.uri = printer.uri().parse().unwrap();
+        c.printer.status_poll_secs = 1;
+        c.printer.retry_secs = 1;
+    })
+    .await;
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let print = serde_json::json!({"service": "general", "print": true});
+    let fault = wait_until(
+        PATIENCE,
+        "the printer's fault on /api/v1/devices",
+        async || {
+            let asked = Instant::now();
+            let (status, ticket) = app.call("/api/v1/tickets", Some(print.clone())).await;
+            assert_eq!(status, 201, "{ticket}");
+            slowest = slowest.max(asked.elapsed());
+            let (_, devices) = app.get_json("/api/v1/devices").await;
+            let printer = devices
+                .as_array()
+                .and_then(|all| all.iter().find(|d| d["id"] == "printer"))
+                .cloned()
+                .unwrap_or_default();
+            if printer["health"] == "error" {
+                Ok(printer)
+            } else {
+                Err(printer.to_string())
+            }
+        },
+    )
+    .await;
+    assert_eq!(fault["condition"], "stalled", "{fault}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let (status, ticket) = app.call("/api/v1/tickets", Some(print)).await;
+    assert_eq!(status, 201, "{ticket}");
+    assert_eq!(ticket["print"], "delayed", "{ticket}");
+    // Issuing never waited for the printer.
+    assert!(slowest < Duration::from_millis(500), "{slowest:?}");
+}
+
+#[tokio::test]
+async fn a_configured_network_printer_is_listed_at_once_as_connecting() {
+    // It answers nothing, so the first status takes a second or more.
+    let printer = BlackHolePrinter::start();
+    let app = TestApp::spawn_with(|c| {
+        c.printer.uri = printer.uri().parse().unwrap();
+    })
+    .await;
+    let (status, devices) = app.get_json("/api/v1/devices").await;
+    assert_eq!(status, 200);
+    let listed = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "printer")
+        .unwrap_or_else(|| panic!("no printer in {devices}"))
+        .clone();
+    assert_eq!(listed["condition"], "connecting", "{listed}");
+    assert_eq!(listed["health"], "unknown", "{listed}");
+    assert!(
+        listed["name"].as_str().unwrap().contains(&printer.uri()),
+        "{listed}"
     );
 }

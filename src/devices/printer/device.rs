@@ -8,12 +8,12 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use escpos::driver::Driver;
 
 use super::PrinterUri;
-use super::link::{Link, NETWORK_TIMEOUT};
+use super::link::{Link, Reply, WRITE_TIMEOUT};
 use super::status::PrinterState;
 use crate::devices::DeviceError;
 use crate::domain::Timestamp;
@@ -77,12 +77,18 @@ fn unreachable_message(uri: &PrinterUri, error: &dyn std::fmt::Display) -> Strin
     }
 }
 
-/// What came of one status question.
-enum Answer {
-    /// The byte.
-    Byte(u8),
+/// How long a printer that has answered status requests may be silent (busy with a long job,
+/// its buffer full) before it counts as not responding.
+pub const SILENCE_GRACE: Duration = Duration::from_secs(6);
+
+/// What came of the status questions.
+enum Asked<T> {
+    /// The printer answered.
+    Answer(T),
     /// Nothing in time (many USB printers never answer).
     Silent,
+    /// The question could not be written: the printer takes no data.
+    Stalled(String),
     /// The connection is gone.
     Lost(String),
 }
@@ -92,12 +98,25 @@ enum Answer {
 pub struct EscPosPrinter {
     uri: PrinterUri,
     link: Option<Link>,
+    /// The job whose bytes a stalled write left unsent (sent first when the printer reads
+    /// again; then that job is done).
+    stalled_job: Option<u64>,
+    /// What the printer last answered, if it has answered since start.
+    last_answer: Option<PrinterState>,
+    /// Since when a printer that answered before has been silent.
+    silent_since: Option<Instant>,
 }
 
 impl EscPosPrinter {
     /// A printer at `uri`; nothing is opened yet.
     pub fn new(uri: PrinterUri) -> Self {
-        Self { uri, link: None }
+        Self {
+            uri,
+            link: None,
+            stalled_job: None,
+            last_answer: None,
+            silent_since: None,
+        }
     }
 
     /// Opens the connection if it is not open. The error says what to check.
@@ -113,44 +132,69 @@ impl EscPosPrinter {
             .ok_or_else(|| DeviceError::Unavailable(format!("{}: not connected", self.uri)))
     }
 
-    fn ask(link: &Link, n: u8) -> Answer {
+    fn ask(link: &Link, n: u8) -> Asked<u8> {
         if let Err(e) = link.write(&[0x10, 0x04, n]).and_then(|()| link.flush()) {
-            return Answer::Lost(e.to_string());
+            return if link.stalled() {
+                Asked::Stalled(e.to_string())
+            } else {
+                Asked::Lost(e.to_string())
+            };
         }
-        let mut byte = [0u8; 1];
-        let asked = Instant::now();
-        match link.read(&mut byte) {
-            Ok(1..) => Answer::Byte(byte[0]),
-            Ok(0) if link.eof_means_gone() => Answer::Lost("connection closed".to_owned()),
-            Ok(_) => Answer::Silent,
-            // escpos's network driver reports its read time-out as an error: an error that
-            // took the whole time-out is silence, not a broken connection.
-            Err(_) if link.eof_means_gone() && asked.elapsed() >= NETWORK_TIMEOUT.mul_f32(0.9) => {
-                Answer::Silent
-            }
-            Err(e) => Answer::Lost(e.to_string()),
+        match link.answer() {
+            Reply::Byte(b) => Asked::Answer(b),
+            Reply::Silent => Asked::Silent,
+            Reply::Gone(why) => Asked::Lost(why),
         }
     }
 
     /// Asks the three questions over the open link.
-    fn ask_all(link: &Link) -> Result<PrinterState, String> {
+    fn ask_all(link: &Link) -> Asked<PrinterState> {
+        // A late answer to an earlier question would be read as this one's.
+        link.discard_input();
         let printer = match Self::ask(link, 1) {
-            Answer::Byte(b) => b,
-            Answer::Silent => {
-                return Ok(PrinterState::Unknown(
-                    "the printer does not answer status requests".to_owned(),
-                ));
+            Asked::Answer(b) => b,
+            Asked::Silent => return Asked::Silent,
+            Asked::Stalled(why) => return Asked::Stalled(why),
+            Asked::Lost(why) => return Asked::Lost(why),
+        };
+        let mut more = [None; 2];
+        for (slot, n) in more.iter_mut().zip([2, 4]) {
+            match Self::ask(link, n) {
+                Asked::Answer(b) => *slot = Some(b),
+                Asked::Silent => {}
+                Asked::Stalled(why) => return Asked::Stalled(why),
+                Asked::Lost(why) => return Asked::Lost(why),
             }
-            Answer::Lost(why) => return Err(why),
+        }
+        let [cause, paper] = more;
+        Asked::Answer(PrinterState::from_bytes(printer, cause, paper))
+    }
+
+    /// A stall: the printer takes no data. The same words each time, so the log says it once.
+    fn stalled_message(&self) -> String {
+        format!(
+            "{} accepts the connection but takes no data (almost nothing in {} s) — is it \
+             jammed, out of paper or hung? Switch it off and on",
+            self.uri,
+            WRITE_TIMEOUT.as_secs()
+        )
+    }
+
+    /// The state of a printer that did not answer this time.
+    fn silence(&mut self) -> PrinterState {
+        let Some(last) = self.last_answer.clone() else {
+            return PrinterState::Unknown("the printer does not answer status requests".to_owned());
         };
-        let more = |n| match Self::ask(link, n) {
-            Answer::Byte(b) => Ok(Some(b)),
-            Answer::Silent => Ok(None),
-            Answer::Lost(why) => Err(why),
-        };
-        let cause = more(2)?;
-        let paper = more(4)?;
-        Ok(PrinterState::from_bytes(printer, cause, paper))
+        let since = *self.silent_since.get_or_insert_with(Instant::now);
+        if since.elapsed() < SILENCE_GRACE {
+            return last;
+        }
+        PrinterState::NotResponding(format!(
+            "{} answered status requests before and has not for {} s — it may have hung: \
+             switch it off and on",
+            self.uri,
+            SILENCE_GRACE.as_secs()
+        ))
     }
 }
 
@@ -160,20 +204,44 @@ impl Printer for EscPosPrinter {
     }
 
     fn send(&mut self, job: &Job) -> Result<(), DeviceError> {
-        let uri = self.uri.clone();
+        let stalled_job = self.stalled_job;
         let link = self.connect()?;
-        let sent = link.write(&job.bytes).and_then(|()| link.flush());
-        if let Err(e) = sent {
-            self.link = None;
-            return Err(DeviceError::Unavailable(format!(
-                "{uri}: sending {} failed: {e}",
-                job.label
-            )));
+        // What a stalled write left goes first: it may be this very job's end.
+        let sent = link.resume().and_then(|()| {
+            if stalled_job == Some(job.id) {
+                Ok(())
+            } else {
+                link.write(&job.bytes).and_then(|()| link.flush())
+            }
+        });
+        let stalled = link.stalled();
+        match sent {
+            Ok(()) => {
+                self.stalled_job = None;
+                Ok(())
+            }
+            Err(_) if stalled => {
+                // The bytes wait on this connection: a printer that reads again gets them.
+                self.stalled_job.get_or_insert(job.id);
+                Err(DeviceError::Stalled(self.stalled_message()))
+            }
+            Err(e) => {
+                self.link = None;
+                self.stalled_job = None;
+                Err(DeviceError::Unavailable(format!(
+                    "{}: sending {} failed: {e}",
+                    self.uri, job.label
+                )))
+            }
         }
-        Ok(())
     }
 
     fn status(&mut self) -> PrinterState {
+        // A job's bytes wait on a stalled connection: nothing can be asked before they go
+        // (each send tries them again).
+        if self.stalled_job.is_some() && self.link.as_ref().is_some_and(Link::stalled) {
+            return PrinterState::Stalled(self.stalled_message());
+        }
         // A connection that has gone stale (printer switched off and on) fails the first
         // question: connect again once before giving an answer.
         let mut last_error = String::new();
@@ -183,15 +251,16 @@ impl Printer for EscPosPrinter {
                 Err(e) => return PrinterState::Unreachable(e.to_string()),
             };
             match Self::ask_all(link) {
-                Ok(state) => {
-                    if matches!(state, PrinterState::Unknown(_)) && link.eof_means_gone() {
-                        // A late answer would be read as the next one: start afresh.
-                        self.link = None;
-                    }
+                Asked::Answer(state) => {
+                    self.last_answer = Some(state.clone());
+                    self.silent_since = None;
                     return state;
                 }
-                Err(why) => {
+                Asked::Silent => return self.silence(),
+                Asked::Stalled(_) => return PrinterState::Stalled(self.stalled_message()),
+                Asked::Lost(why) => {
                     self.link = None;
+                    self.stalled_job = None;
                     last_error = why;
                 }
             }

@@ -1,6 +1,12 @@
-//! The connection to a real printer: escpos's `NetworkDriver` (TCP) and `NativeUsbDriver`
-//! (USB), and two drivers of our own behind escpos's public `Driver` trait:
+//! The connection to a real printer: escpos's `NativeUsbDriver` (USB), and three drivers of
+//! our own behind escpos's public `Driver` trait:
 //!
+//! * [`TcpDriver`] for network printers (port 9100). escpos's `NetworkDriver` has one time-out
+//!   for connect, write and read; this one has a short read time-out for status answers, a
+//!   write that fails with [`STALLED`] once the printer has taken (almost) nothing for
+//!   [`WRITE_TIMEOUT`] (a printer that accepts the connection and never reads: its buffers
+//!   fill), and keeps what a stalled write did not send, to send it first once the printer
+//!   reads again;
 //! * [`SerialDriver`] over `serialport` (escpos's `serial_port` feature would pull in libudev);
 //! * [`DeviceFileDriver`] for `/dev/usb/lp0` and friends. escpos's `FileDriver` opens the file
 //!   blocking, and `usblp` blocks a read forever when the printer sends nothing (most do not
@@ -12,29 +18,56 @@
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
-use std::net::ToSocketAddrs;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use escpos::driver::{Driver, NativeUsbDriver, NetworkDriver};
+use escpos::driver::{Driver, NativeUsbDriver};
 use escpos::errors::{PrinterError, Result as EscResult};
 
 use super::PrinterUri;
 
 /// How long to wait for a status byte from a serial or USB-device-file printer.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(1);
-/// Connect, write and read time-out of a network printer (escpos's driver has one for all:
-/// long enough for a big job to drain into a slow printer).
-pub const NETWORK_TIMEOUT: Duration = Duration::from_secs(3);
+/// Connect time-out of a network printer.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long to wait for a status byte from a network printer (real ones answer in
+/// milliseconds).
+pub const NETWORK_READ_TIMEOUT: Duration = Duration::from_secs(1);
+/// A network printer that takes less than [`MIN_PROGRESS`] bytes of a write in this long has
+/// stalled. A printer busy with a long job takes more every second or so; one that has hung,
+/// or accepts connections and never reads, takes nothing.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(4);
+/// The longest a single write call blocks (so that progress is seen as it happens).
+const WRITE_SLICE: Duration = Duration::from_millis(200);
+/// What a working printer takes in [`WRITE_TIMEOUT`] at least, when there is more to send
+/// (printing, it takes KiB a second; an image, tens of KiB).
+const MIN_PROGRESS: usize = 1024;
+/// The send buffer asked for a network printer's connection: small, so that a printer that
+/// stops reading is noticed after a ticket or two rather than after megabytes.
+const SEND_BUFFER: usize = 4 * 1024;
+/// What a stalled write's error says (the start of the message).
+pub const STALLED: &str = "the printer took no data for";
 /// A write that makes no progress for this long has failed.
 const WRITE_STALL: Duration = Duration::from_secs(10);
 /// Pause between tries of a non-blocking device file.
 const POLL_PAUSE: Duration = Duration::from_millis(10);
 
+/// What came of waiting for one status byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// The byte.
+    Byte(u8),
+    /// Nothing in time (many USB printers never answer).
+    Silent,
+    /// The connection is gone.
+    Gone(String),
+}
+
 /// An open connection to a printer.
 pub enum Link {
     /// `tcp://`.
-    Network(NetworkDriver),
+    Network(TcpDriver),
     /// `serial://`.
     Serial(SerialDriver),
     /// `usb://`.
@@ -59,9 +92,7 @@ impl Link {
                     .to_socket_addrs()?
                     .next()
                     .ok_or_else(|| PrinterError::Io(format!("{host} has no address")))?;
-                let driver =
-                    NetworkDriver::open(&addr.ip().to_string(), *port, Some(NETWORK_TIMEOUT))?;
-                Ok(Self::Network(driver))
+                Ok(Self::Network(TcpDriver::open(addr)?))
             }
             PrinterUri::Serial { path, baud } => Ok(Self::Serial(SerialDriver::open(path, *baud)?)),
             PrinterUri::Usb { vendor, product } => {
@@ -78,6 +109,49 @@ impl Link {
     /// rather than "no answer".
     pub fn eof_means_gone(&self) -> bool {
         matches!(self, Self::Network(_))
+    }
+
+    /// Whether an earlier write stalled and left bytes to send (network printers only).
+    pub fn stalled(&self) -> bool {
+        matches!(self, Self::Network(d) if d.stalled())
+    }
+
+    /// Sends what a stalled write left, if anything (network printers only): `Ok` once it is
+    /// all sent.
+    pub fn resume(&self) -> EscResult<()> {
+        match self {
+            Self::Network(d) => d.resume(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads one status byte, waiting at most the link's read time-out.
+    pub fn answer(&self) -> Reply {
+        let mut byte = [0u8; 1];
+        if let Self::Network(d) = self {
+            let mut stream = &d.stream;
+            return match stream.read(&mut byte) {
+                Ok(1..) => Reply::Byte(byte[0]),
+                Ok(_) => Reply::Gone("the printer closed the connection".to_owned()),
+                Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
+                    Reply::Silent
+                }
+                Err(e) => Reply::Gone(e.to_string()),
+            };
+        }
+        match self.read(&mut byte) {
+            Ok(1..) => Reply::Byte(byte[0]),
+            Ok(_) => Reply::Silent,
+            Err(e) => Reply::Gone(e.to_string()),
+        }
+    }
+
+    /// Drops bytes that arrived unasked (a late status answer), so the next answer read is the
+    /// answer to the next question (network printers only; the others drop their link).
+    pub fn discard_input(&self) {
+        if let Self::Network(d) = self {
+            d.discard_input();
+        }
     }
 
     fn driver(&self) -> &dyn Driver {
@@ -105,6 +179,129 @@ impl Driver for Link {
 
     fn flush(&self) -> EscResult<()> {
         self.driver().flush()
+    }
+}
+
+/// A network printer's raw port (9100).
+pub struct TcpDriver {
+    addr: SocketAddr,
+    stream: TcpStream,
+    /// What a stalled write did not send, to send before anything else.
+    rest: RefCell<Vec<u8>>,
+}
+
+impl TcpDriver {
+    /// Connects, with [`CONNECT_TIMEOUT`].
+    pub fn open(addr: SocketAddr) -> EscResult<Self> {
+        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(NETWORK_READ_TIMEOUT))?;
+        // A smaller send buffer only: the default would let the first megabytes vanish into
+        // a printer that never reads. Failing to set it is not worth refusing the printer.
+        if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER) {
+            tracing::debug!("printer {addr}: cannot set the send buffer: {e}");
+        }
+        Ok(Self {
+            addr,
+            stream,
+            rest: RefCell::new(Vec::new()),
+        })
+    }
+
+    /// Whether a stalled write left bytes to send.
+    pub fn stalled(&self) -> bool {
+        self.rest.try_borrow().is_ok_and(|rest| !rest.is_empty())
+    }
+
+    /// Writes `data` after what is left. A write during which the printer takes less than
+    /// [`MIN_PROGRESS`] bytes in [`WRITE_TIMEOUT`] (since it last took as much) has stalled: it keeps the unsent bytes and
+    /// fails with [`STALLED`]. (A printer whose window has closed may still take a few bytes
+    /// now and then; that is not printing.)
+    fn send(&self, data: &[u8]) -> EscResult<()> {
+        let mut rest = self.rest.try_borrow_mut()?;
+        rest.extend_from_slice(data);
+        let mut window = (Instant::now(), 0);
+        let mut sent = 0;
+        let mut stream = &self.stream;
+        let result = loop {
+            let Some(left) = rest.get(sent..).filter(|left| !left.is_empty()) else {
+                break Ok(());
+            };
+            // Each KiB taken starts a new window.
+            if window.1 >= MIN_PROGRESS {
+                window = (Instant::now(), 0);
+            }
+            let elapsed = window.0.elapsed();
+            if elapsed >= WRITE_TIMEOUT {
+                break Err(PrinterError::Io(format!(
+                    "{STALLED} {} s: {} bytes waiting",
+                    WRITE_TIMEOUT.as_secs(),
+                    left.len()
+                )));
+            }
+            // Short slices: a blocked write returns what it took only when its time-out ends.
+            let wait = WRITE_TIMEOUT
+                .saturating_sub(elapsed)
+                .clamp(Duration::from_millis(1), WRITE_SLICE);
+            if let Err(e) = self.stream.set_write_timeout(Some(wait)) {
+                break Err(e.into());
+            }
+            match stream.write(left) {
+                Ok(0) => break Err(PrinterError::Io("the printer closed the connection".into())),
+                Ok(n) => {
+                    sent += n;
+                    window.1 += n;
+                }
+                Err(e)
+                    if e.kind() == ErrorKind::Interrupted
+                        || e.kind() == ErrorKind::WouldBlock
+                        || e.kind() == ErrorKind::TimedOut => {}
+                Err(e) => break Err(e.into()),
+            }
+        };
+        let sent = sent.min(rest.len());
+        rest.drain(..sent);
+        result
+    }
+
+    /// Sends what a stalled write left.
+    pub fn resume(&self) -> EscResult<()> {
+        self.send(&[])
+    }
+
+    /// Reads and drops whatever has arrived, without waiting.
+    pub fn discard_input(&self) {
+        if self.stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        let mut buf = [0u8; 64];
+        let mut stream = &self.stream;
+        while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+        // If this fails the next read fails too, and the link is dropped.
+        let _ = self.stream.set_nonblocking(false);
+    }
+}
+
+impl Driver for TcpDriver {
+    fn name(&self) -> String {
+        format!("network ({})", self.addr)
+    }
+
+    fn write(&self, data: &[u8]) -> EscResult<()> {
+        self.send(data)
+    }
+
+    /// One read with [`NETWORK_READ_TIMEOUT`]: `Ok(0)` is a closed connection, a time-out is
+    /// an error.
+    fn read(&self, buf: &mut [u8]) -> EscResult<usize> {
+        let mut stream = &self.stream;
+        Ok(stream.read(buf)?)
+    }
+
+    fn flush(&self) -> EscResult<()> {
+        let mut stream = &self.stream;
+        stream.flush()?;
+        Ok(())
     }
 }
 
@@ -262,6 +459,44 @@ mod tests {
         assert!(!link.eof_means_gone());
         assert_eq!(std::fs::read(&path).unwrap(), b"old\x1b@hello");
         assert!(link.name().contains("lp0"));
+    }
+
+    #[test]
+    fn a_network_printer_that_stops_reading_stalls_and_gets_the_rest_once_it_reads() {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.set_recv_buffer_size(1024).unwrap();
+        socket
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        socket.listen(1).unwrap();
+        let listener: std::net::TcpListener = socket.into();
+        let addr = listener.local_addr().unwrap();
+        let link = Link::open(&PrinterUri::Tcp {
+            host: "127.0.0.1".into(),
+            port: addr.port(),
+        })
+        .unwrap();
+        let (mut printer, _) = listener.accept().unwrap();
+        let job: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+        let started = Instant::now();
+        let err = link.write(&job).unwrap_err().to_string();
+        assert!(err.contains(STALLED), "{err}");
+        let took = started.elapsed();
+        assert!(
+            took >= WRITE_TIMEOUT && took < WRITE_TIMEOUT * 2,
+            "{took:?}"
+        );
+        assert!(link.stalled());
+        // The printer reads again: what was left goes, once, in order.
+        let reader = std::thread::spawn(move || {
+            let mut got = vec![0u8; job.len()];
+            printer.read_exact(&mut got).unwrap();
+            assert_eq!(got, job);
+        });
+        link.resume().unwrap();
+        assert!(!link.stalled());
+        reader.join().unwrap();
     }
 
     #[test]

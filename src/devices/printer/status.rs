@@ -4,7 +4,9 @@
 //! open, bit 5 paper end) and n = 4 (roll paper sensor: bits 2–3 near end, bits 5–6 paper out).
 //! Each answer has the fixed pattern `0xx1xx10`; escpos's `RealTimeStatusResponse` checks it.
 //! A printer that answers nothing is in a state of its own, [`PrinterState::Unknown`] (most USB
-//! printers through `usblp`), not an error.
+//! printers through `usblp`), not an error. A printer that takes no data
+//! ([`PrinterState::Stalled`]), or that answered before and has stopped
+//! ([`PrinterState::NotResponding`]), is one: nothing it is sent prints.
 
 use escpos::utils::{RealTimeStatusRequest, RealTimeStatusResponse};
 
@@ -30,12 +32,27 @@ pub enum PrinterState {
     Unknown(String),
     /// It cannot be reached (switched off, unplugged, wrong address).
     Unreachable(String),
+    /// Before the first status: the printer's thread is connecting.
+    Connecting,
+    /// It accepts the connection but takes no data: a write made no progress for seconds.
+    Stalled(String),
+    /// It answered status requests before and has stopped answering.
+    NotResponding(String),
 }
 
 impl PrinterState {
     /// Whether a job may be sent now: ready, near end, or unknown (we cannot tell, so we try).
     pub fn can_print(&self) -> bool {
-        matches!(self, Self::Ready | Self::PaperNearEnd | Self::Unknown(_))
+        matches!(
+            self,
+            Self::Ready | Self::PaperNearEnd | Self::Unknown(_) | Self::Connecting
+        )
+    }
+
+    /// Whether to send the waiting jobs now: when it can print, and when it has stalled
+    /// (sending what is left is how to find out whether it takes data again).
+    pub fn worth_sending(&self) -> bool {
+        self.can_print() || matches!(self, Self::Stalled(_))
     }
 
     /// The board's health for it.
@@ -43,10 +60,13 @@ impl PrinterState {
         match self {
             Self::Ready => Health::Ok,
             Self::PaperNearEnd => Health::Warning,
-            Self::Unknown(_) => Health::Unknown,
-            Self::Offline | Self::CoverOpen | Self::PaperOut | Self::Unreachable(_) => {
-                Health::Error
-            }
+            Self::Unknown(_) | Self::Connecting => Health::Unknown,
+            Self::Offline
+            | Self::CoverOpen
+            | Self::PaperOut
+            | Self::Unreachable(_)
+            | Self::Stalled(_)
+            | Self::NotResponding(_) => Health::Error,
         }
     }
 
@@ -60,6 +80,9 @@ impl PrinterState {
             Self::PaperOut => "paper-out",
             Self::Unknown(_) => "status-unknown",
             Self::Unreachable(_) => "unreachable",
+            Self::Connecting => "connecting",
+            Self::Stalled(_) => "stalled",
+            Self::NotResponding(_) => "not-responding",
         }
     }
 
@@ -73,7 +96,11 @@ impl PrinterState {
             }
             Self::CoverOpen => "the cover is open: close it".to_owned(),
             Self::PaperOut => "out of paper: put in a new roll".to_owned(),
-            Self::Unknown(why) | Self::Unreachable(why) => why.clone(),
+            Self::Connecting => "connecting to the printer".to_owned(),
+            Self::Unknown(why)
+            | Self::Unreachable(why)
+            | Self::Stalled(why)
+            | Self::NotResponding(why) => why.clone(),
         }
     }
 
@@ -126,9 +153,12 @@ impl PrinterState {
 pub fn status_bytes(state: &PrinterState) -> (u8, u8, u8) {
     const BASE: u8 = 0b0001_0010;
     match state {
-        PrinterState::Ready | PrinterState::Unknown(_) | PrinterState::Unreachable(_) => {
-            (BASE, BASE, BASE)
-        }
+        PrinterState::Ready
+        | PrinterState::Unknown(_)
+        | PrinterState::Unreachable(_)
+        | PrinterState::Connecting
+        | PrinterState::Stalled(_)
+        | PrinterState::NotResponding(_) => (BASE, BASE, BASE),
         PrinterState::PaperNearEnd => (BASE, BASE, BASE | 0b0000_1100),
         PrinterState::Offline => (BASE | 0b1000, BASE | 0b0100_0000, BASE),
         PrinterState::CoverOpen => (BASE | 0b1000, BASE | 0b0100, BASE),
@@ -196,5 +226,38 @@ mod tests {
             PrinterState::Unreachable("x".into()).condition(),
             "unreachable"
         );
+    }
+
+    #[test]
+    fn a_printer_that_takes_no_data_is_an_error_and_connecting_is_unknown() {
+        let cases = [
+            (
+                PrinterState::Connecting,
+                Health::Unknown,
+                "connecting",
+                true,
+            ),
+            (
+                PrinterState::Stalled("full".into()),
+                Health::Error,
+                "stalled",
+                false,
+            ),
+            (
+                PrinterState::NotResponding("silent".into()),
+                Health::Error,
+                "not-responding",
+                false,
+            ),
+        ];
+        for (state, health, condition, can_print) in cases {
+            assert_eq!(state.health(), health, "{state:?}");
+            assert_eq!(state.condition(), condition);
+            assert_eq!(state.can_print(), can_print, "{state:?}");
+        }
+        // Sending again is how a stalled printer is found to read again; a silent one waits.
+        assert!(PrinterState::Stalled("full".into()).worth_sending());
+        assert!(!PrinterState::NotResponding("silent".into()).worth_sending());
+        assert!(!PrinterState::PaperOut.worth_sending());
     }
 }

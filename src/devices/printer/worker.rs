@@ -3,16 +3,17 @@
 //!
 //! The thread owns the [`Printer`] (built on the thread: escpos drivers are not `Send`). It
 //! asks the printer for its status every `status_poll` and right before sending, reports every
-//! change on the [`DeviceBoard`] (id `printer`, with the number of jobs waiting), and sends
-//! jobs in order. A job that fails, or finds the printer not ready (offline, paper out, cover
-//! open, unreachable), stays first in the queue and is tried again every `retry`, and at once
-//! when the status turns ready. At most `max_queued_jobs` wait: beyond that the oldest is
+//! change on the [`DeviceBoard`] (id `printer`, with the number of jobs waiting; `connecting`
+//! from the moment it starts), and sends jobs in order. A job that fails, or finds the printer not ready (offline, paper out, cover
+//! open, unreachable, stalled), stays first in the queue and is tried again every `retry`, and
+//! at once when the status turns ready. A printer that takes no data (`stalled`) is an error
+//! like paper out: tickets asked for meanwhile are answered `delayed`. At most `max_queued_jobs` wait: beyond that the oldest is
 //! dropped, with a warning. The thread ends on [`PrinterHandle::stop`] or when the last handle
 //! is dropped.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -158,6 +159,8 @@ impl PrinterHandle {
         });
         let (tx, rx) = mpsc::channel();
         let name = printer_name(&uri);
+        // Listed from the first moment, before the first answer (which may take seconds).
+        board.report(PrinterState::Connecting.to_status(&name, 0));
         let worker = Worker {
             board,
             shared: shared.clone(),
@@ -251,7 +254,7 @@ impl PrinterHandle {
         self.print_bytes("test page".to_owned(), bytes)
     }
 
-    /// The printer's status, if there is a printer (none until its first status).
+    /// The printer's status, if there is a printer (`connecting` until its first status).
     pub fn status(&self) -> Option<DeviceStatus> {
         self.running.as_ref()?;
         self.board.get(PRINTER_ID)
@@ -324,7 +327,7 @@ impl Worker {
     fn run(mut self, mut printer: Box<dyn Printer>, rx: &mpsc::Receiver<Msg>) {
         tracing::info!("printer: {}", self.name);
         let mut next_poll = Instant::now();
-        loop {
+        'run: loop {
             let now = Instant::now();
             if now >= next_poll {
                 self.poll(printer.as_mut());
@@ -337,20 +340,28 @@ impl Worker {
             if let Some(retry) = self.next_retry.filter(|_| !self.queue.is_empty()) {
                 wake = wake.min(retry);
             }
-            match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
-                Ok(Msg::Job(job)) => self.enqueue(job),
-                Ok(Msg::Ticket {
-                    id,
-                    at,
-                    paper,
-                    ticket,
-                }) => {
-                    if let Some(job) = render_job(id, at, paper, &ticket) {
-                        self.enqueue(job);
+            let mut message = rx.recv_timeout(wake.saturating_duration_since(Instant::now()));
+            // Everything asked for meanwhile, then one status and one send for all of it.
+            loop {
+                match message {
+                    Ok(Msg::Job(job)) => self.enqueue(job),
+                    Ok(Msg::Ticket {
+                        id,
+                        at,
+                        paper,
+                        ticket,
+                    }) => {
+                        if let Some(job) = render_job(id, at, paper, &ticket) {
+                            self.enqueue(job);
+                        }
                     }
+                    Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => break 'run,
+                    Err(RecvTimeoutError::Timeout) => break,
                 }
-                Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {}
+                message = rx.try_recv().map_err(|e| match e {
+                    TryRecvError::Empty => RecvTimeoutError::Timeout,
+                    TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+                });
             }
         }
         if !self.queue.is_empty() {
@@ -406,7 +417,7 @@ impl Worker {
     /// and tries again after `retry`.
     fn send_queue(&mut self, printer: &mut dyn Printer) {
         let state = printer.status();
-        let ready = state.can_print();
+        let ready = state.worth_sending();
         self.record(state);
         if !ready {
             self.next_retry = Some(Instant::now() + self.retry);
@@ -421,7 +432,10 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::warn!("printing {} (job {}) failed: {e}", job.label, job.id);
-                    self.record(PrinterState::Unreachable(e.to_string()));
+                    self.record(match e {
+                        DeviceError::Stalled(why) => PrinterState::Stalled(why),
+                        other => PrinterState::Unreachable(other.to_string()),
+                    });
                     self.next_retry = Some(Instant::now() + self.retry);
                     return;
                 }
