@@ -75,18 +75,7 @@ pub async fn admin_clinic(state: web::Data<AppState>) -> Result<HttpResponse, We
     let rooms = queue
         .rooms
         .values()
-        .map(|r| AdminRoom {
-            id: r.id.clone(),
-            name: r.name.clone(),
-            names: r.names.clone(),
-            services: r.services.clone(),
-            open: r.open,
-            doctors: users
-                .iter()
-                .filter(|u| !u.disabled && u.rooms.contains(&r.id))
-                .map(|u| u.name.clone())
-                .collect(),
-        })
+        .map(|r| AdminRoom::of(r, &users))
         .collect();
     Ok(HttpResponse::Ok().json(AdminClinic {
         clinic: queue.clinic.clone(),

@@ -11,9 +11,7 @@ use super::auth::Actor;
 use super::body::{self, NoBody};
 use super::error::{ErrorBody, WebError};
 use super::state::{AppState, blocking};
-use super::view::{
-    self, AdminRoom, NextResponse, RoomTicketResponse, RoomView, UndoResponse, admin_room,
-};
+use super::view::{self, AdminRoom, NextResponse, RoomTicketResponse, RoomView, UndoResponse};
 use crate::auth::UserView;
 use crate::domain::{Command, DomainError, RoomChange, RoomId, ServiceId, Source, StaffOp};
 
@@ -217,7 +215,7 @@ pub async fn room_add(
         services: body.services,
     };
     state.execute(command, actor.origin(Source::Staff)).await?;
-    let room = admin_room(&state, &id, Vec::new())?;
+    let room = view::admin_room_now(&state, &id).await?;
     Ok(HttpResponse::Created().json(room))
 }
 

@@ -365,21 +365,22 @@ pub struct AdminRoom {
     pub doctors: Vec<String>,
 }
 
-pub fn admin_room(
-    state: &AppState,
-    id: &RoomId,
-    doctors: Vec<String>,
-) -> Result<AdminRoom, WebError> {
-    let published = state.hub.read();
-    let r = published.state.room(id)?;
-    Ok(AdminRoom {
-        id: r.id.clone(),
-        name: r.name.clone(),
-        names: r.names.clone(),
-        services: r.services.clone(),
-        open: r.open,
-        doctors,
-    })
+impl AdminRoom {
+    /// `room` as the admin pages show it, with its doctors: the enabled `users` assigned to it.
+    pub fn of(room: &Room, users: &[crate::auth::UserView]) -> Self {
+        Self {
+            id: room.id.clone(),
+            name: room.name.clone(),
+            names: room.names.clone(),
+            services: room.services.clone(),
+            open: room.open,
+            doctors: users
+                .iter()
+                .filter(|u| !u.disabled && u.rooms.contains(&room.id))
+                .map(|u| u.name.clone())
+                .collect(),
+        }
+    }
 }
 
 /// The ticket as the printer prints it: every line in `lang` (English when unknown).
@@ -631,11 +632,7 @@ pub fn announcement_of(
 /// A room as the admin pages show it, with its doctors as they are now.
 pub async fn admin_room_now(state: &AppState, id: &RoomId) -> Result<AdminRoom, WebError> {
     let auth = state.auth.clone();
-    let doctors = super::state::blocking(move || auth.users())
-        .await?
-        .into_iter()
-        .filter(|u| !u.disabled && u.rooms.contains(id))
-        .map(|u| u.name)
-        .collect();
-    admin_room(state, id, doctors)
+    let users = super::state::blocking(move || auth.users()).await?;
+    let published = state.hub.read();
+    Ok(AdminRoom::of(published.state.room(id)?, &users))
 }
