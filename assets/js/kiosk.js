@@ -423,13 +423,14 @@ function ticket() {
 
 /**
  * Under the ticket: "printing" when a ready printer took it; "if none comes out, note your
- * number" when nobody can tell; else "please note your number" (with why, when the printer is down).
+ * number" when nobody can tell (the answer says `unconfirmed`, or the printer's health is unknown); else "please note your number" (with why, when the printer is down).
  */
 function printNote(tk) {
-  const printing = tk.print === "queued" && !printerDown();
+  const printing = (tk.print === "queued" || tk.print === "unconfirmed") && !printerDown();
+  const unsure = tk.print === "unconfirmed" || printerUnsure();
   const text = !printing
     ? (tk.print === "delayed" || printerDown() ? t("kiosk.printer_down") : t("kiosk.note_number"))
-    : printerUnsure() ? t("kiosk.printing_unsure") : t("kiosk.printing");
+    : unsure ? t("kiosk.printing_unsure") : t("kiosk.printing");
   return el("p", { class: "k-note", id: "print-note", dataset: { print: tk.print ?? "none" } },
     icon(printing ? "printer" : "pencil"), el("span", {}, text));
 }

@@ -37,8 +37,9 @@ pub struct TicketView {
     /// The patient's status page (`/t/...`), on answers that issue or show one ticket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_path: Option<String>,
-    /// On the answer that issued it: what became of its print job (`queued`, `delayed`:
-    /// the printer is not ready and prints it when it is back, `no_printer`).
+    /// On the answer that issued it: what became of its print job (`queued`; `unconfirmed`:
+    /// sent to a printer that gives no status; `delayed`: the printer is not ready and prints
+    /// it when it is back; `no_printer`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub print: Option<crate::devices::printer::PrintOutcome>,

@@ -429,7 +429,11 @@ fn a_printer_that_never_answers_is_status_unknown_and_still_prints() {
     });
     let status = handle.status().unwrap();
     assert_eq!(status.health, Health::Unknown);
-    assert_eq!(handle.print_ticket(&ticket("D004")), PrintOutcome::Queued);
+    // Sent, but nobody can tell whether it comes out: the answer says so.
+    assert_eq!(
+        handle.print_ticket(&ticket("D004")),
+        PrintOutcome::Unconfirmed
+    );
     wait_until_blocking(PATIENCE, "the ticket", || printer.printouts().len() == 1);
     assert_eq!(big_numbers(&printer), ["D004"]);
     handle.stop();
@@ -553,12 +557,20 @@ pub struct BlackHolePrinter {
 }
 
 impl BlackHolePrinter {
-    /// Listening on a free port.
+    /// Listening on a free port, with a small receive buffer (an embedded printer's).
     pub fn start() -> Self {
+        Self::start_with(Some(1024))
+    }
+
+    /// Listening on a free port; `recv_buffer` (`None`: the kernel's default, which takes
+    /// about a hundred English tickets before its window closes).
+    pub fn start_with(recv_buffer: Option<usize>) -> Self {
         use socket2::{Domain, Socket, Type};
         let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
         // Accepted connections inherit it: the kernel takes little before the window closes.
-        socket.set_recv_buffer_size(1024).unwrap();
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size).unwrap();
+        }
         socket
             .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
             .unwrap();
@@ -612,7 +624,10 @@ fn a_printer_that_takes_no_data_is_a_fault_and_later_tickets_are_delayed() {
     // A ticket, then a job the size of a ticket with images, fill its buffers; the write that
     // then cannot finish fails.
     let sent = Instant::now();
-    assert_eq!(handle.print_ticket(&ticket("A001")), PrintOutcome::Queued);
+    assert_eq!(
+        handle.print_ticket(&ticket("A001")),
+        PrintOutcome::Unconfirmed
+    );
     handle.print_bytes("reprint".into(), vec![b'-'; 12 * 1024]);
     let status = wait_until_blocking(PATIENCE, "the printer shown as stalled", || {
         board
@@ -632,6 +647,45 @@ fn a_printer_that_takes_no_data_is_a_fault_and_later_tickets_are_delayed() {
     }
     assert!(board.get("printer").unwrap().queued_jobs.unwrap() > 0);
     handle.stop();
+}
+
+/// A black hole with a big receive buffer (a PC's, not a printer's) takes a hundred tickets
+/// before its window closes, so no write fails for a long time. Until then nothing is claimed:
+/// it never answered a status request, so every ticket answers `unconfirmed`, never `queued`,
+/// and the device says waitless cannot tell.
+#[tokio::test]
+async fn with_a_black_hole_that_buffers_everything_tickets_are_never_claimed_printed() {
+    let printer = BlackHolePrinter::start_with(None);
+    let app = TestApp::spawn_with(|c| {
+        c.printer.uri = printer.uri().parse().unwrap();
+        c.printer.status_poll_secs = 1;
+        c.printer.retry_secs = 1;
+    })
+    .await;
+    let print = serde_json::json!({"service": "general", "print": true});
+    let mut answers = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        let (status, ticket) = app.call("/api/v1/tickets", Some(print.clone())).await;
+        assert_eq!(status, 201, "{ticket}");
+        answers.insert(ticket["print"].as_str().unwrap_or_default().to_owned());
+    }
+    assert!(!answers.contains("queued"), "{answers:?}");
+    assert!(answers.contains("unconfirmed"), "{answers:?}");
+    let device = wait_until(PATIENCE, "the printer listed", async || {
+        let (_, devices) = app.get_json("/api/v1/devices").await;
+        devices
+            .as_array()
+            .and_then(|all| all.iter().find(|d| d["id"] == "printer"))
+            .filter(|d| d["condition"] != "connecting")
+            .cloned()
+            .ok_or_else(|| devices.to_string())
+    })
+    .await;
+    assert_ne!(device["health"], "ok", "{device}");
+    assert!(
+        ["status-unknown", "stalled"].contains(&device["condition"].as_str().unwrap_or_default()),
+        "{device}"
+    );
 }
 
 #[tokio::test]

@@ -112,6 +112,11 @@ pub struct TicketPrint {
 pub enum PrintOutcome {
     /// Queued for the printer (which looked ready).
     Queued,
+    /// Queued for a printer that gives no status (or has not yet given one): it is sent, but
+    /// nobody can tell whether it comes out. A printer that accepts the connection and never
+    /// reads looks like this until its buffers fill (then it is `stalled`, and tickets are
+    /// `delayed`).
+    Unconfirmed,
     /// Queued, but the printer is not ready: it prints when the printer comes back.
     Delayed,
     /// There is no printer (`none`).

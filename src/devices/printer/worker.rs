@@ -240,7 +240,8 @@ impl PrinterHandle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         match health {
-            Health::Ok | Health::Warning | Health::Unknown => PrintOutcome::Queued,
+            Health::Ok | Health::Warning => PrintOutcome::Queued,
+            Health::Unknown => PrintOutcome::Unconfirmed,
             Health::Error | Health::Unavailable => PrintOutcome::Delayed,
         }
     }
