@@ -6,6 +6,7 @@
 //! [`QueueState::decide`] and commits the [`Event`]s it returns; [`QueueState::apply`] changes
 //! the state by a committed event.
 
+pub mod appointments;
 pub mod clinic;
 pub mod command;
 pub mod demo;
