@@ -124,6 +124,7 @@ pub async fn run_on(
         recent,
         policy.clone(),
     ));
+    hub.load_appointments(books.appointments.clone());
     let engine = Engine::start(
         EngineParts {
             store: Arc::clone(&store),

@@ -32,9 +32,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::clock::Clock;
+use crate::domain::appointments::{AppointmentChange, Appointments, Arrival, BookingChange};
 use crate::domain::{
     ClinicCalendar, Command, Decision, Directory, DomainError, Event, EventKind, Origin,
-    PickReason, Policy, QueueState, RoomId, TicketId, Touched, demo,
+    PickReason, Policy, QueueState, Role, RoomId, TicketId, Touched, demo,
 };
 use crate::hub::Hub;
 use crate::store::{Store, StoreError};
@@ -100,6 +101,8 @@ pub enum Changed {
     Restored(Vec<TicketId>),
     /// The clinic's set-up, staff, the displays' message, personal data, the day: the state
     /// says what is now.
+    /// A booking (its id).
+    Booking(u64),
     Setup,
 }
 
@@ -130,6 +133,9 @@ impl Changed {
             EventKind::NextUndone { restored, .. } => {
                 Self::Restored(restored.iter().map(|t| t.id).collect())
             }
+            EventKind::AppointmentChanged {
+                change: AppointmentChange::Booking { change },
+            } => Self::Booking(change.booking_id()),
             EventKind::ClinicSeeded { .. }
             | EventKind::RoomOpened { .. }
             | EventKind::RoomClosed { .. }
@@ -142,6 +148,7 @@ impl Changed {
             | EventKind::RoomUpdated { .. }
             | EventKind::ClinicSettingsSet { .. }
             | EventKind::StaffChanged { .. }
+            | EventKind::AppointmentChanged { .. }
             | EventKind::PersonalDataPurged { .. }
             | EventKind::DayClosed { .. } => Self::Setup,
         }
@@ -162,7 +169,7 @@ impl Outcome {
                     called, finished, ..
                 } => called.iter().chain(finished).copied().collect(),
                 Changed::Restored(ids) => ids.clone(),
-                Changed::Setup => Vec::new(),
+                Changed::Booking(_) | Changed::Setup => Vec::new(),
             },
             Self::Debounced { serving, .. } => serving.iter().copied().collect(),
             Self::Replayed(id) => vec![*id],
@@ -292,6 +299,12 @@ pub struct Books {
     pub directory: Directory,
     /// The last event's sequence number.
     pub seq: u64,
+    /// Doctors' plans and the bookings.
+    pub appointments: Appointments,
+    /// The clinic's time zone (plans are wall-clock times there).
+    pub zone: jiff::tz::TimeZone,
+    /// How early and late a booked patient may arrive.
+    pub arrival: Arrival,
 }
 
 impl Books {
@@ -308,6 +321,25 @@ impl Books {
             Command::Staff { op } => {
                 let (change, rows) = self.directory.decide(op, now)?;
                 (Decision::Event(EventKind::StaffChanged { change }), rows)
+            }
+            Command::Appointment { op, .. } => {
+                let change = self.appointments.decide(
+                    op,
+                    now,
+                    &self.zone,
+                    self.arrival,
+                    |name| {
+                        self.directory
+                            .users
+                            .get(name)
+                            .is_some_and(|u| !u.disabled && u.roles.contains(&Role::Doctor))
+                    },
+                    |service| self.state.services.contains_key(service),
+                )?;
+                (
+                    Decision::Event(EventKind::AppointmentChanged { change }),
+                    Default::default(),
+                )
             }
             _ => (
                 self.state.decide(command, origin, now, policy)?,
@@ -338,6 +370,21 @@ impl Books {
             (Command::PurgePatients { tickets, .. }, _) => {
                 touched.patients_purged.clone_from(tickets);
             }
+            (Command::Appointment { contact, .. }, EventKind::AppointmentChanged { change }) => {
+                touched.appointments = self.appointments.apply(change);
+                if let (
+                    Some(details),
+                    AppointmentChange::Booking {
+                        change: BookingChange::Booked { booking },
+                    },
+                ) = (contact, change)
+                {
+                    touched
+                        .appointments
+                        .contacts
+                        .push((booking.id, details.clone()));
+                }
+            }
             _ => {}
         }
         let applied = Applied {
@@ -361,6 +408,9 @@ pub fn load_or_seed(
             state: loaded.state,
             directory: loaded.directory,
             seq: loaded.seq,
+            appointments: store.load_appointments()?,
+            zone: calendar.time_zone().clone(),
+            arrival: Arrival::default(),
         };
         return Ok((books, recent));
     }
@@ -384,6 +434,9 @@ pub fn load_or_seed(
         state,
         directory: Directory::default(),
         seq: 1,
+        appointments: Appointments::default(),
+        zone: calendar.time_zone().clone(),
+        arrival: Arrival::default(),
     };
     Ok((books, vec![event]))
 }
@@ -775,14 +828,26 @@ impl Writer {
 
     /// After a failed commit: the database holds the truth; take it back.
     fn reload(&mut self) {
-        match self.parts.store.load() {
-            Ok(Some(loaded)) => {
+        let loaded = self
+            .parts
+            .store
+            .load()
+            .and_then(|loaded| Ok(loaded.map(|l| (l, self.parts.store.load_appointments()))));
+        match loaded {
+            Ok(Some((loaded, Ok(appointments)))) => {
                 self.books = Books {
                     state: loaded.state,
                     directory: loaded.directory,
                     seq: loaded.seq,
+                    appointments,
+                    zone: self.books.zone.clone(),
+                    arrival: self.books.arrival,
                 };
                 self.stale = false;
+            }
+            Ok(Some((_, Err(e)))) => {
+                self.stale = true;
+                tracing::error!("reload after a failed commit failed: {e}");
             }
             Ok(None) => {
                 self.stale = true;

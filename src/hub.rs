@@ -63,6 +63,8 @@ impl std::ops::Deref for SharedEvent {
 pub struct Published {
     /// The queue.
     pub state: QueueState,
+    /// Doctors' plans and the bookings (for views; the engine decides on its own copy).
+    pub appointments: crate::domain::appointments::Appointments,
     /// Sequence number of the last event applied.
     pub seq: u64,
     recent: VecDeque<Arc<SharedEvent>>,
@@ -181,6 +183,7 @@ impl Hub {
         Self {
             published: RwLock::new(Published {
                 state,
+                appointments: Default::default(),
                 seq,
                 recent: buffer,
             }),
@@ -188,6 +191,14 @@ impl Hub {
             policy,
             closing: watch::channel(false).0,
         }
+    }
+
+    /// Sets the appointments as loaded at start (before the engine runs).
+    pub fn load_appointments(&self, appointments: crate::domain::appointments::Appointments) {
+        self.published
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .appointments = appointments;
     }
 
     /// The queue's rules (for views: positions, estimates, previews).
@@ -203,6 +214,9 @@ impl Hub {
             .unwrap_or_else(PoisonError::into_inner);
         for event in events {
             published.state.apply(&event);
+            if let crate::domain::EventKind::AppointmentChanged { change } = &event.kind {
+                published.appointments.apply(change);
+            }
             published.seq = event.seq;
             let event = Arc::new(SharedEvent::new(event));
             if published.recent.len() == REPLAY_CAPACITY {

@@ -247,6 +247,11 @@ mod tests {
             (include_str!("staff.rs"), "fn code(", "\n    }\n}"),
             (include_str!("control.rs"), "fn code(", "\n    }\n}"),
             (include_str!("web/ws.rs"), "code: \"", ","),
+            (
+                include_str!("domain/appointments/mod.rs"),
+                "fn code(",
+                "\n    }\n}",
+            ),
         ];
         let catalogs = Catalogs::parse([("en.toml", EN), ("hi.toml", HI)]).unwrap();
         let mut seen = 0;

@@ -143,6 +143,16 @@ pub enum Command {
         /// Details recorded before this.
         older_than: crate::domain::Timestamp,
     },
+    /// Change appointments: a doctor's plan, or a booking (decided by the
+    /// [`crate::domain::appointments::Appointments`], not the queue): the change, its event and
+    /// its rows are committed together, so a seat is claimed in the same step as its event.
+    Appointment {
+        /// The change.
+        op: crate::domain::appointments::AppointmentOp,
+        /// The patient's details of a new booking (stored beside it, outside the event log).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact: Option<crate::domain::PatientDetails>,
+    },
     /// Close the clinic day (the engine sends this when the day changes).
     CloseDay {
         /// The day that begins.

@@ -119,6 +119,9 @@ pub enum DomainError {
     /// A staff change was sent to the queue's rules instead of the directory's (a bug).
     #[error("internal error: a staff change reached the queue's rules")]
     NotAQueueCommand,
+    /// An appointments command refused.
+    #[error(transparent)]
+    Booking(#[from] crate::domain::appointments::BookingError),
     /// The change would leave no enabled admin.
     #[error("that would leave no enabled admin: make another user admin first")]
     LastAdmin,
@@ -156,6 +159,7 @@ impl DomainError {
             Self::TokenNotFound(_) => "token-not-found",
             Self::ScreenNotFound(_) => "screen-not-found",
             Self::NotAQueueCommand => "internal",
+            Self::Booking(e) => e.code(),
             Self::LastAdmin => "last-admin",
         }
     }

@@ -185,6 +185,13 @@ pub enum EventKind {
         #[schema(value_type = String, format = DateTime)]
         older_than: Timestamp,
     },
+    /// An appointments change: a plan set or removed, a booking made, moved, cancelled,
+    /// checked in or missed. Withheld from the public stream.
+    AppointmentChanged {
+        /// What changed.
+        #[schema(value_type = Object)]
+        change: crate::domain::appointments::AppointmentChange,
+    },
     /// A clinic day ended: numbers restart, unattended tickets are closed.
     DayClosed {
         /// The day that ended.
@@ -223,6 +230,7 @@ impl EventKind {
             Self::RoomUpdated { .. } => "room_updated",
             Self::ClinicSettingsSet { .. } => "clinic_settings_set",
             Self::StaffChanged { .. } => "staff_changed",
+            Self::AppointmentChanged { .. } => "appointment_changed",
             Self::PersonalDataPurged { .. } => "personal_data_purged",
             Self::DayClosed { .. } => "day_closed",
         }

@@ -406,7 +406,7 @@ impl Model {
             | Command::SetClinicSettings { .. }
             | Command::PurgePatients { .. } => Expect::Event,
             // Decided by the directory, not the queue.
-            Command::Staff { .. } => Expect::Unchanged,
+            Command::Staff { .. } | Command::Appointment { .. } => Expect::Unchanged,
             Command::CloseDay { new_day } => {
                 if *new_day > s.day {
                     Expect::Event

@@ -124,6 +124,8 @@ pub struct Touched {
     pub patients: Vec<(TicketId, crate::domain::PatientDetails)>,
     /// Tickets whose patients' details are deleted.
     pub patients_purged: Vec<TicketId>,
+    /// Plans and bookings to write (an `appointment_changed` event).
+    pub appointments: crate::domain::appointments::AppointmentRows,
 }
 
 /// Where a waiting ticket stands.
@@ -555,7 +557,9 @@ impl QueueState {
                     older_than: *older_than,
                 }
             }
-            Command::Staff { .. } => return Err(DomainError::NotAQueueCommand),
+            Command::Staff { .. } | Command::Appointment { .. } => {
+                return Err(DomainError::NotAQueueCommand);
+            }
             Command::CloseDay { new_day } => {
                 if *new_day <= self.day {
                     return Ok(Decision::Unchanged);
@@ -903,7 +907,9 @@ impl QueueState {
                 self.clinic = clinic.clone();
                 touched.clinic = true;
             }
-            EventKind::StaffChanged { .. } | EventKind::PersonalDataPurged { .. } => {}
+            EventKind::StaffChanged { .. }
+            | EventKind::PersonalDataPurged { .. }
+            | EventKind::AppointmentChanged { .. } => {}
             EventKind::DayClosed {
                 new_day, closed, ..
             } => {

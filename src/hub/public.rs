@@ -60,9 +60,11 @@ impl<'a> PublicEvent<'a> {
             event.actor.as_str()
         };
         let kind = match &event.kind {
-            EventKind::StaffChanged { .. } => PublicKind::Withheld {
-                kind: event.kind.name(),
-            },
+            EventKind::StaffChanged { .. } | EventKind::AppointmentChanged { .. } => {
+                PublicKind::Withheld {
+                    kind: event.kind.name(),
+                }
+            }
             EventKind::TicketIssued { ticket, .. } => PublicKind::Issued {
                 kind: event.kind.name(),
                 ticket,

@@ -15,6 +15,7 @@
 //! file again under the store's lock, which every transaction holds while it runs. The file
 //! still holds every committed transaction; redb recovers it on open.
 
+mod appointments;
 mod backing;
 pub mod chain;
 mod codec;
@@ -473,6 +474,7 @@ impl Store {
             for (_, touched) in batch {
                 directory::write_staff_rows(&txn, &touched.staff)?;
                 directory::write_patients(&txn, touched)?;
+                appointments::write_rows(&txn, &touched.appointments)?;
             }
             let meta = QueueMeta {
                 seq: last.0.seq,

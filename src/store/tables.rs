@@ -41,3 +41,11 @@ pub const META_WRITE_CHECK: &str = "write_check";
 /// The audit trail's hash chain: seq → SHA-256(previous hash || the event's bytes in
 /// [`EVENTS`]), written with the event (see [`super::chain`]). Since schema version 2.
 pub const EVENT_HASHES: TableDefinition<u64, [u8; 32]> = TableDefinition::new("event_hashes");
+/// Doctors' plans: `doctor/service` → [`crate::domain::appointments::Plan`].
+pub const PLANS: TableDefinition<&str, &[u8]> = TableDefinition::new("plans");
+/// Bookings: id → [`crate::domain::appointments::Booking`] (as it stands now; its history is
+/// in the event log).
+pub const BOOKINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("bookings");
+/// Patients' details of bookings (name, phone) by booking id, outside the event log like
+/// [`PATIENTS`]: JSON `PatientDetails`.
+pub const BOOKING_CONTACTS: TableDefinition<u64, &[u8]> = TableDefinition::new("booking_contacts");

@@ -152,6 +152,7 @@ impl WebError {
                     | D::LastAdmin => StatusCode::CONFLICT,
                     D::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
                     D::NotAQueueCommand => StatusCode::INTERNAL_SERVER_ERROR,
+                    D::Booking(b) => booking_status(b),
                 };
                 (status, d.code())
             }
@@ -253,4 +254,27 @@ pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
 /// Turns actix's query extractor errors into ours.
 pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     WebError::InvalidQuery(err.to_string()).into()
+}
+
+/// The HTTP status of a refused appointments command.
+fn booking_status(error: &crate::domain::appointments::BookingError) -> StatusCode {
+    use crate::domain::appointments::BookingError as B;
+    match error {
+        B::Plan(_) | B::InvalidCode => StatusCode::BAD_REQUEST,
+        B::NoPlan { .. } | B::NotFound(_) | B::NoService(_) => StatusCode::NOT_FOUND,
+        B::NotADoctor(_)
+        | B::NoSuchSlot
+        | B::Past
+        | B::TooSoon(_)
+        | B::BeyondHorizon(_)
+        | B::NotToday(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        B::OverbookNeedsStaff => StatusCode::FORBIDDEN,
+        B::PlanOverlaps { .. }
+        | B::SlotTaken
+        | B::PatientCap(_)
+        | B::NotActive(_)
+        | B::SameSlot
+        | B::NotLateYet
+        | B::CodeInUse => StatusCode::CONFLICT,
+    }
 }

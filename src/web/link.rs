@@ -36,6 +36,19 @@ impl StatusLinks {
         format!("{}-{mac}", id.0)
     }
 
+    /// A keyed hash of `value` (hex, 128 bits): compares equal values without keeping them
+    /// (a booking's phone number for the cap per patient).
+    pub fn keyed_hash(&self, value: &str) -> String {
+        let mut hash = Sha256::new();
+        hash.update(self.secret);
+        hash.update(b"keyed-hash:");
+        hash.update(value.as_bytes());
+        hash.finalize()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// The path of a ticket's status page.
     pub fn path(&self, id: TicketId) -> String {
         format!("/t/{}", self.token(id))

@@ -4,6 +4,7 @@
 //! exactly that list. Handlers only translate: HTTP → [`crate::domain::Command`] → engine, and
 //! committed state → views. Errors go through [`error::WebError`], the one error → HTTP map.
 
+pub mod appointments;
 pub mod asset;
 pub mod audit;
 pub mod auth;
@@ -164,6 +165,15 @@ route_table! {
     get "/api/v1/admin/screens" => screens::screens_list, Admin;
     post "/api/v1/admin/screens" => screens::screen_approve, Admin;
     delete "/api/v1/admin/screens/{id}" => screens::screen_revoke, Admin;
+    get "/api/v1/plans" => appointments::plans_list, Staff;
+    put "/api/v1/admin/plans" => appointments::plan_put, Admin;
+    delete "/api/v1/admin/plans/{doctor}/{service}" => appointments::plan_delete, Admin;
+    get "/api/v1/slots" => appointments::slots_get, Staff;
+    get "/api/v1/bookings" => appointments::bookings_list, Staff;
+    post "/api/v1/bookings" => appointments::booking_create, Reception;
+    get "/api/v1/bookings/{id}" => appointments::booking_get, Staff;
+    post "/api/v1/bookings/{id}/cancel" => appointments::booking_cancel, Reception;
+    post "/api/v1/bookings/{id}/reschedule" => appointments::booking_reschedule, Reception;
     get "/t/{token}" => page::status_page, Public;
     get "/t/{token}/qr.svg" => page::status_qr, Public;
     get "/assets/{path:.*}" => asset::asset_get, Public;

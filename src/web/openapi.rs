@@ -6,7 +6,10 @@ use utoipa::OpenApi;
 
 use actix_web::HttpResponse;
 
-use super::{audit, clinic, print, rooms, screens, services, session, staff, status, tickets, ws};
+use super::{
+    appointments, audit, clinic, print, rooms, screens, services, session, staff, status, tickets,
+    ws,
+};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -67,6 +70,15 @@ use super::{audit, clinic, print, rooms, screens, services, session, staff, stat
         screens::screen_approve,
         screens::screen_revoke,
         session::setup_post,
+        appointments::plans_list,
+        appointments::plan_put,
+        appointments::plan_delete,
+        appointments::slots_get,
+        appointments::bookings_list,
+        appointments::booking_create,
+        appointments::booking_get,
+        appointments::booking_cancel,
+        appointments::booking_reschedule,
     ),
     components(schemas(crate::domain::Event, crate::domain::EventKind)),
     tags(
@@ -79,6 +91,7 @@ use super::{audit, clinic, print, rooms, screens, services, session, staff, stat
         (name = "screens", description = "Pairing kiosks and displays"),
         (name = "audit", description = "The event log: who did what, when, from which input"),
         (name = "devices", description = "Printer, buttons, pagers and keypads: status, printing"),
+        (name = "appointments", description = "Doctors' plans, free slots and bookings"),
     )
 )]
 pub struct ApiDoc;

@@ -19,6 +19,8 @@ fn concrete(pattern: &str, ticket: u64, token: &str) -> String {
     };
     path.replace("{token}", token)
         .replace("{path:.*}", "js/live.js")
+        .replace("{doctor}", "doctor")
+        .replace("{service}", "general")
 }
 
 /// A body the route accepts, so a refusal can only come from the guard.

@@ -66,7 +66,7 @@ impl Plans {
     }
 
     /// Checks `plan` before it is set: sound, and not at the same time as another plan of the
-    /// same doctor.
+    /// same doctor (its own earlier version aside).
     pub fn check(&self, plan: &Plan) -> Result<(), BookingError> {
         plan.check().map_err(BookingError::Plan)?;
         if let Some(other) = self
@@ -86,6 +86,11 @@ impl Plans {
     pub fn set(&mut self, plan: Plan) {
         self.plans
             .insert((plan.doctor.clone(), plan.service.clone()), plan);
+    }
+
+    /// Removes a plan.
+    pub fn remove(&mut self, doctor: &str, service: &ServiceId) {
+        self.plans.remove(&(doctor.to_owned(), service.clone()));
     }
 }
 
@@ -163,7 +168,8 @@ pub struct Booking {
 }
 
 /// What the caller asks.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "booking", rename_all = "snake_case")]
 pub enum BookingOp {
     /// Book a slot.
     Book {
@@ -259,6 +265,19 @@ pub enum BookingChange {
         /// The booking.
         id: u64,
     },
+}
+
+impl BookingChange {
+    /// The booking it changes.
+    pub fn booking_id(&self) -> u64 {
+        match self {
+            Self::Booked { booking } => booking.id,
+            Self::Rescheduled { id, .. }
+            | Self::Cancelled { id, .. }
+            | Self::CheckedIn { id, .. }
+            | Self::NoShow { id } => *id,
+        }
+    }
 }
 
 /// The clinic's rules for arrivals.
@@ -555,6 +574,20 @@ impl Ledger {
             *taken.entry((b.doctor.clone(), b.start)).or_insert(0) += 1;
         }
         taken
+    }
+
+    /// A ledger of stored bookings (at start): the indexes are built from them.
+    pub fn restore(bookings: impl IntoIterator<Item = Booking>) -> Self {
+        let mut ledger = Self::default();
+        for booking in bookings {
+            ledger.last_id = ledger.last_id.max(booking.id);
+            ledger.by_code.insert(booking.code.clone(), booking.id);
+            if booking.state.holds_seat() {
+                ledger.hold(&booking, 1);
+            }
+            ledger.bookings.insert(booking.id, booking);
+        }
+        ledger
     }
 
     /// The index of seats taken (for tests and checks).

@@ -24,8 +24,146 @@ pub use plan::{DayException, Period, Plan};
 pub use slots::{Slot, Window};
 
 use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
 
-use crate::domain::ServiceId;
+use crate::domain::{PatientDetails, ServiceId, Timestamp};
+
+/// What the engine keeps of appointments: the plans and the ledger.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Appointments {
+    /// Doctors' plans.
+    pub plans: Plans,
+    /// The bookings.
+    pub ledger: Ledger,
+}
+
+/// An appointments command, as the engine receives it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum AppointmentOp {
+    /// Add or replace a doctor's plan for a service.
+    SetPlan {
+        /// The plan.
+        plan: Plan,
+    },
+    /// Remove a plan (its bookings stay: cancel them first if they must go).
+    RemovePlan {
+        /// The doctor.
+        doctor: String,
+        /// The service.
+        service: ServiceId,
+    },
+    /// A booking operation.
+    Booking {
+        /// The operation.
+        op: BookingOp,
+    },
+}
+
+/// What an appointments event changed, for the store to write in the same transaction.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppointmentRows {
+    /// Plans to write.
+    pub plans: Vec<Plan>,
+    /// Plans to delete.
+    pub plans_removed: Vec<(String, ServiceId)>,
+    /// Bookings to write, as they are after the event.
+    pub bookings: Vec<Booking>,
+    /// Patients' details of new bookings (kept outside the event log, like a ticket's).
+    pub contacts: Vec<(u64, PatientDetails)>,
+}
+
+/// An appointments event's payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "what", rename_all = "snake_case")]
+pub enum AppointmentChange {
+    /// A plan was set.
+    PlanSet {
+        /// It.
+        plan: Plan,
+    },
+    /// A plan was removed.
+    PlanRemoved {
+        /// The doctor.
+        doctor: String,
+        /// The service.
+        service: ServiceId,
+    },
+    /// A booking changed.
+    Booking {
+        /// How.
+        change: BookingChange,
+    },
+}
+
+impl Appointments {
+    /// Decides `op` at `now`: the change to commit, or why not. `doctor_known` says whether a
+    /// login name belongs to an enabled staff user with the doctor role; `service_known`
+    /// whether a service exists.
+    pub fn decide(
+        &self,
+        op: &AppointmentOp,
+        now: Timestamp,
+        tz: &TimeZone,
+        arrival: Arrival,
+        doctor_known: impl Fn(&str) -> bool,
+        service_known: impl Fn(&ServiceId) -> bool,
+    ) -> Result<AppointmentChange, BookingError> {
+        match op {
+            AppointmentOp::SetPlan { plan } => {
+                if !doctor_known(&plan.doctor) {
+                    return Err(BookingError::NotADoctor(plan.doctor.clone()));
+                }
+                if !service_known(&plan.service) {
+                    return Err(BookingError::NoService(plan.service.clone()));
+                }
+                self.plans.check(plan)?;
+                Ok(AppointmentChange::PlanSet { plan: plan.clone() })
+            }
+            AppointmentOp::RemovePlan { doctor, service } => {
+                if self.plans.get(doctor, service).is_none() {
+                    return Err(BookingError::NoPlan {
+                        doctor: doctor.clone(),
+                        service: service.clone(),
+                    });
+                }
+                Ok(AppointmentChange::PlanRemoved {
+                    doctor: doctor.clone(),
+                    service: service.clone(),
+                })
+            }
+            AppointmentOp::Booking { op } => {
+                let change = self
+                    .ledger
+                    .decide(&self.plans, tz, now, arrival, op.clone())?;
+                Ok(AppointmentChange::Booking { change })
+            }
+        }
+    }
+
+    /// Makes a committed change; the rows the store writes with it.
+    pub fn apply(&mut self, change: &AppointmentChange) -> AppointmentRows {
+        let mut rows = AppointmentRows::default();
+        match change {
+            AppointmentChange::PlanSet { plan } => {
+                self.plans.set(plan.clone());
+                rows.plans.push(plan.clone());
+            }
+            AppointmentChange::PlanRemoved { doctor, service } => {
+                self.plans.remove(doctor, service);
+                rows.plans_removed.push((doctor.clone(), service.clone()));
+            }
+            AppointmentChange::Booking { change } => {
+                self.ledger.apply(change);
+                if let Some(booking) = self.ledger.get(change.booking_id()) {
+                    rows.bookings.push(booking.clone());
+                }
+            }
+        }
+        rows
+    }
+}
 
 /// A plan an admin cannot save.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,6 +239,12 @@ pub enum BookingError {
     /// The code drawn is taken (the caller draws another).
     #[error("that booking code is in use")]
     CodeInUse,
+    /// A plan for someone who is not an enabled doctor.
+    #[error("{0} is not an enabled staff user with the doctor role")]
+    NotADoctor(String),
+    /// A plan for a service that does not exist.
+    #[error("there is no service {0}")]
+    NoService(ServiceId),
 }
 
 impl BookingError {
@@ -124,6 +268,8 @@ impl BookingError {
             Self::NotLateYet => "not-late-yet",
             Self::InvalidCode => "invalid-booking-code",
             Self::CodeInUse => "booking-code-in-use",
+            Self::NotADoctor(_) => "not-a-doctor",
+            Self::NoService(_) => "unknown-service",
         }
     }
 }

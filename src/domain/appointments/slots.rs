@@ -174,7 +174,10 @@ mod tests {
         let tz = TimeZone::UTC;
         let slots = p.slots_on(jiff::civil::date(2026, 12, 7), &tz);
         assert_eq!(local(&tz, &slots), ["09:05", "09:35"]);
-        assert_eq!(slots[0].end.as_second() - slots[0].start.as_second(), 15 * 60);
+        assert_eq!(
+            slots[0].end.as_second() - slots[0].start.as_second(),
+            15 * 60
+        );
     }
 
     #[test]
