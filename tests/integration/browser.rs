@@ -10,6 +10,7 @@
 //! `WAITLESS_SCREENSHOTS=1 cargo test --test integration browser::screenshots` rewrites
 //! `docs/screenshots/`.
 
+mod a11y;
 pub mod driver;
 pub mod server;
 
