@@ -1,6 +1,7 @@
 //! Accessibility: axe-core (vendored from its npm package into `vendor/axe-core/`, test-only,
 //! never shipped) on every page and kiosk screen, in English and Hindi, must find no serious or
-//! critical violation; and every control of the staff pages is reachable with Tab.
+//! critical violation; and on the staff pages every control is reachable with Tab, no element
+//! has a positive tabindex, and nothing looks clickable without being a focusable control.
 
 use std::collections::BTreeSet;
 
@@ -206,9 +207,18 @@ async fn every_page_in_english_and_hindi_has_no_serious_or_critical_axe_violatio
     );
 }
 
-/// Tabs through the page from its start; returns the visible, enabled controls that never got
-/// the focus (a radio group counts once), and the elements with a positive tabindex.
-async fn unreachable_by_tab(browser: &Browser) -> (Vec<String>, Vec<String>) {
+/// What keeps a keyboard user from a page's controls.
+struct Problems {
+    /// Visible, enabled controls Tab never reached (a radio group counts once).
+    missed: Vec<String>,
+    /// Elements with a positive tabindex (they jump the page's order).
+    positive: Vec<String>,
+    /// Elements that look clickable (pointer cursor) but are no control and not focusable.
+    pointer: Vec<String>,
+}
+
+/// Tabs once around the page and reports what a keyboard cannot reach.
+async fn unreachable_by_tab(browser: &Browser) -> Problems {
     let controls = "button, input:not([type=hidden]), select, textarea, a[href], summary, \
                     [tabindex]:not([tabindex^='-'])";
     let count = browser
@@ -264,7 +274,11 @@ async fn unreachable_by_tab(browser: &Browser) -> (Vec<String>, Vec<String>) {
                !(e.type === 'radio' && groups.has(e.name))).map(name); \
              const positive = [...document.querySelectorAll('[tabindex]')] \
                .filter(e => e.tabIndex > 0).map(name); \
-             return [missed, positive];",
+             const pointer = [...document.body.querySelectorAll('*')].filter(e => \
+               visible(e) && getComputedStyle(e).cursor === 'pointer' && \
+               !e.closest('button, a[href], input, select, textarea, summary, label, \
+                 [tabindex]:not([tabindex^=\"-\"])')).map(name); \
+             return [missed, positive, pointer];",
             vec![json!(controls)],
         )
         .await;
@@ -275,7 +289,11 @@ async fn unreachable_by_tab(browser: &Browser) -> (Vec<String>, Vec<String>) {
             .map(|s| s.as_str().unwrap().to_owned())
             .collect()
     };
-    (list(&report[0]), list(&report[1]))
+    Problems {
+        missed: list(&report[0]),
+        positive: list(&report[1]),
+        pointer: list(&report[2]),
+    }
 }
 
 #[tokio::test]
@@ -299,12 +317,15 @@ async fn every_control_on_the_staff_and_admin_pages_is_reachable_with_tab() {
     ] {
         staff.goto(&server.url(path)).await;
         settle(&staff, css).await;
-        let (missed, positive) = unreachable_by_tab(&staff).await;
-        for m in missed {
+        let found = unreachable_by_tab(&staff).await;
+        for m in found.missed {
             problems.insert(format!("{path}: never focused by Tab: {m}"));
         }
-        for p in positive {
+        for p in found.positive {
             problems.insert(format!("{path}: positive tabindex: {p}"));
+        }
+        for p in found.pointer {
+            problems.insert(format!("{path}: clickable look, not focusable: {p}"));
         }
     }
     staff.close().await;
