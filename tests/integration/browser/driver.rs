@@ -48,31 +48,67 @@ fn installed(program: &str) -> bool {
         || (program == "chromium" && find_program("chromium-browser").is_some())
 }
 
+/// What a test does when `missing` of its tools are not installed.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Run,
+    Skip,
+    /// Under `CI=true`: fail, saying this.
+    Fail(String),
+}
+
+fn verdict(missing: &[&str], ci: bool) -> Verdict {
+    match (missing.is_empty(), ci) {
+        (true, _) => Verdict::Run,
+        (false, false) => Verdict::Skip,
+        (false, true) => Verdict::Fail(format!(
+            "CI=true and {} not found on PATH: `apt-get install chromium chromium-driver \
+             espeak-ng sox`",
+            missing.join(", ")
+        )),
+    }
+}
+
 /// True when a test needing `tools` must skip: one of them is missing and `CI` is not `true`.
 /// Prints, once per run, which tools are missing and how to get them. Under `CI=true` a missing
 /// tool fails the test.
 pub fn skip_without(tools: &[&str]) -> bool {
     let missing: Vec<&str> = tools.iter().copied().filter(|t| !installed(t)).collect();
-    if missing.is_empty() {
-        return false;
+    match verdict(&missing, std::env::var("CI").as_deref() == Ok("true")) {
+        Verdict::Run => false,
+        Verdict::Fail(message) => panic!("{message}"),
+        Verdict::Skip => {
+            SKIPPED.call_once(|| {
+                let all: Vec<&str> = TOOLS.iter().copied().filter(|t| !installed(t)).collect();
+                // Straight to stderr: the test harness captures `eprintln!` of passing tests.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "browser tests skipped: {} not found on PATH; install them with `apt-get \
+                     install chromium chromium-driver espeak-ng sox`, or run `bash .ci/run` \
+                     (CI=true makes them mandatory)",
+                    all.join(", ")
+                );
+            });
+            true
+        }
     }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true and {} not found on PATH: `apt-get install chromium chromium-driver espeak-ng sox`",
-        missing.join(", ")
-    );
-    SKIPPED.call_once(|| {
-        let all: Vec<&str> = TOOLS.iter().copied().filter(|t| !installed(t)).collect();
-        // Straight to stderr: the test harness captures `eprintln!` of passing tests.
-        let _ = writeln!(
-            std::io::stderr(),
-            "browser tests skipped: {} not found on PATH; install them with `apt-get install \
-             chromium chromium-driver espeak-ng sox`, or run `bash .ci/run` (CI=true makes them \
-             mandatory)",
-            all.join(", ")
-        );
-    });
-    true
+}
+
+#[test]
+fn a_browser_test_runs_with_its_tools_skips_without_them_and_fails_without_them_under_ci() {
+    assert_eq!(verdict(&[], false), Verdict::Run);
+    assert_eq!(verdict(&[], true), Verdict::Run);
+    assert_eq!(verdict(&["chromedriver"], false), Verdict::Skip);
+    let Verdict::Fail(message) = verdict(&["chromium", "sox"], true) else {
+        panic!("no failure under CI");
+    };
+    assert!(message.contains("chromium, sox not found"), "{message}");
+}
+
+#[test]
+fn installed_looks_on_path() {
+    assert!(installed("sh"));
+    assert!(!installed("waitless-no-such-program"));
 }
 
 /// A running chromedriver; killed (with its browsers) on drop.
