@@ -134,7 +134,8 @@ function setView(view, push = true) {
   document.body.classList.toggle("view-reception", wanted === "reception");
   for (const link of document.querySelectorAll("[data-view]")) {
     link.classList.toggle("is-current", link.dataset.view === wanted);
-    link.setAttribute("aria-pressed", link.dataset.view === wanted ? "true" : "false");
+    if (link.dataset.view === wanted) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
   if (push) {
     const params = new URLSearchParams(location.search);

@@ -1,6 +1,7 @@
 //! Browser tests: the pages in headless Chromium (through chromedriver) against the whole server,
 //! and the spoken announcements checked with sox. They need `chromium chromium-driver espeak-ng
-//! sox` (`.ci/run` installs them) and FAIL, saying so, without them.
+//! sox` (`.ci/run` installs them); without them they skip, printing one line that says so, unless
+//! `CI=true`, where a missing tool fails (see `driver::skip_without`).
 //!
 //! The pages run on real browser time; the server on its manual clock, which starts at the real
 //! time and then moves only when a test moves it (`Server::next` moves it past the double-press
@@ -9,6 +10,7 @@
 //! `WAITLESS_SCREENSHOTS=1 cargo test --test integration browser::screenshots` rewrites
 //! `docs/screenshots/`.
 
+mod a11y;
 pub mod driver;
 pub mod server;
 
@@ -21,7 +23,7 @@ use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerA
 use serde_json::{Value, json};
 
 use crate::common::{ADMIN_PASSWORD, DOCTOR_NAME};
-use driver::{Browser, Driver, find_program};
+use driver::{Browser, Driver};
 use server::Server;
 
 /// Time for a page to load and draw, or to follow the server after a reconnect.
@@ -143,7 +145,9 @@ async fn data_state(browser: &Browser, css: &str) -> Value {
 async fn kiosk_tap_on_a_service_issues_a_ticket_with_its_number_and_qr() {
     let _one = ONE_AT_A_TIME.lock().await;
     let server = Server::spawn().await;
-    let mut driver = Driver::start().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
     let kiosk = driver.session(1080, 1920).await;
 
     kiosk.goto(&server.url("/kiosk")).await;
@@ -170,7 +174,9 @@ async fn kiosk_tap_on_a_service_issues_a_ticket_with_its_number_and_qr() {
 #[tokio::test]
 async fn kiosk_double_tap_issues_one_ticket() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let mut driver = Driver::start().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
     let kiosk = driver.session(1024, 600).await;
 
     // Without the priority question the service button issues the ticket.
@@ -205,7 +211,9 @@ async fn without_paper_the_kiosk_and_staff_say_so_and_the_ticket_prints_when_pap
     let printer = FakeTcpPrinter::start();
     printer.set_state(PrinterState::PaperOut);
     let server = with_printer(&printer.uri()).await;
-    let mut driver = Driver::start().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
     let kiosk = driver.session(1024, 768).await;
     kiosk.goto(&server.url("/kiosk?lang=en")).await;
     assert_eq!(
@@ -254,7 +262,9 @@ async fn with_a_printer_that_takes_no_data_the_kiosk_says_to_note_the_number() {
     let _one = ONE_AT_A_TIME.lock().await;
     let printer = BlackHolePrinter::start();
     let server = with_printer(&printer.uri()).await;
-    let mut driver = Driver::start().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
     let kiosk = driver.session(1024, 768).await;
     kiosk.goto(&server.url("/kiosk?lang=en")).await;
     // It answers no status: nobody can tell whether the ticket prints, and the kiosk says so.
@@ -282,7 +292,9 @@ async fn with_a_printer_that_takes_no_data_the_kiosk_says_to_note_the_number() {
 async fn the_demo_printer_page_shows_the_kiosk_ticket_as_paper() {
     let _one = ONE_AT_A_TIME.lock().await;
     let server = Server::spawn().await;
-    let mut driver = Driver::start().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
     let page = driver.session(1280, 900).await;
     page.goto(&server.url("/printer?lang=en")).await;
     page.wait_visible("#no-jobs", PAGE).await;
@@ -313,7 +325,9 @@ async fn the_demo_printer_page_shows_the_kiosk_ticket_as_paper() {
 async fn kiosk_in_hindi_shows_hindi_text_in_the_served_devanagari_font() {
     let _one = ONE_AT_A_TIME.lock().await;
     let server = Server::spawn().await;
-    let mut driver = Driver::start().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
     let kiosk = driver.session(1024, 600).await;
 
     // Chosen on the language screen.
@@ -372,7 +386,9 @@ async fn kiosk_in_hindi_shows_hindi_text_in_the_served_devanagari_font() {
 async fn kiosk_in_hindi_says_a_refusal_in_hindi() {
     let _one = ONE_AT_A_TIME.lock().await;
     let server = Server::spawn().await;
-    let mut driver = Driver::start().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
     let kiosk = driver.session(1024, 600).await;
     kiosk.goto(&server.url("/kiosk?lang=hi")).await;
     kiosk.tap(r#"button[data-service="general"]"#, PAGE).await;
@@ -408,7 +424,9 @@ async fn kiosk_in_hindi_says_a_refusal_in_hindi() {
 async fn a_doctor_refused_an_action_is_told_the_role_cannot_in_the_pages_language() {
     let _one = ONE_AT_A_TIME.lock().await;
     let server = Server::spawn().await;
-    let mut driver = Driver::start().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
     let desk = driver.session(1280, 800).await;
     desk.client
         .goto(&server.url("/login?next=%2Fstaff%3Froom%3Droom-1"))
@@ -453,7 +471,9 @@ async fn a_doctor_refused_an_action_is_told_the_role_cannot_in_the_pages_languag
 async fn kiosk_shows_offline_banner_while_the_server_is_down() {
     let _one = ONE_AT_A_TIME.lock().await;
     let mut server = Server::spawn().await;
-    let mut driver = Driver::start().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
     let kiosk = driver.session(800, 480).await;
     kiosk.goto(&server.url("/kiosk?lang=en")).await;
     kiosk
@@ -475,7 +495,9 @@ async fn kiosk_shows_offline_banner_while_the_server_is_down() {
 async fn staff_next_reaches_the_display_within_a_second_and_the_display_survives_a_restart() {
     let _one = ONE_AT_A_TIME.lock().await;
     let mut server = Server::spawn().await;
-    let mut driver = Driver::start().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
     let display = driver.session(1920, 1080).await;
     let desk = driver.session(1280, 800).await;
 
@@ -595,7 +617,9 @@ async fn staff_next_reaches_the_display_within_a_second_and_the_display_survives
 async fn staff_console_has_every_room_action_and_reception_issues_and_finds_tickets() {
     let server = Server::spawn().await;
     let _one = ONE_AT_A_TIME.lock().await;
-    let mut driver = Driver::start().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
     let staff = driver.session(1280, 800).await;
     staff.goto(&server.url("/staff?room=room-1")).await;
 
@@ -678,7 +702,9 @@ async fn staff_console_has_every_room_action_and_reception_issues_and_finds_tick
 async fn display_shows_only_the_rooms_asked_for_in_its_language() {
     let server = Server::spawn().await;
     let _one = ONE_AT_A_TIME.lock().await;
-    let mut driver = Driver::start().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
     let display = driver.session(1080, 1920).await;
     display
         .goto(&server.url("/display?rooms=room-1,lab&lang=hi"))
@@ -701,7 +727,9 @@ async fn display_shows_only_the_rooms_asked_for_in_its_language() {
 async fn display_asks_for_a_tap_when_sound_is_blocked() {
     let _one = ONE_AT_A_TIME.lock().await;
     let server = Server::spawn().await;
-    let mut driver = Driver::start().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
     let display = driver.session_with(1920, 1080, false).await;
     display.goto(&server.url("/display")).await;
     display.wait_visible("#sound-overlay", PAGE).await;
@@ -729,7 +757,9 @@ async fn status_page_shows_the_number_and_the_room_after_a_call() {
     let server = Server::spawn().await;
     let ticket = server.issue("general", "normal").await;
     let path = ticket["status_path"].as_str().unwrap().to_owned();
-    let mut driver = Driver::start().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
     let phone = driver.session(360, 640).await;
 
     phone.goto(&server.url(&path)).await;
@@ -792,11 +822,8 @@ fn sox_stat(wav: &Path) -> (f64, f64) {
 
 #[tokio::test]
 async fn announcement_of_a_called_ticket_is_speech_in_english_and_hindi() {
-    for tool in ["espeak-ng", "sox"] {
-        assert!(
-            find_program(tool).is_some(),
-            "{tool} is missing: `apt-get install espeak-ng sox` (CI installs them)"
-        );
+    if driver::skip_without(&["espeak-ng", "sox"]) {
+        return;
     }
     let server = Server::spawn().await;
     let ticket = server.issue("general", "normal").await;
@@ -870,7 +897,9 @@ async fn screenshots() {
         server.next(room).await;
     }
     let _one = ONE_AT_A_TIME.lock().await;
-    let mut driver = Driver::start().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
 
     for (w, h) in [(800, 480), (1024, 600), (1080, 1920), (1920, 1080)] {
         let kiosk = driver.session(w, h).await;

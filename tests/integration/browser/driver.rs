@@ -3,12 +3,18 @@
 //! Each test starts its own chromedriver on a free port, in its own process group; the guard
 //! kills that group (chromedriver and the browsers it started) when dropped, also when a test
 //! fails. Each session gets a fresh profile folder.
+//!
+//! Without the tools (`chromium`, `chromedriver`, `espeak-ng`, `sox` on PATH) a browser test
+//! skips — `Driver::start` answers None, `skip_without` true — and the run prints one line saying
+//! so. With `CI=true` (`.ci/run`) a missing tool fails the test instead.
 
 use std::fs::File;
+use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -17,6 +23,12 @@ use serde_json::{Value, json};
 
 const INSTALL_HINT: &str = "the browser tests need Chromium and chromedriver: \
      `apt-get install chromium chromium-driver` (CI installs them)";
+
+/// Every program a browser or voice test runs.
+const TOOLS: [&str; 4] = ["chromium", "chromedriver", "espeak-ng", "sox"];
+
+/// The one line a run without the tools prints.
+static SKIPPED: Once = Once::new();
 
 /// How often the helpers look at the page again.
 const POLL: Duration = Duration::from_millis(20);
@@ -30,6 +42,75 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
     })
 }
 
+/// Whether `program` is on PATH (Chromium also under its Ubuntu name).
+fn installed(program: &str) -> bool {
+    find_program(program).is_some()
+        || (program == "chromium" && find_program("chromium-browser").is_some())
+}
+
+/// What a test does when `missing` of its tools are not installed.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Run,
+    Skip,
+    /// Under `CI=true`: fail, saying this.
+    Fail(String),
+}
+
+fn verdict(missing: &[&str], ci: bool) -> Verdict {
+    match (missing.is_empty(), ci) {
+        (true, _) => Verdict::Run,
+        (false, false) => Verdict::Skip,
+        (false, true) => Verdict::Fail(format!(
+            "CI=true and {} not found on PATH: `apt-get install chromium chromium-driver \
+             espeak-ng sox`",
+            missing.join(", ")
+        )),
+    }
+}
+
+/// True when a test needing `tools` must skip: one of them is missing and `CI` is not `true`.
+/// Prints, once per run, which tools are missing and how to get them. Under `CI=true` a missing
+/// tool fails the test.
+pub fn skip_without(tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools.iter().copied().filter(|t| !installed(t)).collect();
+    match verdict(&missing, std::env::var("CI").as_deref() == Ok("true")) {
+        Verdict::Run => false,
+        Verdict::Fail(message) => panic!("{message}"),
+        Verdict::Skip => {
+            SKIPPED.call_once(|| {
+                let all: Vec<&str> = TOOLS.iter().copied().filter(|t| !installed(t)).collect();
+                // Straight to stderr: the test harness captures `eprintln!` of passing tests.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "browser tests skipped: {} not found on PATH; install them with `apt-get \
+                     install chromium chromium-driver espeak-ng sox`, or run `bash .ci/run` \
+                     (CI=true makes them mandatory)",
+                    all.join(", ")
+                );
+            });
+            true
+        }
+    }
+}
+
+#[test]
+fn a_browser_test_runs_with_its_tools_skips_without_them_and_fails_without_them_under_ci() {
+    assert_eq!(verdict(&[], false), Verdict::Run);
+    assert_eq!(verdict(&[], true), Verdict::Run);
+    assert_eq!(verdict(&["chromedriver"], false), Verdict::Skip);
+    let Verdict::Fail(message) = verdict(&["chromium", "sox"], true) else {
+        panic!("no failure under CI");
+    };
+    assert!(message.contains("chromium, sox not found"), "{message}");
+}
+
+#[test]
+fn installed_looks_on_path() {
+    assert!(installed("sh"));
+    assert!(!installed("waitless-no-such-program"));
+}
+
 /// A running chromedriver; killed (with its browsers) on drop.
 pub struct Driver {
     child: Child,
@@ -40,8 +121,12 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// Starts chromedriver on a free port and waits until it answers.
-    pub async fn start() -> Self {
+    /// Starts chromedriver on a free port and waits until it answers; None (the test skips)
+    /// when Chromium or chromedriver is missing, see `skip_without`.
+    pub async fn start() -> Option<Self> {
+        if skip_without(&["chromium", "chromedriver"]) {
+            return None;
+        }
         let chromedriver = find_program("chromedriver").unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         let chromium = find_program("chromium")
             .or_else(|| find_program("chromium-browser"))
@@ -71,7 +156,7 @@ impl Driver {
             sessions: 0,
         };
         driver.wait_ready().await;
-        driver
+        Some(driver)
     }
 
     async fn wait_ready(&mut self) {
