@@ -832,7 +832,7 @@ impl Writer {
             .parts
             .store
             .load()
-            .and_then(|loaded| Ok(loaded.map(|l| (l, self.parts.store.load_appointments()))));
+            .map(|loaded| loaded.map(|l| (l, self.parts.store.load_appointments())));
         match loaded {
             Ok(Some((loaded, Ok(appointments)))) => {
                 self.books = Books {

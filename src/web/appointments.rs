@@ -47,7 +47,9 @@ pub async fn plan_put(
     let plan = body.into_inner();
     let (doctor, service) = (plan.doctor.clone(), plan.service.clone());
     let command = Command::Appointment {
-        op: AppointmentOp::SetPlan { plan },
+        op: AppointmentOp::SetPlan {
+            plan: Box::new(plan),
+        },
         contact: None,
     };
     state.execute(command, actor.origin(Source::Api)).await?;
@@ -520,7 +522,7 @@ fn zone(state: &AppState) -> jiff::tz::TimeZone {
 }
 
 fn view_of(state: &AppState, id: u64) -> Result<BookingView, WebError> {
-    let zone = zone(&state);
+    let zone = zone(state);
     let published = state.hub.read();
     let appointments = &published.appointments;
     let booking = appointments

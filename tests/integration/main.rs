@@ -6,6 +6,7 @@ mod common;
 mod admin;
 mod admin_ui;
 mod api;
+mod appointments;
 mod binary;
 mod browser;
 mod control;

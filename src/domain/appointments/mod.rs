@@ -45,7 +45,7 @@ pub enum AppointmentOp {
     /// Add or replace a doctor's plan for a service.
     SetPlan {
         /// The plan.
-        plan: Plan,
+        plan: Box<Plan>,
     },
     /// Remove a plan (its bookings stay: cancel them first if they must go).
     RemovePlan {
@@ -81,7 +81,7 @@ pub enum AppointmentChange {
     /// A plan was set.
     PlanSet {
         /// It.
-        plan: Plan,
+        plan: Box<Plan>,
     },
     /// A plan was removed.
     PlanRemoved {
@@ -147,8 +147,8 @@ impl Appointments {
         let mut rows = AppointmentRows::default();
         match change {
             AppointmentChange::PlanSet { plan } => {
-                self.plans.set(plan.clone());
-                rows.plans.push(plan.clone());
+                self.plans.set(Plan::clone(plan));
+                rows.plans.push(Plan::clone(plan));
             }
             AppointmentChange::PlanRemoved { doctor, service } => {
                 self.plans.remove(doctor, service);
