@@ -133,6 +133,8 @@ impl Changed {
             EventKind::ClinicSeeded { .. }
             | EventKind::RoomOpened { .. }
             | EventKind::RoomClosed { .. }
+            | EventKind::RoomPaused { .. }
+            | EventKind::RoomResumed { .. }
             | EventKind::ServiceOpened { .. }
             | EventKind::ServiceClosed { .. }
             | EventKind::ClinicMessageSet { .. }

@@ -397,7 +397,10 @@ impl Model {
                 }
             }
             // Not generated here: state_tests and the API tests cover them.
-            Command::SetServiceActive { .. }
+            Command::RoomNoShowNext { .. }
+            | Command::RoomCall { .. }
+            | Command::SetRoomPaused { .. }
+            | Command::SetServiceActive { .. }
             | Command::SetClinicMessage { .. }
             | Command::AddService { .. }
             | Command::UpdateService { .. }
