@@ -11,6 +11,7 @@
 
 pub mod driver;
 pub mod server;
+mod staff_roles;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
