@@ -39,7 +39,10 @@ fn no_show_and_next_marks_the_ticket_not_come_and_calls_the_next_in_one_event() 
     else {
         panic!("not a next: {kind:?}")
     };
-    assert_eq!(finished.map(|t| (t.id, t.state)), Some((a1, TicketState::NoShow)));
+    assert_eq!(
+        finished.map(|t| (t.id, t.state)),
+        Some((a1, TicketState::NoShow))
+    );
     assert_eq!(called.map(|t| t.id), Some(a2));
     assert_eq!(desk.t(a1).state, TicketState::NoShow);
     assert_eq!(desk.serving("room-1"), Some(a2));
@@ -105,7 +108,10 @@ fn a_call_out_of_order_calls_that_ticket_with_the_reason_in_the_event() {
         panic!("not a next: {kind:?}")
     };
     assert_eq!(called.map(|t| t.id), Some(a3));
-    assert_eq!(finished.map(|t| (t.id, t.state)), Some((a1, TicketState::Done)));
+    assert_eq!(
+        finished.map(|t| (t.id, t.state)),
+        Some((a1, TicketState::Done))
+    );
     assert_eq!(
         reason,
         Some(PickReason::Chosen {
@@ -123,8 +129,7 @@ fn a_call_out_of_order_calls_that_ticket_with_the_reason_in_the_event() {
 }
 
 #[test]
-fn a_call_out_of_order_is_refused_without_a_reason_for_a_ticket_not_waiting_or_not_served_here()
-{
+fn a_call_out_of_order_is_refused_without_a_reason_for_a_ticket_not_waiting_or_not_served_here() {
     let mut desk = Desk::new();
     let a1 = desk.issue("general", Normal);
     let l1 = desk.issue("lab", Normal);
@@ -172,17 +177,26 @@ fn a_room_on_break_keeps_its_tickets_and_calls_nobody_until_it_resumes() {
         }
     );
     assert!(desk.state.rooms[&room("room-1")].paused);
-    assert!(desk.state.rooms[&room("room-1")].open, "a break is not a closing");
+    assert!(
+        desk.state.rooms[&room("room-1")].open,
+        "a break is not a closing"
+    );
     assert_eq!(desk.run(&pause("room-1", true)), Decision::Unchanged);
     desk.advance(30);
-    for refused in [next("room-1"), no_show_next("room-1"), call("room-1", a2, "urgent")] {
+    for refused in [
+        next("room-1"),
+        no_show_next("room-1"),
+        call("room-1", a2, "urgent"),
+    ] {
         assert_eq!(
             desk.refuse(&refused),
             DomainError::RoomOnBreak(room("room-1"))
         );
     }
     // the ticket it serves can still be finished; the others keep waiting
-    desk.event(&Command::RoomDone { room: room("room-1") });
+    desk.event(&Command::RoomDone {
+        room: room("room-1"),
+    });
     assert_eq!(desk.t(a1).state, TicketState::Done);
     assert_eq!(desk.t(a2).state, TicketState::Waiting);
     // another room still calls
