@@ -193,6 +193,15 @@ async fn staff_console_fits_8_rooms_at_tablet_and_desktop_sizes_for_each_role() 
                 shot(&desk, &format!("{role}-{w}x{h}-room")).await;
                 check_layout(&desk, &format!("{what}, room alone")).await;
             }
+            // In Hindi too.
+            desk.goto(&server.url("/staff?room=room-1&lang=hi")).await;
+            desk.wait_for_text("#link-state", &message("hi", "staff.connected", &[]), PAGE)
+                .await;
+            desk.wait_for_any_text("#serving-number", PAGE).await;
+            shot(&desk, &format!("{role}-{w}x{h}-hi")).await;
+            check_layout(&desk, &format!("{what}, Hindi")).await;
+            desk.goto(&server.url("/staff?room=room-1")).await;
+            live(&desk).await;
             // A toast stays off the lists, and a tap on it dismisses it.
             desk.tap(r#"#room-view [data-action="recall"]"#, PAGE).await;
             desk.wait_visible("#toast", PAGE).await;
