@@ -374,6 +374,7 @@ async fn reception_keeps_every_tool_and_an_admin_also_gets_the_admin_link() {
             admin,
             "{name}: / links /admin"
         );
+        shot(&desk, &format!("index-{name}")).await;
         if admin {
             desk.tap("#link-admin", PAGE).await;
             desk.wait_until(
