@@ -914,9 +914,16 @@ function shortcutsOn() {
   return !!currentRoom() && !document.body.classList.contains("view-reception");
 }
 
+/** A waiting row's "Call" reached with Tab: Enter and Space press it (a keypad's Enter on a
+ *  button the mouse last clicked stays "Next"). */
+function keyboardCall(target) {
+  return target instanceof Element && target.matches(".btn-call:focus-visible");
+}
+
 function onKey(event) {
   if (event.ctrlKey || event.altKey || event.metaKey) return;
   if (typing(event.target) || document.querySelector("dialog[open]")) return;
+  if (keyboardCall(event.target)) return;
   if (!shortcutsOn()) return;
   const key = event.key;
   let action = null;
@@ -978,13 +985,19 @@ function start() {
   });
   document.addEventListener("keydown", onKey);
   document.addEventListener("keyup", (e) => {
-    if ((e.key === " " || e.key === "Enter") && !typing(e.target) && !document.querySelector("dialog[open]") && shortcutsOn()) {
+    if ((e.key === " " || e.key === "Enter") && !typing(e.target) && !keyboardCall(e.target) && !document.querySelector("dialog[open]") && shortcutsOn()) {
       e.preventDefault();
     }
   });
   $("transfer-dialog").addEventListener("close", () => { state.transferTicket = null; });
   $("call-form").addEventListener("submit", submitCall);
-  $("call-dialog").addEventListener("close", () => { state.callTicket = null; });
+  $("call-reason").addEventListener("input", () => { $("call-note").textContent = ""; });
+  $("call-dialog").addEventListener("close", () => {
+    state.callTicket = null;
+    // Focus goes back to the row's "Call": off it, unless the keyboard brought it there, so a
+    // keypad's next Enter is "Next".
+    if (!document.activeElement?.matches?.(":focus-visible")) document.activeElement?.blur?.();
+  });
   $("toast").addEventListener("click", () => { $("toast").hidden = true; });
   document.addEventListener("keydown", (e) => { if (e.key === "Escape") $("toast").hidden = true; });
   new ResizeObserver(() => fitWaiting()).observe($("room-panel"));

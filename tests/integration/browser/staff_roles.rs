@@ -219,6 +219,14 @@ async fn staff_console_fits_8_rooms_at_tablet_and_desktop_sizes_for_each_role() 
             shot(&desk, &format!("{role}-{w}x{h}-toast")).await;
             desk.tap("#toast", PAGE).await;
             desk.wait_hidden("#toast", PAGE).await;
+            if role != "doctor" {
+                // The transfer dialog names the ticket first: "Transfer A003 to…".
+                desk.tap(r#"#room-view [data-action="transfer"]"#, PAGE)
+                    .await;
+                let title = message("en", "staff.transfer_title", &[("number", "A003")]);
+                desk.wait_for_text("#transfer-title", &title, PAGE).await;
+                shot(&desk, &format!("{role}-{w}x{h}-transfer")).await;
+            }
             desk.close().await;
         }
     }
@@ -475,6 +483,7 @@ async fn a_call_out_of_order_asks_why_and_the_reason_is_in_the_audit_trail() {
         .await
         .unwrap();
     input.send_keys("came back from X-ray").await.unwrap();
+    shot(&desk, "doctor-call-dialog").await;
     desk.tap("#call-submit", PAGE).await;
     desk.wait_hidden("#call-dialog", PAGE).await;
     desk.wait_for_text("#serving-number", "A003", PAGE).await;
@@ -509,6 +518,8 @@ async fn a_break_shows_on_the_display_and_next_waits_for_resume() {
     display
         .wait_for_text(foot, &message("en", "display.on_break", &[]), PAGE)
         .await;
+    shot(&desk, "doctor-on-break").await;
+    shot(&display, "display-on-break").await;
     // Next is off while on break, and says why; the server refuses it too.
     let disabled = desk
         .js(
@@ -550,5 +561,67 @@ async fn a_break_shows_on_the_display_and_next_waits_for_resume() {
     desk.tap(r#"#room-view [data-action="next"]"#, PAGE).await;
     desk.wait_for_text("#serving-number", "A002", PAGE).await;
     display.close().await;
+    desk.close().await;
+}
+
+#[tokio::test]
+async fn a_waiting_rows_call_is_pressed_with_the_keyboard_and_a_keypads_enter_stays_next() {
+    let server = Server::spawn().await;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut driver = Driver::start().await;
+    let desk = doctor_serving(&server, &mut driver).await;
+    let call_a003 = r#"#waiting-list li[data-ticket="3"] [data-action="call"]"#;
+    desk.wait_visible(call_a003, PAGE).await;
+    // Tab through the page to A003's "Call", then Enter: the dialog asks why.
+    let mut reached = false;
+    for _ in 0..40 {
+        desk.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys("\u{E004}")
+            .await
+            .unwrap();
+        let here = desk
+            .js(
+                "return document.activeElement.matches(arguments[0]);",
+                vec![json!(call_a003)],
+            )
+            .await;
+        if here == json!(true) {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "Tab never reached A003's Call");
+    desk.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    desk.wait_visible("#call-dialog", PAGE).await;
+    desk.wait_for_text("#call-title", "A003", PAGE).await;
+    assert_eq!(
+        server.get_json("/api/v1/tickets/2").await["state"],
+        "waiting"
+    );
+    desk.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("\u{E00C}")
+        .await
+        .unwrap();
+    desk.wait_hidden("#call-dialog", PAGE).await;
+    // A keypad's Enter (no button focused by the keyboard) is "Next".
+    desk.js("document.activeElement.blur();", vec![]).await;
+    desk.js(
+        "document.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));",
+        vec![],
+    )
+    .await;
+    desk.wait_for_text("#serving-number", "A002", PAGE).await;
     desk.close().await;
 }
