@@ -123,7 +123,7 @@ let toastTimer = null;
 function toast(content, kind = "ok", ms = 3000) {
   const box = $("toast");
   box.replaceChildren(el("div", { class: "toast-body" }, ...[content].flat()),
-    el("button", { type: "button", class: "toast-close", "aria-label": t("staff.back") }, "×"));
+    el("button", { type: "button", class: "toast-close", "aria-label": t("staff.dismiss") }, "×"));
   box.className = `toast toast-${kind}`;
   box.hidden = false;
   clearTimeout(toastTimer);
