@@ -139,6 +139,8 @@ impl Changed {
             EventKind::ClinicSeeded { .. }
             | EventKind::RoomOpened { .. }
             | EventKind::RoomClosed { .. }
+            | EventKind::RoomPaused { .. }
+            | EventKind::RoomResumed { .. }
             | EventKind::ServiceOpened { .. }
             | EventKind::ServiceClosed { .. }
             | EventKind::ClinicMessageSet { .. }

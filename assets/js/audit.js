@@ -12,7 +12,7 @@ const PAGE_SIZE = 100;
 const SOURCES = ["kiosk", "reception", "staff", "api", "button", "serial", "keypad", "system"];
 const KINDS = ["ticket_issued", "room_next", "ticket_recalled", "ticket_done", "ticket_no_show",
   "ticket_cancelled", "ticket_requeued", "ticket_transferred", "next_undone", "room_opened",
-  "room_closed", "service_opened", "service_closed", "clinic_message_set", "service_added",
+  "room_closed", "room_paused", "room_resumed", "service_opened", "service_closed", "clinic_message_set", "service_added",
   "service_updated", "room_added", "room_updated", "clinic_settings_set", "staff_changed",
   "day_closed", "clinic_seeded"];
 /** Filter fields: the API's query parameter → its input. */
@@ -52,9 +52,19 @@ function describe(e) {
     case "ticket_issued":
       return t("audit.what_ticket_issued", { number: n(e.ticket), service: serviceName(e.ticket?.service) });
     case "room_next":
+      if (e.called && e.reason?.rule === "chosen") {
+        return t("audit.what_room_called", { room: roomName(e.room), number: n(e.called), note: e.reason.note ?? "" });
+      }
+      if (e.called && e.finished?.state === "no_show") {
+        return t("audit.what_room_no_show_next", { room: roomName(e.room), finished: n(e.finished), number: n(e.called) });
+      }
       return e.called
         ? t("audit.what_room_next", { room: roomName(e.room), number: n(e.called) })
         : t("audit.what_room_next_none", { room: roomName(e.room) });
+    case "room_paused":
+      return t("audit.what_room_paused", { room: roomName(e.room) });
+    case "room_resumed":
+      return t("audit.what_room_resumed", { room: roomName(e.room) });
     case "ticket_recalled":
       return t("audit.what_ticket_recalled", { room: roomName(e.room), number: n(e.ticket) });
     case "ticket_done":

@@ -131,9 +131,11 @@ function renderTile(room) {
   setText(tile.name, localName(room));
   setNumber(tile, room.serving?.number);
   tile.root.classList.toggle("closed", room.open === false);
+  tile.root.classList.toggle("on-break", room.open !== false && room.paused === true);
   tile.root.classList.toggle("idle", !room.serving);
   let foot = "";
   if (room.open === false) foot = t("display.room_closed");
+  else if (room.paused === true) foot = t("display.on_break");
   else if (room.waiting > 0) foot = t("display.waiting_count", { n: room.waiting });
   setText(tile.foot, foot);
 }

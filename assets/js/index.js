@@ -1,5 +1,5 @@
 // waitless: the start page — big links to the kiosk, the display, the staff console of each
-// room, and the API's description.
+// room, /admin for a logged-in admin, and the API's description.
 
 import { boot, t, el, localName } from "./live.js";
 
@@ -11,7 +11,9 @@ function withLang(path) {
 }
 
 function start() {
-  for (const id of ["link-kiosk", "link-display", "link-staff", "link-printer"]) {
+  // An admin (logged in) also gets the clinic's set-up.
+  document.getElementById("link-admin").hidden = boot.settings?.admin !== true;
+  for (const id of ["link-kiosk", "link-display", "link-staff", "link-printer", "link-admin"]) {
     const link = document.getElementById(id);
     link.href = withLang(link.getAttribute("href"));
   }

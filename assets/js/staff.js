@@ -1,8 +1,13 @@
 // waitless staff console: a room's controls for the doctor (one big "Next", recall, no-show,
-// done, undo, transfer, open/close) and reception's tools (issue, find, cancel, requeue,
-// transfer, counts). Everything is drawn from the live queue snapshot; every action answers in
-// the toast. Access control is the server's: a refusal shows the text of its code (a doctor's
-// role cannot close a service), and an ended session goes to the login page.
+// no-show and next, done, undo, a call out of order, a break, transfer, open/close) and
+// reception's tools (issue, find, cancel, requeue, transfer, counts). Everything is drawn from
+// the live queue snapshot; every action answers in the toast.
+//
+// The page offers what the user's role may do (`boot.settings.may`, from the server's own rule):
+// a doctor gets their own rooms only (straight into the room when there is one) and no
+// reception tools; reception and admin get everything, admin also a link to /admin. The server
+// still decides: a refusal shows the text of its code (a doctor's role cannot close a room),
+// and an ended session goes to the login page.
 
 import { boot, t, api, el, errorText, has, ApiError, Live, localName } from "./live.js";
 import { $, loginAgain, languageLinks, showLink, topBar } from "./page.js";
@@ -10,6 +15,10 @@ import { $, loginAgain, languageLinks, showLink, topBar } from "./page.js";
 const STORE_KEY = "waitless.staff.room";
 const PRIORITIES = ["normal", "priority", "urgent"];
 const CLASS_RANK = { urgent: 0, appointment: 1, priority: 2, normal: 3 };
+
+/** What the user may do (null: not said — offer everything, the server decides). */
+const may = boot.settings?.may ?? null;
+const canReception = may ? may.reception === true : true;
 
 const state = {
   queue: null,
@@ -23,6 +32,7 @@ const state = {
   servicesKey: "",
   roomsKey: "",
   transferTicket: null,
+  callTicket: null,
   busy: new Set(),
 };
 
@@ -58,8 +68,26 @@ function roomOf(id) {
   return state.queue?.rooms.find((r) => r.id === id) ?? null;
 }
 
+/** The rooms this user may act for: every room for reception and admin, a doctor's own. */
+function allowedRooms(queue) {
+  if (!queue) return [];
+  if (canReception) return queue.rooms;
+  const mine = may?.rooms ?? [];
+  return queue.rooms.filter((r) => mine.includes(r.id));
+}
+
 function currentRoom() {
-  return state.room ? roomOf(state.room) : null;
+  if (!state.room) return null;
+  return allowedRooms(state.queue).find((r) => r.id === state.room) ?? null;
+}
+
+/** A doctor with one room is in it; one whose chosen room is not theirs chooses again. */
+function settleRoom(queue) {
+  if (canReception) return;
+  const allowed = allowedRooms(queue);
+  if (state.room && allowed.some((r) => r.id === state.room)) return;
+  const only = allowed.length === 1 ? allowed[0].id : null;
+  if (state.room !== only) chooseRoom(only, false);
 }
 
 function priorityBadge(priority) {
@@ -90,9 +118,12 @@ function withBigNumber(key, number, args = {}) {
 
 let toastTimer = null;
 
-function toast(content, kind = "ok", ms = 5000) {
+/** The answer to an action, at the top of the page (never over the lists), for a few seconds;
+ *  a tap or Escape dismisses it. */
+function toast(content, kind = "ok", ms = 3000) {
   const box = $("toast");
-  box.replaceChildren(...[content].flat());
+  box.replaceChildren(el("div", { class: "toast-body" }, ...[content].flat()),
+    el("button", { type: "button", class: "toast-close", "aria-label": t("staff.dismiss") }, "×"));
   box.className = `toast toast-${kind}`;
   box.hidden = false;
   clearTimeout(toastTimer);
@@ -101,7 +132,7 @@ function toast(content, kind = "ok", ms = 5000) {
 
 function failed(error) {
   if (loginAgain(error)) return;
-  toast(t("staff.action_failed", { message: errorText(error) }), "error", 8000);
+  toast(t("staff.action_failed", { message: errorText(error) }), "error", 6000);
 }
 
 /** Runs an API call for an action: one at a time per key, result or error in the toast. */
@@ -148,7 +179,7 @@ function setView(view, push = true) {
 
 // ---------- room choice ----------
 
-function chooseRoom(id) {
+function chooseRoom(id, render = true) {
   state.room = id || null;
   const params = new URLSearchParams(location.search);
   if (state.room) {
@@ -161,25 +192,34 @@ function chooseRoom(id) {
   const query = params.toString();
   history.replaceState(null, "", location.pathname + (query ? `?${query}` : ""));
   languageLinks();
-  renderAll();
+  if (render) renderAll();
 }
 
 function renderRoomSelect(queue) {
-  const key = JSON.stringify(queue.rooms.map((r) => [r.id, localName(r)]));
+  const rooms = allowedRooms(queue);
+  const key = JSON.stringify(rooms.map((r) => [r.id, localName(r)]));
   const select = $("room-select");
+  // A doctor with one room has nothing to choose: the room's name is the heading.
+  const single = !canReception && rooms.length <= 1;
+  select.closest("label").hidden = single;
+  const heading = $("room-heading");
+  const room = currentRoom();
+  heading.classList.toggle("sr-only", !single || !room);
+  heading.classList.toggle("room-name", single && !!room);
+  heading.textContent = single && room ? localName(room) : t("staff.room_view");
   if (key !== state.roomsKey) {
     state.roomsKey = key;
     select.replaceChildren(
       el("option", { value: "" }, `— ${t("staff.choose_room")} —`),
-      ...queue.rooms.map((r) => el("option", { value: r.id }, localName(r))),
+      ...rooms.map((r) => el("option", { value: r.id }, localName(r))),
     );
-    $("room-choices").replaceChildren(...queue.rooms.map((r) =>
+    $("room-choices").replaceChildren(...rooms.map((r) =>
       el("button", { type: "button", class: "btn room-choice", dataset: { room: r.id },
         onclick: () => chooseRoom(r.id) },
         el("span", { class: "room-choice-name" }, localName(r)),
         el("span", { class: "room-choice-services" }, r.services.map(serviceName).join(" · ")))));
   }
-  select.value = roomOf(state.room) ? state.room : "";
+  select.value = currentRoom() ? state.room : "";
 }
 
 // ---------- room view ----------
@@ -212,25 +252,34 @@ function renderRoom(queue) {
   const pill = $("room-state");
   const openBtn = document.querySelector('[data-action="open"]');
   const closeBtn = document.querySelector('[data-action="close"]');
+  const pauseBtn = document.querySelector('#room-panel [data-action="pause"]');
   document.body.classList.toggle("has-room", !!room);
   if (!room) {
     view.hidden = true;
     chooser.hidden = false;
     pill.hidden = true;
-    openBtn.hidden = closeBtn.hidden = true;
+    openBtn.hidden = closeBtn.hidden = pauseBtn.hidden = true;
+    const none = !canReception && allowedRooms(queue).length === 0;
+    $("no-room-note").hidden = !none;
     const title = chooser.querySelector(".chooser-title");
-    title.textContent = state.room ? t("staff.room_not_found", { room: state.room }) : t("staff.choose_room");
+    title.hidden = none;
+    title.textContent = state.room && canReception ? t("staff.room_not_found", { room: state.room }) : t("staff.choose_room");
     return;
   }
   chooser.hidden = true;
   view.hidden = false;
   pill.hidden = false;
-  pill.textContent = room.open ? t("staff.room_open") : t("staff.room_is_closed");
-  pill.className = `pill ${room.open ? "pill-open" : "pill-closed"}`;
-  openBtn.hidden = room.open;
-  closeBtn.hidden = !room.open;
+  const paused = room.open && room.paused === true;
+  pill.textContent = paused ? t("staff.on_break") : room.open ? t("staff.room_open") : t("staff.room_is_closed");
+  pill.className = `pill ${paused ? "pill-paused" : room.open ? "pill-open" : "pill-closed"}`;
+  // Opening and closing rooms is reception's; a break is the room's own.
+  openBtn.hidden = !canReception || room.open;
+  closeBtn.hidden = !canReception || !room.open;
+  pauseBtn.hidden = !room.open || paused;
   $("room-closed-note").hidden = room.open;
+  $("room-paused-note").hidden = !paused;
   view.classList.toggle("is-closed", !room.open);
+  view.classList.toggle("is-paused", paused);
 
   // Serving.
   const serving = room.serving;
@@ -287,13 +336,32 @@ function renderRoom(queue) {
   if (!waiting.length) {
     list.replaceChildren(el("li", { class: "empty muted" }, t("staff.nobody_waiting")));
   } else {
-    fillList(list, waiting.map((tk) => ticketRow(tk, { multi, next: tk.id === up?.ticket })));
+    fillList(list, waiting.map((tk) => ticketRow(tk, { multi, next: tk.id === up?.ticket, call: true })));
   }
   renderRoomButtons();
+  fitWaiting();
+}
+
+/** The waiting list shows whole rows only: its height is a whole number of rows (and it
+ *  scrolls a row at a time). */
+function fitWaiting() {
+  const list = $("waiting-list");
+  const row = list.querySelector("li:not(.empty)");
+  if (!row || list.closest("[hidden]")) { list.style.maxHeight = ""; return; }
+  const card = list.parentElement;
+  const cardBox = card.getBoundingClientRect();
+  const top = list.getBoundingClientRect().top;
+  const bottom = cardBox.bottom - parseFloat(getComputedStyle(card).paddingBottom) - parseFloat(getComputedStyle(card).borderBottomWidth);
+  const height = row.getBoundingClientRect().height;
+  if (height <= 0) return;
+  const rows = Math.max(1, Math.floor((bottom - top + 0.5) / height));
+  const wanted = `${rows * height}px`;
+  if (list.style.maxHeight !== wanted) list.style.maxHeight = wanted;
 }
 
 /** Why "next" picks a ticket: the first of the highest class, or one passed over too often. */
 function whyText(reason) {
+  if (reason.rule === "chosen") return t("staff.why_chosen", { note: reason.note ?? "" });
   return reason.rule === "starvation"
     ? t("staff.why_starvation", { n: reason.passed_over ?? "?", class: className(reason.class).toLowerCase() })
     : t("staff.why_highest_class", { class: className(reason.class).toLowerCase() });
@@ -315,7 +383,7 @@ function etaText(tk) {
   return t("staff.eta", { time });
 }
 
-function ticketRow(tk, { multi = true, next = false } = {}) {
+function ticketRow(tk, { multi = true, next = false, call = false } = {}) {
   const waited = minutesSince(tk.queued_at ?? tk.created_at);
   return el("li", { dataset: { ticket: tk.id, priority: tk.priority }, class: next ? "is-next" : null },
     el("span", { class: "row-number" }, tk.number),
@@ -325,7 +393,16 @@ function ticketRow(tk, { multi = true, next = false } = {}) {
       el("span", { class: "row-waited" }, waited === null ? "" : t("staff.waited", { time: minutes(waited) })),
     ),
     el("span", { class: "row-eta" }, etaText(tk)),
+    call ? el("button", { type: "button", class: "btn btn-call", "data-action": "call",
+      "aria-label": t("staff.call_label", { number: tk.number }), disabled: !callable(),
+      onclick: () => openCall(tk) }, t("staff.call")) : null,
   );
+}
+
+/** Whether the room shown may call a ticket now. */
+function callable() {
+  const room = currentRoom();
+  return state.online && !!room && room.open && !room.paused;
 }
 
 /** Enables the room's buttons from the room's state, the link, and the clock (undo). */
@@ -335,20 +412,25 @@ function renderRoomButtons() {
   const serving = !!room?.serving;
   const undoUntil = room?.undo_until ? Date.parse(room.undo_until) : 0;
   const undoLeft = Math.ceil((undoUntil - serverNow()) / 1000);
+  const calling = online && !!room && room.open && !room.paused;
   const enabled = {
-    next: online && !!room && room.open,
+    next: calling,
     recall: online && serving,
     done: online && serving,
     "no-show": online && serving,
+    "no-show-next": calling && serving,
     transfer: online && serving && otherServices(room?.serving?.service).length > 0,
     undo: online && !!room && undoLeft > 0,
     open: online && !!room,
     close: online && !!room,
+    pause: online && !!room,
+    resume: online && !!room,
   };
   for (const [action, on] of Object.entries(enabled)) {
-    const button = document.querySelector(`#room-panel [data-action="${action}"]`);
+    const button = document.querySelector(`#room-panel .room-head [data-action="${action}"], #room-view [data-action="${action}"]:not(.btn-call)`);
     if (button) button.disabled = !on;
   }
+  for (const button of document.querySelectorAll("#waiting-list .btn-call")) button.disabled = !calling;
   $("undo-left").textContent = room && undoLeft > 0 ? t("staff.undo_left", { s: undoLeft }) : "";
 }
 
@@ -361,6 +443,7 @@ function roomAction(action) {
   const button = document.querySelector(`#room-panel [data-action="${action}"]`);
   if (button?.disabled && state.online) {
     if (action === "next" && !room.open) toast(t("staff.room_closed"), "error");
+    else if (action === "next" && room.paused) toast(t("staff.on_break_note"), "error");
     return;
   }
   switch (action) {
@@ -389,6 +472,17 @@ function roomAction(action) {
     case "no-show":
       return run("no-show", () => api("POST", path), (a) =>
         toast(t("staff.marked_no_show", { number: a.ticket.number }), "warn"));
+    case "no-show-next":
+      pressed(button);
+      return run("no-show-next", () => api("POST", path), (a) => {
+        noteServerTime(a?.called?.called_at);
+        if (a.debounced) { toast(t("staff.debounced"), "warn"); return; }
+        showNext({ answer: a, debounced: false });
+      });
+    case "pause":
+      return run("pause", () => api("POST", path), (a) => toast(t("staff.paused", { room: localName(a) || localName(room) }), "warn"));
+    case "resume":
+      return run("resume", () => api("POST", path), (a) => toast(t("staff.resumed", { room: localName(a) || localName(room) })));
     case "undo":
       pressed(button);
       return run("undo", () => api("POST", path), (a) =>
@@ -405,14 +499,22 @@ function roomAction(action) {
   }
 }
 
+function finishedText(finished) {
+  return finished.state === "no_show"
+    ? t("staff.no_show_called", { finished: finished.number })
+    : t("staff.marked_done", { number: finished.number });
+}
+
 function showNext({ answer, debounced }) {
   if (!answer) { toast(t("staff.debounced"), "warn"); return; }
   const ignored = debounced ? el("div", { class: "toast-detail" }, t("staff.debounced")) : null;
+  const noShow = answer.finished?.state === "no_show"
+    ? el("div", { class: "toast-detail" }, finishedText(answer.finished)) : null;
   if (answer.called) {
     toast([el("div", { class: "toast-line" }, withBigNumber("staff.called", answer.called.number)),
-      answer.reason ? el("div", { class: "toast-detail" }, whyText(answer.reason)) : null, ignored].filter(Boolean));
+      answer.reason ? el("div", { class: "toast-detail" }, whyText(answer.reason)) : null, noShow, ignored].filter(Boolean));
   } else if (answer.finished) {
-    toast([`${t("staff.marked_done", { number: answer.finished.number })} · ${t("staff.queue_empty")}`, ignored].filter(Boolean), "info");
+    toast([`${finishedText(answer.finished)} · ${t("staff.queue_empty")}`, ignored].filter(Boolean), "info");
   } else {
     toast([t("staff.queue_empty"), ignored].filter(Boolean), "info");
   }
@@ -436,7 +538,7 @@ function openTransfer(ticket) {
   const choices = otherServices(ticket.service);
   if (!choices.length) return;
   state.transferTicket = ticket;
-  $("transfer-number").textContent = ticket.number;
+  $("transfer-title").textContent = t("staff.transfer_title", { number: ticket.number });
   $("transfer-choices").replaceChildren(...choices.map((s) =>
     el("button", { type: "button", class: "btn btn-choice", dataset: { service: s.id },
       onclick: () => doTransfer(ticket, s) },
@@ -455,6 +557,45 @@ function doTransfer(ticket, target) {
       toast(t("staff.transferred", { number: a.to?.number ?? ticket.number, service: localName(target) }));
       renderSearch();
     });
+}
+
+// ---------- a call out of order ----------
+
+function openCall(ticket) {
+  if (!callable()) return;
+  state.callTicket = ticket;
+  $("call-title").textContent = t("staff.call_title", { number: ticket.number });
+  $("call-reason").value = "";
+  $("call-note").textContent = "";
+  $("call-submit").disabled = false;
+  const dialog = $("call-dialog");
+  if (!dialog.open) dialog.showModal();
+  $("call-reason").focus();
+}
+
+async function submitCall(event) {
+  const dialog = $("call-dialog");
+  if (event.submitter?.value !== "call") return;   // "Back" closes the dialog
+  event.preventDefault();
+  const room = currentRoom();
+  const ticket = state.callTicket;
+  if (!room || !ticket) { dialog.close(); return; }
+  const reason = $("call-reason").value.trim();
+  const note = $("call-note");
+  if (!reason || reason.length > 200) { note.textContent = t("staff.call_reason_missing"); $("call-reason").focus(); return; }
+  const submit = $("call-submit");
+  submit.disabled = true;
+  note.textContent = "";
+  try {
+    const answer = await api("POST", `/api/v1/rooms/${encodeURIComponent(room.id)}/call`, { ticket: ticket.id, reason });
+    dialog.close();
+    noteServerTime(answer?.called?.called_at);
+    showNext({ answer, debounced: false });
+  } catch (error) {
+    if (loginAgain(error)) return;
+    submit.disabled = false;
+    note.textContent = t("staff.action_failed", { message: errorText(error) });
+  }
 }
 
 // ---------- reception ----------
@@ -496,7 +637,7 @@ function issue(event) {
     if (tk.position !== null && tk.position !== undefined) details.push(t("staff.ahead", { n: tk.position }));
     if (tk.eta_minutes !== null && tk.eta_minutes !== undefined) details.push(etaText(tk));
     toast([el("div", { class: "toast-line" }, withBigNumber("staff.issued", tk.number)),
-      el("div", { class: "toast-detail" }, details.join(" · "))], "issued", 10000);
+      el("div", { class: "toast-detail" }, details.join(" · "))], "issued", 6000);
     $("issue-priority").value = "normal";
   }).finally(() => { button.disabled = !state.online; });
 }
@@ -521,7 +662,9 @@ function renderCounts(queue) {
         chooseRoom(r.id);
       } }, localName(r)),
       el("span", { class: "ov-serving" }, r.serving?.number ?? "—"),
-      el("span", { class: `pill ${r.open ? "pill-open" : "pill-closed"}` }, r.open ? t("staff.room_open") : t("staff.room_is_closed")))));
+      r.open && r.paused
+        ? el("span", { class: "pill pill-paused" }, t("staff.on_break"))
+        : el("span", { class: `pill ${r.open ? "pill-open" : "pill-closed"}` }, r.open ? t("staff.room_open") : t("staff.room_is_closed")))));
 }
 
 /** Everyone waiting, by service in call order; a click shows the ticket's actions under "find". */
@@ -728,13 +871,21 @@ function onSnapshot(queue) {
 function renderAll() {
   const queue = state.queue;
   if (!queue) return;
+  settleRoom(queue);
   renderRoomSelect(queue);
   renderRoom(queue);
-  renderIssue(queue);
-  renderCounts(queue);
-  renderQueueList(queue);
-  renderSearch();
+  if (canReception) {
+    renderIssue(queue);
+    renderCounts(queue);
+    renderQueueList(queue);
+    renderSearch();
+  }
   state.rendered = true;
+  if (state.callTicket && $("call-dialog").open
+    && !queue.waiting.some((tk) => tk.id === state.callTicket.id)) {
+    // Called or gone meanwhile: nothing to call.
+    $("call-dialog").close();
+  }
   if (state.transferTicket && $("transfer-dialog").open) {
     // The ticket being transferred was finished meanwhile: close the choice.
     const still = searchable().get(state.transferTicket.id);
@@ -746,7 +897,7 @@ function onStatus(connected) {
   state.online = connected;
   if (connected) state.everOnline = true;
   showLink(connected, t("staff.offline"));
-  $("issue-button").disabled = !connected;
+  $("issue-button").disabled = !connected || !canReception;
   for (const b of document.querySelectorAll("#search-result button")) b.disabled = !connected;
   for (const b of document.querySelectorAll("#transfer-choices button")) b.disabled = !connected;
   renderRoomButtons();
@@ -764,9 +915,16 @@ function shortcutsOn() {
   return !!currentRoom() && !document.body.classList.contains("view-reception");
 }
 
+/** A waiting row's "Call" reached with Tab: Enter and Space press it (a keypad's Enter on a
+ *  button the mouse last clicked stays "Next"). */
+function keyboardCall(target) {
+  return target instanceof Element && target.matches(".btn-call:focus-visible");
+}
+
 function onKey(event) {
   if (event.ctrlKey || event.altKey || event.metaKey) return;
   if (typing(event.target) || document.querySelector("dialog[open]")) return;
+  if (keyboardCall(event.target)) return;
   if (!shortcutsOn()) return;
   const key = event.key;
   let action = null;
@@ -781,7 +939,21 @@ function onKey(event) {
 
 // ---------- start ----------
 
+/** Takes away what the role may not do: a doctor gets no reception tools at all. */
+function applyRole() {
+  document.body.classList.toggle("no-reception", !canReception);
+  if (!canReception) {
+    // (Open and close are hidden as the room is drawn.)
+    for (const node of [$("reception"), document.querySelector(".views"),
+      document.querySelector('#room-view [data-action="transfer"]')]) {
+      if (node) node.hidden = true;
+    }
+  }
+  $("admin-link").hidden = may?.admin !== true;
+}
+
 function start() {
+  applyRole();
   topBar();
   const priority = $("issue-priority");
   for (const p of PRIORITIES) priority.append(el("option", { value: p }, className(p)));
@@ -792,7 +964,7 @@ function start() {
   } else {
     try { localStorage.setItem(STORE_KEY, state.room); } catch { /* private mode */ }
   }
-  setView(new URLSearchParams(location.search).get("view"), false);
+  setView(canReception ? new URLSearchParams(location.search).get("view") : "room", false);
   for (const link of document.querySelectorAll("[data-view]")) {
     link.addEventListener("click", (e) => {
       e.preventDefault();
@@ -814,12 +986,22 @@ function start() {
   });
   document.addEventListener("keydown", onKey);
   document.addEventListener("keyup", (e) => {
-    if ((e.key === " " || e.key === "Enter") && !typing(e.target) && !document.querySelector("dialog[open]") && shortcutsOn()) {
+    if ((e.key === " " || e.key === "Enter") && !typing(e.target) && !keyboardCall(e.target) && !document.querySelector("dialog[open]") && shortcutsOn()) {
       e.preventDefault();
     }
   });
   $("transfer-dialog").addEventListener("close", () => { state.transferTicket = null; });
+  $("call-form").addEventListener("submit", submitCall);
+  $("call-reason").addEventListener("input", () => { $("call-note").textContent = ""; });
+  $("call-dialog").addEventListener("close", () => {
+    state.callTicket = null;
+    // Focus goes back to the row's "Call": off it, unless the keyboard brought it there, so a
+    // keypad's next Enter is "Next".
+    if (!document.activeElement?.matches?.(":focus-visible")) document.activeElement?.blur?.();
+  });
   $("toast").addEventListener("click", () => { $("toast").hidden = true; });
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") $("toast").hidden = true; });
+  new ResizeObserver(() => fitWaiting()).observe($("room-panel"));
 
   // Before the first connection: actions off.
   $("issue-button").disabled = true;

@@ -69,6 +69,10 @@ pub struct Room {
     pub services: Vec<ServiceId>,
     /// Whether it is calling tickets.
     pub open: bool,
+    /// On break: open, its tickets keep waiting, but it calls nobody until it resumes ("next"
+    /// and calls are refused with `room-on-break`); the displays say "On break".
+    #[serde(default)]
+    pub paused: bool,
     /// The ticket it is serving (state `called`).
     pub serving: Option<TicketId>,
     /// Its last "next", kept for the debounce and for undo.

@@ -59,6 +59,29 @@ pub enum Command {
         /// The room.
         room: RoomId,
     },
+    /// Mark the room's ticket as not come and call the next one (one event: a `room_next`
+    /// whose finished ticket is `no_show`).
+    RoomNoShowNext {
+        /// The room.
+        room: RoomId,
+    },
+    /// Call a given waiting ticket into the room out of order, saying why; finishes the room's
+    /// ticket (done) like "next". Recorded as a `room_next` with reason `chosen`.
+    RoomCall {
+        /// The room.
+        room: RoomId,
+        /// The waiting ticket, of a service the room calls.
+        ticket: TicketId,
+        /// Why (1–200 characters, one line).
+        reason: String,
+    },
+    /// Put an open room on break, or end its break.
+    SetRoomPaused {
+        /// The room.
+        room: RoomId,
+        /// On break?
+        paused: bool,
+    },
     /// Undo the room's last "next".
     RoomUndo {
         /// The room.

@@ -28,6 +28,7 @@ pub fn demo_clinic() -> Result<(Clinic, Vec<Service>, Vec<Room>), DomainError> {
             names: hindi(hi),
             services: serves.iter().map(|s| s.id.clone()).collect(),
             open: true,
+            paused: false,
             serving: None,
             last_next: None,
             stats: ServiceTimes::default(),

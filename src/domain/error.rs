@@ -74,6 +74,22 @@ pub enum DomainError {
     /// The room calls no tickets now.
     #[error("room \"{0}\" is closed: open it before calling tickets")]
     RoomClosed(RoomId),
+    /// The room is on break: it calls no tickets until it resumes.
+    #[error("room \"{0}\" is on break: resume it before calling tickets")]
+    RoomOnBreak(RoomId),
+    /// A call out of order without a usable reason.
+    #[error("say why this ticket is called out of order: {0}")]
+    InvalidCallReason(&'static str),
+    /// A call of a ticket the room does not serve.
+    #[error("room \"{room}\" does not call tickets of service \"{service}\" ({number})")]
+    NotThisRoomsTicket {
+        /// The ticket's number.
+        number: String,
+        /// The room.
+        room: RoomId,
+        /// The ticket's service.
+        service: ServiceId,
+    },
     /// Recall/done/no-show in a room that serves nobody.
     #[error("room \"{0}\" is not serving anyone")]
     RoomIdle(RoomId),
@@ -149,6 +165,9 @@ impl DomainError {
             Self::ServiceClosed(_) => "service-closed",
             Self::RoomClosed(_) => "room-closed",
             Self::RoomIdle(_) => "room-idle",
+            Self::RoomOnBreak(_) => "room-on-break",
+            Self::InvalidCallReason(_) => "invalid-call-reason",
+            Self::NotThisRoomsTicket { .. } => "not-this-rooms-ticket",
             Self::InvalidTransition { .. } => "invalid-transition",
             Self::SameService(..) => "same-service",
             Self::NothingToUndo(_) => "nothing-to-undo",

@@ -123,6 +123,16 @@ pub enum EventKind {
         /// The room.
         room: RoomId,
     },
+    /// A room went on break: it calls nobody, its tickets keep waiting.
+    RoomPaused {
+        /// The room.
+        room: RoomId,
+    },
+    /// A room's break ended: it calls again.
+    RoomResumed {
+        /// The room.
+        room: RoomId,
+    },
     /// A service opened for new tickets.
     ServiceOpened {
         /// The service.
@@ -221,6 +231,8 @@ impl EventKind {
             Self::NextUndone { .. } => "next_undone",
             Self::RoomOpened { .. } => "room_opened",
             Self::RoomClosed { .. } => "room_closed",
+            Self::RoomPaused { .. } => "room_paused",
+            Self::RoomResumed { .. } => "room_resumed",
             Self::ServiceOpened { .. } => "service_opened",
             Self::ServiceClosed { .. } => "service_closed",
             Self::ClinicMessageSet { .. } => "clinic_message_set",

@@ -1,5 +1,6 @@
 //! Property tests of the state machine: random sequences of commands (issue, next, recall, done,
-//! no-show, undo, cancel, requeue, transfer, open/close rooms, time passing, day close) driven
+//! no-show, no-show and next, undo, cancel, requeue, transfer, open/close rooms, breaks, time
+//! passing, day close) driven
 //! through [`QueueState::decide`] and [`QueueState::apply`] as the engine drives them.
 //!
 //! [`Model`] runs the commands and keeps its own, independent books beside the state:
@@ -92,11 +93,13 @@ enum Op {
     Recall(usize),
     Done(usize),
     NoShow(usize),
+    NoShowNext(usize),
     Undo(usize),
     Cancel(Index),
     Requeue(Index),
     Transfer(Index, usize),
     SetOpen(usize, bool),
+    SetPaused(usize, bool),
     Advance(SignedDuration),
     /// Close the day: to the next day (after a night), or to today (nothing happens).
     CloseDay {
@@ -131,11 +134,13 @@ fn op() -> impl Strategy<Value = Op> {
         1 => r().prop_map(Op::Recall),
         2 => r().prop_map(Op::Done),
         1 => r().prop_map(Op::NoShow),
+        1 => r().prop_map(Op::NoShowNext),
         2 => r().prop_map(Op::Undo),
         1 => any::<Index>().prop_map(Op::Cancel),
         1 => any::<Index>().prop_map(Op::Requeue),
         1 => (any::<Index>(), 0..SERVICES.len()).prop_map(|(t, s)| Op::Transfer(t, s)),
         1 => (r(), prop::bool::weighted(0.7)).prop_map(|(r, open)| Op::SetOpen(r, open)),
+        1 => (r(), prop::bool::weighted(0.4)).prop_map(|(r, paused)| Op::SetPaused(r, paused)),
         6 => step.prop_map(Op::Advance),
         1 => prop::bool::weighted(0.8).prop_map(|tomorrow| Op::CloseDay { tomorrow }),
     ]
@@ -235,6 +240,11 @@ impl Model {
             Op::Recall(r) => Command::RoomRecall { room: room(*r) },
             Op::Done(r) => Command::RoomDone { room: room(*r) },
             Op::NoShow(r) => Command::RoomNoShow { room: room(*r) },
+            Op::NoShowNext(r) => Command::RoomNoShowNext { room: room(*r) },
+            Op::SetPaused(r, paused) => Command::SetRoomPaused {
+                room: room(*r),
+                paused: *paused,
+            },
             Op::Undo(r) => Command::RoomUndo { room: room(*r) },
             Op::Cancel(i) => Command::CancelTicket {
                 ticket: self.pick_ticket(i)?,
@@ -363,15 +373,22 @@ impl Model {
                 }
                 Some(_) => Expect::Event,
             },
-            Command::RoomNext { room } => {
+            Command::RoomNext { room } | Command::RoomNoShowNext { room } => {
                 let r = &s.rooms[room];
                 if !r.open {
                     return Expect::Refused(DomainError::RoomClosed(room.clone()));
+                }
+                if r.paused {
+                    return Expect::Refused(DomainError::RoomOnBreak(room.clone()));
                 }
                 if let Some(memo) = self.last_next.get(room)
                     && self.now.duration_since(memo.at) < self.policy.debounce
                 {
                     return Expect::Debounced(r.serving);
+                }
+                let no_show = matches!(command, Command::RoomNoShowNext { .. });
+                if no_show && r.serving.is_none() {
+                    return Expect::Refused(DomainError::RoomIdle(room.clone()));
                 }
                 if r.serving.is_none() && !s.tickets.values().any(|t| waits_for(t, r)) {
                     Expect::Unchanged
@@ -396,8 +413,19 @@ impl Model {
                     Expect::Event
                 }
             }
+            Command::SetRoomPaused { room, paused } => {
+                let r = &s.rooms[room];
+                if r.paused == *paused {
+                    Expect::Unchanged
+                } else if *paused && !r.open {
+                    Expect::Refused(DomainError::RoomClosed(room.clone()))
+                } else {
+                    Expect::Event
+                }
+            }
             // Not generated here: state_tests and the API tests cover them.
-            Command::SetServiceActive { .. }
+            Command::RoomCall { .. }
+            | Command::SetServiceActive { .. }
             | Command::SetClinicMessage { .. }
             | Command::AddService { .. }
             | Command::UpdateService { .. }
@@ -437,7 +465,9 @@ impl Model {
             if was.state == TicketState::Waiting {
                 now.state == TicketState::Called && serving == Some(now.id)
             } else {
-                now.state == TicketState::Done && now.finished_at == Some(memo.at)
+                // done by that "next", or not come by a "no-show and next"
+                matches!(now.state, TicketState::Done | TicketState::NoShow)
+                    && now.finished_at == Some(memo.at)
             }
         });
         let called_someone = memo.before.iter().any(|t| t.state == TicketState::Waiting);
@@ -779,6 +809,8 @@ impl Model {
                 "{}",
                 &r.id
             );
+            // a break is a state of an open room only
+            prop_assert!(!r.paused || r.open, "{} closed but on break", &r.id);
         }
         Ok(())
     }
@@ -852,6 +884,7 @@ fn command_room(command: &Command) -> Option<&RoomId> {
         | Command::RoomDone { room }
         | Command::RoomNoShow { room }
         | Command::RoomUndo { room }
+        | Command::RoomNoShowNext { room }
         | Command::SetRoomOpen { room, .. } => Some(room),
         _ => None,
     }

@@ -39,6 +39,14 @@ pub enum PickReason {
         /// Times it had been passed over.
         passed_over: u32,
     },
+    /// Staff called this ticket out of order, saying why (the audit trail keeps the note; the
+    /// public event stream leaves it out).
+    Chosen {
+        /// Its class.
+        class: PriorityClass,
+        /// Why staff called it (1–200 characters, one line).
+        note: String,
+    },
 }
 
 /// The rule's answer.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::estimate::{Eta, RoomRate, estimate};
 use super::numbering::format_number;
-use super::rules::{Pick, Starvation, pick_next, queue_order};
+use super::rules::{Pick, PickReason, Starvation, pick_next, queue_order};
 use super::{
     CancelReason, Clinic, Command, DomainError, Event, EventKind, NextRecord, Origin,
     PriorityClass, Room, RoomId, Service, ServiceId, ServiceTimes, Source, Ticket, TicketId,
@@ -156,6 +156,42 @@ pub struct QueueState {
     pub next_ticket_id: u64,
     /// Idempotency keys seen today.
     pub idempotency: HashMap<String, IdempotencyEntry>,
+}
+
+/// How a "next" finishes the room's ticket and whom it calls.
+#[derive(Clone, Debug, PartialEq)]
+enum NextHow {
+    /// Finishes it as done, calls by the next-ticket rule.
+    Done,
+    /// Finishes it as not come, calls by the next-ticket rule; refused when it serves nobody.
+    NoShow,
+    /// Finishes it as done, calls this waiting ticket (staff said why).
+    Chosen {
+        /// The ticket.
+        ticket: TicketId,
+        /// Why, checked.
+        note: String,
+    },
+}
+
+/// Longest reason for calling a ticket out of order, in characters.
+pub const CALL_REASON_MAX: usize = 200;
+
+/// A reason for an out-of-order call: trimmed, 1–[`CALL_REASON_MAX`] characters, one line.
+fn call_note(reason: &str) -> Result<String, DomainError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(DomainError::InvalidCallReason("the reason is empty"));
+    }
+    if reason.chars().count() > CALL_REASON_MAX {
+        return Err(DomainError::InvalidCallReason("at most 200 characters"));
+    }
+    if reason.chars().any(char::is_control) {
+        return Err(DomainError::InvalidCallReason(
+            "one line of plain text, without control characters",
+        ));
+    }
+    Ok(reason.to_owned())
 }
 
 /// Longest message the displays scroll, in characters.
@@ -375,7 +411,37 @@ impl QueueState {
                 from.transferred_to = Some(to.id);
                 EventKind::TicketTransferred { from, to }
             }
-            Command::RoomNext { room } => return self.decide_next(room, now, policy),
+            Command::RoomNext { room } => {
+                return self.decide_next(room, now, policy, NextHow::Done);
+            }
+            Command::RoomNoShowNext { room } => {
+                return self.decide_next(room, now, policy, NextHow::NoShow);
+            }
+            Command::RoomCall {
+                room,
+                ticket,
+                reason,
+            } => {
+                let how = NextHow::Chosen {
+                    ticket: *ticket,
+                    note: call_note(reason)?,
+                };
+                return self.decide_next(room, now, policy, how);
+            }
+            Command::SetRoomPaused { room, paused } => {
+                let r = self.room(room)?;
+                if r.paused == *paused {
+                    return Ok(Decision::Unchanged);
+                }
+                if *paused && !r.open {
+                    return Err(DomainError::RoomClosed(room.clone()));
+                }
+                if *paused {
+                    EventKind::RoomPaused { room: room.clone() }
+                } else {
+                    EventKind::RoomResumed { room: room.clone() }
+                }
+            }
             Command::RoomRecall { room } => {
                 let mut t = self.serving(room)?.clone();
                 t.recall_count = t.recall_count.saturating_add(1);
@@ -498,6 +564,7 @@ impl QueueState {
                         names: setup::clean_names("room", names)?,
                         services: self.known_services(services)?,
                         open: false,
+                        paused: false,
                         serving: None,
                         last_next: None,
                         stats: ServiceTimes::default(),
@@ -618,12 +685,18 @@ impl QueueState {
         room_id: &RoomId,
         now: Timestamp,
         policy: &Policy,
+        how: NextHow,
     ) -> Result<Decision, DomainError> {
         let room = self.room(room_id)?;
         if !room.open {
             return Err(DomainError::RoomClosed(room_id.clone()));
         }
-        if let Some(last) = &room.last_next
+        if room.paused {
+            return Err(DomainError::RoomOnBreak(room_id.clone()));
+        }
+        // A call of a named ticket is deliberate (a dialog, a reason): never debounced.
+        if !matches!(how, NextHow::Chosen { .. })
+            && let Some(last) = &room.last_next
             && now.duration_since(last.at) < policy.debounce
         {
             return Ok(Decision::Debounced {
@@ -631,11 +704,43 @@ impl QueueState {
                 serving: room.serving,
             });
         }
+        let finished_as = match how {
+            NextHow::NoShow => TicketState::NoShow,
+            NextHow::Done | NextHow::Chosen { .. } => TicketState::Done,
+        };
         let finished = match room.serving {
-            Some(id) => Some(self.ticket(id)?.finished(TicketState::Done, now)),
+            Some(id) => Some(self.ticket(id)?.finished(finished_as, now)),
+            None if how == NextHow::NoShow => {
+                return Err(DomainError::RoomIdle(room_id.clone()));
+            }
             None => None,
         };
-        let pick = pick_next(self.waiting_for(room), now, policy.starvation);
+        let pick = match how {
+            NextHow::Chosen { ticket, note } => {
+                let t = self.ticket(ticket)?;
+                if t.state != TicketState::Waiting {
+                    return Err(transition(t, "called"));
+                }
+                if !room.serves(&t.service) {
+                    return Err(DomainError::NotThisRoomsTicket {
+                        number: t.number.clone(),
+                        room: room_id.clone(),
+                        service: t.service.clone(),
+                    });
+                }
+                Some(Pick {
+                    ticket,
+                    reason: PickReason::Chosen {
+                        class: t.priority,
+                        note,
+                    },
+                    passed_over: Vec::new(),
+                })
+            }
+            NextHow::Done | NextHow::NoShow => {
+                pick_next(self.waiting_for(room), now, policy.starvation)
+            }
+        };
         if finished.is_none() && pick.is_none() {
             return Ok(Decision::Unchanged);
         }
@@ -686,8 +791,10 @@ impl QueueState {
                 TicketState::Waiting => {
                     now_t.state == TicketState::Called && room.serving == Some(now_t.id)
                 }
+                // Finished by that "next": done, or not come (no-show and next).
                 TicketState::Called => {
-                    now_t.state == TicketState::Done && now_t.finished_at == Some(last.at)
+                    matches!(now_t.state, TicketState::Done | TicketState::NoShow)
+                        && now_t.finished_at == Some(last.at)
                 }
                 _ => false,
             }
@@ -798,7 +905,7 @@ impl QueueState {
                 }
                 if let Some(r) = self.rooms.get_mut(room) {
                     let stats_before = r.stats;
-                    if let Some(f) = finished {
+                    if let Some(f) = finished.as_ref().filter(|f| f.state == TicketState::Done) {
                         record_service_time(r, f);
                     }
                     r.serving = called.as_ref().map(|t| t.id);
@@ -865,6 +972,14 @@ impl QueueState {
                 let open = matches!(event.kind, EventKind::RoomOpened { .. });
                 if let Some(r) = self.rooms.get_mut(room) {
                     r.open = open;
+                    // Opening or closing ends a break.
+                    r.paused = false;
+                    touched.rooms.push(room.clone());
+                }
+            }
+            EventKind::RoomPaused { room } | EventKind::RoomResumed { room } => {
+                if let Some(r) = self.rooms.get_mut(room) {
+                    r.paused = matches!(event.kind, EventKind::RoomPaused { .. });
                     touched.rooms.push(room.clone());
                 }
             }

@@ -1660,3 +1660,6 @@ fn a_purge_of_no_details_changes_nothing_and_of_some_is_an_event() {
     );
     assert_eq!(desk.state, before);
 }
+
+// No-show and next, a call out of order, a room on break: in their own file.
+mod room_actions;

@@ -3,8 +3,10 @@
 //! Kiosks, displays and patients' phones read `/api/v1/events` on a LAN shared with guests. The
 //! audit trail keeps everything; the stream leaves out the client address, names staff only as
 //! `staff` (user, token, command-line and screen names stay private), carries a
-//! `staff_changed` event without its details, and a `ticket_issued` without the request's
-//! Idempotency-Key (sending the key again answers with the ticket and its status link).
+//! `staff_changed` event without its details, a `ticket_issued` without the request's
+//! Idempotency-Key (sending the key again answers with the ticket and its status link), and a
+//! `room_next` that called a ticket out of order with an empty `note` (staff's reason may
+//! speak of the patient).
 //!
 //! The view is a typed struct, so its JSON has a fixed field order: `seq`, `at`, `source`,
 //! `actor`, `kind`, then the fields of the kind in the order `EventKind` declares them (see
@@ -12,7 +14,7 @@
 
 use serde::Serialize;
 
-use crate::domain::{Event, EventKind, Source, Ticket, Timestamp};
+use crate::domain::{Event, EventKind, PickReason, Source, Ticket, Timestamp};
 
 /// An event as the public stream shows it.
 #[derive(Debug, Serialize)]
@@ -44,6 +46,8 @@ pub enum PublicKind<'a> {
         /// The new ticket.
         ticket: &'a Ticket,
     },
+    /// A call out of order without staff's note of why (the audit trail keeps it).
+    Redacted(Box<EventKind>),
     /// Only the kind's name: its details are private.
     Withheld {
         /// The kind's snake_case name.
@@ -69,6 +73,22 @@ impl<'a> PublicEvent<'a> {
                 kind: event.kind.name(),
                 ticket,
             },
+            EventKind::RoomNext {
+                room,
+                called,
+                finished,
+                reason: Some(PickReason::Chosen { class, .. }),
+                passed_over,
+            } => PublicKind::Redacted(Box::new(EventKind::RoomNext {
+                room: room.clone(),
+                called: called.clone(),
+                finished: finished.clone(),
+                reason: Some(PickReason::Chosen {
+                    class: *class,
+                    note: String::new(),
+                }),
+                passed_over: passed_over.clone(),
+            })),
             kind => PublicKind::Shown(kind),
         };
         Self {
@@ -140,5 +160,27 @@ mod tests {
             public_json(&event(8, &cli, EventKind::StaffChanged { change })),
             r#"{"seq":8,"at":"2027-01-15T08:00:00Z","source":"cli","actor":"staff","kind":"staff_changed"}"#
         );
+    }
+
+    #[test]
+    fn an_out_of_order_call_shows_without_staff_note() {
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let kind = EventKind::RoomNext {
+            room: RoomId::parse("room-1").unwrap(),
+            called: None,
+            finished: None,
+            reason: Some(PickReason::Chosen {
+                class: crate::domain::PriorityClass::Normal,
+                note: "fainted in the hall".into(),
+            }),
+            passed_over: Vec::new(),
+        };
+        let origin = Origin::new(Source::Staff, "user:anita");
+        let event = QueueState::event(5, at, &origin, kind);
+        let json = public_json(&event);
+        assert!(!json.contains("fainted"), "{json}");
+        assert!(json.contains(r#""kind":"room_next""#), "{json}");
+        assert!(json.contains(r#""rule":"chosen""#), "{json}");
+        assert!(serde_json::to_string(&event).unwrap().contains("fainted"));
     }
 }

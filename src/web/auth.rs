@@ -229,7 +229,8 @@ pub enum Access {
     Staff,
     /// Reception (and admin): issue, cancel, transfer, requeue, open/close rooms.
     Reception,
-    /// The doctor of the room (and reception, admin): next, recall, done, no-show, undo.
+    /// The doctor of the room (and reception, admin): next, recall, done, no-show, no-show and
+    /// next, a call out of order, a break, undo.
     Room,
     /// Admin only: clinic settings.
     Admin,

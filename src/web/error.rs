@@ -130,7 +130,8 @@ impl WebError {
                     | D::MessageTooLong(_)
                     | D::MessageControlCharacters
                     | D::InvalidName { .. }
-                    | D::InvalidSetting(_) => StatusCode::BAD_REQUEST,
+                    | D::InvalidSetting(_)
+                    | D::InvalidCallReason(_) => StatusCode::BAD_REQUEST,
                     D::ServiceNotFound(_)
                     | D::RoomNotFound(_)
                     | D::TicketNotFound(_)
@@ -143,6 +144,8 @@ impl WebError {
                     | D::ServiceClosed(_)
                     | D::RoomClosed(_)
                     | D::RoomIdle(_)
+                    | D::RoomOnBreak(_)
+                    | D::NotThisRoomsTicket { .. }
                     | D::InvalidTransition { .. }
                     | D::SameService(..)
                     | D::NothingToUndo(_)

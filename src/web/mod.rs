@@ -124,6 +124,10 @@ route_table! {
     post "/api/v1/rooms/{id}/done" => rooms::room_done, Room;
     post "/api/v1/rooms/{id}/no-show" => rooms::room_no_show, Room;
     post "/api/v1/rooms/{id}/undo" => rooms::room_undo, Room;
+    post "/api/v1/rooms/{id}/no-show-next" => rooms::room_no_show_next, Room;
+    post "/api/v1/rooms/{id}/call" => rooms::room_call, Room;
+    post "/api/v1/rooms/{id}/pause" => rooms::room_pause, Room;
+    post "/api/v1/rooms/{id}/resume" => rooms::room_resume, Room;
     post "/api/v1/services/{id}/open" => services::service_open, Reception;
     post "/api/v1/services/{id}/close" => services::service_close, Reception;
     put "/api/v1/clinic/message" => clinic::clinic_message_put, Admin;

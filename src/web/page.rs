@@ -137,12 +137,17 @@ fn render(
         .body(html))
 }
 
-/// `/`: links to every screen.
+/// `/`: links to every screen (and to `/admin` for a logged-in admin).
 pub async fn index_page(
     state: web::Data<AppState>,
+    actor: Actor,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, WebError> {
     let catalog = language(&state, &query);
+    let admin = actor
+        .0
+        .as_ref()
+        .is_some_and(|p| p.can(crate::auth::Need::Admin));
     let rooms: Vec<serde_json::Value> = state
         .hub
         .read()
@@ -157,7 +162,7 @@ pub async fn index_page(
         "index",
         catalog,
         "common.app_name",
-        serde_json::json!({ "rooms": rooms }),
+        serde_json::json!({ "rooms": rooms, "admin": admin }),
     )
 }
 
@@ -256,23 +261,44 @@ pub async fn display_page(
     )
 }
 
-/// `/staff[?room=room-1]`: the staff console.
+/// `/staff[?room=room-1]`: the staff console. Its boot settings say what the logged-in user
+/// may do, by the same rule the server enforces ([`crate::auth::Principal::can`]), so the page
+/// offers only that: `reception` (issue, transfer, cancel, open and close rooms), `admin`, and
+/// `rooms`, the rooms it may act for (a doctor: their own).
 pub async fn staff_page(
     state: web::Data<AppState>,
+    actor: Actor,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, WebError> {
+    use crate::auth::Need;
     let catalog = language(&state, &query);
     let room = match &query.room {
         Some(r) => Some(RoomId::parse(r)?),
         None => None,
     };
+    let may = actor.0.as_ref().map(|p| {
+        let rooms: Vec<RoomId> = state
+            .hub
+            .read()
+            .state
+            .rooms
+            .keys()
+            .filter(|id| p.can(Need::Room((*id).clone())))
+            .cloned()
+            .collect();
+        serde_json::json!({
+            "reception": p.can(Need::Reception),
+            "admin": p.can(Need::Admin),
+            "rooms": rooms,
+        })
+    });
     render(
         &state,
         &query,
         "staff",
         catalog,
         "staff.title",
-        serde_json::json!({ "room": room }),
+        serde_json::json!({ "room": room, "may": may }),
     )
 }
 

@@ -1,5 +1,5 @@
-//! Rooms: the doctor's buttons (next, recall, done, no-show, undo), opening and closing, and
-//! the admin's room set-up with its doctors.
+//! Rooms: the doctor's buttons (next, recall, done, no-show, no-show and next, a call out of
+//! order, undo), a break, opening and closing, and the admin's room set-up with its doctors.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +13,9 @@ use super::error::{ErrorBody, WebError};
 use super::state::{AppState, blocking};
 use super::view::{self, AdminRoom, NextResponse, RoomTicketResponse, RoomView, UndoResponse};
 use crate::auth::UserView;
-use crate::domain::{Command, DomainError, RoomChange, RoomId, ServiceId, Source, StaffOp};
+use crate::domain::{
+    Command, DomainError, RoomChange, RoomId, ServiceId, Source, StaffOp, TicketId,
+};
 
 /// The rooms, with whom they serve and whom they would call next.
 #[utoipa::path(get, path = "/api/v1/rooms", tag = "clinic",
@@ -108,6 +110,64 @@ pub async fn room_no_show(
     room_ticket_command(&state, &actor, &id, |room| Command::RoomNoShow { room }).await
 }
 
+/// "No-show and next": marks the room's ticket as not come and calls the next one, in one
+/// event (`room_next` whose `finished` ticket is `no_show`); undone like a "next". A second
+/// press within the debounce window changes nothing (`debounced: true`).
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/no-show-next", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = NextResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "room closed, on break, or serving nobody")))]
+pub async fn room_no_show_next(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+    _body: NoBody,
+) -> Result<HttpResponse, WebError> {
+    let room = room_id(&id)?;
+    let command = Command::RoomNoShowNext { room: room.clone() };
+    let outcome = state.execute(command, actor.origin(Source::Api)).await?;
+    Ok(HttpResponse::Ok().json(view::next_of(&state, room, &outcome)))
+}
+
+/// A call of a given waiting ticket, out of order.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallRequest {
+    /// The waiting ticket's id (of a service the room calls).
+    #[schema(value_type = u64)]
+    pub ticket: TicketId,
+    /// Why it is called out of order: 1–200 characters, one line. Kept in the audit trail; the
+    /// public event stream leaves it out.
+    pub reason: String,
+}
+
+/// Calls a given waiting ticket into the room, out of order, saying why; finishes the room's
+/// ticket (done) like "next". The event is a `room_next` with reason `{"rule": "chosen",
+/// "note": ...}`.
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/call", tag = "rooms",
+    params(("id" = String, Path, description = "room id")), request_body = CallRequest,
+    responses((status = 200, body = NextResponse),
+        (status = 400, body = ErrorBody, description = "no reason, or a reason too long"),
+        (status = 404, body = ErrorBody, description = "no such room or ticket"),
+        (status = 409, body = ErrorBody,
+            description = "room closed or on break, ticket not waiting or of another service")))]
+pub async fn room_call(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+    body: body::Json<CallRequest>,
+) -> Result<HttpResponse, WebError> {
+    let room = room_id(&id)?;
+    let body = body.into_inner();
+    let command = Command::RoomCall {
+        room: room.clone(),
+        ticket: body.ticket,
+        reason: body.reason,
+    };
+    let outcome = state.execute(command, actor.origin(Source::Api)).await?;
+    Ok(HttpResponse::Ok().json(view::next_of(&state, room, &outcome)))
+}
+
 /// Undoes the room's last "next" within the undo window: the called ticket waits again in its
 /// old place, the finished one is served again.
 #[utoipa::path(post, path = "/api/v1/rooms/{id}/undo", tag = "rooms",
@@ -178,6 +238,58 @@ pub async fn room_close(
     _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
     room_set_open(&state, &actor, &id, false).await
+}
+
+async fn room_set_paused(
+    state: &AppState,
+    actor: &Actor,
+    raw: &str,
+    paused: bool,
+) -> Result<HttpResponse, WebError> {
+    let room = room_id(raw)?;
+    let command = Command::SetRoomPaused {
+        room: room.clone(),
+        paused,
+    };
+    state.execute(command, actor.origin(Source::Api)).await?;
+    let now = state.clock.now();
+    let published = state.hub.read();
+    let r = published.state.room(&room)?;
+    Ok(HttpResponse::Ok().json(view::room_view(
+        &published.state,
+        r,
+        state.hub.policy(),
+        now,
+    )))
+}
+
+/// Puts an open room on break: its tickets keep waiting (other rooms of the service call
+/// them), it calls nobody until it resumes ("next" and calls answer `409 room-on-break`), and
+/// the displays show "On break". The ticket it serves can still be finished.
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/pause", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = RoomView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "room closed")))]
+pub async fn room_pause(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+    _body: NoBody,
+) -> Result<HttpResponse, WebError> {
+    room_set_paused(&state, &actor, &id, true).await
+}
+
+/// Ends a room's break: it calls again.
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/resume", tag = "rooms",
+    params(("id" = String, Path, description = "room id")),
+    responses((status = 200, body = RoomView), (status = 404, body = ErrorBody)))]
+pub async fn room_resume(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+    _body: NoBody,
+) -> Result<HttpResponse, WebError> {
+    room_set_paused(&state, &actor, &id, false).await
 }
 
 /// A new room.

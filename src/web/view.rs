@@ -114,6 +114,8 @@ pub struct RoomView {
     pub services: Vec<ServiceId>,
     /// Whether it is calling.
     pub open: bool,
+    /// On break: open, but calling nobody until it resumes (displays show "On break").
+    pub paused: bool,
     /// The ticket it serves.
     pub serving: Option<TicketView>,
     /// Who "next" would call now.
@@ -189,6 +191,7 @@ pub fn room_view(state: &QueueState, room: &Room, policy: &Policy, now: Timestam
         names: room.names.clone(),
         services: room.services.clone(),
         open: room.open,
+        paused: room.paused,
         serving,
         next_up,
         waiting: state.waiting_for(room).count(),

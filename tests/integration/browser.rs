@@ -13,6 +13,7 @@
 mod a11y;
 pub mod driver;
 pub mod server;
+mod staff_roles;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -418,12 +419,14 @@ async fn kiosk_in_hindi_says_a_refusal_in_hindi() {
     kiosk.close().await;
 }
 
-/// A doctor pressing what only reception may do (close the room) is told their role cannot do
-/// it — not asked to sign in, which they are — in the page's language.
+/// A doctor whose room an admin took away meanwhile, pressing Next on the page still open, is
+/// told their role cannot do that — not asked to sign in, which they are — in the page's
+/// language. (What a role may not do is not offered at all: see `staff_roles`.)
 #[tokio::test]
 async fn a_doctor_refused_an_action_is_told_the_role_cannot_in_the_pages_language() {
     let _one = ONE_AT_A_TIME.lock().await;
     let server = Server::spawn().await;
+    server.issue("general", "normal").await;
     let Some(mut driver) = Driver::start().await else {
         return;
     };
@@ -440,14 +443,24 @@ async fn a_doctor_refused_an_action_is_told_the_role_cannot_in_the_pages_languag
         vec![json!(DOCTOR_NAME), json!(ADMIN_PASSWORD)],
     )
     .await;
-    let open_or_close = ".room-open-close button:not([hidden])";
+    let next = r#"#room-view [data-action="next"]"#;
     for lang in ["en", "hi"] {
         desk.goto(&server.url(&format!("/staff?room=room-1&lang={lang}")))
             .await;
         desk.wait_for_text("#user-name", DOCTOR_NAME, PAGE).await;
         desk.wait_for_text("#link-state", &message(lang, "staff.connected", &[]), PAGE)
             .await;
-        desk.tap(open_or_close, PAGE).await;
+        desk.wait_visible(next, PAGE).await;
+        // The admin gives Room 1 to nobody while the page is open.
+        let r = server
+            .client
+            .patch(server.url("/api/v1/admin/rooms/room-1"))
+            .json(&json!({"doctors": []}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        desk.tap(next, PAGE).await;
         let role_cannot = message(lang, "errors.forbidden", &[]);
         let said = desk.wait_for_text("#toast", &role_cannot, PAGE).await;
         for wrong in [
@@ -463,7 +476,20 @@ async fn a_doctor_refused_an_action_is_told_the_role_cannot_in_the_pages_languag
                 "{said}"
             );
         }
+        // Room 1 is theirs again for the next language.
+        let r = server
+            .client
+            .patch(server.url("/api/v1/admin/rooms/room-1"))
+            .json(&json!({"doctors": [DOCTOR_NAME]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
     }
+    assert!(
+        server.queue().await["waiting"].as_array().unwrap().len() == 1,
+        "nothing was called"
+    );
     desk.close().await;
 }
 

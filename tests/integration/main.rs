@@ -19,6 +19,7 @@ mod notify;
 mod pairing;
 mod persistence;
 mod printer;
+mod room_actions;
 mod serial;
 mod storage;
 mod strict;

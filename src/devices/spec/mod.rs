@@ -100,17 +100,20 @@ pub enum InputAction {
     Done,
     /// The current ticket did not come.
     NoShow,
+    /// The current ticket did not come: call the next (one press).
+    NoShowNext,
     /// Undo the last "next".
     Undo,
 }
 
 impl InputAction {
     /// Every action, for error messages.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Next,
         Self::Recall,
         Self::Done,
         Self::NoShow,
+        Self::NoShowNext,
         Self::Undo,
     ];
 
@@ -121,6 +124,7 @@ impl InputAction {
             Self::Recall => "recall",
             Self::Done => "done",
             Self::NoShow => "no-show",
+            Self::NoShowNext => "no-show-next",
             Self::Undo => "undo",
         }
     }
@@ -170,6 +174,7 @@ impl Binding {
             InputAction::Recall => Command::RoomRecall { room },
             InputAction::Done => Command::RoomDone { room },
             InputAction::NoShow => Command::RoomNoShow { room },
+            InputAction::NoShowNext => Command::RoomNoShowNext { room },
             InputAction::Undo => Command::RoomUndo { room },
         }
     }
@@ -273,6 +278,14 @@ mod tests {
         assert_eq!(b.to_string(), "room-1:next");
         let b: Binding = "room-2:no_show".parse().unwrap();
         assert_eq!(b.action, InputAction::NoShow);
+        let b: Binding = "room-2:No_Show_Next".parse().unwrap();
+        assert_eq!(b.action, InputAction::NoShowNext);
+        assert_eq!(
+            b.command(),
+            Command::RoomNoShowNext {
+                room: RoomId::parse("room-2").unwrap()
+            }
+        );
         for (bad, needle) in [
             ("room-1", "room:action"),
             ("room-1:jump", "unknown action"),
