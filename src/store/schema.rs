@@ -12,7 +12,7 @@ use super::tables::{META, META_SCHEMA_VERSION};
 use super::{StoreError, chain, codec};
 
 /// The schema this waitless writes.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// The first version whose events carry the audit trail's hash chain.
 pub const FIRST_CHAINED_VERSION: u64 = 2;
@@ -74,6 +74,9 @@ pub fn write_version(txn: &redb::WriteTransaction, version: u64) -> Result<(), S
 ///
 /// * 1 → 2: the audit trail. Computes the hash chain ([`chain::rebuild`]) over the events
 ///   already in the log, in seq order.
+/// * 2 → 3: services' and rooms' `order` and services' `tone`: each row without them gets its
+///   old place (its position in id order) and colour ([`crate::domain::clinic::settle_looks`]),
+///   written once so that later additions never move it.
 fn migrate(txn: &redb::WriteTransaction, from: u64) -> Result<(), StoreError> {
     match from {
         1 => {
@@ -83,7 +86,50 @@ fn migrate(txn: &redb::WriteTransaction, from: u64) -> Result<(), StoreError> {
                 "audit trail: hash chain computed for the existing events"
             );
         }
+        2 => {
+            if settle_looks(txn)? {
+                tracing::info!("services and rooms: their order and colours stored");
+            }
+        }
         _ => tracing::debug!(from, "no migration step for this version"),
     }
     Ok(())
+}
+
+/// Stores the order and tone of services and rooms that have none (2 → 3).
+fn settle_looks(txn: &redb::WriteTransaction) -> Result<bool, StoreError> {
+    use redb::ReadableTable;
+    use std::collections::BTreeMap;
+
+    use crate::domain::{Room, Service};
+
+    use super::tables::{ROOMS, SERVICES};
+    let mut services = BTreeMap::new();
+    let mut rooms = BTreeMap::new();
+    {
+        let table = txn.open_table(SERVICES)?;
+        for row in table.iter()? {
+            let (_, v) = row?;
+            let s: Service = codec::decode(v.value(), "services")?;
+            services.insert(s.id.clone(), s);
+        }
+        let table = txn.open_table(ROOMS)?;
+        for row in table.iter()? {
+            let (_, v) = row?;
+            let r: Room = codec::decode(v.value(), "rooms")?;
+            rooms.insert(r.id.clone(), r);
+        }
+    }
+    if !crate::domain::clinic::settle_looks(&mut services, &mut rooms) {
+        return Ok(false);
+    }
+    let mut table = txn.open_table(SERVICES)?;
+    for (id, s) in &services {
+        table.insert(id.as_str(), codec::encode(s, "service")?.as_slice())?;
+    }
+    let mut table = txn.open_table(ROOMS)?;
+    for (id, r) in &rooms {
+        table.insert(id.as_str(), codec::encode(r, "room")?.as_slice())?;
+    }
+    Ok(true)
 }
