@@ -10,6 +10,7 @@
 //! `docs/screenshots/`.
 
 pub mod driver;
+pub mod screens;
 pub mod server;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,310 @@
+//! The displays and kiosks of a real clinic: twelve rooms with long names on a 1080p display,
+//! eight services on a small kiosk in English and Hindi, the order and colours set in /admin,
+//! a service without the priority question, and the set-up and login pages. Each page measures
+//! itself: no text cut, the sizes read from across a waiting room.
+
+use serde_json::{Value, json};
+
+use super::driver::{Browser, Driver};
+use super::server::Server;
+use super::{ONE_AT_A_TIME, PAGE};
+
+/// Twelve rooms (the demo's three and nine more), several with long names.
+const ROOMS: [(&str, &str, &str); 9] = [
+    ("paeds", "Paediatrics room", "बाल रोग कक्ष"),
+    ("pharmacy-2", "Pharmacy window 2", "फार्मेसी खिड़की 2"),
+    ("dental", "Dental surgery", "दंत चिकित्सा"),
+    ("eye", "Eye clinic", "नेत्र क्लिनिक"),
+    ("xray", "X-ray and scans", "एक्स-रे और स्कैन"),
+    ("vaccines", "Vaccination room", "टीकाकरण कक्ष"),
+    ("billing", "Billing counter", "बिलिंग काउंटर"),
+    ("room-4", "Room 4", "कमरा 4"),
+    ("ecg", "ECG and cardiology", "ईसीजी और हृदय रोग"),
+];
+
+/// The eight services of a busy kiosk (the demo's two and six more).
+const SERVICES: [(&str, &str, &str, &str); 6] = [
+    (
+        "billing",
+        "Billing and insurance enquiries",
+        "बिलिंग और बीमा पूछताछ",
+        "B",
+    ),
+    (
+        "pharmacy",
+        "Pharmacy and medicines",
+        "फार्मेसी और दवाइयाँ",
+        "P",
+    ),
+    ("dental", "Dental surgery", "दंत चिकित्सा", "D"),
+    ("eye", "Eye clinic and spectacles", "नेत्र क्लिनिक और चश्मे", "E"),
+    (
+        "xray",
+        "X-ray, ultrasound and scans",
+        "एक्स-रे, अल्ट्रासाउंड और स्कैन",
+        "X",
+    ),
+    (
+        "vaccines",
+        "Vaccination for children",
+        "बच्चों का टीकाकरण",
+        "V",
+    ),
+];
+
+async fn send(server: &Server, method: reqwest::Method, path: &str, body: Value) -> Value {
+    let r = server
+        .client
+        .request(method.clone(), server.url(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let answer: Value = r.json().await.unwrap();
+    assert!(status.is_success(), "{method} {path}: {status} {answer}");
+    answer
+}
+
+async fn add_rooms(server: &Server) {
+    for (id, name, hi) in ROOMS {
+        send(
+            server,
+            reqwest::Method::POST,
+            "/api/v1/admin/rooms",
+            json!({"id": id, "name": name, "names": {"hi": hi}, "services": ["general"]}),
+        )
+        .await;
+        let (status, body) = server
+            .post_json(&format!("/api/v1/rooms/{id}/open"), None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+async fn add_services(server: &Server) {
+    for (id, name, hi, prefix) in SERVICES {
+        send(
+            server,
+            reqwest::Method::POST,
+            "/api/v1/admin/services",
+            json!({"id": id, "name": name, "names": {"hi": hi}, "prefix": prefix}),
+        )
+        .await;
+    }
+}
+
+/// Every tile's name, status and count and every last call's room, measured in the page: the
+/// text, its font size, and whether any of it is cut (wider or taller than its box, outside its
+/// tile, or drawn with an ellipsis).
+const MEASURE_DISPLAY: &str = r"
+const cut = (e) => {
+  const s = getComputedStyle(e);
+  const range = document.createRange();
+  range.selectNodeContents(e);
+  // across: the text itself; down: its line boxes (a font's ascent is taller than its glyphs)
+  const glyphs = range.getBoundingClientRect();
+  const lines = e.getBoundingClientRect();
+  const text = {left: glyphs.left, right: glyphs.right, top: lines.top, bottom: lines.bottom};
+  const clip = e.closest('.tile, .recent-call, .k-choice') ?? document.documentElement;
+  const outer = clip.getBoundingClientRect();
+  const hidden = (v) => v !== 'visible';
+  return e.scrollWidth > e.clientWidth + 1
+    || (hidden(s.overflowY) && e.scrollHeight > e.clientHeight + 1)
+    || text.left < outer.left - 1 || text.right > outer.right + 1
+    || text.top < outer.top - 1 || text.bottom > outer.bottom + 1
+    || text.bottom > innerHeight + 1 || text.right > innerWidth + 1
+    || s.textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth;
+};
+const pick = (css) => [...document.querySelectorAll(css)].filter((e) => e.textContent.trim())
+  .map((e) => ({text: e.textContent, size: parseFloat(getComputedStyle(e).fontSize), cut: cut(e),
+    broken: e.classList.contains('break'),
+    box: [e.scrollWidth, e.clientWidth, e.scrollHeight, e.clientHeight]}));
+const tiles = [...document.querySelectorAll('.tile')].map((t) => t.getBoundingClientRect());
+return {
+  names: pick('.tile .room-name'),
+  counts: pick('.tile .room-foot'),
+  numbers: pick('.tile:not(.idle) .serving-number'),
+  recent: pick('.recent-call .rc-room'),
+  widths: tiles.map((r) => Math.round(r.width)),
+  heights: tiles.map((r) => Math.round(r.height)),
+};";
+
+fn assert_legible(what: &str, measured: &Value, rooms: usize, name_px: f64, count_px: f64) {
+    let names = measured["names"].as_array().unwrap();
+    assert_eq!(names.len(), rooms, "{what}: {measured:#}");
+    for (kind, least) in [("names", name_px), ("counts", count_px), ("numbers", 40.0)] {
+        for item in measured[kind].as_array().unwrap() {
+            assert_eq!(
+                item["cut"], false,
+                "{what}: {kind} cut: {item}\n{measured:#}"
+            );
+            assert_ne!(item["broken"], true, "{what}: a word broken: {item}");
+            let size = item["size"].as_f64().unwrap();
+            assert!(
+                size >= least,
+                "{what}: {kind} {item} smaller than {least} px"
+            );
+        }
+    }
+    for item in measured["recent"].as_array().unwrap() {
+        assert_eq!(item["cut"], false, "{what}: last call cut: {item}");
+    }
+    // tiles of one size: no lone tile spanning the width
+    let widths = measured["widths"].as_array().unwrap();
+    let first = widths[0].as_i64().unwrap();
+    assert!(
+        widths
+            .iter()
+            .all(|w| (w.as_i64().unwrap() - first).abs() <= 2),
+        "{what}: tiles of different widths {widths:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_twelve_room_display_at_1080p_shows_every_name_and_count_whole_and_large() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::spawn().await;
+    add_rooms(&server).await;
+    for _ in 0..30 {
+        server.issue("general", "normal").await;
+    }
+    // every room serving one; paeds and pharmacy-2 called last (they head "Last calls")
+    for room in [
+        "room-1",
+        "room-2",
+        "dental",
+        "eye",
+        "xray",
+        "vaccines",
+        "billing",
+        "room-4",
+        "ecg",
+        "paeds",
+        "pharmacy-2",
+    ] {
+        server.next(room).await;
+    }
+    // a no-show is not shown among the last calls as if it were a call
+    let (status, body) = server.post_json("/api/v1/rooms/room-4/no-show", None).await;
+    assert_eq!(status, 200, "{body}");
+    let no_show = body.to_string();
+
+    let mut driver = Driver::start().await;
+    let display = driver.session(1920, 1080).await;
+    display
+        .goto(&server.url("/display?lang=en&sound=off"))
+        .await;
+    display
+        .wait_until(
+            "twelve tiles with their numbers",
+            "return document.querySelectorAll('.tile').length === 12 \
+             && document.querySelectorAll('.recent-call').length > 0;",
+            vec![],
+            PAGE,
+        )
+        .await;
+    let _ = display
+        .screenshot(std::path::Path::new("/tmp/screens-display-12.png"))
+        .await;
+    let measured = display.js(MEASURE_DISPLAY, vec![]).await;
+    assert_legible("1920x1080 en", &measured, 12, 48.0, 28.0);
+    let names: Vec<&str> = measured["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"Paediatrics room") && names.contains(&"Pharmacy window 2"));
+    let recent: Vec<&str> = measured["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        recent[..2],
+        ["Pharmacy window 2", "Paediatrics room"],
+        "{measured:#}"
+    );
+    assert!(
+        !recent.contains(&"Room 4"),
+        "a no-show among the last calls: {no_show}"
+    );
+
+    // In Hindi on a 1366x768 screen the counts stay at least 28 px and nothing is cut.
+    let small = driver.session(1366, 768).await;
+    small.goto(&server.url("/display?lang=hi&sound=off")).await;
+    small
+        .wait_until(
+            "twelve tiles",
+            "return document.querySelectorAll('.tile .room-foot:not(:empty)').length >= 11;",
+            vec![],
+            PAGE,
+        )
+        .await;
+    let _ = small
+        .screenshot(std::path::Path::new("/tmp/screens-display-12-hi.png"))
+        .await;
+    let measured = small.js(MEASURE_DISPLAY, vec![]).await;
+    assert_legible("1366x768 hi", &measured, 12, 30.0, 28.0);
+
+    // One department: the rooms that call the lab (room-2 and the lab counter), two tiles
+    // side by side; a chosen list of rooms in its own order.
+    display
+        .goto(&server.url("/display?lang=en&sound=off&services=lab"))
+        .await;
+    let rooms = tile_rooms(&display, 2).await;
+    assert_eq!(rooms, ["room-2", "lab"]);
+    display
+        .goto(&server.url("/display?lang=en&sound=off&rooms=paeds,room-1,ecg"))
+        .await;
+    assert_eq!(tile_rooms(&display, 3).await, ["paeds", "room-1", "ecg"]);
+    let measured = display.js(MEASURE_DISPLAY, vec![]).await;
+    assert_legible("three rooms", &measured, 3, 48.0, 28.0);
+    display.close().await;
+    small.close().await;
+}
+
+/// Waits for `n` tiles; returns their rooms in page order.
+async fn tile_rooms(browser: &Browser, n: usize) -> Vec<String> {
+    let rooms = browser
+        .wait_until(
+            &format!("{n} tiles"),
+            "const t = [...document.querySelectorAll('.tile')].map((e) => e.dataset.room); \
+             return t.length === arguments[0] ? t : null;",
+            vec![json!(n)],
+            PAGE,
+        )
+        .await;
+    serde_json::from_value(rooms).unwrap()
+}
+
+/// Every display size from one to twelve rooms uses tiles of one size, none cut.
+#[tokio::test]
+async fn a_display_of_one_to_twelve_rooms_keeps_tiles_even_and_names_whole() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::spawn().await;
+    add_rooms(&server).await;
+    let ids: Vec<&str> = ["room-1", "room-2", "lab"]
+        .into_iter()
+        .chain(ROOMS.iter().map(|r| r.0))
+        .collect();
+    let mut driver = Driver::start().await;
+    let display = driver.session(1920, 1080).await;
+    for n in 1..=12 {
+        let list = ids[..n].join(",");
+        display
+            .goto(&server.url(&format!("/display?lang=en&sound=off&rooms={list}")))
+            .await;
+        tile_rooms(&display, n).await;
+        let measured = display.js(MEASURE_DISPLAY, vec![]).await;
+        assert_legible(&format!("{n} rooms"), &measured, n, 48.0, 28.0);
+        if n == 7 {
+            let _ = display
+                .screenshot(std::path::Path::new("/tmp/screens-display-7.png"))
+                .await;
+        }
+    }
+    display.close().await;
+}
