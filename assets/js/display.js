@@ -113,7 +113,7 @@ function buildTiles(rooms) {
     // One line for the room's status ("On break"), empty until a room has one.
     const status = el("div", { class: "room-status" });
     const foot = el("div", { class: "room-foot" });
-    const root = el("article", { class: "tile", "data-room": room.id }, name,
+    const root = el("article", { class: "tile", "data-room": room.id, "data-tone": toneOf(room) }, name,
       el("div", { class: "number-box" }, number), status, foot);
     tiles.set(room.id, { root, name, number, status, foot, flashTimer: null });
     return root;
@@ -123,6 +123,12 @@ function buildTiles(rooms) {
   ui.app.dataset.density = nodes.length >= 7 ? "many" : "few";
   ui.noRooms.hidden = nodes.length > 0;
   layout();
+}
+
+/** The colour of a room: its first service's (set in /admin, kept when services change). */
+function toneOf(room) {
+  const first = (lastQueue?.services ?? []).find((s) => s.id === room.services?.[0]);
+  return Number.isInteger(first?.tone) ? String(first.tone % 6) : "";
 }
 
 function setText(node, text) {
@@ -315,7 +321,7 @@ function render(queue) {
   if (queue.clinic?.name) setText(ui.clinic, queue.clinic.name);
   const rooms = shownRooms(queue);
   roomsById = new Map((queue.rooms ?? []).map((r) => [r.id, r]));
-  const key = rooms.map((r) => r.id).join(",");
+  const key = rooms.map((r) => `${r.id}:${toneOf(r)}`).join(",");
   if (key !== tilesKey) {
     tilesKey = key;
     buildTiles(rooms);

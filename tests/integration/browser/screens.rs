@@ -308,3 +308,84 @@ async fn a_display_of_one_to_twelve_rooms_keeps_tiles_even_and_names_whole() {
     }
     display.close().await;
 }
+
+/// Every service button on the kiosk's service screen, measured: whether it is whole on the
+/// screen, whether its name is cut, the name's font size, and where its drawing sits in it.
+const MEASURE_KIOSK: &str = r"
+const out = [];
+for (const b of document.querySelectorAll('.k-service')) {
+  const r = b.getBoundingClientRect();
+  const name = b.querySelector('.k-service-name');
+  const badge = b.querySelector('.k-badge').getBoundingClientRect();
+  const range = document.createRange();
+  range.selectNodeContents(name);
+  const glyphs = range.getBoundingClientRect();
+  const lines = name.getBoundingClientRect();
+  const text = {left: glyphs.left, right: glyphs.right, top: lines.top, bottom: lines.bottom};
+  const s = getComputedStyle(name);
+  const hidden = s.overflowY !== 'visible';
+  out.push({
+    id: b.dataset.service,
+    name: name.textContent,
+    whole: r.left >= 0 && r.top >= 0 && r.right <= innerWidth + 0.5 && r.bottom <= innerHeight + 0.5,
+    cut: name.scrollWidth > name.clientWidth + 1
+      || (hidden && name.scrollHeight > name.clientHeight + 1)
+      || text.right > r.right || text.left < r.left || text.bottom > r.bottom || text.top < r.top
+      || (s.textOverflow === 'ellipsis' && name.scrollWidth > name.clientWidth),
+    size: parseFloat(s.fontSize),
+    badge_left: Math.round(badge.left - r.left),
+    badge_middle: Math.round((badge.top + badge.bottom) / 2 - r.top),
+    height: Math.round(r.height),
+  });
+}
+return out;";
+
+fn assert_kiosk_whole(what: &str, measured: &Value, services: usize) {
+    let buttons = measured.as_array().unwrap();
+    assert_eq!(buttons.len(), services, "{what}: {measured:#}");
+    for b in buttons {
+        assert_eq!(b["whole"], true, "{what}: a button off screen: {b}");
+        assert_eq!(b["cut"], false, "{what}: a name cut: {b}");
+        assert!(b["size"].as_f64().unwrap() >= 18.0, "{what}: small text {b}");
+    }
+    // the drawings line up: the same place in every button, however many lines its name takes
+    for key in ["badge_left", "badge_middle"] {
+        let first = buttons[0][key].as_i64().unwrap();
+        assert!(
+            buttons
+                .iter()
+                .all(|b| (b[key].as_i64().unwrap() - first).abs() <= 2),
+            "{what}: drawings out of line ({key}): {measured:#}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn eight_services_fit_a_small_kiosk_whole_in_english_and_hindi() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::spawn().await;
+    add_services(&server).await;
+    let mut driver = Driver::start().await;
+    for (width, height) in [(800, 480), (1024, 600), (1280, 800)] {
+        let kiosk = driver.session(width, height).await;
+        for lang in ["en", "hi"] {
+            kiosk.goto(&server.url(&format!("/kiosk?lang={lang}"))).await;
+            kiosk
+                .wait_until(
+                    "eight services",
+                    "return document.querySelectorAll('.k-service').length === 8;",
+                    vec![],
+                    PAGE,
+                )
+                .await;
+            let _ = kiosk
+                .screenshot(std::path::Path::new(&format!(
+                    "/tmp/screens-kiosk-{width}x{height}-{lang}.png"
+                )))
+                .await;
+            let measured = kiosk.js(MEASURE_KIOSK, vec![]).await;
+            assert_kiosk_whole(&format!("{width}x{height} {lang}"), &measured, 8);
+        }
+        kiosk.close().await;
+    }
+}
