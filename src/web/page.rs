@@ -419,7 +419,7 @@ pub async fn login_page(
         "login",
         catalog,
         "login.title",
-        serde_json::json!({ "next": next }),
+        serde_json::json!({ "next": next, "setup_open": state.setup.code().is_some() }),
     )
 }
 

@@ -346,7 +346,10 @@ fn assert_kiosk_whole(what: &str, measured: &Value, services: usize) {
     for b in buttons {
         assert_eq!(b["whole"], true, "{what}: a button off screen: {b}");
         assert_eq!(b["cut"], false, "{what}: a name cut: {b}");
-        assert!(b["size"].as_f64().unwrap() >= 18.0, "{what}: small text {b}");
+        assert!(
+            b["size"].as_f64().unwrap() >= 18.0,
+            "{what}: small text {b}"
+        );
     }
     // the drawings line up: the same place in every button, however many lines its name takes
     for key in ["badge_left", "badge_middle"] {
@@ -369,7 +372,9 @@ async fn eight_services_fit_a_small_kiosk_whole_in_english_and_hindi() {
     for (width, height) in [(800, 480), (1024, 600), (1280, 800)] {
         let kiosk = driver.session(width, height).await;
         for lang in ["en", "hi"] {
-            kiosk.goto(&server.url(&format!("/kiosk?lang={lang}"))).await;
+            kiosk
+                .goto(&server.url(&format!("/kiosk?lang={lang}")))
+                .await;
             kiosk
                 .wait_until(
                     "eight services",
@@ -388,4 +393,216 @@ async fn eight_services_fit_a_small_kiosk_whole_in_english_and_hindi() {
         }
         kiosk.close().await;
     }
+}
+
+/// The service (and room) list as the API gives it: ids in order.
+async fn ids(server: &Server, path: &str, key: &str) -> Vec<String> {
+    let clinic = server.get_json(path).await;
+    clinic[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn order_colour_and_picture_set_in_admin_show_on_the_kiosk_and_the_display() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::spawn().await;
+    let mut driver = Driver::start().await;
+    let admin = driver.session(1280, 900).await;
+    admin.goto(&server.url("/admin?lang=en")).await;
+
+    // the lab service first: one tap on its "up" button
+    admin.tap(r#"[data-key="service-up:lab"]"#, PAGE).await;
+    admin
+        .wait_until(
+            "lab first in the services table",
+            "const r = document.querySelector('#services-body tr'); \
+             return r && r.dataset.service === 'lab';",
+            vec![],
+            PAGE,
+        )
+        .await;
+    assert_eq!(
+        ids(&server, "/api/v1/admin/clinic", "services").await,
+        ["lab", "general"]
+    );
+    // its colour pink (4), its picture a heart, and no priority question
+    admin.tap(r#"[data-key="service-edit:lab"]"#, PAGE).await;
+    admin
+        .js(
+            "document.getElementById('service-edit-tone').value = '4'; \
+             document.getElementById('service-edit-icon').value = 'heart'; \
+             document.getElementById('service-edit-ask').checked = false;",
+            vec![],
+        )
+        .await;
+    admin
+        .tap(r#"#services-body tr.is-editing [data-action="save"]"#, PAGE)
+        .await;
+    admin
+        .wait_until(
+            "the lab saved",
+            "return !document.querySelector('#services-body tr.is-editing');",
+            vec![],
+            PAGE,
+        )
+        .await;
+    let services = server.get_json("/api/v1/services").await;
+    assert_eq!(
+        (
+            &services[0]["id"],
+            &services[0]["tone"],
+            &services[0]["icon"],
+            &services[0]["ask_priority"]
+        ),
+        (&json!("lab"), &json!(4), &json!("heart"), &json!(false)),
+        "{services}"
+    );
+    // the lab counter room to the top of the rooms: two taps
+    admin.tap(r#"[data-key="room-up:lab"]"#, PAGE).await;
+    admin
+        .wait_until(
+            "lab counter second",
+            "const r = document.querySelectorAll('#rooms-body tr')[1]; \
+             return r && r.dataset.room === 'lab';",
+            vec![],
+            PAGE,
+        )
+        .await;
+    admin.tap(r#"[data-key="room-up:lab"]"#, PAGE).await;
+    admin
+        .wait_until(
+            "lab counter first",
+            "const r = document.querySelector('#rooms-body tr'); \
+             return r && r.dataset.room === 'lab';",
+            vec![],
+            PAGE,
+        )
+        .await;
+    let _ = admin
+        .screenshot(std::path::Path::new("/tmp/screens-admin-order.png"))
+        .await;
+    admin.close().await;
+
+    // The kiosk: the lab first, pink, with a heart; a tap issues its ticket at once.
+    let kiosk = driver.session(800, 480).await;
+    kiosk.goto(&server.url("/kiosk?lang=en")).await;
+    let first = kiosk
+        .wait_until(
+            "the services",
+            "const b = document.querySelector('.k-service'); \
+             return b && [b.dataset.service, b.querySelector('.k-badge').dataset.tone, \
+               b.querySelector('.k-badge svg') ? b.querySelector('.k-badge svg').innerHTML : ''];",
+            vec![],
+            PAGE,
+        )
+        .await;
+    assert_eq!(first[0], "lab");
+    assert_eq!(first[1], "4");
+    let heart = kiosk
+        .js(
+            "const s = document.querySelectorAll('.k-service')[1]; return s.dataset.service;",
+            vec![],
+        )
+        .await;
+    assert_eq!(heart, "general");
+    assert!(
+        first[2].as_str().unwrap().contains("20s-7.5-4.6"),
+        "not the heart: {first}"
+    );
+    let _ = kiosk
+        .screenshot(std::path::Path::new("/tmp/screens-kiosk-order.png"))
+        .await;
+    kiosk.tap(r#"button[data-service="lab"]"#, PAGE).await;
+    assert_eq!(
+        kiosk.wait_for_any_text("#ticket-number", PAGE).await,
+        "L001",
+        "the lab asks no priority question"
+    );
+    // general still asks it
+    kiosk.goto(&server.url("/kiosk?lang=en")).await;
+    kiosk.tap(r#"button[data-service="general"]"#, PAGE).await;
+    kiosk
+        .wait_visible(r#"button[data-priority="normal"]"#, PAGE)
+        .await;
+    kiosk.close().await;
+
+    // The display: the lab counter first, in the lab's colour.
+    let display = driver.session(1920, 1080).await;
+    display
+        .goto(&server.url("/display?lang=en&sound=off"))
+        .await;
+    let rooms = tile_rooms(&display, 3).await;
+    assert_eq!(rooms, ["lab", "room-1", "room-2"]);
+    let tone = display
+        .js(
+            "return document.querySelector('.tile[data-room=\"lab\"]').dataset.tone;",
+            vec![],
+        )
+        .await;
+    assert_eq!(tone, "4");
+    display.close().await;
+}
+
+#[tokio::test]
+async fn setup_is_styled_like_login_and_login_points_to_setup_while_no_admin_exists() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = crate::binary::Server::start(dir.path()).await;
+    let mut driver = Driver::start().await;
+    let page = driver.session(1024, 768).await;
+
+    page.goto(&fresh.url("/setup?lang=en")).await;
+    let style = |css: &'static str| {
+        format!(
+            "const e = document.querySelector('{css}'); const s = getComputedStyle(e); \
+             return [s.backgroundColor, s.borderRadius, s.display];"
+        )
+    };
+    let card = page.js(&style(".login-card"), vec![]).await;
+    let body = page.js(&style("body"), vec![]).await;
+    let _ = page
+        .screenshot(std::path::Path::new("/tmp/screens-setup.png"))
+        .await;
+    // the card is white and rounded on the dark page, as on /login
+    assert_eq!(card[0], "rgb(255, 255, 255)", "{card}");
+    assert_eq!(card[1], "16px");
+    assert_eq!(body[0], "rgb(20, 32, 43)", "{body}");
+    assert_eq!(body[2], "grid");
+
+    // (not `goto`: it would log in)
+    page.client
+        .goto(&fresh.url("/login?lang=en"))
+        .await
+        .unwrap();
+    let link = page
+        .wait_until(
+            "the way to /setup",
+            "const p = document.getElementById('login-setup'); \
+             return p && !p.hidden && p.offsetHeight > 0 \
+               ? p.querySelector('a').getAttribute('href') : null;",
+            vec![],
+            PAGE,
+        )
+        .await;
+    assert_eq!(link, "/setup");
+    let _ = page
+        .screenshot(std::path::Path::new("/tmp/screens-login-setup.png"))
+        .await;
+    page.close().await;
+
+    // With an admin there is no such sentence.
+    let server = Server::spawn().await;
+    let page = driver.session(1024, 768).await;
+    page.client
+        .goto(&server.url("/login?lang=en"))
+        .await
+        .unwrap();
+    page.wait_visible("#login-name", PAGE).await;
+    assert!(!page.is_visible("#login-setup").await);
+    page.close().await;
+    fresh.stop().await;
 }
