@@ -133,3 +133,99 @@ fn settle_looks(txn: &redb::WriteTransaction) -> Result<bool, StoreError> {
     }
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use redb::ReadableTable;
+
+    use super::super::tables::{ROOMS, SERVICES};
+    use super::super::{Store, StoreOptions};
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::domain::ClinicCalendar;
+
+    /// Rewrites every row of `table` without the fields `drop`.
+    fn strip(
+        txn: &redb::WriteTransaction,
+        table: redb::TableDefinition<&str, &[u8]>,
+        drop: &[&str],
+    ) {
+        let mut t = txn.open_table(table).unwrap();
+        let rows: Vec<(String, Vec<u8>)> = t
+            .iter()
+            .unwrap()
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                (k.value().to_owned(), v.value().to_vec())
+            })
+            .collect();
+        for (key, value) in rows {
+            let mut json: serde_json::Value = serde_json::from_slice(&value).unwrap();
+            for field in drop {
+                json.as_object_mut().unwrap().remove(*field);
+            }
+            t.insert(key.as_str(), serde_json::to_vec(&json).unwrap().as_slice())
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_version_2_database_gets_the_old_order_and_colours_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("waitless.redb");
+        let options = StoreOptions {
+            fsync: false,
+            cache_bytes: 1 << 20,
+        };
+        let store = Store::open(&path, &options).unwrap();
+        let now = "2026-11-21T08:00:00Z".parse().unwrap();
+        let calendar = ClinicCalendar::new(jiff::tz::TimeZone::UTC, jiff::civil::time(4, 0, 0, 0));
+        crate::engine::load_or_seed(&store, &ManualClock::new(now), &calendar).unwrap();
+        store.close().unwrap();
+        // as waitless 2 wrote it: no order, tone, icon or question
+        {
+            let db = redb::Database::open(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            strip(&txn, SERVICES, &["order", "tone", "icon", "ask_priority"]);
+            strip(&txn, ROOMS, &["order"]);
+            write_version(&txn, 2).unwrap();
+            txn.commit().unwrap();
+        }
+        let store = Store::open(&path, &options).unwrap();
+        let state = store.load().unwrap().unwrap().state;
+        let services: Vec<_> = state
+            .services_in_order()
+            .iter()
+            .map(|s| (s.id.as_str().to_owned(), s.order, s.tone, s.ask_priority))
+            .collect();
+        assert_eq!(
+            services,
+            [
+                ("general".to_owned(), Some(0), Some(0), true),
+                ("lab".to_owned(), Some(1), Some(1), true),
+            ]
+        );
+        let rooms: Vec<_> = state
+            .rooms_in_order()
+            .iter()
+            .map(|r| (r.id.as_str().to_owned(), r.order))
+            .collect();
+        assert_eq!(
+            rooms,
+            [
+                ("lab".to_owned(), Some(0)),
+                ("room-1".to_owned(), Some(1)),
+                ("room-2".to_owned(), Some(2)),
+            ]
+        );
+        store.close().unwrap();
+        // stored in the rows, not only worked out on load
+        let db = redb::Database::open(&path).unwrap();
+        assert_eq!(read_version(&db).unwrap(), Some(SCHEMA_VERSION));
+        let txn = db.begin_read().unwrap();
+        let rooms = txn.open_table(ROOMS).unwrap();
+        let lab: serde_json::Value =
+            serde_json::from_slice(rooms.get("lab").unwrap().unwrap().value()).unwrap();
+        assert_eq!(lab["order"], 0);
+    }
+}
