@@ -149,8 +149,8 @@ pub async fn index_page(
         .hub
         .read()
         .state
-        .rooms
-        .values()
+        .rooms_in_order()
+        .into_iter()
         .map(|r| serde_json::json!({"id": r.id, "name": r.name, "names": r.names}))
         .collect();
     render(
