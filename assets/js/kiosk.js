@@ -527,6 +527,7 @@ function fitNames() {
   if (!names.length) return;
   for (const name of names) {
     name.style.fontSize = "";
+    name.style.minHeight = "";
     name.classList.remove("k-break");
   }
   const over = (name) => {
@@ -541,6 +542,9 @@ function fitNames() {
   for (const name of names) {
     if (name.scrollWidth > name.clientWidth + 0.5) name.classList.add("k-break");
   }
+  // One height for all (the tallest fits, so all do): the drawings stay in line.
+  const tallest = Math.max(...names.map((name) => name.getBoundingClientRect().height));
+  for (const name of names) name.style.minHeight = `${tallest}px`;
 }
 
 // ---------------------------------------------------------------------------------------------

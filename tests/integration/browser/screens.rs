@@ -527,6 +527,9 @@ async fn order_colour_and_picture_set_in_admin_show_on_the_kiosk_and_the_display
     kiosk
         .wait_visible(r#"button[data-priority="normal"]"#, PAGE)
         .await;
+    let _ = kiosk
+        .screenshot(std::path::Path::new("/tmp/screens-kiosk-priority.png"))
+        .await;
     kiosk.close().await;
 
     // The display: the lab counter first, in the lab's colour.
