@@ -20,7 +20,8 @@ const SILENT = settings.sound === false;
 
 const FLASH_MS = 6000;          // how long a called room's tile flashes
 const RECENT_MAX = 7;           // last calls shown
-const NAME_MIN_PX = () => Math.max(16, window.innerHeight * 0.045); // a room name's smallest size
+const vmin = () => Math.min(window.innerWidth, window.innerHeight) / 100;
+const NAME_MIN_PX = () => Math.max(16, 4.5 * vmin()); // a room name's smallest size (CSS: 4.5vmin)
 const PENDING_MAX = 6;          // announcements waiting their turn, at most
 const OLD_CALL_MS = 90_000;     // a call older than this (replayed after an outage) is not announced
 
@@ -166,7 +167,7 @@ function fitNames() {
   }
   // Every tile keeps room for the longest name's lines, so the numbers line up.
   ui.tiles.dataset.nameLines = String(Math.min(lines, 3));
-  for (const item of recentPool) fit(item.room, window.innerHeight * 0.024, 2);
+  for (const item of recentPool) fit(item.room, 2.4 * vmin(), 2);
 }
 
 /**
@@ -214,10 +215,11 @@ function layout() {
     const h = (height - gap * (rows - 1)) / rows;
     const options = [["tall", Math.min(h * 0.4, w * 0.3)]];
     if (w / h >= 2.2) options.push(["wide", Math.min(h * 0.62, w * 0.19)]);
-    // Fewer empty cells read better; a tile too narrow for a name is a last resort.
+    // Fewer empty cells read better; a tile too narrow for a name is a last resort (a wide
+    // tile gives the name half its width).
     const fill = n / (cols * rows);
-    const narrow = w < nameWidth ? 0.4 : 1;
     for (const [shape, size] of options) {
+      const narrow = (shape === "wide" ? w / 2 : w) < nameWidth ? 0.4 : 1;
       const score = size * narrow * (0.85 + 0.15 * fill);
       if (!best || score > best.score * 1.02) best = { cols, shape, score };
     }
@@ -310,7 +312,7 @@ function renderRecent(queue) {
     ui.recent.replaceChildren(...wanted);
   }
   ui.recentEmpty.hidden = calls.length > 0;
-  for (const item of recentPool.slice(0, calls.length)) fit(item.room, window.innerHeight * 0.024, 2);
+  for (const item of recentPool.slice(0, calls.length)) fit(item.room, 2.4 * vmin(), 2);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ pub async fn rooms_list(state: web::Data<AppState>) -> HttpResponse {
     let published = state.hub.read();
     let rooms: Vec<RoomView> = published
         .state
-        .rooms
-        .values()
+        .rooms_in_order()
+        .into_iter()
         .map(|r| view::room_view(&published.state, r, state.hub.policy(), now))
         .collect();
     HttpResponse::Ok().json(rooms)

@@ -248,6 +248,18 @@ async fn a_twelve_room_display_at_1080p_shows_every_name_and_count_whole_and_lar
         .await;
     let measured = small.js(MEASURE_DISPLAY, vec![]).await;
     assert_legible("1366x768 hi", &measured, 12, 30.0, 28.0);
+    small.close().await;
+
+    // A portrait TV (1080x1920): the same sizes.
+    let tall = driver.session(1080, 1920).await;
+    tall.goto(&server.url("/display?lang=en&sound=off")).await;
+    tile_rooms(&tall, 12).await;
+    let _ = tall
+        .screenshot(std::path::Path::new("/tmp/screens-display-12-portrait.png"))
+        .await;
+    let measured = tall.js(MEASURE_DISPLAY, vec![]).await;
+    assert_legible("1080x1920 en", &measured, 12, 48.0, 28.0);
+    tall.close().await;
 
     // One department: the rooms that call the lab (room-2 and the lab counter), two tiles
     // side by side; a chosen list of rooms in its own order.
@@ -263,7 +275,6 @@ async fn a_twelve_room_display_at_1080p_shows_every_name_and_count_whole_and_lar
     let measured = display.js(MEASURE_DISPLAY, vec![]).await;
     assert_legible("three rooms", &measured, 3, 48.0, 28.0);
     display.close().await;
-    small.close().await;
 }
 
 /// Waits for `n` tiles; returns their rooms in page order.
