@@ -525,9 +525,10 @@ const LEAST_PX = 18;
 function fitNames() {
   const names = [...screen.querySelectorAll(".k-service-name")];
   if (!names.length) return;
+  const texts = names.map((name) => name.closest(".k-text"));
+  for (const text of texts) text.style.minHeight = "";
   for (const name of names) {
     name.style.fontSize = "";
-    name.style.minHeight = "";
     name.classList.remove("k-break");
   }
   const over = (name) => {
@@ -542,9 +543,10 @@ function fitNames() {
   for (const name of names) {
     if (name.scrollWidth > name.clientWidth + 0.5) name.classList.add("k-break");
   }
-  // One height for all (the tallest fits, so all do): the drawings stay in line.
-  const tallest = Math.max(...names.map((name) => name.getBoundingClientRect().height));
-  for (const name of names) name.style.minHeight = `${tallest}px`;
+  // One height for all (the tallest fits, so all do; a closed service's note counts): the
+  // drawings stay in line.
+  const tallest = Math.max(...texts.map((text) => text.getBoundingClientRect().height));
+  for (const text of texts) text.style.minHeight = `${tallest}px`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -378,6 +378,11 @@ async fn eight_services_fit_a_small_kiosk_whole_in_english_and_hindi() {
     let _one = ONE_AT_A_TIME.lock().await;
     let server = Server::spawn().await;
     add_services(&server).await;
+    // one closed, with the note saying so under its name
+    let (status, body) = server
+        .post_json("/api/v1/services/dental/close", None)
+        .await;
+    assert_eq!(status, 200, "{body}");
     let mut driver = Driver::start().await;
     for (width, height) in [(800, 480), (1024, 600), (1280, 800)] {
         let kiosk = driver.session(width, height).await;
