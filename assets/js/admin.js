@@ -325,35 +325,88 @@ function namesFrom(root, base = {}) {
   return names;
 }
 
+/** The pictures a service may have (the kiosk draws them), as the server knows them. */
+const SERVICE_ICONS = ["stethoscope", "lab", "pill", "tooth", "eye", "child", "syringe", "scan", "heart", "card", "desk"];
+const TONES = 6;
+
+/** Up and down buttons: move `list[index]` one place; every place after is saved as `order`. */
+function orderCell(kind, list, index) {
+  const item = list[index];
+  const button = (delta, label, glyph) => el("button", {
+    type: "button", class: "btn btn-small btn-quiet btn-move", "data-action": delta < 0 ? "up" : "down",
+    "data-key": `${kind}-${delta < 0 ? "up" : "down"}:${item.id}`,
+    "aria-label": t(label, { name: item.name }), title: t(label, { name: item.name }),
+    disabled: index + delta < 0 || index + delta >= list.length,
+    onclick: () => move(kind, list, index, delta),
+  }, glyph);
+  return el("td", { class: "cell-order" },
+    el("div", { class: "row-actions" }, button(-1, "admin.move_up", "▲"), button(1, "admin.move_down", "▼")));
+}
+
+async function move(kind, list, index, delta) {
+  const ids = list.map((x) => x.id);
+  [ids[index], ids[index + delta]] = [ids[index + delta], ids[index]];
+  const path = kind === "service" ? "services" : "rooms";
+  const moved = list[index];
+  await act(`${kind}:${moved.id}`, async () => {
+    for (const [place, id] of ids.entries()) {
+      if (list.find((x) => x.id === id)?.order !== place) {
+        await api("PATCH", `/api/v1/admin/${path}/${encodeURIComponent(id)}`, { order: place });
+      }
+    }
+  }, { ok: t("admin.order_saved") });
+  const again = document.querySelector(`[data-key="${kind}-${delta < 0 ? "up" : "down"}:${CSS.escape(moved.id)}"]`);
+  (again && !again.disabled ? again : document.querySelector(`[data-key="${kind}-edit:${CSS.escape(moved.id)}"]`))?.focus();
+}
+
+function toneOf(s, index) {
+  return Number.isInteger(s.tone) ? s.tone % TONES : index % TONES;
+}
+
+function lookCell(s, index) {
+  const tone = toneOf(s, index);
+  return el("td", { class: "cell-look" },
+    el("span", { class: `tone-dot tone-${tone}`, "aria-hidden": "true" }),
+    el("span", {}, t(`admin.tone_${tone}`)),
+    el("span", { class: "cell-sub" }, s.icon ? t(`admin.icon_${s.icon}`) : t("admin.icon_auto")));
+}
+
 function renderServices() {
   $("services-head").replaceChildren(
+    el("th", { scope: "col" }, t("admin.order")),
     el("th", { scope: "col" }, t("admin.prefix")),
     el("th", { scope: "col" }, t("admin.name")),
     ...nameHeads(),
+    el("th", { scope: "col" }, t("admin.look")),
+    el("th", { scope: "col" }, t("admin.ask_priority")),
     el("th", { scope: "col" }, t("admin.carry_over")),
     el("th", { scope: "col" }, t("admin.state")),
     el("th", { scope: "col" }, el("span", { class: "sr-only" }, t("admin.actions"))));
   const body = $("services-body");
   const editing = body.querySelector("tr.is-editing");
-  body.replaceChildren(...state.data.services.map((s) => {
+  const list = state.data.services;
+  body.replaceChildren(...list.map((s, index) => {
     if (state.editing.service === s.id) {
-      return editing?.dataset.service === s.id ? editing : serviceEditRow(s);
+      return editing?.dataset.service === s.id ? editing : serviceEditRow(s, index);
     }
-    return serviceRow(s);
+    return serviceRow(s, index);
   }));
   if (state.editing.service && !state.data.services.some((s) => s.id === state.editing.service)) {
     state.editing.service = null;
   }
 }
 
-function serviceRow(s) {
+function serviceRow(s, index) {
   const reopens = !s.active && s.reopens_at
     ? el("span", { class: "cell-sub" }, t("admin.reopens", { time: formatTime(s.reopens_at, ZONE, boot.lang, false) }))
     : null;
   return el("tr", { dataset: { service: s.id }, class: s.active ? null : "is-closed" },
+    orderCell("service", state.data.services, index),
     el("td", {}, el("span", { class: "prefix-chip" }, s.prefix)),
     el("td", {}, el("span", { class: "cell-name" }, s.name), el("span", { class: "cell-sub" }, s.id)),
     ...namesCells(s),
+    lookCell(s, index),
+    el("td", {}, yesNo(s.ask_priority !== false)),
     el("td", {}, yesNo(s.carry_over)),
     el("td", {}, el("span", { class: `pill ${s.active ? "pill-open" : "pill-closed"}` },
       s.active ? t("admin.open") : t("admin.closed")), reopens),
@@ -373,7 +426,7 @@ function serviceRow(s) {
       noteSpan(`service:${s.id}`)));
 }
 
-function serviceEditRow(s) {
+function serviceEditRow(s, index) {
   const row = el("tr", { dataset: { service: s.id }, class: "is-editing" });
   const save = () => {
     const change = {
@@ -381,6 +434,9 @@ function serviceEditRow(s) {
       prefix: row.querySelector("#service-edit-prefix").value.trim().toUpperCase(),
       carry_over: row.querySelector("#service-edit-carry").checked,
       names: namesFrom(row, s.names),
+      tone: Number(row.querySelector("#service-edit-tone").value),
+      icon: row.querySelector("#service-edit-icon").value,
+      ask_priority: row.querySelector("#service-edit-ask").checked,
     };
     act(`service:${s.id}`, () => api("PATCH", `/api/v1/admin/services/${encodeURIComponent(s.id)}`, change), {
       onOk: () => { state.editing.service = null; },
@@ -391,7 +447,9 @@ function serviceEditRow(s) {
     if (e.key === "Escape") { e.preventDefault(); cancel(); }
     if (e.key === "Enter" && e.target.tagName === "INPUT" && e.target.type !== "checkbox") { e.preventDefault(); save(); }
   });
+  const tone = toneOf(s, index);
   row.append(
+    orderCell("service", state.data.services, index),
     el("td", {}, el("input", { id: "service-edit-prefix", class: "input-prefix", maxlength: "3", value: s.prefix,
       autocomplete: "off", "aria-label": t("admin.prefix") })),
     el("td", {}, el("input", { id: "service-edit-name", maxlength: "60", value: s.name, autocomplete: "off",
@@ -399,6 +457,15 @@ function serviceEditRow(s) {
     ...extraLanguages().map((code) => el("td", {}, el("input", { lang: code, "data-lang": code, maxlength: "60",
       value: s.names?.[code] ?? "", autocomplete: "off",
       "aria-label": t("admin.name_in", { language: languageName(code) }) }))),
+    el("td", { class: "cell-look" },
+      el("select", { id: "service-edit-tone", "aria-label": t("admin.tone") },
+        Array.from({ length: TONES }, (_, i) => el("option", { value: String(i), selected: i === tone }, t(`admin.tone_${i}`)))),
+      el("select", { id: "service-edit-icon", "aria-label": t("admin.icon") },
+        el("option", { value: "", selected: !s.icon }, t("admin.icon_auto")),
+        SERVICE_ICONS.map((name) => el("option", { value: name, selected: s.icon === name }, t(`admin.icon_${name}`))))),
+    el("td", {}, el("label", { class: "check", title: t("admin.ask_priority_hint") },
+      el("input", { id: "service-edit-ask", type: "checkbox", checked: s.ask_priority !== false }),
+      el("span", { class: "sr-only" }, t("admin.ask_priority")))),
     el("td", {}, el("label", { class: "check" }, el("input", { id: "service-edit-carry", type: "checkbox",
       checked: s.carry_over }), el("span", { class: "sr-only" }, t("admin.carry_over")))),
     el("td", {}, el("span", { class: `pill ${s.active ? "pill-open" : "pill-closed"}` },
@@ -444,6 +511,7 @@ function setUpServiceForm() {
       name: $("service-add-name").value.trim(),
       prefix: $("service-add-prefix").value.trim().toUpperCase(),
       carry_over: $("service-add-carry").checked,
+      ask_priority: $("service-add-ask").checked,
       names: namesFrom($("service-add-names")),
     };
     for (const [lang, name] of Object.entries(body.names)) if (!name) delete body.names[lang];
@@ -469,6 +537,7 @@ function checkedValues(root, name) {
 
 function renderRooms() {
   $("rooms-head").replaceChildren(
+    el("th", { scope: "col" }, t("admin.order")),
     el("th", { scope: "col" }, t("admin.name")),
     ...nameHeads(),
     el("th", { scope: "col" }, t("admin.room_services")),
@@ -477,9 +546,9 @@ function renderRooms() {
     el("th", { scope: "col" }, el("span", { class: "sr-only" }, t("admin.actions"))));
   const body = $("rooms-body");
   const editing = body.querySelector("tr.is-editing");
-  body.replaceChildren(...state.data.rooms.map((r) => {
-    if (state.editing.room === r.id) return editing?.dataset.room === r.id ? editing : roomEditRow(r);
-    return roomRow(r);
+  body.replaceChildren(...state.data.rooms.map((r, index) => {
+    if (state.editing.room === r.id) return editing?.dataset.room === r.id ? editing : roomEditRow(r, index);
+    return roomRow(r, index);
   }));
   if (state.editing.room && !state.data.rooms.some((r) => r.id === state.editing.room)) state.editing.room = null;
 }
@@ -489,8 +558,9 @@ function chips(items, empty) {
   return el("ul", { class: "chips" }, items.map((item) => el("li", { class: "chip" }, item)));
 }
 
-function roomRow(r) {
+function roomRow(r, index) {
   return el("tr", { dataset: { room: r.id }, class: r.open ? null : "is-closed" },
+    orderCell("room", state.data.rooms, index),
     el("td", {}, el("span", { class: "cell-name" }, r.name), el("span", { class: "cell-sub" }, r.id)),
     ...namesCells(r),
     el("td", { class: "cell-services" }, chips(r.services.map(serviceLabel), t("admin.none"))),
@@ -505,7 +575,7 @@ function roomRow(r) {
       noteSpan(`room:${r.id}`)));
 }
 
-function roomEditRow(r) {
+function roomEditRow(r, index) {
   const row = el("tr", { dataset: { room: r.id }, class: "is-editing" });
   const doctorNames = [...new Set([...doctors(), ...r.doctors])];
   const save = () => {
@@ -525,6 +595,7 @@ function roomEditRow(r) {
     if (e.key === "Enter" && e.target.tagName === "INPUT" && e.target.type !== "checkbox") { e.preventDefault(); save(); }
   });
   row.append(
+    orderCell("room", state.data.rooms, index),
     el("td", {}, el("input", { id: "room-edit-name", maxlength: "60", value: r.name, autocomplete: "off",
       "aria-label": t("admin.name") }), el("span", { class: "cell-sub" }, r.id)),
     ...extraLanguages().map((code) => el("td", {}, el("input", { lang: code, "data-lang": code, maxlength: "60",

@@ -9,14 +9,19 @@
 import { boot, t, el, Live, lockDown, localName } from "./live.js";
 
 const settings = boot.settings ?? {};
+// ?rooms=room-1,room-3: these rooms, in this order; ?services=lab: the rooms that call a
+// service of these (one department). Neither: every room, in the clinic's order.
 const WANTED = Array.isArray(settings.rooms) ? settings.rooms.map(String) : [];
+const WANTED_SERVICES = Array.isArray(settings.services) ? settings.services.map(String) : [];
 const ANNOUNCE = Object.entries(settings.announce ?? {});
 const SERVER_VOICE = settings.voice === true;
 // ?sound=off: a silent display (a TV without speakers, or the waitless machine speaks itself).
 const SILENT = settings.sound === false;
 
 const FLASH_MS = 6000;          // how long a called room's tile flashes
-const RECENT_MAX = 8;           // last calls shown
+const RECENT_MAX = 7;           // last calls shown
+const vmin = () => Math.min(window.innerWidth, window.innerHeight) / 100;
+const NAME_MIN_PX = () => Math.max(16, 4.5 * vmin()); // a room name's smallest size (CSS: 4.5vmin)
 const PENDING_MAX = 6;          // announcements waiting their turn, at most
 const OLD_CALL_MS = 90_000;     // a call older than this (replayed after an outage) is not announced
 
@@ -89,8 +94,11 @@ let awaitingTruth = false;
 
 function shownRooms(queue) {
   const rooms = queue.rooms ?? [];
-  if (WANTED.length === 0) return rooms;
-  return WANTED.map((id) => rooms.find((r) => r.id === id)).filter(Boolean);
+  if (WANTED.length > 0) return WANTED.map((id) => rooms.find((r) => r.id === id)).filter(Boolean);
+  if (WANTED_SERVICES.length > 0) {
+    return rooms.filter((r) => (r.services ?? []).some((s) => WANTED_SERVICES.includes(s)));
+  }
+  return rooms;
 }
 
 function isShown(roomId) {
@@ -103,16 +111,25 @@ function buildTiles(rooms) {
   const nodes = rooms.map((room) => {
     const name = el("div", { class: "room-name" });
     const number = el("div", { class: "serving-number", "data-len": "4" }, "—");
+    // One line for the room's status ("On break"), empty until a room has one.
+    const status = el("div", { class: "room-status" });
     const foot = el("div", { class: "room-foot" });
-    const root = el("article", { class: "tile", "data-room": room.id }, name,
-      el("div", { class: "number-box" }, number), foot);
-    tiles.set(room.id, { root, name, number, foot, flashTimer: null });
+    const root = el("article", { class: "tile", "data-room": room.id, "data-tone": toneOf(room) }, name,
+      el("div", { class: "number-box" }, number), status, foot);
+    tiles.set(room.id, { root, name, number, status, foot, flashTimer: null });
     return root;
   });
   ui.tiles.replaceChildren(...nodes);
   ui.tiles.dataset.count = String(nodes.length);
+  ui.app.dataset.density = nodes.length >= 7 ? "many" : "few";
   ui.noRooms.hidden = nodes.length > 0;
   layout();
+}
+
+/** The colour of a room: its first service's (set in /admin, kept when services change). */
+function toneOf(room) {
+  const first = (lastQueue?.services ?? []).find((s) => s.id === room.services?.[0]);
+  return Number.isInteger(first?.tone) ? String(first.tone % 6) : "";
 }
 
 function setText(node, text) {
@@ -138,12 +155,51 @@ function renderTile(room) {
   else if (room.paused === true) foot = t("display.on_break");
   else if (room.waiting > 0) foot = t("display.waiting_count", { n: room.waiting });
   setText(tile.foot, foot);
+  tile.root.classList.toggle("has-foot", foot !== "");
+}
+
+/**
+ * Room names are never cut: they wrap (two lines at most at the normal size); a word too long
+ * for its tile makes that tile's name smaller, down to the smallest size, and only then breaks.
+ */
+function fitNames() {
+  let lines = 1;
+  for (const tile of tiles.values()) {
+    lines = Math.max(lines, fit(tile.name, NAME_MIN_PX(), 2));
+  }
+  // Every tile keeps room for the longest name's lines, so the numbers line up.
+  ui.tiles.dataset.nameLines = String(Math.min(lines, 3));
+  for (const item of recentPool) fit(item.room, 2.4 * vmin(), 2);
+}
+
+/**
+ * Makes `node`'s text fit its width at no less than `least` px: smaller while a word is too
+ * wide or it takes more than `maxLines` lines, and only at `least` broken inside words.
+ * Returns how many lines it takes.
+ */
+function fit(node, least, maxLines) {
+  node.style.fontSize = "";
+  node.classList.remove("break");
+  if (!node.textContent) return 1;
+  let size = parseFloat(getComputedStyle(node).fontSize);
+  const lineHeight = () => parseFloat(getComputedStyle(node).lineHeight) || size * 1.15;
+  const range = document.createRange();
+  range.selectNodeContents(node);
+  const lines = () => Math.round(range.getBoundingClientRect().height / lineHeight()) || 1;
+  const tooBig = () => node.scrollWidth > node.clientWidth + 0.5 || lines() > maxLines;
+  while (tooBig() && size > least) {
+    size = Math.max(least, size * 0.93);
+    node.style.fontSize = `${size}px`;
+  }
+  if (node.scrollWidth > node.clientWidth + 0.5) node.classList.add("break");
+  return lines();
 }
 
 /**
  * Picks the arrangement that gives the biggest serving numbers: how many columns, and whether
  * the tiles are "tall" (name above the number) or "wide" (name beside it, for flat tiles).
- * The estimates follow the font sizes in display.css (four characters of about 0.62 em).
+ * Every tile has the same size: an incomplete last row is centred, never stretched. A tile must
+ * stay wide enough for a room name of about ten letters at the smallest name size.
  */
 function layout() {
   const n = tiles.size;
@@ -152,32 +208,39 @@ function layout() {
   const width = ui.tiles.clientWidth;
   const height = ui.tiles.clientHeight;
   if (!width || !height) return;
-  let best = { cols: 1, shape: "tall", size: 0 };
-  for (let cols = 1; cols <= Math.min(n, 8); cols++) {
+  const nameWidth = NAME_MIN_PX() * 6.2;
+  let best = null;
+  for (let cols = 1; cols <= Math.min(n, 6); cols++) {
     const rows = Math.ceil(n / cols);
-    if (rows > 8) continue;
+    if (rows > 6) continue;
     const w = (width - gap * (cols - 1)) / cols;
     const h = (height - gap * (rows - 1)) / rows;
-    const options = [["tall", Math.min(h * 0.48, w * 0.33)]];
-    if (w / h >= 2) options.push(["wide", Math.min(h * 0.7, w * 0.205)]);
-    // Tiles of one size read better than a grid with a stretched last tile.
-    const uneven = cols * rows > n ? 0.9 : 1;
+    const options = [["tall", Math.min(h * 0.4, w * 0.3)]];
+    if (w / h >= 2.2) options.push(["wide", Math.min(h * 0.62, w * 0.19)]);
+    // Fewer empty cells read better; a tile too narrow for a name is a last resort (a wide
+    // tile gives the name half its width).
+    const fill = n / (cols * rows);
     for (const [shape, size] of options) {
-      if (size * uneven > best.size * 1.02) best = { cols, shape, size: size * uneven };
+      const narrow = (shape === "wide" ? w / 2 : w) < nameWidth ? 0.4 : 1;
+      const score = size * narrow * (0.85 + 0.15 * fill);
+      if (!best || score > best.score * 1.02) best = { cols, shape, score };
     }
   }
   const rows = Math.ceil(n / best.cols);
   ui.tiles.dataset.cols = String(best.cols);
   ui.tiles.dataset.rows = String(rows);
   ui.tiles.dataset.shape = best.shape;
-  // An incomplete last row: its last tile takes the empty cells, so no hole is left.
+  // Two grid columns per tile, so that a shorter last row can start half a tile in.
+  ui.tiles.style.gridTemplateColumns = `repeat(${best.cols * 2}, minmax(0, 1fr))`;
+  ui.tiles.style.gridTemplateRows = `repeat(${rows}, minmax(0, 1fr))`;
   const empty = best.cols * rows - n;
+  const lastRowStart = n - (best.cols - empty);
   let i = 0;
   for (const tile of tiles.values()) {
+    tile.root.style.gridColumn = i === lastRowStart && empty > 0 ? `${empty + 1} / span 2` : "span 2";
     i += 1;
-    if (i === n && empty > 0) tile.root.dataset.span = String(empty + 1);
-    else delete tile.root.dataset.span;
   }
+  fitNames();
 }
 
 if (typeof ResizeObserver === "function") {
@@ -220,15 +283,20 @@ const recentPool = Array.from({ length: RECENT_MAX }, () => {
   const room = el("span", { class: "rc-room" });
   // The time is drawn from data-time by CSS: the item's text stays "A042 → Room 2".
   const time = el("span", { class: "rc-time", "aria-hidden": "true" });
-  const li = el("li", { class: "recent-call" }, number,
+  const li = el("li", { class: "recent-call" },
+    el("span", { class: "rc-when" }, number, time),
     el("span", { class: "rc-arrow", "aria-hidden": "true" }, " → "),
-    el("span", { class: "rc-where" }, room, time));
+    room);
   return { li, number, room, time };
 });
 
+/** Only real calls: a ticket being served or served; not one that did not come, was cancelled
+ * or went back to waiting. Served ones are shown dimmed, never as the current call. */
+const SHOWN_CALLS = new Set(["called", "done"]);
+
 function renderRecent(queue) {
   const calls = (queue.recent_calls ?? [])
-    .filter((call) => isShown(call.room))
+    .filter((call) => isShown(call.room) && SHOWN_CALLS.has(call.state ?? "called"))
     .slice(0, RECENT_MAX);
   calls.forEach((call, i) => {
     const item = recentPool[i];
@@ -237,7 +305,8 @@ function renderRecent(queue) {
     const at = Date.parse(call.called_at);
     item.time.dataset.time = Number.isFinite(at) ? timeOfCall.format(new Date(at)) : "";
     item.li.dataset.ticket = String(call.ticket);
-    item.li.classList.toggle("latest", i === 0);
+    item.li.dataset.state = call.state ?? "called";
+    item.li.classList.toggle("latest", i === 0 && item.li.dataset.state === "called");
   });
   const wanted = recentPool.slice(0, calls.length).map((item) => item.li);
   const current = Array.from(ui.recent.children);
@@ -245,6 +314,7 @@ function renderRecent(queue) {
     ui.recent.replaceChildren(...wanted);
   }
   ui.recentEmpty.hidden = calls.length > 0;
+  for (const item of recentPool.slice(0, calls.length)) fit(item.room, 2.4 * vmin(), 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,12 +325,13 @@ function render(queue) {
   if (queue.clinic?.name) setText(ui.clinic, queue.clinic.name);
   const rooms = shownRooms(queue);
   roomsById = new Map((queue.rooms ?? []).map((r) => [r.id, r]));
-  const key = rooms.map((r) => r.id).join(",");
+  const key = rooms.map((r) => `${r.id}:${toneOf(r)}`).join(",");
   if (key !== tilesKey) {
     tilesKey = key;
     buildTiles(rooms);
   }
   for (const room of rooms) renderTile(room);
+  fitNames();
   renderRecent(queue);
   renderMessage(queue);
   if (awaitingTruth) {

@@ -313,8 +313,10 @@ function service() {
   const list = services();
   const grid = el("div", { class: "k-grid k-services", "data-count": list.length });
   list.forEach((s, index) => {
-    const drawing = serviceIcon(s);
-    const badge = el("span", { class: `k-badge k-tone-${index % PALETTE}` },
+    // The admin's picture and colour (kept when services are added); else from the name.
+    const drawing = ICONS[s.icon] ? s.icon : serviceIcon(s);
+    const tone = Number.isInteger(s.tone) ? s.tone % PALETTE : index % PALETTE;
+    const badge = el("span", { class: `k-badge k-tone-${tone}`, "data-tone": tone },
       drawing ? icon(drawing) : el("span", { class: "k-badge-letter" }, s.prefix));
     grid.append(el("button", {
       type: "button",
@@ -340,7 +342,8 @@ function chooseService(id) {
   state.service = id;
   state.notice = null;
   state.key = state.key ?? newKey();
-  if (setting("priority")) {
+  // The question is the kiosk's setting, and each service may skip it (billing, pharmacy).
+  if (setting("priority") && s.ask_priority !== false) {
     show("priority");
   } else {
     issue("normal");
@@ -509,6 +512,42 @@ function shape(grid) {
 
 function layout() {
   for (const grid of screen.querySelectorAll(".k-grid")) shape(grid);
+  fitNames();
+}
+
+/** The smallest text on the kiosk, px. */
+const LEAST_PX = 18;
+
+/**
+ * Service names are never cut: each wraps, and while it is taller than its button (or a word
+ * wider) it gets smaller, down to 18 px; only then does a word break. All names of the screen
+ * get the size of the one that needed the smallest, so the buttons read as one set.
+ */
+function fitNames() {
+  const names = [...screen.querySelectorAll(".k-service-name")];
+  if (!names.length) return;
+  const texts = names.map((name) => name.closest(".k-text"));
+  for (const text of texts) text.style.minHeight = "";
+  for (const name of names) {
+    name.style.fontSize = "";
+    name.classList.remove("k-break");
+  }
+  const over = (name) => {
+    const inner = name.closest(".k-inner");
+    return name.scrollWidth > name.clientWidth + 0.5 || inner.scrollHeight > inner.clientHeight + 0.5;
+  };
+  let size = parseFloat(getComputedStyle(names[0]).fontSize);
+  while (names.some(over) && size > LEAST_PX) {
+    size = Math.max(LEAST_PX, size * 0.94);
+    for (const name of names) name.style.fontSize = `${size}px`;
+  }
+  for (const name of names) {
+    if (name.scrollWidth > name.clientWidth + 0.5) name.classList.add("k-break");
+  }
+  // One height for all (the tallest fits, so all do; a closed service's note counts): the
+  // drawings stay in line.
+  const tallest = Math.max(...texts.map((text) => text.getBoundingClientRect().height));
+  for (const text of texts) text.style.minHeight = `${tallest}px`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,9 @@ const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
 const submit = document.getElementById("login-submit");
 
+// No administrator yet: the way in is /setup, with the code from the log.
+document.getElementById("login-setup").hidden = boot.settings.setup_open !== true;
+
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   error.hidden = true;

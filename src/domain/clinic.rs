@@ -44,6 +44,108 @@ pub struct Service {
     /// a language has none.
     #[serde(default)]
     pub names: BTreeMap<String, String>,
+    /// Its place in lists (kiosk, displays, staff pages), lowest first; ties by id. `None` only
+    /// in rows and events written before it existed ([`settle_looks`] assigns it).
+    #[serde(default)]
+    pub order: Option<u32>,
+    /// Its colour: an index into the screens' palette of [`TONES`] tones, kept when services
+    /// are added or reordered. `None` as for `order`.
+    #[serde(default)]
+    pub tone: Option<u8>,
+    /// Its picture on the kiosk, one of [`SERVICE_ICONS`]; `None`: chosen from its name.
+    #[serde(default)]
+    pub icon: Option<String>,
+    /// Whether the kiosk asks the priority question for it (else: a normal ticket at once).
+    #[serde(default = "yes")]
+    pub ask_priority: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How many colours the screens' palette has (a service's `tone` is below this).
+pub const TONES: u8 = 6;
+
+/// Highest `order` a service or room may be given.
+pub const ORDER_MAX: u32 = 9_999;
+
+/// The pictures a service may have on the kiosk.
+pub const SERVICE_ICONS: &[&str] = &[
+    "stethoscope",
+    "lab",
+    "pill",
+    "tooth",
+    "eye",
+    "child",
+    "syringe",
+    "scan",
+    "heart",
+    "card",
+    "desk",
+];
+
+/// Checks an order: 0–[`ORDER_MAX`].
+pub fn check_order(order: u32) -> Result<(), DomainError> {
+    if order <= ORDER_MAX {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidSetting(format!(
+            "order must be 0–{ORDER_MAX}"
+        )))
+    }
+}
+
+/// Checks a tone: below [`TONES`].
+pub fn check_tone(tone: u8) -> Result<(), DomainError> {
+    if tone < TONES {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidSetting(format!(
+            "tone must be 0–{}",
+            TONES - 1
+        )))
+    }
+}
+
+/// Checks an icon name: one of [`SERVICE_ICONS`].
+pub fn check_icon(icon: &str) -> Result<(), DomainError> {
+    if SERVICE_ICONS.contains(&icon) {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidSetting(format!(
+            "icon must be one of {}",
+            SERVICE_ICONS.join(", ")
+        )))
+    }
+}
+
+/// Gives every service and room without an `order` (or a service without a `tone`) the one
+/// it had before these existed: its position in id order (the tone: that position modulo
+/// [`TONES`], as the screens coloured it). Deterministic: the same rows or the same events
+/// always give the same values. Returns whether anything changed.
+pub fn settle_looks(
+    services: &mut BTreeMap<ServiceId, Service>,
+    rooms: &mut BTreeMap<RoomId, Room>,
+) -> bool {
+    let mut changed = false;
+    for (position, service) in (0u32..).zip(services.values_mut()) {
+        if service.order.is_none() {
+            service.order = Some(position);
+            changed = true;
+        }
+        if service.tone.is_none() {
+            service.tone = u8::try_from(position % u32::from(TONES)).ok();
+            changed = true;
+        }
+    }
+    for (position, room) in (0u32..).zip(rooms.values_mut()) {
+        if room.order.is_none() {
+            room.order = Some(position);
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// Checks a token prefix: 1–3 ASCII uppercase letters.
@@ -80,6 +182,10 @@ pub struct Room {
     pub last_next: Option<NextRecord>,
     /// Its recent service times.
     pub stats: ServiceTimes,
+    /// Its place in lists (displays, staff pages), lowest first; ties by id. `None` only in
+    /// rows and events written before it existed ([`settle_looks`] assigns it).
+    #[serde(default)]
+    pub order: Option<u32>,
 }
 
 impl Service {
@@ -87,12 +193,22 @@ impl Service {
     pub fn name_in(&self, lang: &str) -> &str {
         self.names.get(lang).unwrap_or(&self.name)
     }
+
+    /// Where it sorts in lists: by order, then id.
+    pub fn sort_key(&self) -> (u32, &ServiceId) {
+        (self.order.unwrap_or(u32::MAX), &self.id)
+    }
 }
 
 impl Room {
     /// Its name in language `lang`.
     pub fn name_in(&self, lang: &str) -> &str {
         self.names.get(lang).unwrap_or(&self.name)
+    }
+
+    /// Where it sorts in lists: by order, then id.
+    pub fn sort_key(&self) -> (u32, &RoomId) {
+        (self.order.unwrap_or(u32::MAX), &self.id)
     }
 
     /// Whether this room calls tickets of `service`.

@@ -120,6 +120,18 @@ pub enum Command {
         carry_over: bool,
         /// Names in other languages.
         names: std::collections::BTreeMap<String, String>,
+        /// Its place in lists (`None`: after the others).
+        #[serde(default)]
+        order: Option<u32>,
+        /// Its colour (`None`: the first one no other service has).
+        #[serde(default)]
+        tone: Option<u8>,
+        /// Its kiosk picture (`None`: chosen from its name).
+        #[serde(default)]
+        icon: Option<String>,
+        /// Whether the kiosk asks the priority question (`None`: yes).
+        #[serde(default)]
+        ask_priority: Option<bool>,
     },
     /// Rename a service, change its prefix, carry-over or translations.
     UpdateService {
@@ -138,6 +150,9 @@ pub enum Command {
         names: std::collections::BTreeMap<String, String>,
         /// The services whose tickets it calls.
         services: Vec<ServiceId>,
+        /// Its place in lists (`None`: after the others).
+        #[serde(default)]
+        order: Option<u32>,
     },
     /// Rename a room or change the services it calls.
     UpdateRoom {

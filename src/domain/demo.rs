@@ -8,21 +8,32 @@ use super::{Clinic, DomainError, Room, RoomId, Service, ServiceId, ServiceTimes}
 /// samples, and the lab's own counter.
 pub fn demo_clinic() -> Result<(Clinic, Vec<Service>, Vec<Room>), DomainError> {
     let hindi = |name: &str| BTreeMap::from([("hi".to_owned(), name.to_owned())]);
-    let service = |id: &str, name: &str, hi: &str, prefix: &str| -> Result<Service, DomainError> {
-        Ok(Service {
-            id: ServiceId::parse(id)?,
-            name: name.to_owned(),
-            prefix: prefix.to_owned(),
-            active: true,
-            carry_over: false,
-            names: hindi(hi),
-            reopens_at: None,
-        })
-    };
-    let general = service("general", "General OPD", "सामान्य ओपीडी", "A")?;
-    let lab = service("lab", "Laboratory", "प्रयोगशाला", "L")?;
-    let room = |id: &str, name: &str, hi: &str, serves: &[&Service]| -> Result<Room, DomainError> {
+    let service =
+        |id: &str, name: &str, hi: &str, prefix: &str, order: u8| -> Result<Service, DomainError> {
+            Ok(Service {
+                order: Some(order.into()),
+                tone: Some(order),
+                icon: None,
+                ask_priority: true,
+                id: ServiceId::parse(id)?,
+                name: name.to_owned(),
+                prefix: prefix.to_owned(),
+                active: true,
+                carry_over: false,
+                names: hindi(hi),
+                reopens_at: None,
+            })
+        };
+    let general = service("general", "General OPD", "सामान्य ओपीडी", "A", 0)?;
+    let lab = service("lab", "Laboratory", "प्रयोगशाला", "L", 1)?;
+    let room = |id: &str,
+                name: &str,
+                hi: &str,
+                order: u32,
+                serves: &[&Service]|
+     -> Result<Room, DomainError> {
         Ok(Room {
+            order: Some(order),
             id: RoomId::parse(id)?,
             name: name.to_owned(),
             names: hindi(hi),
@@ -35,9 +46,9 @@ pub fn demo_clinic() -> Result<(Clinic, Vec<Service>, Vec<Room>), DomainError> {
         })
     };
     let rooms = vec![
-        room("room-1", "Room 1", "कमरा 1", &[&general])?,
-        room("room-2", "Room 2", "कमरा 2", &[&general, &lab])?,
-        room("lab", "Lab counter", "लैब काउंटर", &[&lab])?,
+        room("room-1", "Room 1", "कमरा 1", 0, &[&general])?,
+        room("room-2", "Room 2", "कमरा 2", 1, &[&general, &lab])?,
+        room("lab", "Lab counter", "लैब काउंटर", 2, &[&lab])?,
     ];
     let clinic = Clinic {
         name: "Sunrise Clinic (demo)".to_owned(),

@@ -176,6 +176,9 @@ pub enum EventKind {
         names: std::collections::BTreeMap<String, String>,
         /// The services it calls.
         services: Vec<ServiceId>,
+        /// Its place in lists (`None` in events written before it existed: unchanged).
+        #[serde(default)]
+        order: Option<u32>,
     },
     /// The clinic's name, kiosk settings or pairing rule changed.
     ClinicSettingsSet {

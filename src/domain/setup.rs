@@ -64,6 +64,15 @@ pub struct ServiceChange {
     pub carry_over: Option<bool>,
     /// Names in other languages; replaces them all (an empty name removes a language).
     pub names: Option<BTreeMap<String, String>>,
+    /// Its place in lists, 0–9999 (lowest first).
+    pub order: Option<u32>,
+    /// Its colour on the screens, 0–5.
+    pub tone: Option<u8>,
+    /// Its picture on the kiosk (one of [`super::clinic::SERVICE_ICONS`]); `""`: chosen from
+    /// its name.
+    pub icon: Option<String>,
+    /// Whether the kiosk asks the priority question for it.
+    pub ask_priority: Option<bool>,
 }
 
 /// What an admin changes about a room (`None`: unchanged). Opening and closing is
@@ -77,6 +86,8 @@ pub struct RoomChange {
     pub names: Option<BTreeMap<String, String>>,
     /// The services whose tickets it calls; replaces the list.
     pub services: Option<Vec<ServiceId>>,
+    /// Its place in lists, 0–9999 (lowest first).
+    pub order: Option<u32>,
 }
 
 /// What an admin changes about the clinic (`None`: unchanged).

@@ -23,7 +23,7 @@ use super::rules::{Pick, PickReason, Starvation, pick_next, queue_order};
 use super::{
     CancelReason, Clinic, Command, DomainError, Event, EventKind, NextRecord, Origin,
     PriorityClass, Room, RoomId, Service, ServiceId, ServiceTimes, Source, Ticket, TicketId,
-    TicketState, Timestamp, check_prefix, setup,
+    TicketState, Timestamp, check_prefix, clinic, setup,
 };
 
 /// The queue's rules that the clinic configures.
@@ -205,6 +205,14 @@ fn transition(t: &Ticket, action: &'static str) -> DomainError {
     }
 }
 
+/// A kiosk picture as given: `None` or `""`: chosen from the name; else one of the known.
+fn clean_icon(icon: Option<&str>) -> Result<Option<String>, DomainError> {
+    match icon.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(icon) => clinic::check_icon(icon).map(|()| Some(icon.to_owned())),
+    }
+}
+
 fn check_idempotency_key(key: &str) -> Result<(), DomainError> {
     if (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(())
@@ -282,6 +290,57 @@ impl QueueState {
     }
 
     /// The services, each known, without repeats, in the order given.
+    /// The order a new service gets: after every other.
+    fn next_service_order(&self) -> u32 {
+        self.services
+            .values()
+            .filter_map(|s| s.order)
+            .max()
+            .map_or(0, |o| (o + 1).min(clinic::ORDER_MAX))
+    }
+
+    /// The order a new room gets: after every other.
+    fn next_room_order(&self) -> u32 {
+        self.rooms
+            .values()
+            .filter_map(|r| r.order)
+            .max()
+            .map_or(0, |o| (o + 1).min(clinic::ORDER_MAX))
+    }
+
+    /// The tone a new service gets: the first no other service has, else the least used.
+    fn free_tone(&self) -> u8 {
+        let mut used = [0usize; clinic::TONES as usize];
+        for tone in self.services.values().filter_map(|s| s.tone) {
+            if let Some(n) = used.get_mut(usize::from(tone)) {
+                *n += 1;
+            }
+        }
+        (0..clinic::TONES)
+            .min_by_key(|t| used.get(usize::from(*t)).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    /// Gives services and rooms written before `order` and `tone` existed their old places
+    /// and colours ([`clinic::settle_looks`]); the store calls it on load, replay after it.
+    pub fn settle_looks(&mut self) -> bool {
+        clinic::settle_looks(&mut self.services, &mut self.rooms)
+    }
+
+    /// Services in list order.
+    pub fn services_in_order(&self) -> Vec<&Service> {
+        let mut list: Vec<&Service> = self.services.values().collect();
+        list.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        list
+    }
+
+    /// Rooms in list order.
+    pub fn rooms_in_order(&self) -> Vec<&Room> {
+        let mut list: Vec<&Room> = self.rooms.values().collect();
+        list.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        list
+    }
+
     fn known_services(&self, services: &[ServiceId]) -> Result<Vec<ServiceId>, DomainError> {
         let mut known: Vec<ServiceId> = Vec::with_capacity(services.len());
         for id in services {
@@ -511,6 +570,10 @@ impl QueueState {
                 prefix,
                 carry_over,
                 names,
+                order,
+                tone,
+                icon,
+                ask_priority,
             } => {
                 if self.services.contains_key(service) {
                     return Err(DomainError::ServiceExists(service.clone()));
@@ -525,6 +588,16 @@ impl QueueState {
                         carry_over: *carry_over,
                         reopens_at: None,
                         names: setup::clean_names("service", names)?,
+                        order: Some(match order {
+                            Some(order) => clinic::check_order(*order).map(|()| *order)?,
+                            None => self.next_service_order(),
+                        }),
+                        tone: Some(match tone {
+                            Some(tone) => clinic::check_tone(*tone).map(|()| *tone)?,
+                            None => self.free_tone(),
+                        }),
+                        icon: clean_icon(icon.as_deref())?,
+                        ask_priority: ask_priority.unwrap_or(true),
                     },
                 }
             }
@@ -543,6 +616,20 @@ impl QueueState {
                 if let Some(names) = &change.names {
                     s.names = setup::clean_names("service", names)?;
                 }
+                if let Some(order) = change.order {
+                    clinic::check_order(order)?;
+                    s.order = Some(order);
+                }
+                if let Some(tone) = change.tone {
+                    clinic::check_tone(tone)?;
+                    s.tone = Some(tone);
+                }
+                if let Some(icon) = &change.icon {
+                    s.icon = clean_icon(Some(icon))?;
+                }
+                if let Some(ask) = change.ask_priority {
+                    s.ask_priority = ask;
+                }
                 if self.services.get(service) == Some(&s) {
                     return Ok(Decision::Unchanged);
                 }
@@ -553,10 +640,15 @@ impl QueueState {
                 name,
                 names,
                 services,
+                order,
             } => {
                 if self.rooms.contains_key(room) {
                     return Err(DomainError::RoomExists(room.clone()));
                 }
+                let order = match order {
+                    Some(order) => clinic::check_order(*order).map(|()| *order)?,
+                    None => self.next_room_order(),
+                };
                 EventKind::RoomAdded {
                     room: Room {
                         id: room.clone(),
@@ -568,6 +660,7 @@ impl QueueState {
                         serving: None,
                         last_next: None,
                         stats: ServiceTimes::default(),
+                        order: Some(order),
                     },
                 }
             }
@@ -585,7 +678,15 @@ impl QueueState {
                     Some(services) => self.known_services(services)?,
                     None => current.services.clone(),
                 };
-                if name == current.name && names == current.names && services == current.services {
+                let order = match change.order {
+                    Some(order) => clinic::check_order(order).map(|()| Some(order))?,
+                    None => current.order,
+                };
+                if name == current.name
+                    && names == current.names
+                    && services == current.services
+                    && order == current.order
+                {
                     return Ok(Decision::Unchanged);
                 }
                 EventKind::RoomUpdated {
@@ -593,6 +694,7 @@ impl QueueState {
                     name,
                     names,
                     services,
+                    order,
                 }
             }
             Command::SetClinicSettings { change } => {
@@ -1010,11 +1112,15 @@ impl QueueState {
                 name,
                 names,
                 services,
+                order,
             } => {
                 if let Some(r) = self.rooms.get_mut(room) {
                     r.name.clone_from(name);
                     r.names.clone_from(names);
                     r.services.clone_from(services);
+                    if order.is_some() {
+                        r.order = *order;
+                    }
                     touched.rooms.push(room.clone());
                 }
             }

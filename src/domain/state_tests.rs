@@ -1425,6 +1425,10 @@ fn add_service(id: &str, name: &str, prefix: &str) -> Command {
         prefix: prefix.to_owned(),
         carry_over: false,
         names: std::collections::BTreeMap::new(),
+        order: None,
+        tone: None,
+        icon: None,
+        ask_priority: None,
     }
 }
 
@@ -1480,6 +1484,7 @@ fn a_service_renamed_or_reprefixed_keeps_its_issued_numbers() {
         prefix: Some("G".to_owned()),
         carry_over: Some(true),
         names: Some([("hi".to_owned(), "ओपीडी".to_owned())].into()),
+        ..Default::default()
     }));
     let s = &desk.state.services[&service("general")];
     assert_eq!((s.name.as_str(), s.prefix.as_str()), ("OPD", "G"));
@@ -1522,6 +1527,7 @@ fn an_added_room_starts_closed_and_calls_its_services_once_opened() {
         name: "Room 4".to_owned(),
         names: std::collections::BTreeMap::new(),
         services: vec![service("lab"), service("lab")],
+        order: None,
     });
     assert_eq!(
         desk.state.rooms[&room("room-4")].services,
@@ -1542,6 +1548,7 @@ fn an_added_room_starts_closed_and_calls_its_services_once_opened() {
             name: "Room 5".to_owned(),
             names: std::collections::BTreeMap::new(),
             services: vec![service("nope")],
+            order: None,
         }),
         DomainError::ServiceNotFound(service("nope"))
     );
@@ -1551,6 +1558,7 @@ fn an_added_room_starts_closed_and_calls_its_services_once_opened() {
             name: "Again".to_owned(),
             names: std::collections::BTreeMap::new(),
             services: vec![],
+            order: None,
         }),
         DomainError::RoomExists(_)
     ));
@@ -1569,6 +1577,7 @@ fn a_room_update_changes_what_it_calls_and_keeps_who_it_serves() {
             name: Some("Cabin 1".to_owned()),
             names: None,
             services: Some(vec![service("lab")]),
+            order: None,
         },
     });
     let r = &desk.state.rooms[&room("room-1")];
@@ -1585,6 +1594,182 @@ fn a_room_update_changes_what_it_calls_and_keeps_who_it_serves() {
         Decision::Unchanged
     );
     assert_replays(&desk);
+}
+
+#[test]
+fn services_and_rooms_keep_their_order_colour_and_icon_as_others_are_added() {
+    let mut desk = Desk::new();
+    // the demo: general 0, lab 1; a new service goes after them with a colour nobody has
+    desk.event(&add_service("billing", "Billing", "B"));
+    let billing = &desk.state.services[&service("billing")];
+    assert_eq!((billing.order, billing.tone), (Some(2), Some(2)));
+    assert!(billing.ask_priority && billing.icon.is_none());
+    // one added with an id that sorts first changes nobody else's colour
+    let mut first = add_service("aaa", "Ambulance", "M");
+    if let Command::AddService {
+        order,
+        icon,
+        ask_priority,
+        ..
+    } = &mut first
+    {
+        *order = Some(0);
+        *icon = Some("heart".to_owned());
+        *ask_priority = Some(false);
+    }
+    desk.event(&first);
+    let tones: Vec<_> = desk
+        .state
+        .services_in_order()
+        .iter()
+        .map(|s| (s.id.as_str().to_owned(), s.tone))
+        .collect();
+    assert_eq!(
+        tones,
+        [
+            ("aaa".to_owned(), Some(3)),
+            ("general".to_owned(), Some(0)),
+            ("lab".to_owned(), Some(1)),
+            ("billing".to_owned(), Some(2)),
+        ]
+    );
+    let aaa = &desk.state.services[&service("aaa")];
+    assert_eq!(
+        (aaa.icon.as_deref(), aaa.ask_priority),
+        (Some("heart"), false)
+    );
+    // a change of order, tone, icon, question
+    let change = |c: super::ServiceChange| Command::UpdateService {
+        service: service("lab"),
+        change: c,
+    };
+    desk.event(&change(super::ServiceChange {
+        order: Some(9),
+        tone: Some(5),
+        icon: Some("lab".to_owned()),
+        ask_priority: Some(false),
+        ..Default::default()
+    }));
+    let lab = &desk.state.services[&service("lab")];
+    assert_eq!(
+        (lab.order, lab.tone, lab.icon.as_deref(), lab.ask_priority),
+        (Some(9), Some(5), Some("lab"), false)
+    );
+    // "" gives the automatic icon back
+    desk.event(&change(super::ServiceChange {
+        icon: Some(String::new()),
+        ..Default::default()
+    }));
+    assert_eq!(desk.state.services[&service("lab")].icon, None);
+    for bad in [
+        super::ServiceChange {
+            tone: Some(6),
+            ..Default::default()
+        },
+        super::ServiceChange {
+            order: Some(10_000),
+            ..Default::default()
+        },
+        super::ServiceChange {
+            icon: Some("unicorn".to_owned()),
+            ..Default::default()
+        },
+    ] {
+        assert!(matches!(
+            desk.refuse(&change(bad)),
+            DomainError::InvalidSetting(_)
+        ));
+    }
+    // rooms: a new one goes last; its order can change
+    desk.event(&Command::AddRoom {
+        room: room("a-room"),
+        name: "A room".to_owned(),
+        names: std::collections::BTreeMap::new(),
+        services: vec![],
+        order: None,
+    });
+    assert_eq!(desk.state.rooms[&room("a-room")].order, Some(3));
+    desk.event(&Command::UpdateRoom {
+        room: room("lab"),
+        change: super::RoomChange {
+            order: Some(0),
+            ..Default::default()
+        },
+    });
+    let rooms: Vec<_> = desk
+        .state
+        .rooms_in_order()
+        .iter()
+        .map(|r| r.id.as_str().to_owned())
+        .collect();
+    assert_eq!(rooms, ["lab", "room-1", "room-2", "a-room"]);
+    assert_replays(&desk);
+}
+
+#[test]
+fn old_events_without_order_or_tone_replay_to_the_old_id_order_and_colours() {
+    // events as waitless wrote them before services and rooms had an order, a tone, an icon
+    // and a priority question
+    let service_json = |id: &str, prefix: &str| {
+        serde_json::json!({"id": id, "name": id, "prefix": prefix, "active": true,
+            "carry_over": false, "names": {}})
+    };
+    let room_json = |id: &str| {
+        serde_json::json!({"id": id, "name": id, "names": {}, "services": [], "open": true,
+            "serving": null, "last_next": null,
+            "stats": {"samples": 0, "mean_secs": 0.0, "dev_secs": 0.0}})
+    };
+    let kinds = [
+        serde_json::json!({"kind": "clinic_seeded", "clinic": {"name": "Old"},
+            "services": [service_json("lab", "L"), service_json("general", "A")],
+            "rooms": [room_json("room-2"), room_json("lab")]}),
+        serde_json::json!({"kind": "service_added", "service": service_json("dental", "D")}),
+        serde_json::json!({"kind": "room_added", "room": room_json("room-1")}),
+        serde_json::json!({"kind": "room_updated", "room": "lab", "name": "Lab counter",
+            "names": {}, "services": []}),
+    ];
+    let mut state = QueueState::new(DAY);
+    for (seq, kind) in (1..).zip(kinds) {
+        let kind: EventKind = serde_json::from_value(kind).unwrap();
+        let at: Timestamp = "2026-11-21T08:00:00Z".parse().unwrap();
+        let event = QueueState::event(seq, at, &Origin::system(), kind);
+        state.apply(&event);
+    }
+    assert!(
+        state
+            .services
+            .values()
+            .all(|s| s.order.is_none() && s.tone.is_none())
+    );
+    assert!(state.settle_looks());
+    let services: Vec<_> = state
+        .services_in_order()
+        .iter()
+        .map(|s| (s.id.as_str().to_owned(), s.order, s.tone, s.ask_priority))
+        .collect();
+    assert_eq!(
+        services,
+        [
+            ("dental".to_owned(), Some(0), Some(0), true),
+            ("general".to_owned(), Some(1), Some(1), true),
+            ("lab".to_owned(), Some(2), Some(2), true),
+        ]
+    );
+    let rooms: Vec<_> = state
+        .rooms_in_order()
+        .iter()
+        .map(|r| (r.id.as_str().to_owned(), r.order))
+        .collect();
+    assert_eq!(
+        rooms,
+        [
+            ("lab".to_owned(), Some(0)),
+            ("room-1".to_owned(), Some(1)),
+            ("room-2".to_owned(), Some(2)),
+        ]
+    );
+    // settled once, nothing more to do
+    assert!(!state.settle_looks());
 }
 
 #[test]

@@ -392,6 +392,8 @@ impl Store {
             idempotency.insert(k.value().to_owned(), e);
         }
         state.idempotency = idempotency;
+        // Rows are migrated on open; this only covers a row restored from an older backup.
+        state.settle_looks();
         drop(txn);
         Ok(Some(Loaded {
             state,

@@ -73,15 +73,15 @@ pub async fn admin_clinic(state: web::Data<AppState>) -> Result<HttpResponse, We
     let published = state.hub.read();
     let queue = &published.state;
     let rooms = queue
-        .rooms
-        .values()
+        .rooms_in_order()
+        .into_iter()
         .map(|r| AdminRoom::of(r, &users))
         .collect();
     Ok(HttpResponse::Ok().json(AdminClinic {
         clinic: queue.clinic.clone(),
         kiosk,
         kiosk_defaults,
-        services: queue.services.values().cloned().collect(),
+        services: queue.services_in_order().into_iter().cloned().collect(),
         rooms,
         languages: state.config.screens.languages.clone(),
         audit: state.store.audit_check(),

@@ -16,7 +16,7 @@ use super::error::WebError;
 use super::state::AppState;
 use super::view::public_url;
 use crate::auth::screen::ScreenKind;
-use crate::domain::RoomId;
+use crate::domain::{RoomId, ServiceId};
 use crate::i18n::Catalog;
 
 /// `?lang=` and the page's own parameters.
@@ -26,6 +26,8 @@ pub struct PageQuery {
     pub lang: Option<String>,
     /// Display: the rooms to show, `r1,r2`.
     pub rooms: Option<String>,
+    /// Display: show the rooms that call these services (one department), `lab,xray`.
+    pub services: Option<String>,
     /// Staff console: the room to open.
     pub room: Option<String>,
     /// Display: `off` for a silent display (no chime, no voice).
@@ -152,8 +154,8 @@ pub async fn index_page(
         .hub
         .read()
         .state
-        .rooms
-        .values()
+        .rooms_in_order()
+        .into_iter()
         .map(|r| serde_json::json!({"id": r.id, "name": r.name, "names": r.names}))
         .collect();
     render(
@@ -209,7 +211,8 @@ pub async fn kiosk_page(
     )
 }
 
-/// `/display[?rooms=r1,r2][&lang=hi]`: the waiting-room display.
+/// `/display[?rooms=r1,r2|?services=s1,s2][&lang=hi]`: the waiting-room display (every room,
+/// these rooms in this order, or the rooms that call these services).
 pub async fn display_page(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -225,6 +228,14 @@ pub async fn display_page(
             .split(',')
             .filter(|r| !r.is_empty())
             .map(RoomId::parse)
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    let services: Vec<ServiceId> = match &query.services {
+        Some(list) => list
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(ServiceId::parse)
             .collect::<Result<_, _>>()?,
         None => Vec::new(),
     };
@@ -254,6 +265,7 @@ pub async fn display_page(
         "display.now_serving",
         serde_json::json!({
             "rooms": rooms,
+            "services": services,
             "announce": announce,
             "voice": state.speech.available(),
             "sound": query.sound.as_deref() != Some("off"),
@@ -433,7 +445,7 @@ pub async fn login_page(
         "login",
         catalog,
         "login.title",
-        serde_json::json!({ "next": next }),
+        serde_json::json!({ "next": next, "setup_open": state.setup.code().is_some() }),
     )
 }
 

@@ -25,8 +25,8 @@ pub async fn rooms_list(state: web::Data<AppState>) -> HttpResponse {
     let published = state.hub.read();
     let rooms: Vec<RoomView> = published
         .state
-        .rooms
-        .values()
+        .rooms_in_order()
+        .into_iter()
         .map(|r| view::room_view(&published.state, r, state.hub.policy(), now))
         .collect();
     HttpResponse::Ok().json(rooms)
@@ -307,6 +307,9 @@ pub struct NewRoom {
     #[serde(default)]
     #[schema(value_type = Vec<String>)]
     pub services: Vec<ServiceId>,
+    /// Its place in lists, 0–9999 (default: after the others).
+    #[serde(default)]
+    pub order: Option<u32>,
 }
 
 /// Adds a room (closed: it is opened from the staff console when someone sits there).
@@ -325,6 +328,7 @@ pub async fn room_add(
         name: body.name,
         names: body.names,
         services: body.services,
+        order: body.order,
     };
     state.execute(command, actor.origin(Source::Staff)).await?;
     let room = view::admin_room_now(&state, &id).await?;

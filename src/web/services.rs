@@ -17,7 +17,14 @@ use crate::domain::{Command, Service, ServiceChange, ServiceId, Source};
 #[utoipa::path(get, path = "/api/v1/services", tag = "clinic",
     responses((status = 200, body = Vec<Service>)))]
 pub async fn services_list(state: web::Data<AppState>) -> HttpResponse {
-    let services: Vec<Service> = state.hub.read().state.services.values().cloned().collect();
+    let services: Vec<Service> = state
+        .hub
+        .read()
+        .state
+        .services_in_order()
+        .into_iter()
+        .cloned()
+        .collect();
     HttpResponse::Ok().json(services)
 }
 
@@ -98,6 +105,19 @@ pub struct NewService {
     /// Names in other languages.
     #[serde(default)]
     pub names: BTreeMap<String, String>,
+    /// Its place in lists, 0–9999 (default: after the others).
+    #[serde(default)]
+    pub order: Option<u32>,
+    /// Its colour on the screens, 0–5 (default: one no other service has).
+    #[serde(default)]
+    pub tone: Option<u8>,
+    /// Its kiosk picture: `stethoscope`, `lab`, `pill`, `tooth`, `eye`, `child`, `syringe`,
+    /// `scan`, `heart`, `card` or `desk` (default: chosen from its name).
+    #[serde(default)]
+    pub icon: Option<String>,
+    /// Whether the kiosk asks the priority question (default: yes).
+    #[serde(default)]
+    pub ask_priority: Option<bool>,
 }
 
 /// Adds a service (open at once; give it to a room so that it gets called).
@@ -117,13 +137,18 @@ pub async fn service_add(
         prefix: body.prefix,
         carry_over: body.carry_over,
         names: body.names,
+        order: body.order,
+        tone: body.tone,
+        icon: body.icon,
+        ask_priority: body.ask_priority,
     };
     state.execute(command, actor.origin(Source::Staff)).await?;
     let service = state.hub.read().state.service(&id)?.clone();
     Ok(HttpResponse::Created().json(service))
 }
 
-/// Renames a service, changes its prefix, carry-over or translated names.
+/// Renames a service, changes its prefix, carry-over, translated names, order, colour, kiosk
+/// picture or priority question.
 #[utoipa::path(patch, path = "/api/v1/admin/services/{id}", tag = "admin",
     params(("id" = String, Path, description = "service id")), request_body = ServiceChange,
     responses((status = 200, body = Service), (status = 404, body = ErrorBody),

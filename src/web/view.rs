@@ -112,6 +112,8 @@ pub struct RoomView {
     pub names: std::collections::BTreeMap<String, String>,
     /// Services it calls.
     pub services: Vec<ServiceId>,
+    /// Its place in lists (rooms come in this order).
+    pub order: Option<u32>,
     /// Whether it is calling.
     pub open: bool,
     /// On break: open, but calling nobody until it resumes (displays show "On break").
@@ -157,9 +159,9 @@ pub struct QueueView {
     pub day: Date,
     /// Clinic settings.
     pub clinic: Clinic,
-    /// Services.
+    /// Services, in list order.
     pub services: Vec<Service>,
-    /// Rooms.
+    /// Rooms, in list order.
     pub rooms: Vec<RoomView>,
     /// Waiting tickets, by service, in the order they will be called.
     pub waiting: Vec<TicketView>,
@@ -190,6 +192,7 @@ pub fn room_view(state: &QueueState, room: &Room, policy: &Policy, now: Timestam
         name: room.name.clone(),
         names: room.names.clone(),
         services: room.services.clone(),
+        order: room.order,
         open: room.open,
         paused: room.paused,
         serving,
@@ -244,10 +247,10 @@ pub fn queue_view(published: &Published, policy: &Policy, now: Timestamp) -> Que
         seq: published.seq,
         day: state.day,
         clinic: state.clinic.clone(),
-        services: state.services.values().cloned().collect(),
+        services: state.services_in_order().into_iter().cloned().collect(),
         rooms: state
-            .rooms
-            .values()
+            .rooms_in_order()
+            .into_iter()
             .map(|r| room_view(state, r, policy, now))
             .collect(),
         waiting,
@@ -363,6 +366,8 @@ pub struct AdminRoom {
     /// The services it calls.
     #[schema(value_type = Vec<String>)]
     pub services: Vec<ServiceId>,
+    /// Its place in lists.
+    pub order: Option<u32>,
     /// Whether it is open.
     pub open: bool,
     /// The doctors assigned to it (user names).
@@ -377,6 +382,7 @@ impl AdminRoom {
             name: room.name.clone(),
             names: room.names.clone(),
             services: room.services.clone(),
+            order: room.order,
             open: room.open,
             doctors: users
                 .iter()

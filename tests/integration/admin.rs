@@ -630,3 +630,145 @@ async fn patient_details_stay_off_the_screens_and_are_deleted_after_the_retentio
     );
     assert_eq!(audit(&app, "personal_data_purged").await.len(), 1);
 }
+
+#[tokio::test]
+async fn services_and_rooms_take_an_order_colour_picture_and_question_and_refuse_bad_ones() {
+    let app = TestApp::spawn().await;
+    let (status, dental) = send(
+        &app,
+        "POST",
+        "/api/v1/admin/services",
+        Some(
+            json!({"id": "dental", "name": "Dental", "prefix": "D", "order": 0,
+            "tone": 3, "icon": "tooth", "ask_priority": false}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{dental}");
+    assert_eq!(
+        (
+            &dental["order"],
+            &dental["tone"],
+            &dental["icon"],
+            &dental["ask_priority"]
+        ),
+        (&json!(0), &json!(3), &json!("tooth"), &json!(false))
+    );
+    // without them: after the others, a colour nobody has, the picture from its name, asked
+    let (status, eye) = send(
+        &app,
+        "POST",
+        "/api/v1/admin/services",
+        Some(json!({"id": "eye", "name": "Eye", "prefix": "E"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{eye}");
+    assert_eq!(
+        (
+            &eye["order"],
+            &eye["tone"],
+            &eye["icon"],
+            &eye["ask_priority"]
+        ),
+        (&json!(2), &json!(2), &Value::Null, &json!(true))
+    );
+    // the lists come in order: dental (0), general (0, but "d" < "g"), lab (1), eye (2)
+    let in_order = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, services) = app.get_json("/api/v1/services").await;
+    assert_eq!(in_order(&services), ["dental", "general", "lab", "eye"]);
+    assert_eq!(
+        in_order(&app.queue().await["services"]),
+        ["dental", "general", "lab", "eye"]
+    );
+
+    // Bad values: a clear error, nothing changes.
+    let before = seq(&app).await;
+    for (path, body, code) in [
+        ("services/eye", json!({"tone": 6}), "invalid-setting"),
+        ("services/eye", json!({"tone": -1}), "invalid-body"),
+        ("services/eye", json!({"order": 10_000}), "invalid-setting"),
+        ("services/eye", json!({"order": "first"}), "invalid-body"),
+        (
+            "services/eye",
+            json!({"icon": "unicorn"}),
+            "invalid-setting",
+        ),
+        (
+            "services/eye",
+            json!({"ask_priority": "no"}),
+            "invalid-body",
+        ),
+        ("rooms/lab", json!({"order": 10_000}), "invalid-setting"),
+        ("rooms/lab", json!({"order": -3}), "invalid-body"),
+    ] {
+        let (status, error) = send(
+            &app,
+            "PATCH",
+            &format!("/api/v1/admin/{path}"),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}: {error}");
+        assert_eq!(error["error"]["code"], code, "{body}: {error}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{error}"
+        );
+    }
+    let (status, error) = send(
+        &app,
+        "POST",
+        "/api/v1/admin/services",
+        Some(json!({"id": "ent", "name": "ENT", "prefix": "N", "tone": 9})),
+    )
+    .await;
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (400, &json!("invalid-setting"))
+    );
+    assert_eq!(
+        seq(&app).await,
+        before,
+        "a refused change changed something"
+    );
+    let (_, services) = app.get_json("/api/v1/services").await;
+    assert_eq!(services[3]["tone"], 2);
+
+    // A room to the end; the queue's rooms follow; all of it survives a restart.
+    let (status, room) = send(
+        &app,
+        "PATCH",
+        "/api/v1/admin/rooms/room-1",
+        Some(json!({"order": 5})),
+    )
+    .await;
+    assert_eq!(status, 200, "{room}");
+    let (status, _) = send(
+        &app,
+        "PATCH",
+        "/api/v1/admin/services/eye",
+        Some(json!({"tone": 5, "icon": "eye", "ask_priority": false, "order": 1})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let app = app.restart().await;
+    let queue = app.queue().await;
+    assert_eq!(in_order(&queue["rooms"]), ["room-2", "lab", "room-1"]);
+    assert_eq!(
+        in_order(&queue["services"]),
+        ["dental", "general", "eye", "lab"]
+    );
+    assert_eq!(
+        (&queue["services"][2]["tone"], &queue["services"][2]["icon"]),
+        (&json!(5), &json!("eye"))
+    );
+    assert_eq!(queue["services"][2]["ask_priority"], false);
+}

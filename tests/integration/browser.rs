@@ -12,6 +12,7 @@
 
 mod a11y;
 pub mod driver;
+pub mod screens;
 pub mod server;
 mod staff_roles;
 
