@@ -154,7 +154,12 @@ impl PrinterHandle {
         }
         let fake = (uri == PrinterUri::Fake).then(FakePrinter::new);
         let shared = Arc::new(Shared {
-            health: Mutex::new(Health::Unknown),
+            // The demo printer is ready at once; a real one is unknown until it answers.
+            health: Mutex::new(if fake.is_some() {
+                Health::Ok
+            } else {
+                Health::Unknown
+            }),
             next_id: AtomicU64::new(1),
         });
         let (tx, rx) = mpsc::channel();
