@@ -16,6 +16,7 @@
 //! still holds every committed transaction; redb recovers it on open.
 
 mod backing;
+pub mod backup;
 pub mod chain;
 mod codec;
 mod directory;
@@ -33,6 +34,7 @@ use redb::{Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 pub use backing::{Backing, DiskSwitch, FullDisk};
+pub use backup::{BackupError, BackupReport};
 pub use chain::{AuditCheck, ChainFault, ChainReport, audit_hash_at, audit_verify};
 pub use error::StoreError;
 use tables::{
