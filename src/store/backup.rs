@@ -32,7 +32,9 @@ use super::tables::{
     API_TOKENS, EVENT_HASHES, EVENTS, IDEMPOTENCY, META, PATIENTS, ROOMS, SCREENS, SERVICES,
     SESSIONS, TICKET_ARCHIVE, TICKETS, USERS,
 };
-use super::{Store, StoreError, schema};
+use super::{Store, StoreError, codec, schema};
+use crate::domain::Ticket;
+use jiff::civil::Date;
 
 /// Rows written per (non-durable) transaction of the copy; the last one is durable.
 const CHUNK: usize = 16 * 1024;
@@ -164,6 +166,9 @@ pub enum BackupError {
     /// The database has a table the backup does not know (a bug: `COPIED_TABLES`).
     #[error("the database has a table {0:?} that the backup does not know how to copy")]
     UnknownTable(String),
+    /// The request itself is wrong (a date range, a time zone).
+    #[error("{0}")]
+    Invalid(String),
     /// Reading the database, or writing the copy, failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -188,6 +193,7 @@ impl BackupError {
             Self::Broken { .. } | Self::SourceBroken { .. } => "backup-chain-broken",
             Self::Running(_) => "server-running",
             Self::UnknownTable(_) => "internal",
+            Self::Invalid(_) => "bad-request",
             Self::Store(e) => e.code(),
         }
     }
@@ -221,6 +227,47 @@ pub fn backup_file(database: &Path, target: &Path) -> Result<BackupReport, Backu
     let db = open_read_only(database)?;
     let txn = db.begin_read().map_err(redb_err)?;
     write_copy(&txn, target)
+}
+
+impl Store {
+    /// The tickets of clinic days `from..=to` (today's and the archive's), by day and issue
+    /// time. Reads every ticket: for exports, not for the hot paths.
+    pub fn tickets_of_days(&self, from: Date, to: Date) -> Result<Vec<Ticket>, StoreError> {
+        let txn = self.read_txn()?;
+        tickets_in(&txn, from, to)
+    }
+}
+
+/// [`Store::tickets_of_days`] of the database file at `database`, opened read-only (the server
+/// is stopped).
+pub fn tickets_of_days_in_file(
+    database: &Path,
+    from: Date,
+    to: Date,
+) -> Result<Vec<Ticket>, BackupError> {
+    let db = open_read_only(database)?;
+    let txn = db.begin_read().map_err(redb_err)?;
+    Ok(tickets_in(&txn, from, to)?)
+}
+
+fn tickets_in(txn: &redb::ReadTransaction, from: Date, to: Date) -> Result<Vec<Ticket>, StoreError> {
+    let mut out = Vec::new();
+    for table in [TICKET_ARCHIVE, TICKETS] {
+        let table = match txn.open_table(table) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        for row in table.iter()? {
+            let (_, v) = row?;
+            let t: Ticket = codec::decode(v.value(), "ticket")?;
+            if (from..=to).contains(&t.day) {
+                out.push(t);
+            }
+        }
+    }
+    out.sort_by(|a, b| (a.day, a.created_at, a.id.0).cmp(&(b.day, b.created_at, b.id.0)));
+    Ok(out)
 }
 
 /// Whether `a` and `b` name the same file (`b` may not exist yet).
