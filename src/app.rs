@@ -357,8 +357,12 @@ fn start_nightly(
     store: &Arc<Store>,
     clock: &Arc<dyn Clock>,
     status: &Arc<crate::backup::BackupStatus>,
-) -> anyhow::Result<Option<(tokio::sync::oneshot::Sender<()>, actix_web::rt::task::JoinHandle<()>)>>
-{
+) -> anyhow::Result<
+    Option<(
+        tokio::sync::oneshot::Sender<()>,
+        actix_web::rt::task::JoinHandle<()>,
+    )>,
+> {
     if config.backup.folder.is_empty() {
         return Ok(None);
     }

@@ -134,8 +134,12 @@ pub fn write_visits(
     out: impl std::io::Write,
 ) -> std::io::Result<u64> {
     let local = |at: Option<Timestamp>| {
-        at.map(|at| at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string())
-            .unwrap_or_default()
+        at.map(|at| {
+            at.to_zoned(tz.clone())
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
     };
     let mut csv = csv::Writer::from_writer(out);
     let io = |e: csv::Error| std::io::Error::other(e.to_string());
@@ -430,7 +434,11 @@ mod tests {
     fn prune_keeps_the_newest_and_touches_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
         for day in 1..=5 {
-            std::fs::write(dir.path().join(format!("waitless-2026-11-0{day}.redb")), b"x").unwrap();
+            std::fs::write(
+                dir.path().join(format!("waitless-2026-11-0{day}.redb")),
+                b"x",
+            )
+            .unwrap();
         }
         std::fs::write(dir.path().join("notes.txt"), b"x").unwrap();
         std::fs::write(dir.path().join("waitless-manual.redb"), b"x").unwrap();

@@ -14,8 +14,8 @@ use crate::clock::{Clock as _, SystemClock};
 use crate::config::Config;
 use crate::control;
 use crate::staff::{StaffAnswer, StaffRequest};
-use crate::store::backup::{self, BackupError};
 use crate::store::StoreError;
+use crate::store::backup::{self, BackupError};
 
 /// `path` made absolute against this process's folder (the server has another).
 fn absolute(path: &Path) -> Result<PathBuf, ExitCode> {

@@ -130,7 +130,9 @@ pub enum BackupError {
     #[error("no backup at {0} — check the path")]
     Missing(PathBuf),
     /// The file to restore is not a waitless database.
-    #[error("{path} is not a waitless database ({reason}) — nothing was changed; pick another backup")]
+    #[error(
+        "{path} is not a waitless database ({reason}) — nothing was changed; pick another backup"
+    )]
     NotADatabase {
         /// The file.
         path: PathBuf,
@@ -245,12 +247,19 @@ pub fn tickets_of_days_in_file(
     from: Date,
     to: Date,
 ) -> Result<Vec<Ticket>, BackupError> {
+    if !database.is_file() {
+        return Err(StoreError::NotFound(database.to_owned()).into());
+    }
     let db = open_read_only(database)?;
     let txn = db.begin_read().map_err(redb_err)?;
     Ok(tickets_in(&txn, from, to)?)
 }
 
-fn tickets_in(txn: &redb::ReadTransaction, from: Date, to: Date) -> Result<Vec<Ticket>, StoreError> {
+fn tickets_in(
+    txn: &redb::ReadTransaction,
+    from: Date,
+    to: Date,
+) -> Result<Vec<Ticket>, StoreError> {
     let mut out = Vec::new();
     for table in [TICKET_ARCHIVE, TICKETS] {
         let table = match txn.open_table(table) {
@@ -446,9 +455,7 @@ fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
     let mut copied = 0u64;
     loop {
         let mut write = copy.begin_write().map_err(redb_err)?;
-        write
-            .set_durability(Durability::None)
-            .map_err(redb_err)?;
+        write.set_durability(Durability::None).map_err(redb_err)?;
         let mut n = 0;
         {
             let mut out = write.open_table(table).map_err(redb_err)?;
@@ -560,9 +567,10 @@ pub fn restore(backup: &Path, database: &Path, stamp: &str) -> Result<Restored, 
                 std::fs::Permissions::from_mode(meta.mode() & 0o7777),
             )
             .map_err(io("cannot set the mode of", &incoming))?;
-            let name = database
-                .file_name()
-                .map_or_else(|| "waitless.redb".into(), |n| n.to_string_lossy().into_owned());
+            let name = database.file_name().map_or_else(
+                || "waitless.redb".into(),
+                |n| n.to_string_lossy().into_owned(),
+            );
             let kept = database.with_file_name(format!("{name}.before-restore-{stamp}"));
             std::fs::rename(database, &kept).map_err(io("cannot move the database to", &kept))?;
             Some(kept)
@@ -607,7 +615,10 @@ mod tests {
         names.sort_unstable();
         let mut copied = COPIED_TABLES.to_vec();
         copied.sort_unstable();
-        assert_eq!(names, copied, "add the new table to COPIED_TABLES and fill()");
+        assert_eq!(
+            names, copied,
+            "add the new table to COPIED_TABLES and fill()"
+        );
     }
 
     #[test]

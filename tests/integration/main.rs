@@ -6,6 +6,7 @@ mod common;
 mod admin;
 mod admin_ui;
 mod api;
+mod backup;
 mod binary;
 mod browser;
 mod control;
