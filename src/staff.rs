@@ -574,6 +574,15 @@ mod tests {
             StaffRequest::TokenList,
             StaffRequest::TokenRevoke { id: "x".to_owned() },
             StaffRequest::AuditVerify,
+            StaffRequest::Backup {
+                file: PathBuf::from("/b.redb"),
+            },
+            StaffRequest::Export {
+                from: "2026-11-21".parse().unwrap(),
+                to: "2026-11-21".parse().unwrap(),
+                timezone: String::new(),
+                out: None,
+            },
         ];
         let ops: Vec<String> = requests
             .iter()

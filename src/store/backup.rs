@@ -275,7 +275,7 @@ fn tickets_in(
             }
         }
     }
-    out.sort_by(|a, b| (a.day, a.created_at, a.id.0).cmp(&(b.day, b.created_at, b.id.0)));
+    out.sort_by_key(|t| (t.day, t.created_at, t.id.0));
     Ok(out)
 }
 
