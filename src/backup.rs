@@ -15,6 +15,7 @@
 //! What it does not own: how a copy is made and checked (`store::backup`).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -27,17 +28,15 @@ use crate::clock::Clock;
 use crate::domain::{CancelReason, Ticket, TicketState};
 use crate::store::{BackupError, Store};
 
-/// What [`export`] made.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Exported {
-    /// Rows (visits).
-    pub visits: u64,
-    /// The CSV, when no file was given.
-    pub csv: Option<String>,
+/// A new file in the data folder for a backup or an export the server makes for the command
+/// line (which moves it where the operator asked: the hardened service may write only there).
+pub fn staging(store: &Store, kind: &str, ext: &str) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    store
+        .path()
+        .with_file_name(format!("{kind}-{}-{n}.{ext}", std::process::id()))
 }
-
-/// The largest CSV answered inline (the admin socket's answer limit, with room for JSON).
-pub const MAX_INLINE_CSV: usize = 12 * 1024 * 1024;
 
 /// The time zone named `name` (empty: the system's).
 pub fn time_zone(name: &str) -> Result<TimeZone, BackupError> {
@@ -58,59 +57,33 @@ pub fn check_range(from: Date, to: Date) -> Result<(), BackupError> {
     Ok(())
 }
 
-/// The visits of clinic days `from..=to` in the running database, as CSV written to `out`
-/// (or returned). Blocks.
+/// The visits of clinic days `from..=to` in the running database, as CSV written to `out`;
+/// how many. Blocks.
 pub fn export(
     store: &Store,
     from: Date,
     to: Date,
     timezone: &str,
-    out: Option<&Path>,
-) -> Result<Exported, BackupError> {
+    out: &Path,
+) -> Result<u64, BackupError> {
     check_range(from, to)?;
     let tz = time_zone(timezone)?;
     let tickets = store.tickets_of_days(from, to)?;
-    deliver(&tickets, &tz, out)
+    write_file(&tickets, &tz, out)
 }
 
-/// Writes the CSV of `tickets` to `out`, or returns it.
-pub fn deliver(
-    tickets: &[Ticket],
-    tz: &TimeZone,
-    out: Option<&Path>,
-) -> Result<Exported, BackupError> {
-    let target = |path: &Path| {
-        let path = path.to_owned();
-        move |source| BackupError::Target { path, source }
+/// Writes the CSV of `tickets` to the file `out`, durably; how many rows.
+pub fn write_file(tickets: &[Ticket], tz: &TimeZone, out: &Path) -> Result<u64, BackupError> {
+    let target = |source| BackupError::Target {
+        path: out.to_owned(),
+        source,
     };
-    match out {
-        Some(path) => {
-            let file = std::fs::File::create(path).map_err(target(path))?;
-            let mut writer = std::io::BufWriter::new(file);
-            let visits = write_visits(tickets, tz, &mut writer).map_err(target(path))?;
-            let file = writer
-                .into_inner()
-                .map_err(|e| target(path)(e.into_error()))?;
-            file.sync_all().map_err(target(path))?;
-            Ok(Exported { visits, csv: None })
-        }
-        None => {
-            let mut bytes = Vec::new();
-            let visits = write_visits(tickets, tz, &mut bytes)
-                .map_err(|e| BackupError::Invalid(e.to_string()))?;
-            if bytes.len() > MAX_INLINE_CSV {
-                return Err(BackupError::Invalid(format!(
-                    "the export is {} — too large to print through the server: write it to a \
-                     file with --out FILE",
-                    crate::store::backup::human_bytes(bytes.len() as u64)
-                )));
-            }
-            Ok(Exported {
-                visits,
-                csv: Some(String::from_utf8_lossy(&bytes).into_owned()),
-            })
-        }
-    }
+    let file = std::fs::File::create(out).map_err(target)?;
+    let mut writer = std::io::BufWriter::new(file);
+    let visits = write_visits(tickets, tz, &mut writer).map_err(target)?;
+    let file = writer.into_inner().map_err(|e| target(e.into_error()))?;
+    file.sync_all().map_err(target)?;
+    Ok(visits)
 }
 
 /// The CSV's header.

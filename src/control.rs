@@ -367,7 +367,7 @@ pub fn ask(path: &Path, request: &StaffRequest) -> Result<ControlReply, ClientEr
     })?;
     stream.set_write_timeout(Some(READ_TIMEOUT)).map_err(io)?;
     let within = match request {
-        StaffRequest::Backup { .. } | StaffRequest::Export { .. } => LONG_ANSWER_TIMEOUT,
+        StaffRequest::Backup | StaffRequest::Export { .. } => LONG_ANSWER_TIMEOUT,
         _ => ANSWER_TIMEOUT,
     };
     stream.set_read_timeout(Some(within)).map_err(io)?;

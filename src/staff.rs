@@ -158,14 +158,13 @@ pub enum StaffRequest {
     },
     /// `waitless audit verify`
     AuditVerify,
-    /// `waitless backup FILE`: the server writes a verified copy of the database to `file`
-    /// (an absolute path, writable by the user running waitless).
-    Backup {
-        /// The backup file.
-        file: PathBuf,
-    },
-    /// `waitless export --from --to [--out FILE]`: the visits of clinic days `from..=to` as CSV,
-    /// written by the server to `out`, or answered (without `out`).
+    /// `waitless backup FILE`: the server writes a verified copy of the database into its
+    /// data folder (the one folder the hardened service may write) and answers where; the
+    /// command line moves it to FILE.
+    Backup,
+    /// `waitless export --from --to [--out FILE]`: the server writes the visits of clinic days
+    /// `from..=to` as CSV into its data folder and answers where; the command line moves the
+    /// file to FILE or prints it.
     Export {
         /// The first clinic day.
         from: Date,
@@ -173,9 +172,6 @@ pub enum StaffRequest {
         to: Date,
         /// The time zone of the times (IANA name; empty: the system's).
         timezone: String,
-        /// The CSV file (an absolute path); `None`: the answer carries the CSV.
-        #[serde(default)]
-        out: Option<PathBuf>,
     },
 }
 
@@ -242,9 +238,8 @@ pub enum StaffAnswer {
     Export {
         /// How many rows (visits).
         visits: u64,
-        /// The CSV, when no file was asked for.
-        #[serde(default)]
-        csv: Option<String>,
+        /// The CSV file, in the data folder.
+        file: PathBuf,
     },
 }
 
@@ -329,20 +324,13 @@ pub fn prepare(auth: &Auth, store: &Store, request: StaffRequest) -> Result<Prep
                 report: report.to_string(),
             }))
         }
-        StaffRequest::Backup { file } => Ok(Prepared::Answer(StaffAnswer::Backup {
-            report: store.backup_to(&file)?,
+        StaffRequest::Backup => Ok(Prepared::Answer(StaffAnswer::Backup {
+            report: store.backup_to(&crate::backup::staging(store, "backup", "redb"))?,
         })),
-        StaffRequest::Export {
-            from,
-            to,
-            timezone,
-            out,
-        } => {
-            let exported = crate::backup::export(store, from, to, &timezone, out.as_deref())?;
-            Ok(Prepared::Answer(StaffAnswer::Export {
-                visits: exported.visits,
-                csv: exported.csv,
-            }))
+        StaffRequest::Export { from, to, timezone } => {
+            let file = crate::backup::staging(store, "export", "csv");
+            let visits = crate::backup::export(store, from, to, &timezone, &file)?;
+            Ok(Prepared::Answer(StaffAnswer::Export { visits, file }))
         }
     }
 }
@@ -574,14 +562,11 @@ mod tests {
             StaffRequest::TokenList,
             StaffRequest::TokenRevoke { id: "x".to_owned() },
             StaffRequest::AuditVerify,
-            StaffRequest::Backup {
-                file: PathBuf::from("/b.redb"),
-            },
+            StaffRequest::Backup,
             StaffRequest::Export {
                 from: "2026-11-21".parse().unwrap(),
                 to: "2026-11-21".parse().unwrap(),
                 timezone: String::new(),
-                out: None,
             },
         ];
         let ops: Vec<String> = requests

@@ -1,23 +1,26 @@
 //! The operator's commands on the data itself: `waitless backup FILE`, `waitless restore FILE`,
 //! `waitless export --from --to [--out FILE]`. A backup and an export read the database
-//! read-only when the server is stopped, and ask the server over the admin socket while it runs
-//! (it holds the database; it writes the file then). A restore needs the server stopped.
+//! read-only when the server is stopped. While it runs (it holds the database), they ask it
+//! over the admin socket: the server writes the file into its data folder (the one folder the
+//! hardened service may write; its /tmp is private), and this process — the operator's, root
+//! or the waitless user — moves it where asked. A restore needs the server stopped.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use jiff::civil::Date;
 
 use crate::backup as exporting;
-use crate::cli::operator::{ask, fail, unexpected};
+use crate::cli::operator::{ask, fail};
 use crate::clock::{Clock as _, SystemClock};
 use crate::config::Config;
 use crate::control;
 use crate::staff::{StaffAnswer, StaffRequest};
 use crate::store::StoreError;
-use crate::store::backup::{self, BackupError};
+use crate::store::backup::{self, BackupError, BackupReport};
 
-/// `path` made absolute against this process's folder (the server has another).
+/// `path` made absolute against this process's folder.
 fn absolute(path: &Path) -> Result<PathBuf, ExitCode> {
     std::path::absolute(path).map_err(|e| fail(format!("{}: {e}", path.display())))
 }
@@ -25,6 +28,48 @@ fn absolute(path: &Path) -> Result<PathBuf, ExitCode> {
 /// Whether an error means the server holds the database.
 fn in_use(e: &BackupError) -> bool {
     matches!(e, BackupError::Store(StoreError::InUse(_)))
+}
+
+/// Moves the file the server made (`staged`, in the data folder) to `target`: a rename, or a
+/// copy made durable and renamed into place when `target` is on another file system (a USB
+/// stick). `staged` is gone afterwards, whatever happened.
+fn place(staged: &Path, target: &Path) -> Result<(), String> {
+    let result = (|| {
+        if target.is_dir() {
+            return Err(format!(
+                "{} is a folder: name a file in it",
+                target.display()
+            ));
+        }
+        match std::fs::rename(staged, target) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {}
+            Err(e) => return Err(format!("cannot write {}: {e}", target.display())),
+        }
+        let name = target
+            .file_name()
+            .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+        let partial = target.with_file_name(format!(".{name}.partial"));
+        let copied = std::fs::copy(staged, &partial)
+            .and_then(|_| std::fs::File::open(&partial)?.sync_all())
+            .and_then(|()| std::fs::rename(&partial, target));
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&partial);
+            return Err(format!(
+                "cannot write {}: {e} — check that the folder exists (is the USB stick \
+                 mounted?) and is writable",
+                target.display()
+            ));
+        }
+        if let Some(dir) = target.parent()
+            && let Ok(dir) = std::fs::File::open(dir)
+        {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(staged);
+    result
 }
 
 /// `waitless backup FILE`
@@ -36,14 +81,7 @@ pub fn backup(config: &Config, file: &Path) -> ExitCode {
     let database = config.database_path();
     let report = match backup::backup_file(&database, &target) {
         Ok(report) => Ok(report),
-        Err(e) if in_use(&e) => {
-            let request = StaffRequest::Backup { file: target };
-            match ask(&database, &control::socket_path(&config.data), &request) {
-                Ok(StaffAnswer::Backup { report }) => Ok(report),
-                Ok(other) => return unexpected(&other),
-                Err(e) => Err(e),
-            }
-        }
+        Err(e) if in_use(&e) => online_backup(config, &database, &target),
         Err(e) => Err(e.to_string()),
     };
     match report {
@@ -53,6 +91,30 @@ pub fn backup(config: &Config, file: &Path) -> ExitCode {
         }
         Err(e) => fail(format!("backup failed: {e}")),
     }
+}
+
+/// The server makes the backup; it is moved to `target` and checked there again.
+fn online_backup(config: &Config, database: &Path, target: &Path) -> Result<BackupReport, String> {
+    let socket = control::socket_path(&config.data);
+    let mut report = match ask(database, &socket, &StaffRequest::Backup)? {
+        StaffAnswer::Backup { report } => report,
+        other => return Err(format!("unexpected answer: {other:?}")),
+    };
+    if backup::same_file(database, target) {
+        let _ = std::fs::remove_file(&report.file);
+        return Err(BackupError::SameFile(target.to_owned()).to_string());
+    }
+    place(&report.file, target)?;
+    let check = backup::check_backup(target).map_err(|e| e.to_string())?;
+    if check.head_hex() != report.head {
+        return Err(format!(
+            "the copy at {} differs from the backup the server made",
+            target.display()
+        ));
+    }
+    report.file = target.to_owned();
+    report.bytes = std::fs::metadata(target).map_or(report.bytes, |m| m.len());
+    Ok(report)
 }
 
 /// `waitless restore FILE`
@@ -86,30 +148,19 @@ pub fn export(config: &Config, from: Date, to: Date, out: Option<&Path>) -> Exit
     let database = config.database_path();
     let offline = backup::tickets_of_days_in_file(&database, from, to).and_then(|tickets| {
         let tz = exporting::time_zone(&config.clinic.timezone)?;
-        exporting::deliver(&tickets, &tz, out.as_deref())
-    });
-    let exported = match offline {
-        Ok(exported) => Ok((exported.visits, exported.csv)),
-        Err(e) if in_use(&e) => {
-            let request = StaffRequest::Export {
-                from,
-                to,
-                timezone: config.clinic.timezone.clone(),
-                out: out.clone(),
-            };
-            match ask(&database, &control::socket_path(&config.data), &request) {
-                Ok(StaffAnswer::Export { visits, csv }) => Ok((visits, csv)),
-                Ok(other) => return unexpected(&other),
-                Err(e) => Err(e),
-            }
+        match &out {
+            Some(out) => exporting::write_file(&tickets, &tz, out),
+            None => exporting::write_visits(&tickets, &tz, std::io::stdout().lock())
+                .map_err(|e| BackupError::Invalid(format!("cannot print: {e}"))),
         }
+    });
+    let visits = match offline {
+        Ok(visits) => Ok(visits),
+        Err(e) if in_use(&e) => online_export(config, &database, from, to, out.as_deref()),
         Err(e) => Err(e.to_string()),
     };
-    match exported {
-        Ok((visits, csv)) => {
-            if let Some(csv) = csv {
-                print!("{csv}");
-            }
+    match visits {
+        Ok(visits) => {
             match &out {
                 Some(out) => eprintln!("{visits} visits written to {}", out.display()),
                 None => eprintln!("{visits} visits"),
@@ -118,4 +169,37 @@ pub fn export(config: &Config, from: Date, to: Date, out: Option<&Path>) -> Exit
         }
         Err(e) => fail(format!("export failed: {e}")),
     }
+}
+
+/// The server writes the CSV; it is moved to `out`, or printed.
+fn online_export(
+    config: &Config,
+    database: &Path,
+    from: Date,
+    to: Date,
+    out: Option<&Path>,
+) -> Result<u64, String> {
+    let request = StaffRequest::Export {
+        from,
+        to,
+        timezone: config.clinic.timezone.clone(),
+    };
+    let socket = control::socket_path(&config.data);
+    let (visits, file) = match ask(database, &socket, &request)? {
+        StaffAnswer::Export { visits, file } => (visits, file),
+        other => return Err(format!("unexpected answer: {other:?}")),
+    };
+    match out {
+        Some(out) => place(&file, out)?,
+        None => {
+            let printed = std::fs::File::open(&file).and_then(|mut csv| {
+                let mut stdout = std::io::stdout().lock();
+                std::io::copy(&mut csv, &mut stdout)?;
+                stdout.flush()
+            });
+            let _ = std::fs::remove_file(&file);
+            printed.map_err(|e| format!("cannot print: {e}"))?;
+        }
+    }
+    Ok(visits)
 }

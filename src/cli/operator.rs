@@ -148,7 +148,7 @@ fn run(
     code
 }
 
-pub(crate) fn unexpected(answer: &StaffAnswer) -> ExitCode {
+fn unexpected(answer: &StaffAnswer) -> ExitCode {
     fail(format!("unexpected answer: {answer:?}"))
 }
 

@@ -280,7 +280,7 @@ fn tickets_in(
 }
 
 /// Whether `a` and `b` name the same file (`b` may not exist yet).
-fn same_file(a: &Path, b: &Path) -> bool {
+pub fn same_file(a: &Path, b: &Path) -> bool {
     let canon = |p: &Path| -> Option<PathBuf> {
         let name = p.file_name()?;
         let dir = match p.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -108,6 +108,12 @@ async fn backup_under_load_restores_every_ticket_and_numbering_continues() {
             .await
             .unwrap();
     assert!(stdout.contains("its audit trail verifies"), "{stdout}");
+    // The server made it in its data folder; the command moved it out.
+    let left: Vec<String> = files(&app.data())
+        .into_iter()
+        .filter(|n| n.starts_with("backup-") || n.contains("partial"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     // Issuing went on during the backup and goes on after it.
     let after_backup = app.get_json("/healthz").await.1["seq"].as_u64().unwrap();
     wait_until(PATIENCE, "more tickets after the backup", async || {
@@ -425,6 +431,34 @@ async fn export_writes_visits_as_csv_online_and_offline() {
     .await
     .unwrap();
     assert!(err.contains("is after"), "{err}");
+    // With --out while serving: the same CSV, in the operator's file.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let online = elsewhere.path().join("online.csv");
+    tokio::task::spawn_blocking({
+        let (data, online) = (data.clone(), online.clone());
+        move || {
+            cli_ok(
+                &data,
+                &[
+                    "export",
+                    "--from",
+                    "2026-11-21",
+                    "--to",
+                    "2026-11-21",
+                    "--out",
+                    online.to_str().unwrap(),
+                ],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(std::fs::read_to_string(&online).unwrap(), csv);
+    assert!(
+        !files(&data).iter().any(|n| n.starts_with("export-")),
+        "{:?}",
+        files(&data)
+    );
     app.stop().await.unwrap();
     let out = data.join("visits.csv");
     cli_ok(
