@@ -129,6 +129,13 @@ pub enum BackupError {
     /// The file to restore does not exist.
     #[error("no backup at {0} — check the path")]
     Missing(PathBuf),
+    /// The file was not closed cleanly (a copy taken while waitless wrote it, a power cut):
+    /// redb must repair it, which a read-only open does not do.
+    #[error(
+        "{0} was not closed cleanly (copied while waitless was writing it?) — nothing was \
+         changed; pick another backup"
+    )]
+    Unclean(PathBuf),
     /// The file to restore is not a waitless database.
     #[error(
         "{path} is not a waitless database ({reason}) — nothing was changed; pick another backup"
@@ -191,7 +198,9 @@ impl BackupError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Target { .. } | Self::SameFile(_) | Self::Io { .. } => "backup-target",
-            Self::Missing(_) | Self::NotADatabase { .. } => "backup-not-a-database",
+            Self::Missing(_) | Self::NotADatabase { .. } | Self::Unclean(_) => {
+                "backup-not-a-database"
+            }
             Self::Broken { .. } | Self::SourceBroken { .. } => "backup-chain-broken",
             Self::Running(_) => "server-running",
             Self::UnknownTable(_) => "internal",
@@ -226,9 +235,38 @@ pub fn backup_file(database: &Path, target: &Path) -> Result<BackupReport, Backu
     if same_file(database, target) {
         return Err(BackupError::SameFile(target.to_owned()));
     }
-    let db = open_read_only(database)?;
-    let txn = db.begin_read().map_err(redb_err)?;
-    write_copy(&txn, target)
+    read_live(database, |txn| write_copy(txn, target))
+}
+
+/// Runs `f` in a read transaction of the database file at `database` (the server stopped):
+/// read-only, or — when waitless stopped without closing it (a power cut) — opened and
+/// repaired as waitless's own start would.
+fn read_live<T>(
+    database: &Path,
+    f: impl FnOnce(&redb::ReadTransaction) -> Result<T, BackupError>,
+) -> Result<T, BackupError> {
+    match open_read_only(database) {
+        Ok(db) => f(&db.begin_read().map_err(redb_err)?),
+        Err(BackupError::Unclean(_)) => {
+            tracing::info!(
+                "{} was not closed cleanly: repairing it",
+                database.display()
+            );
+            let store = Store::open(
+                database,
+                &super::StoreOptions {
+                    fsync: true,
+                    cache_bytes: 1 << 20,
+                },
+            )?;
+            let txn = store.read_txn()?;
+            let result = f(&txn);
+            drop(txn);
+            store.close()?;
+            result
+        }
+        Err(e) => Err(e),
+    }
 }
 
 impl Store {
@@ -250,9 +288,7 @@ pub fn tickets_of_days_in_file(
     if !database.is_file() {
         return Err(StoreError::NotFound(database.to_owned()).into());
     }
-    let db = open_read_only(database)?;
-    let txn = db.begin_read().map_err(redb_err)?;
-    Ok(tickets_in(&txn, from, to)?)
+    read_live(database, |txn| Ok(tickets_in(txn, from, to)?))
 }
 
 fn tickets_in(
@@ -318,6 +354,7 @@ fn open_read_only(path: &Path) -> Result<redb::ReadOnlyDatabase, BackupError> {
             redb::DatabaseError::DatabaseAlreadyOpen => {
                 BackupError::Store(StoreError::InUse(path.to_owned()))
             }
+            redb::DatabaseError::RepairAborted => BackupError::Unclean(path.to_owned()),
             redb::DatabaseError::Storage(redb::StorageError::Io(e))
                 if e.kind() == std::io::ErrorKind::PermissionDenied =>
             {

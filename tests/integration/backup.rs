@@ -480,3 +480,33 @@ async fn export_writes_visits_as_csv_online_and_offline() {
     );
     assert_eq!(none.lines().count(), 1, "{none}");
 }
+
+#[tokio::test]
+async fn offline_backup_after_a_power_cut_repairs_the_database_and_copies_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = crate::binary::Server::start(&data).await;
+    let ticket = server.issue("general").await;
+    server.process.signal(nix::sys::signal::Signal::SIGKILL);
+    wait_until(PATIENCE, "waitless to die", async || {
+        server.process.exited().is_some()
+    })
+    .await;
+    // The file was not closed: a read-only open cannot use it; the backup repairs it first.
+    assert!(matches!(
+        redb::Database::builder().open_read_only(data.join("waitless.redb")),
+        Err(redb::DatabaseError::RepairAborted)
+    ));
+    let file = dir.path().join("after-kill.redb");
+    let out = cli_ok(&data, &["backup", file.to_str().unwrap()]);
+    assert!(out.contains("its audit trail verifies"), "{out}");
+    assert!(check_backup(&file).unwrap().is_ok());
+    // The copy is restorable and holds the acknowledged ticket.
+    let fresh = dir.path().join("fresh");
+    cli_ok(&fresh, &["restore", file.to_str().unwrap()]);
+    let csv = cli_ok(
+        &fresh,
+        &["export", "--from", "2000-01-01", "--to", "2100-01-01"],
+    );
+    assert!(csv.contains(ticket["number"].as_str().unwrap()), "{csv}");
+}
