@@ -397,6 +397,60 @@ mod tests {
     }
 
     #[test]
+    fn nightly_is_due_once_a_day_at_local_time_and_retries_after_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            Store::open(
+                &dir.path().join("waitless.redb"),
+                &crate::store::StoreOptions {
+                    fsync: false,
+                    cache_bytes: 1 << 20,
+                },
+            )
+            .unwrap(),
+        );
+        let usb = dir.path().join("usb");
+        // 02:29 in Kolkata (UTC+05:30) on 21 November.
+        let clock = crate::clock::ManualClock::new("2026-11-20T20:59:00Z".parse().unwrap());
+        let status = Arc::new(BackupStatus::default());
+        let mut nightly = Nightly::new(
+            Arc::clone(&store),
+            Arc::new(clock.clone()),
+            Schedule {
+                folder: usb.clone(),
+                at: jiff::civil::time(2, 30, 0, 0),
+                keep: 14,
+                tz: TimeZone::get("Asia/Kolkata").unwrap(),
+            },
+            Arc::clone(&status),
+        );
+        assert_eq!(nightly.due(clock.now()), None);
+        clock.advance(SignedDuration::from_mins(1));
+        let file = usb.join("waitless-2026-11-21.redb");
+        assert_eq!(nightly.due(clock.now()), Some(file.clone()));
+        // The stick is not there: failed, shown, tried again only after RETRY.
+        nightly.tick();
+        let last = status.last().unwrap();
+        assert_eq!(last.result, "failed");
+        assert!(last.error.unwrap().contains("USB stick"));
+        clock.advance(RETRY - SignedDuration::from_secs(1));
+        assert_eq!(nightly.due(clock.now()), None);
+        clock.advance(SignedDuration::from_secs(1));
+        std::fs::create_dir(&usb).unwrap();
+        nightly.tick();
+        assert_eq!(status.last().unwrap().result, "ok");
+        assert!(file.exists());
+        // Done for the day; the next day's is due at its time.
+        clock.advance(SignedDuration::from_hours(12));
+        assert_eq!(nightly.due(clock.now()), None);
+        clock.advance(SignedDuration::from_hours(12));
+        assert_eq!(
+            nightly.due(clock.now()),
+            Some(usb.join("waitless-2026-11-22.redb"))
+        );
+    }
+
+    #[test]
     fn a_reversed_range_and_an_unknown_zone_are_refused() {
         let err = check_range("2026-11-22".parse().unwrap(), "2026-11-21".parse().unwrap());
         assert!(err.unwrap_err().to_string().contains("is after"));
