@@ -100,10 +100,6 @@ fn online_backup(config: &Config, database: &Path, target: &Path) -> Result<Back
         StaffAnswer::Backup { report } => report,
         other => return Err(format!("unexpected answer: {other:?}")),
     };
-    if backup::same_file(database, target) {
-        let _ = std::fs::remove_file(&report.file);
-        return Err(BackupError::SameFile(target.to_owned()).to_string());
-    }
     place(&report.file, target)?;
     let check = backup::check_backup(target).map_err(|e| e.to_string())?;
     if check.head_hex() != report.head {

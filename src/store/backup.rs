@@ -123,6 +123,20 @@ pub enum BackupError {
         /// Why.
         source: std::io::Error,
     },
+    /// The copy would fill the file system the database is on (and stop the queue's writes).
+    #[error(
+        "not enough free space in {folder} for the backup: it needs about {need} and {free} is \
+         free — the database needs that space to take tickets. Free some space, or stop \
+         waitless and run the backup then (it is written straight to its file)"
+    )]
+    NoRoom {
+        /// The folder.
+        folder: PathBuf,
+        /// The room needed (the database's size and a margin).
+        need: String,
+        /// What is free.
+        free: String,
+    },
     /// The target is the live database itself.
     #[error("{0} is the database itself: write the backup to another file")]
     SameFile(PathBuf),
@@ -197,7 +211,9 @@ impl BackupError {
     /// A stable kebab-case code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Target { .. } | Self::SameFile(_) | Self::Io { .. } => "backup-target",
+            Self::Target { .. } | Self::SameFile(_) | Self::Io { .. } | Self::NoRoom { .. } => {
+                "backup-target"
+            }
             Self::Missing(_) | Self::NotADatabase { .. } | Self::Unclean(_) => {
                 "backup-not-a-database"
             }
@@ -221,9 +237,43 @@ impl Store {
         if same_file(self.path(), target) {
             return Err(BackupError::SameFile(target.to_owned()));
         }
+        check_room(self.path(), target)?;
         let txn = self.read_txn()?;
         write_copy(&txn, target)
     }
+}
+
+/// Free room the queue keeps on its file system beyond a backup's copy, bytes.
+const ROOM_MARGIN: u64 = 64 * 1024 * 1024;
+
+/// Refuses a copy into the database's own file system when it could fill it: a full disk
+/// stops every commit. Another file system (a USB stick) is the copy's own business.
+fn check_room(database: &Path, target: &Path) -> Result<(), BackupError> {
+    use std::os::unix::fs::MetadataExt as _;
+    let folder = match target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d.to_owned(),
+        None => PathBuf::from("."),
+    };
+    let (Ok(db), Ok(dir)) = (std::fs::metadata(database), std::fs::metadata(&folder)) else {
+        return Ok(()); // the copy itself reports a missing folder
+    };
+    if db.dev() != dir.dev() {
+        return Ok(());
+    }
+    let Ok(stat) = nix::sys::statvfs::statvfs(&folder) else {
+        return Ok(());
+    };
+    #[allow(clippy::useless_conversion)] // the types differ between targets
+    let free = u64::from(stat.blocks_available()).saturating_mul(u64::from(stat.fragment_size()));
+    let need = db.len().saturating_add(ROOM_MARGIN);
+    if free < need {
+        return Err(BackupError::NoRoom {
+            folder,
+            need: human_bytes(need),
+            free: human_bytes(free),
+        });
+    }
+    Ok(())
 }
 
 /// [`Store::backup_to`] of the database file at `database`, opened read-only (the server is
@@ -594,16 +644,22 @@ pub fn restore(backup: &Path, database: &Path, stamp: &str) -> Result<Restored, 
             },
             e => e,
         })?;
-        let kept = if database.exists() {
-            use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
-            let meta = std::fs::metadata(database).map_err(io("cannot read", database))?;
-            // Only root can give a file away; anyone else keeps their own.
-            let _ = std::os::unix::fs::chown(&incoming, Some(meta.uid()), Some(meta.gid()));
-            std::fs::set_permissions(
-                &incoming,
-                std::fs::Permissions::from_mode(meta.mode() & 0o7777),
-            )
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        // The owner of the database it replaces, or of the data folder (a fresh folder made
+        // by the service); only root can give a file away, anyone else keeps their own.
+        let (owner, mode) = match std::fs::metadata(database) {
+            Ok(meta) => ((meta.uid(), meta.gid()), meta.mode() & 0o7777),
+            Err(_) => {
+                let dir = database.parent().filter(|d| !d.as_os_str().is_empty());
+                let dir = std::fs::metadata(dir.unwrap_or(Path::new(".")))
+                    .map_err(io("cannot read the data folder of", database))?;
+                ((dir.uid(), dir.gid()), 0o600)
+            }
+        };
+        let _ = std::os::unix::fs::chown(&incoming, Some(owner.0), Some(owner.1));
+        std::fs::set_permissions(&incoming, std::fs::Permissions::from_mode(mode))
             .map_err(io("cannot set the mode of", &incoming))?;
+        let kept = if database.exists() {
             let name = database.file_name().map_or_else(
                 || "waitless.redb".into(),
                 |n| n.to_string_lossy().into_owned(),
