@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use jiff::SignedDuration;
 use redb::ReadableTable;
@@ -56,13 +56,16 @@ fn files(dir: &Path) -> Vec<String> {
     names
 }
 
-/// Issues tickets one after another until `stop`; returns (id, number) of each acknowledged one.
+/// (id, number) of each acknowledged ticket, in order.
+type Issued = Arc<Mutex<Vec<(u64, String)>>>;
+
+/// Issues tickets one after another until `stop`, noting each acknowledged one in `issued`.
 async fn issue_until(
     app_url: String,
     client: reqwest::Client,
     stop: Arc<AtomicBool>,
-) -> Vec<(u64, String)> {
-    let mut issued = Vec::new();
+    issued: Issued,
+) {
     while !stop.load(Ordering::SeqCst) {
         let r = client
             .post(format!("{app_url}/api/v1/tickets"))
@@ -72,12 +75,11 @@ async fn issue_until(
             .unwrap();
         assert_eq!(r.status(), 201);
         let body: Value = r.json().await.unwrap();
-        issued.push((
+        issued.lock().unwrap().push((
             body["id"].as_u64().unwrap(),
             body["number"].as_str().unwrap().to_owned(),
         ));
     }
-    issued
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,19 +88,20 @@ async fn backup_under_load_restores_every_ticket_and_numbering_continues() {
     let usb = tempfile::tempdir().unwrap();
     let file = usb.path().join("under-load.redb");
     let stop = Arc::new(AtomicBool::new(false));
+    let issued: Issued = Arc::default();
     let loader = tokio::spawn(issue_until(
         app.url(""),
         app.client.clone(),
         Arc::clone(&stop),
+        Arc::clone(&issued),
     ));
     // Some tickets before the backup starts, then the backup while issuing goes on.
     let before = wait_until(PATIENCE, "20 tickets issued", async || {
-        let (_, queue) = app.get_json("/api/v1/queue").await;
-        let n = queue["waiting"].as_array().map_or(0, Vec::len);
+        let n = issued.lock().unwrap().len();
         if n >= 20 {
             Ok(n)
         } else {
-            Err(format!("{n} waiting"))
+            Err(format!("{n} issued"))
         }
     })
     .await;
@@ -121,7 +124,8 @@ async fn backup_under_load_restores_every_ticket_and_numbering_continues() {
     })
     .await;
     stop.store(true, Ordering::SeqCst);
-    let issued = loader.await.unwrap();
+    loader.await.unwrap();
+    let issued = issued.lock().unwrap().clone();
     assert!(issued.len() > before, "{} issued", issued.len());
     app.stop().await.unwrap();
 
