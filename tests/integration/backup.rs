@@ -349,6 +349,10 @@ async fn nightly_backup_runs_at_its_time_keeps_the_newest_and_reports_on_healthz
     .await;
     let file = usb.path().join("waitless-2026-11-21.redb");
     assert_eq!(last["file"], file.to_str().unwrap());
+    // /admin shows the same.
+    let (status, clinic) = app.get_json("/api/v1/admin/clinic").await;
+    assert_eq!(status, 200);
+    assert_eq!(clinic["backup"], last);
     assert_eq!(last["bytes"], std::fs::metadata(&file).unwrap().len());
     assert_eq!(
         files(usb.path()),
