@@ -518,3 +518,33 @@ async fn offline_backup_after_a_power_cut_repairs_the_database_and_copies_it() {
     );
     assert!(csv.contains(ticket["number"].as_str().unwrap()), "{csv}");
 }
+
+#[tokio::test]
+async fn admin_page_shows_the_last_nightly_backup() {
+    let _one = crate::browser::ONE_AT_A_TIME.lock().await;
+    let usb = tempfile::tempdir().unwrap();
+    let folder = usb.path().to_str().unwrap().to_owned();
+    // The browser's server lives at the real time: a backup time of 00:00 is past, today's
+    // file is missing, so the backup is due at once.
+    let server = crate::browser::server::Server::spawn_with(move |c| {
+        c.backup.folder = folder;
+        c.backup.time = "00:00".to_owned();
+    })
+    .await;
+    let last = wait_until(PATIENCE, "the nightly backup", async || {
+        let health = server.get_json("/healthz").await;
+        match health.get("backup") {
+            Some(b) if b["result"] == "ok" => Ok(b.clone()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let mut driver = crate::browser::driver::Driver::start().await;
+    let admin = driver.session(1280, 800).await;
+    admin.goto(&server.url("/admin")).await;
+    let line = admin
+        .wait_for_text("#backup-state", "Last nightly backup", crate::browser::PAGE)
+        .await;
+    assert!(line.contains(last["file"].as_str().unwrap()), "{line}");
+    assert!(line.contains(" MB)"), "{line}");
+}
