@@ -210,6 +210,8 @@ pub async fn run_on(
     ));
     // The command line reaches the running server here (it cannot open the database).
     let control = start_control(&config, &auth, &store, &engine);
+    let backup = Arc::new(crate::backup::BackupStatus::default());
+    let nightly = start_nightly(&config, &store, &clock, &backup)?;
     let config = Arc::new(config);
     let app_state = Data::new(AppState {
         engine: engine.handle(),
@@ -228,6 +230,7 @@ pub async fn run_on(
         setup: setup.clone(),
         issue_limit: web::limit::IssueLimiter::default(),
         screens,
+        backup,
     });
     let max_body = config.http.max_body_bytes;
     let server = HttpServer::new(move || {
@@ -297,6 +300,12 @@ pub async fn run_on(
     if let Some(control) = control {
         control.stop().await;
     }
+    if let Some((stop, task)) = nightly {
+        let _ = stop.send(());
+        if let Err(e) = task.await {
+            tracing::error!("nightly backup task failed: {e}");
+        }
+    }
     inputs.stop();
     printer.stop();
     hub.close();
@@ -341,6 +350,40 @@ fn start_control(
             None
         }
     }
+}
+
+/// Starts the nightly backup when `[backup] folder` is set: its stop and its task.
+fn start_nightly(
+    config: &Config,
+    store: &Arc<Store>,
+    clock: &Arc<dyn Clock>,
+    status: &Arc<crate::backup::BackupStatus>,
+) -> anyhow::Result<
+    Option<(
+        tokio::sync::oneshot::Sender<()>,
+        actix_web::rt::task::JoinHandle<()>,
+    )>,
+> {
+    if config.backup.folder.is_empty() {
+        return Ok(None);
+    }
+    let schedule = crate::backup::Schedule {
+        folder: config.backup.folder.clone().into(),
+        at: config.backup_time()?,
+        keep: config.backup.keep,
+        tz: config.calendar()?.time_zone().clone(),
+    };
+    let nightly = crate::backup::Nightly::new(
+        Arc::clone(store),
+        Arc::clone(clock),
+        schedule,
+        Arc::clone(status),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = actix_web::rt::spawn(nightly.run(async move {
+        let _ = stopped.await;
+    }));
+    Ok(Some((stop, task)))
 }
 
 /// Tells systemd (a `Type=notify` unit) how the service is doing: `READY=1` once it serves,

@@ -37,6 +37,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// The database.
     pub store: StoreConfig,
+    /// The nightly backup.
+    pub backup: BackupConfig,
     /// The kiosk, displays and status pages.
     pub screens: ScreensConfig,
     /// Spoken announcements.
@@ -334,6 +336,19 @@ pub struct StoreConfig {
     pub unwritable_restart_secs: u64,
 }
 
+/// The nightly backup to a second folder (a USB stick).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    /// The folder (absolute) the nightly backup writes `waitless-YYYY-MM-DD.redb` into; empty:
+    /// no nightly backup.
+    pub folder: String,
+    /// Local time (`HH:MM`, the clinic's time zone) of the nightly backup.
+    pub time: String,
+    /// How many nightly backups (days) to keep in the folder; older ones are deleted.
+    pub keep: u32,
+}
+
 /// Logging.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -377,6 +392,11 @@ impl Default for Config {
                 cache_mib: 4,
                 patient_details_days: 30,
                 unwritable_restart_secs: 120,
+            },
+            backup: BackupConfig {
+                folder: String::new(),
+                time: "02:30".to_owned(),
+                keep: 14,
             },
             screens: ScreensConfig {
                 languages: vec!["en".to_owned(), "hi".to_owned()],
@@ -439,6 +459,7 @@ section_defaults!(
     http: HttpConfig,
     tls: TlsConfig,
     store: StoreConfig,
+    backup: BackupConfig,
     screens: ScreensConfig,
     voice: VoiceConfig,
     printer: PrinterConfig,
@@ -612,6 +633,16 @@ impl Config {
                 "must be 1–3650 days (patients' names and phones are deleted after it)",
             );
         }
+        self.backup_time()?;
+        if !self.backup.folder.is_empty() && !Path::new(&self.backup.folder).is_absolute() {
+            return invalid(
+                "backup.folder",
+                "must be an absolute path, e.g. /media/usb/waitless (or empty: no nightly backup)",
+            );
+        }
+        if !(1..=3650).contains(&self.backup.keep) {
+            return invalid("backup.keep", "must be 1 to 3650 (days of backups kept)");
+        }
         if self.screens.languages.is_empty() {
             return invalid(
                 "screens.languages",
@@ -732,6 +763,23 @@ impl Config {
                 ),
             })?;
         Ok(ClinicCalendar::new(tz, start))
+    }
+
+    /// The local time of the nightly backup (`backup.time`).
+    pub fn backup_time(&self) -> Result<Time, ConfigError> {
+        let bad = || ConfigError::Invalid {
+            key: "backup.time",
+            message: format!(
+                "{:?} is not a time of day: use HH:MM, e.g. 02:30",
+                self.backup.time
+            ),
+        };
+        // HH:MM exactly: "2:30 pm" or "02:30:00" are refused rather than guessed.
+        let text = &self.backup.time;
+        if text.len() != 5 || text.as_bytes().get(2) != Some(&b':') {
+            return Err(bad());
+        }
+        text.parse().map_err(|_| bad())
     }
 
     /// The queue's rules for the domain.
@@ -962,6 +1010,13 @@ keys = { space = "room-1:recall", KEY_B = "room-2:undo" }
                 env(&[("WAITLESS_HTTP__MAX_BODY_BYTES", "10")]),
                 "http.max_body_bytes",
             ),
+            (env(&[("WAITLESS_BACKUP__TIME", "25:00")]), "backup.time"),
+            (env(&[("WAITLESS_BACKUP__TIME", "2:30 pm")]), "backup.time"),
+            (
+                env(&[("WAITLESS_BACKUP__FOLDER", "media/usb")]),
+                "backup.folder",
+            ),
+            (env(&[("WAITLESS_BACKUP__KEEP", "0")]), "backup.keep"),
         ] {
             let err = Config::load(None, vars).unwrap_err().to_string();
             assert!(err.contains(key), "{err} should mention {key}");

@@ -42,6 +42,8 @@ pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the client waits for the answer (a password hash takes a moment).
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the client waits for a backup or an export (a copy of a large database).
+pub const LONG_ANSWER_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// The admin socket of the data folder `data`.
 pub fn socket_path(data: &Path) -> PathBuf {
@@ -364,7 +366,11 @@ pub fn ask(path: &Path, request: &StaffRequest) -> Result<ControlReply, ClientEr
         _ => io(e),
     })?;
     stream.set_write_timeout(Some(READ_TIMEOUT)).map_err(io)?;
-    stream.set_read_timeout(Some(ANSWER_TIMEOUT)).map_err(io)?;
+    let within = match request {
+        StaffRequest::Backup | StaffRequest::Export { .. } => LONG_ANSWER_TIMEOUT,
+        _ => ANSWER_TIMEOUT,
+    };
+    stream.set_read_timeout(Some(within)).map_err(io)?;
     let mut line = serde_json::to_vec(request).map_err(|e| io(std::io::Error::other(e)))?;
     line.push(b'\n');
     stream.write_all(&line).map_err(io)?;

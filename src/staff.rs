@@ -17,8 +17,10 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Auth, AuthError, Role, TokenView, UserView};
@@ -27,7 +29,7 @@ use crate::domain::{
     ClinicCalendar, Command, DomainError, Origin, Policy, RoomId, Source, StaffOp,
 };
 use crate::engine::{EngineError, EngineHandle, execute_offline};
-use crate::store::{Store, StoreError};
+use crate::store::{BackupError, BackupReport, Store, StoreError};
 
 /// A password or token secret: serialised as the plain string, but `Debug` hides it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +54,9 @@ pub enum StaffError {
     /// A read of the database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A backup or an export failed.
+    #[error(transparent)]
+    Backup(#[from] BackupError),
     /// A blocking task failed (a bug).
     #[error("internal error: {0}")]
     Internal(String),
@@ -70,6 +75,7 @@ impl StaffError {
             Self::Auth(e) => e.code(),
             Self::Engine(e) => e.code(),
             Self::Store(e) => e.code(),
+            Self::Backup(e) => e.code(),
             Self::Internal(_) => "internal",
         }
     }
@@ -152,11 +158,26 @@ pub enum StaffRequest {
     },
     /// `waitless audit verify`
     AuditVerify,
+    /// `waitless backup FILE`: the server writes a verified copy of the database into its
+    /// data folder (the one folder the hardened service may write) and answers where; the
+    /// command line moves it to FILE.
+    Backup,
+    /// `waitless export --from --to [--out FILE]`: the server writes the visits of clinic days
+    /// `from..=to` as CSV into its data folder and answers where; the command line moves the
+    /// file to FILE or prints it.
+    Export {
+        /// The first clinic day.
+        from: Date,
+        /// The last clinic day.
+        to: Date,
+        /// The time zone of the times (IANA name; empty: the system's).
+        timezone: String,
+    },
 }
 
 impl StaffRequest {
     /// The value of `"op"` of every request (the socket tells an unknown op from a bad one).
-    pub const OPS: [&'static str; 8] = [
+    pub const OPS: [&'static str; 10] = [
         "user_add",
         "user_list",
         "user_passwd",
@@ -165,6 +186,8 @@ impl StaffRequest {
         "token_list",
         "token_revoke",
         "audit_verify",
+        "backup",
+        "export",
     ];
 }
 
@@ -205,6 +228,18 @@ pub enum StaffAnswer {
         intact: bool,
         /// The report, as `waitless audit verify` prints it.
         report: String,
+    },
+    /// A backup was written and verified.
+    Backup {
+        /// What was written.
+        report: BackupReport,
+    },
+    /// Visits were exported.
+    Export {
+        /// How many rows (visits).
+        visits: u64,
+        /// The CSV file, in the data folder.
+        file: PathBuf,
     },
 }
 
@@ -288,6 +323,14 @@ pub fn prepare(auth: &Auth, store: &Store, request: StaffRequest) -> Result<Prep
                 intact: report.is_ok(),
                 report: report.to_string(),
             }))
+        }
+        StaffRequest::Backup => Ok(Prepared::Answer(StaffAnswer::Backup {
+            report: store.backup_to(&crate::backup::staging(store, "backup", "redb"))?,
+        })),
+        StaffRequest::Export { from, to, timezone } => {
+            let file = crate::backup::staging(store, "export", "csv");
+            let visits = crate::backup::export(store, from, to, &timezone, &file)?;
+            Ok(Prepared::Answer(StaffAnswer::Export { visits, file }))
         }
     }
 }
@@ -519,6 +562,12 @@ mod tests {
             StaffRequest::TokenList,
             StaffRequest::TokenRevoke { id: "x".to_owned() },
             StaffRequest::AuditVerify,
+            StaffRequest::Backup,
+            StaffRequest::Export {
+                from: "2026-11-21".parse().unwrap(),
+                to: "2026-11-21".parse().unwrap(),
+                timezone: String::new(),
+            },
         ];
         let ops: Vec<String> = requests
             .iter()

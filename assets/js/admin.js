@@ -187,9 +187,21 @@ function renderAudit(audit) {
   line.textContent = t(`admin.${key}`, audit);
 }
 
+/** The last nightly backup ([backup] in the configuration), in one line. */
+function renderBackup(backup) {
+  const line = $("backup-state");
+  line.hidden = !backup;
+  if (!backup) return;
+  const failed = backup.result !== "ok";
+  line.classList.toggle("note-error", failed);
+  const mb = (backup.bytes / 1e6).toFixed(1);
+  line.textContent = t(failed ? "admin.backup_failed" : "admin.backup_ok", { ...backup, mb });
+}
+
 function renderClinic() {
-  const { clinic, kiosk, kiosk_defaults: defaults, audit } = state.data;
+  const { clinic, kiosk, kiosk_defaults: defaults, audit, backup } = state.data;
   renderAudit(audit);
+  renderBackup(backup);
   $("brand-clinic").textContent = clinic.name;
   document.title = `${t("admin.title")} · ${clinic.name}`;
   const select = $("kiosk-priority");

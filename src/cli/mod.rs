@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
 
+pub mod data;
 pub mod machine;
 pub mod operator;
 
@@ -54,6 +55,31 @@ pub enum CliCommand {
         /// What to do.
         #[command(subcommand)]
         action: AuditCommand,
+    },
+    /// Write a consistent, verified copy of the database to FILE, also while waitless serves
+    /// (the server writes it: FILE's folder must be writable by the user running waitless).
+    Backup {
+        /// The backup file, e.g. /media/usb/waitless-2026-11-21.redb.
+        file: PathBuf,
+    },
+    /// Put a backup in place of the database (stop waitless first); the current database is
+    /// kept as waitless.redb.before-restore-<time>. Refuses a file that fails verification.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
+    /// Write the visits (tickets, no patients' names) of clinic days FROM to TO as CSV.
+    Export {
+        /// The first clinic day, YYYY-MM-DD.
+        #[arg(long)]
+        from: jiff::civil::Date,
+        /// The last clinic day, YYYY-MM-DD.
+        #[arg(long)]
+        to: jiff::civil::Date,
+        /// The CSV file (default: standard output). While waitless serves, the server writes
+        /// it: its folder must be writable by the user running waitless.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// The serial ports, input devices and pager codes of this machine.
     Devices {
@@ -179,6 +205,9 @@ pub fn run(cli: Cli) -> ExitCode {
         CliCommand::Audit {
             action: AuditCommand::Verify,
         } => operator::audit_verify(&config),
+        CliCommand::Backup { file } => data::backup(&config, &file),
+        CliCommand::Restore { file } => data::restore(&config, &file),
+        CliCommand::Export { from, to, out } => data::export(&config, from, to, out.as_deref()),
         CliCommand::Devices {
             action: DevicesCommand::List,
         } => machine::devices_list(),

@@ -82,7 +82,7 @@ impl Target {
 }
 
 /// Asks the running server.
-fn ask(
+pub(crate) fn ask(
     database: &std::path::Path,
     socket: &std::path::Path,
     request: &StaffRequest,
@@ -120,7 +120,7 @@ fn read_password(name: &str) -> Result<Secret, String> {
     }
 }
 
-fn fail(e: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("waitless: {e}");
     ExitCode::FAILURE
 }

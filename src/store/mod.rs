@@ -17,6 +17,7 @@
 
 mod appointments;
 mod backing;
+pub mod backup;
 pub mod chain;
 mod codec;
 mod directory;
@@ -34,6 +35,7 @@ use redb::{Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 pub use backing::{Backing, DiskSwitch, FullDisk};
+pub use backup::{BackupError, BackupReport};
 pub use chain::{AuditCheck, ChainFault, ChainReport, audit_hash_at, audit_verify};
 pub use error::StoreError;
 use tables::{

@@ -55,6 +55,9 @@ pub struct AdminClinic {
     pub languages: Vec<String>,
     /// What the check of the audit trail after start found.
     pub audit: AuditCheck,
+    /// The last nightly backup since start (absent: none yet, or none configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<crate::backup::LastBackup>,
 }
 
 /// Everything the admin pages edit.
@@ -85,6 +88,7 @@ pub async fn admin_clinic(state: web::Data<AppState>) -> Result<HttpResponse, We
         rooms,
         languages: state.config.screens.languages.clone(),
         audit: state.store.audit_check(),
+        backup: state.backup.last(),
     }))
 }
 

@@ -49,6 +49,8 @@ pub struct AppState {
     pub issue_limit: limit::IssueLimiter,
     /// Paired screens and pairing requests.
     pub screens: crate::auth::screen::Screens,
+    /// What the nightly backup did last (`/healthz`).
+    pub backup: Arc<crate::backup::BackupStatus>,
 }
 
 impl AppState {

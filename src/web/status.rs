@@ -28,6 +28,11 @@ pub struct Health {
     /// broken chain does not make the answer 503: the appliance still works, and a restart
     /// would not mend it.
     pub audit: String,
+    /// The last nightly backup since start (`[backup]`): when, the file and its size, or why
+    /// it failed (a USB stick not mounted). Absent when none ran yet or none is configured; a
+    /// failed backup does not make the answer 503.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<crate::backup::LastBackup>,
     /// Sequence number of the last event.
     pub seq: u64,
     /// The clinic day.
@@ -65,6 +70,7 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
         database: if ok { "ok" } else { "error" }.to_owned(),
         reason,
         audit: state.store.audit_check().to_string(),
+        backup: state.backup.last(),
         seq,
         day,
     };

@@ -7,6 +7,7 @@ mod admin;
 mod admin_ui;
 mod api;
 mod appointments;
+mod backup;
 mod binary;
 mod browser;
 mod control;
