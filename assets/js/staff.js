@@ -866,6 +866,8 @@ function onEvent(event) {
 function onSnapshot(queue) {
   state.queue = queue;
   renderAll();
+  // Service names come with the queue: the booking card may have been drawn before it.
+  if (booking.plans.length > 0) renderBookServices();
 }
 
 function renderAll() {
@@ -937,6 +939,96 @@ function onKey(event) {
   roomAction(action);
 }
 
+// ---------- appointments (reception books for a caller) ----------
+
+const booking = { plans: [], slot: null };
+
+/** Shows the booking card when some doctor takes appointments (reception and admin only). */
+async function loadPlans() {
+  if (!canReception) return;
+  try { booking.plans = await api("GET", "/api/v1/plans"); } catch { booking.plans = []; }
+  $("booking").hidden = booking.plans.length === 0;
+  renderBookServices();
+}
+
+function renderBookServices() {
+  const ids = [...new Set(booking.plans.map((p) => p.service))];
+  const select = $("book-service");
+  const current = select.value;
+  select.replaceChildren(...ids.map((id) => el("option", { value: id }, serviceName(id))));
+  if (ids.includes(current)) select.value = current;
+  renderBookDoctors();
+}
+
+function renderBookDoctors() {
+  const serviceId = $("book-service").value;
+  const select = $("book-doctor");
+  const doctors = booking.plans.filter((p) => p.service === serviceId).map((p) => p.doctor);
+  select.replaceChildren(el("option", { value: "" }, t("staff.book_any_doctor")),
+    ...doctors.map((d) => el("option", { value: d }, d)));
+}
+
+/** "09:15" from a slot's clinic-time `local` ("2026-11-23T09:15:00+05:30"). */
+function clock(local) {
+  return String(local).slice(11, 16);
+}
+
+async function findSlots(event) {
+  event?.preventDefault();
+  const query = new URLSearchParams({ service: $("book-service").value, free: "true" });
+  if ($("book-doctor").value) query.set("doctor", $("book-doctor").value);
+  if ($("book-date").value) query.set("date", $("book-date").value);
+  booking.slot = null;
+  $("book-patient").hidden = true;
+  // A new search clears the last booking's code; the refresh after a booking keeps it.
+  if (event) $("book-result").replaceChildren();
+  const box = $("book-slots");
+  try {
+    const slots = await api("GET", `/api/v1/slots?${query}`);
+    if (slots.length === 0) {
+      box.replaceChildren(el("p", { class: "hint" }, t("staff.book_none")));
+      return;
+    }
+    box.replaceChildren(...slots.map((slot) => el("button", {
+      type: "button", class: "btn book-slot", "data-start": slot.start, "data-doctor": slot.doctor,
+      onclick: (e) => chooseSlot(slot, e.currentTarget),
+    }, el("strong", {}, clock(slot.local)), el("span", {}, slot.doctor),
+      el("span", { class: "book-free" }, t("staff.book_free", { n: slot.free })))));
+  } catch (error) {
+    failed(error);
+  }
+}
+
+function chooseSlot(slot, button) {
+  booking.slot = slot;
+  for (const b of document.querySelectorAll(".book-slot")) b.setAttribute("aria-pressed", String(b === button));
+  $("book-chosen").textContent = t("staff.book_chosen", { time: clock(slot.local), doctor: slot.doctor });
+  $("book-patient").hidden = false;
+  $("book-name").focus();
+}
+
+function book(event) {
+  event.preventDefault();
+  const slot = booking.slot;
+  if (!slot) return;
+  const body = {
+    doctor: slot.doctor,
+    service: $("book-service").value,
+    start: slot.start,
+    patient: { name: $("book-name").value.trim(), phone: $("book-phone").value.trim() },
+  };
+  run("book", () => api("POST", "/api/v1/bookings", body), (made) => {
+    $("book-name").value = "";
+    $("book-phone").value = "";
+    $("book-patient").hidden = true;
+    $("book-result").replaceChildren(
+      el("p", {}, t("staff.book_done", { time: clock(made.local), doctor: made.doctor })),
+      el("p", { class: "book-code", id: "book-code" }, made.code),
+      el("p", { class: "hint" }, t("staff.book_code_hint")));
+    findSlots().then(() => $("book-result").scrollIntoView({ block: "nearest" }));
+  });
+}
+
 // ---------- start ----------
 
 /** Takes away what the role may not do: a doctor gets no reception tools at all. */
@@ -980,6 +1072,9 @@ function start() {
     button.addEventListener("click", () => roomAction(button.dataset.action));
   }
   $("issue-form").addEventListener("submit", issue);
+  $("book-form").addEventListener("submit", findSlots);
+  $("book-service").addEventListener("change", renderBookDoctors);
+  $("book-patient").addEventListener("submit", book);
   $("search").addEventListener("input", renderSearch);
   $("search").addEventListener("keydown", (e) => {
     if (e.key === "Escape") { e.target.value = ""; renderSearch(); }
@@ -1014,6 +1109,7 @@ function start() {
   }, 20000);
 
   new Live({ onSnapshot, onEvent, onStatus, onDevice }).start();
+  loadPlans();
 }
 
 start();

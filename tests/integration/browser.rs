@@ -11,6 +11,7 @@
 //! `docs/screenshots/`.
 
 mod a11y;
+mod booking;
 pub mod driver;
 pub mod screens;
 pub mod server;

@@ -15,7 +15,7 @@ use super::{ONE_AT_A_TIME, PAGE, message};
 use crate::common::{ADMIN_PASSWORD, DOCTOR_NAME, RECEPTION_NAME};
 
 /// Logs `name` in through the login page, landing on `path`.
-async fn login_to(browser: &Browser, server: &Server, name: &str, path: &str) {
+pub(super) async fn login_to(browser: &Browser, server: &Server, name: &str, path: &str) {
     let next: String = path
         .bytes()
         .map(|b| match b {
@@ -48,14 +48,14 @@ async fn login_to(browser: &Browser, server: &Server, name: &str, path: &str) {
 }
 
 /// Waits for the console to be connected and drawn.
-async fn live(browser: &Browser) {
+pub(super) async fn live(browser: &Browser) {
     browser
         .wait_for_text("#link-state", &message("en", "staff.connected", &[]), PAGE)
         .await;
 }
 
 /// Whether an element matching `css` is shown (exists and takes room on the page).
-async fn shown(browser: &Browser, css: &str) -> bool {
+pub(super) async fn shown(browser: &Browser, css: &str) -> bool {
     browser
         .js(
             "const e = document.querySelector(arguments[0]);
