@@ -29,7 +29,10 @@ async fn reception_books_a_free_time_and_reads_the_code_back() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let tomorrow = jiff::Timestamp::now()
+    use waitless::clock::Clock;
+    let tomorrow = server
+        .clock
+        .now()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date()
         .tomorrow()
