@@ -187,21 +187,17 @@ pub async fn room_undo(
     Ok(HttpResponse::Ok().json(UndoResponse { room, restored }))
 }
 
-async fn room_set_open(
+/// Sends a command about one room (open, close, pause, resume) and answers the room as it is
+/// then.
+async fn room_setting(
     state: &AppState,
     actor: &Actor,
     raw: &str,
-    open: bool,
+    command: impl FnOnce(RoomId) -> Command,
 ) -> Result<HttpResponse, WebError> {
     let room = room_id(raw)?;
     state
-        .execute(
-            Command::SetRoomOpen {
-                room: room.clone(),
-                open,
-            },
-            actor.origin(Source::Api),
-        )
+        .execute(command(room.clone()), actor.origin(Source::Api))
         .await?;
     let now = state.clock.now();
     let published = state.hub.read();
@@ -224,7 +220,11 @@ pub async fn room_open(
     id: web::Path<String>,
     _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
-    room_set_open(&state, &actor, &id, true).await
+    room_setting(&state, &actor, &id, |room| Command::SetRoomOpen {
+        room,
+        open: true,
+    })
+    .await
 }
 
 /// Closes a room: it calls no more tickets (it may still finish the one it serves).
@@ -237,30 +237,11 @@ pub async fn room_close(
     id: web::Path<String>,
     _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
-    room_set_open(&state, &actor, &id, false).await
-}
-
-async fn room_set_paused(
-    state: &AppState,
-    actor: &Actor,
-    raw: &str,
-    paused: bool,
-) -> Result<HttpResponse, WebError> {
-    let room = room_id(raw)?;
-    let command = Command::SetRoomPaused {
-        room: room.clone(),
-        paused,
-    };
-    state.execute(command, actor.origin(Source::Api)).await?;
-    let now = state.clock.now();
-    let published = state.hub.read();
-    let r = published.state.room(&room)?;
-    Ok(HttpResponse::Ok().json(view::room_view(
-        &published.state,
-        r,
-        state.hub.policy(),
-        now,
-    )))
+    room_setting(&state, &actor, &id, |room| Command::SetRoomOpen {
+        room,
+        open: false,
+    })
+    .await
 }
 
 /// Puts an open room on break: its tickets keep waiting (other rooms of the service call
@@ -276,7 +257,11 @@ pub async fn room_pause(
     id: web::Path<String>,
     _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
-    room_set_paused(&state, &actor, &id, true).await
+    room_setting(&state, &actor, &id, |room| Command::SetRoomPaused {
+        room,
+        paused: true,
+    })
+    .await
 }
 
 /// Ends a room's break: it calls again.
@@ -289,7 +274,11 @@ pub async fn room_resume(
     id: web::Path<String>,
     _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
-    room_set_paused(&state, &actor, &id, false).await
+    room_setting(&state, &actor, &id, |room| Command::SetRoomPaused {
+        room,
+        paused: false,
+    })
+    .await
 }
 
 /// A new room.

@@ -414,34 +414,16 @@ mod tests {
         let ledger = Ledger::default();
         let decide = |op| ledger.decide(&plans, &tz, now, Arrival::default(), op);
         // 07:00 now; 08:30 is not a slot; 09:00 is 2 h ahead (notice 60 min): fine.
-        let soon = now + 30.minutes();
-        assert_eq!(
-            decide(book(1, soon, Channel::Public, None))
-                .unwrap_err()
-                .code(),
-            "no-such-slot"
-        );
-        let yesterday = at("2026-12-05 09:00", &tz);
-        assert_eq!(
-            decide(book(1, yesterday, Channel::Public, None))
-                .unwrap_err()
-                .code(),
-            "slot-past"
-        );
-        let far = at("2026-12-15 09:00", &tz);
-        assert_eq!(
-            decide(book(1, far, Channel::Public, None))
-                .unwrap_err()
-                .code(),
-            "beyond-horizon"
-        );
-        let odd = at("2026-12-07 09:10", &tz);
-        assert_eq!(
-            decide(book(1, odd, Channel::Public, None))
-                .unwrap_err()
-                .code(),
-            "no-such-slot"
-        );
+        let refused = [
+            (now + 30.minutes(), "no-such-slot"),
+            (at("2026-12-05 09:00", &tz), "slot-past"),
+            (at("2026-12-15 09:00", &tz), "beyond-horizon"),
+            (at("2026-12-07 09:10", &tz), "no-such-slot"),
+        ];
+        for (start, code) in refused {
+            let answer = decide(book(1, start, Channel::Public, None));
+            assert_eq!(answer.unwrap_err().code(), code, "{start}");
+        }
         // 08:30 now: 09:00 is 30 min ahead: too soon for the public, fine for reception.
         let later = at("2026-12-07 08:30", &tz);
         let nine = at("2026-12-07 09:00", &tz);
