@@ -20,6 +20,7 @@ const state = {
   users: [],               // GET /api/v1/admin/users
   tokens: [],              // GET /api/v1/admin/tokens
   screens: null,           // GET /api/v1/admin/screens
+  plans: [],               // GET /api/v1/plans
   me: null,
   editing: { service: null, room: null },
   notes: new Map(),        // note key → {kind, text}
@@ -122,17 +123,19 @@ async function act(key, call, { ok = t("admin.saved"), onOk = null } = {}) {
 async function load() {
   const mine = ++state.loads;
   try {
-    const [data, users, tokens, screens] = await Promise.all([
+    const [data, users, tokens, screens, plans] = await Promise.all([
       api("GET", "/api/v1/admin/clinic"),
       api("GET", "/api/v1/admin/users"),
       api("GET", "/api/v1/admin/tokens"),
       api("GET", "/api/v1/admin/screens"),
+      api("GET", "/api/v1/plans"),
     ]);
     if (mine !== state.loads) return;   // a later read is on its way
     state.data = data;
     state.users = users;
     state.tokens = tokens;
     state.screens = screens;
+    state.plans = plans;
     $("load-error").hidden = true;
     render();
   } catch (error) {
@@ -158,6 +161,7 @@ function render() {
   renderRooms();
   renderUsers();
   renderTokens();
+  renderPlans();
   renderScreens();
   renderAddForms();
   paintNotes();
@@ -976,6 +980,136 @@ function renderAddForms() {
   refillNames($("room-add-names"), "room-add-name");
 }
 
+// ---------- appointments: doctors' plans ----------
+
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/** "09:00" from "09:00:00". */
+const hhmm = (time) => String(time).slice(0, 5);
+
+/** "09:00–13:00, 14:00–17:00" from periods. */
+function periodsText(periods) {
+  return (periods ?? []).map((p) => `${hhmm(p.start)}–${hhmm(p.end)}`).join(", ");
+}
+
+/** Periods from "09:00-13:00, 14:00-17:00" (either dash); throws the part not understood. */
+function parsePeriods(text) {
+  const parts = text.split(",").map((x) => x.trim()).filter(Boolean);
+  return parts.map((part) => {
+    const m = /^(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})$/.exec(part);
+    if (!m) throw new Error(part);
+    const pad = (h, mm) => `${h.padStart(2, "0")}:${mm}`;
+    return { start: pad(m[1], m[2]), end: pad(m[3], m[4]) };
+  });
+}
+
+/** Exceptions from lines "2026-12-25 off Christmas" or "2026-12-24 10:00-12:00". */
+function parseExceptions(text) {
+  const out = {};
+  for (const line of text.split("\n").map((x) => x.trim()).filter(Boolean)) {
+    const m = /^(\d{4}-\d{2}-\d{2})\s+(.*)$/.exec(line);
+    if (!m) throw new Error(line);
+    const rest = m[2].trim();
+    if (/^off\b/i.test(rest)) out[m[1]] = { kind: "off", reason: rest.slice(3).trim() };
+    else out[m[1]] = { kind: "hours", periods: parsePeriods(rest) };
+  }
+  return out;
+}
+
+function exceptionsText(exceptions) {
+  return Object.entries(exceptions ?? {}).map(([date, e]) =>
+    e.kind === "off" ? `${date} off ${e.reason ?? ""}`.trim() : `${date} ${periodsText(e.periods)}`).join("\n");
+}
+
+function renderPlans() {
+  $("plans-none").hidden = state.plans.length > 0;
+  $("plans-table").hidden = state.plans.length === 0;
+  $("plans-body").replaceChildren(...state.plans.map((p) => {
+    const key = `${p.doctor}/${p.service}`;
+    return el("tr", { dataset: { plan: key } },
+      el("td", {}, el("span", { class: "cell-name" }, p.doctor)),
+      el("td", {}, serviceLabel(p.service)),
+      ...p.weekly.map((periods, i) => el("td", { class: "plan-day" },
+        periods.length ? periods.map((x) => el("div", {}, `${hhmm(x.start)}–${hhmm(x.end)}`)) : el("span", { class: "muted" }, "—"),
+        (p.breaks?.[i] ?? []).map((x) => el("div", { class: "plan-break" }, `☕ ${hhmm(x.start)}–${hhmm(x.end)}`)))),
+      el("td", {}, t("admin.plan_slot_cell", { minutes: p.slot_minutes, seats: p.seats })),
+      el("td", { class: "cell-actions" },
+        el("div", { class: "row-actions" },
+          el("button", { type: "button", class: "btn btn-small btn-quiet", "data-action": "edit-plan",
+            "data-key": `plan-edit:${key}`, onclick: () => editPlan(p) }, t("admin.plan_edit")),
+          el("button", { type: "button", class: "btn btn-small btn-quiet", "data-action": "remove-plan",
+            "data-key": `plan-remove:${key}`, onclick: () => removePlan(p) }, t("admin.plan_remove"))),
+        noteSpan(`plan:${key}`)));
+  }));
+  // The form's choices: enabled doctors, every service.
+  const doctorSelect = $("plan-doctor");
+  const doctor = doctorSelect.value;
+  doctorSelect.replaceChildren(...doctors().map((n) => el("option", { value: n }, n)));
+  if (doctors().includes(doctor)) doctorSelect.value = doctor;
+  const serviceSelect = $("plan-service");
+  const service = serviceSelect.value;
+  serviceSelect.replaceChildren(...state.data.services.map((x) => el("option", { value: x.id }, serviceLabel(x.id))));
+  if (state.data.services.some((x) => x.id === service)) serviceSelect.value = service;
+}
+
+function editPlan(p) {
+  $("plan-doctor").value = p.doctor;
+  $("plan-service").value = p.service;
+  DAYS.forEach((_, i) => {
+    $(`plan-hours-${i}`).value = periodsText(p.weekly[i]);
+    $(`plan-breaks-${i}`).value = periodsText(p.breaks?.[i]);
+  });
+  $("plan-slot").value = p.slot_minutes;
+  $("plan-seats").value = p.seats;
+  $("plan-before").value = p.buffer_before_minutes ?? 0;
+  $("plan-after").value = p.buffer_after_minutes ?? 0;
+  $("plan-notice").value = p.min_notice_minutes ?? 0;
+  $("plan-horizon").value = p.horizon_days;
+  $("plan-cap").value = p.per_patient_per_day ?? 0;
+  $("plan-exceptions").value = exceptionsText(p.exceptions);
+  $("plan-form").scrollIntoView({ block: "start" });
+  $("plan-doctor").focus();
+}
+
+async function removePlan(p) {
+  const key = `${p.doctor}/${p.service}`;
+  const yes = await confirmAction(t("admin.plan_remove_title", { doctor: p.doctor }),
+    t("admin.plan_remove_text"), t("admin.plan_remove"));
+  if (!yes) return;
+  act(`plan:${key}`, () => api("DELETE", `/api/v1/admin/plans/${encodeURIComponent(p.doctor)}/${encodeURIComponent(p.service)}`),
+    { ok: t("admin.plan_removed") });
+}
+
+function setUpPlanForm() {
+  $("plan-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    let weekly, breaks, exceptions;
+    try {
+      weekly = DAYS.map((_, i) => parsePeriods($(`plan-hours-${i}`).value));
+      breaks = DAYS.map((_, i) => parsePeriods($(`plan-breaks-${i}`).value));
+      exceptions = parseExceptions($("plan-exceptions").value);
+    } catch (error) {
+      note("plan", "error", t("admin.plan_bad_times", { text: error.message }));
+      return;
+    }
+    const number = (id) => Number($(id).value);
+    const body = {
+      doctor: $("plan-doctor").value,
+      service: $("plan-service").value,
+      weekly, breaks, exceptions,
+      slot_minutes: number("plan-slot"),
+      seats: number("plan-seats"),
+      buffer_before_minutes: number("plan-before"),
+      buffer_after_minutes: number("plan-after"),
+      min_notice_minutes: number("plan-notice"),
+      horizon_days: number("plan-horizon"),
+      per_patient_per_day: number("plan-cap"),
+    };
+    if (!body.doctor) { note("plan", "error", t("admin.plan_no_doctor")); return; }
+    act("plan", () => api("PUT", "/api/v1/admin/plans", body), { ok: t("admin.plan_saved", { doctor: body.doctor }) });
+  });
+}
+
 // ---------- confirm ----------
 
 function confirmAction(title, text, yesLabel) {
@@ -1013,6 +1147,7 @@ async function start() {
   setUpRoomForm();
   setUpUserForm();
   setUpTokenForm();
+  setUpPlanForm();
   setUpResetDialog();
   state.me = await me;
   await load();

@@ -589,3 +589,71 @@ async fn a_kiosk_shows_its_code_until_the_admin_approves_it_then_becomes_the_kio
     kiosk.close().await;
     admin.close().await;
 }
+
+/// An admin writes a doctor's week in /admin (hours, a break, a day off), sees it in the week
+/// table, edits it, is told what a mistyped time is without anything changing, and removes it.
+#[tokio::test]
+async fn admin_sets_a_doctors_plan_week_edits_it_and_removes_it() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::spawn().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let admin = driver.session(1280, 800).await;
+    admin.goto(&server.url("/admin")).await;
+    admin.wait_visible("#plans-none", PAGE).await;
+    admin
+        .wait_for_text("#plan-doctor", DOCTOR_NAME, PAGE)
+        .await;
+
+    type_into(&admin, "#plan-hours-0", "9:00-12:00").await;
+    type_into(&admin, "#plan-breaks-0", "10:30-11:00").await;
+    type_into(&admin, "#plan-hours-1", "09:00-10:00, 14:00-15:00").await;
+    type_into(&admin, "#plan-slot", "20").await;
+    type_into(&admin, "#plan-exceptions", "2026-12-25 off Christmas").await;
+    press(&admin, "#plan-form button[type=submit]").await;
+    let said = wait_note(&admin, "plan", "ok").await;
+    assert!(said.contains(DOCTOR_NAME), "{said}");
+    let key = format!("{DOCTOR_NAME}/general");
+    let row = format!(r#"#plans-body tr[data-plan="{key}"]"#);
+    admin.wait_visible(&row, PAGE).await;
+    let week = admin
+        .js(
+            "return [...document.querySelectorAll(arguments[0] + ' .plan-day')].map(c => c.textContent);",
+            vec![json!(row)],
+        )
+        .await;
+    assert_eq!(week[0], "09:00–12:00☕ 10:30–11:00", "{week}");
+    assert_eq!(week[1], "09:00–10:0014:00–15:00", "{week}");
+    assert_eq!(week[2], "—", "{week}");
+    let plans = server.get_json("/api/v1/plans").await;
+    assert_eq!(plans[0]["slot_minutes"], 20, "{plans}");
+    assert_eq!(plans[0]["exceptions"]["2026-12-25"]["kind"], "off", "{plans}");
+    assert_eq!(plans[0]["breaks"][0][0]["start"], "10:30:00", "{plans}");
+
+    // A mistyped time is named and nothing is sent.
+    press(&admin, &format!(r#"{row} [data-action="edit-plan"]"#)).await;
+    type_into(&admin, "#plan-hours-2", "9-5").await;
+    press(&admin, "#plan-form button[type=submit]").await;
+    let said = wait_note(&admin, "plan", "error").await;
+    assert!(said.contains("9-5"), "{said}");
+    assert_eq!(server.get_json("/api/v1/plans").await, plans);
+
+    // Edited: the form was filled from the plan, one field changes.
+    type_into(&admin, "#plan-hours-2", "").await;
+    type_into(&admin, "#plan-seats", "2").await;
+    press(&admin, "#plan-form button[type=submit]").await;
+    wait_note(&admin, "plan", "ok").await;
+    let edited = server.get_json("/api/v1/plans").await;
+    assert_eq!(edited[0]["seats"], 2, "{edited}");
+    assert_eq!(edited[0]["slot_minutes"], 20, "{edited}");
+    assert_eq!(edited[0]["weekly"], plans[0]["weekly"], "{edited}");
+    shoot(&admin, "admin-plans-1280x800", "#plans", true).await;
+
+    press(&admin, &format!(r#"{row} [data-action="remove-plan"]"#)).await;
+    admin.wait_visible("#confirm-yes", PAGE).await;
+    press(&admin, "#confirm-yes").await;
+    admin.wait_visible("#plans-none", PAGE).await;
+    assert_eq!(server.get_json("/api/v1/plans").await, json!([]));
+    admin.close().await;
+}
