@@ -13,6 +13,7 @@ pub mod error;
 pub mod estimate;
 pub mod event;
 pub mod id;
+pub mod index;
 pub mod numbering;
 #[cfg(test)]
 mod proptests;

@@ -18,8 +18,9 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::estimate::{Eta, RoomRate, estimate};
+use super::index::{QueueIndex, prefix_of};
 use super::numbering::format_number;
-use super::rules::{Pick, Starvation, pick_next, queue_order};
+use super::rules::{Pick, PickReason, Starvation};
 use super::{
     CancelReason, Clinic, Command, DomainError, Event, EventKind, NextRecord, Origin,
     PriorityClass, Room, RoomId, Service, ServiceId, ServiceTimes, Source, Ticket, TicketId,
@@ -154,6 +155,10 @@ pub struct QueueState {
     pub next_ticket_id: u64,
     /// Idempotency keys seen today.
     pub idempotency: HashMap<String, IdempotencyEntry>,
+    /// Indexes over `tickets` (waiting per service in call order, calls, carried numbers),
+    /// kept by every change of a ticket; [`QueueState::reindex`] rebuilds them after `tickets`
+    /// was filled directly (a load).
+    index: QueueIndex,
 }
 
 /// Longest message the displays scroll, in characters.
@@ -175,11 +180,6 @@ fn check_idempotency_key(key: &str) -> Result<(), DomainError> {
     }
 }
 
-/// The prefix part of a number (`A` of `A001`).
-fn prefix_of(number: &str) -> &str {
-    number.trim_end_matches(|c: char| c.is_ascii_digit())
-}
-
 impl QueueState {
     /// An empty clinic on `day`.
     pub fn new(day: Date) -> Self {
@@ -192,7 +192,18 @@ impl QueueState {
             counters: BTreeMap::new(),
             next_ticket_id: 1,
             idempotency: HashMap::new(),
+            index: QueueIndex::default(),
         }
+    }
+
+    /// Rebuilds the indexes from `tickets` (after the store filled them directly).
+    pub fn reindex(&mut self) {
+        self.index = QueueIndex::build(self.tickets.values(), self.day);
+    }
+
+    /// The indexes over the live tickets.
+    pub fn index(&self) -> &QueueIndex {
+        &self.index
     }
 
     /// A live ticket.
@@ -214,17 +225,103 @@ impl QueueState {
             .ok_or_else(|| DomainError::ServiceNotFound(id.clone()))
     }
 
-    /// The waiting tickets a room would call from.
+    /// The waiting tickets a room would call from: each of its services' in call order.
     pub fn waiting_for<'a>(&'a self, room: &'a Room) -> impl Iterator<Item = &'a Ticket> + Clone {
-        self.tickets
-            .values()
-            .filter(move |t| t.state == TicketState::Waiting && room.serves(&t.service))
+        self.room_queues(room)
+            .flat_map(|q| q.order.iter())
+            .filter_map(|key| self.tickets.get(&key.2))
+    }
+
+    /// How many tickets wait for a service of `room` (O(services)).
+    pub fn waiting_count(&self, room: &Room) -> usize {
+        self.room_queues(room).map(|q| q.order.len()).sum()
+    }
+
+    /// The waiting queues of the room's services (each service once).
+    fn room_queues<'a>(
+        &'a self,
+        room: &'a Room,
+    ) -> impl Iterator<Item = &'a super::index::ServiceQueue> + Clone {
+        room.services
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| !room.services[..*i].contains(s))
+            .filter_map(|(_, s)| self.index.service(s))
     }
 
     /// Who the room would call now, and why (the staff console shows it).
     pub fn preview_next(&self, room: &RoomId, now: Timestamp, policy: &Policy) -> Option<Pick> {
         let room = self.rooms.get(room)?;
-        pick_next(self.waiting_for(room), now, policy.starvation)
+        self.pick_for(room, now, policy.starvation)
+    }
+
+    /// [`super::rules::pick_next`] over [`Self::waiting_for`], read from the index: the first
+    /// starving ticket or the first in call order, and the tickets it passes over (O(log n +
+    /// those passed over); the same answer, property-tested).
+    fn pick_for(
+        &self,
+        room: &Room,
+        now: Timestamp,
+        starvation: Option<Starvation>,
+    ) -> Option<Pick> {
+        let queues: Vec<&super::index::ServiceQueue> = self.room_queues(room).collect();
+        let starving = starvation.and_then(|s| {
+            queues
+                .iter()
+                .flat_map(|q| {
+                    q.passed
+                        .range(s.max_passes.max(1)..)
+                        .filter_map(|(_, set)| set.first())
+                })
+                .min()
+                .and_then(|key| self.tickets.get(&key.2))
+        });
+        let (picked, reason) = match starving {
+            Some(t) => (
+                t,
+                PickReason::Starvation {
+                    class: t.priority,
+                    passed_over: t.passed_over,
+                },
+            ),
+            None => {
+                let key = queues.iter().filter_map(|q| q.order.first()).min()?;
+                let t = self.tickets.get(&key.2)?;
+                (t, PickReason::HighestClass { class: t.priority })
+            }
+        };
+        let mut passed_over = Vec::new();
+        if let Some(s) = starvation {
+            let rank = picked.priority.rank();
+            for q in &queues {
+                // class by class below the picked one: the tickets queued before it that have
+                // waited long enough (oldest first, so stop at the first too recent)
+                let mut from = rank.checked_add(1);
+                while let Some(lower) = from {
+                    let Some(&(class, _, _)) =
+                        q.order.range((lower, Timestamp::MIN, TicketId(0))..).next()
+                    else {
+                        break;
+                    };
+                    passed_over.extend(
+                        q.order
+                            .range(
+                                (class, Timestamp::MIN, TicketId(0))
+                                    ..(class, picked.queued_at, picked.id),
+                            )
+                            .take_while(|k| now.duration_since(k.1) >= s.after)
+                            .map(|k| k.2),
+                    );
+                    from = class.checked_add(1);
+                }
+            }
+            passed_over.sort_unstable();
+        }
+        Some(Pick {
+            ticket: picked.id,
+            reason,
+            passed_over,
+        })
     }
 
     /// Refuses a prefix that is malformed or that a service other than `service` has.
@@ -587,15 +684,9 @@ impl QueueState {
 
     /// The next free ordinal for `prefix` today: above the counter and not held by a live
     /// (carried-over) ticket.
-    fn next_ordinal(&self, prefix: &str) -> u32 {
+    pub(crate) fn next_ordinal(&self, prefix: &str) -> u32 {
         let mut ordinal = self.counters.get(prefix).copied().unwrap_or(0) + 1;
-        let carried: Vec<u32> = self
-            .tickets
-            .values()
-            .filter(|t| t.day < self.day && prefix_of(&t.number) == prefix)
-            .map(|t| t.ordinal)
-            .collect();
-        while carried.contains(&ordinal) {
+        while self.index.carried_holds(prefix, ordinal) {
             ordinal += 1;
         }
         ordinal
@@ -631,7 +722,7 @@ impl QueueState {
             Some(id) => Some(self.ticket(id)?.finished(TicketState::Done, now)),
             None => None,
         };
-        let pick = pick_next(self.waiting_for(room), now, policy.starvation);
+        let pick = self.pick_for(room, now, policy.starvation);
         if finished.is_none() && pick.is_none() {
             return Ok(Decision::Unchanged);
         }
@@ -786,8 +877,9 @@ impl QueueState {
                 }
                 let mut passes = Vec::with_capacity(passed_over.len());
                 for id in passed_over {
-                    if let Some(t) = self.tickets.get_mut(id) {
-                        t.passed_over = t.passed_over.saturating_add(1);
+                    if let Some(t) =
+                        self.modify_ticket(*id, |t| t.passed_over = t.passed_over.saturating_add(1))
+                    {
                         passes.push((*id, t.requeue_count));
                         touched.tickets.push(*id);
                     }
@@ -838,8 +930,10 @@ impl QueueState {
                 passed_over,
             } => {
                 for id in passed_over {
-                    if let Some(t) = self.tickets.get_mut(id) {
-                        t.passed_over = t.passed_over.saturating_sub(1);
+                    if self
+                        .modify_ticket(*id, |t| t.passed_over = t.passed_over.saturating_sub(1))
+                        .is_some()
+                    {
                         touched.tickets.push(*id);
                     }
                 }
@@ -937,6 +1031,7 @@ impl QueueState {
                 self.counters.clear();
                 self.idempotency.clear();
                 self.day = *new_day;
+                self.reindex();
                 touched.day_closed = true;
             }
         }
@@ -946,7 +1041,19 @@ impl QueueState {
     fn put_ticket(&mut self, ticket: Ticket, touched: &mut Touched) {
         self.next_ticket_id = self.next_ticket_id.max(ticket.id.0 + 1);
         touched.tickets.push(ticket.id);
-        self.tickets.insert(ticket.id, ticket);
+        let id = ticket.id;
+        let old = self.tickets.insert(id, ticket);
+        self.index
+            .update(old.as_ref(), self.tickets.get(&id), self.day);
+    }
+
+    /// Changes a live ticket in place, keeping the index; returns it as it is now.
+    fn modify_ticket(&mut self, id: TicketId, change: impl FnOnce(&mut Ticket)) -> Option<&Ticket> {
+        let t = self.tickets.get_mut(&id)?;
+        let old = t.clone();
+        change(t);
+        self.index.update(Some(&old), Some(t), self.day);
+        Some(t)
     }
 
     /// Frees the room serving `ticket`, if any.
@@ -961,18 +1068,12 @@ impl QueueState {
 
     /// Positions and wait estimates of every waiting ticket.
     pub fn placements(&self, policy: &Policy) -> HashMap<TicketId, Placement> {
-        let mut by_service: BTreeMap<&ServiceId, Vec<&Ticket>> = BTreeMap::new();
-        for t in self.tickets.values() {
-            if t.state == TicketState::Waiting {
-                by_service.entry(&t.service).or_default().push(t);
-            }
-        }
         let mut placements = HashMap::new();
-        for (service, waiting) in by_service {
+        for (service, queue) in &self.index.waiting {
             let rates = self.room_rates(service, policy);
-            for (position, t) in queue_order(waiting).into_iter().enumerate() {
+            for (position, key) in queue.order.iter().enumerate() {
                 placements.insert(
-                    t.id,
+                    key.2,
                     Placement {
                         position,
                         eta: estimate(position, &rates),
@@ -983,25 +1084,25 @@ impl QueueState {
         placements
     }
 
-    /// Position and estimate of one ticket (`None` unless it is waiting).
+    /// Position and estimate of one ticket (`None` unless it is waiting). O(log n + rooms).
     pub fn placement(&self, ticket: &Ticket, policy: &Policy) -> Option<Placement> {
         if ticket.state != TicketState::Waiting {
             return None;
         }
         let position = self
-            .tickets
-            .values()
-            .filter(|t| {
-                t.state == TicketState::Waiting
-                    && t.service == ticket.service
-                    && t.order_key() < ticket.order_key()
-            })
-            .count();
-        let rates = self.room_rates(&ticket.service, policy);
-        Some(Placement {
+            .index
+            .service(&ticket.service)
+            .map_or(0, |q| q.rank(&ticket.order_key()));
+        Some(self.placed_at(&ticket.service, position, policy))
+    }
+
+    /// The placement of someone with `position` people ahead in `service`'s queue.
+    pub fn placed_at(&self, service: &ServiceId, position: usize, policy: &Policy) -> Placement {
+        let rates = self.room_rates(service, policy);
+        Placement {
             position,
             eta: estimate(position, &rates),
-        })
+        }
     }
 
     fn room_rates(&self, service: &ServiceId, policy: &Policy) -> Vec<RoomRate> {
