@@ -249,6 +249,74 @@ impl QueueState {
             .filter_map(|(_, s)| self.index.service(s))
     }
 
+    /// A page of waiting tickets: those of `services` after `after` (a live ticket: its place
+    /// in the queue, whatever its state now), at most `limit`, and whether more follow.
+    /// `merged`: in the order a room serving all of them calls them (class, then queue time);
+    /// otherwise service by service, each in call order. O(services + limit · log n).
+    pub fn waiting_page(
+        &self,
+        services: &[ServiceId],
+        merged: bool,
+        after: Option<&Ticket>,
+        limit: usize,
+    ) -> (Vec<&Ticket>, bool) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let mut queues: Vec<(&ServiceId, &super::index::ServiceQueue)> = services
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| !services[..*i].contains(s))
+            .filter_map(|(_, s)| self.index.service(s).map(|q| (s, q)))
+            .collect();
+        let start = after.map(|t| (t.service.clone(), t.order_key()));
+        let mut keys: Vec<super::index::OrderKey> = Vec::with_capacity(limit.saturating_add(1));
+        if merged {
+            let mut heads: Vec<_> = queues
+                .iter()
+                .map(|(_, q)| {
+                    let lower = start.as_ref().map_or(Unbounded, |(_, k)| Excluded(*k));
+                    q.order.range((lower, Unbounded)).peekable()
+                })
+                .collect();
+            while keys.len() <= limit {
+                let best = heads
+                    .iter_mut()
+                    .enumerate()
+                    .filter_map(|(i, h)| h.peek().map(|k| (**k, i)))
+                    .min();
+                let Some((key, i)) = best else { break };
+                heads[i].next();
+                keys.push(key);
+            }
+        } else {
+            queues.sort_by(|a, b| a.0.cmp(b.0));
+            for (service, q) in queues {
+                let lower = match &start {
+                    Some((s, _)) if service < s => continue,
+                    Some((s, k)) if service == s => Excluded(*k),
+                    _ => Unbounded,
+                };
+                let room_left = limit.saturating_add(1).saturating_sub(keys.len());
+                keys.extend(q.order.range((lower, Unbounded)).take(room_left).copied());
+                if keys.len() > limit {
+                    break;
+                }
+            }
+        }
+        let more = keys.len() > limit;
+        keys.truncate(limit);
+        let tickets = keys.iter().filter_map(|k| self.tickets.get(&k.2)).collect();
+        (tickets, more)
+    }
+
+    /// The live tickets called most recently (those with a room), newest first.
+    pub fn recent_calls(&self) -> impl Iterator<Item = &Ticket> {
+        self.index
+            .calls
+            .iter()
+            .rev()
+            .filter_map(|(_, id)| self.tickets.get(id))
+    }
+
     /// Who the room would call now, and why (the staff console shows it).
     pub fn preview_next(&self, room: &RoomId, now: Timestamp, policy: &Policy) -> Option<Pick> {
         let room = self.rooms.get(room)?;

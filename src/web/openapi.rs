@@ -20,6 +20,7 @@ use super::{audit, clinic, print, rooms, screens, services, session, staff, stat
         services::services_list,
         rooms::rooms_list,
         status::queue_get,
+        status::queue_waiting,
         tickets::ticket_create,
         tickets::ticket_get,
         tickets::ticket_announcement,
