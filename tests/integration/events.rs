@@ -50,7 +50,7 @@ async fn connect_gets_a_snapshot_then_every_event_in_order() {
     let app = TestApp::spawn().await;
     let mut ws = app.events("").await;
     let snap = snapshot(&mut ws).await;
-    let queue = app.queue().await;
+    let (_, queue) = app.get_json("/api/v1/queue").await;
     let k = seq(&snap);
     assert_eq!(k, seq(&queue));
     assert_eq!(snap["queue"], queue, "the snapshot is the queue at its seq");
