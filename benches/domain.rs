@@ -190,15 +190,13 @@ fn bench_scale(c: &mut Criterion) {
         group.bench_function(format!("issue+apply+placement, {name}"), |b| {
             b.iter_custom(|iters| {
                 let mut day = state.clone();
-                let mut seq = seq;
                 let started = Instant::now();
-                for _ in 0..iters {
+                for seq in seq..seq + iters {
                     let Decision::Event(kind) = day.decide(&issue, &origin, now, &policy).unwrap()
                     else {
                         panic!("not issued")
                     };
                     let event = QueueState::event(seq, now, &origin, kind);
-                    seq += 1;
                     let touched = day.apply(&event);
                     let id = touched.tickets[0];
                     black_box(day.placement(&day.tickets[&id], &policy));

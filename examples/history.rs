@@ -137,8 +137,10 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
-    let mut config = Config::default();
-    config.data = args.data.clone();
+    let config = Config {
+        data: args.data.clone(),
+        ..Config::default()
+    };
     let path = config.database_path();
     if path.exists() {
         return Err(format!(
