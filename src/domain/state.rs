@@ -5,6 +5,12 @@
 //! event, and applies it; a restart loads the state tables instead of replaying, but replaying
 //! the event log from the start gives the same state.
 //!
+//! The live tickets are indexed ([`super::index::QueueIndex`]: waiting per service in call
+//! order, pass counts, calls, carried numbers), so that issue, next and placement cost
+//! O(log n): `apply` changes a ticket only through `put_ticket` or `modify_ticket`, which keep
+//! the index; code that fills `tickets` directly (the store's load) calls
+//! [`QueueState::reindex`] after.
+//!
 //! Invariants (checked by the property tests in `proptests.rs`):
 //! * a (prefix, ordinal) is issued at most once per clinic day;
 //! * a room serves at most one ticket, and that ticket is `called` in that room;
