@@ -1,10 +1,13 @@
-//! Benchmarks of the pure queue rules on a busy day: 5,000 tickets.
+//! Benchmarks of the pure queue rules on a busy day: 5,000 tickets; and how issuing and calling
+//! scale (`scale/`): an empty day against one already holding 100,000 waiting or 100,000
+//! served tickets.
 //!
 //! `cargo bench --bench domain`. Figures and how to read them: docs/performance.md.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
+use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::{SignedDuration, Timestamp};
@@ -90,7 +93,129 @@ fn busy_day() -> (QueueState, Timestamp) {
             t.passed_over = 1 + u32::try_from(t.id.0 % 2).unwrap();
         }
     }
+    // the tickets were changed behind the state's back: rebuild its indexes
+    state.reindex();
     (state, now)
+}
+
+/// The demo clinic with `waiting` tickets waiting and `served` tickets already called and done
+/// (still live: the day has not closed), the same mix as [`busy_day`], one every second; built
+/// by decide and apply as the engine does. Returns the state, the next event's number and the
+/// instant after the last change.
+fn day_of(waiting: usize, served: usize) -> (QueueState, u64, Timestamp) {
+    // strict class order and no debounce, so calling 100,000 tickets takes no long pass lists
+    let policy = Policy {
+        starvation: None,
+        debounce: SignedDuration::ZERO,
+        ..policy()
+    };
+    let origin = Origin::new(Source::Kiosk, "kiosk-1");
+    let (clinic, services, rooms) = demo::demo_clinic().unwrap();
+    let mut now = opening();
+    let mut state = QueueState::new(jiff::civil::date(2026, 11, 21));
+    let mut seq = 0;
+    let mut run = |state: &mut QueueState,
+                   command: Option<&Command>,
+                   kind: Option<EventKind>,
+                   now| {
+        let kind = match (command, kind) {
+            (_, Some(kind)) => kind,
+            (Some(command), None) => match state.decide(command, &origin, now, &policy).unwrap() {
+                Decision::Event(kind) => kind,
+                other => panic!("{command:?} gave {other:?}"),
+            },
+            (None, None) => unreachable!(),
+        };
+        seq += 1;
+        state.apply(&QueueState::event(seq, now, &origin, kind));
+    };
+    let seed = EventKind::ClinicSeeded {
+        clinic,
+        services,
+        rooms,
+    };
+    run(&mut state, None, Some(seed), now);
+    let general = ServiceId::parse("general").unwrap();
+    let lab = ServiceId::parse("lab").unwrap();
+    let room2 = RoomId::parse("room-2").unwrap();
+    for i in 0..waiting + served {
+        let command = Command::IssueTicket {
+            service: if i % 5 == 4 {
+                lab.clone()
+            } else {
+                general.clone()
+            },
+            priority: class_of(i),
+            idempotency_key: None,
+            patient: None,
+        };
+        run(&mut state, Some(&command), None, now);
+        now += SignedDuration::from_secs(1);
+        // room-2 (both services) keeps up with all but `waiting` of them
+        if i >= waiting {
+            let next = Command::RoomNext {
+                room: room2.clone(),
+            };
+            run(&mut state, Some(&next), None, now);
+        }
+    }
+    (state, seq + 1, now)
+}
+
+/// Issuing and calling on an empty day against a day that already holds 100,000 tickets:
+/// with the indexes the cost must not grow with the day.
+fn bench_scale(c: &mut Criterion) {
+    let policy = policy();
+    let origin = Origin::new(Source::Kiosk, "kiosk-1");
+    let issue = Command::IssueTicket {
+        service: ServiceId::parse("general").unwrap(),
+        priority: PriorityClass::Normal,
+        idempotency_key: None,
+        patient: None,
+    };
+    let room1 = RoomId::parse("room-1").unwrap();
+    let next = Command::RoomNext { room: room1 };
+    let later = |now: Timestamp| now + SignedDuration::from_secs(5);
+    let mut group = c.benchmark_group("scale");
+    for (name, waiting, served) in [
+        ("10 waiting", 10, 0),
+        ("100000 waiting", 100_000, 0),
+        ("100000 served", 10, 100_000),
+    ] {
+        let (state, seq, now) = day_of(waiting, served);
+        assert_eq!(state.tickets.len(), waiting + served);
+        // What the engine and the answer do for one kiosk ticket: decide, apply, place it. Each
+        // sample starts again from a copy of the day (not timed), which grows by one ticket an
+        // iteration.
+        group.bench_function(format!("issue+apply+placement, {name}"), |b| {
+            b.iter_custom(|iters| {
+                let mut day = state.clone();
+                let started = Instant::now();
+                for seq in seq..seq + iters {
+                    let Decision::Event(kind) = day.decide(&issue, &origin, now, &policy).unwrap()
+                    else {
+                        panic!("not issued")
+                    };
+                    let event = QueueState::event(seq, now, &origin, kind);
+                    let touched = day.apply(&event);
+                    let id = touched.tickets[0];
+                    black_box(day.placement(&day.tickets[&id], &policy));
+                }
+                started.elapsed()
+            })
+        });
+        // "next" in room-1 (general only), decided (a call passes over nobody: the tickets
+        // of this bench have not waited the 10 minutes that count).
+        let later = later(now);
+        group.bench_function(format!("next (decide), {name}"), |b| {
+            b.iter(|| {
+                state
+                    .decide(black_box(&next), &origin, black_box(later), &policy)
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
 }
 
 fn bench_pick_next(c: &mut Criterion) {
@@ -180,5 +305,11 @@ fn bench_placements(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_pick_next, bench_decide, bench_placements);
+criterion_group!(
+    benches,
+    bench_pick_next,
+    bench_decide,
+    bench_placements,
+    bench_scale
+);
 criterion_main!(benches);

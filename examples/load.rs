@@ -682,7 +682,17 @@ async fn calls_to_displays(client: &reqwest::Client, args: &LoadArgs) -> Result<
         }
     }
     let queue = get(client, &format!("{}/api/v1/queue", args.url)).await?;
+    // per-service counts (a server before the counts listed every waiting ticket instead)
     let mut waiting: HashMap<&str, usize> = HashMap::new();
+    for c in queue["counts"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        if let (Some(service), Some(n)) = (c["service"].as_str(), c["waiting"].as_u64()) {
+            *waiting.entry(service).or_default() += usize::try_from(n).unwrap_or(usize::MAX);
+        }
+    }
     for t in queue["waiting"]
         .as_array()
         .map(Vec::as_slice)

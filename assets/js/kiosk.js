@@ -617,9 +617,11 @@ function onSnapshot(queue) {
     return;
   }
   if (state.screen === "ticket" && state.ticket) {
-    // Keep "people ahead" and the wait true while the ticket is on screen.
-    const mine = queue.waiting?.find((w) => w.id === state.ticket.id);
-    if (mine) {
+    // Keep "people ahead" and the wait true while the ticket is on screen (the snapshot
+    // carries counts, not tickets: read this one).
+    const shown = state.ticket;
+    api("GET", `/api/v1/tickets/${shown.id}`).then((mine) => {
+      if (state.ticket !== shown || mine.state !== "waiting") return;
       const ahead = document.getElementById("ticket-ahead");
       const wait = document.getElementById("ticket-wait");
       if (ahead) {
@@ -627,7 +629,7 @@ function onSnapshot(queue) {
         ahead.parentElement.hidden = false;
       }
       if (wait) wait.textContent = waitText(mine);
-    }
+    }).catch(() => {});
     refreshControls();
     return;
   }

@@ -330,7 +330,7 @@ function renderRoom(queue) {
 
   // Waiting list.
   const waiting = roomWaiting(queue, room);
-  $("waiting-count").textContent = String(waiting.length);
+  $("waiting-count").textContent = String(room.waiting ?? waiting.length);
   const multi = room.services.length > 1;
   const list = $("waiting-list");
   if (!waiting.length) {
@@ -644,14 +644,13 @@ function issue(event) {
 
 function renderCounts(queue) {
   $("counts").replaceChildren(...queue.services.map((s) => {
-    const waiting = queue.waiting.filter((tk) => tk.service === s.id);
+    const count = (queue.counts ?? []).find((c) => c.service === s.id) ?? { waiting: 0 };
     const rooms = queue.rooms.filter((r) => r.open && r.services.includes(s.id)).length;
-    const last = waiting[waiting.length - 1];
-    return el("li", { dataset: { service: s.id, count: waiting.length }, class: s.active ? null : "is-inactive" },
+    return el("li", { dataset: { service: s.id, count: count.waiting }, class: s.active ? null : "is-inactive" },
       el("span", { class: "count-prefix" }, s.prefix),
       el("span", { class: "count-name" }, localName(s),
-        el("span", { class: "count-sub" }, last ? etaText(last) : t("staff.nobody_waiting"))),
-      el("span", { class: "count-n", "aria-label": t("staff.waiting_n", { n: waiting.length }) }, String(waiting.length)),
+        el("span", { class: "count-sub" }, count.waiting ? etaText(count) : t("staff.nobody_waiting"))),
+      el("span", { class: "count-n", "aria-label": t("staff.waiting_n", { n: count.waiting }) }, String(count.waiting)),
       rooms === 0 ? el("span", { class: "badge badge-closed" }, t("staff.room_is_closed")) : null,
     );
   }));
@@ -669,7 +668,7 @@ function renderCounts(queue) {
 
 /** Everyone waiting, by service in call order; a click shows the ticket's actions under "find". */
 function renderQueueList(queue) {
-  $("queue-count").textContent = String(queue.waiting.length);
+  $("queue-count").textContent = String(queue.waiting_total ?? queue.waiting.length);
   const list = $("queue-list");
   if (!queue.waiting.length) {
     list.replaceChildren(el("li", { class: "empty muted" }, t("staff.nobody_waiting")));
@@ -863,7 +862,20 @@ function onEvent(event) {
   if (event.kind === "day_closed") state.known.clear();
 }
 
-function onSnapshot(queue) {
+// The snapshot carries counts, not the waiting tickets: read the first WAITING_PAGE of them.
+const WAITING_PAGE = 1000;
+let snapshots = 0;
+
+async function onSnapshot(queue) {
+  const mine = ++snapshots;
+  try {
+    const page = await api("GET", `/api/v1/queue/waiting?limit=${WAITING_PAGE}`);
+    queue.waiting = page.tickets;
+    queue.waiting_total = page.total;
+  } catch {
+    queue.waiting = state.queue?.waiting ?? [];
+  }
+  if (mine !== snapshots) return; // a newer snapshot is on its way
   state.queue = queue;
   renderAll();
   // Service names come with the queue: the booking card may have been drawn before it.

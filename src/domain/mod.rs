@@ -14,6 +14,7 @@ pub mod error;
 pub mod estimate;
 pub mod event;
 pub mod id;
+pub mod index;
 pub mod numbering;
 #[cfg(test)]
 mod proptests;

@@ -24,6 +24,8 @@ use proptest::sample::Index;
 use proptest::test_runner::{Config, RngAlgorithm};
 
 use super::demo::demo_clinic;
+use super::index::QueueIndex;
+use super::rules::pick_next;
 use super::{
     CancelReason, Command, Decision, DomainError, Event, EventKind, Origin, Policy, PriorityClass,
     QueueState, RoomId, ServiceId, Source, Starvation, Ticket, TicketId, TicketState, Timestamp,
@@ -675,7 +677,8 @@ impl Model {
         self.check_tickets()?;
         self.check_rooms()?;
         self.check_passes()?;
-        self.check_placements()
+        self.check_placements()?;
+        self.check_index()
     }
 
     /// Numbers are never issued twice in a clinic day. Live tickets that share a number are one
@@ -861,6 +864,63 @@ impl Model {
         Ok(())
     }
 
+    /// The indexed state answers as a naive scan of every live ticket does: its index is the one
+    /// built from scratch, each room's pick (ticket, reason, passed over) is `pick_next` over
+    /// the room's waiting tickets, counts and positions are counted, and the next number skips
+    /// exactly the ordinals held by carried-over tickets.
+    fn check_index(&self) -> Result<(), TestCaseError> {
+        let s = &self.state;
+        prop_assert_eq!(s.index(), &QueueIndex::build(s.tickets.values(), s.day));
+        for room in s.rooms.values() {
+            let naive: Vec<&Ticket> = s.tickets.values().filter(|t| waits_for(t, room)).collect();
+            prop_assert_eq!(
+                s.preview_next(&room.id, self.now, &self.policy),
+                pick_next(naive.iter().copied(), self.now, self.policy.starvation),
+                "{}'s pick",
+                &room.id
+            );
+            prop_assert_eq!(s.waiting_count(room), naive.len());
+            let mut listed: Vec<TicketId> = s.waiting_for(room).map(|t| t.id).collect();
+            listed.sort();
+            prop_assert_eq!(listed, naive.iter().map(|t| t.id).collect::<Vec<_>>());
+        }
+        for t in s
+            .tickets
+            .values()
+            .filter(|t| t.state == TicketState::Waiting)
+        {
+            let ahead = s
+                .tickets
+                .values()
+                .filter(|o| {
+                    o.state == TicketState::Waiting
+                        && o.service == t.service
+                        && o.order_key() < t.order_key()
+                })
+                .count();
+            let placed = s.placement(t, &self.policy).map(|p| p.position);
+            prop_assert_eq!(placed, Some(ahead), "{}'s position", &t.number);
+        }
+        for service in s.services.values() {
+            let prefix = service.prefix.as_str();
+            let mut ordinal = s.counters.get(prefix).copied().unwrap_or(0) + 1;
+            while s.tickets.values().any(|t| {
+                t.day < s.day
+                    && t.number.trim_end_matches(|c: char| c.is_ascii_digit()) == prefix
+                    && t.ordinal == ordinal
+            }) {
+                ordinal += 1;
+            }
+            prop_assert_eq!(
+                s.next_ordinal(prefix),
+                ordinal,
+                "next ordinal of {}",
+                prefix
+            );
+        }
+        Ok(())
+    }
+
     /// Replaying the log from the start gives the same state.
     fn check_replay(&self) -> Result<(), TestCaseError> {
         let mut replayed = QueueState::new(date(2026, 11, 21));
@@ -938,5 +998,29 @@ proptest! {
         ops in prop::collection::vec(op(), 1..200),
     ) {
         run(policy_short_wait(), carry_over, &ops)?;
+    }
+
+    /// The indexed state (waiting per service in call order, pass counts, calls, carried
+    /// numbers) agrees with a naive recomputation over every live ticket after any sequence of
+    /// commands, days and undos ([`Model::check_index`] runs after every step of every case
+    /// above too; this one runs longer sequences with short waits so that passes, starving
+    /// tickets and carried numbers all occur), and a replay builds the same index.
+    #[test]
+    fn indexed_state_agrees_with_a_naive_recomputation(
+        carry_over in any::<[bool; 2]>(),
+        ops in prop::collection::vec(op(), 100..400),
+    ) {
+        let mut model = Model::new(policy_short_wait(), carry_over);
+        for op in &ops {
+            model.step(op)?;
+        }
+        model.check_replay()?;
+        let mut replayed = QueueState::new(date(2026, 11, 21));
+        for event in &model.events {
+            replayed.apply(event);
+        }
+        let mut loaded = replayed.clone();
+        loaded.reindex();
+        prop_assert_eq!(loaded.index(), model.state.index());
     }
 }

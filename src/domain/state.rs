@@ -5,6 +5,12 @@
 //! event, and applies it; a restart loads the state tables instead of replaying, but replaying
 //! the event log from the start gives the same state.
 //!
+//! The live tickets are indexed ([`super::index::QueueIndex`]: waiting per service in call
+//! order, pass counts, calls, carried numbers), so that issue, next and placement cost
+//! O(log n): `apply` changes a ticket only through `put_ticket` or `modify_ticket`, which keep
+//! the index; code that fills `tickets` directly (the store's load) calls
+//! [`QueueState::reindex`] after.
+//!
 //! Invariants (checked by the property tests in `proptests.rs`):
 //! * a (prefix, ordinal) is issued at most once per clinic day;
 //! * a room serves at most one ticket, and that ticket is `called` in that room;
@@ -18,8 +24,9 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::estimate::{Eta, RoomRate, estimate};
+use super::index::{QueueIndex, prefix_of};
 use super::numbering::format_number;
-use super::rules::{Pick, PickReason, Starvation, pick_next, queue_order};
+use super::rules::{Pick, PickReason, Starvation};
 use super::{
     CancelReason, Clinic, Command, DomainError, Event, EventKind, NextRecord, Origin,
     PriorityClass, Room, RoomId, Service, ServiceId, ServiceTimes, Source, Ticket, TicketId,
@@ -156,6 +163,10 @@ pub struct QueueState {
     pub next_ticket_id: u64,
     /// Idempotency keys seen today.
     pub idempotency: HashMap<String, IdempotencyEntry>,
+    /// Indexes over `tickets` (waiting per service in call order, calls, carried numbers),
+    /// kept by every change of a ticket; [`QueueState::reindex`] rebuilds them after `tickets`
+    /// was filled directly (a load).
+    index: QueueIndex,
 }
 
 /// How a "next" finishes the room's ticket and whom it calls.
@@ -221,11 +232,6 @@ fn check_idempotency_key(key: &str) -> Result<(), DomainError> {
     }
 }
 
-/// The prefix part of a number (`A` of `A001`).
-fn prefix_of(number: &str) -> &str {
-    number.trim_end_matches(|c: char| c.is_ascii_digit())
-}
-
 impl QueueState {
     /// An empty clinic on `day`.
     pub fn new(day: Date) -> Self {
@@ -238,7 +244,18 @@ impl QueueState {
             counters: BTreeMap::new(),
             next_ticket_id: 1,
             idempotency: HashMap::new(),
+            index: QueueIndex::default(),
         }
+    }
+
+    /// Rebuilds the indexes from `tickets` (after the store filled them directly).
+    pub fn reindex(&mut self) {
+        self.index = QueueIndex::build(self.tickets.values(), self.day);
+    }
+
+    /// The indexes over the live tickets.
+    pub fn index(&self) -> &QueueIndex {
+        &self.index
     }
 
     /// A live ticket.
@@ -260,17 +277,171 @@ impl QueueState {
             .ok_or_else(|| DomainError::ServiceNotFound(id.clone()))
     }
 
-    /// The waiting tickets a room would call from.
+    /// The waiting tickets a room would call from: each of its services' in call order.
     pub fn waiting_for<'a>(&'a self, room: &'a Room) -> impl Iterator<Item = &'a Ticket> + Clone {
-        self.tickets
-            .values()
-            .filter(move |t| t.state == TicketState::Waiting && room.serves(&t.service))
+        self.room_queues(room)
+            .flat_map(|q| q.order.iter())
+            .filter_map(|key| self.tickets.get(&key.2))
+    }
+
+    /// How many tickets wait for a service of `room` (O(services)).
+    pub fn waiting_count(&self, room: &Room) -> usize {
+        self.room_queues(room).map(|q| q.order.len()).sum()
+    }
+
+    /// The waiting queues of the room's services (each service once).
+    fn room_queues<'a>(
+        &'a self,
+        room: &'a Room,
+    ) -> impl Iterator<Item = &'a super::index::ServiceQueue> + Clone {
+        room.services
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| !room.services[..*i].contains(s))
+            .filter_map(|(_, s)| self.index.service(s))
+    }
+
+    /// A page of waiting tickets: those of `services` after `after` (a live ticket: its place
+    /// in the queue, whatever its state now), at most `limit`, and whether more follow.
+    /// `merged`: in the order a room serving all of them calls them (class, then queue time);
+    /// otherwise service by service, each in call order. O(services + limit · log n).
+    pub fn waiting_page(
+        &self,
+        services: &[ServiceId],
+        merged: bool,
+        after: Option<&Ticket>,
+        limit: usize,
+    ) -> (Vec<&Ticket>, bool) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let mut queues: Vec<(&ServiceId, &super::index::ServiceQueue)> = services
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| !services[..*i].contains(s))
+            .filter_map(|(_, s)| self.index.service(s).map(|q| (s, q)))
+            .collect();
+        let start = after.map(|t| (t.service.clone(), t.order_key()));
+        let mut keys: Vec<super::index::OrderKey> = Vec::with_capacity(limit.saturating_add(1));
+        if merged {
+            let mut heads: Vec<_> = queues
+                .iter()
+                .map(|(_, q)| {
+                    let lower = start.as_ref().map_or(Unbounded, |(_, k)| Excluded(*k));
+                    q.order.range((lower, Unbounded)).peekable()
+                })
+                .collect();
+            while keys.len() <= limit {
+                let best = heads
+                    .iter_mut()
+                    .enumerate()
+                    .filter_map(|(i, h)| h.peek().map(|k| (**k, i)))
+                    .min();
+                let Some((key, i)) = best else { break };
+                heads[i].next();
+                keys.push(key);
+            }
+        } else {
+            queues.sort_by(|a, b| a.0.cmp(b.0));
+            for (service, q) in queues {
+                let lower = match &start {
+                    Some((s, _)) if service < s => continue,
+                    Some((s, k)) if service == s => Excluded(*k),
+                    _ => Unbounded,
+                };
+                let room_left = limit.saturating_add(1).saturating_sub(keys.len());
+                keys.extend(q.order.range((lower, Unbounded)).take(room_left).copied());
+                if keys.len() > limit {
+                    break;
+                }
+            }
+        }
+        let more = keys.len() > limit;
+        keys.truncate(limit);
+        let tickets = keys.iter().filter_map(|k| self.tickets.get(&k.2)).collect();
+        (tickets, more)
+    }
+
+    /// The live tickets called most recently (those with a room), newest first.
+    pub fn recent_calls(&self) -> impl Iterator<Item = &Ticket> {
+        self.index
+            .calls
+            .iter()
+            .rev()
+            .filter_map(|(_, id)| self.tickets.get(id))
     }
 
     /// Who the room would call now, and why (the staff console shows it).
     pub fn preview_next(&self, room: &RoomId, now: Timestamp, policy: &Policy) -> Option<Pick> {
         let room = self.rooms.get(room)?;
-        pick_next(self.waiting_for(room), now, policy.starvation)
+        self.pick_for(room, now, policy.starvation)
+    }
+
+    /// [`super::rules::pick_next`] over [`Self::waiting_for`], read from the index: the first
+    /// starving ticket or the first in call order, and the tickets it passes over (O(log n +
+    /// those passed over); the same answer, property-tested).
+    fn pick_for(
+        &self,
+        room: &Room,
+        now: Timestamp,
+        starvation: Option<Starvation>,
+    ) -> Option<Pick> {
+        let queues: Vec<&super::index::ServiceQueue> = self.room_queues(room).collect();
+        let starving = starvation.and_then(|s| {
+            queues
+                .iter()
+                .flat_map(|q| {
+                    q.passed
+                        .range(s.max_passes.max(1)..)
+                        .filter_map(|(_, set)| set.first())
+                })
+                .min()
+                .and_then(|key| self.tickets.get(&key.2))
+        });
+        let (picked, reason) = match starving {
+            Some(t) => (
+                t,
+                PickReason::Starvation {
+                    class: t.priority,
+                    passed_over: t.passed_over,
+                },
+            ),
+            None => {
+                let key = queues.iter().filter_map(|q| q.order.first()).min()?;
+                let t = self.tickets.get(&key.2)?;
+                (t, PickReason::HighestClass { class: t.priority })
+            }
+        };
+        let mut passed_over = Vec::new();
+        if let Some(s) = starvation {
+            let rank = picked.priority.rank();
+            for q in &queues {
+                // class by class below the picked one: the tickets queued before it that have
+                // waited long enough (oldest first, so stop at the first too recent)
+                let mut from = rank.checked_add(1);
+                while let Some(lower) = from {
+                    let Some(&(class, _, _)) =
+                        q.order.range((lower, Timestamp::MIN, TicketId(0))..).next()
+                    else {
+                        break;
+                    };
+                    passed_over.extend(
+                        q.order
+                            .range(
+                                (class, Timestamp::MIN, TicketId(0))
+                                    ..(class, picked.queued_at, picked.id),
+                            )
+                            .take_while(|k| now.duration_since(k.1) >= s.after)
+                            .map(|k| k.2),
+                    );
+                    from = class.checked_add(1);
+                }
+            }
+            passed_over.sort_unstable();
+        }
+        Some(Pick {
+            ticket: picked.id,
+            reason,
+            passed_over,
+        })
     }
 
     /// Refuses a prefix that is malformed or that a service other than `service` has.
@@ -760,15 +931,9 @@ impl QueueState {
 
     /// The next free ordinal for `prefix` today: above the counter and not held by a live
     /// (carried-over) ticket.
-    fn next_ordinal(&self, prefix: &str) -> u32 {
+    pub(crate) fn next_ordinal(&self, prefix: &str) -> u32 {
         let mut ordinal = self.counters.get(prefix).copied().unwrap_or(0) + 1;
-        let carried: Vec<u32> = self
-            .tickets
-            .values()
-            .filter(|t| t.day < self.day && prefix_of(&t.number) == prefix)
-            .map(|t| t.ordinal)
-            .collect();
-        while carried.contains(&ordinal) {
+        while self.index.carried_holds(prefix, ordinal) {
             ordinal += 1;
         }
         ordinal
@@ -839,9 +1004,7 @@ impl QueueState {
                     passed_over: Vec::new(),
                 })
             }
-            NextHow::Done | NextHow::NoShow => {
-                pick_next(self.waiting_for(room), now, policy.starvation)
-            }
+            NextHow::Done | NextHow::NoShow => self.pick_for(room, now, policy.starvation),
         };
         if finished.is_none() && pick.is_none() {
             return Ok(Decision::Unchanged);
@@ -999,8 +1162,9 @@ impl QueueState {
                 }
                 let mut passes = Vec::with_capacity(passed_over.len());
                 for id in passed_over {
-                    if let Some(t) = self.tickets.get_mut(id) {
-                        t.passed_over = t.passed_over.saturating_add(1);
+                    if let Some(t) =
+                        self.modify_ticket(*id, |t| t.passed_over = t.passed_over.saturating_add(1))
+                    {
                         passes.push((*id, t.requeue_count));
                         touched.tickets.push(*id);
                     }
@@ -1051,8 +1215,10 @@ impl QueueState {
                 passed_over,
             } => {
                 for id in passed_over {
-                    if let Some(t) = self.tickets.get_mut(id) {
-                        t.passed_over = t.passed_over.saturating_sub(1);
+                    if self
+                        .modify_ticket(*id, |t| t.passed_over = t.passed_over.saturating_sub(1))
+                        .is_some()
+                    {
                         touched.tickets.push(*id);
                     }
                 }
@@ -1164,6 +1330,7 @@ impl QueueState {
                 self.counters.clear();
                 self.idempotency.clear();
                 self.day = *new_day;
+                self.reindex();
                 touched.day_closed = true;
             }
         }
@@ -1173,7 +1340,19 @@ impl QueueState {
     fn put_ticket(&mut self, ticket: Ticket, touched: &mut Touched) {
         self.next_ticket_id = self.next_ticket_id.max(ticket.id.0 + 1);
         touched.tickets.push(ticket.id);
-        self.tickets.insert(ticket.id, ticket);
+        let id = ticket.id;
+        let old = self.tickets.insert(id, ticket);
+        self.index
+            .update(old.as_ref(), self.tickets.get(&id), self.day);
+    }
+
+    /// Changes a live ticket in place, keeping the index; returns it as it is now.
+    fn modify_ticket(&mut self, id: TicketId, change: impl FnOnce(&mut Ticket)) -> Option<&Ticket> {
+        let t = self.tickets.get_mut(&id)?;
+        let old = t.clone();
+        change(t);
+        self.index.update(Some(&old), Some(t), self.day);
+        Some(t)
     }
 
     /// Frees the room serving `ticket`, if any.
@@ -1188,18 +1367,12 @@ impl QueueState {
 
     /// Positions and wait estimates of every waiting ticket.
     pub fn placements(&self, policy: &Policy) -> HashMap<TicketId, Placement> {
-        let mut by_service: BTreeMap<&ServiceId, Vec<&Ticket>> = BTreeMap::new();
-        for t in self.tickets.values() {
-            if t.state == TicketState::Waiting {
-                by_service.entry(&t.service).or_default().push(t);
-            }
-        }
         let mut placements = HashMap::new();
-        for (service, waiting) in by_service {
+        for (service, queue) in &self.index.waiting {
             let rates = self.room_rates(service, policy);
-            for (position, t) in queue_order(waiting).into_iter().enumerate() {
+            for (position, key) in queue.order.iter().enumerate() {
                 placements.insert(
-                    t.id,
+                    key.2,
                     Placement {
                         position,
                         eta: estimate(position, &rates),
@@ -1210,25 +1383,25 @@ impl QueueState {
         placements
     }
 
-    /// Position and estimate of one ticket (`None` unless it is waiting).
+    /// Position and estimate of one ticket (`None` unless it is waiting). O(log n + rooms).
     pub fn placement(&self, ticket: &Ticket, policy: &Policy) -> Option<Placement> {
         if ticket.state != TicketState::Waiting {
             return None;
         }
         let position = self
-            .tickets
-            .values()
-            .filter(|t| {
-                t.state == TicketState::Waiting
-                    && t.service == ticket.service
-                    && t.order_key() < ticket.order_key()
-            })
-            .count();
-        let rates = self.room_rates(&ticket.service, policy);
-        Some(Placement {
+            .index
+            .service(&ticket.service)
+            .map_or(0, |q| q.rank(&ticket.order_key()));
+        Some(self.placed_at(&ticket.service, position, policy))
+    }
+
+    /// The placement of someone with `position` people ahead in `service`'s queue.
+    pub fn placed_at(&self, service: &ServiceId, position: usize, policy: &Policy) -> Placement {
+        let rates = self.room_rates(service, policy);
+        Placement {
             position,
             eta: estimate(position, &rates),
-        })
+        }
     }
 
     fn room_rates(&self, service: &ServiceId, policy: &Policy) -> Vec<RoomRate> {

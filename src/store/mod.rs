@@ -387,6 +387,7 @@ impl Store {
             let t: Ticket = codec::decode(v.value(), "tickets")?;
             state.tickets.insert(t.id, t);
         }
+        state.reindex();
         let mut idempotency = HashMap::new();
         for row in txn.open_table(IDEMPOTENCY)?.iter()? {
             let (k, v) = row?;

@@ -110,6 +110,7 @@ route_table! {
     get "/api/v1/services" => services::services_list, Public;
     get "/api/v1/rooms" => rooms::rooms_list, Public;
     get "/api/v1/queue" => status::queue_get, Public;
+    get "/api/v1/queue/waiting" => status::queue_waiting, Public;
     get "/api/v1/events" => ws::events_ws, Public;
     post "/api/v1/tickets" => tickets::ticket_create, Public;
     get "/api/v1/tickets/{id}" => tickets::ticket_get, Public;

@@ -23,6 +23,7 @@ use super::{
         services::services_list,
         rooms::rooms_list,
         status::queue_get,
+        status::queue_waiting,
         tickets::ticket_create,
         tickets::ticket_get,
         tickets::ticket_announcement,

@@ -5,8 +5,10 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::error::WebError;
 use super::state::AppState;
-use super::view::{self, QueueView};
+use super::view::{self, QueueView, WaitingAsk, WaitingPage};
+use crate::domain::{RoomId, ServiceId, TicketId};
 
 /// `GET /healthz` answer.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -82,11 +84,62 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::build(status).json(body)
 }
 
-/// The whole queue, with the sequence number of the last event it includes.
+/// The queue (rooms, recent calls, per-service counts), with the sequence number of the last
+/// event it includes. The waiting tickets are paged by [`queue_waiting`].
 #[utoipa::path(get, path = "/api/v1/queue", tag = "queue",
     responses((status = 200, body = QueueView)))]
 pub async fn queue_get(state: web::Data<AppState>) -> HttpResponse {
     let now = state.clock.now();
     let view = view::queue_view(&state.hub.read(), state.hub.policy(), now);
     HttpResponse::Ok().json(view)
+}
+
+/// Most tickets one page of `GET /api/v1/queue/waiting` lists.
+pub const WAITING_PAGE_MAX: usize = 1000;
+/// Tickets a page lists when `limit` is absent.
+pub const WAITING_PAGE_DEFAULT: usize = 100;
+
+/// Query of `GET /api/v1/queue/waiting`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct WaitingQuery {
+    /// Only this service's tickets, in its call order.
+    #[param(value_type = Option<String>)]
+    pub service: Option<ServiceId>,
+    /// Only the tickets this room could call, in the order it calls them.
+    #[param(value_type = Option<String>)]
+    pub room: Option<RoomId>,
+    /// Tickets per page, 1 to 1000 (default 100).
+    pub limit: Option<usize>,
+    /// The `next` of the previous page: the id of its last ticket.
+    pub after: Option<u64>,
+}
+
+/// The waiting tickets, a page at a time: every service's (service by service, each in call
+/// order), one service's, or the ones a room could call (merged in its call order), each with
+/// its position and estimated wait.
+#[utoipa::path(get, path = "/api/v1/queue/waiting", tag = "queue",
+    params(WaitingQuery),
+    responses((status = 200, body = WaitingPage),
+        (status = 400, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody, description = "unknown service, room or `after` ticket")))]
+pub async fn queue_waiting(
+    state: web::Data<AppState>,
+    query: web::Query<WaitingQuery>,
+) -> Result<HttpResponse, WebError> {
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(WAITING_PAGE_DEFAULT);
+    if !(1..=WAITING_PAGE_MAX).contains(&limit) {
+        return Err(WebError::InvalidQuery(format!(
+            "limit must be 1 to {WAITING_PAGE_MAX}"
+        )));
+    }
+    let ask = WaitingAsk {
+        service: query.service,
+        room: query.room,
+        after: query.after.map(TicketId),
+        limit,
+    };
+    let page = view::waiting_page(&state.hub.read(), state.hub.policy(), &ask)?;
+    Ok(HttpResponse::Ok().json(page))
 }

@@ -149,7 +149,23 @@ pub struct CallView {
     pub state: TicketState,
 }
 
-/// The whole queue at one sequence number: what a screen needs to draw itself.
+/// How many wait for a service, and how long the last of them is expected to wait.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ServiceCount {
+    /// The service.
+    #[schema(value_type = String)]
+    pub service: ServiceId,
+    /// Waiting tickets.
+    pub waiting: usize,
+    /// Estimated wait of the last in line, minutes (null: nobody waits, or no open room).
+    pub eta_minutes: Option<u32>,
+    /// Range of that estimate, minutes: `[low, high]`.
+    pub eta_range_minutes: Option<[u32; 2]>,
+}
+
+/// The queue at one sequence number: what a screen needs to draw itself — rooms, recent calls
+/// and per-service counts, not the waiting tickets (`GET /api/v1/queue/waiting` pages those).
+/// Its size does not grow with the queue.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct QueueView {
     /// The sequence number of the last event included.
@@ -163,10 +179,76 @@ pub struct QueueView {
     pub services: Vec<Service>,
     /// Rooms, in list order.
     pub rooms: Vec<RoomView>,
-    /// Waiting tickets, by service, in the order they will be called.
-    pub waiting: Vec<TicketView>,
+    /// Per service (in the order of `services`): how many wait, the last one's wait.
+    pub counts: Vec<ServiceCount>,
     /// The most recent calls, newest first.
     pub recent_calls: Vec<CallView>,
+}
+
+/// A page of waiting tickets (`GET /api/v1/queue/waiting`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct WaitingPage {
+    /// The sequence number of the last event included.
+    pub seq: u64,
+    /// How many tickets wait in all for the services asked (every page).
+    pub total: usize,
+    /// The tickets of this page, in call order.
+    pub tickets: Vec<TicketView>,
+    /// Pass this as `after` for the next page (null: this is the last).
+    #[schema(value_type = Option<u64>)]
+    pub next: Option<TicketId>,
+}
+
+/// Which waiting tickets a page lists.
+#[derive(Clone, Debug, Default)]
+pub struct WaitingAsk {
+    /// One service's, in its call order.
+    pub service: Option<ServiceId>,
+    /// Those a room could call, in the order it calls them.
+    pub room: Option<RoomId>,
+    /// After this ticket (the `next` of the previous page).
+    pub after: Option<TicketId>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// A page of the waiting tickets: of every service (service by service, each in call order),
+/// of one service, or of one room (merged in the order the room calls them).
+pub fn waiting_page(
+    published: &Published,
+    policy: &Policy,
+    ask: &WaitingAsk,
+) -> Result<WaitingPage, crate::domain::DomainError> {
+    let state = &published.state;
+    let (services, merged): (Vec<ServiceId>, bool) = match (&ask.room, &ask.service) {
+        (Some(room), _) => (state.room(room)?.services.clone(), true),
+        (None, Some(service)) => (vec![state.service(service)?.id.clone()], false),
+        (None, None) => (state.services.keys().cloned().collect(), false),
+    };
+    let after = match ask.after {
+        Some(id) => Some(state.ticket(id)?),
+        None => None,
+    };
+    let (tickets, more) = state.waiting_page(&services, merged, after, ask.limit);
+    let mut counted: Vec<&ServiceId> = services.iter().collect();
+    counted.sort();
+    counted.dedup();
+    Ok(WaitingPage {
+        seq: published.seq,
+        total: counted
+            .into_iter()
+            .map(|s| state.index().waiting_count(s))
+            .sum(),
+        next: if more {
+            tickets.last().map(|t| t.id)
+        } else {
+            None
+        },
+        tickets: tickets
+            .into_iter()
+            .map(|t| TicketView::placed(t, state, policy))
+            .collect(),
+    })
 }
 
 /// A room's view.
@@ -197,7 +279,7 @@ pub fn room_view(state: &QueueState, room: &Room, policy: &Policy, now: Timestam
         paused: room.paused,
         serving,
         next_up,
-        waiting: state.waiting_for(room).count(),
+        waiting: state.waiting_count(room),
         service_minutes: (service_secs / 6.0).round() / 10.0,
         undo_until: room
             .last_next
@@ -207,25 +289,11 @@ pub fn room_view(state: &QueueState, room: &Room, policy: &Policy, now: Timestam
     }
 }
 
-/// The snapshot of the queue.
+/// The snapshot of the queue: O(rooms + services + recent calls), whatever the queue holds.
 pub fn queue_view(published: &Published, policy: &Policy, now: Timestamp) -> QueueView {
     let state = &published.state;
-    let placements = state.placements(policy);
-    let mut waiting: Vec<TicketView> = state
-        .tickets
-        .values()
-        .filter(|t| t.state == TicketState::Waiting)
-        .map(|t| TicketView::new(t.clone(), placements.get(&t.id).copied()))
-        .collect();
-    waiting.sort_by(|a, b| (&a.ticket.service, a.position).cmp(&(&b.ticket.service, b.position)));
-    let mut called: Vec<&Ticket> = state
-        .tickets
-        .values()
-        .filter(|t| t.called_at.is_some() && t.room.is_some())
-        .collect();
-    called.sort_by_key(|t| std::cmp::Reverse((t.called_at, t.id)));
-    let recent_calls = called
-        .into_iter()
+    let recent_calls = state
+        .recent_calls()
         .take(RECENT_CALLS)
         .filter_map(|t| {
             let room = t.room.as_ref()?;
@@ -243,6 +311,22 @@ pub fn queue_view(published: &Published, policy: &Policy, now: Timestamp) -> Que
             })
         })
         .collect();
+    let counts = state
+        .services
+        .keys()
+        .map(|service| {
+            let waiting = state.index().waiting_count(service);
+            let eta = waiting
+                .checked_sub(1)
+                .and_then(|last| state.placed_at(service, last, policy).eta);
+            ServiceCount {
+                service: service.clone(),
+                waiting,
+                eta_minutes: eta.map(|e| e.minutes),
+                eta_range_minutes: eta.map(|e| [e.low, e.high]),
+            }
+        })
+        .collect();
     QueueView {
         seq: published.seq,
         day: state.day,
@@ -253,7 +337,7 @@ pub fn queue_view(published: &Published, policy: &Policy, now: Timestamp) -> Que
             .into_iter()
             .map(|r| room_view(state, r, policy, now))
             .collect(),
-        waiting,
+        counts,
         recent_calls,
     }
 }

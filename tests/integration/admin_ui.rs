@@ -602,9 +602,7 @@ async fn admin_sets_a_doctors_plan_week_edits_it_and_removes_it() {
     let admin = driver.session(1280, 800).await;
     admin.goto(&server.url("/admin")).await;
     admin.wait_visible("#plans-none", PAGE).await;
-    admin
-        .wait_for_text("#plan-doctor", DOCTOR_NAME, PAGE)
-        .await;
+    admin.wait_for_text("#plan-doctor", DOCTOR_NAME, PAGE).await;
 
     type_into(&admin, "#plan-hours-0", "9:00-12:00").await;
     type_into(&admin, "#plan-breaks-0", "10:30-11:00").await;
@@ -628,7 +626,10 @@ async fn admin_sets_a_doctors_plan_week_edits_it_and_removes_it() {
     assert_eq!(week[2], "—", "{week}");
     let plans = server.get_json("/api/v1/plans").await;
     assert_eq!(plans[0]["slot_minutes"], 20, "{plans}");
-    assert_eq!(plans[0]["exceptions"]["2026-12-25"]["kind"], "off", "{plans}");
+    assert_eq!(
+        plans[0]["exceptions"]["2026-12-25"]["kind"], "off",
+        "{plans}"
+    );
     assert_eq!(plans[0]["breaks"][0][0]["start"], "10:30:00", "{plans}");
 
     // A mistyped time is named and nothing is sent.

@@ -1460,3 +1460,99 @@ async fn every_answer_has_the_security_headers() {
         assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
     }
 }
+
+/// Every page of `GET /api/v1/queue/waiting{query}` (`limit` per page), joined.
+async fn all_pages(app: &TestApp, query: &str, limit: usize) -> (Vec<Value>, usize) {
+    let mut tickets = Vec::new();
+    let mut after = String::new();
+    let mut pages = 0;
+    loop {
+        let (status, page) = app
+            .get_json(&format!(
+                "/api/v1/queue/waiting?limit={limit}{query}{after}"
+            ))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        let got = page["tickets"].as_array().unwrap();
+        assert!(got.len() <= limit, "{page}");
+        tickets.extend(got.iter().cloned());
+        match page["next"].as_u64() {
+            Some(next) => after = format!("&after={next}"),
+            None => break,
+        }
+    }
+    (tickets, pages)
+}
+
+#[tokio::test]
+async fn the_waiting_list_comes_a_page_at_a_time_in_call_order() {
+    let app = TestApp::spawn().await;
+    for (service, class) in [
+        ("general", "normal"),
+        ("lab", "normal"),
+        ("general", "normal"),
+        ("general", "urgent"),
+        ("lab", "priority"),
+        ("general", "normal"),
+        ("general", "priority"),
+    ] {
+        app.issue(service, class).await;
+    }
+    let numbers = |tickets: &[Value]| -> Vec<String> {
+        tickets
+            .iter()
+            .map(|t| t["number"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // every service, service by service in call order, 2 a page: the same as one big page
+    let (paged, pages) = all_pages(&app, "", 2).await;
+    assert_eq!(pages, 4);
+    let (whole, _) = all_pages(&app, "", 1000).await;
+    assert_eq!(numbers(&paged), numbers(&whole));
+    assert_eq!(
+        numbers(&whole),
+        ["A003", "A005", "A001", "A002", "A004", "L002", "L001"]
+    );
+    // positions are the people ahead in the ticket's own service
+    let positions: Vec<u64> = whole
+        .iter()
+        .map(|t| t["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(positions, [0, 1, 2, 3, 4, 0, 1]);
+    // one room (general and lab): merged in the order it calls them, class first
+    let (room, _) = all_pages(&app, "&room=room-2", 3).await;
+    assert_eq!(
+        numbers(&room),
+        ["A003", "L002", "A005", "A001", "L001", "A002", "A004"]
+    );
+    // one service
+    let (lab, _) = all_pages(&app, "&service=lab", 1).await;
+    assert_eq!(numbers(&lab), ["L002", "L001"]);
+    let (status, page) = app
+        .get_json("/api/v1/queue/waiting?service=lab&limit=1")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(page["total"], 2);
+    // the snapshot counts, it does not list
+    let (_, queue) = app.get_json("/api/v1/queue").await;
+    assert!(queue.get("waiting").is_none(), "{queue}");
+    assert_eq!(queue["counts"][0]["service"], "general");
+    assert_eq!(queue["counts"][0]["waiting"], 5);
+    assert_eq!(queue["counts"][1]["waiting"], 2);
+    // what is refused
+    for (query, status, code) in [
+        ("limit=0", 400, "invalid-query"),
+        ("limit=1001", 400, "invalid-query"),
+        ("service=nope", 404, "service-not-found"),
+        ("room=nope", 404, "room-not-found"),
+        ("after=9999", 404, "ticket-not-found"),
+        ("colour=red", 400, "invalid-query"),
+    ] {
+        let (got, body) = app
+            .get_json(&format!("/api/v1/queue/waiting?{query}"))
+            .await;
+        assert_eq!(got, status, "{query}: {body}");
+        assert_eq!(body["error"]["code"], code, "{query}: {body}");
+    }
+}

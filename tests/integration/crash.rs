@@ -182,9 +182,19 @@ async fn acknowledged_tickets_survive_sigkill_mid_burst() {
 
     // All tickets (nobody was called, so all are waiting): no number twice within a day, and
     // every ticket id from the first to the last is there (no hole, nothing half-written).
-    let (status, queue) = server.get_json("/api/v1/queue").await;
-    assert_eq!(status, 200);
-    let waiting = queue["waiting"].as_array().unwrap();
+    let mut waiting: Vec<Value> = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (status, page) = server
+            .get_json(&format!("/api/v1/queue/waiting?limit=1000{after}"))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        waiting.extend(page["tickets"].as_array().unwrap().iter().cloned());
+        match page["next"].as_u64() {
+            Some(next) => after = format!("&after={next}"),
+            None => break,
+        }
+    }
     let all: Vec<Acked> = waiting.iter().map(acked).collect();
     assert!(
         all.len() >= acks.len(),

@@ -429,10 +429,18 @@ impl TestApp {
         body
     }
 
-    /// The queue snapshot.
+    /// The queue snapshot, with the first 1,000 waiting tickets as `waiting` (the snapshot
+    /// itself carries counts: `GET /api/v1/queue/waiting` pages the tickets).
     pub async fn queue(&self) -> Value {
-        let (status, body) = self.get_json("/api/v1/queue").await;
+        let (status, mut body) = self.get_json("/api/v1/queue").await;
         assert_eq!(status, 200);
+        assert!(
+            body.get("waiting").is_none(),
+            "the snapshot lists no tickets"
+        );
+        let (status, page) = self.get_json("/api/v1/queue/waiting?limit=1000").await;
+        assert_eq!(status, 200, "{page}");
+        body["waiting"] = page["tickets"].clone();
         body
     }
 
