@@ -137,7 +137,10 @@ fn print_table(r: &sim::Report) {
         "| median bias (shown − actual) | {:+.1} min |",
         e.median_bias_mins
     );
-    println!("| actual wait inside the shown range | {:.0} % |", e.in_range_pct);
+    println!(
+        "| actual wait inside the shown range | {:.0} % |",
+        e.in_range_pct
+    );
     println!();
     println!("| fairness (vs strict first come within the service) | |");
     println!("| --- | ---: |");

@@ -10,9 +10,8 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use waitless::domain::{
-    Clinic, Command, Decision, EventKind, KioskSettings, Origin, PickReason, Policy,
-    PriorityClass, QueueState, Room, RoomId, Service, ServiceId, ServiceTimes, Source, TicketId,
-    TicketState,
+    Clinic, Command, Decision, EventKind, KioskSettings, Origin, PickReason, Policy, PriorityClass,
+    QueueState, Room, RoomId, Service, ServiceId, ServiceTimes, Source, TicketId, TicketState,
 };
 
 // ---------------------------------------------------------------- scenarios
@@ -425,7 +424,13 @@ struct Counters {
 const MS: f64 = 1000.0;
 
 impl<'a> Day<'a> {
-    fn new(s: &'a Scenario, patients: Vec<Patient>, policy: Policy, seed: u64, fifo: bool) -> Result<Self, String> {
+    fn new(
+        s: &'a Scenario,
+        patients: Vec<Patient>,
+        policy: Policy,
+        seed: u64,
+        fifo: bool,
+    ) -> Result<Self, String> {
         let date = jiff::civil::date(2026, 11, 23);
         let open = s.open_minutes()?;
         let base = date
@@ -600,7 +605,14 @@ impl<'a> Day<'a> {
         }
     }
 
-    fn record_leg(&mut self, t: f64, patient: usize, service: usize, id: TicketId, class: PriorityClass) {
+    fn record_leg(
+        &mut self,
+        t: f64,
+        patient: usize,
+        service: usize,
+        id: TicketId,
+        class: PriorityClass,
+    ) {
         let eta = self
             .state
             .tickets
@@ -744,7 +756,8 @@ impl<'a> Day<'a> {
                                 service: self.service_ids[to].clone(),
                             };
                             if let Some(Decision::Event(EventKind::TicketTransferred {
-                                to: new, ..
+                                to: new,
+                                ..
                             })) = self.send(t, command, Source::Staff)
                             {
                                 self.stats.transfers += 1;
@@ -829,7 +842,12 @@ impl<'a> Day<'a> {
                     return;
                 };
                 let p = self.legs[li].patient;
-                let leg = self.legs.iter().filter(|l| l.patient == p).position(|l| l.ticket == c.id).unwrap_or(0);
+                let leg = self
+                    .legs
+                    .iter()
+                    .filter(|l| l.patient == p)
+                    .position(|l| l.ticket == c.id)
+                    .unwrap_or(0);
                 self.rooms[r].serving = Some((p, leg));
                 self.rooms[r].busy_since = Some(t);
                 if self.gone[p] || self.patients[p].recall {
@@ -1020,7 +1038,9 @@ fn measure(s: &Scenario, seed: u64, day: &Outcome, fifo: &Outcome) -> Report {
         if let Some(t) = day.state.tickets.get(&l.ticket) {
             let p = &day.patients[l.patient];
             let left_by = p.patience.map(|(after, _)| p.arrive + after);
-            let finished = t.finished_at.map(|f| f.duration_since(day.base).as_secs_f64());
+            let finished = t
+                .finished_at
+                .map(|f| f.duration_since(day.base).as_secs_f64());
             if t.state == TicketState::NoShow {
                 let had_left = matches!((left_by, finished), (Some(lb), Some(f)) if lb <= f);
                 if !had_left {
@@ -1066,7 +1086,11 @@ fn measure(s: &Scenario, seed: u64, day: &Outcome, fifo: &Outcome) -> Report {
         median_abs_error_pct: round2(quantile(&mut pct, 0.5)),
         p90_abs_error_mins: round2(quantile(&mut abs, 0.9)),
         median_bias_mins: round2(quantile(&mut bias, 0.5)),
-        in_range_pct: round2(if measured == 0 { 0.0 } else { inside as f64 * 100.0 / measured as f64 }),
+        in_range_pct: round2(if measured == 0 {
+            0.0
+        } else {
+            inside as f64 * 100.0 / measured as f64
+        }),
         median_wait_mins: round2(quantile(&mut waits.clone(), 0.5)),
     };
     let (real, strict) = (first_wait(day), first_wait(fifo));
@@ -1085,7 +1109,11 @@ fn measure(s: &Scenario, seed: u64, day: &Outcome, fifo: &Outcome) -> Report {
         compared,
         max_ratio: round2(ratios.iter().copied().fold(0.0, f64::max)),
         p95_ratio: round2(quantile(&mut ratios, 0.95)),
-        over_1_5_pct: round2(if compared == 0 { 0.0 } else { over as f64 * 100.0 / compared as f64 }),
+        over_1_5_pct: round2(if compared == 0 {
+            0.0
+        } else {
+            over as f64 * 100.0 / compared as f64
+        }),
         longest_wait_mins: round2(real.values().copied().fold(0.0, f64::max) / 60.0),
         starvation_picks: day.stats.starvation_picks,
     };
@@ -1102,7 +1130,11 @@ fn measure(s: &Scenario, seed: u64, day: &Outcome, fifo: &Outcome) -> Report {
                 open_mins: round2(open),
                 busy_mins: round2(busy),
                 idle_mins: round2((open - busy).max(0.0)),
-                per_hour: round2(if open > 0.0 { f64::from(r.served) * 60.0 / open } else { 0.0 }),
+                per_hour: round2(if open > 0.0 {
+                    f64::from(r.served) * 60.0 / open
+                } else {
+                    0.0
+                }),
             }
         })
         .collect();
@@ -1137,17 +1169,26 @@ pub fn problems(r: &Report) -> Vec<String> {
     let o = &r.outcome;
     let mut out = Vec::new();
     if o.unfinished > 0 {
-        out.push(format!("{} tickets still waiting or called at the end", o.unfinished));
+        out.push(format!(
+            "{} tickets still waiting or called at the end",
+            o.unfinished
+        ));
     }
     let accounted = o.done + o.no_show + o.cancelled + o.transferred + o.unfinished;
     if accounted != o.tickets {
-        out.push(format!("{accounted} of {} tickets accounted for", o.tickets));
+        out.push(format!(
+            "{accounted} of {} tickets accounted for",
+            o.tickets
+        ));
     }
     if o.skipped > 0 {
         out.push(format!("{} patients skipped", o.skipped));
     }
     if o.inconsistent_estimates > 0 {
-        out.push(format!("{} estimates with low > best or best > high", o.inconsistent_estimates));
+        out.push(format!(
+            "{} estimates with low > best or best > high",
+            o.inconsistent_estimates
+        ));
     }
     for e in &r.errors {
         out.push(format!("refused: {e}"));
