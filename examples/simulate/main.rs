@@ -141,6 +141,16 @@ fn print_table(r: &sim::Report) {
         "| actual wait inside the shown range | {:.0} % |",
         e.in_range_pct
     );
+    let by_class: Vec<String> = e
+        .bias_by_class_mins
+        .iter()
+        .map(|(class, bias)| format!("{class} {bias:+.1}"))
+        .collect();
+    println!("| median bias by class | {} min |", by_class.join(", "));
+    println!(
+        "| a range holding 80 % would be best guess ± | {:.0} % |",
+        e.range_for_80_pct
+    );
     println!();
     println!("| fairness (vs strict first come within the service) | |");
     println!("| --- | ---: |");

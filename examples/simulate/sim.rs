@@ -962,6 +962,11 @@ pub struct Accuracy {
     pub in_range_pct: f64,
     /// Median actual wait, minutes.
     pub median_wait_mins: f64,
+    /// Median bias by class (normal, priority, urgent), minutes.
+    pub bias_by_class_mins: BTreeMap<String, f64>,
+    /// The ± share of the best guess a range would need to hold 80 % of actual waits (the 80th
+    /// percentile of |actual − best| ÷ best, best floored at 1 minute), percent.
+    pub range_for_80_pct: f64,
 }
 
 /// Waits compared with a rerun of the same day in strict first-come order.
@@ -1056,6 +1061,8 @@ fn measure(s: &Scenario, seed: u64, day: &Outcome, fifo: &Outcome) -> Report {
     let mut bias = Vec::new();
     let mut waits = Vec::new();
     let mut inside = 0usize;
+    let mut by_class: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut spread = Vec::new();
     let mut first_leg_seen = std::collections::HashSet::new();
     for l in &day.legs {
         let first = first_leg_seen.insert(l.patient);
@@ -1073,6 +1080,11 @@ fn measure(s: &Scenario, seed: u64, day: &Outcome, fifo: &Outcome) -> Report {
             abs.push(err.abs());
             pct.push(err.abs() / actual.max(1.0) * 100.0);
             bias.push(err);
+            by_class
+                .entry(format!("{:?}", l.class).to_lowercase())
+                .or_default()
+                .push(err);
+            spread.push(err.abs() / f64::from(e.minutes).max(1.0) * 100.0);
             waits.push(actual);
             if f64::from(e.low) <= actual && actual <= f64::from(e.high) {
                 inside += 1;
@@ -1092,6 +1104,11 @@ fn measure(s: &Scenario, seed: u64, day: &Outcome, fifo: &Outcome) -> Report {
             inside as f64 * 100.0 / measured as f64
         }),
         median_wait_mins: round2(quantile(&mut waits.clone(), 0.5)),
+        bias_by_class_mins: by_class
+            .into_iter()
+            .map(|(k, mut v)| (k, round2(quantile(&mut v, 0.5))))
+            .collect(),
+        range_for_80_pct: round2(quantile(&mut spread, 0.8)),
     };
     let (real, strict) = (first_wait(day), first_wait(fifo));
     let mut ratios = Vec::new();
