@@ -168,13 +168,13 @@ impl Scenario {
             return Err("the services' shares add up to nothing".into());
         }
         for s in &self.services {
-            if let Some(to) = &s.transfer_to {
-                if !ids.contains(&to) || to == &s.id {
-                    return Err(format!(
-                        "service {:?}: transfer_to {to:?} is not another service of the scenario",
-                        s.id
-                    ));
-                }
+            if let Some(to) = &s.transfer_to
+                && (!ids.contains(&to) || to == &s.id)
+            {
+                return Err(format!(
+                    "service {:?}: transfer_to {to:?} is not another service of the scenario",
+                    s.id
+                ));
             }
         }
         let mut rooms = Vec::new();
@@ -531,7 +531,7 @@ impl<'a> Day<'a> {
             gone: vec![false; n],
             legs: Vec::new(),
             by_ticket: HashMap::new(),
-            rng: Rng::new(seed ^ 0x5EED_0F_DA7),
+            rng: Rng::new(seed ^ 0x0005_EED0_FDA7),
             fifo,
             stats: Counters::default(),
         };
@@ -861,10 +861,10 @@ impl<'a> Day<'a> {
     }
 
     fn mark_called(&mut self, t: f64, id: TicketId) {
-        if let Some(&li) = self.by_ticket.get(&id) {
-            if self.legs[li].called.is_none() {
-                self.legs[li].called = Some(t);
-            }
+        if let Some(&li) = self.by_ticket.get(&id)
+            && self.legs[li].called.is_none()
+        {
+            self.legs[li].called = Some(t);
         }
     }
 
