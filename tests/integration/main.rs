@@ -22,6 +22,7 @@ mod persistence;
 mod printer;
 mod room_actions;
 mod serial;
+mod simulate;
 mod storage;
 mod strict;
 mod tls;

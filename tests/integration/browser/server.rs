@@ -178,8 +178,13 @@ impl Server {
     }
 
     /// The queue snapshot.
+    /// The queue snapshot, with the waiting tickets (`GET /api/v1/queue/waiting`) added as
+    /// `waiting`: the snapshot itself carries only counts.
     pub async fn queue(&self) -> Value {
-        self.get_json("/api/v1/queue").await
+        let mut body = self.get_json("/api/v1/queue").await;
+        let page = self.get_json("/api/v1/queue/waiting?limit=1000").await;
+        body["waiting"] = page["tickets"].clone();
+        body
     }
 
     /// Every ticket number in the queue snapshot, wherever it appears.
