@@ -207,7 +207,7 @@ async fn a_twelve_room_display_at_1080p_shows_every_name_and_count_whole_and_lar
         )
         .await;
     let _ = display
-        .screenshot(std::path::Path::new("/tmp/screens-display-12.png"))
+        .screenshot(&shot_path("display-12"))
         .await;
     let measured = display.js(MEASURE_DISPLAY, vec![]).await;
     assert_legible("1920x1080 en", &measured, 12, 48.0, 28.0);
@@ -246,7 +246,7 @@ async fn a_twelve_room_display_at_1080p_shows_every_name_and_count_whole_and_lar
         )
         .await;
     let _ = small
-        .screenshot(std::path::Path::new("/tmp/screens-display-12-hi.png"))
+        .screenshot(&shot_path("display-12-hi"))
         .await;
     let measured = small.js(MEASURE_DISPLAY, vec![]).await;
     assert_legible("1366x768 hi", &measured, 12, 30.0, 28.0);
@@ -257,7 +257,7 @@ async fn a_twelve_room_display_at_1080p_shows_every_name_and_count_whole_and_lar
     tall.goto(&server.url("/display?lang=en&sound=off")).await;
     tile_rooms(&tall, 12).await;
     let _ = tall
-        .screenshot(std::path::Path::new("/tmp/screens-display-12-portrait.png"))
+        .screenshot(&shot_path("display-12-portrait"))
         .await;
     let measured = tall.js(MEASURE_DISPLAY, vec![]).await;
     assert_legible("1080x1920 en", &measured, 12, 48.0, 28.0);
@@ -315,9 +315,10 @@ async fn a_display_of_one_to_twelve_rooms_keeps_tiles_even_and_names_whole() {
         tile_rooms(&display, n).await;
         let measured = display.js(MEASURE_DISPLAY, vec![]).await;
         assert_legible(&format!("{n} rooms"), &measured, n, 48.0, 28.0);
-        if [1, 3, 5, 7].contains(&n) {
-            let path = format!("/tmp/screens-display-{n}.png");
-            let _ = display.screenshot(std::path::Path::new(&path)).await;
+        if [1, 3, 5, 7, 8].contains(&n) {
+            let _ = display
+                .screenshot(&shot_path(&format!("display-{n}")))
+                .await;
         }
     }
     display.close().await;
@@ -405,9 +406,7 @@ async fn eight_services_fit_a_small_kiosk_whole_in_english_and_hindi() {
                 )
                 .await;
             let _ = kiosk
-                .screenshot(std::path::Path::new(&format!(
-                    "/tmp/screens-kiosk-{width}x{height}-{lang}.png"
-                )))
+                .screenshot(&shot_path(&format!("kiosk-{width}x{height}-{lang}")))
                 .await;
             let measured = kiosk.js(MEASURE_KIOSK, vec![]).await;
             assert_kiosk_whole(&format!("{width}x{height} {lang}"), &measured, 8);
@@ -506,7 +505,7 @@ async fn order_colour_and_picture_set_in_admin_show_on_the_kiosk_and_the_display
         )
         .await;
     let _ = admin
-        .screenshot(std::path::Path::new("/tmp/screens-admin-order.png"))
+        .screenshot(&shot_path("admin-order"))
         .await;
     admin.close().await;
 
@@ -537,7 +536,7 @@ async fn order_colour_and_picture_set_in_admin_show_on_the_kiosk_and_the_display
         "not the heart: {first}"
     );
     let _ = kiosk
-        .screenshot(std::path::Path::new("/tmp/screens-kiosk-order.png"))
+        .screenshot(&shot_path("kiosk-order"))
         .await;
     kiosk.tap(r#"button[data-service="lab"]"#, PAGE).await;
     assert_eq!(
@@ -552,7 +551,7 @@ async fn order_colour_and_picture_set_in_admin_show_on_the_kiosk_and_the_display
         .wait_visible(r#"button[data-priority="normal"]"#, PAGE)
         .await;
     let _ = kiosk
-        .screenshot(std::path::Path::new("/tmp/screens-kiosk-priority.png"))
+        .screenshot(&shot_path("kiosk-priority"))
         .await;
     kiosk.close().await;
 
@@ -593,7 +592,7 @@ async fn setup_is_styled_like_login_and_login_points_to_setup_while_no_admin_exi
     let card = page.js(&style(".login-card"), vec![]).await;
     let body = page.js(&style("body"), vec![]).await;
     let _ = page
-        .screenshot(std::path::Path::new("/tmp/screens-setup.png"))
+        .screenshot(&shot_path("setup"))
         .await;
     // the card is white and rounded on the dark page, as on /login
     assert_eq!(card[0], "rgb(255, 255, 255)", "{card}");
@@ -618,7 +617,7 @@ async fn setup_is_styled_like_login_and_login_points_to_setup_while_no_admin_exi
         .await;
     assert_eq!(link, "/setup");
     let _ = page
-        .screenshot(std::path::Path::new("/tmp/screens-login-setup.png"))
+        .screenshot(&shot_path("login-setup"))
         .await;
     page.close().await;
 
@@ -633,4 +632,25 @@ async fn setup_is_styled_like_login_and_login_points_to_setup_while_no_admin_exi
     assert!(!page.is_visible("#login-setup").await);
     page.close().await;
     fresh.stop().await;
+}
+
+/// Where a screenshot of these tests goes: the tests' scratch folder; with
+/// `WAITLESS_SCREENSHOTS=1`, the few the docs show go to docs/screenshots (an 8- and a 12-room
+/// display, 8 services on the smallest kiosk in English and Hindi).
+fn shot_path(name: &str) -> std::path::PathBuf {
+    const IN_DOCS: &[(&str, &str)] = &[
+        ("display-8", "display-1920x1080-8-rooms"),
+        ("display-12", "display-1920x1080-12-rooms"),
+        ("kiosk-800x480-en", "kiosk-800x480-8-services"),
+        ("kiosk-800x480-hi", "kiosk-800x480-8-services-hi"),
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("WAITLESS_SCREENSHOTS").is_some()
+        && let Some((_, docs)) = IN_DOCS.iter().find(|(n, _)| *n == name)
+    {
+        return root.join("docs/screenshots").join(format!("{docs}.png"));
+    }
+    let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let _ = std::fs::create_dir_all(&folder);
+    folder.join(format!("screens-{name}.png"))
 }
