@@ -8,10 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::Actor;
-use super::body::{Json, NoBody};
+use super::body::{Json, NoBody, PatientInput};
 use super::error::{ErrorBody, WebError};
 use super::state::AppState;
-use super::tickets::PatientInput;
 use crate::auth::{Need, PrincipalKind};
 use crate::domain::appointments::{
     AppointmentOp, Booking, BookingError, BookingOp, BookingState, Channel, Plan, booking_code,

@@ -139,3 +139,13 @@ fn object<T: DeserializeOwned>(value: Value) -> Result<T, WebError> {
     }
     serde_json::from_value(value).map_err(|e| WebError::InvalidBody(e.to_string()))
 }
+
+/// A patient's details as reception types them (a ticket's, a booking's).
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PatientInput {
+    /// Name.
+    pub name: String,
+    /// Phone number.
+    pub phone: String,
+}

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::auth::{Actor, issuer};
-use super::body::NoBody;
+use super::body::{NoBody, PatientInput};
 use super::error::{ErrorBody, WebError};
 use super::state::AppState;
 use super::view::{self, TicketView, TransferResponse, find_ticket};
@@ -52,16 +52,6 @@ pub struct IssueTicketRequest {
     /// `store.patient_details_days`. Needs a reception login or token.
     #[serde(default)]
     pub patient: Option<PatientInput>,
-}
-
-/// A patient's details as reception types them.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct PatientInput {
-    /// Name.
-    pub name: String,
-    /// Phone number.
-    pub phone: String,
 }
 
 /// `POST /api/v1/tickets/{id}/transfer` body.

@@ -206,9 +206,7 @@ async fn a_twelve_room_display_at_1080p_shows_every_name_and_count_whole_and_lar
             PAGE,
         )
         .await;
-    let _ = display
-        .screenshot(&shot_path("display-12"))
-        .await;
+    let _ = display.screenshot(&shot_path("display-12")).await;
     let measured = display.js(MEASURE_DISPLAY, vec![]).await;
     assert_legible("1920x1080 en", &measured, 12, 48.0, 28.0);
     let names: Vec<&str> = measured["names"]
@@ -245,9 +243,7 @@ async fn a_twelve_room_display_at_1080p_shows_every_name_and_count_whole_and_lar
             PAGE,
         )
         .await;
-    let _ = small
-        .screenshot(&shot_path("display-12-hi"))
-        .await;
+    let _ = small.screenshot(&shot_path("display-12-hi")).await;
     let measured = small.js(MEASURE_DISPLAY, vec![]).await;
     assert_legible("1366x768 hi", &measured, 12, 30.0, 28.0);
     small.close().await;
@@ -256,9 +252,7 @@ async fn a_twelve_room_display_at_1080p_shows_every_name_and_count_whole_and_lar
     let tall = driver.session(1080, 1920).await;
     tall.goto(&server.url("/display?lang=en&sound=off")).await;
     tile_rooms(&tall, 12).await;
-    let _ = tall
-        .screenshot(&shot_path("display-12-portrait"))
-        .await;
+    let _ = tall.screenshot(&shot_path("display-12-portrait")).await;
     let measured = tall.js(MEASURE_DISPLAY, vec![]).await;
     assert_legible("1080x1920 en", &measured, 12, 48.0, 28.0);
     tall.close().await;
@@ -504,9 +498,7 @@ async fn order_colour_and_picture_set_in_admin_show_on_the_kiosk_and_the_display
             PAGE,
         )
         .await;
-    let _ = admin
-        .screenshot(&shot_path("admin-order"))
-        .await;
+    let _ = admin.screenshot(&shot_path("admin-order")).await;
     admin.close().await;
 
     // The kiosk: the lab first, pink, with a heart; a tap issues its ticket at once.
@@ -535,9 +527,7 @@ async fn order_colour_and_picture_set_in_admin_show_on_the_kiosk_and_the_display
         first[2].as_str().unwrap().contains("20s-7.5-4.6"),
         "not the heart: {first}"
     );
-    let _ = kiosk
-        .screenshot(&shot_path("kiosk-order"))
-        .await;
+    let _ = kiosk.screenshot(&shot_path("kiosk-order")).await;
     kiosk.tap(r#"button[data-service="lab"]"#, PAGE).await;
     assert_eq!(
         kiosk.wait_for_any_text("#ticket-number", PAGE).await,
@@ -550,9 +540,7 @@ async fn order_colour_and_picture_set_in_admin_show_on_the_kiosk_and_the_display
     kiosk
         .wait_visible(r#"button[data-priority="normal"]"#, PAGE)
         .await;
-    let _ = kiosk
-        .screenshot(&shot_path("kiosk-priority"))
-        .await;
+    let _ = kiosk.screenshot(&shot_path("kiosk-priority")).await;
     kiosk.close().await;
 
     // The display: the lab counter first, in the lab's colour.
@@ -591,9 +579,7 @@ async fn setup_is_styled_like_login_and_login_points_to_setup_while_no_admin_exi
     };
     let card = page.js(&style(".login-card"), vec![]).await;
     let body = page.js(&style("body"), vec![]).await;
-    let _ = page
-        .screenshot(&shot_path("setup"))
-        .await;
+    let _ = page.screenshot(&shot_path("setup")).await;
     // the card is white and rounded on the dark page, as on /login
     assert_eq!(card[0], "rgb(255, 255, 255)", "{card}");
     assert_eq!(card[1], "16px");
@@ -616,9 +602,7 @@ async fn setup_is_styled_like_login_and_login_points_to_setup_while_no_admin_exi
         )
         .await;
     assert_eq!(link, "/setup");
-    let _ = page
-        .screenshot(&shot_path("login-setup"))
-        .await;
+    let _ = page.screenshot(&shot_path("login-setup")).await;
     page.close().await;
 
     // With an admin there is no such sentence.
