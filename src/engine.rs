@@ -23,6 +23,7 @@
 //! writes have failed for longer than `store.unwritable_restart_secs`, it stops feeding the
 //! watchdog: systemd restarts waitless.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -37,6 +38,8 @@ use crate::domain::{
     ClinicCalendar, Command, Decision, Directory, DomainError, Event, EventKind, Origin,
     PickReason, Policy, QueueState, Role, RoomId, TicketId, Touched, demo,
 };
+use crate::domain::notification::{NotifyRules, notifications_for};
+use crate::domain::PatientDetails;
 use crate::hub::Hub;
 use crate::store::{Store, StoreError};
 
@@ -307,6 +310,11 @@ pub struct Books {
     pub zone: jiff::tz::TimeZone,
     /// How early and late a booked patient may arrive.
     pub arrival: Arrival,
+    /// Which notifications to queue (none unless the server sets them from `[notify]`).
+    pub notify: NotifyRules,
+    /// Patients' details by ticket, to address notifications (personal data: in memory and in
+    /// the patients' table only; purged with it).
+    pub contacts: BTreeMap<TicketId, PatientDetails>,
 }
 
 impl Books {
@@ -368,9 +376,15 @@ impl Books {
                     ..
                 },
                 EventKind::TicketIssued { ticket, .. },
-            ) => touched.patients.push((ticket.id, details.clone())),
+            ) => {
+                touched.patients.push((ticket.id, details.clone()));
+                self.contacts.insert(ticket.id, details.clone());
+            }
             (Command::PurgePatients { tickets, .. }, _) => {
                 touched.patients_purged.clone_from(tickets);
+                for ticket in tickets {
+                    self.contacts.remove(ticket);
+                }
             }
             (Command::Appointment { contact, .. }, EventKind::AppointmentChanged { change }) => {
                 touched.appointments = self.appointments.apply(change);
@@ -389,6 +403,14 @@ impl Books {
             }
             _ => {}
         }
+        touched.notifications = notifications_for(
+            &self.notify,
+            &self.state,
+            event.seq,
+            event.at,
+            &event.kind,
+            |ticket| self.contacts.get(&ticket).cloned(),
+        );
         let applied = Applied {
             changed: Changed::of(&event.kind),
             event: Arc::new(event.clone()),
@@ -413,6 +435,8 @@ pub fn load_or_seed(
             appointments: store.load_appointments()?,
             zone: calendar.time_zone().clone(),
             arrival: Arrival::default(),
+            notify: NotifyRules::default(),
+            contacts: store.patients_all()?.into_iter().collect(),
         };
         return Ok((books, recent));
     }
@@ -439,6 +463,8 @@ pub fn load_or_seed(
         appointments: Appointments::default(),
         zone: calendar.time_zone().clone(),
         arrival: Arrival::default(),
+        notify: NotifyRules::default(),
+        contacts: BTreeMap::new(),
     };
     Ok((books, vec![event]))
 }
@@ -834,9 +860,16 @@ impl Writer {
             .parts
             .store
             .load()
-            .map(|loaded| loaded.map(|l| (l, self.parts.store.load_appointments())));
+            .map(|loaded| {
+                loaded.map(|l| {
+                    let rest = self.parts.store.load_appointments().and_then(|a| {
+                        Ok((a, self.parts.store.patients_all()?.into_iter().collect()))
+                    });
+                    (l, rest)
+                })
+            });
         match loaded {
-            Ok(Some((loaded, Ok(appointments)))) => {
+            Ok(Some((loaded, Ok((appointments, contacts))))) => {
                 self.books = Books {
                     state: loaded.state,
                     directory: loaded.directory,
@@ -844,6 +877,8 @@ impl Writer {
                     appointments,
                     zone: self.books.zone.clone(),
                     arrival: self.books.arrival,
+                    notify: self.books.notify.clone(),
+                    contacts,
                 };
                 self.stale = false;
             }

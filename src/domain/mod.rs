@@ -14,6 +14,7 @@ pub mod error;
 pub mod estimate;
 pub mod event;
 pub mod id;
+pub mod notification;
 pub mod numbering;
 #[cfg(test)]
 mod proptests;

@@ -17,6 +17,7 @@
 
 mod appointments;
 mod backing;
+mod outbox;
 pub mod backup;
 pub mod chain;
 mod codec;
@@ -479,6 +480,7 @@ impl Store {
                 directory::write_staff_rows(&txn, &touched.staff)?;
                 directory::write_patients(&txn, touched)?;
                 appointments::write_rows(&txn, &touched.appointments)?;
+                outbox::write_rows(&txn, touched)?;
             }
             let meta = QueueMeta {
                 seq: last.0.seq,

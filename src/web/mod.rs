@@ -7,6 +7,7 @@
 pub mod appointments;
 pub mod asset;
 pub mod audit;
+pub mod notifications;
 pub mod auth;
 pub mod body;
 pub mod clinic;
@@ -151,6 +152,8 @@ route_table! {
     post "/api/v1/logout" => session::logout, Public;
     get "/api/v1/me" => session::me, Public;
     get "/api/v1/audit" => audit::audit_get, Admin;
+    get "/api/v1/notifications" => notifications::notifications_list, Admin;
+    post "/api/v1/notifications/{key}/resend" => notifications::notification_resend, Admin;
     get "/api/v1/admin/clinic" => clinic::admin_clinic, Admin;
     patch "/api/v1/admin/clinic" => clinic::admin_clinic_patch, Admin;
     post "/api/v1/admin/services" => services::service_add, Admin;

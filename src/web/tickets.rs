@@ -62,6 +62,10 @@ pub struct PatientInput {
     pub name: String,
     /// Phone number.
     pub phone: String,
+    /// Email address (notifications by email).
+    pub email: String,
+    /// The language of the patient's notifications (`en`, `hi`); the clinic's when empty.
+    pub language: String,
 }
 
 /// `POST /api/v1/tickets/{id}/transfer` body.
@@ -143,9 +147,14 @@ fn patient_details(
         Some(p) if !p.can(Need::Reception) => return Err(WebError::Forbidden),
         Some(_) => {}
     }
-    PatientDetails::new(&input.name, &input.phone, state.clock.now())
-        .map(Some)
-        .map_err(|e| WebError::InvalidBody(e.to_string()))
+    let mut details = PatientDetails::new(&input.name, &input.phone, state.clock.now())
+        .map_err(|e| WebError::InvalidBody(e.to_string()))?;
+    details
+        .set_contact(&input.email, &input.language, |code| {
+            state.config.screens.languages.iter().any(|l| l == code)
+        })
+        .map_err(|e| WebError::InvalidBody(e.to_string()))?;
+    Ok(Some(details))
 }
 
 impl From<IssueSource> for Source {
