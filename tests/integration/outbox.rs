@@ -1,0 +1,285 @@
+//! Notifications to patients end to end: a ticket with a phone number or email queues its
+//! messages in the outbox with its event; the senders deliver them — emails to a real SMTP
+//! server process (Debian's python3-aiosmtpd) started by the test — retry with backoff while
+//! the line is down, never twice across a restart, and stop at the daily cap.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::common::{PATIENCE, TestApp, wait_until};
+
+/// An SMTP server that appends each message it receives, decoded, as a JSON line to a file.
+const SMTP_SERVER: &str = r#"
+import email, json, sys, time
+from email import policy
+from aiosmtpd.controller import Controller
+
+class Keep:
+    async def handle_DATA(self, server, session, envelope):
+        msg = email.message_from_bytes(envelope.content, policy=policy.default)
+        with open(sys.argv[2], "a", encoding="utf-8") as f:
+            f.write(json.dumps({"to": envelope.rcpt_tos, "subject": str(msg["subject"]),
+                                "body": msg.get_content(),
+                                "raw": envelope.content.decode("ascii", "replace")},
+                               ensure_ascii=False) + "\n")
+        return "250 OK"
+
+controller = Controller(Keep(), hostname="127.0.0.1", port=int(sys.argv[1]))
+controller.start()
+print("ready", flush=True)
+while True:
+    time.sleep(3600)
+"#;
+
+/// A running SMTP server; killed when dropped.
+struct SmtpServer {
+    child: Child,
+    inbox: PathBuf,
+}
+
+impl SmtpServer {
+    fn start(dir: &Path, port: u16) -> Self {
+        let script = dir.join("smtp_server.py");
+        std::fs::write(&script, SMTP_SERVER).unwrap();
+        let inbox = dir.join(format!("inbox-{port}.jsonl"));
+        // Debian's python3 (the package python3-aiosmtpd), not one a user put first on PATH.
+        let python = if Path::new("/usr/bin/python3").exists() {
+            "/usr/bin/python3"
+        } else {
+            "python3"
+        };
+        let mut child = Command::new(python)
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(&inbox)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 with aiosmtpd (apt-get install python3-aiosmtpd)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP server did not start");
+        Self { child, inbox }
+    }
+
+    /// The messages received so far.
+    fn received(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.inbox)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on (yet).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn smtp_config(c: &mut waitless::config::Config, port: u16) {
+    c.notify.email = "smtp".to_owned();
+    c.notify.smtp_host = "127.0.0.1".to_owned();
+    c.notify.smtp_port = port;
+    c.notify.smtp_security = "none".to_owned();
+    c.notify.email_from = "Sunrise Clinic <queue@clinic.example>".to_owned();
+    c.notify.poll_secs = 1;
+    c.notify.retry_secs = 60;
+}
+
+async fn outbox(app: &TestApp) -> Value {
+    let (status, page) = app.get_json("/api/v1/notifications").await;
+    assert_eq!(status, 200, "{page}");
+    page
+}
+
+/// The outbox rows' `kind/state` pairs, oldest first.
+async fn states(app: &TestApp) -> Vec<String> {
+    let page = outbox(app).await;
+    let mut rows: Vec<String> = page["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| format!("{}/{}/{}", n["kind"], n["channel"], n["state"]).replace('"', ""))
+        .collect();
+    rows.reverse();
+    rows
+}
+
+async fn issue_for(app: &TestApp, patient: Value) -> Value {
+    let (status, ticket) = app
+        .call(
+            "/api/v1/tickets",
+            Some(json!({"service": "general", "source": "reception", "patient": patient})),
+        )
+        .await;
+    assert_eq!(status, 201, "{ticket}");
+    ticket
+}
+
+#[tokio::test]
+async fn a_hindi_call_reaches_a_real_smtp_server_once_even_across_a_dead_line_and_a_restart() {
+    let smtp_dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // The SMTP server is down at first: the line is dead.
+    let app = TestApp::spawn_with(|c| smtp_config(c, port)).await;
+    let ticket = issue_for(
+        &app,
+        json!({"name": "Asha Rao", "email": "asha@example.org", "language": "hi"}),
+    )
+    .await;
+    let number = ticket["number"].as_str().unwrap().to_owned();
+    let mut events = app.events("").await;
+    app.next("room-2").await;
+    let called = events.next_event("room_next").await;
+    // The address is in the outbox only: not in the event stream or the audit trail.
+    let (_, audit) = app.get_json("/api/v1/audit").await;
+    for text in [called.to_string(), audit.to_string()] {
+        assert!(!text.contains("asha@"), "{text}");
+    }
+    // Both messages are tried, fail, and wait for their next try with the reason.
+    let page = wait_until(PATIENCE, "two failed tries", async || {
+        let page = outbox(&app).await;
+        let rows = page["notifications"].as_array().unwrap().clone();
+        if rows.len() == 2 && rows.iter().all(|n| n["attempts"] == 1) {
+            Ok(page)
+        } else {
+            Err(page.to_string())
+        }
+    })
+    .await;
+    for row in page["notifications"].as_array().unwrap() {
+        assert_eq!(row["state"], "queued", "{row}");
+        assert!(row["last_error"].as_str().unwrap().len() > 3, "{row}");
+        assert_eq!(row["to"], "asha@example.org");
+    }
+    assert_eq!(page["transports"][0]["channel"], "email");
+
+    // Stopped before the retry: the rows wait in the database. The line comes back; after a
+    // restart, and once the retry is due, each is delivered exactly once.
+    let app = app.restart().await;
+    let server = SmtpServer::start(smtp_dir.path(), port);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(server.received().is_empty(), "sent before its retry was due");
+    app.advance(jiff::SignedDuration::from_secs(61));
+    wait_until(PATIENCE, "two emails", async || server.received().len() == 2).await;
+    let received = server.received();
+    let call = received
+        .iter()
+        .find(|m| m["body"].as_str().unwrap().contains("कमरा 2"))
+        .unwrap_or_else(|| panic!("no call in {received:?}"));
+    assert_eq!(call["to"], json!(["asha@example.org"]));
+    assert_eq!(
+        call["body"].as_str().unwrap().trim(),
+        format!("टोकन {number}: कृपया अभी कमरा 2 में जाएँ।")
+    );
+    assert_eq!(
+        call["subject"],
+        format!("{number}: क्लिनिक में आपकी बारी")
+    );
+    eprintln!("the call as the SMTP server received it:\n{}", call["raw"].as_str().unwrap());
+    assert_eq!(
+        states(&app).await,
+        ["issued/email/sent", "called/email/sent"]
+    );
+
+    // Another restart and more time: nothing is sent again.
+    let app = app.restart().await;
+    app.advance(jiff::SignedDuration::from_hours(1));
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(server.received().len(), 2);
+    drop(app);
+}
+
+#[tokio::test]
+async fn the_daily_cap_stops_messages_to_one_number_and_bad_contacts_are_refused() {
+    let app = TestApp::spawn_with(|c| {
+        c.notify.sms = "fake".to_owned();
+        c.notify.daily_cap = 2;
+        c.notify.poll_secs = 1;
+    })
+    .await;
+    // Bad input: a refused request issues nothing and queues nothing.
+    for (patient, needle) in [
+        (json!({"phone": "+91 98450 12345", "email": "not-an-address"}), "email"),
+        (json!({"phone": "+91 98450 12345", "language": "fr"}), "language"),
+    ] {
+        let (status, error) = app
+            .call(
+                "/api/v1/tickets",
+                Some(json!({"service": "general", "patient": patient})),
+            )
+            .await;
+        assert_eq!(status, 400, "{error}");
+        assert!(error["error"]["message"].as_str().unwrap().contains(needle), "{error}");
+    }
+    assert!(states(&app).await.is_empty());
+    // A ticket without contact details queues nothing.
+    app.issue("general", "normal").await;
+    app.next("room-2").await;
+
+    issue_for(&app, json!({"phone": "+91 98450 12345"})).await;
+    app.next("room-1").await;
+    let (status, body) = app.call("/api/v1/rooms/room-1/recall", None).await;
+    assert_eq!(status, 200, "{body}");
+    wait_until(PATIENCE, "the cap", async || {
+        let seen = states(&app).await;
+        (seen
+            == [
+                "issued/sms/sent",
+                "called/sms/sent",
+                "recalled/sms/failed",
+            ])
+            .then_some(())
+            .ok_or(format!("{seen:?}"))
+    })
+    .await;
+    let page = outbox(&app).await;
+    let failed = &page["notifications"][0];
+    assert!(failed["last_error"].as_str().unwrap().contains("daily cap"), "{failed}");
+
+    // A resend of the capped one is capped again; an unknown key is a 404 that changes nothing.
+    let key = failed["key"].as_str().unwrap();
+    let (status, row) = app
+        .call(&format!("/api/v1/notifications/{key}/resend"), None)
+        .await;
+    assert_eq!(status, 200, "{row}");
+    assert_eq!(row["state"], "queued");
+    wait_until(PATIENCE, "capped again", async || {
+        outbox(&app).await["notifications"][0]["state"] == "failed"
+    })
+    .await;
+    let (status, error) = app
+        .call("/api/v1/notifications/00000000000000000999.called.sms/resend", None)
+        .await;
+    assert_eq!(status, 404, "{error}");
+    // Only an admin sees the outbox.
+    let r = app.anon.get(app.url("/api/v1/notifications")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+
+    // A day later the cap has room again: a resend goes out.
+    app.advance(jiff::SignedDuration::from_hours(25));
+    let (status, _) = app
+        .call(&format!("/api/v1/notifications/{key}/resend"), None)
+        .await;
+    assert_eq!(status, 200);
+    wait_until(PATIENCE, "sent after a day", async || {
+        outbox(&app).await["notifications"][0]["state"] == "sent"
+    })
+    .await;
+}
