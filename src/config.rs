@@ -355,7 +355,8 @@ pub struct BackupConfig {
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotifyConfig {
-    /// How text messages go: `""` (none) or `fake` (logged, not sent: a laptop).
+    /// How text messages go: `""` (none), `fake` (logged, not sent: a laptop) or
+    /// `modem:/dev/PORT` (a USB GSM modem).
     pub sms: String,
     /// How emails go: `""` (none), `fake`, or `smtp` (the `smtp_*` settings).
     pub email: String,
@@ -751,8 +752,12 @@ impl Config {
             })
         };
         let n = &self.notify;
-        if !matches!(n.sms.as_str(), "" | "fake") {
-            return invalid("notify.sms", "must be \"\" (no text messages) or \"fake\"");
+        let modem = n.sms.strip_prefix("modem:");
+        if !(matches!(n.sms.as_str(), "" | "fake") || modem.is_some_and(|p| p.starts_with('/'))) {
+            return invalid(
+                "notify.sms",
+                "must be \"\" (no text messages), \"fake\" or \"modem:/dev/PORT\" (a GSM modem)",
+            );
         }
         if !matches!(n.email.as_str(), "" | "fake" | "smtp") {
             return invalid(
@@ -1160,6 +1165,7 @@ keys = { space = "room-1:recall", KEY_B = "room-2:undo" }
             ),
             (env(&[("WAITLESS_BACKUP__KEEP", "0")]), "backup.keep"),
             (env(&[("WAITLESS_NOTIFY__SMS", "pigeon")]), "notify.sms"),
+            (env(&[("WAITLESS_NOTIFY__SMS", "modem:ttyUSB0")]), "notify.sms"),
             (env(&[("WAITLESS_NOTIFY__EMAIL", "smtp")]), "notify.smtp_host"),
             (
                 env(&[

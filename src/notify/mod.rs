@@ -6,3 +6,4 @@ pub mod announcer;
 pub mod speech;
 pub mod outbox;
 pub mod transport;
+pub mod modem;

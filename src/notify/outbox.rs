@@ -223,6 +223,7 @@ impl Senders {
         clock: &Arc<dyn Clock>,
         catalogs: &Arc<Catalogs>,
     ) -> Result<Self, String> {
+        use crate::notify::modem::GsmModem;
         use crate::notify::transport::{FakeTransport, SmtpMailer};
         let retry = Retry {
             max_attempts: config.max_attempts,
@@ -235,6 +236,9 @@ impl Senders {
                 (_, "") => continue,
                 (_, "fake") => Box::new(FakeTransport::default()),
                 (Channel::Email, "smtp") => Box::new(SmtpMailer::new(config)?),
+                (Channel::Sms, modem) if modem.starts_with("modem:") => {
+                    Box::new(GsmModem::new(&modem["modem:".len()..], clock.as_ref()))
+                }
                 (_, other) => return Err(format!("notify.{}: unknown transport {other:?}", channel.as_str())),
             };
             let describe = transport.describe();
