@@ -111,3 +111,92 @@ impl Store {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::domain::notification::{Notification, NotificationKind};
+    use crate::domain::{ClinicCalendar, EventKind, Origin, QueueState};
+
+    fn row(seq: u64, ticket: u64) -> Notification {
+        let at: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+        Notification {
+            seq,
+            kind: NotificationKind::Called,
+            channel: Channel::Sms,
+            ticket: TicketId(ticket),
+            to: format!("+91 98450 1234{ticket}"),
+            language: "hi".to_owned(),
+            params: vec![("number".to_owned(), "A001".to_owned())],
+            created_at: at,
+            state: NotificationState::Queued,
+            attempts: 0,
+            next_try: at,
+            sent_at: None,
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn rows_are_written_once_per_key_and_deleted_with_their_patients_details() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            &dir.path().join("w.redb"),
+            &crate::store::StoreOptions {
+                fsync: false,
+                cache_bytes: 1 << 20,
+            },
+        )
+        .unwrap();
+        let clock = crate::clock::ManualClock::new("2026-11-21T10:00:00Z".parse().unwrap());
+        let calendar = ClinicCalendar::new(jiff::tz::TimeZone::UTC, jiff::civil::time(4, 0, 0, 0));
+        let (books, _) = crate::engine::load_or_seed(&store, &clock, &calendar).unwrap();
+        let state: QueueState = books.state;
+        let commit = |seq: u64, touched: Touched| {
+            let event = QueueState::event(
+                seq,
+                clock.now(),
+                &Origin::system(),
+                EventKind::ClinicMessageSet {
+                    message: String::new(),
+                },
+            );
+            store.commit(&[(&event, &touched)], &state).unwrap();
+        };
+        commit(
+            2,
+            Touched {
+                notifications: vec![row(2, 1), row(5, 2)],
+                ..Touched::default()
+            },
+        );
+        // Sent, then the same key again (a retried commit): the sent row stays as it is.
+        let mut sent = row(2, 1);
+        sent.state = NotificationState::Sent;
+        assert!(store.notification_update(&sent).unwrap());
+        commit(
+            3,
+            Touched {
+                notifications: vec![row(2, 1)],
+                ..Touched::default()
+            },
+        );
+        assert_eq!(store.notification_get(&sent.key()).unwrap(), Some(sent));
+        assert_eq!(store.notifications().unwrap().len(), 2);
+        // Ticket 1's details are purged: its row (and its number) goes with them.
+        commit(
+            4,
+            Touched {
+                patients_purged: vec![TicketId(1)],
+                ..Touched::default()
+            },
+        );
+        let left = store.notifications().unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].ticket, TicketId(2));
+        // An update of a purged row does not bring it back.
+        assert!(!store.notification_update(&row(2, 1)).unwrap());
+        assert_eq!(store.notifications().unwrap().len(), 1);
+    }
+}
