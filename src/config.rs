@@ -1165,8 +1165,14 @@ keys = { space = "room-1:recall", KEY_B = "room-2:undo" }
             ),
             (env(&[("WAITLESS_BACKUP__KEEP", "0")]), "backup.keep"),
             (env(&[("WAITLESS_NOTIFY__SMS", "pigeon")]), "notify.sms"),
-            (env(&[("WAITLESS_NOTIFY__SMS", "modem:ttyUSB0")]), "notify.sms"),
-            (env(&[("WAITLESS_NOTIFY__EMAIL", "smtp")]), "notify.smtp_host"),
+            (
+                env(&[("WAITLESS_NOTIFY__SMS", "modem:ttyUSB0")]),
+                "notify.sms",
+            ),
+            (
+                env(&[("WAITLESS_NOTIFY__EMAIL", "smtp")]),
+                "notify.smtp_host",
+            ),
             (
                 env(&[
                     ("WAITLESS_NOTIFY__EMAIL", "smtp"),
@@ -1175,9 +1181,18 @@ keys = { space = "room-1:recall", KEY_B = "room-2:undo" }
                 ]),
                 "notify.email_from",
             ),
-            (env(&[("WAITLESS_NOTIFY__LANGUAGE", "fr")]), "notify.language"),
-            (env(&[("WAITLESS_NOTIFY__MAX_ATTEMPTS", "0")]), "notify.max_attempts"),
-            (env(&[("WAITLESS_NOTIFY__DAILY_CAP", "0")]), "notify.daily_cap"),
+            (
+                env(&[("WAITLESS_NOTIFY__LANGUAGE", "fr")]),
+                "notify.language",
+            ),
+            (
+                env(&[("WAITLESS_NOTIFY__MAX_ATTEMPTS", "0")]),
+                "notify.max_attempts",
+            ),
+            (
+                env(&[("WAITLESS_NOTIFY__DAILY_CAP", "0")]),
+                "notify.daily_cap",
+            ),
             (
                 env(&[("WAITLESS_NOTIFY__SMTP_SECURITY", "ssl3")]),
                 "notify.smtp_security",
@@ -1202,14 +1217,20 @@ keys = { space = "room-1:recall", KEY_B = "room-2:undo" }
                 ("WAITLESS_NOTIFY__SMTP_HOST", "mail.example"),
                 ("WAITLESS_NOTIFY__SMTP_USER", "queue"),
                 ("WAITLESS_NOTIFY__SMTP_PASSWORD", "hunter2"),
-                ("WAITLESS_NOTIFY__EMAIL_FROM", "Clinic <queue@clinic.example>"),
+                (
+                    "WAITLESS_NOTIFY__EMAIL_FROM",
+                    "Clinic <queue@clinic.example>",
+                ),
             ]),
         )
         .unwrap();
         assert_eq!(config.notify.smtp_password, "hunter2");
         assert!(!format!("{config:?}").contains("hunter2"));
         let rules = config.notify_rules();
-        assert_eq!(rules.channels, vec![crate::domain::notification::Channel::Email]);
+        assert_eq!(
+            rules.channels,
+            vec![crate::domain::notification::Channel::Email]
+        );
         assert_eq!(rules.language, "en");
         assert!(Config::default().notify_rules().channels.is_empty());
     }

@@ -33,13 +33,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::clock::Clock;
+use crate::domain::PatientDetails;
 use crate::domain::appointments::{AppointmentChange, Appointments, Arrival, BookingChange};
+use crate::domain::notification::{NotifyRules, notifications_for};
 use crate::domain::{
     ClinicCalendar, Command, Decision, Directory, DomainError, Event, EventKind, Origin,
     PickReason, Policy, QueueState, Role, RoomId, TicketId, Touched, demo,
 };
-use crate::domain::notification::{NotifyRules, notifications_for};
-use crate::domain::PatientDetails;
 use crate::hub::Hub;
 use crate::store::{Store, StoreError};
 
@@ -856,18 +856,15 @@ impl Writer {
 
     /// After a failed commit: the database holds the truth; take it back.
     fn reload(&mut self) {
-        let loaded = self
-            .parts
-            .store
-            .load()
-            .map(|loaded| {
-                loaded.map(|l| {
-                    let rest = self.parts.store.load_appointments().and_then(|a| {
+        let loaded = self.parts.store.load().map(|loaded| {
+            loaded.map(|l| {
+                let rest =
+                    self.parts.store.load_appointments().and_then(|a| {
                         Ok((a, self.parts.store.patients_all()?.into_iter().collect()))
                     });
-                    (l, rest)
-                })
-            });
+                (l, rest)
+            })
+        });
         match loaded {
             Ok(Some((loaded, Ok((appointments, contacts))))) => {
                 self.books = Books {

@@ -86,7 +86,9 @@ impl PatientDetails {
                 && email.split_once('@').is_some_and(|(user, host)| {
                     !user.is_empty() && host.contains('.') && !host.contains('@')
                 })
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c));
+                && !email
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c));
             if !plausible {
                 return Err(DetailsError::Email);
             }

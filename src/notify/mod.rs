@@ -3,7 +3,7 @@
 
 pub mod announce;
 pub mod announcer;
-pub mod speech;
-pub mod outbox;
-pub mod transport;
 pub mod modem;
+pub mod outbox;
+pub mod speech;
+pub mod transport;

@@ -167,7 +167,10 @@ impl Line {
                 return Ok(answer);
             }
             if let Some(at) = self.seen.find("ERROR") {
-                let line = self.seen[at.saturating_sub(12)..].lines().next().unwrap_or("");
+                let line = self.seen[at.saturating_sub(12)..]
+                    .lines()
+                    .next()
+                    .unwrap_or("");
                 return Err(SendError::Temporary(format!("modem: {}", line.trim())));
             }
             if waited >= within {
@@ -243,7 +246,10 @@ mod tests {
         let parts = pdus("98450", "कमरा 2", 0).unwrap();
         assert_eq!(
             parts,
-            vec![(22, "00010005818954F000080C0915092E0930093E00200032".to_owned())]
+            vec![(
+                22,
+                "00010005818954F000080C0915092E0930093E00200032".to_owned()
+            )]
         );
     }
 
@@ -262,6 +268,9 @@ mod tests {
 
     #[test]
     fn a_number_without_digits_is_refused() {
-        assert!(matches!(pdus("call me", "x", 0), Err(SendError::Permanent(_))));
+        assert!(matches!(
+            pdus("call me", "x", 0),
+            Err(SendError::Permanent(_))
+        ));
     }
 }

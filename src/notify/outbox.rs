@@ -11,8 +11,8 @@
 //! `max_attempts`, then the row is `failed` with the last reason. A recipient who already got
 //! `daily_cap` messages in the last 24 hours gets no more: the row fails with "daily cap".
 
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -239,7 +239,12 @@ impl Senders {
                 (Channel::Sms, modem) if modem.starts_with("modem:") => {
                     Box::new(GsmModem::new(&modem["modem:".len()..], clock.as_ref()))
                 }
-                (_, other) => return Err(format!("notify.{}: unknown transport {other:?}", channel.as_str())),
+                (_, other) => {
+                    return Err(format!(
+                        "notify.{}: unknown transport {other:?}",
+                        channel.as_str()
+                    ));
+                }
             };
             let describe = transport.describe();
             let sender = Sender {

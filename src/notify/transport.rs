@@ -67,7 +67,10 @@ impl Transport for FakeTransport {
         {
             return Err(SendError::Temporary(why));
         }
-        tracing::info!(chars = message.body.chars().count(), "fake transport: a message");
+        tracing::info!(
+            chars = message.body.chars().count(),
+            "fake transport: a message"
+        );
         self.sent
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -116,10 +119,11 @@ impl SmtpMailer {
         };
         let mut builder = builder.port(port).timeout(Some(SMTP_TIMEOUT));
         if !config.smtp_user.is_empty() {
-            builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
-                config.smtp_user.clone(),
-                config.smtp_password.clone(),
-            ));
+            builder =
+                builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
+                    config.smtp_user.clone(),
+                    config.smtp_password.clone(),
+                ));
         }
         let from = config
             .email_from

@@ -17,12 +17,12 @@
 
 mod appointments;
 mod backing;
-mod outbox;
 pub mod backup;
 pub mod chain;
 mod codec;
 mod directory;
 mod error;
+mod outbox;
 pub mod schema;
 pub mod tables;
 

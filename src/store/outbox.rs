@@ -11,7 +11,10 @@ use crate::domain::{PatientDetails, TicketId, Timestamp, Touched};
 
 /// Writes an event's new outbox rows, and deletes the rows of tickets whose patients' details
 /// are purged (in the commit's transaction).
-pub(super) fn write_rows(txn: &redb::WriteTransaction, touched: &Touched) -> Result<(), StoreError> {
+pub(super) fn write_rows(
+    txn: &redb::WriteTransaction,
+    touched: &Touched,
+) -> Result<(), StoreError> {
     if touched.notifications.is_empty() && touched.patients_purged.is_empty() {
         return Ok(());
     }

@@ -7,7 +7,6 @@
 pub mod appointments;
 pub mod asset;
 pub mod audit;
-pub mod notifications;
 pub mod auth;
 pub mod body;
 pub mod clinic;
@@ -15,6 +14,7 @@ pub mod error;
 pub mod frame;
 pub mod limit;
 pub mod link;
+pub mod notifications;
 pub mod openapi;
 pub mod page;
 pub mod print;

@@ -76,19 +76,21 @@ pub async fn notification_resend(
     let store = state.store.clone();
     let now = state.clock.now();
     let lookup = key.clone();
-    let row = web::block(move || -> Result<Option<Notification>, crate::store::StoreError> {
-        let Some(mut row) = store.notification_get(&lookup)? else {
-            return Ok(None);
-        };
-        if row.state != NotificationState::Queued {
-            row.state = NotificationState::Queued;
-            row.attempts = 0;
-            row.next_try = now;
-            row.last_error = None;
-            store.notification_update(&row)?;
-        }
-        Ok(Some(row))
-    })
+    let row = web::block(
+        move || -> Result<Option<Notification>, crate::store::StoreError> {
+            let Some(mut row) = store.notification_get(&lookup)? else {
+                return Ok(None);
+            };
+            if row.state != NotificationState::Queued {
+                row.state = NotificationState::Queued;
+                row.attempts = 0;
+                row.next_try = now;
+                row.last_error = None;
+                store.notification_update(&row)?;
+            }
+            Ok(Some(row))
+        },
+    )
     .await??;
     let Some(row) = row else {
         return Err(WebError::NotFound(format!(

@@ -7,8 +7,8 @@ use utoipa::OpenApi;
 use actix_web::HttpResponse;
 
 use super::{
-    appointments, audit, clinic, notifications, print, rooms, screens, services, session, staff, status, tickets,
-    ws,
+    appointments, audit, clinic, notifications, print, rooms, screens, services, session, staff,
+    status, tickets, ws,
 };
 
 /// The API's OpenAPI description.

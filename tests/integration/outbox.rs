@@ -175,9 +175,15 @@ async fn a_hindi_call_reaches_a_real_smtp_server_once_even_across_a_dead_line_an
     let app = app.restart().await;
     let server = SmtpServer::start(smtp_dir.path(), port);
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    assert!(server.received().is_empty(), "sent before its retry was due");
+    assert!(
+        server.received().is_empty(),
+        "sent before its retry was due"
+    );
     app.advance(jiff::SignedDuration::from_secs(61));
-    wait_until(PATIENCE, "two emails", async || server.received().len() == 2).await;
+    wait_until(PATIENCE, "two emails", async || {
+        server.received().len() == 2
+    })
+    .await;
     let received = server.received();
     let call = received
         .iter()
@@ -188,11 +194,11 @@ async fn a_hindi_call_reaches_a_real_smtp_server_once_even_across_a_dead_line_an
         call["body"].as_str().unwrap().trim(),
         format!("टोकन {number}: कृपया अभी कमरा 2 में जाएँ।")
     );
-    assert_eq!(
-        call["subject"],
-        format!("{number}: क्लिनिक में आपकी बारी")
+    assert_eq!(call["subject"], format!("{number}: क्लिनिक में आपकी बारी"));
+    eprintln!(
+        "the call as the SMTP server received it:\n{}",
+        call["raw"].as_str().unwrap()
     );
-    eprintln!("the call as the SMTP server received it:\n{}", call["raw"].as_str().unwrap());
     assert_eq!(
         states(&app).await,
         ["issued/email/sent", "called/email/sent"]
@@ -216,8 +222,14 @@ async fn the_daily_cap_stops_messages_to_one_number_and_bad_contacts_are_refused
     .await;
     // Bad input: a refused request issues nothing and queues nothing.
     for (patient, needle) in [
-        (json!({"phone": "+91 98450 12345", "email": "not-an-address"}), "email"),
-        (json!({"phone": "+91 98450 12345", "language": "fr"}), "language"),
+        (
+            json!({"phone": "+91 98450 12345", "email": "not-an-address"}),
+            "email",
+        ),
+        (
+            json!({"phone": "+91 98450 12345", "language": "fr"}),
+            "language",
+        ),
     ] {
         let (status, error) = app
             .call(
@@ -226,7 +238,10 @@ async fn the_daily_cap_stops_messages_to_one_number_and_bad_contacts_are_refused
             )
             .await;
         assert_eq!(status, 400, "{error}");
-        assert!(error["error"]["message"].as_str().unwrap().contains(needle), "{error}");
+        assert!(
+            error["error"]["message"].as_str().unwrap().contains(needle),
+            "{error}"
+        );
     }
     assert!(states(&app).await.is_empty());
     // A ticket without contact details queues nothing.
@@ -239,19 +254,17 @@ async fn the_daily_cap_stops_messages_to_one_number_and_bad_contacts_are_refused
     assert_eq!(status, 200, "{body}");
     wait_until(PATIENCE, "the cap", async || {
         let seen = states(&app).await;
-        (seen
-            == [
-                "issued/sms/sent",
-                "called/sms/sent",
-                "recalled/sms/failed",
-            ])
+        (seen == ["issued/sms/sent", "called/sms/sent", "recalled/sms/failed"])
             .then_some(())
             .ok_or(format!("{seen:?}"))
     })
     .await;
     let page = outbox(&app).await;
     let failed = &page["notifications"][0];
-    assert!(failed["last_error"].as_str().unwrap().contains("daily cap"), "{failed}");
+    assert!(
+        failed["last_error"].as_str().unwrap().contains("daily cap"),
+        "{failed}"
+    );
 
     // A resend of the capped one is capped again; an unknown key is a 404 that changes nothing.
     let key = failed["key"].as_str().unwrap();
@@ -265,11 +278,19 @@ async fn the_daily_cap_stops_messages_to_one_number_and_bad_contacts_are_refused
     })
     .await;
     let (status, error) = app
-        .call("/api/v1/notifications/00000000000000000999.called.sms/resend", None)
+        .call(
+            "/api/v1/notifications/00000000000000000999.called.sms/resend",
+            None,
+        )
         .await;
     assert_eq!(status, 404, "{error}");
     // Only an admin sees the outbox.
-    let r = app.anon.get(app.url("/api/v1/notifications")).send().await.unwrap();
+    let r = app
+        .anon
+        .get(app.url("/api/v1/notifications"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 
     // A day later the cap has room again: a resend goes out.
@@ -367,7 +388,11 @@ fn decode_submit(hex: &str) -> (String, String) {
     let kind = bytes[at + 1];
     at += 2;
     let octets = digits.div_ceil(2);
-    let mut number = if kind == 0x91 { "+".to_owned() } else { String::new() };
+    let mut number = if kind == 0x91 {
+        "+".to_owned()
+    } else {
+        String::new()
+    };
     for b in &bytes[at..at + octets] {
         for nibble in [b & 0x0F, b >> 4] {
             if nibble != 0x0F {
@@ -429,9 +454,7 @@ async fn a_hindi_call_reaches_a_gsm_modem_as_ucs2_and_english_as_gsm7() {
     )));
     assert!(messages.contains(&(
         "9845067890".to_owned(),
-        format!(
-            "Your token is {english_number}. We will send you a message when it is your turn."
-        )
+        format!("Your token is {english_number}. We will send you a message when it is your turn.")
     )));
     wait_until(PATIENCE, "all sent", async || {
         let seen = states(&app).await;
