@@ -355,8 +355,8 @@ pub struct BackupConfig {
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotifyConfig {
-    /// How text messages go: `""` (none), `fake` (logged, not sent: a laptop) or
-    /// `modem:/dev/PORT` (a USB GSM modem).
+    /// How text messages go: `""` (none), `fake` (logged, not sent: a laptop),
+    /// `modem:/dev/PORT` (a USB GSM modem) or `http` (an SMS gateway: the `sms_http_*` settings).
     pub sms: String,
     /// How emails go: `""` (none), `fake`, or `smtp` (the `smtp_*` settings).
     pub email: String,
@@ -382,6 +382,12 @@ pub struct NotifyConfig {
     pub smtp_password: String,
     /// The sender, e.g. `Clinic <queue@clinic.example>`.
     pub email_from: String,
+    /// The SMS gateway's URL (`notify.sms = "http"`), e.g. `http://192.168.1.50:8080/message`.
+    pub sms_http_url: String,
+    /// The JSON body it is sent, `{to}` and `{text}` becoming JSON strings.
+    pub sms_http_body: String,
+    /// Its `Authorization` header, e.g. `Basic dXNlcjpwYXNz` (never logged; empty: none).
+    pub sms_http_auth: String,
 }
 
 impl std::fmt::Debug for NotifyConfig {
@@ -497,6 +503,9 @@ impl Default for Config {
                 smtp_user: String::new(),
                 smtp_password: String::new(),
                 email_from: String::new(),
+                sms_http_url: String::new(),
+                sms_http_body: r#"{"phoneNumbers": [{to}], "message": {text}}"#.to_owned(),
+                sms_http_auth: String::new(),
             },
             log: LogConfig {
                 level: "info".to_owned(),
@@ -753,11 +762,33 @@ impl Config {
         };
         let n = &self.notify;
         let modem = n.sms.strip_prefix("modem:");
-        if !(matches!(n.sms.as_str(), "" | "fake") || modem.is_some_and(|p| p.starts_with('/'))) {
+        if !(matches!(n.sms.as_str(), "" | "fake" | "http")
+            || modem.is_some_and(|p| p.starts_with('/')))
+        {
             return invalid(
                 "notify.sms",
-                "must be \"\" (no text messages), \"fake\" or \"modem:/dev/PORT\" (a GSM modem)",
+                "must be \"\" (no text messages), \"fake\", \"modem:/dev/PORT\" (a GSM modem) \
+                 or \"http\" (an SMS gateway)",
             );
+        }
+        if n.sms == "http" {
+            if !(n.sms_http_url.starts_with("http://") || n.sms_http_url.starts_with("https://")) {
+                return invalid(
+                    "notify.sms_http_url",
+                    "must be the gateway's http:// or https:// URL (notify.sms = \"http\")",
+                );
+            }
+            let sample = crate::notify::transport::gateway_body(&n.sms_http_body, "+1", "x");
+            if !n.sms_http_body.contains("{to}")
+                || !n.sms_http_body.contains("{text}")
+                || serde_json::from_str::<serde_json::Value>(&sample).is_err()
+            {
+                return invalid(
+                    "notify.sms_http_body",
+                    "must be JSON with {to} and {text} where the number and text go, e.g. \
+                     {\"phoneNumbers\": [{to}], \"message\": {text}}",
+                );
+            }
         }
         if !matches!(n.email.as_str(), "" | "fake" | "smtp") {
             return invalid(

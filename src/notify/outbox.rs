@@ -224,7 +224,7 @@ impl Senders {
         catalogs: &Arc<Catalogs>,
     ) -> Result<Self, String> {
         use crate::notify::modem::GsmModem;
-        use crate::notify::transport::{FakeTransport, SmtpMailer};
+        use crate::notify::transport::{FakeTransport, HttpGateway, SmtpMailer};
         let retry = Retry {
             max_attempts: config.max_attempts,
             first: SignedDuration::from_secs(i64::try_from(config.retry_secs).unwrap_or(60)),
@@ -236,6 +236,7 @@ impl Senders {
                 (_, "") => continue,
                 (_, "fake") => Box::new(FakeTransport::default()),
                 (Channel::Email, "smtp") => Box::new(SmtpMailer::new(config)?),
+                (Channel::Sms, "http") => Box::new(HttpGateway::new(config)),
                 (Channel::Sms, modem) if modem.starts_with("modem:") => {
                     Box::new(GsmModem::new(&modem["modem:".len()..], clock.as_ref()))
                 }

@@ -464,3 +464,118 @@ async fn a_hindi_call_reaches_a_gsm_modem_as_ucs2_and_english_as_gsm7() {
     })
     .await;
 }
+
+/// A fake SMS gateway: a plain TCP listener that reads each HTTP request (head and body) and
+/// answers with the next status of `answers` (then 200).
+async fn fake_gateway(
+    answers: Vec<u16>,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/message?key=secret",
+        listener.local_addr().unwrap()
+    );
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&seen);
+    tokio::spawn(async move {
+        let mut answers = answers.into_iter();
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            let (head, body) = loop {
+                let n = socket.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the request ended early");
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).into_owned();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let head = text[..end].to_owned();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        let body = request[end + 4..end + 4 + length].to_vec();
+                        break (head, body);
+                    }
+                }
+            };
+            kept.lock()
+                .unwrap()
+                .push((head, serde_json::from_slice(&body).unwrap()));
+            let status = answers.next().unwrap_or(200);
+            let answer = format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn an_http_sms_gateway_gets_the_json_template_retries_a_busy_answer_and_gives_up_on_a_refusal()
+ {
+    let (url, seen) = fake_gateway(vec![503, 200, 400]).await;
+    let app = TestApp::spawn_with(|c| {
+        c.notify.sms = "http".to_owned();
+        c.notify.sms_http_url = url;
+        c.notify.sms_http_auth = "Basic dXNlcjpwYXNz".to_owned();
+        c.notify.poll_secs = 1;
+        c.notify.retry_secs = 60;
+    })
+    .await;
+    let ticket = issue_for(&app, json!({"phone": "+91 98450 12345", "language": "hi"})).await;
+    let number = ticket["number"].as_str().unwrap().to_owned();
+    // The first answer is 503: queued for a retry a minute later.
+    wait_until(PATIENCE, "a retry", async || {
+        outbox(&app).await["notifications"][0]["attempts"] == 1
+    })
+    .await;
+    let row = outbox(&app).await["notifications"][0].clone();
+    assert_eq!(row["state"], "queued", "{row}");
+    assert_eq!(row["last_error"], "gateway answered 503");
+    // The transport's description hides the URL's query.
+    let transport = outbox(&app).await["transports"][0]["transport"].clone();
+    assert!(!transport.to_string().contains("secret"), "{transport}");
+    app.advance(jiff::SignedDuration::from_secs(61));
+    wait_until(PATIENCE, "sent", async || {
+        outbox(&app).await["notifications"][0]["state"] == "sent"
+    })
+    .await;
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2);
+    let (head, body) = &requests[1];
+    assert!(
+        head.starts_with("POST /message?key=secret HTTP/1.1"),
+        "{head}"
+    );
+    assert!(head.contains("Basic dXNlcjpwYXNz"), "{head}");
+    assert_eq!(
+        body,
+        &json!({"phoneNumbers": ["+91 98450 12345"],
+                "message": format!("आपका टोकन {number} है। आपकी बारी आने पर हम आपको संदेश भेजेंगे।")})
+    );
+    // A refusal (400) is permanent: failed at the first try.
+    app.next("room-2").await;
+    wait_until(PATIENCE, "failed", async || {
+        outbox(&app).await["notifications"][0]["state"] == "failed"
+    })
+    .await;
+    let row = outbox(&app).await["notifications"][0].clone();
+    assert_eq!(
+        (row["kind"].clone(), row["attempts"].clone()),
+        (json!("called"), json!(1))
+    );
+    assert_eq!(row["last_error"], "gateway answered 400");
+}
