@@ -380,6 +380,14 @@ impl Books {
                 touched.patients.push((ticket.id, details.clone()));
                 self.contacts.insert(ticket.id, details.clone());
             }
+            (_, EventKind::TicketTransferred { from, to }) => {
+                // The patient's details follow the ticket to its new number (same recorded_at:
+                // the retention rule deletes both together).
+                if let Some(details) = self.contacts.get(&from.id).cloned() {
+                    touched.patients.push((to.id, details.clone()));
+                    self.contacts.insert(to.id, details);
+                }
+            }
             (Command::PurgePatients { tickets, .. }, _) => {
                 touched.patients_purged.clone_from(tickets);
                 for ticket in tickets {

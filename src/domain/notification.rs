@@ -62,6 +62,8 @@ pub enum NotificationKind {
     Called,
     /// The patient's ticket was called again.
     Recalled,
+    /// The patient's ticket was moved to another service (a new number).
+    Transferred,
 }
 
 impl NotificationKind {
@@ -71,6 +73,7 @@ impl NotificationKind {
             Self::Issued => "issued",
             Self::Called => "called",
             Self::Recalled => "recalled",
+            Self::Transferred => "transferred",
         }
     }
 }
@@ -91,7 +94,7 @@ pub struct Notification {
     pub to: String,
     /// The language to write it in.
     pub language: String,
-    /// The message's parameters (`number`, `room`).
+    /// The message's parameters (`number`, `room`, `service`).
     pub params: Vec<(String, String)>,
     /// When the event happened.
     #[schema(value_type = String)]
@@ -164,6 +167,7 @@ pub fn notifications_for(
             ..
         } => (ticket, NotificationKind::Called),
         EventKind::TicketRecalled { ticket, .. } => (ticket, NotificationKind::Recalled),
+        EventKind::TicketTransferred { to, .. } => (to, NotificationKind::Transferred),
         _ => return Vec::new(),
     };
     let Some(details) = contact(ticket.id) else {
@@ -175,7 +179,12 @@ pub fn notifications_for(
         details.language.clone()
     };
     let mut params = vec![("number".to_owned(), ticket.number.clone())];
-    if what != NotificationKind::Issued {
+    if what == NotificationKind::Transferred {
+        let Some(service) = state.services.get(&ticket.service) else {
+            return Vec::new();
+        };
+        params.push(("service".to_owned(), service.name_in(&language).to_owned()));
+    } else if what != NotificationKind::Issued {
         let room = ticket.room.as_ref().and_then(|r| state.rooms.get(r));
         let Some(room) = room else {
             return Vec::new();

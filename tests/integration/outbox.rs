@@ -579,3 +579,43 @@ async fn an_http_sms_gateway_gets_the_json_template_retries_a_busy_answer_and_gi
     );
     assert_eq!(row["last_error"], "gateway answered 400");
 }
+
+#[tokio::test]
+async fn a_transferred_patient_is_told_the_new_number_and_called_by_it_even_after_a_restart() {
+    let app = TestApp::spawn_with(|c| {
+        c.notify.sms = "fake".to_owned();
+        c.notify.poll_secs = 1;
+    })
+    .await;
+    let ticket = issue_for(&app, json!({"phone": "+91 98450 12345"})).await;
+    let id = ticket["id"].as_u64().unwrap();
+    let (status, moved) = app
+        .call(
+            &format!("/api/v1/tickets/{id}/transfer"),
+            Some(json!({"service": "lab"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{moved}");
+    // The new ticket's patient's details are its own row now: they survive a restart.
+    let app = app.restart().await;
+    app.next("lab").await;
+    wait_until(PATIENCE, "three sent", async || {
+        let seen = states(&app).await;
+        (seen == ["issued/sms/sent", "transferred/sms/sent", "called/sms/sent"])
+            .then_some(())
+            .ok_or(format!("{seen:?}"))
+    })
+    .await;
+    let page = outbox(&app).await;
+    let rows = page["notifications"].as_array().unwrap();
+    // rows: newest first. The transfer's and the call's are about the new ticket.
+    assert_eq!(rows[2]["ticket"], id);
+    assert_ne!(rows[1]["ticket"], id, "{page}");
+    assert_eq!(rows[0]["ticket"], rows[1]["ticket"]);
+    let new_number = rows[1]["params"][0][1].as_str().unwrap();
+    assert_eq!(rows[1]["params"][1], json!(["service", "Laboratory"]));
+    assert_eq!(
+        rows[0]["params"],
+        json!([["number", new_number], ["room", "Lab counter"]])
+    );
+}
