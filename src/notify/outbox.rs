@@ -83,21 +83,24 @@ impl Sender {
     pub fn run_once(&mut self) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let due = self.store.notifications_due(self.channel, now)?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        // Messages sent to each recipient in the last 24 hours (the daily cap).
+        let day_ago = now - SignedDuration::from_hours(24);
+        let mut recent: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+        for n in self.store.notifications()? {
+            if n.channel == self.channel
+                && n.state == NotificationState::Sent
+                && n.sent_at.is_some_and(|at| at > day_ago)
+            {
+                *recent.entry(n.to).or_default() += 1;
+            }
+        }
         let mut sent = 0;
         for mut row in due {
-            let day_ago = now - SignedDuration::from_hours(24);
-            let recent = self
-                .store
-                .notifications()?
-                .iter()
-                .filter(|n| {
-                    n.to == row.to
-                        && n.channel == row.channel
-                        && n.state == NotificationState::Sent
-                        && n.sent_at.is_some_and(|at| at > day_ago)
-                })
-                .count();
-            if recent >= self.retry.daily_cap as usize {
+            let count = recent.entry(row.to.clone()).or_default();
+            if *count >= self.retry.daily_cap {
                 row.state = NotificationState::Failed;
                 row.last_error = Some(format!(
                     "daily cap: {} messages to this recipient in 24 hours",
@@ -115,6 +118,7 @@ impl Sender {
                     row.sent_at = Some(self.clock.now());
                     row.last_error = None;
                     sent += 1;
+                    *recent.entry(row.to.clone()).or_default() += 1;
                     tracing::info!(key = %row.key(), "notification sent");
                 }
                 Err(e) => {
