@@ -619,3 +619,66 @@ async fn a_transferred_patient_is_told_the_new_number_and_called_by_it_even_afte
         json!([["number", new_number], ["room", "Lab counter"]])
     );
 }
+
+#[tokio::test]
+async fn a_kill_9_between_the_commit_and_the_send_loses_nothing_and_sends_nothing_twice() {
+    use nix::sys::signal::{Signal, kill};
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::common::test_config(dir.path());
+    let token = crate::common::provision(
+        &config,
+        &waitless::clock::ManualClock::new(crate::common::START.parse().unwrap()),
+    );
+    let port = free_port();
+    let port_text = port.to_string();
+    let env = [
+        ("WAITLESS_NOTIFY__EMAIL", "smtp"),
+        ("WAITLESS_NOTIFY__SMTP_HOST", "127.0.0.1"),
+        ("WAITLESS_NOTIFY__SMTP_PORT", port_text.as_str()),
+        ("WAITLESS_NOTIFY__SMTP_SECURITY", "none"),
+        ("WAITLESS_NOTIFY__EMAIL_FROM", "queue@clinic.example"),
+        ("WAITLESS_NOTIFY__POLL_SECS", "1"),
+        ("WAITLESS_NOTIFY__RETRY_SECS", "1"),
+    ];
+    // The real binary, durable commits; the SMTP server is not up yet, so nothing can be sent.
+    let mut server = crate::binary::Server::start_with(dir.path(), &[], &env).await;
+    let client = crate::common::client_with(&token);
+    let r = client
+        .post(server.url("/api/v1/tickets"))
+        .json(&json!({"service": "general", "source": "reception",
+                      "patient": {"name": "Asha", "email": "asha@example.org"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // Acknowledged: committed with its message. Killed at once.
+    kill(server.process.pid(), Signal::SIGKILL).unwrap();
+    server
+        .process
+        .wait_exit(crate::binary::PROCESS_PATIENCE)
+        .await;
+
+    let smtp = SmtpServer::start(dir.path(), port);
+    let server = crate::binary::Server::start_with(dir.path(), &[], &env).await;
+    wait_until(crate::binary::PROCESS_PATIENCE, "the email", async || {
+        smtp.received().len() == 1
+    })
+    .await;
+    // Several more polls and a restart: still one.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (status, _) = server.stop().await;
+    assert!(status.success(), "{status}");
+    let server = crate::binary::Server::start_with(dir.path(), &[], &env).await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(smtp.received().len(), 1, "{:?}", smtp.received());
+    assert_eq!(smtp.received()[0]["to"], json!(["asha@example.org"]));
+    let page: Value = client
+        .get(server.url("/api/v1/notifications"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["notifications"][0]["state"], "sent", "{page}");
+}
