@@ -67,6 +67,14 @@ pub enum NotificationKind {
 }
 
 impl NotificationKind {
+    /// Every kind, in order.
+    pub const ALL: [Self; 4] = [
+        Self::Issued,
+        Self::Called,
+        Self::Recalled,
+        Self::Transferred,
+    ];
+
     /// Its name in keys and message files.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -107,6 +107,20 @@ pub fn pdus(to: &str, text: &str, reference: u8) -> Result<Vec<(usize, String)>,
         .collect())
 }
 
+/// How many text messages `text` takes as this modem sends it: one GSM-7 message up to 160
+/// plain characters; else UCS-2, one message up to 70 UTF-16 units, parts of 67 beyond.
+pub fn segments(text: &str) -> usize {
+    if text.chars().all(gsm7_plain) && text.chars().count() <= GSM7_SINGLE {
+        return 1;
+    }
+    let units = text.encode_utf16().count();
+    if units <= UCS2_SINGLE {
+        1
+    } else {
+        units.div_ceil(UCS2_PART)
+    }
+}
+
 /// Digits as swapped semi-octets, padded with F.
 fn semi_octets(digits: &str) -> Vec<u8> {
     digits
@@ -264,6 +278,16 @@ mod tests {
             assert!(pdu.starts_with("0041"), "{pdu}");
             assert!(pdu.contains(&format!("05000307030{}", i + 1)), "{pdu}");
         }
+    }
+
+    #[test]
+    fn segments_count_as_the_modem_sends() {
+        assert_eq!(segments(&"a".repeat(160)), 1);
+        assert_eq!(segments("कमरा 2"), 1);
+        assert_eq!(segments(&"क".repeat(70)), 1);
+        assert_eq!(segments(&"क".repeat(71)), 2);
+        assert_eq!(segments(&"क".repeat(135)), 3);
+        assert_eq!(segments(&"a".repeat(161)), 3);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::error::WebError;
 use super::state::AppState;
-use crate::domain::notification::{Channel, Notification, NotificationState};
+use crate::domain::notification::{Channel, Notification, NotificationKind, NotificationState};
 
 /// A running sender.
 #[derive(Debug, Serialize, ToSchema)]
@@ -29,11 +29,26 @@ pub struct NotificationView {
     pub row: Notification,
 }
 
+/// A message text in one language, with its length as a modem sends it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateView {
+    /// The language.
+    pub language: String,
+    /// The message.
+    pub kind: NotificationKind,
+    /// Its text, placeholders unfilled.
+    pub text: String,
+    /// Text messages it takes (GSM-7: 160; any Hindi character: UCS-2, 70, parts of 67).
+    pub segments: usize,
+}
+
 /// `GET /api/v1/notifications` answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotificationsPage {
     /// The channels with a sender.
     pub transports: Vec<TransportView>,
+    /// Each message text in each language.
+    pub templates: Vec<TemplateView>,
     /// Every row, newest event first.
     pub notifications: Vec<NotificationView>,
 }
@@ -51,6 +66,23 @@ pub async fn notifications_list(state: web::Data<AppState>) -> Result<HttpRespon
             .transports()
             .into_iter()
             .map(|(channel, transport)| TransportView { channel, transport })
+            .collect(),
+        templates: state
+            .catalogs
+            .all()
+            .flat_map(|catalog| {
+                NotificationKind::ALL.into_iter().map(|kind| {
+                    let text = catalog
+                        .text(&format!("notify.{}", kind.as_str()))
+                        .to_owned();
+                    TemplateView {
+                        language: catalog.code.clone(),
+                        kind,
+                        segments: crate::notify::modem::segments(&text),
+                        text,
+                    }
+                })
+            })
             .collect(),
         notifications: rows
             .into_iter()

@@ -169,6 +169,14 @@ async fn a_hindi_call_reaches_a_real_smtp_server_once_even_across_a_dead_line_an
         assert_eq!(row["to"], "asha@example.org");
     }
     assert_eq!(page["transports"][0]["channel"], "email");
+    let called_hi = page["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["language"] == "hi" && t["kind"] == "called")
+        .unwrap();
+    assert_eq!(called_hi["text"], "टोकन {number}: कृपया अभी {room} में जाएँ।");
+    assert_eq!(called_hi["segments"], 1);
 
     // Stopped before the retry: the rows wait in the database. The line comes back; after a
     // restart, and once the retry is due, each is delivered exactly once.
