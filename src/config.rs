@@ -368,6 +368,8 @@ pub struct NotifyConfig {
     pub retry_secs: u64,
     /// Most messages to one phone number or address in 24 hours (over it: failed, not sent).
     pub daily_cap: u32,
+    /// Tell a waiting patient once when this many or fewer are ahead (0: never).
+    pub near_ahead: u32,
     /// How often each sender looks for due messages, seconds.
     pub poll_secs: u64,
     /// The SMTP server's host name.
@@ -496,6 +498,7 @@ impl Default for Config {
                 max_attempts: 5,
                 retry_secs: 30,
                 daily_cap: 10,
+                near_ahead: 3,
                 poll_secs: 5,
                 smtp_host: String::new(),
                 smtp_port: 0,
@@ -811,6 +814,9 @@ impl Config {
         if !(1..=1_000).contains(&n.daily_cap) {
             return invalid("notify.daily_cap", "must be 1 to 1000 messages a day");
         }
+        if n.near_ahead > 50 {
+            return invalid("notify.near_ahead", "must be 0 (off) to 50");
+        }
         if !(1..=300).contains(&n.poll_secs) {
             return invalid("notify.poll_secs", "must be 1 to 300");
         }
@@ -853,6 +859,7 @@ impl Config {
         NotifyRules {
             channels,
             language: self.notify.language.clone(),
+            near_ahead: self.notify.near_ahead as usize,
         }
     }
 

@@ -23,7 +23,7 @@
 //! writes have failed for longer than `store.unwritable_restart_secs`, it stops feeding the
 //! watchdog: systemd restarts waitless.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -35,7 +35,9 @@ use tokio::sync::oneshot;
 use crate::clock::Clock;
 use crate::domain::PatientDetails;
 use crate::domain::appointments::{AppointmentChange, Appointments, Arrival, BookingChange};
-use crate::domain::notification::{NotifyRules, notifications_for};
+use crate::domain::notification::{
+    NotificationKind, NotifyRules, near_notifications, notifications_for,
+};
 use crate::domain::{
     ClinicCalendar, Command, Decision, Directory, DomainError, Event, EventKind, Origin,
     PickReason, Policy, QueueState, Role, RoomId, TicketId, Touched, demo,
@@ -315,6 +317,8 @@ pub struct Books {
     /// Patients' details by ticket, to address notifications (personal data: in memory and in
     /// the patients' table only; purged with it).
     pub contacts: BTreeMap<TicketId, PatientDetails>,
+    /// Tickets whose patients were told they are near (at most once a ticket).
+    pub told_near: BTreeSet<TicketId>,
 }
 
 impl Books {
@@ -419,6 +423,24 @@ impl Books {
             &event.kind,
             |ticket| self.contacts.get(&ticket).cloned(),
         );
+        let near = near_notifications(
+            &self.notify,
+            &self.state,
+            event.seq,
+            event.at,
+            self.contacts.iter(),
+            &self.told_near,
+        );
+        self.told_near.extend(near.iter().map(|n| n.ticket));
+        // A ticket issued (or moved) already near: its own message says enough.
+        let fresh = match &event.kind {
+            EventKind::TicketIssued { ticket, .. } => Some(ticket.id),
+            EventKind::TicketTransferred { to, .. } => Some(to.id),
+            _ => None,
+        };
+        touched
+            .notifications
+            .extend(near.into_iter().filter(|n| Some(n.ticket) != fresh));
         let applied = Applied {
             changed: Changed::of(&event.kind),
             event: Arc::new(event.clone()),
@@ -445,6 +467,7 @@ pub fn load_or_seed(
             arrival: Arrival::default(),
             notify: NotifyRules::default(),
             contacts: store.patients_all()?.into_iter().collect(),
+            told_near: told_near(store)?,
         };
         return Ok((books, recent));
     }
@@ -473,8 +496,19 @@ pub fn load_or_seed(
         arrival: Arrival::default(),
         notify: NotifyRules::default(),
         contacts: BTreeMap::new(),
+        told_near: BTreeSet::new(),
     };
     Ok((books, vec![event]))
+}
+
+/// The tickets the outbox holds a `near` message for.
+fn told_near(store: &Store) -> Result<BTreeSet<TicketId>, StoreError> {
+    Ok(store
+        .notifications()?
+        .into_iter()
+        .filter(|n| n.kind == NotificationKind::Near)
+        .map(|n| n.ticket)
+        .collect())
 }
 
 /// Executes one command on the database directly, without a running engine: for the command
@@ -866,15 +900,19 @@ impl Writer {
     fn reload(&mut self) {
         let loaded = self.parts.store.load().map(|loaded| {
             loaded.map(|l| {
-                let rest =
-                    self.parts.store.load_appointments().and_then(|a| {
-                        Ok((a, self.parts.store.patients_all()?.into_iter().collect()))
-                    });
+                let store = &self.parts.store;
+                let rest = store.load_appointments().and_then(|a| {
+                    Ok((
+                        a,
+                        store.patients_all()?.into_iter().collect(),
+                        told_near(store)?,
+                    ))
+                });
                 (l, rest)
             })
         });
         match loaded {
-            Ok(Some((loaded, Ok((appointments, contacts))))) => {
+            Ok(Some((loaded, Ok((appointments, contacts, told))))) => {
                 self.books = Books {
                     state: loaded.state,
                     directory: loaded.directory,
@@ -884,6 +922,7 @@ impl Writer {
                     arrival: self.books.arrival,
                     notify: self.books.notify.clone(),
                     contacts,
+                    told_near: told,
                 };
                 self.stale = false;
             }

@@ -64,6 +64,8 @@ pub enum NotificationKind {
     Recalled,
     /// The patient's ticket was moved to another service (a new number).
     Transferred,
+    /// Few people are ahead of the patient now (once a ticket).
+    Near,
 }
 
 impl NotificationKind {
@@ -82,6 +84,7 @@ impl NotificationKind {
             Self::Called => "called",
             Self::Recalled => "recalled",
             Self::Transferred => "transferred",
+            Self::Near => "near",
         }
     }
 }
@@ -135,15 +138,21 @@ impl std::fmt::Debug for Notification {
 }
 
 impl Notification {
-    /// The dedupe key `seq.kind.channel`: event, kind, channel. Zero-padded so keys sort by event.
+    /// The dedupe key `seq.kind.channel` (event, kind, channel; zero-padded so keys sort by
+    /// event), and the ticket for `near` (one event may bring several tickets near).
     pub fn key(&self) -> String {
-        key(self.seq, self.kind, self.channel)
+        let base = format!(
+            "{:020}.{}.{}",
+            self.seq,
+            self.kind.as_str(),
+            self.channel.as_str()
+        );
+        if self.kind == NotificationKind::Near {
+            format!("{base}.{}", self.ticket.0)
+        } else {
+            base
+        }
     }
-}
-
-/// The dedupe key of a notification (see [`Notification::key`]).
-pub fn key(seq: u64, kind: NotificationKind, channel: Channel) -> String {
-    format!("{seq:020}.{}.{}", kind.as_str(), channel.as_str())
 }
 
 /// Which notifications the clinic sends.
@@ -153,6 +162,8 @@ pub struct NotifyRules {
     pub channels: Vec<Channel>,
     /// The language of a patient's messages when reception recorded none.
     pub language: String,
+    /// Tell a waiting patient once when this many or fewer are ahead (0: never).
+    pub near_ahead: usize,
 }
 
 /// The rows an event causes, for the patients' details known by ticket (`contact`). `state` is
@@ -181,11 +192,7 @@ pub fn notifications_for(
     let Some(details) = contact(ticket.id) else {
         return Vec::new();
     };
-    let language = if details.language.is_empty() {
-        rules.language.clone()
-    } else {
-        details.language.clone()
-    };
+    let language = language_of(rules, &details);
     let mut params = vec![("number".to_owned(), ticket.number.clone())];
     if what == NotificationKind::Transferred {
         let Some(service) = state.services.get(&ticket.service) else {
@@ -199,6 +206,31 @@ pub fn notifications_for(
         };
         params.push(("room".to_owned(), room.name_in(&language).to_owned()));
     }
+    rows(
+        rules, &details, seq, at, what, ticket.id, &language, &params,
+    )
+}
+
+fn language_of(rules: &NotifyRules, details: &PatientDetails) -> String {
+    if details.language.is_empty() {
+        rules.language.clone()
+    } else {
+        details.language.clone()
+    }
+}
+
+/// One row per channel the patient has an address for.
+#[allow(clippy::too_many_arguments)]
+fn rows(
+    rules: &NotifyRules,
+    details: &PatientDetails,
+    seq: u64,
+    at: Timestamp,
+    what: NotificationKind,
+    ticket: TicketId,
+    language: &str,
+    params: &[(String, String)],
+) -> Vec<Notification> {
     rules
         .channels
         .iter()
@@ -211,10 +243,10 @@ pub fn notifications_for(
                 seq,
                 kind: what,
                 channel,
-                ticket: ticket.id,
+                ticket,
                 to: to.clone(),
-                language: language.clone(),
-                params: params.clone(),
+                language: language.to_owned(),
+                params: params.to_vec(),
                 created_at: at,
                 state: NotificationState::Queued,
                 attempts: 0,
@@ -224,4 +256,59 @@ pub fn notifications_for(
             })
         })
         .collect()
+}
+
+/// The `near` rows after an event: each waiting ticket with details (`contacts`) that has
+/// `rules.near_ahead` or fewer ahead in its service's queue and was not told before (`told`).
+pub fn near_notifications<'a>(
+    rules: &NotifyRules,
+    state: &QueueState,
+    seq: u64,
+    at: Timestamp,
+    contacts: impl Iterator<Item = (&'a TicketId, &'a PatientDetails)>,
+    told: &std::collections::BTreeSet<TicketId>,
+) -> Vec<Notification> {
+    if rules.channels.is_empty() || rules.near_ahead == 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (id, details) in contacts {
+        if told.contains(id) {
+            continue;
+        }
+        let Some(ticket) = state.tickets.get(id) else {
+            continue;
+        };
+        if ticket.state != super::TicketState::Waiting {
+            continue;
+        }
+        let ahead = state
+            .tickets
+            .values()
+            .filter(|t| {
+                t.state == super::TicketState::Waiting
+                    && t.service == ticket.service
+                    && t.order_key() < ticket.order_key()
+            })
+            .count();
+        if ahead > rules.near_ahead {
+            continue;
+        }
+        let params = vec![
+            ("number".to_owned(), ticket.number.clone()),
+            ("ahead".to_owned(), ahead.to_string()),
+        ];
+        let language = language_of(rules, details);
+        out.extend(rows(
+            rules,
+            details,
+            seq,
+            at,
+            NotificationKind::Near,
+            *id,
+            &language,
+            &params,
+        ));
+    }
+    out
 }

@@ -690,3 +690,49 @@ async fn a_kill_9_between_the_commit_and_the_send_loses_nothing_and_sends_nothin
         .unwrap();
     assert_eq!(page["notifications"][0]["state"], "sent", "{page}");
 }
+
+#[tokio::test]
+async fn a_waiting_patient_is_told_once_when_few_are_ahead() {
+    let app = TestApp::spawn_with(|c| {
+        c.notify.sms = "fake".to_owned();
+        c.notify.near_ahead = 2;
+        c.notify.poll_secs = 1;
+    })
+    .await;
+    for _ in 0..4 {
+        app.issue("general", "normal").await;
+    }
+    let ticket = issue_for(&app, json!({"phone": "+91 98450 12345", "language": "hi"})).await;
+    let number = ticket["number"].as_str().unwrap().to_owned();
+    // 4 ahead, then 3: nothing; then 2: told; then 1 and 0: nothing more.
+    for (i, room) in ["room-1", "room-2", "room-1", "room-2"].iter().enumerate() {
+        app.advance(jiff::SignedDuration::from_secs(3));
+        app.next(room).await;
+        if i == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            assert_eq!(states(&app).await, ["issued/sms/sent"]);
+        }
+    }
+    wait_until(PATIENCE, "near sent", async || {
+        let seen = states(&app).await;
+        (seen == ["issued/sms/sent", "near/sms/sent"])
+            .then_some(())
+            .ok_or(format!("{seen:?}"))
+    })
+    .await;
+    let page = outbox(&app).await;
+    let near = &page["notifications"][0];
+    assert_eq!(near["params"], json!([["number", number], ["ahead", "2"]]));
+    // Told survives a restart: an event while it still waits, then its call, add no "near".
+    let app = app.restart().await;
+    app.issue("general", "normal").await;
+    app.advance(jiff::SignedDuration::from_secs(3));
+    app.next("room-1").await;
+    wait_until(PATIENCE, "the call", async || {
+        let seen = states(&app).await;
+        (seen == ["issued/sms/sent", "near/sms/sent", "called/sms/sent"])
+            .then_some(())
+            .ok_or(format!("{seen:?}"))
+    })
+    .await;
+}
