@@ -109,7 +109,7 @@ pub async fn run_on(
     )
     .with_context(|| format!("cannot open the database {}", path.display()))?;
     let store = Arc::new(store);
-    let (books, recent) = load_or_seed(&store, clock.as_ref(), &calendar)
+    let (mut books, recent) = load_or_seed(&store, clock.as_ref(), &calendar)
         .with_context(|| format!("cannot load the queue from {}", path.display()))?;
     tracing::info!(
         tickets = books.state.tickets.len(),
@@ -118,6 +118,7 @@ pub async fn run_on(
         "queue loaded from {}",
         path.display()
     );
+    books.notify = config.notify_rules();
     let hub = Arc::new(Hub::new(
         books.state.clone(),
         books.seq,
@@ -163,6 +164,15 @@ pub async fn run_on(
         }
     }
     let catalogs = Arc::new(catalogs);
+    let senders = Arc::new(
+        crate::notify::outbox::Senders::start(&config.notify, &store, &clock, &catalogs)
+            .map_err(anyhow::Error::msg)
+            .context("cannot start the notification senders ([notify])")?,
+    );
+    actix_web::rt::spawn(crate::notify::outbox::wake_on_events(
+        Arc::clone(&hub),
+        Arc::clone(&senders),
+    ));
     let pages = web::template::Pages::load().context("the page templates are not valid")?;
     let links = web::link::StatusLinks::new(store.link_secret()?);
     let speech = Arc::new(Speech::new(&config.voice.espeak));
@@ -231,6 +241,7 @@ pub async fn run_on(
         issue_limit: web::limit::IssueLimiter::default(),
         screens,
         backup,
+        senders: Arc::clone(&senders),
     });
     let max_body = config.http.max_body_bytes;
     let server = HttpServer::new(move || {
@@ -308,6 +319,8 @@ pub async fn run_on(
     }
     inputs.stop();
     printer.stop();
+    // The senders finish a send under way; what is still queued goes after the next start.
+    drop(senders);
     hub.close();
     handle.stop(true).await;
     match serving.await {

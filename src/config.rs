@@ -51,6 +51,8 @@ pub struct Config {
     pub serial: SerialConfig,
     /// USB keypads and foot pedals.
     pub keys: KeysConfig,
+    /// Text messages and emails to patients.
+    pub notify: NotifyConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -349,6 +351,60 @@ pub struct BackupConfig {
     pub keep: u32,
 }
 
+/// Text messages and emails to patients (see docs/notifications.md).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// How text messages go: `""` (none), `fake` (logged, not sent: a laptop),
+    /// `modem:/dev/PORT` (a USB GSM modem) or `http` (an SMS gateway: the `sms_http_*` settings).
+    pub sms: String,
+    /// How emails go: `""` (none), `fake`, or `smtp` (the `smtp_*` settings).
+    pub email: String,
+    /// The language of a patient's messages when reception chose none.
+    pub language: String,
+    /// Tries before a message is given up as failed.
+    pub max_attempts: u32,
+    /// The pause after the first failed try, seconds; it doubles after each further one.
+    pub retry_secs: u64,
+    /// Most messages to one phone number or address in 24 hours (over it: failed, not sent).
+    pub daily_cap: u32,
+    /// Tell a waiting patient once when this many or fewer are ahead (0: never).
+    pub near_ahead: u32,
+    /// How often each sender looks for due messages, seconds.
+    pub poll_secs: u64,
+    /// The SMTP server's host name.
+    pub smtp_host: String,
+    /// Its port (0: 25, 587 with `starttls`, 465 with `tls`).
+    pub smtp_port: u16,
+    /// `none` (plain, a relay on the LAN), `starttls` or `tls`.
+    pub smtp_security: String,
+    /// The login (empty: none).
+    pub smtp_user: String,
+    /// The password (never logged; prefer `WAITLESS_NOTIFY__SMTP_PASSWORD`).
+    pub smtp_password: String,
+    /// The sender, e.g. `Clinic <queue@clinic.example>`.
+    pub email_from: String,
+    /// The SMS gateway's URL (`notify.sms = "http"`), e.g. `http://192.168.1.50:8080/message`.
+    pub sms_http_url: String,
+    /// The JSON body it is sent, `{to}` and `{text}` becoming JSON strings.
+    pub sms_http_body: String,
+    /// Its `Authorization` header, e.g. `Basic dXNlcjpwYXNz` (never logged; empty: none).
+    pub sms_http_auth: String,
+}
+
+impl std::fmt::Debug for NotifyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password stays out of log lines.
+        f.debug_struct("NotifyConfig")
+            .field("sms", &self.sms)
+            .field("email", &self.email)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_security", &self.smtp_security)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Logging.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -435,6 +491,25 @@ impl Default for Config {
                 rescan_secs: 3,
                 devices: Vec::new(),
             },
+            notify: NotifyConfig {
+                sms: String::new(),
+                email: String::new(),
+                language: "en".to_owned(),
+                max_attempts: 5,
+                retry_secs: 30,
+                daily_cap: 10,
+                near_ahead: 3,
+                poll_secs: 5,
+                smtp_host: String::new(),
+                smtp_port: 0,
+                smtp_security: "starttls".to_owned(),
+                smtp_user: String::new(),
+                smtp_password: String::new(),
+                email_from: String::new(),
+                sms_http_url: String::new(),
+                sms_http_body: r#"{"phoneNumbers": [{to}], "message": {text}}"#.to_owned(),
+                sms_http_auth: String::new(),
+            },
             log: LogConfig {
                 level: "info".to_owned(),
             },
@@ -466,6 +541,7 @@ section_defaults!(
     gpio: GpioConfig,
     serial: SerialConfig,
     keys: KeysConfig,
+    notify: NotifyConfig,
     log: LogConfig
 );
 
@@ -669,6 +745,7 @@ impl Config {
             );
         }
         self.validate_devices()?;
+        self.validate_notify()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(
                 "log.level",
@@ -676,6 +753,114 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// Checks `[notify]`.
+    fn validate_notify(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        let n = &self.notify;
+        let modem = n.sms.strip_prefix("modem:");
+        if !(matches!(n.sms.as_str(), "" | "fake" | "http")
+            || modem.is_some_and(|p| p.starts_with('/')))
+        {
+            return invalid(
+                "notify.sms",
+                "must be \"\" (no text messages), \"fake\", \"modem:/dev/PORT\" (a GSM modem) \
+                 or \"http\" (an SMS gateway)",
+            );
+        }
+        if n.sms == "http" {
+            if !(n.sms_http_url.starts_with("http://") || n.sms_http_url.starts_with("https://")) {
+                return invalid(
+                    "notify.sms_http_url",
+                    "must be the gateway's http:// or https:// URL (notify.sms = \"http\")",
+                );
+            }
+            let sample = crate::notify::transport::gateway_body(&n.sms_http_body, "+1", "x");
+            if !n.sms_http_body.contains("{to}")
+                || !n.sms_http_body.contains("{text}")
+                || serde_json::from_str::<serde_json::Value>(&sample).is_err()
+            {
+                return invalid(
+                    "notify.sms_http_body",
+                    "must be JSON with {to} and {text} where the number and text go, e.g. \
+                     {\"phoneNumbers\": [{to}], \"message\": {text}}",
+                );
+            }
+        }
+        if !matches!(n.email.as_str(), "" | "fake" | "smtp") {
+            return invalid(
+                "notify.email",
+                "must be \"\" (no emails), \"fake\" or \"smtp\"",
+            );
+        }
+        if !self.screens.languages.contains(&n.language) {
+            return invalid(
+                "notify.language",
+                "must be one of screens.languages (the message files waitless has)",
+            );
+        }
+        if !(1..=20).contains(&n.max_attempts) {
+            return invalid("notify.max_attempts", "must be 1 to 20");
+        }
+        if !(1..=3_600).contains(&n.retry_secs) {
+            return invalid("notify.retry_secs", "must be 1 to 3600");
+        }
+        if !(1..=1_000).contains(&n.daily_cap) {
+            return invalid("notify.daily_cap", "must be 1 to 1000 messages a day");
+        }
+        if n.near_ahead > 50 {
+            return invalid("notify.near_ahead", "must be 0 (off) to 50");
+        }
+        if !(1..=300).contains(&n.poll_secs) {
+            return invalid("notify.poll_secs", "must be 1 to 300");
+        }
+        if !matches!(n.smtp_security.as_str(), "none" | "starttls" | "tls") {
+            return invalid("notify.smtp_security", "must be none, starttls or tls");
+        }
+        if n.email == "smtp" {
+            if n.smtp_host.is_empty() {
+                return invalid(
+                    "notify.smtp_host",
+                    "name the SMTP server, e.g. smtp.example.com (notify.email = \"smtp\")",
+                );
+            }
+            if n.email_from.parse::<lettre::message::Mailbox>().is_err() {
+                return invalid(
+                    "notify.email_from",
+                    "must be an address, e.g. Clinic <queue@clinic.example>",
+                );
+            }
+            if n.smtp_user.is_empty() != n.smtp_password.is_empty() {
+                return invalid(
+                    "notify.smtp_user",
+                    "set both smtp_user and smtp_password, or neither",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Which notifications the engine queues.
+    pub fn notify_rules(&self) -> crate::domain::notification::NotifyRules {
+        use crate::domain::notification::{Channel, NotifyRules};
+        let mut channels = Vec::new();
+        if !self.notify.sms.is_empty() {
+            channels.push(Channel::Sms);
+        }
+        if !self.notify.email.is_empty() {
+            channels.push(Channel::Email);
+        }
+        NotifyRules {
+            channels,
+            language: self.notify.language.clone(),
+            near_ahead: self.notify.near_ahead as usize,
+        }
     }
 
     /// Checks the device sections' ranges and pins (their strings were parsed when read).
@@ -1017,6 +1202,39 @@ keys = { space = "room-1:recall", KEY_B = "room-2:undo" }
                 "backup.folder",
             ),
             (env(&[("WAITLESS_BACKUP__KEEP", "0")]), "backup.keep"),
+            (env(&[("WAITLESS_NOTIFY__SMS", "pigeon")]), "notify.sms"),
+            (
+                env(&[("WAITLESS_NOTIFY__SMS", "modem:ttyUSB0")]),
+                "notify.sms",
+            ),
+            (
+                env(&[("WAITLESS_NOTIFY__EMAIL", "smtp")]),
+                "notify.smtp_host",
+            ),
+            (
+                env(&[
+                    ("WAITLESS_NOTIFY__EMAIL", "smtp"),
+                    ("WAITLESS_NOTIFY__SMTP_HOST", "mail"),
+                    ("WAITLESS_NOTIFY__EMAIL_FROM", "not an address"),
+                ]),
+                "notify.email_from",
+            ),
+            (
+                env(&[("WAITLESS_NOTIFY__LANGUAGE", "fr")]),
+                "notify.language",
+            ),
+            (
+                env(&[("WAITLESS_NOTIFY__MAX_ATTEMPTS", "0")]),
+                "notify.max_attempts",
+            ),
+            (
+                env(&[("WAITLESS_NOTIFY__DAILY_CAP", "0")]),
+                "notify.daily_cap",
+            ),
+            (
+                env(&[("WAITLESS_NOTIFY__SMTP_SECURITY", "ssl3")]),
+                "notify.smtp_security",
+            ),
         ] {
             let err = Config::load(None, vars).unwrap_err().to_string();
             assert!(err.contains(key), "{err} should mention {key}");
@@ -1026,6 +1244,33 @@ keys = { space = "room-1:recall", KEY_B = "room-2:undo" }
             ..Config::default()
         };
         assert!(config.validate().unwrap_err().to_string().contains("bind"));
+    }
+
+    #[test]
+    fn notify_settings_come_from_the_environment_and_hide_the_password() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("WAITLESS_NOTIFY__EMAIL", "smtp"),
+                ("WAITLESS_NOTIFY__SMTP_HOST", "mail.example"),
+                ("WAITLESS_NOTIFY__SMTP_USER", "queue"),
+                ("WAITLESS_NOTIFY__SMTP_PASSWORD", "hunter2"),
+                (
+                    "WAITLESS_NOTIFY__EMAIL_FROM",
+                    "Clinic <queue@clinic.example>",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.notify.smtp_password, "hunter2");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let rules = config.notify_rules();
+        assert_eq!(
+            rules.channels,
+            vec![crate::domain::notification::Channel::Email]
+        );
+        assert_eq!(rules.language, "en");
+        assert!(Config::default().notify_rules().channels.is_empty());
     }
 
     #[test]

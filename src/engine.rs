@@ -23,6 +23,7 @@
 //! writes have failed for longer than `store.unwritable_restart_secs`, it stops feeding the
 //! watchdog: systemd restarts waitless.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -32,7 +33,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::clock::Clock;
+use crate::domain::PatientDetails;
 use crate::domain::appointments::{AppointmentChange, Appointments, Arrival, BookingChange};
+use crate::domain::notification::{
+    NotificationKind, NotifyRules, near_notifications, notifications_for,
+};
 use crate::domain::{
     ClinicCalendar, Command, Decision, Directory, DomainError, Event, EventKind, Origin,
     PickReason, Policy, QueueState, Role, RoomId, TicketId, Touched, demo,
@@ -307,6 +312,13 @@ pub struct Books {
     pub zone: jiff::tz::TimeZone,
     /// How early and late a booked patient may arrive.
     pub arrival: Arrival,
+    /// Which notifications to queue (none unless the server sets them from `[notify]`).
+    pub notify: NotifyRules,
+    /// Patients' details by ticket, to address notifications (personal data: in memory and in
+    /// the patients' table only; purged with it).
+    pub contacts: BTreeMap<TicketId, PatientDetails>,
+    /// Tickets whose patients were told they are near (at most once a ticket).
+    pub told_near: BTreeSet<TicketId>,
 }
 
 impl Books {
@@ -368,9 +380,23 @@ impl Books {
                     ..
                 },
                 EventKind::TicketIssued { ticket, .. },
-            ) => touched.patients.push((ticket.id, details.clone())),
+            ) => {
+                touched.patients.push((ticket.id, details.clone()));
+                self.contacts.insert(ticket.id, details.clone());
+            }
+            (_, EventKind::TicketTransferred { from, to }) => {
+                // The patient's details follow the ticket to its new number (same recorded_at:
+                // the retention rule deletes both together).
+                if let Some(details) = self.contacts.get(&from.id).cloned() {
+                    touched.patients.push((to.id, details.clone()));
+                    self.contacts.insert(to.id, details);
+                }
+            }
             (Command::PurgePatients { tickets, .. }, _) => {
                 touched.patients_purged.clone_from(tickets);
+                for ticket in tickets {
+                    self.contacts.remove(ticket);
+                }
             }
             (Command::Appointment { contact, .. }, EventKind::AppointmentChanged { change }) => {
                 touched.appointments = self.appointments.apply(change);
@@ -389,6 +415,32 @@ impl Books {
             }
             _ => {}
         }
+        touched.notifications = notifications_for(
+            &self.notify,
+            &self.state,
+            event.seq,
+            event.at,
+            &event.kind,
+            |ticket| self.contacts.get(&ticket).cloned(),
+        );
+        let near = near_notifications(
+            &self.notify,
+            &self.state,
+            event.seq,
+            event.at,
+            self.contacts.iter(),
+            &self.told_near,
+        );
+        self.told_near.extend(near.iter().map(|n| n.ticket));
+        // A ticket issued (or moved) already near: its own message says enough.
+        let fresh = match &event.kind {
+            EventKind::TicketIssued { ticket, .. } => Some(ticket.id),
+            EventKind::TicketTransferred { to, .. } => Some(to.id),
+            _ => None,
+        };
+        touched
+            .notifications
+            .extend(near.into_iter().filter(|n| Some(n.ticket) != fresh));
         let applied = Applied {
             changed: Changed::of(&event.kind),
             event: Arc::new(event.clone()),
@@ -413,6 +465,9 @@ pub fn load_or_seed(
             appointments: store.load_appointments()?,
             zone: calendar.time_zone().clone(),
             arrival: Arrival::default(),
+            notify: NotifyRules::default(),
+            contacts: store.patients_all()?.into_iter().collect(),
+            told_near: told_near(store)?,
         };
         return Ok((books, recent));
     }
@@ -439,8 +494,21 @@ pub fn load_or_seed(
         appointments: Appointments::default(),
         zone: calendar.time_zone().clone(),
         arrival: Arrival::default(),
+        notify: NotifyRules::default(),
+        contacts: BTreeMap::new(),
+        told_near: BTreeSet::new(),
     };
     Ok((books, vec![event]))
+}
+
+/// The tickets the outbox holds a `near` message for.
+fn told_near(store: &Store) -> Result<BTreeSet<TicketId>, StoreError> {
+    Ok(store
+        .notifications()?
+        .into_iter()
+        .filter(|n| n.kind == NotificationKind::Near)
+        .map(|n| n.ticket)
+        .collect())
 }
 
 /// Executes one command on the database directly, without a running engine: for the command
@@ -830,13 +898,21 @@ impl Writer {
 
     /// After a failed commit: the database holds the truth; take it back.
     fn reload(&mut self) {
-        let loaded = self
-            .parts
-            .store
-            .load()
-            .map(|loaded| loaded.map(|l| (l, self.parts.store.load_appointments())));
+        let loaded = self.parts.store.load().map(|loaded| {
+            loaded.map(|l| {
+                let store = &self.parts.store;
+                let rest = store.load_appointments().and_then(|a| {
+                    Ok((
+                        a,
+                        store.patients_all()?.into_iter().collect(),
+                        told_near(store)?,
+                    ))
+                });
+                (l, rest)
+            })
+        });
         match loaded {
-            Ok(Some((loaded, Ok(appointments)))) => {
+            Ok(Some((loaded, Ok((appointments, contacts, told))))) => {
                 self.books = Books {
                     state: loaded.state,
                     directory: loaded.directory,
@@ -844,6 +920,9 @@ impl Writer {
                     appointments,
                     zone: self.books.zone.clone(),
                     arrival: self.books.arrival,
+                    notify: self.books.notify.clone(),
+                    contacts,
+                    told_near: told,
                 };
                 self.stale = false;
             }

@@ -19,6 +19,8 @@ use jiff::SignedDuration;
 pub const NAME_MAX: usize = 80;
 /// Longest phone number, in characters.
 pub const PHONE_MAX: usize = 32;
+/// Longest email address, in bytes.
+pub const EMAIL_MAX: usize = 254;
 
 pub use crate::domain::PatientDetails;
 
@@ -34,6 +36,12 @@ pub enum DetailsError {
     /// Neither given.
     #[error("give the patient's name, phone number, or both")]
     Empty,
+    /// The email address is not one.
+    #[error("the email address must look like name@example.org (at most 254 characters)")]
+    Email,
+    /// The language is not one of the clinic's.
+    #[error("the patient's language must be one of the clinic's languages (screens.languages)")]
+    Language,
 }
 
 impl PatientDetails {
@@ -57,8 +65,41 @@ impl PatientDetails {
         Ok(Self {
             name: name.to_owned(),
             phone: phone.to_owned(),
+            email: String::new(),
+            language: String::new(),
             recorded_at: at,
         })
+    }
+}
+
+impl PatientDetails {
+    /// Adds a checked email address and message language (each may be empty).
+    pub fn set_contact(
+        &mut self,
+        email: &str,
+        language: &str,
+        known_language: impl Fn(&str) -> bool,
+    ) -> Result<(), DetailsError> {
+        let email = email.trim();
+        if !email.is_empty() {
+            let plausible = email.len() <= EMAIL_MAX
+                && email.split_once('@').is_some_and(|(user, host)| {
+                    !user.is_empty() && host.contains('.') && !host.contains('@')
+                })
+                && !email
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c));
+            if !plausible {
+                return Err(DetailsError::Email);
+            }
+        }
+        let language = language.trim();
+        if !language.is_empty() && !known_language(language) {
+            return Err(DetailsError::Language);
+        }
+        email.clone_into(&mut self.email);
+        language.clone_into(&mut self.language);
+        Ok(())
     }
 }
 

@@ -15,6 +15,7 @@ pub mod estimate;
 pub mod event;
 pub mod id;
 pub mod index;
+pub mod notification;
 pub mod numbering;
 #[cfg(test)]
 mod proptests;

@@ -175,6 +175,12 @@ pub struct PatientDetails {
     /// A phone number to call back.
     #[serde(default)]
     pub phone: String,
+    /// An email address for notifications (empty: none).
+    #[serde(default)]
+    pub email: String,
+    /// The language of the patient's notifications (empty: the clinic's).
+    #[serde(default)]
+    pub language: String,
     /// When it was recorded (the retention period counts from here).
     #[schema(value_type = String)]
     pub recorded_at: Timestamp,

@@ -133,6 +133,8 @@ pub struct Touched {
     pub patients_purged: Vec<TicketId>,
     /// Plans and bookings to write (an `appointment_changed` event).
     pub appointments: crate::domain::appointments::AppointmentRows,
+    /// Outbox rows the event causes (written only if their key is new).
+    pub notifications: Vec<crate::domain::notification::Notification>,
 }
 
 /// Where a waiting ticket stands.

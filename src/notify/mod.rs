@@ -1,6 +1,9 @@
 //! Announcements to patients: the text of a call in each language and its sound.
-//! (Email and SMS arrive in a later release.)
+//! Text messages and emails: the outbox senders ([`outbox`]) and their transports.
 
 pub mod announce;
 pub mod announcer;
+pub mod modem;
+pub mod outbox;
 pub mod speech;
+pub mod transport;

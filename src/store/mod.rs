@@ -22,6 +22,7 @@ pub mod chain;
 mod codec;
 mod directory;
 mod error;
+mod outbox;
 pub mod schema;
 pub mod tables;
 
@@ -480,6 +481,7 @@ impl Store {
                 directory::write_staff_rows(&txn, &touched.staff)?;
                 directory::write_patients(&txn, touched)?;
                 appointments::write_rows(&txn, &touched.appointments)?;
+                outbox::write_rows(&txn, touched)?;
             }
             let meta = QueueMeta {
                 seq: last.0.seq,

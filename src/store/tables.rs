@@ -49,3 +49,6 @@ pub const BOOKINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("bookings
 /// Patients' details of bookings (name, phone) by booking id, outside the event log like
 /// [`PATIENTS`]: JSON `PatientDetails`.
 pub const BOOKING_CONTACTS: TableDefinition<u64, &[u8]> = TableDefinition::new("booking_contacts");
+/// The notifications outbox: dedupe key `seq.kind.channel` → [`crate::domain::notification::Notification`]
+/// (holds the recipient: personal data, deleted with the ticket's patient's details).
+pub const NOTIFICATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("notifications");

@@ -301,10 +301,16 @@ pub async fn booking_create(
     let body = body.into_inner();
     let now = state.clock.now();
     let contact = match &body.patient {
-        Some(p) => Some(
-            PatientDetails::new(&p.name, &p.phone, now)
-                .map_err(|e| WebError::InvalidBody(e.to_string()))?,
-        ),
+        Some(p) => {
+            let mut details = PatientDetails::new(&p.name, &p.phone, now)
+                .map_err(|e| WebError::InvalidBody(e.to_string()))?;
+            details
+                .set_contact(&p.email, &p.language, |code| {
+                    state.config.screens.languages.iter().any(|l| l == code)
+                })
+                .map_err(|e| WebError::InvalidBody(e.to_string()))?;
+            Some(details)
+        }
         None => None,
     };
     let patient_key = contact

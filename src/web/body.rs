@@ -148,4 +148,8 @@ pub struct PatientInput {
     pub name: String,
     /// Phone number.
     pub phone: String,
+    /// Email address (notifications by email).
+    pub email: String,
+    /// The language of the patient's notifications (`en`, `hi`); the clinic's when empty.
+    pub language: String,
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod frame;
 pub mod limit;
 pub mod link;
+pub mod notifications;
 pub mod openapi;
 pub mod page;
 pub mod print;
@@ -152,6 +153,8 @@ route_table! {
     post "/api/v1/logout" => session::logout, Public;
     get "/api/v1/me" => session::me, Public;
     get "/api/v1/audit" => audit::audit_get, Admin;
+    get "/api/v1/notifications" => notifications::notifications_list, Admin;
+    post "/api/v1/notifications/{key}/resend" => notifications::notification_resend, Admin;
     get "/api/v1/admin/clinic" => clinic::admin_clinic, Admin;
     patch "/api/v1/admin/clinic" => clinic::admin_clinic_patch, Admin;
     post "/api/v1/admin/services" => services::service_add, Admin;

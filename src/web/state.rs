@@ -51,6 +51,8 @@ pub struct AppState {
     pub screens: crate::auth::screen::Screens,
     /// What the nightly backup did last (`/healthz`).
     pub backup: Arc<crate::backup::BackupStatus>,
+    /// The notification senders (woken by a resend).
+    pub senders: Arc<crate::notify::outbox::Senders>,
 }
 
 impl AppState {

@@ -133,9 +133,14 @@ fn patient_details(
         Some(p) if !p.can(Need::Reception) => return Err(WebError::Forbidden),
         Some(_) => {}
     }
-    PatientDetails::new(&input.name, &input.phone, state.clock.now())
-        .map(Some)
-        .map_err(|e| WebError::InvalidBody(e.to_string()))
+    let mut details = PatientDetails::new(&input.name, &input.phone, state.clock.now())
+        .map_err(|e| WebError::InvalidBody(e.to_string()))?;
+    details
+        .set_contact(&input.email, &input.language, |code| {
+            state.config.screens.languages.iter().any(|l| l == code)
+        })
+        .map_err(|e| WebError::InvalidBody(e.to_string()))?;
+    Ok(Some(details))
 }
 
 impl From<IssueSource> for Source {

@@ -17,6 +17,7 @@ mod doors;
 mod events;
 mod guards;
 mod notify;
+mod outbox;
 mod pairing;
 mod persistence;
 mod printer;

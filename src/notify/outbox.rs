@@ -1,0 +1,305 @@
+//! The senders: one thread per channel reads the outbox table, renders each due message in its
+//! patient's language, hands it to the channel's [`Transport`], and records what happened.
+//!
+//! The rows were written by the engine in the transaction of the event that caused them, so a
+//! crash before sending loses nothing: the sender finds the row queued after a restart. The
+//! state changes here (sent, a retry later, failed) are direct store writes, not engine
+//! commands: they are delivery bookkeeping on a row that already exists, not a change to the
+//! queue, and the audit trail already holds the event that caused the message.
+//!
+//! Retries back off exponentially (`retry_secs`, doubled after each failed try) until
+//! `max_attempts`, then the row is `failed` with the last reason. A recipient who already got
+//! `daily_cap` messages in the last 24 hours gets no more: the row fails with "daily cap".
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+
+use crate::clock::Clock;
+use crate::domain::notification::{Channel, Notification, NotificationState};
+use crate::i18n::Catalogs;
+use crate::notify::transport::{Outgoing, SendError, Transport};
+use crate::store::{Store, StoreError};
+
+/// The sender's rules (from `[notify]`).
+#[derive(Clone, Debug)]
+pub struct Retry {
+    /// Tries before giving up.
+    pub max_attempts: u32,
+    /// The first pause after a failed try.
+    pub first: SignedDuration,
+    /// Most messages to one recipient in 24 hours.
+    pub daily_cap: u32,
+}
+
+/// Longest pause between tries.
+const LONGEST: SignedDuration = SignedDuration::from_hours(6);
+
+/// The text of a notification in its language.
+pub fn render(catalogs: &Catalogs, row: &Notification) -> Outgoing {
+    let catalog = catalogs.get(&row.language);
+    let args: Vec<(&str, &str)> = row
+        .params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    Outgoing {
+        to: row.to.clone(),
+        subject: catalog.format("notify.subject", &args),
+        body: catalog.format(&format!("notify.{}", row.kind.as_str()), &args),
+    }
+}
+
+/// One channel's sender.
+pub struct Sender {
+    /// The channel it sends.
+    pub channel: Channel,
+    /// The database.
+    pub store: Arc<Store>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The message files.
+    pub catalogs: Arc<Catalogs>,
+    /// How it sends.
+    pub transport: Box<dyn Transport>,
+    /// Retries and caps.
+    pub retry: Retry,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("channel", &self.channel)
+            .field("transport", &self.transport.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sender {
+    /// Sends every due row once; how many were sent.
+    pub fn run_once(&mut self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let due = self.store.notifications_due(self.channel, now)?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        // Messages sent to each recipient in the last 24 hours (the daily cap).
+        let day_ago = now - SignedDuration::from_hours(24);
+        let mut recent: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+        for n in self.store.notifications()? {
+            if n.channel == self.channel
+                && n.state == NotificationState::Sent
+                && n.sent_at.is_some_and(|at| at > day_ago)
+            {
+                *recent.entry(n.to).or_default() += 1;
+            }
+        }
+        let mut sent = 0;
+        for mut row in due {
+            let count = recent.entry(row.to.clone()).or_default();
+            if *count >= self.retry.daily_cap {
+                row.state = NotificationState::Failed;
+                row.last_error = Some(format!(
+                    "daily cap: {} messages to this recipient in 24 hours",
+                    self.retry.daily_cap
+                ));
+                tracing::warn!(key = %row.key(), "notification not sent: over the daily cap");
+                self.store.notification_update(&row)?;
+                continue;
+            }
+            let message = render(&self.catalogs, &row);
+            row.attempts += 1;
+            match self.transport.send(&message) {
+                Ok(()) => {
+                    row.state = NotificationState::Sent;
+                    row.sent_at = Some(self.clock.now());
+                    row.last_error = None;
+                    sent += 1;
+                    *recent.entry(row.to.clone()).or_default() += 1;
+                    tracing::info!(key = %row.key(), "notification sent");
+                }
+                Err(e) => {
+                    let permanent = matches!(e, SendError::Permanent(_));
+                    row.last_error = Some(e.to_string());
+                    if permanent || row.attempts >= self.retry.max_attempts {
+                        row.state = NotificationState::Failed;
+                        tracing::warn!(key = %row.key(), attempts = row.attempts, permanent,
+                            "notification failed: given up");
+                    } else {
+                        row.next_try = now + backoff(self.retry.first, row.attempts);
+                        tracing::info!(key = %row.key(), attempts = row.attempts,
+                            next_try = %row.next_try, "notification not sent: will try again");
+                    }
+                }
+            }
+            self.store.notification_update(&row)?;
+        }
+        Ok(sent)
+    }
+}
+
+/// The pause after the `attempts`-th failed try: `first`, doubled each time, at most 6 hours.
+pub fn backoff(first: SignedDuration, attempts: u32) -> SignedDuration {
+    let factor = 1_i32 << attempts.saturating_sub(1).min(20);
+    first
+        .checked_mul(factor)
+        .map_or(LONGEST, |d| d.min(LONGEST))
+}
+
+/// A running sender: wake it (a resend) or drop it to stop it.
+#[derive(Debug)]
+pub struct SenderHandle {
+    wake: mpsc::Sender<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SenderHandle {
+    /// Looks for due rows now.
+    pub fn wake(&self) {
+        let _ = self.wake.send(());
+    }
+}
+
+impl Drop for SenderHandle {
+    fn drop(&mut self) {
+        let (dead, _) = mpsc::channel();
+        drop(std::mem::replace(&mut self.wake, dead));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts `sender` on its own thread, looking for due rows every `poll` and when woken.
+pub fn start(mut sender: Sender, poll: Duration) -> std::io::Result<SenderHandle> {
+    let (wake, woken) = mpsc::channel::<()>();
+    let name = format!("waitless-notify-{}", sender.channel.as_str());
+    tracing::info!(
+        "notifications by {}: {}",
+        sender.channel.as_str(),
+        sender.transport.describe()
+    );
+    let thread = std::thread::Builder::new().name(name).spawn(move || {
+        loop {
+            if let Err(e) = sender.run_once() {
+                tracing::error!("notifications: cannot read or update the outbox: {e}");
+            }
+            match woken.recv_timeout(poll) {
+                Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    })?;
+    Ok(SenderHandle {
+        wake,
+        thread: Some(thread),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pause_doubles_up_to_six_hours() {
+        let first = SignedDuration::from_secs(30);
+        assert_eq!(backoff(first, 1), SignedDuration::from_secs(30));
+        assert_eq!(backoff(first, 2), SignedDuration::from_secs(60));
+        assert_eq!(backoff(first, 4), SignedDuration::from_secs(240));
+        assert_eq!(backoff(first, 30), LONGEST);
+    }
+}
+
+/// The running senders, one per configured channel.
+#[derive(Debug, Default)]
+pub struct Senders {
+    running: Vec<(Channel, String, SenderHandle)>,
+}
+
+impl Senders {
+    /// Starts a sender for each channel `[notify]` configures.
+    pub fn start(
+        config: &crate::config::NotifyConfig,
+        store: &Arc<Store>,
+        clock: &Arc<dyn Clock>,
+        catalogs: &Arc<Catalogs>,
+    ) -> Result<Self, String> {
+        use crate::notify::modem::GsmModem;
+        use crate::notify::transport::{FakeTransport, HttpGateway, SmtpMailer};
+        let retry = Retry {
+            max_attempts: config.max_attempts,
+            first: SignedDuration::from_secs(i64::try_from(config.retry_secs).unwrap_or(60)),
+            daily_cap: config.daily_cap,
+        };
+        let mut running = Vec::new();
+        for channel in Channel::ALL {
+            let transport: Box<dyn Transport> = match (channel, channel_setting(config, channel)) {
+                (_, "") => continue,
+                (_, "fake") => Box::new(FakeTransport::default()),
+                (Channel::Email, "smtp") => Box::new(SmtpMailer::new(config)?),
+                (Channel::Sms, "http") => Box::new(HttpGateway::new(config)),
+                (Channel::Sms, modem) if modem.starts_with("modem:") => {
+                    Box::new(GsmModem::new(&modem["modem:".len()..], clock.as_ref()))
+                }
+                (_, other) => {
+                    return Err(format!(
+                        "notify.{}: unknown transport {other:?}",
+                        channel.as_str()
+                    ));
+                }
+            };
+            let describe = transport.describe();
+            let sender = Sender {
+                channel,
+                store: Arc::clone(store),
+                clock: Arc::clone(clock),
+                catalogs: Arc::clone(catalogs),
+                transport,
+                retry: retry.clone(),
+            };
+            let handle = start(sender, Duration::from_secs(config.poll_secs))
+                .map_err(|e| format!("cannot start the {} sender: {e}", channel.as_str()))?;
+            running.push((channel, describe, handle));
+        }
+        Ok(Self { running })
+    }
+
+    /// Every sender looks for due rows now.
+    pub fn wake(&self) {
+        for (_, _, handle) in &self.running {
+            handle.wake();
+        }
+    }
+
+    /// Each running channel and its transport, for the operator.
+    pub fn transports(&self) -> Vec<(Channel, String)> {
+        self.running
+            .iter()
+            .map(|(c, d, _)| (*c, d.clone()))
+            .collect()
+    }
+
+    /// Stops every sender (waits for a send under way).
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+fn channel_setting(config: &crate::config::NotifyConfig, channel: Channel) -> &str {
+    match channel {
+        Channel::Sms => &config.sms,
+        Channel::Email => &config.email,
+    }
+}
+
+/// Wakes the senders after every committed event, so a call's message goes out at once rather
+/// than at the next poll. Runs as a task until the hub closes.
+pub async fn wake_on_events(hub: Arc<crate::hub::Hub>, senders: Arc<Senders>) {
+    let mut events = hub.tail();
+    while events.next().await.is_some() {
+        senders.wake();
+    }
+}
