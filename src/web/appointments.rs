@@ -137,7 +137,7 @@ pub async fn slots_get(
     if !(1..=MAX_DAYS).contains(&days) {
         return Err(WebError::InvalidQuery(format!("days: 1 to {MAX_DAYS}")));
     }
-    let zone = zone(&state);
+    let zone = clinic_zone(&state);
     let now = state.clock.now();
     let first = query
         .date
@@ -376,7 +376,7 @@ pub async fn bookings_list(
     actor: Actor,
     query: web::Query<BookingsQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let zone = zone(&state);
+    let zone = clinic_zone(&state);
     let date = query
         .date
         .unwrap_or_else(|| state.clock.now().to_zoned(zone.clone()).date());
@@ -502,9 +502,11 @@ fn is_reception(actor: &Actor) -> bool {
     actor.0.as_ref().is_some_and(|p| p.can(Need::Reception))
 }
 
-/// The digits of a phone number (what the cap per patient compares).
-fn phone_digits(phone: &str) -> String {
-    phone.chars().filter(char::is_ascii_digit).collect()
+/// What identifies a phone number for the cap per patient and the kiosk's check-in: its last
+/// 10 digits, so that `+91 98450 12345`, `098450 12345` and `9845012345` are one number.
+pub(super) fn phone_digits(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    digits[digits.len().saturating_sub(10)..].iter().collect()
 }
 
 fn booking_of(outcome: &Outcome) -> Result<u64, WebError> {
@@ -518,7 +520,7 @@ fn booking_of(outcome: &Outcome) -> Result<u64, WebError> {
 }
 
 /// The clinic's time zone (as the engine's calendar has it).
-fn zone(state: &AppState) -> jiff::tz::TimeZone {
+pub(super) fn clinic_zone(state: &AppState) -> jiff::tz::TimeZone {
     state
         .config
         .calendar()
@@ -527,7 +529,7 @@ fn zone(state: &AppState) -> jiff::tz::TimeZone {
 }
 
 fn view_of(state: &AppState, id: u64) -> Result<BookingView, WebError> {
-    let zone = zone(state);
+    let zone = clinic_zone(state);
     let published = state.hub.read();
     let appointments = &published.appointments;
     let booking = appointments
