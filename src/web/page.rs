@@ -207,6 +207,8 @@ pub async fn kiosk_page(
             "reset_secs": kiosk.reset_secs,
             "priority": kiosk.priority,
             "language_chosen": query.lang.is_some(),
+            // "I have an appointment": shown once a doctor takes bookings.
+            "appointments": state.hub.read().appointments.plans.all().next().is_some(),
         }),
     )
 }
