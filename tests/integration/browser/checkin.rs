@@ -62,6 +62,10 @@ async fn a_booked_patient_checks_in_at_the_kiosk_with_the_code() {
     };
     let kiosk = driver.session(800, 480).await;
     kiosk.goto(&server.url("/kiosk?lang=en")).await;
+    kiosk.wait_visible("[data-action=appointment]", PAGE).await;
+    let _ = kiosk
+        .screenshot(&shot_path("kiosk-800x480-services-and-appointment"))
+        .await;
     kiosk.tap("[data-action=appointment]", PAGE).await;
     kiosk.wait_visible("#booking-code", PAGE).await;
     // A code that is no booking: refused in words, nothing issued.
