@@ -253,9 +253,42 @@ pub struct BookingView {
     /// The room the doctor sits in that day, if the plan says.
     #[schema(value_type = Option<String>)]
     pub room: Option<crate::domain::RoomId>,
-    /// The patient's details (reception only; absent once deleted).
+    /// The patient's details (reception, and the booking's doctor; absent once deleted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patient: Option<PatientDetails>,
+    /// The ticket of a checked-in booking, as it stands in today's queue (absent once the day
+    /// it was issued on is closed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<BookingTicket>,
+}
+
+/// A checked-in booking's ticket: where the patient is now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingTicket {
+    /// Its id.
+    pub id: u64,
+    /// Its number.
+    pub number: String,
+    /// `waiting`, `called`, `done`, `no_show`, `cancelled` or `transferred`.
+    pub state: &'static str,
+    /// The room that called it.
+    #[schema(value_type = Option<String>)]
+    pub room: Option<crate::domain::RoomId>,
+    /// When it was called.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub called_at: Option<Timestamp>,
+}
+
+impl BookingTicket {
+    fn of(ticket: &crate::domain::Ticket) -> Self {
+        Self {
+            id: ticket.id.0,
+            number: ticket.number.clone(),
+            state: ticket.state.as_str(),
+            room: ticket.room.clone(),
+            called_at: ticket.called_at,
+        }
+    }
 }
 
 impl BookingView {
@@ -281,6 +314,7 @@ impl BookingView {
             overbooked: booking.overbooked,
             room: plan.and_then(|p| p.room_on(booking.date).cloned()),
             patient: None,
+            ticket: None,
         }
     }
 }
@@ -388,20 +422,43 @@ pub async fn bookings_list(
             .all()
             .filter(|b| b.date == date)
             .filter(|b| query.doctor.as_ref().is_none_or(|d| &b.doctor == d))
-            .map(|b| BookingView::of(b, &zone, appointments.plans.get(&b.doctor, &b.service)))
+            .map(|b| {
+                let mut view =
+                    BookingView::of(b, &zone, appointments.plans.get(&b.doctor, &b.service));
+                if let BookingState::CheckedIn { ticket, .. } = b.state {
+                    view.ticket = published.state.tickets.get(&ticket).map(BookingTicket::of);
+                }
+                view
+            })
             .collect()
     };
     views.sort_by_key(|v| (v.start, v.id));
-    if is_reception(&actor) {
+    // Reception sees every patient's name and phone; a doctor those of their own bookings.
+    let me = match actor.0.as_ref().map(|p| &p.kind) {
+        Some(PrincipalKind::User { name }) => Some(name.clone()),
+        _ => None,
+    };
+    let reception = is_reception(&actor);
+    let shown: Vec<bool> = views
+        .iter()
+        .map(|v| reception || me.as_deref() == Some(v.doctor.as_str()))
+        .collect();
+    if shown.iter().any(|s| *s) {
         let store = std::sync::Arc::clone(&state.store);
-        let ids: Vec<u64> = views.iter().map(|v| v.id).collect();
+        let ids: Vec<u64> = views
+            .iter()
+            .zip(&shown)
+            .filter(|(_, s)| **s)
+            .map(|(v, _)| v.id)
+            .collect();
         let contacts = super::state::blocking(move || {
             ids.into_iter()
                 .map(|id| store.booking_contact(id))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
-        for (view, contact) in views.iter_mut().zip(contacts) {
+        let patients = views.iter_mut().zip(&shown).filter(|(_, s)| **s);
+        for ((view, _), contact) in patients.zip(contacts) {
             view.patient = contact;
         }
     }

@@ -304,6 +304,11 @@ pub async fn staff_page(
             "reception": p.can(Need::Reception),
             "admin": p.can(Need::Admin),
             "rooms": rooms,
+            // A doctor's day shows their own bookings.
+            "name": match &p.kind {
+                crate::auth::PrincipalKind::User { name } => Some(name.as_str()),
+                crate::auth::PrincipalKind::Token { .. } => None,
+            },
         })
     });
     render(

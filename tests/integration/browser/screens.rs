@@ -628,6 +628,7 @@ pub fn shot_path(name: &str) -> std::path::PathBuf {
         ("kiosk-800x480-en", "kiosk-800x480-8-services"),
         ("kiosk-800x480-hi", "kiosk-800x480-8-services-hi"),
         ("kiosk-800x480-code", "kiosk-800x480-check-in"),
+        ("staff-1024x768-day-doctor", "staff-1024x768-doctors-day"),
     ];
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("WAITLESS_SCREENSHOTS").is_some()
