@@ -119,6 +119,10 @@ pub async fn run_on(
         path.display()
     );
     books.notify = config.notify_rules();
+    books.arrival = crate::domain::appointments::Arrival {
+        early_minutes: config.appointments.early_minutes,
+        late_minutes: config.appointments.late_minutes,
+    };
     let hub = Arc::new(Hub::new(
         books.state.clone(),
         books.seq,

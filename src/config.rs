@@ -39,6 +39,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// The nightly backup.
     pub backup: BackupConfig,
+    /// Appointments: arrivals and the public booking page.
+    pub appointments: AppointmentsConfig,
     /// The kiosk, displays and status pages.
     pub screens: ScreensConfig,
     /// Spoken announcements.
@@ -351,6 +353,21 @@ pub struct BackupConfig {
     pub keep: u32,
 }
 
+/// Appointments (see docs/appointments.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppointmentsConfig {
+    /// How many minutes before the slot a booked patient may check in (ordered by slot time).
+    pub early_minutes: u32,
+    /// How many minutes after the slot start a check-in still counts as on time; later the
+    /// booking is a no-show, and a check-in gives a walk-in ticket.
+    pub late_minutes: u32,
+    /// Patients may book themselves on `/book` (off: the page and its API answer 404).
+    pub public_booking: bool,
+    /// Most bookings one client address may make on `/book` a minute.
+    pub public_bookings_per_minute: u32,
+}
+
 /// Text messages and emails to patients (see docs/notifications.md).
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -454,6 +471,12 @@ impl Default for Config {
                 time: "02:30".to_owned(),
                 keep: 14,
             },
+            appointments: AppointmentsConfig {
+                early_minutes: 30,
+                late_minutes: 15,
+                public_booking: false,
+                public_bookings_per_minute: 2,
+            },
             screens: ScreensConfig {
                 languages: vec!["en".to_owned(), "hi".to_owned()],
                 kiosk_reset_secs: 20,
@@ -535,6 +558,7 @@ section_defaults!(
     tls: TlsConfig,
     store: StoreConfig,
     backup: BackupConfig,
+    appointments: AppointmentsConfig,
     screens: ScreensConfig,
     voice: VoiceConfig,
     printer: PrinterConfig,
@@ -714,6 +738,18 @@ impl Config {
             return invalid(
                 "backup.folder",
                 "must be an absolute path, e.g. /media/usb/waitless (or empty: no nightly backup)",
+            );
+        }
+        if self.appointments.early_minutes > 240 {
+            return invalid(
+                "appointments.early_minutes",
+                "must be 0 to 240 (minutes before the slot a check-in opens)",
+            );
+        }
+        if self.appointments.late_minutes > 240 {
+            return invalid(
+                "appointments.late_minutes",
+                "must be 0 to 240 (minutes after the slot start a check-in is on time)",
             );
         }
         if !(1..=3650).contains(&self.backup.keep) {

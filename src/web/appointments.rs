@@ -132,17 +132,25 @@ pub async fn slots_get(
     actor: Actor,
     query: web::Query<SlotsQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let query = query.into_inner();
+    let slots = slot_views(&state, query.into_inner(), channel_of(&actor))?;
+    Ok(HttpResponse::Ok().json(slots))
+}
+
+/// The bookable slots a [`SlotsQuery`] asks for, as `channel` may book them, in time order.
+pub(super) fn slot_views(
+    state: &AppState,
+    query: SlotsQuery,
+    channel: Channel,
+) -> Result<Vec<SlotView>, WebError> {
     let days = query.days.unwrap_or(1);
     if !(1..=MAX_DAYS).contains(&days) {
         return Err(WebError::InvalidQuery(format!("days: 1 to {MAX_DAYS}")));
     }
-    let zone = clinic_zone(&state);
+    let zone = clinic_zone(state);
     let now = state.clock.now();
     let first = query
         .date
         .unwrap_or_else(|| now.to_zoned(zone.clone()).date());
-    let channel = channel_of(&actor);
     let published = state.hub.read();
     if !published.state.services.contains_key(&query.service) {
         return Err(DomainError::ServiceNotFound(query.service).into());
@@ -190,7 +198,7 @@ pub async fn slots_get(
         }
     }
     slots.sort_by(|a, b| (a.start, &a.doctor).cmp(&(b.start, &b.doctor)));
-    Ok(HttpResponse::Ok().json(slots))
+    Ok(slots)
 }
 
 /// `POST /api/v1/bookings` body.
@@ -333,8 +341,27 @@ pub async fn booking_create(
     body: Json<BookRequest>,
 ) -> Result<HttpResponse, WebError> {
     let body = body.into_inner();
+    let contact = patient_of(&state, body.patient.as_ref())?;
+    let id = make_booking(
+        &state,
+        &body,
+        contact.clone(),
+        channel_of(&actor),
+        actor.origin(Source::Api),
+    )
+    .await?;
+    let mut view = view_of(&state, id)?;
+    view.patient = contact;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// A booking's patient details, checked.
+pub(super) fn patient_of(
+    state: &AppState,
+    patient: Option<&PatientInput>,
+) -> Result<Option<PatientDetails>, WebError> {
     let now = state.clock.now();
-    let contact = match &body.patient {
+    Ok(match patient {
         Some(p) => {
             let mut details = PatientDetails::new(&p.name, &p.phone, now)
                 .map_err(|e| WebError::InvalidBody(e.to_string()))?;
@@ -346,13 +373,23 @@ pub async fn booking_create(
             Some(details)
         }
         None => None,
-    };
+    })
+}
+
+/// Books `body`'s slot for `contact` as `channel` (a fresh code, drawn again if in use): the
+/// booking's id.
+pub(super) async fn make_booking(
+    state: &AppState,
+    body: &BookRequest,
+    contact: Option<PatientDetails>,
+    channel: Channel,
+    origin: crate::domain::Origin,
+) -> Result<u64, WebError> {
     let patient_key = contact
         .as_ref()
         .map(|c| c.phone.as_str())
         .filter(|phone| !phone.is_empty())
         .map(|phone| state.links.keyed_hash(&phone_digits(phone)));
-    let channel = channel_of(&actor);
     let mut last = None;
     for _ in 0..CODE_TRIES {
         let mut random = [0u8; 6];
@@ -371,13 +408,8 @@ pub async fn booking_create(
             },
             contact: contact.clone(),
         };
-        match state.execute(command, actor.origin(Source::Api)).await {
-            Ok(outcome) => {
-                let id = booking_of(&outcome)?;
-                let mut view = view_of(&state, id)?;
-                view.patient = contact;
-                return Ok(HttpResponse::Created().json(view));
-            }
+        match state.execute(command, origin.clone()).await {
+            Ok(outcome) => return booking_of(&outcome),
             Err(WebError::Domain(DomainError::Booking(BookingError::CodeInUse))) => {
                 last = Some(BookingError::CodeInUse);
             }
