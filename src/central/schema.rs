@@ -71,7 +71,7 @@ SELECT DISTINCT ON (site, (ticket ->> 'id')::bigint)
     (ticket ->> 'called_at')::timestamptz AS called_at,
     (ticket ->> 'finished_at')::timestamptz AS finished_at,
     extract(epoch FROM (ticket ->> 'called_at')::timestamptz
-                     - (ticket ->> 'queued_at')::timestamptz) AS wait_secs
+                     - (ticket ->> 'queued_at')::timestamptz)::double precision AS wait_secs
 FROM waitless.ticket_versions
 ORDER BY site, (ticket ->> 'id')::bigint, seq DESC;
 
@@ -79,9 +79,9 @@ CREATE VIEW waitless.waits_by_hour AS
 SELECT site, service, date_trunc('hour', issued_at) AS hour,
     count(*) AS tickets,
     count(called_at) AS called,
-    round(avg(wait_secs)::numeric, 1) AS avg_wait_secs,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY wait_secs) AS p90_wait_secs,
-    max(wait_secs) AS max_wait_secs
+    round(avg(wait_secs))::integer AS avg_wait_secs,
+    round(percentile_cont(0.9) WITHIN GROUP (ORDER BY wait_secs))::integer AS p90_wait_secs,
+    round(max(wait_secs))::integer AS max_wait_secs
 FROM waitless.visits
 GROUP BY site, service, date_trunc('hour', issued_at);
 ",

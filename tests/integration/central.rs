@@ -1,0 +1,367 @@
+//! Shipping the event log to a central PostgreSQL (`[central]`, docs/multi-site.md), against a
+//! real PostgreSQL: each test starts a throwaway cluster ([`Pg`]: `initdb` into a temporary
+//! folder, as the unprivileged user `nobody` when the tests run as root, on a free port, its
+//! socket in that folder, stopped at the end). Without PostgreSQL (`apt-get install
+//! postgresql`; `.ci/run` installs it) the tests skip with one printed line, unless `CI=true`,
+//! where that fails.
+//!
+//! `cargo test --test integration central::catch_up_rate -- --ignored --nocapture` measures
+//! how fast a box's backlog reaches a local PostgreSQL (docs/performance.md).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde_json::{Value, json};
+use waitless::config::Config;
+
+use crate::binary::{PROCESS_PATIENCE, Process, Server, free_port, waitless_bin};
+use crate::common::{PATIENCE, TestApp, wait_until};
+
+/// How long shipping may take to catch up in these tests.
+const SHIPPING: Duration = Duration::from_secs(60);
+
+static SKIPPED: Once = Once::new();
+
+/// The newest PostgreSQL's programs (`/usr/lib/postgresql/N/bin`).
+fn pg_bin() -> Option<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+/// A throwaway PostgreSQL cluster.
+pub struct Pg {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    pub port: u16,
+    as_nobody: bool,
+}
+
+impl Pg {
+    /// Makes and starts a cluster; `None` (after one printed line) when PostgreSQL is not
+    /// installed and `CI` is not `true`.
+    pub fn start() -> Option<Self> {
+        let Some(bin) = pg_bin() else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "the central tests need PostgreSQL: apt-get install postgresql"
+            );
+            SKIPPED.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "central tests skipped: PostgreSQL not found in /usr/lib/postgresql; \
+                     install it with `apt-get install postgresql`, or run `bash .ci/run` \
+                     (CI=true makes them mandatory)"
+                );
+            });
+            return None;
+        };
+        let dir = tempfile::Builder::new().prefix("wl-pg").tempdir().unwrap();
+        let as_nobody = nix::unistd::Uid::effective().is_root();
+        if as_nobody {
+            let status = Command::new("chown")
+                .args(["-R", "nobody:nogroup"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let pg = Self {
+            dir,
+            bin,
+            port: free_port(),
+            as_nobody,
+        };
+        let data = pg.data();
+        pg.run(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "waitless",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ],
+        );
+        pg.up();
+        Some(pg)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Runs one of PostgreSQL's programs (as `nobody` when we are root); panics on failure.
+    fn run(&self, program: &str, args: &[&str]) {
+        let exe = self.bin.join(program);
+        let mut command = if self.as_nobody {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "nobody", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let output = command
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{program} {args:?} failed: {}\n{}\nserver log:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+        );
+    }
+
+    /// Starts the server (again).
+    pub fn up(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let data = self.data();
+        let log = self.dir.path().join("log");
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-o",
+                &options,
+                "-w",
+                "start",
+            ],
+        );
+    }
+
+    /// Stops the server at once (`immediate`: like a crash or a cut cable, open connections
+    /// simply die).
+    pub fn down(&self) {
+        let data = self.data();
+        self.run(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+        );
+    }
+
+    /// Its URL, with a password in it (trust auth ignores it), to see that it is never shown.
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://waitless:hunter2@127.0.0.1:{}/postgres",
+            self.port
+        )
+    }
+
+    /// A client.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        // Stop it whatever state it is in; a stopped server answers an error, which is fine.
+        let data = self.data();
+        let exe = self.bin.join("pg_ctl");
+        let mut command = if self.as_nobody {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "nobody", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let _ = command
+            .args(["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
+
+/// `waitless central ARGS...` through the binary: (exit code, stdout, stderr).
+async fn central_cli(args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["central"];
+    all.extend_from_slice(args);
+    let (status, stdout, stderr) = Process::run(&all, &[]).await;
+    (status.code().unwrap_or(-1), stdout, stderr)
+}
+
+/// Creates the central schema with `waitless central init`.
+async fn init(pg: &Pg) {
+    let (code, out, err) = central_cli(&["init", &pg.url()]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("applied version 1"), "{out}");
+    assert!(!out.contains("hunter2") && !err.contains("hunter2"));
+}
+
+/// `[central]` on a test app's configuration.
+fn ship_to(config: &mut Config, pg: &Pg, site: &str, batch: usize) {
+    config.central.url = pg.url();
+    config.central.site = site.to_owned();
+    config.central.batch = batch;
+    config.central.retry_secs = 1;
+    config.central.retry_max_secs = 2;
+}
+
+/// The `central` device's status.
+async fn central_status(app: &TestApp) -> Value {
+    let (status, devices) = app.get_json("/api/v1/devices").await;
+    assert_eq!(status, 200);
+    devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "central")
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// The last seq of the app's log.
+async fn local_seq(app: &TestApp) -> u64 {
+    app.queue().await["seq"].as_u64().unwrap()
+}
+
+/// Waits until the app reports every event acknowledged.
+async fn wait_shipped(app: &TestApp) -> u64 {
+    let seq = local_seq(app).await;
+    wait_until(SHIPPING, "every event shipped", async || {
+        let s = central_status(app).await;
+        let c = &s["central"];
+        if c["acked_seq"] == seq && c["lag_events"] == 0 && c["connected"] == true {
+            Ok(())
+        } else {
+            Err(format!("{s}"))
+        }
+    })
+    .await;
+    seq
+}
+
+/// (rows, distinct seqs, min seq, max seq) of a site in the central database.
+async fn central_rows(client: &tokio_postgres::Client, site: &str) -> (i64, i64, i64, i64) {
+    let row = client
+        .query_one(
+            "SELECT count(*), count(DISTINCT seq), coalesce(min(seq), 0), coalesce(max(seq), 0)
+             FROM waitless.events WHERE site = $1",
+            &[&site],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1), row.get(2), row.get(3))
+}
+
+/// Every event of the app, once, in order, with the chain intact.
+async fn assert_exactly_once(client: &tokio_postgres::Client, site: &str, seq: u64) {
+    let seq = i64::try_from(seq).unwrap();
+    assert_eq!(central_rows(client, site).await, (seq, seq, 1, seq));
+    let findings = waitless::central::verify(client, Some(site)).await.unwrap();
+    assert_eq!(findings.len(), 1);
+    assert!(findings[0].is_ok(), "{}", findings[0]);
+}
+
+#[tokio::test]
+async fn two_sites_ship_into_one_database_with_their_chains_and_reports() {
+    let Some(pg) = Pg::start() else { return };
+    init(&pg).await;
+    // init twice: nothing to apply
+    let (code, out, _) = central_cli(&["init", &pg.url()]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("is current (version 1)"), "{out}");
+
+    let pune = TestApp::spawn_with(|c| ship_to(c, &pg, "pune-1", 500)).await;
+    let delhi = TestApp::spawn_with(|c| ship_to(c, &pg, "delhi-2", 500)).await;
+    let (status, _) = pune
+        .call(
+            "/api/v1/tickets",
+            Some(json!({"service": "general", "source": "reception",
+                        "patient": {"name": "Asha Rao", "phone": "+91 98450 12345"}})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    pune.issue("lab", "normal").await;
+    pune.advance(jiff::SignedDuration::from_mins(7));
+    pune.next("room-1").await;
+    for _ in 0..3 {
+        delhi.issue("general", "normal").await;
+    }
+    let pune_seq = wait_shipped(&pune).await;
+    let delhi_seq = wait_shipped(&delhi).await;
+
+    let client = pg.client().await;
+    assert_exactly_once(&client, "pune-1", pune_seq).await;
+    assert_exactly_once(&client, "delhi-2", delhi_seq).await;
+    // the status names the target without its password
+    let status = central_status(&pune).await;
+    assert_eq!(status["health"], "ok", "{status}");
+    assert_eq!(
+        status["central"]["target"],
+        format!("127.0.0.1:{}/postgres as waitless", pg.port)
+    );
+    assert!(!status.to_string().contains("hunter2"));
+    // the patient's name and phone stay on the box
+    let bodies: Vec<String> = client
+        .query("SELECT body FROM waitless.events", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(bodies.iter().all(|b| !b.contains("Asha") && !b.contains("98450")));
+    // the report views see both sites
+    let visits = client
+        .query(
+            "SELECT site, count(*), count(called_at), max(wait_secs)
+             FROM waitless.visits GROUP BY site ORDER BY site",
+            &[],
+        )
+        .await
+        .unwrap();
+    let visits: Vec<(String, i64, i64, Option<f64>)> = visits
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        visits,
+        [
+            ("delhi-2".to_owned(), 3, 0, None),
+            ("pune-1".to_owned(), 2, 1, Some(420.0)),
+        ]
+    );
+    let hours: i64 = client
+        .query_one(
+            "SELECT sum(tickets)::bigint FROM waitless.waits_by_hour",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(hours, 5);
+    // and the command line agrees
+    let (code, out, _) = central_cli(&["verify", &pg.url()]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("site delhi-2: chain intact, {delhi_seq} events")), "{out}");
+    assert!(out.contains(&format!("site pune-1: chain intact, {pune_seq} events")), "{out}");
+}
