@@ -9,17 +9,17 @@
 //! how fast a box's backlog reaches a local PostgreSQL (docs/performance.md).
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Once;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 use waitless::config::Config;
 
-use crate::binary::{PROCESS_PATIENCE, Process, Server, free_port, waitless_bin};
-use crate::common::{PATIENCE, TestApp, wait_until};
+use crate::binary::{PROCESS_PATIENCE, Process, Server, free_port};
+use crate::common::{TestApp, wait_until};
 
 /// How long shipping may take to catch up in these tests.
 const SHIPPING: Duration = Duration::from_secs(60);
@@ -134,7 +134,7 @@ impl Pg {
     /// Starts the server (again).
     pub fn up(&self) {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             self.port,
             self.dir.path().display()
         );
@@ -161,7 +161,14 @@ impl Pg {
         let data = self.data();
         self.run(
             "pg_ctl",
-            &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
         );
     }
 
@@ -196,7 +203,14 @@ impl Drop for Pg {
             Command::new(&exe)
         };
         let _ = command
-            .args(["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"])
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
             .output();
     }
 }
@@ -329,7 +343,11 @@ async fn two_sites_ship_into_one_database_with_their_chains_and_reports() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert!(bodies.iter().all(|b| !b.contains("Asha") && !b.contains("98450")));
+    assert!(
+        bodies
+            .iter()
+            .all(|b| !b.contains("Asha") && !b.contains("98450"))
+    );
     // the report views see both sites
     let visits = client
         .query(
@@ -362,6 +380,253 @@ async fn two_sites_ship_into_one_database_with_their_chains_and_reports() {
     // and the command line agrees
     let (code, out, _) = central_cli(&["verify", &pg.url()]).await;
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains(&format!("site delhi-2: chain intact, {delhi_seq} events")), "{out}");
-    assert!(out.contains(&format!("site pune-1: chain intact, {pune_seq} events")), "{out}");
+    assert!(
+        out.contains(&format!("site delhi-2: chain intact, {delhi_seq} events")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("site pune-1: chain intact, {pune_seq} events")),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn the_central_server_stopped_mid_ship_ends_with_every_event_once() {
+    let Some(pg) = Pg::start() else { return };
+    init(&pg).await;
+    let client = pg.client().await;
+    // one event per central transaction: the stop falls between many of them
+    let app = TestApp::spawn_with(|c| ship_to(c, &pg, "pune-1", 1)).await;
+    for i in 0..150 {
+        app.issue(if i % 3 == 2 { "lab" } else { "general" }, "normal")
+            .await;
+    }
+    wait_until(SHIPPING, "some events shipped", async || {
+        central_rows(&client, "pune-1").await.0 >= 20
+    })
+    .await;
+    drop(client);
+    pg.down();
+    // the box notices, says so, and keeps working
+    let offline = wait_until(SHIPPING, "the link reported down", async || {
+        let s = central_status(&app).await;
+        if s["condition"] == "offline" {
+            Ok(s)
+        } else {
+            Err(s.to_string())
+        }
+    })
+    .await;
+    assert_eq!(offline["health"], "error", "{offline}");
+    assert_eq!(offline["central"]["connected"], false, "{offline}");
+    assert!(offline["central"]["last_error"].is_string(), "{offline}");
+    assert!(!offline.to_string().contains("hunter2"), "{offline}");
+    let stopped_at = offline["central"]["acked_seq"].as_u64().unwrap();
+    for _ in 0..20 {
+        app.issue("general", "normal").await;
+    }
+    let seq = local_seq(&app).await;
+    assert!(
+        stopped_at < seq,
+        "{stopped_at} of {seq}: not stopped mid-ship"
+    );
+    pg.up();
+    let shipped = wait_shipped(&app).await;
+    assert_eq!(shipped, seq);
+    let client = pg.client().await;
+    assert_exactly_once(&client, "pune-1", seq).await;
+    assert_eq!(central_status(&app).await["health"], "ok");
+}
+
+#[tokio::test]
+async fn a_box_killed_mid_ship_loses_and_duplicates_nothing() {
+    let Some(pg) = Pg::start() else { return };
+    init(&pg).await;
+    let data = tempfile::tempdir().unwrap();
+    let url = pg.url();
+    let env = [
+        ("WAITLESS_CENTRAL__URL", url.as_str()),
+        ("WAITLESS_CENTRAL__SITE", "pune-1"),
+        ("WAITLESS_CENTRAL__BATCH", "1"),
+        ("WAITLESS_CENTRAL__RETRY_MAX_SECS", "1"),
+        ("WAITLESS_SCREENS__KIOSK_TICKETS_PER_MINUTE", "0"),
+    ];
+    // a backlog built while the central server is down
+    pg.down();
+    let server = Server::start_with(data.path(), &[], &env).await;
+    for _ in 0..200 {
+        server.issue("general").await;
+    }
+    let (_, health) = server.get_json("/healthz").await;
+    let seq = health["seq"].as_u64().unwrap();
+    pg.up();
+    let client = pg.client().await;
+    let shipped = wait_until(SHIPPING, "shipping under way", async || {
+        let rows = central_rows(&client, "pune-1").await.0;
+        if rows >= 20 {
+            Ok(rows)
+        } else {
+            Err(rows.to_string())
+        }
+    })
+    .await;
+    server.process.signal(Signal::SIGKILL);
+    let mut process = server.process;
+    process.wait_exit(PROCESS_PATIENCE).await;
+    let at_kill = central_rows(&client, "pune-1").await.0;
+    assert!(
+        u64::try_from(at_kill).unwrap() < seq,
+        "killed after everything was shipped ({shipped} then {at_kill} of {seq})"
+    );
+    assert!(!process.stderr().contains("hunter2"));
+    // started again on the same folder: the rest goes, nothing twice
+    let server = Server::start_with(data.path(), &[], &env).await;
+    wait_until(
+        SHIPPING,
+        "the backlog shipped after the restart",
+        async || {
+            let (rows, _, _, max) = central_rows(&client, "pune-1").await;
+            if u64::try_from(rows).unwrap() >= seq && u64::try_from(max).unwrap() >= seq {
+                Ok(())
+            } else {
+                Err(format!("{rows} rows, max seq {max}"))
+            }
+        },
+    )
+    .await;
+    let (_, health) = server.get_json("/healthz").await;
+    let now_seq = health["seq"].as_u64().unwrap();
+    wait_until(SHIPPING, "the restart's own events shipped", async || {
+        central_rows(&client, "pune-1").await.3 >= i64::try_from(now_seq).unwrap()
+    })
+    .await;
+    assert_exactly_once(&client, "pune-1", now_seq).await;
+}
+
+#[tokio::test]
+async fn a_tampered_central_row_is_reported_by_the_chain_check() {
+    let Some(pg) = Pg::start() else { return };
+    init(&pg).await;
+    let app = TestApp::spawn_with(|c| ship_to(c, &pg, "pune-1", 500)).await;
+    for _ in 0..6 {
+        app.issue("general", "normal").await;
+    }
+    let seq = wait_shipped(&app).await;
+    app.stop().await.unwrap();
+    let client = pg.client().await;
+    assert_exactly_once(&client, "pune-1", seq).await;
+    let pick = |n: u64| i64::try_from(seq - n).unwrap();
+
+    // an edited body
+    client
+        .execute(
+            "UPDATE waitless.events SET body = replace(body, '\"general\"', '\"lab\"')
+             WHERE site = 'pune-1' AND seq = $1",
+            &[&pick(3)],
+        )
+        .await
+        .unwrap();
+    let findings = waitless::central::verify(&client, Some("pune-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        findings[0].faults,
+        [waitless::central::ChainFault {
+            seq: seq - 3,
+            fault: waitless::central::Fault::Hash
+        }]
+    );
+    let (code, out, _) = central_cli(&["verify", &pg.url(), "--site", "pune-1"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "site pune-1: chain BROKEN at event {}: its body or its hash was changed",
+            seq - 3
+        )),
+        "{out}"
+    );
+
+    // a deleted row, and the last one gone too
+    client
+        .execute(
+            "DELETE FROM waitless.events WHERE site = 'pune-1' AND seq IN ($1, $2)",
+            &[&pick(1), &pick(0)],
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            "UPDATE waitless.events SET body = replace(body, '\"lab\"', '\"general\"')
+             WHERE site = 'pune-1' AND seq = $1",
+            &[&pick(3)],
+        )
+        .await
+        .unwrap();
+    let findings = waitless::central::verify(&client, Some("pune-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        findings[0].faults,
+        [waitless::central::ChainFault {
+            seq: seq - 1,
+            fault: waitless::central::Fault::Truncated
+        }]
+    );
+    // a gap in the middle
+    client
+        .execute(
+            "DELETE FROM waitless.events WHERE site = 'pune-1' AND seq = $1",
+            &[&pick(4)],
+        )
+        .await
+        .unwrap();
+    let findings = waitless::central::verify(&client, Some("pune-1"))
+        .await
+        .unwrap();
+    assert_eq!(findings[0].faults[0].seq, seq - 3);
+    assert_eq!(findings[0].faults[0].fault, waitless::central::Fault::Gap);
+}
+
+#[tokio::test]
+async fn a_site_offline_for_a_day_catches_up() {
+    let Some(pg) = Pg::start() else { return };
+    init(&pg).await;
+    pg.down();
+    let app = TestApp::spawn_with(|c| ship_to(c, &pg, "pune-1", 50)).await;
+    for _ in 0..30 {
+        app.issue("general", "normal").await;
+    }
+    // a day (and its day close) without the link
+    app.advance(jiff::SignedDuration::from_hours(24));
+    for _ in 0..30 {
+        app.issue("lab", "normal").await;
+    }
+    let seq = local_seq(&app).await;
+    let behind = wait_until(SHIPPING, "the lag reported", async || {
+        let s = central_status(&app).await;
+        let c = &s["central"];
+        if c["lag_events"] == seq && c["lag_secs"].as_u64() >= Some(24 * 3600) {
+            Ok(s)
+        } else {
+            Err(s.to_string())
+        }
+    })
+    .await;
+    assert_eq!(behind["condition"], "offline", "{behind}");
+    pg.up();
+    assert_eq!(wait_shipped(&app).await, seq);
+    let status = central_status(&app).await;
+    assert_eq!(status["central"]["lag_secs"], 0, "{status}");
+    assert_eq!(status["central"]["last_error"], Value::Null, "{status}");
+    let client = pg.client().await;
+    assert_exactly_once(&client, "pune-1", seq).await;
+    let days: i64 = client
+        .query_one(
+            "SELECT count(DISTINCT day)::bigint FROM waitless.visits WHERE site = 'pune-1'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(days, 2);
 }
