@@ -46,7 +46,7 @@ pub enum CentralError {
     #[error("cannot set up TLS: {0}")]
     Tls(String),
     /// The server refused or failed a request, or the link broke.
-    #[error("central database: {0}")]
+    #[error("central database: {}", detail(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// The request took too long (a dead link).
     #[error("central database: no answer within {0} s")]
@@ -77,6 +77,18 @@ pub enum CentralError {
     /// A blocking task failed.
     #[error("internal: {0}")]
     Task(String),
+}
+
+/// A PostgreSQL error with its cause ("error connecting to server: Connection refused") or
+/// the server's own message.
+fn detail(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
+    }
+    match std::error::Error::source(e) {
+        Some(cause) if !e.to_string().contains(&cause.to_string()) => format!("{e}: {cause}"),
+        _ => e.to_string(),
+    }
 }
 
 /// Parses a `postgres://` URL (also key=value connection strings, as libpq does).

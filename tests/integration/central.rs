@@ -630,3 +630,113 @@ async fn a_site_offline_for_a_day_catches_up() {
         .get(0);
     assert_eq!(days, 2);
 }
+
+/// The figures of docs/performance.md (Central shipping): how fast a box's backlog reaches a
+/// local PostgreSQL, and how far behind it stays under a steady 50 tickets a second. Ignored
+/// by default (it takes a minute and measures, rather than checks):
+/// `cargo test --test integration central::catch_up_rate -- --ignored --nocapture`
+/// (`CENTRAL_BACKLOG=N` tickets, default 10,000; the binary of the build profile the test runs).
+#[tokio::test]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+async fn catch_up_rate_and_lag_under_a_steady_load() {
+    let Some(pg) = Pg::start() else { return };
+    init(&pg).await;
+    let backlog: usize = std::env::var("CENTRAL_BACKLOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let data = tempfile::tempdir().unwrap();
+    let url = pg.url();
+    let env = [
+        ("WAITLESS_CENTRAL__URL", url.as_str()),
+        ("WAITLESS_CENTRAL__SITE", "pune-1"),
+        ("WAITLESS_CENTRAL__RETRY_MAX_SECS", "1"),
+        ("WAITLESS_SCREENS__KIOSK_TICKETS_PER_MINUTE", "0"),
+    ];
+    pg.down();
+    let server = Server::start_with(data.path(), &[], &env).await;
+    // the backlog: tickets issued 16 at a time while the central server is down
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let client = server.client.clone();
+        let url = server.url("/api/v1/tickets");
+        let next = std::sync::Arc::clone(&next);
+        workers.spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < backlog {
+                let r = client
+                    .post(&url)
+                    .json(&json!({"service": "general"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+            }
+        });
+    }
+    while let Some(done) = workers.join_next().await {
+        done.unwrap();
+    }
+    let (_, health) = server.get_json("/healthz").await;
+    let seq = health["seq"].as_i64().unwrap();
+    pg.up();
+    let client = pg.client().await;
+    wait_until(
+        Duration::from_secs(600),
+        "the backlog shipped",
+        async || central_rows(&client, "pune-1").await.0 >= seq,
+    )
+    .await;
+    // the central clock: from the first batch's transaction to the last one's
+    let row = client
+        .query_one(
+            "SELECT count(*), extract(epoch FROM max(received_at) - min(received_at))::float8
+             FROM waitless.events WHERE site = 'pune-1'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (rows, secs): (i64, f64) = (row.get(0), row.get(1));
+    let rows_per_batch = 500.0_f64.min(rows as f64);
+    // the span covers all batches but the last: count its rows out
+    let rate = (rows as f64 - rows_per_batch) / secs.max(1e-3);
+    println!(
+        "central catch-up: {rows} events ({backlog} tickets) in {secs:.2} s between the first \
+         and the last batch: {rate:.0} events/s"
+    );
+
+    // a steady 50 tickets a second for 20 s, the link up
+    let start_seq = central_rows(&client, "pune-1").await.3;
+    let begun = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    for _ in 0..1000 {
+        tick.tick().await;
+        server.issue("general").await;
+    }
+    let took = begun.elapsed();
+    let (_, health) = server.get_json("/healthz").await;
+    let seq = health["seq"].as_i64().unwrap();
+    wait_until(SHIPPING, "the steady load shipped", async || {
+        central_rows(&client, "pune-1").await.3 >= seq
+    })
+    .await;
+    let row = client
+        .query_one(
+            "SELECT
+                 percentile_cont(0.5) WITHIN GROUP (ORDER BY lag),
+                 percentile_cont(0.99) WITHIN GROUP (ORDER BY lag),
+                 max(lag)
+             FROM (SELECT extract(epoch FROM received_at - at)::float8 * 1000 AS lag
+                   FROM waitless.events WHERE site = 'pune-1' AND seq > $1) l",
+            &[&start_seq],
+        )
+        .await
+        .unwrap();
+    let (p50, p99, max): (f64, f64, f64) = (row.get(0), row.get(1), row.get(2));
+    println!(
+        "central lag at {:.0} tickets/s: event → central transaction p50 {p50:.1} ms, p99 \
+         {p99:.1} ms, max {max:.1} ms",
+        1000.0 / took.as_secs_f64()
+    );
+    assert!(rate > 0.0);
+}
