@@ -1369,6 +1369,65 @@ keys = { space = "room-1:recall", KEY_B = "room-2:undo" }
     }
 
     #[test]
+    fn central_settings_come_from_the_environment_are_checked_and_hide_the_password() {
+        let url = "postgres://site:hunter2@db.example:5432/clinics?sslmode=require";
+        let config = Config::load(
+            None,
+            env(&[
+                ("WAITLESS_CENTRAL__URL", url),
+                ("WAITLESS_CENTRAL__SITE", "pune-1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.central.url, url);
+        assert!(!format!("{config:?}").contains("hunter2"));
+        for (vars, key) in [
+            (vec![("WAITLESS_CENTRAL__URL", url)], "central.site"),
+            (
+                vec![
+                    ("WAITLESS_CENTRAL__URL", url),
+                    ("WAITLESS_CENTRAL__SITE", "pune 1"),
+                ],
+                "central.site",
+            ),
+            (
+                vec![
+                    ("WAITLESS_CENTRAL__URL", "mysql://site:hunter2@db/clinics"),
+                    ("WAITLESS_CENTRAL__SITE", "pune-1"),
+                ],
+                "central.url",
+            ),
+            (
+                vec![
+                    ("WAITLESS_CENTRAL__URL", url),
+                    ("WAITLESS_CENTRAL__SITE", "pune-1"),
+                    ("WAITLESS_CENTRAL__BATCH", "0"),
+                ],
+                "central.batch",
+            ),
+            (
+                vec![
+                    ("WAITLESS_CENTRAL__URL", url),
+                    ("WAITLESS_CENTRAL__SITE", "pune-1"),
+                    ("WAITLESS_CENTRAL__RETRY_SECS", "10"),
+                    ("WAITLESS_CENTRAL__RETRY_MAX_SECS", "5"),
+                ],
+                "central.retry_max_secs",
+            ),
+        ] {
+            match Config::load(None, env(&vars)) {
+                Err(ConfigError::Invalid { key: k, message }) => {
+                    assert_eq!(k, key, "{message}");
+                    assert!(!message.contains("hunter2"), "{message}");
+                }
+                other => panic!("{vars:?}: {other:?}"),
+            }
+        }
+        // off: nothing else is needed
+        assert!(Config::load(None, env(&[("WAITLESS_CENTRAL__SITE", "")])).is_ok());
+    }
+
+    #[test]
     fn policy_follows_the_queue_settings() {
         let mut config = Config::default();
         config.queue.starvation_max_passes = 0;

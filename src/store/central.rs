@@ -108,3 +108,67 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::domain::{ClinicCalendar, EventKind, Origin, QueueState, Touched};
+    use crate::store::{StoreOptions, chain};
+
+    #[test]
+    fn rows_carry_their_chain_links_and_the_acknowledgement_names_its_site() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.redb");
+        let options = StoreOptions {
+            fsync: false,
+            cache_bytes: 1 << 20,
+        };
+        let store = Store::open(&path, &options).unwrap();
+        let clock = crate::clock::ManualClock::new("2026-11-21T10:00:00Z".parse().unwrap());
+        let calendar = ClinicCalendar::new(jiff::tz::TimeZone::UTC, jiff::civil::time(4, 0, 0, 0));
+        let (books, _) = crate::engine::load_or_seed(&store, &clock, &calendar).unwrap();
+        let state: QueueState = books.state;
+        let first = store.last_event_seq().unwrap();
+        for seq in first + 1..=first + 3 {
+            let event = QueueState::event(
+                seq,
+                clock.now(),
+                &Origin::system(),
+                EventKind::ClinicMessageSet {
+                    message: format!("message {seq}"),
+                },
+            );
+            store
+                .commit(&[(&event, &Touched::default())], &state)
+                .unwrap();
+        }
+        let last = store.last_event_seq().unwrap();
+        assert_eq!(last, first + 3);
+
+        let rows = store.ship_rows_after(0, 1000).unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            (1..=last).collect::<Vec<_>>()
+        );
+        let mut prev = GENESIS;
+        for row in &rows {
+            assert_eq!(row.prev_hash, prev, "seq {}", row.seq);
+            assert_eq!(chain::link(&prev, &row.body), row.hash, "seq {}", row.seq);
+            prev = row.hash;
+        }
+        assert_eq!(store.verify_chain().unwrap().head, prev);
+        // a batch from the middle starts from the stored hash before it
+        let tail = store.ship_rows_after(last - 2, 1).unwrap();
+        assert_eq!(tail, [rows[rows.len() - 2].clone()]);
+        assert!(store.ship_rows_after(last, 10).unwrap().is_empty());
+
+        assert_eq!(store.central_acked("pune-1").unwrap(), 0);
+        store.set_central_acked("pune-1", last - 1).unwrap();
+        store.close().unwrap();
+        let store = Store::open(&path, &options).unwrap();
+        assert_eq!(store.central_acked("pune-1").unwrap(), last - 1);
+        // another site id starts from the beginning
+        assert_eq!(store.central_acked("delhi-2").unwrap(), 0);
+    }
+}

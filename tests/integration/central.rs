@@ -738,5 +738,19 @@ async fn catch_up_rate_and_lag_under_a_steady_load() {
          {p99:.1} ms, max {max:.1} ms",
         1000.0 / took.as_secs_f64()
     );
+    let row = client
+        .query_one(
+            "SELECT avg(octet_length(body))::float8,
+                    pg_total_relation_size('waitless.events')::float8 / count(*)
+             FROM waitless.events",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (body, on_disk): (f64, f64) = (row.get(0), row.get(1));
+    println!(
+        "central size: a ticket_issued body {body:.0} bytes; {on_disk:.0} bytes a row on disk \
+         with its indexes"
+    );
     assert!(rate > 0.0);
 }
