@@ -754,3 +754,36 @@ async fn catch_up_rate_and_lag_under_a_steady_load() {
     );
     assert!(rate > 0.0);
 }
+
+#[tokio::test]
+async fn the_command_line_shows_the_central_url_without_its_password() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let url = format!("postgres://site:hunter2@127.0.0.1:{port}/clinics");
+    let env = [
+        ("WAITLESS_CENTRAL__URL", url.as_str()),
+        ("WAITLESS_CENTRAL__SITE", "pune-1"),
+    ];
+    let data = data.path().to_str().unwrap();
+    let (status, out, err) = Process::run(&["--data", data, "check-config"], &env).await;
+    assert!(status.success(), "{err}");
+    assert!(
+        out.contains(&format!(
+            "url = \"postgres://site:***@127.0.0.1:{port}/clinics\""
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("hunter2") && !err.contains("hunter2"));
+    // nobody listens there: a clear failure, still without the password
+    let (status, out, err) = Process::run(&["central", "init"], &env).await;
+    assert_eq!(status.code(), Some(1), "{out}\n{err}");
+    assert!(err.contains("error connecting to server"), "{err}");
+    assert!(
+        !out.contains("hunter2") && !err.contains("hunter2"),
+        "{err}"
+    );
+    // no URL at all: says how to give one
+    let (status, _, err) = Process::run(&["central", "verify"], &[]).await;
+    assert_eq!(status.code(), Some(1));
+    assert!(err.contains("WAITLESS_CENTRAL__URL"), "{err}");
+}
