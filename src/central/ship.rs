@@ -36,6 +36,10 @@ const REQUEST_SECS: u64 = 60;
 /// How often an idle shipper looks for events no wake-up announced, and at a dead link.
 const IDLE_LOOK: Duration = Duration::from_secs(1);
 
+/// The device board (and every WebSocket client) hears of new lag figures at most this often;
+/// a change of condition goes at once. The idle look reports the settled figures.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+
 /// How the shipping goes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CentralStatus {
@@ -75,6 +79,8 @@ struct Parts {
     clock: Arc<dyn Clock>,
     devices: Arc<DeviceBoard>,
     status: Arc<Mutex<CentralStatus>>,
+    /// When the board last heard, and the condition it heard.
+    reported: Mutex<Option<(std::time::Instant, &'static str)>>,
 }
 
 impl Shipper {
@@ -120,6 +126,7 @@ impl Shipper {
             clock,
             devices,
             status: Arc::clone(&status),
+            reported: Mutex::new(None),
         };
         parts.report();
         let task = tokio::spawn(parts.run(stopped));
@@ -265,6 +272,17 @@ impl Parts {
             ),
             (None, true) => (Health::Ok, "ok", "connected".to_owned()),
         };
+        {
+            let mut reported = self.reported.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = std::time::Instant::now();
+            if let Some((at, was)) = *reported
+                && was == condition
+                && now.duration_since(at) < REPORT_EVERY
+            {
+                return;
+            }
+            *reported = Some((now, condition));
+        }
         let mut device = DeviceStatus::new(
             DEVICE_ID,
             DeviceKind::Central,
