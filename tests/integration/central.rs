@@ -394,13 +394,17 @@ async fn two_sites_ship_into_one_database_with_their_chains_and_reports() {
 async fn the_central_server_stopped_mid_ship_ends_with_every_event_once() {
     let Some(pg) = Pg::start() else { return };
     init(&pg).await;
-    let client = pg.client().await;
-    // one event per central transaction: the stop falls between many of them
+    // a backlog of 300 events, shipped one per central transaction once the server is up: the
+    // stop falls between many of them
+    pg.down();
     let app = TestApp::spawn_with(|c| ship_to(c, &pg, "pune-1", 1)).await;
-    for i in 0..150 {
+    for i in 0..300 {
         app.issue(if i % 3 == 2 { "lab" } else { "general" }, "normal")
             .await;
     }
+    let backlog = local_seq(&app).await;
+    pg.up();
+    let client = pg.client().await;
     wait_until(SHIPPING, "some events shipped", async || {
         central_rows(&client, "pune-1").await.0 >= 20
     })
@@ -422,14 +426,14 @@ async fn the_central_server_stopped_mid_ship_ends_with_every_event_once() {
     assert!(offline["central"]["last_error"].is_string(), "{offline}");
     assert!(!offline.to_string().contains("hunter2"), "{offline}");
     let stopped_at = offline["central"]["acked_seq"].as_u64().unwrap();
+    assert!(
+        stopped_at < backlog,
+        "{stopped_at} of {backlog}: the backlog was shipped before the stop"
+    );
     for _ in 0..20 {
         app.issue("general", "normal").await;
     }
     let seq = local_seq(&app).await;
-    assert!(
-        stopped_at < seq,
-        "{stopped_at} of {seq}: not stopped mid-ship"
-    );
     pg.up();
     let shipped = wait_shipped(&app).await;
     assert_eq!(shipped, seq);
