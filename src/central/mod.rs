@@ -48,6 +48,9 @@ pub enum CentralError {
     /// The server refused or failed a request, or the link broke.
     #[error("central database: {}", detail(.0))]
     Postgres(#[from] tokio_postgres::Error),
+    /// The link closed while idle (the server restarted or the network dropped it).
+    #[error("central database: the connection closed")]
+    Closed,
     /// The request took too long (a dead link).
     #[error("central database: no answer within {0} s")]
     Timeout(u64),

@@ -386,7 +386,7 @@ impl Parts {
                     () = tokio::time::sleep(IDLE_LOOK) => {}
                 }
                 if client.is_closed() {
-                    return Err(CentralError::Task("the connection closed".to_owned()));
+                    return Err(CentralError::Closed);
                 }
                 continue;
             };
