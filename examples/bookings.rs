@@ -11,12 +11,13 @@
 //! ```
 //!
 //! It adds a doctor `bench-doctor` (if missing) with a plan for `general`: every day 00:00–23:55,
-//! 5-minute slots, `--seats 4` a slot, no cap per patient. Then `--concurrency` workers send
+//! 5-minute slots, `--seats 50` a slot, no cap per patient. Then `--concurrency` workers send
 //! `--requests` bookings for random slots of TOMORROW (each a new phone number): a `201` or a
-//! `409 slot-taken` is a correct answer, anything else an error. Afterwards it reads the day's
+//! `409 slot-taken` is a correct answer, anything else an error. Half the requests crowd the
+//! first 8 slots, so their seats run out under contention. Afterwards it reads the day's
 //! bookings and counts, per slot, the patients booked: more than the seats is a double booking.
-//! Last it books `--check-ins` patients into today's next slot (staff may overbook) and checks
-//! each in (`POST /api/v1/bookings/{id}/check-in`), one at a time.
+//! Last it books `--check-ins` patients into today's next free slot and checks each in
+//! (`POST /api/v1/bookings/{id}/check-in`), one at a time.
 //!
 //! Exits non-zero on any error or double booking. Figures: docs/performance.md.
 
@@ -33,7 +34,7 @@ use serde_json::{Value, json};
 const USAGE: &str = "\
 usage: bookings [--url URL] [--token TOKEN] [--requests N] [--concurrency N] [--seats N]
                 [--check-ins N] [--smoke]
-defaults: --url http://127.0.0.1:8080 --requests 4000 --concurrency 32 --seats 4 --check-ins 50
+defaults: --url http://127.0.0.1:8080 --requests 4000 --concurrency 32 --seats 50 --check-ins 50
 --token (or LOAD_TOKEN): an admin API token (`waitless token create --name load --role admin`).
 --smoke: --requests 60 --concurrency 8 --check-ins 3.";
 
@@ -55,7 +56,7 @@ fn parse_args() -> Result<Args, String> {
         token: std::env::var("LOAD_TOKEN").ok(),
         requests: 4000,
         concurrency: 32,
-        seats: 4,
+        seats: 50,
         check_ins: 50,
     };
     let mut it = std::env::args().skip(1);
@@ -316,15 +317,19 @@ async fn run(args: Args) -> Result<(), String> {
     }
 
     // Check-in latency: patients booked into today's next slot, checked in one at a time.
-    let today = slots(&http, &args.url, 1).await?;
-    let Some(next_slot) = today.first().and_then(|s| s["start"].as_str()) else {
-        println!("  check-in: no slot left today, skipped");
-        return Ok(());
-    };
     let mut check_ins = Vec::new();
     for n in 0..args.check_ins {
+        let today = slots(&http, &args.url, 1).await?;
+        let Some(next_slot) = today
+            .iter()
+            .find(|s| s["free"].as_u64().unwrap_or(0) > 0)
+            .and_then(|s| s["start"].as_str())
+        else {
+            println!("  check-in: no free slot left today, skipped");
+            return Ok(());
+        };
         let body = json!({
-            "doctor": DOCTOR, "service": "general", "start": next_slot, "overbook": true,
+            "doctor": DOCTOR, "service": "general", "start": next_slot,
             "patient": {"name": format!("Arrival {n}"), "phone": format!("8{n:09}")},
         });
         let (status, made) = send(
