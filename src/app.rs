@@ -251,6 +251,7 @@ pub async fn run_on(
         auth,
         setup: setup.clone(),
         issue_limit: web::limit::IssueLimiter::default(),
+        booking_limit: web::limit::IssueLimiter::default(),
         screens,
         backup,
         senders: Arc::clone(&senders),

@@ -78,6 +78,9 @@ pub enum WebError {
     /// The kiosk issued too many tickets this minute.
     #[error("too many tickets from this kiosk in the last minute: please ask at reception")]
     TooManyTickets,
+    /// The public booking page took too many bookings from one address this minute.
+    #[error("too many bookings from this device just now: please try again in a minute")]
+    TooManyBookings,
     /// A login, user or token operation failed.
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
@@ -186,6 +189,7 @@ impl WebError {
             Self::CrossSite => (StatusCode::FORBIDDEN, "cross-site-request"),
             Self::ScreenNotPaired => (StatusCode::FORBIDDEN, "screen-not-paired"),
             Self::TooManyTickets => (StatusCode::TOO_MANY_REQUESTS, "too-many-tickets"),
+            Self::TooManyBookings => (StatusCode::TOO_MANY_REQUESTS, "too-many-bookings"),
             Self::Auth(e) => {
                 use crate::auth::AuthError as A;
                 let status = match e {

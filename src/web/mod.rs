@@ -22,6 +22,7 @@ pub mod print;
 pub mod rooms;
 pub mod screens;
 pub mod security;
+pub mod self_booking;
 pub mod services;
 pub mod session;
 pub mod setup;
@@ -185,7 +186,14 @@ route_table! {
     post "/api/v1/bookings/{id}/reschedule" => appointments::booking_reschedule, Reception;
     post "/api/v1/bookings/{id}/check-in" => checkin::booking_check_in, Reception;
     post "/api/v1/check-in" => checkin::check_in, Public;
+    get "/api/v1/public/slots" => self_booking::public_slots, Public;
+    post "/api/v1/public/bookings" => self_booking::public_book, Public;
+    get "/api/v1/public/bookings/{token}" => self_booking::public_booking_get, Public;
+    post "/api/v1/public/bookings/{token}/cancel" => self_booking::public_booking_cancel, Public;
     get "/t/{token}" => page::status_page, Public;
+    get "/book" => page::book_page, Public;
+    get "/b/{token}" => page::booking_page, Public;
+    get "/b/{token}/booking.ics" => self_booking::booking_ics, Public;
     get "/t/{token}/qr.svg" => page::status_qr, Public;
     get "/assets/{path:.*}" => asset::asset_get, Public;
 }

@@ -7,8 +7,8 @@ use utoipa::OpenApi;
 use actix_web::HttpResponse;
 
 use super::{
-    appointments, audit, checkin, clinic, notifications, print, rooms, screens, services, session,
-    staff, status, tickets, ws,
+    appointments, audit, checkin, clinic, notifications, print, rooms, screens, self_booking,
+    services, session, staff, status, tickets, ws,
 };
 
 /// The API's OpenAPI description.
@@ -88,6 +88,10 @@ use super::{
         appointments::booking_reschedule,
         checkin::booking_check_in,
         checkin::check_in,
+        self_booking::public_slots,
+        self_booking::public_book,
+        self_booking::public_booking_get,
+        self_booking::public_booking_cancel,
     ),
     components(schemas(crate::domain::Event, crate::domain::EventKind)),
     tags(

@@ -389,6 +389,69 @@ pub async fn status_page(
     Ok(response)
 }
 
+/// `/book`: patients book an appointment themselves (404 unless
+/// `appointments.public_booking`).
+pub async fn book_page(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, WebError> {
+    if !state.config.appointments.public_booking {
+        return Err(WebError::NotFound("/book".to_owned()));
+    }
+    let catalog = language(&state, &query);
+    let services: Vec<serde_json::Value> = {
+        let published = state.hub.read();
+        let booked: std::collections::BTreeSet<&ServiceId> = published
+            .appointments
+            .plans
+            .all()
+            .map(|p| &p.service)
+            .collect();
+        let mut services: Vec<&crate::domain::Service> = booked
+            .into_iter()
+            .filter_map(|id| published.state.services.get(id))
+            .collect();
+        services.sort_by_key(|s| (s.order, s.id.clone()));
+        services
+            .into_iter()
+            .map(|s| serde_json::json!({ "id": s.id, "name": s.name, "names": s.names }))
+            .collect()
+    };
+    render(
+        &state,
+        &query,
+        "book",
+        catalog,
+        "book.title",
+        serde_json::json!({ "services": services }),
+    )
+}
+
+/// `/b/{token}`: a booking's page for its patient (where it stands, cancel, add to calendar).
+pub async fn booking_page(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, WebError> {
+    let catalog = language(&state, &query);
+    let known = state
+        .links
+        .verify_booking(&token)
+        .is_some_and(|id| state.hub.read().appointments.ledger.get(id).is_some());
+    let mut response = render(
+        &state,
+        &query,
+        "booking",
+        catalog,
+        "book.booking_title",
+        serde_json::json!({ "token": token.as_str(), "known": known }),
+    )?;
+    if !known {
+        *response.status_mut() = actix_web::http::StatusCode::NOT_FOUND;
+    }
+    Ok(response)
+}
+
 /// `/t/{token}/qr.svg`: the QR code of a status link.
 pub async fn status_qr(
     state: web::Data<AppState>,

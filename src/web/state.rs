@@ -47,6 +47,8 @@ pub struct AppState {
     pub setup: setup::SetupCode,
     /// The kiosk's rate limit.
     pub issue_limit: limit::IssueLimiter,
+    /// Bookings per client address a minute on the public booking page.
+    pub booking_limit: limit::IssueLimiter,
     /// Paired screens and pairing requests.
     pub screens: crate::auth::screen::Screens,
     /// What the nightly backup did last (`/healthz`).

@@ -553,3 +553,183 @@ async fn check_in_refuses_what_is_not_a_booking_and_changes_nothing() {
     let (_, after) = app.get_json("/api/v1/queue").await;
     assert_eq!(before["seq"], after["seq"]);
 }
+
+#[tokio::test]
+async fn the_public_booking_page_is_off_by_default() {
+    let app = clinic().await;
+    put(&app, "/api/v1/admin/plans", &plan(1)).await;
+    for path in ["/book", "/api/v1/public/slots?service=general"] {
+        let r = app.anon.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    let r = app
+        .anon
+        .post(app.url("/api/v1/public/bookings"))
+        .json(
+            &json!({"doctor": DOCTOR_NAME, "service": "general", "start": MONDAY_NINE,
+                      "name": "Asha", "phone": "9845012345"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn a_patient_books_on_the_public_page_gets_a_link_a_calendar_entry_and_can_cancel() {
+    let app = TestApp::spawn_with(|c| {
+        c.clinic.timezone = "Asia/Kolkata".to_owned();
+        c.appointments.public_booking = true;
+        c.appointments.public_bookings_per_minute = 2;
+    })
+    .await;
+    let mut with_notice = plan(1);
+    with_notice["min_notice_minutes"] = json!(60);
+    put(&app, "/api/v1/admin/plans", &with_notice).await;
+    let page = app.anon.get(app.url("/book?lang=hi")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("अपॉइंटमेंट बुक करें"));
+
+    let r = app
+        .anon
+        .get(app.url("/api/v1/public/slots?service=general&date=2026-11-23"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let slots: Value = r.json().await.unwrap();
+    assert_eq!(slots.as_array().unwrap().len(), 4, "{slots}");
+    assert_eq!(slots[0]["start"], MONDAY_NINE);
+
+    let public_book = |body: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .anon
+                .post(app.url("/api/v1/public/bookings"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let asha = json!({"doctor": DOCTOR_NAME, "service": "general", "start": MONDAY_NINE,
+                      "name": "Asha", "phone": "+91 98450 12345", "language": "hi"});
+    // A phone number is required; staff-only overbooking is not a field here.
+    let mut no_phone = asha.clone();
+    no_phone["phone"] = json!("");
+    let (status, body) = public_book(no_phone).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid-body")),
+        "{body}"
+    );
+    let mut overbook = asha.clone();
+    overbook["overbook"] = json!(true);
+    assert_eq!(public_book(overbook).await.0, 400);
+
+    let (status, made) = public_book(asha.clone()).await;
+    assert_eq!(status, 201, "{made}");
+    let code = made["code"].as_str().unwrap();
+    assert_eq!(code.len(), 6);
+    assert_eq!(made["state"], "booked");
+    assert_eq!(made["cancellable"], true);
+    assert!(made.get("patient").is_none(), "{made}");
+    let link = made["link"].as_str().unwrap().to_owned();
+    assert!(link.starts_with("/b/"), "{link}");
+    let token = link.trim_start_matches("/b/");
+
+    // The slot is taken: the same time again is refused, and the rate limit comes next.
+    let mut ravi = asha.clone();
+    ravi["phone"] = json!("9845000000");
+    let (status, body) = public_book(ravi.clone()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("slot-taken")),
+        "{body}"
+    );
+    ravi["start"] = json!("2026-11-23T03:45:00Z");
+    let (status, body) = public_book(ravi).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("too-many-bookings")),
+        "{body}"
+    );
+
+    // Staff see it as booked on the public channel, with the patient's details.
+    let (_, staff_view) = app
+        .get_json(&format!(
+            "/api/v1/bookings/{}",
+            booking_id(&app, code).await
+        ))
+        .await;
+    assert_eq!(staff_view["patient"]["name"], "Asha", "{staff_view}");
+
+    // The booking's page, its API, its calendar entry; a forged token opens nothing.
+    let page = app.anon.get(app.url(&link)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let forged = format!("{}0", &link[..link.len() - 1]);
+    let r = app.anon.get(app.url(&forged)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = app
+        .anon
+        .get(app.url(&format!("/api/v1/public/bookings/{token}")))
+        .send()
+        .await
+        .unwrap();
+    let seen: Value = r.json().await.unwrap();
+    assert_eq!(seen["code"], code);
+    assert_eq!(seen["local"], "2026-11-23T09:00:00+05:30");
+    let ics = app
+        .anon
+        .get(app.url(&format!("{link}/booking.ics")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ics.status(), 200);
+    assert!(
+        ics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let text = ics.text().await.unwrap();
+    assert!(text.contains("BEGIN:VEVENT"), "{text}");
+    assert!(text.contains("DTSTART:20261123T033000Z"), "{text}");
+    assert!(text.contains(code), "{text}");
+    assert!(
+        !text.contains("98450"),
+        "no phone number in the calendar entry: {text}"
+    );
+
+    // The patient cancels: the seat is free again; twice is refused.
+    let cancel = || {
+        app.anon
+            .post(app.url(&format!("/api/v1/public/bookings/{token}/cancel")))
+            .send()
+    };
+    let r = cancel().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let after: Value = r.json().await.unwrap();
+    assert_eq!(after["state"], "cancelled");
+    assert_eq!(after["cancellable"], false);
+    let r = cancel().await.unwrap();
+    assert_eq!(r.status(), 409);
+    let (_, slots) = app
+        .get_json("/api/v1/slots?service=general&date=2026-11-23")
+        .await;
+    assert_eq!(slots[0]["free"], 1, "{slots}");
+}
+
+/// A booking's id from its code (reception's list of the day).
+async fn booking_id(app: &TestApp, code: &str) -> u64 {
+    let (_, day) = app.get_json("/api/v1/bookings?date=2026-11-23").await;
+    day.as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["code"] == code)
+        .and_then(|b| b["id"].as_u64())
+        .unwrap()
+}

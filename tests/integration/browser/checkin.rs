@@ -197,3 +197,70 @@ async fn a_booked_patient_checks_in_at_the_kiosk_with_the_code() {
     assert_eq!(booking["state"], "checked_in", "{booking}");
     kiosk.close().await;
 }
+
+#[tokio::test]
+async fn a_patient_books_on_their_phone_and_opens_the_booking() {
+    let server = Server::spawn_with(|c| c.appointments.public_booking = true).await;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let morning = json!([{"start": "08:00", "end": "10:00"}]);
+    let plan = json!({
+        "doctor": DOCTOR_NAME, "service": "general", "slot_minutes": 30, "seats": 1,
+        "horizon_days": 7,
+        "weekly": [morning, morning, morning, morning, morning, morning, morning],
+    });
+    let r = server
+        .client
+        .put(server.url("/api/v1/admin/plans"))
+        .json(&plan)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    use waitless::clock::Clock;
+    let tomorrow = server
+        .clock
+        .now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .tomorrow()
+        .unwrap()
+        .to_string();
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let phone = driver.session(390, 844).await;
+    phone.goto(&server.url("/book?lang=hi")).await;
+    phone
+        .js(
+            "const d = document.getElementById('book-date'); d.value = arguments[0];
+             d.dispatchEvent(new Event('change'));",
+            vec![json!(tomorrow)],
+        )
+        .await;
+    phone.wait_visible(".b-time", PAGE).await;
+    let _ = phone.screenshot(&shot_path("book-390x844-times-hi")).await;
+    phone.tap(".b-time", PAGE).await;
+    phone.wait_visible("#book-name", PAGE).await;
+    phone
+        .js(
+            "document.getElementById('book-name').value = 'आशा';
+             document.getElementById('book-phone').value = '98100 00000';",
+            vec![],
+        )
+        .await;
+    phone.tap("#book-submit", PAGE).await;
+    let code = phone.wait_for_any_text("#book-code", PAGE).await;
+    assert_eq!(code.len(), 6, "{code}");
+    let _ = phone.screenshot(&shot_path("book-390x844-done-hi")).await;
+    // The booking is there, made on the public channel, and its page shows it.
+    let day = server
+        .get_json(&format!("/api/v1/bookings?date={tomorrow}"))
+        .await;
+    assert_eq!(day[0]["code"], code.as_str(), "{day}");
+    assert_eq!(day[0]["patient"]["name"], "आशा", "{day}");
+    phone.tap("#book-link", PAGE).await;
+    assert_eq!(phone.wait_for_any_text("#booking-code", PAGE).await, code);
+    phone.wait_visible("#booking-cancel", PAGE).await;
+    let _ = phone.screenshot(&shot_path("booking-390x844-hi")).await;
+    phone.close().await;
+}

@@ -629,6 +629,8 @@ pub fn shot_path(name: &str) -> std::path::PathBuf {
         ("kiosk-800x480-hi", "kiosk-800x480-8-services-hi"),
         ("kiosk-800x480-code", "kiosk-800x480-check-in"),
         ("staff-1024x768-day-doctor", "staff-1024x768-doctors-day"),
+        ("book-390x844-times-hi", "book-390x844-hi"),
+        ("booking-390x844-hi", "booking-390x844-hi"),
     ];
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("WAITLESS_SCREENSHOTS").is_some()
