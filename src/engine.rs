@@ -392,7 +392,7 @@ impl Books {
                     Default::default(),
                 )
             }
-            Command::CheckIn { booking } => (
+            Command::CheckIn { booking, .. } => (
                 Decision::Event(self.decide_check_in(*booking, origin, now, policy)?),
                 Default::default(),
             ),
@@ -419,6 +419,16 @@ impl Books {
             (
                 Command::IssueTicket {
                     patient: Some(details),
+                    ..
+                },
+                EventKind::TicketIssued { ticket, .. },
+            ) => {
+                touched.patients.push((ticket.id, details.clone()));
+                self.contacts.insert(ticket.id, details.clone());
+            }
+            (
+                Command::CheckIn {
+                    contact: Some(details),
                     ..
                 },
                 EventKind::TicketIssued { ticket, .. },

@@ -199,6 +199,10 @@ pub enum Command {
     CheckIn {
         /// The booking.
         booking: u64,
+        /// The booking's patient details, read by the caller: the ticket keeps them (for
+        /// reception and the patient's messages), written in the same transaction.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact: Option<crate::domain::PatientDetails>,
     },
     /// Close the clinic day (the engine sends this when the day changes).
     CloseDay {

@@ -93,7 +93,10 @@ pub async fn check_in(
     // The rate limit first: guessing codes costs like taking tickets.
     let origin = issuer(&state, &req, &actor, source, None)?;
     let booking = find_booking(&state, &body).await?;
-    let outcome = state.execute(Command::CheckIn { booking }, origin).await?;
+    let contact = contact_of(&state, booking).await?;
+    let outcome = state
+        .execute(Command::CheckIn { booking, contact }, origin)
+        .await?;
     let mut ticket = view::ticket_of(&state, &outcome).await?;
     ticket.status_path = Some(state.links.path(ticket.ticket.id));
     if body.print.unwrap_or(source == Source::Kiosk) {
@@ -120,9 +123,10 @@ pub async fn booking_check_in(
     _body: NoBody,
 ) -> Result<HttpResponse, WebError> {
     let booking = id.into_inner();
+    let contact = contact_of(&state, booking).await?;
     let outcome = state
         .execute(
-            Command::CheckIn { booking },
+            Command::CheckIn { booking, contact },
             actor.origin(Source::Reception),
         )
         .await?;
@@ -130,6 +134,15 @@ pub async fn booking_check_in(
     ticket.status_path = Some(state.links.path(ticket.ticket.id));
     let view = checked_in(&state, booking, ticket)?;
     Ok(HttpResponse::Created().json(view))
+}
+
+/// The booking's patient details, for its ticket.
+async fn contact_of(
+    state: &AppState,
+    booking: u64,
+) -> Result<Option<crate::domain::PatientDetails>, WebError> {
+    let store = std::sync::Arc::clone(&state.store);
+    Ok(super::state::blocking(move || store.booking_contact(booking)).await?)
 }
 
 fn checked_in(state: &AppState, booking: u64, ticket: TicketView) -> Result<CheckInView, WebError> {

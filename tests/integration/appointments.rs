@@ -432,6 +432,15 @@ async fn a_booked_patient_checks_in_at_the_kiosk_and_is_called_by_slot_time_betw
     assert_eq!(ticket["booking"]["late"], false);
     assert!(ticket["status_path"].as_str().unwrap().starts_with("/t/"));
     assert_eq!(booking_state(&app, &nine["id"]).await, "checked_in");
+    // The ticket keeps the booking's patient (reception sees the name; messages can reach them).
+    let (status, patient) = app
+        .get_json(&format!("/api/v1/tickets/{}/patient", ticket["id"]))
+        .await;
+    assert_eq!(
+        (status, patient["name"].as_str()),
+        (200, Some("Meera")),
+        "{patient}"
+    );
     // Once is enough.
     let (status, body) = kiosk_check_in(&app, json!({"code": code})).await;
     assert_eq!(
