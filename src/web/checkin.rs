@@ -142,7 +142,7 @@ async fn contact_of(
     booking: u64,
 ) -> Result<Option<crate::domain::PatientDetails>, WebError> {
     let store = std::sync::Arc::clone(&state.store);
-    Ok(super::state::blocking(move || store.booking_contact(booking)).await?)
+    super::state::blocking(move || store.booking_contact(booking)).await
 }
 
 fn checked_in(state: &AppState, booking: u64, ticket: TicketView) -> Result<CheckInView, WebError> {
