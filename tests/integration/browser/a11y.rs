@@ -121,7 +121,41 @@ fn with_lang(path: &str, lang: &str) -> String {
 async fn every_page_in_english_and_hindi_has_no_serious_or_critical_axe_violation() {
     let _one = ONE_AT_A_TIME.lock().await;
     // The kiosk stays on its ticket screen while axe looks at it.
-    let server = Server::spawn_with(|c| c.screens.kiosk_reset_secs = 600).await;
+    let server = Server::spawn_with(|c| {
+        c.screens.kiosk_reset_secs = 600;
+        c.appointments.public_booking = true;
+    })
+    .await;
+    // Appointments: a doctor's plan (the kiosk's "I have an appointment", /book, the day's
+    // bookings in the staff console) and a booking with its own page.
+    let every_day = json!([{"start": "00:00", "end": "23:30"}]);
+    let plan = json!({
+        "doctor": crate::common::DOCTOR_NAME, "service": "general", "slot_minutes": 30,
+        "seats": 2, "horizon_days": 7,
+        "weekly": [every_day, every_day, every_day, every_day, every_day, every_day, every_day],
+    });
+    let r = server
+        .client
+        .put(server.url("/api/v1/admin/plans"))
+        .json(&plan)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let slots = server
+        .get_json("/api/v1/slots?service=general&days=2&free=true")
+        .await;
+    let (status, booked) = server
+        .post_json(
+            "/api/v1/public/bookings",
+            Some(
+                json!({"doctor": crate::common::DOCTOR_NAME, "service": "general",
+                        "start": slots[0]["start"], "name": "Asha", "phone": "98100 00000"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{booked}");
+    let booking_path = booked["link"].as_str().unwrap().to_owned();
     // A queue in progress: waiting tickets, a room serving, a status link.
     for (service, priority) in [
         ("general", "normal"),
@@ -147,6 +181,8 @@ async fn every_page_in_english_and_hindi_has_no_serious_or_critical_axe_violatio
             ("/", "main"),
             ("/display", r#"[data-room="room-1"]"#),
             (status_path.as_str(), "#status-number"),
+            ("/book", "#book-service"),
+            (booking_path.as_str(), ".b-state[data-state]"),
         ] {
             found.extend(audit(&visitor, &server, &with_lang(path, lang), css).await);
         }
@@ -166,6 +202,14 @@ async fn every_page_in_english_and_hindi_has_no_serious_or_critical_axe_violatio
         kiosk.tap(r#"button[data-priority="normal"]"#, PAGE).await;
         settle(&kiosk, "#ticket-number").await;
         found.extend(axe_violations(&kiosk, &format!("/kiosk ticket ({lang})")).await);
+        kiosk.tap(r#"[data-action="done"]"#, PAGE).await;
+        kiosk
+            .tap(&format!(r#"button[data-lang="{lang}"]"#), PAGE)
+            .await;
+        settle(&kiosk, r#"[data-action="appointment"]"#).await;
+        kiosk.tap(r#"[data-action="appointment"]"#, PAGE).await;
+        settle(&kiosk, "#booking-code").await;
+        found.extend(axe_violations(&kiosk, &format!("/kiosk booking code ({lang})")).await);
         kiosk.close().await;
 
         // The staff pages, logged in as the admin.
