@@ -18,6 +18,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod page;
 pub mod print;
+pub mod reports;
 pub mod rooms;
 pub mod screens;
 pub mod security;
@@ -146,6 +147,9 @@ route_table! {
     get "/staff" => page::staff_page, Staff;
     get "/admin" => page::admin_page, Admin;
     get "/admin/audit" => page::audit_page, Admin;
+    get "/admin/reports" => reports::reports_page, Admin;
+    get "/api/v1/reports" => reports::reports_get, Admin;
+    get "/api/v1/reports/visits.csv" => reports::visits_csv, Admin;
     get "/login" => page::login_page, Public;
     get "/setup" => page::setup_page, Public;
     post "/api/v1/setup" => session::setup_post, Public;
