@@ -55,6 +55,8 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// Logging.
     pub log: LogConfig,
+    /// `/metrics` for Prometheus.
+    pub metrics: MetricsConfig,
 }
 
 /// The ticket printer.
@@ -405,6 +407,25 @@ impl std::fmt::Debug for NotifyConfig {
     }
 }
 
+/// `/metrics`: the Prometheus text format for the operator's monitoring (docs/reports.md).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` (else it answers 404).
+    pub enabled: bool,
+    /// If set, a scrape must send `Authorization: Bearer <token>`; empty: no token asked.
+    pub token: String,
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("token", &if self.token.is_empty() { "" } else { "<set>" })
+            .finish()
+    }
+}
+
 /// Logging.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -513,6 +534,10 @@ impl Default for Config {
             log: LogConfig {
                 level: "info".to_owned(),
             },
+            metrics: MetricsConfig {
+                enabled: false,
+                token: String::new(),
+            },
         }
     }
 }
@@ -542,7 +567,8 @@ section_defaults!(
     serial: SerialConfig,
     keys: KeysConfig,
     notify: NotifyConfig,
-    log: LogConfig
+    log: LogConfig,
+    metrics: MetricsConfig
 );
 
 /// Why the configuration cannot be used.

@@ -108,6 +108,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 route_table! {
     get "/healthz" => status::healthz, Public;
+    get "/metrics" => status::metrics_get, Public;
     get "/api/v1/openapi.json" => openapi::openapi_json, Public;
     get "/api/v1/services" => services::services_list, Public;
     get "/api/v1/rooms" => rooms::rooms_list, Public;

@@ -263,3 +263,86 @@ async fn bad_report_parameters_are_clear_400s() {
     let r = app.get("/admin/reports?range=year").await;
     assert_eq!(r.status(), 400);
 }
+
+// ---- /metrics ----------------------------------------------------------------------------------
+
+/// The value of the metric line that starts with `name` (labels included), e.g.
+/// `waitless_waiting{service="general"}`.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn metrics_count_the_queue_when_enabled() {
+    let app = TestApp::spawn_with(|c| {
+        c.metrics.enabled = true;
+        c.metrics.token = "scrape-me".to_owned();
+    })
+    .await;
+    for _ in 0..3 {
+        app.issue("general", "normal").await;
+    }
+    app.issue("lab", "normal").await;
+    app.advance(mins(4));
+    act(&app, "/api/v1/rooms/room-1/next").await;
+    app.advance(mins(6));
+    act(&app, "/api/v1/rooms/room-1/next").await;
+    app.advance(mins(1));
+    act(&app, "/api/v1/rooms/room-1/no-show").await;
+    let _ws = app.events("").await;
+    let scrape = || {
+        app.anon
+            .get(app.url("/metrics"))
+            .header("Authorization", "Bearer scrape-me")
+            .send()
+    };
+    // The counters follow the committed events a moment later.
+    let text = wait_until(PATIENCE, "the metrics to count the calls", async || {
+        let text = scrape().await.unwrap().text().await.unwrap();
+        let ready = text.contains("waitless_no_shows_total 1")
+            && text.contains("waitless_websocket_clients 1");
+        if ready { Ok(text) } else { Err(text) }
+    })
+    .await;
+    assert_eq!(metric(&text, "waitless_tickets_issued_total"), 4.0);
+    assert_eq!(metric(&text, "waitless_calls_total"), 2.0);
+    assert_eq!(metric(&text, "waitless_served_total"), 1.0);
+    assert_eq!(metric(&text, "waitless_waiting{service=\"general\"}"), 1.0);
+    assert_eq!(metric(&text, "waitless_waiting{service=\"lab\"}"), 1.0);
+    // Waits 4 and 10 minutes; one service of 6 minutes.
+    assert_eq!(metric(&text, "waitless_wait_seconds_count"), 2.0);
+    assert_eq!(metric(&text, "waitless_wait_seconds_sum"), 840.0);
+    assert_eq!(
+        metric(&text, "waitless_wait_seconds_bucket{le=\"300.0\"}"),
+        1.0
+    );
+    assert_eq!(metric(&text, "waitless_service_seconds_sum"), 360.0);
+    assert!(metric(&text, "waitless_store_bytes") > 0.0);
+    assert!(
+        text.contains("# TYPE waitless_device_health gauge"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("# EOF"));
+
+    let wrong = app
+        .anon
+        .get(app.url("/metrics"))
+        .header("Authorization", "Bearer guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let none = app.anon.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+}
+
+#[tokio::test]
+async fn metrics_are_off_by_default() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/metrics").await;
+    assert_eq!(r.status(), 404);
+}
