@@ -1,9 +1,14 @@
 //! Reports end to end: tickets issued, called, served, missed and cancelled over HTTP across
 //! three local days in a +5:30 zone, with the manual clock; the report's numbers checked against
-//! a hand computation, the CSV of visits, the page, and the bad inputs.
+//! a hand computation, the CSV of visits, the page (also in Chromium, at 1280×800 and on a
+//! tablet), the bad inputs; and `/metrics`.
+//!
+//! `WAITLESS_SCREENSHOTS=1 cargo test --test integration reports::` also rewrites
+//! `docs/screenshots/reports-1280x800.png` and `reports-768x1024.png`.
 
 use jiff::SignedDuration;
 use serde_json::Value;
+use waitless::clock::Clock;
 
 use crate::common::{DOCTOR_NAME, PATIENCE, TestApp, wait_until};
 
@@ -345,4 +350,74 @@ async fn metrics_are_off_by_default() {
     let app = TestApp::spawn().await;
     let r = app.get("/metrics").await;
     assert_eq!(r.status(), 404);
+}
+
+// ---- the page in a browser -----------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_reports_page_draws_its_tables_and_charts_in_a_browser() {
+    use crate::browser::driver::Driver;
+    use crate::browser::server::Server;
+    use crate::browser::{ONE_AT_A_TIME, PAGE};
+
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::spawn_with(|c| c.clinic.timezone = "Asia/Kolkata".to_owned()).await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let tz = jiff::tz::TimeZone::get("Asia/Kolkata").unwrap();
+    let first_day = server.clock.now().to_zoned(tz.clone()).date();
+    // A morning: patients arrive every few minutes, two rooms call them, some do not come.
+    for i in 0..24 {
+        let service = if i % 4 == 3 { "lab" } else { "general" };
+        server.issue(service, "normal").await;
+        server.advance(mins(4));
+        if i % 2 == 1 {
+            server.next(if i % 4 == 3 { "lab" } else { "room-1" }).await;
+        }
+        if i % 7 == 6 {
+            let (status, body) = server.post_json("/api/v1/rooms/room-1/no-show", None).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        server.advance(mins(3));
+    }
+    let last_day = server.clock.now().to_zoned(tz).date();
+    let page = format!("/admin/reports?range=custom&from={first_day}&to={last_day}&compare=1");
+    for browser_size in [
+        (1280, 800, "reports-1280x800"),
+        (768, 1024, "reports-768x1024"),
+    ] {
+        let (width, height, name) = browser_size;
+        let browser = driver.session(width, height).await;
+        browser.goto(&server.url(&page)).await;
+        browser.wait_visible("#by-service", PAGE).await;
+        let arrived = browser
+            .js(
+                "return document.querySelector('#totals tr[data-key=\"reports.arrived\"] td').textContent;",
+                vec![],
+            )
+            .await;
+        assert_eq!(arrived, "24");
+        let bars = browser
+            .js(
+                "return document.querySelectorAll('.chart rect.bar').length;",
+                vec![],
+            )
+            .await;
+        assert_eq!(bars, 48, "24 hours × 2 charts");
+        let overflow = browser
+            .js(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                vec![],
+            )
+            .await;
+        assert_eq!(overflow, 0, "{name}: the page fits its width");
+        if std::env::var("WAITLESS_SCREENSHOTS").as_deref() == Ok("1") {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("docs/screenshots/{name}.png"));
+            browser.screenshot(&path).await;
+            eprintln!("saved {}", path.display());
+        }
+        browser.close().await;
+    }
 }
