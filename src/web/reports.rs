@@ -359,6 +359,9 @@ struct ReportsView {
     by_hour: Vec<Row>,
     arrivals_bars: Vec<Bar>,
     wait_bars: Vec<Bar>,
+    /// The tallest bar's value of each chart (its scale).
+    arrivals_top: String,
+    wait_top: String,
     heat: Vec<HeatRow>,
     hours: Vec<u32>,
 }
@@ -414,6 +417,15 @@ fn figures(m: &Measures, p: Option<&Measures>) -> Vec<Figure> {
             previous: p.map(read).unwrap_or_default(),
         })
         .collect()
+}
+
+/// The largest value of a chart, as its scale says it.
+fn top_of(buckets: &[Bucket], value: impl Fn(&Measures) -> f64) -> String {
+    let top = buckets
+        .iter()
+        .map(|b| value(&b.measures))
+        .fold(0.0_f64, f64::max);
+    format!("{top:.0}")
 }
 
 /// Bars of 24 hourly buckets, scaled to the tallest.
@@ -590,6 +602,8 @@ pub async fn reports_page(
         ),
         arrivals_bars: bars(&r.by_hour, |m| m.arrived as f64),
         wait_bars: bars(&r.by_hour, |m| m.wait_median_mins.unwrap_or(0.0)),
+        arrivals_top: top_of(&r.by_hour, |m| m.arrived as f64),
+        wait_top: top_of(&r.by_hour, |m| m.wait_median_mins.unwrap_or(0.0)),
         heat,
         hours: (0..24).collect(),
     };

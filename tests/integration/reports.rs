@@ -4,7 +4,8 @@
 //! tablet), the bad inputs; and `/metrics`.
 //!
 //! `WAITLESS_SCREENSHOTS=1 cargo test --test integration reports::` also rewrites
-//! `docs/screenshots/reports-1280x800.png` and `reports-768x1024.png`.
+//! `docs/screenshots/reports-1280x800.png`, `reports-charts-1280x800.png` and
+//! `reports-768x1024.png`.
 
 use jiff::SignedDuration;
 use serde_json::Value;
@@ -393,7 +394,7 @@ async fn the_reports_page_draws_its_tables_and_charts_in_a_browser() {
         browser.wait_visible("#by-service", PAGE).await;
         let arrived = browser
             .js(
-                "return document.querySelector('#totals tr[data-key=\"reports.arrived\"] td').textContent;",
+                "return document.querySelector('#totals [data-key=\"reports.arrived\"] .figure-value').textContent;",
                 vec![],
             )
             .await;
@@ -417,6 +418,18 @@ async fn the_reports_page_draws_its_tables_and_charts_in_a_browser() {
                 .join(format!("docs/screenshots/{name}.png"));
             browser.screenshot(&path).await;
             eprintln!("saved {}", path.display());
+            if width == 1280 {
+                // The charts and the heat map, below the totals.
+                browser
+                    .js(
+                        "window.scrollTo(0, document.getElementById('hours-heading')\
+                         .getBoundingClientRect().top + window.scrollY - 80);",
+                        vec![],
+                    )
+                    .await;
+                let charts = path.with_file_name("reports-charts-1280x800.png");
+                browser.screenshot(&charts).await;
+            }
         }
         browser.close().await;
     }
