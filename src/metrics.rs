@@ -7,8 +7,8 @@
 //!   time (called → done) in seconds. They count since this process started, as Prometheus
 //!   expects of counters;
 //! - gauges read when scraped ([`Metrics::render`]): tickets waiting per service, WebSocket
-//!   clients (counted by [`ClientGuard`]), each device's health, the database file's size and
-//!   the last event's sequence number.
+//!   clients (counted by [`ClientGuard`]), each device's health, the outbox's notifications by
+//!   channel and state, the database file's size and the last event's sequence number.
 //!
 //! Nothing here changes the queue; a scrape only reads the hub's published state.
 
@@ -54,6 +54,7 @@ pub struct Metrics {
     devices: Family<Labels, Gauge>,
     store_bytes: Gauge,
     seq: Gauge,
+    notifications: Family<Labels, Gauge>,
     client_count: Arc<AtomicI64>,
 }
 
@@ -81,6 +82,7 @@ impl Metrics {
             devices: Family::default(),
             store_bytes: Gauge::default(),
             seq: Gauge::default(),
+            notifications: Family::default(),
             client_count: Arc::new(AtomicI64::new(0)),
         };
         registry.register(
@@ -133,6 +135,11 @@ impl Metrics {
             "store_bytes",
             "Size of the database file",
             metrics.store_bytes.clone(),
+        );
+        registry.register(
+            "notifications",
+            "Notifications in the outbox, by channel (sms, email) and state (queued, sent, failed)",
+            metrics.notifications.clone(),
         );
         registry.register(
             "event_seq",
@@ -196,15 +203,19 @@ impl Metrics {
         ClientGuard(Arc::clone(&self.client_count))
     }
 
-    /// The metrics in the Prometheus text format, with the gauges read from `state`,
-    /// `devices` and the database's size.
+    /// The metrics in the Prometheus text format, with the gauges read from `state` and
+    /// `scrape`.
     pub fn render(
         &self,
         state: &QueueState,
         seq: u64,
-        devices: &[DeviceStatus],
-        store_bytes: u64,
+        scrape: &Scrape,
     ) -> Result<String, std::fmt::Error> {
+        let Scrape {
+            devices,
+            store_bytes,
+            notifications,
+        } = scrape;
         self.waiting.clear();
         for service in state.services.keys() {
             let count = state.index().waiting_count(service);
@@ -233,12 +244,32 @@ impl Metrics {
                 .set(1);
         }
         self.store_bytes
-            .set(i64::try_from(store_bytes).unwrap_or(i64::MAX));
+            .set(i64::try_from(*store_bytes).unwrap_or(i64::MAX));
+        self.notifications.clear();
+        for (channel, state, count) in notifications {
+            self.notifications
+                .get_or_create(&vec![
+                    ("channel", channel.clone()),
+                    ("state", state.clone()),
+                ])
+                .set(i64::try_from(*count).unwrap_or(i64::MAX));
+        }
         self.seq.set(i64::try_from(seq).unwrap_or(i64::MAX));
         let mut out = String::new();
         encode(&mut out, &self.registry)?;
         Ok(out)
     }
+}
+
+/// What a scrape reads besides the queue.
+#[derive(Debug, Default)]
+pub struct Scrape {
+    /// Every device's status.
+    pub devices: Vec<DeviceStatus>,
+    /// The database file's size.
+    pub store_bytes: u64,
+    /// Outbox rows by (channel, state): how many.
+    pub notifications: Vec<(String, String, u64)>,
 }
 
 /// Counts a WebSocket client while it lives.
@@ -319,8 +350,11 @@ mod tests {
             .render(
                 &QueueState::new(jiff::civil::date(2026, 3, 2)),
                 7,
-                &[],
-                4096,
+                &Scrape {
+                    store_bytes: 4096,
+                    notifications: vec![("sms".into(), "sent".into(), 3)],
+                    ..Scrape::default()
+                },
             )
             .unwrap();
         drop(guard);
@@ -336,6 +370,7 @@ mod tests {
             "waitless_websocket_clients 1",
             "waitless_store_bytes 4096",
             "waitless_event_seq 7",
+            "waitless_notifications{channel=\"sms\",state=\"sent\"} 3",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }

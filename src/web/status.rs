@@ -168,14 +168,30 @@ pub async fn metrics_get(
         }
     }
     let database = state.config.database_path();
-    let store_bytes =
-        web::block(move || std::fs::metadata(database).map_or(0, |m| m.len())).await?;
-    let devices = state.devices.all();
+    let store = state.store.clone();
+    let mut scrape = web::block(move || -> Result<_, WebError> {
+        let word = |v: serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        let mut counts: std::collections::BTreeMap<(String, String), u64> = Default::default();
+        for row in store.notifications()? {
+            let key = (
+                word(serde_json::to_value(row.channel).unwrap_or_default()),
+                word(serde_json::to_value(row.state).unwrap_or_default()),
+            );
+            *counts.entry(key).or_default() += 1;
+        }
+        Ok(crate::metrics::Scrape {
+            devices: Vec::new(),
+            store_bytes: std::fs::metadata(database).map_or(0, |m| m.len()),
+            notifications: counts.into_iter().map(|((c, s), n)| (c, s, n)).collect(),
+        })
+    })
+    .await??;
+    scrape.devices = state.devices.all();
     let text = {
         let published = state.hub.read();
         state
             .metrics
-            .render(&published.state, published.seq, &devices, store_bytes)
+            .render(&published.state, published.seq, &scrape)
             .map_err(|e| WebError::Internal(e.to_string()))?
     };
     Ok(HttpResponse::Ok()
