@@ -465,6 +465,8 @@ pub struct Report {
     pub by_service: Vec<Bucket>,
     /// By the room that last called the visit (visits never called are in no room).
     pub by_room: Vec<Bucket>,
+    /// By class: `walk_in`, `priority`, `urgent` (each, empty ones too).
+    pub by_class: Vec<Bucket>,
     /// By local calendar date of issue.
     pub by_day: Vec<Bucket>,
     /// By local hour of issue, `0`–`23` (every hour, empty ones too).
@@ -498,6 +500,8 @@ pub fn build(
     let mut total = Tally::default();
     let mut by_service: BTreeMap<String, Tally> = BTreeMap::new();
     let mut by_room: BTreeMap<String, Tally> = BTreeMap::new();
+    let classes = [VisitClass::WalkIn, VisitClass::Priority, VisitClass::Urgent];
+    let mut by_class: Vec<Tally> = vec![Tally::default(); classes.len()];
     let mut by_day: BTreeMap<Date, Tally> = BTreeMap::new();
     let mut by_hour: Vec<Tally> = vec![Tally::default(); 24];
     let mut by_weekday: Vec<Tally> = vec![Tally::default(); 7];
@@ -521,6 +525,13 @@ pub fn build(
                 .entry(room.as_str().to_owned())
                 .or_default()
                 .add(visit, tz, target);
+        }
+        if let Some(t) = classes
+            .iter()
+            .position(|c| *c == visit.class)
+            .and_then(|i| by_class.get_mut(i))
+        {
+            t.add(visit, tz, target);
         }
         by_day
             .entry(local.date())
@@ -553,6 +564,13 @@ pub fn build(
         total: total.finish(),
         by_service: rows(by_service.into_iter().collect()),
         by_room: rows(by_room.into_iter().collect()),
+        by_class: rows(
+            by_class
+                .into_iter()
+                .zip(classes)
+                .map(|(t, c)| (c.as_str().to_owned(), t))
+                .collect(),
+        ),
         by_day: rows(
             by_day
                 .into_iter()

@@ -342,7 +342,7 @@ struct HeatRow {
 
 /// The `/admin/reports` page's own context.
 #[derive(Debug, Serialize)]
-struct ReportsView {
+pub(crate) struct ReportsView {
     range: String,
     date: String,
     from: String,
@@ -355,6 +355,7 @@ struct ReportsView {
     figures: Vec<Figure>,
     by_service: Vec<Row>,
     by_room: Vec<Row>,
+    by_class: Vec<Row>,
     by_day: Vec<Row>,
     by_hour: Vec<Row>,
     arrivals_bars: Vec<Bar>,
@@ -490,6 +491,134 @@ fn page_period(q: &ReportsPageQuery, today: Date) -> Result<(String, Date, Date,
     Ok((kind.to_owned(), anchor, first, last))
 }
 
+/// The period a page shows.
+#[derive(Debug)]
+struct Period {
+    kind: String,
+    anchor: Date,
+    first: Date,
+    last: Date,
+    compare: bool,
+    target_mins: Option<u32>,
+}
+
+/// What the page shows of a report: rows named in the page's language, bars, the heat map.
+fn view_of(
+    answer: &ReportAnswer,
+    period: &Period,
+    catalog: &crate::i18n::Catalog,
+    services: &BTreeMap<String, String>,
+    rooms: &BTreeMap<String, String>,
+) -> ReportsView {
+    let r = &answer.report;
+    let named = |buckets: &[Bucket], names: &BTreeMap<String, String>| -> Vec<Row> {
+        buckets
+            .iter()
+            .map(|b| {
+                row(
+                    names.get(&b.key).cloned().unwrap_or_else(|| b.key.clone()),
+                    &b.measures,
+                )
+            })
+            .collect()
+    };
+    let none = BTreeMap::new();
+    let top = r.heat.iter().flatten().copied().max().unwrap_or(0);
+    let heat = r
+        .heat
+        .iter()
+        .zip(WEEKDAYS)
+        .map(|(cells, day)| HeatRow {
+            day: catalog.text(&format!("reports.day_{day}")).to_owned(),
+            cells: cells
+                .iter()
+                .map(|&count| Cell {
+                    count,
+                    level: if count == 0 || top == 0 {
+                        0
+                    } else {
+                        u8::try_from((count * 4).div_ceil(top))
+                            .unwrap_or(4)
+                            .clamp(1, 4)
+                    },
+                })
+                .collect(),
+        })
+        .collect();
+    let (first, last) = (period.first, period.last);
+    let mut query_string = format!("from={first}&to={last}");
+    if let Some(t) = period.target_mins {
+        query_string.push_str(&format!("&target_mins={t}"));
+    }
+    ReportsView {
+        range: period.kind.clone(),
+        date: period.anchor.to_string(),
+        from: first.to_string(),
+        to: last.to_string(),
+        last_day: last.to_string(),
+        compare: period.compare,
+        target_mins: r.target_mins,
+        time_zone: r.time_zone.clone(),
+        query: query_string,
+        figures: figures(&r.total, answer.previous.as_ref().map(|p| &p.total)),
+        by_service: named(&r.by_service, services),
+        by_room: named(&r.by_room, rooms),
+        by_class: r
+            .by_class
+            .iter()
+            .map(|b| {
+                row(
+                    catalog.text(&format!("reports.class_{}", b.key)).to_owned(),
+                    &b.measures,
+                )
+            })
+            .collect(),
+        by_day: named(&r.by_day, &none),
+        by_hour: named(
+            &r.by_hour
+                .iter()
+                .filter(|b| b.measures.arrived > 0)
+                .cloned()
+                .collect::<Vec<_>>(),
+            &none,
+        ),
+        arrivals_bars: bars(&r.by_hour, |m| m.arrived as f64),
+        wait_bars: bars(&r.by_hour, |m| m.wait_median_mins.unwrap_or(0.0)),
+        arrivals_top: top_of(&r.by_hour, |m| m.arrived as f64),
+        wait_top: top_of(&r.by_hour, |m| m.wait_median_mins.unwrap_or(0.0)),
+        heat,
+        hours: (0..24).collect(),
+    }
+}
+
+/// The view of an empty day, for the template tests (every page renders in every language).
+#[cfg(test)]
+pub(crate) fn example_view(catalog: &crate::i18n::Catalog) -> ReportsView {
+    let day = jiff::civil::date(2026, 3, 2);
+    let from = Timestamp::UNIX_EPOCH;
+    let to = from + SignedDuration::from_hours(24);
+    let report = report::build(&[], from, to, &TimeZone::UTC, SignedDuration::from_mins(15));
+    let answer = ReportAnswer {
+        previous: Some(report.clone()),
+        report,
+    };
+    let period = Period {
+        kind: "day".into(),
+        anchor: day,
+        first: day,
+        last: day,
+        compare: true,
+        target_mins: None,
+    };
+    view_of(
+        &answer,
+        &period,
+        catalog,
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+    )
+}
+
 /// `/admin/reports`: the report page (printable).
 pub async fn reports_page(
     state: web::Data<AppState>,
@@ -539,81 +668,23 @@ pub async fn reports_page(
             .collect();
         (services, rooms)
     };
-    let r = &answer.report;
-    let named = |buckets: &[Bucket], names: &BTreeMap<String, String>| -> Vec<Row> {
-        buckets
-            .iter()
-            .map(|b| {
-                row(
-                    names.get(&b.key).cloned().unwrap_or_else(|| b.key.clone()),
-                    &b.measures,
-                )
-            })
-            .collect()
-    };
-    let none = BTreeMap::new();
-    let top = r.heat.iter().flatten().copied().max().unwrap_or(0);
-    let heat = r
-        .heat
-        .iter()
-        .zip(WEEKDAYS)
-        .map(|(cells, day)| HeatRow {
-            day: catalog.text(&format!("reports.day_{day}")).to_owned(),
-            cells: cells
-                .iter()
-                .map(|&count| Cell {
-                    count,
-                    level: if count == 0 || top == 0 {
-                        0
-                    } else {
-                        u8::try_from((count * 4).div_ceil(top))
-                            .unwrap_or(4)
-                            .clamp(1, 4)
-                    },
-                })
-                .collect(),
-        })
-        .collect();
-    let mut query_string = format!("from={first}&to={last}");
-    if let Some(t) = q.target_mins {
-        query_string.push_str(&format!("&target_mins={t}"));
-    }
-    let view = ReportsView {
-        range: kind,
-        date: anchor.to_string(),
-        from: first.to_string(),
-        to: last.to_string(),
-        last_day: last.to_string(),
+    let period = Period {
+        kind,
+        anchor,
+        first,
+        last,
         compare,
-        target_mins: r.target_mins,
-        time_zone: r.time_zone.clone(),
-        query: query_string,
-        figures: figures(&r.total, answer.previous.as_ref().map(|p| &p.total)),
-        by_service: named(&r.by_service, &services),
-        by_room: named(&r.by_room, &rooms),
-        by_day: named(&r.by_day, &none),
-        by_hour: named(
-            &r.by_hour
-                .iter()
-                .filter(|b| b.measures.arrived > 0)
-                .cloned()
-                .collect::<Vec<_>>(),
-            &none,
-        ),
-        arrivals_bars: bars(&r.by_hour, |m| m.arrived as f64),
-        wait_bars: bars(&r.by_hour, |m| m.wait_median_mins.unwrap_or(0.0)),
-        arrivals_top: top_of(&r.by_hour, |m| m.arrived as f64),
-        wait_top: top_of(&r.by_hour, |m| m.wait_median_mins.unwrap_or(0.0)),
-        heat,
-        hours: (0..24).collect(),
+        target_mins: q.target_mins,
     };
+    let view = view_of(&answer, &period, catalog, &services, &rooms);
+    let time_zone = answer.report.time_zone.clone();
     render_view(
         &state,
         &page_query,
         "reports",
         catalog,
         "reports.title",
-        serde_json::json!({ "time_zone": r.time_zone }),
+        serde_json::json!({ "time_zone": time_zone }),
         view,
     )
 }

@@ -152,6 +152,8 @@ async fn reports_match_the_hand_computation() {
             ("sunday".to_owned(), 2)
         ]
     );
+    assert_eq!(r["by_class"][0]["key"], "walk_in");
+    assert_eq!(r["by_class"][0]["arrived"], 6);
     assert_eq!(r["heat"][0][0], 1, "Monday 00:15");
     assert_eq!(r["heat"][5][15], 3, "Saturday 15:30–15:47");
     assert_eq!(
@@ -221,6 +223,7 @@ async fn the_reports_page_shows_the_numbers_to_admins_only() {
     let html = r.text().await.unwrap();
     assert!(html.contains("id=\"by-service\""), "{html}");
     assert!(html.contains("General OPD"));
+    assert!(html.contains("id=\"by-class\"") && html.contains("Walk-in"));
     assert!(html.contains("Asia/Kolkata"));
     assert!(html.contains("<svg"));
     assert!(

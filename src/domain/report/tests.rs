@@ -356,6 +356,15 @@ fn services_and_rooms_get_their_own_rows() {
         [("room-1", 2), ("room-2", 2)],
         "A003 was never called"
     );
+    let classes: Vec<(&str, u64, u64)> = report
+        .by_class
+        .iter()
+        .map(|b| (b.key.as_str(), b.measures.arrived, b.measures.no_show))
+        .collect();
+    assert_eq!(
+        classes,
+        [("walk_in", 4, 0), ("priority", 1, 1), ("urgent", 0, 0)]
+    );
 }
 
 #[test]
