@@ -4,7 +4,7 @@
 //!
 //! 1. [`VisitLog`] folds the event log into per-visit facts ([`Visit`]): one visit per patient
 //!    arrival, from the ticket issued at the kiosk through its transfers to its end (done, no-show
-//!    or cancelled). [`replay`] drives it together with a [`QueueState`] so each visit also knows
+//!    or cancelled). [`Replay`] drives it together with a [`QueueState`] so each visit also knows
 //!    the wait estimate the patient was shown when the ticket was issued.
 //! 2. [`build`] aggregates the visits issued in a range into [`Report`]: the measures of
 //!    [`Measures`] for the whole range and by service, room, clinic day, hour of day and weekday,
@@ -264,27 +264,55 @@ impl VisitLog {
 }
 
 /// Folds a whole event log (from its first event) into visits, replaying the queue alongside to
-/// know the wait estimate each patient was shown at issue. `first_day` is the clinic day of the
-/// first event.
+/// know the wait estimate each patient was shown at issue. Feed it every event in log order.
+#[derive(Debug)]
+pub struct Replay {
+    state: QueueState,
+    log: VisitLog,
+    policy: Policy,
+}
+
+impl Replay {
+    /// A replay from an empty clinic; `first_day` is the clinic day of the first event.
+    pub fn new(first_day: Date, policy: Policy) -> Self {
+        Self {
+            state: QueueState::new(first_day),
+            log: VisitLog::new(),
+            policy,
+        }
+    }
+
+    /// Takes the next event of the log.
+    pub fn feed(&mut self, event: &Event) {
+        self.state.apply(event);
+        let estimate = match &event.kind {
+            EventKind::TicketIssued { ticket, .. } => self
+                .state
+                .placement(ticket, &self.policy)
+                .and_then(|p| p.eta)
+                .map(|eta| eta.minutes),
+            _ => None,
+        };
+        self.log.observe(event, estimate);
+    }
+
+    /// The visits, in issue order.
+    pub fn into_visits(self) -> Vec<Visit> {
+        self.log.into_visits()
+    }
+}
+
+/// [`Replay`] over a whole log at once.
 pub fn replay(
     events: impl IntoIterator<Item = Event>,
     first_day: Date,
     policy: &Policy,
 ) -> Vec<Visit> {
-    let mut state = QueueState::new(first_day);
-    let mut log = VisitLog::new();
+    let mut replay = Replay::new(first_day, policy.clone());
     for event in events {
-        state.apply(&event);
-        let estimate = match &event.kind {
-            EventKind::TicketIssued { ticket, .. } => state
-                .placement(ticket, policy)
-                .and_then(|p| p.eta)
-                .map(|eta| eta.minutes),
-            _ => None,
-        };
-        log.observe(&event, estimate);
+        replay.feed(&event);
     }
-    log.into_visits()
+    replay.into_visits()
 }
 
 /// The measures of a set of visits. Durations are in minutes; `None` where no visit counts.

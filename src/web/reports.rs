@@ -131,20 +131,24 @@ async fn visits(state: &AppState) -> Result<Vec<Visit>, WebError> {
         .map_err(|e| WebError::Internal(e.to_string()))?;
     let policy = state.config.policy();
     web::block(move || -> Result<Vec<Visit>, WebError> {
-        let mut events = Vec::new();
+        // Chunk by chunk: only the visits stay in memory, not the log.
+        let mut replay: Option<report::Replay> = None;
         let mut after = 0;
         loop {
             let chunk = store.events_after(after, CHUNK)?;
             let Some(last) = chunk.last().map(|e| e.seq) else {
                 break;
             };
-            events.extend(chunk);
+            for event in &chunk {
+                replay
+                    .get_or_insert_with(|| {
+                        report::Replay::new(calendar.day_of(event.at), policy.clone())
+                    })
+                    .feed(event);
+            }
             after = last;
         }
-        let first_day = events
-            .first()
-            .map_or(jiff::civil::date(2000, 1, 1), |e| calendar.day_of(e.at));
-        Ok(report::replay(events, first_day, &policy))
+        Ok(replay.map(report::Replay::into_visits).unwrap_or_default())
     })
     .await?
 }
