@@ -365,7 +365,17 @@ async fn the_reports_page_draws_its_tables_and_charts_in_a_browser() {
     use crate::browser::{ONE_AT_A_TIME, PAGE};
 
     let _one = ONE_AT_A_TIME.lock().await;
-    let server = Server::spawn_with(|c| c.clinic.timezone = "Asia/Kolkata".to_owned()).await;
+    // The server's clock starts at the real time: the clinic day starts 12 hours from now, so
+    // no day close falls inside the three hours the test moves through.
+    let start_of_day = waitless::clock::SystemClock
+        .now()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Kolkata").unwrap())
+        .hour();
+    let server = Server::spawn_with(|c| {
+        c.clinic.timezone = "Asia/Kolkata".to_owned();
+        c.clinic.day_starts_at = format!("{:02}:00", (start_of_day + 12) % 24);
+    })
+    .await;
     let Some(mut driver) = Driver::start().await else {
         return;
     };
