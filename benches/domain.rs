@@ -307,11 +307,11 @@ fn bench_placements(c: &mut Criterion) {
     group.finish();
 }
 
-/// A year of visits: `count` spread evenly over 2026 from 08:00 to 20:00 UTC, two services,
+/// A year of visits: `count` spread evenly over 2026, 08:30 to 18:30 in India, two services,
 /// three rooms; one in 20 a no-show, one in 25 cancelled uncalled, the rest served.
 fn year_of_visits(count: usize) -> Vec<waitless::domain::report::Visit> {
     use waitless::domain::report::{Outcome, Visit, VisitClass};
-    let start: Timestamp = "2026-01-01T08:00:00Z".parse().unwrap();
+    let start: Timestamp = "2026-01-01T03:00:00Z".parse().unwrap();
     let services = [
         ServiceId::parse("general").unwrap(),
         ServiceId::parse("lab").unwrap(),
@@ -328,7 +328,7 @@ fn year_of_visits(count: usize) -> Vec<waitless::domain::report::Visit> {
             let slot = i64::try_from(i % per_day).unwrap();
             let issued = start
                 + SignedDuration::from_hours(24 * day)
-                + SignedDuration::from_secs(slot * 12 * 3600 / i64::try_from(per_day).unwrap());
+                + SignedDuration::from_secs(slot * 10 * 3600 / i64::try_from(per_day).unwrap());
             let wait = SignedDuration::from_secs(60 + i64::try_from(i % 3_600).unwrap());
             let called = (i % 25 != 0).then(|| issued + wait);
             let outcome = match i % 100 {

@@ -365,7 +365,10 @@ struct Tally {
     recalls: u64,
     transfers: u64,
     errors: Vec<f64>,
-    served_hours: HashSet<(Date, i8)>,
+    /// Clock hours (see [`hour_key`]) in which a visit was served.
+    served_hours: HashSet<i64>,
+    /// The last hour put in `served_hours`: visits come in time order, so most repeat it.
+    last_served_hour: Option<i64>,
 }
 
 fn minutes(d: SignedDuration) -> f64 {
@@ -373,7 +376,8 @@ fn minutes(d: SignedDuration) -> f64 {
 }
 
 impl Tally {
-    fn add(&mut self, visit: &Visit, tz: &TimeZone, target: SignedDuration) {
+    /// Counts `visit`; `served_hour` is the [`hour_key`] of its end if it was served.
+    fn add(&mut self, visit: &Visit, target: SignedDuration, served_hour: Option<i64>) {
         self.arrived += 1;
         match visit.outcome {
             Outcome::Open => self.open += 1,
@@ -399,10 +403,12 @@ impl Tally {
         }
         if let Some(service) = visit.service_time() {
             self.services.push(minutes(service));
-            if let Some(done) = visit.finished_at {
-                let local = done.to_zoned(tz.clone());
-                self.served_hours.insert((local.date(), local.hour()));
-            }
+        }
+        if let Some(hour) = served_hour
+            && self.last_served_hour != Some(hour)
+        {
+            self.served_hours.insert(hour);
+            self.last_served_hour = Some(hour);
         }
     }
 
@@ -434,33 +440,41 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-fn sort(values: &mut [f64]) {
-    values.sort_unstable_by(f64::total_cmp);
+/// A local clock hour as one number: year, day of the year and hour.
+fn hour_key(local: jiff::civil::DateTime) -> i64 {
+    i64::from(local.year()) * 10_000 + i64::from(local.day_of_year()) * 24 + i64::from(local.hour())
+}
+
+/// The `k`-th smallest value (from 0), reordering `values` around it (O(n), no full sort).
+fn nth(values: &mut [f64], k: usize) -> Option<f64> {
+    if k >= values.len() {
+        return None;
+    }
+    let (_, value, _) = values.select_nth_unstable_by(k, f64::total_cmp);
+    Some(*value)
 }
 
 /// The median (the mean of the two middle values of an even count), to 0.01.
 fn median(values: &mut [f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    sort(values);
     let n = values.len();
+    let upper = nth(values, n / 2)?;
     let middle = if n % 2 == 1 {
-        values[n / 2]
+        upper
     } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
+        // After the selection, the lower middle is the largest value left of the upper one.
+        let lower = values[..n / 2]
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        (lower + upper) / 2.0
     };
     Some(round2(middle))
 }
 
 /// The 90th percentile by nearest rank (the ⌈0.9·n⌉-th smallest), to 0.01.
 fn p90(values: &mut [f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    sort(values);
     let rank = (values.len() * 9).div_ceil(10).max(1);
-    values.get(rank - 1).copied().map(round2)
+    nth(values, rank - 1).map(round2)
 }
 
 /// One row of a report table.
@@ -526,8 +540,8 @@ pub fn build(
     target: SignedDuration,
 ) -> Report {
     let mut total = Tally::default();
-    let mut by_service: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut by_room: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut by_service: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut by_room: BTreeMap<&str, Tally> = BTreeMap::new();
     let classes = [VisitClass::WalkIn, VisitClass::Priority, VisitClass::Urgent];
     let mut by_class: Vec<Tally> = vec![Tally::default(); classes.len()];
     let mut by_day: BTreeMap<Date, Tally> = BTreeMap::new();
@@ -538,38 +552,43 @@ pub fn build(
         .iter()
         .filter(|v| v.issued_at >= from && v.issued_at < to)
     {
-        let local = visit.issued_at.to_zoned(tz.clone());
+        // Civil times in the zone, not `Zoned`s: this loop runs once per visit of a year.
+        let local = tz.to_datetime(visit.issued_at);
+        let served_hour = visit
+            .service_time()
+            .and(visit.finished_at)
+            .map(|done| hour_key(tz.to_datetime(done)));
         let hour = usize::try_from(local.hour()).unwrap_or(0).min(23);
         let weekday = usize::try_from(local.weekday().to_monday_zero_offset())
             .unwrap_or(0)
             .min(6);
-        total.add(visit, tz, target);
+        total.add(visit, target, served_hour);
         by_service
-            .entry(visit.service.as_str().to_owned())
+            .entry(visit.service.as_str())
             .or_default()
-            .add(visit, tz, target);
+            .add(visit, target, served_hour);
         if let Some(room) = &visit.room {
             by_room
-                .entry(room.as_str().to_owned())
+                .entry(room.as_str())
                 .or_default()
-                .add(visit, tz, target);
+                .add(visit, target, served_hour);
         }
         if let Some(t) = classes
             .iter()
             .position(|c| *c == visit.class)
             .and_then(|i| by_class.get_mut(i))
         {
-            t.add(visit, tz, target);
+            t.add(visit, target, served_hour);
         }
         by_day
             .entry(local.date())
             .or_default()
-            .add(visit, tz, target);
+            .add(visit, target, served_hour);
         if let Some(t) = by_hour.get_mut(hour) {
-            t.add(visit, tz, target);
+            t.add(visit, target, served_hour);
         }
         if let Some(t) = by_weekday.get_mut(weekday) {
-            t.add(visit, tz, target);
+            t.add(visit, target, served_hour);
         }
         if let Some(cell) = heat.get_mut(weekday).and_then(|row| row.get_mut(hour)) {
             *cell += 1;
@@ -590,8 +609,18 @@ pub fn build(
         time_zone: tz.iana_name().unwrap_or("UTC").to_owned(),
         target_mins: u32::try_from(target.as_secs() / 60).unwrap_or(0),
         total: total.finish(),
-        by_service: rows(by_service.into_iter().collect()),
-        by_room: rows(by_room.into_iter().collect()),
+        by_service: rows(
+            by_service
+                .into_iter()
+                .map(|(k, t)| (k.to_owned(), t))
+                .collect(),
+        ),
+        by_room: rows(
+            by_room
+                .into_iter()
+                .map(|(k, t)| (k.to_owned(), t))
+                .collect(),
+        ),
         by_class: rows(
             by_class
                 .into_iter()

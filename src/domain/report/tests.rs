@@ -396,7 +396,9 @@ fn percentiles_follow_their_definitions() {
     assert_eq!(median(&mut []), None);
     assert_eq!(median(&mut [3.0]), Some(3.0));
     assert_eq!(median(&mut [4.0, 1.0, 3.0]), Some(3.0));
-    let mut ten: Vec<f64> = (1..=10).map(f64::from).collect();
+    assert_eq!(median(&mut [9.0, 4.0, 1.0, 3.0, 2.0, 8.0]), Some(3.5));
+    assert_eq!(median(&mut [2.0, 2.0]), Some(2.0));
+    let mut ten: Vec<f64> = (1..=10).rev().map(f64::from).collect();
     assert_eq!(p90(&mut ten), Some(9.0));
     let mut eleven: Vec<f64> = (1..=11).map(f64::from).collect();
     assert_eq!(p90(&mut eleven), Some(10.0));
