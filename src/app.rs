@@ -119,6 +119,10 @@ pub async fn run_on(
         path.display()
     );
     books.notify = config.notify_rules();
+    books.arrival = crate::domain::appointments::Arrival {
+        early_minutes: config.appointments.early_minutes,
+        late_minutes: config.appointments.late_minutes,
+    };
     let hub = Arc::new(Hub::new(
         books.state.clone(),
         books.seq,
@@ -218,6 +222,14 @@ pub async fn run_on(
         Arc::clone(&clock),
         config.store.patient_details_days,
     ));
+    let central = crate::central::Shipper::start(
+        &config.central,
+        Arc::clone(&store),
+        Arc::clone(&hub),
+        Arc::clone(&clock),
+        Arc::clone(&devices),
+    )
+    .context("cannot start shipping to the central database ([central])")?;
     // The command line reaches the running server here (it cannot open the database).
     let control = start_control(&config, &auth, &store, &engine);
     let backup = Arc::new(crate::backup::BackupStatus::default());
@@ -325,6 +337,9 @@ pub async fn run_on(
     }
     inputs.stop();
     printer.stop();
+    if let Some(central) = central {
+        central.stop().await;
+    }
     // The senders finish a send under way; what is still queued goes after the next start.
     drop(senders);
     hub.close();

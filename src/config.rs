@@ -39,6 +39,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// The nightly backup.
     pub backup: BackupConfig,
+    /// Appointments: arrivals and the public booking page.
+    pub appointments: AppointmentsConfig,
     /// The kiosk, displays and status pages.
     pub screens: ScreensConfig,
     /// Spoken announcements.
@@ -53,6 +55,8 @@ pub struct Config {
     pub keys: KeysConfig,
     /// Text messages and emails to patients.
     pub notify: NotifyConfig,
+    /// Shipping the event log to a central PostgreSQL (many sites, one view).
+    pub central: CentralConfig,
     /// Logging.
     pub log: LogConfig,
     /// `/metrics` for Prometheus.
@@ -353,6 +357,21 @@ pub struct BackupConfig {
     pub keep: u32,
 }
 
+/// Appointments (see docs/appointments.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppointmentsConfig {
+    /// How many minutes before the slot a booked patient may check in (ordered by slot time).
+    pub early_minutes: u32,
+    /// How many minutes after the slot start a check-in still counts as on time; later the
+    /// booking is a no-show, and a check-in gives a walk-in ticket.
+    pub late_minutes: u32,
+    /// Patients may book themselves on `/book` (off: the page and its API answer 404).
+    pub public_booking: bool,
+    /// Most bookings one client address may make on `/book` a minute.
+    pub public_bookings_per_minute: u32,
+}
+
 /// Text messages and emails to patients (see docs/notifications.md).
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -426,6 +445,39 @@ impl std::fmt::Debug for MetricsConfig {
     }
 }
 
+/// Shipping the event log to a central PostgreSQL (see docs/multi-site.md). Off while `url`
+/// is empty.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CentralConfig {
+    /// The central database, `postgres://USER:PASSWORD@HOST:5432/DB?sslmode=require`; empty:
+    /// off. Holds a password: never logged (prefer `WAITLESS_CENTRAL__URL`).
+    pub url: String,
+    /// This site's id in the central database (letters, digits, `-`, `_`, `.`; up to 64).
+    pub site: String,
+    /// Most events sent in one central transaction.
+    pub batch: usize,
+    /// The pause after the first failure, seconds; it doubles after each further one (with
+    /// random jitter) up to `retry_max_secs`.
+    pub retry_secs: u64,
+    /// The longest pause between tries, seconds.
+    pub retry_max_secs: u64,
+    /// A CA certificate (PEM file) to trust besides the public roots (a private CA); empty:
+    /// the public roots only.
+    pub ca_file: String,
+}
+
+impl std::fmt::Debug for CentralConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL holds the password: only its redacted form.
+        f.debug_struct("CentralConfig")
+            .field("url", &crate::central::redact_url(&self.url))
+            .field("site", &self.site)
+            .field("batch", &self.batch)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Logging.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -474,6 +526,12 @@ impl Default for Config {
                 folder: String::new(),
                 time: "02:30".to_owned(),
                 keep: 14,
+            },
+            appointments: AppointmentsConfig {
+                early_minutes: 30,
+                late_minutes: 15,
+                public_booking: false,
+                public_bookings_per_minute: 2,
             },
             screens: ScreensConfig {
                 languages: vec!["en".to_owned(), "hi".to_owned()],
@@ -531,6 +589,14 @@ impl Default for Config {
                 sms_http_body: r#"{"phoneNumbers": [{to}], "message": {text}}"#.to_owned(),
                 sms_http_auth: String::new(),
             },
+            central: CentralConfig {
+                url: String::new(),
+                site: String::new(),
+                batch: 500,
+                retry_secs: 1,
+                retry_max_secs: 300,
+                ca_file: String::new(),
+            },
             log: LogConfig {
                 level: "info".to_owned(),
             },
@@ -560,6 +626,7 @@ section_defaults!(
     tls: TlsConfig,
     store: StoreConfig,
     backup: BackupConfig,
+    appointments: AppointmentsConfig,
     screens: ScreensConfig,
     voice: VoiceConfig,
     printer: PrinterConfig,
@@ -567,6 +634,7 @@ section_defaults!(
     serial: SerialConfig,
     keys: KeysConfig,
     notify: NotifyConfig,
+    central: CentralConfig,
     log: LogConfig,
     metrics: MetricsConfig
 );
@@ -742,6 +810,18 @@ impl Config {
                 "must be an absolute path, e.g. /media/usb/waitless (or empty: no nightly backup)",
             );
         }
+        if self.appointments.early_minutes > 240 {
+            return invalid(
+                "appointments.early_minutes",
+                "must be 0 to 240 (minutes before the slot a check-in opens)",
+            );
+        }
+        if self.appointments.late_minutes > 240 {
+            return invalid(
+                "appointments.late_minutes",
+                "must be 0 to 240 (minutes after the slot start a check-in is on time)",
+            );
+        }
         if !(1..=3650).contains(&self.backup.keep) {
             return invalid("backup.keep", "must be 1 to 3650 (days of backups kept)");
         }
@@ -772,10 +852,61 @@ impl Config {
         }
         self.validate_devices()?;
         self.validate_notify()?;
+        self.validate_central()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(
                 "log.level",
                 "use error, warn, info, debug, trace or a filter like waitless=debug",
+            );
+        }
+        Ok(())
+    }
+
+    /// Checks `[central]` (nothing while it is off).
+    fn validate_central(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        let c = &self.central;
+        if c.url.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = crate::central::parse_url(&c.url) {
+            // The error never repeats the URL: it may hold the password.
+            return invalid("central.url", &e.to_string());
+        }
+        if c.site.is_empty()
+            || c.site.len() > 64
+            || !c
+                .site
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'))
+        {
+            return invalid(
+                "central.site",
+                "name this site with 1 to 64 letters, digits, '-', '_' or '.', e.g. \"pune-1\" \
+                 (needed with central.url)",
+            );
+        }
+        if !(1..=5_000).contains(&c.batch) {
+            return invalid("central.batch", "must be 1 to 5000 events");
+        }
+        if !(1..=3_600).contains(&c.retry_secs) {
+            return invalid("central.retry_secs", "must be 1 to 3600");
+        }
+        if !(c.retry_secs..=86_400).contains(&c.retry_max_secs) {
+            return invalid(
+                "central.retry_max_secs",
+                "must be at least central.retry_secs and at most 86400 (one day)",
+            );
+        }
+        if !c.ca_file.is_empty() && !Path::new(&c.ca_file).is_absolute() {
+            return invalid(
+                "central.ca_file",
+                "must be an absolute path to a PEM file (or empty: the public roots)",
             );
         }
         Ok(())
@@ -1297,6 +1428,65 @@ keys = { space = "room-1:recall", KEY_B = "room-2:undo" }
         );
         assert_eq!(rules.language, "en");
         assert!(Config::default().notify_rules().channels.is_empty());
+    }
+
+    #[test]
+    fn central_settings_come_from_the_environment_are_checked_and_hide_the_password() {
+        let url = "postgres://site:hunter2@db.example:5432/clinics?sslmode=require";
+        let config = Config::load(
+            None,
+            env(&[
+                ("WAITLESS_CENTRAL__URL", url),
+                ("WAITLESS_CENTRAL__SITE", "pune-1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.central.url, url);
+        assert!(!format!("{config:?}").contains("hunter2"));
+        for (vars, key) in [
+            (vec![("WAITLESS_CENTRAL__URL", url)], "central.site"),
+            (
+                vec![
+                    ("WAITLESS_CENTRAL__URL", url),
+                    ("WAITLESS_CENTRAL__SITE", "pune 1"),
+                ],
+                "central.site",
+            ),
+            (
+                vec![
+                    ("WAITLESS_CENTRAL__URL", "mysql://site:hunter2@db/clinics"),
+                    ("WAITLESS_CENTRAL__SITE", "pune-1"),
+                ],
+                "central.url",
+            ),
+            (
+                vec![
+                    ("WAITLESS_CENTRAL__URL", url),
+                    ("WAITLESS_CENTRAL__SITE", "pune-1"),
+                    ("WAITLESS_CENTRAL__BATCH", "0"),
+                ],
+                "central.batch",
+            ),
+            (
+                vec![
+                    ("WAITLESS_CENTRAL__URL", url),
+                    ("WAITLESS_CENTRAL__SITE", "pune-1"),
+                    ("WAITLESS_CENTRAL__RETRY_SECS", "10"),
+                    ("WAITLESS_CENTRAL__RETRY_MAX_SECS", "5"),
+                ],
+                "central.retry_max_secs",
+            ),
+        ] {
+            match Config::load(None, env(&vars)) {
+                Err(ConfigError::Invalid { key: k, message }) => {
+                    assert_eq!(k, key, "{message}");
+                    assert!(!message.contains("hunter2"), "{message}");
+                }
+                other => panic!("{vars:?}: {other:?}"),
+            }
+        }
+        // off: nothing else is needed
+        assert!(Config::load(None, env(&[("WAITLESS_CENTRAL__SITE", "")])).is_ok());
     }
 
     #[test]

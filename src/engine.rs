@@ -322,6 +322,43 @@ pub struct Books {
 }
 
 impl Books {
+    /// A check-in: the booking's change decided by the ledger (today, not too early, still
+    /// open) and its ticket by the queue (the booking's service, placed by
+    /// [`Arrival::placement`]), as one `ticket_issued` event that names the booking.
+    fn decide_check_in(
+        &self,
+        booking: u64,
+        origin: &Origin,
+        now: jiff::Timestamp,
+        policy: &Policy,
+    ) -> Result<EventKind, DomainError> {
+        let ticket_id = TicketId(self.state.next_ticket_id);
+        self.appointments.ledger.decide(
+            &self.appointments.plans,
+            &self.zone,
+            now,
+            self.arrival,
+            crate::domain::appointments::BookingOp::CheckIn {
+                id: booking,
+                ticket: ticket_id,
+            },
+        )?;
+        let held = self
+            .appointments
+            .ledger
+            .get(booking)
+            .ok_or(crate::domain::appointments::BookingError::NotFound(booking))?;
+        let (class, queued_at) = self.arrival.placement(held.start, now);
+        let ticket = self
+            .state
+            .new_ticket(&held.service, class, queued_at, origin, now, policy)?;
+        Ok(EventKind::TicketIssued {
+            ticket,
+            idempotency_key: None,
+            booking: Some(booking),
+        })
+    }
+
     /// Decides `command` and applies its event to the books (not yet committed): the outcome,
     /// and the event with the rows to write, if there is one.
     fn decide(
@@ -355,6 +392,10 @@ impl Books {
                     Default::default(),
                 )
             }
+            Command::CheckIn { booking } => (
+                Decision::Event(self.decide_check_in(*booking, origin, now, policy)?),
+                Default::default(),
+            ),
             _ => (
                 self.state.decide(command, origin, now, policy)?,
                 Default::default(),
@@ -371,6 +412,7 @@ impl Books {
         self.seq += 1;
         let event = QueueState::event(self.seq, now, origin, kind);
         let mut touched = self.state.apply(&event);
+        touched.appointments = self.appointments.apply_event(&event);
         self.directory.apply(&staff);
         touched.staff = staff;
         match (command, &event.kind) {
@@ -392,14 +434,19 @@ impl Books {
                     self.contacts.insert(to.id, details);
                 }
             }
-            (Command::PurgePatients { tickets, .. }, _) => {
+            (
+                Command::PurgePatients {
+                    tickets, bookings, ..
+                },
+                _,
+            ) => {
                 touched.patients_purged.clone_from(tickets);
+                touched.appointments.contacts_purged.clone_from(bookings);
                 for ticket in tickets {
                     self.contacts.remove(ticket);
                 }
             }
             (Command::Appointment { contact, .. }, EventKind::AppointmentChanged { change }) => {
-                touched.appointments = self.appointments.apply(change);
                 if let (
                     Some(details),
                     AppointmentChange::Booking {
@@ -571,6 +618,7 @@ impl Engine {
                     stopping: flag,
                     watchdog,
                     reopen: Reopen::default(),
+                    no_shows_checked: None,
                 }
                 .run();
             })?;
@@ -611,7 +659,12 @@ struct Writer {
     watchdog: Watchdog,
     /// When to try the store again while it cannot write.
     reopen: Reopen,
+    /// When bookings past their late window were last marked no-shows.
+    no_shows_checked: Option<jiff::Timestamp>,
 }
+
+/// How often the engine marks bookings past their late window as no-shows.
+const NO_SHOW_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
 /// When the engine tries again to reopen a store that cannot write: at once after the first
 /// failure, then after a pause that doubles from [`REOPEN_FIRST`] up to [`REOPEN_MOST`] (a
@@ -791,6 +844,33 @@ impl Writer {
                 reply: None,
                 result,
             });
+        }
+        if self
+            .no_shows_checked
+            .is_none_or(|at| now.duration_since(at) >= NO_SHOW_EVERY)
+        {
+            self.no_shows_checked = Some(now);
+            for id in self
+                .books
+                .appointments
+                .ledger
+                .overdue(now, self.books.arrival)
+            {
+                let command = Command::Appointment {
+                    op: crate::domain::appointments::AppointmentOp::Booking {
+                        op: crate::domain::appointments::BookingOp::NoShow { id },
+                    },
+                    contact: None,
+                };
+                let result = self.decide(&command, &Origin::system(), now, &mut events);
+                if let Err(e) = &result {
+                    tracing::warn!(booking = id, "cannot mark the booking a no-show: {e}");
+                }
+                pending.push(Pending {
+                    reply: None,
+                    result,
+                });
+            }
         }
         for request in batch {
             let result = self.decide(&request.command, &request.origin, now, &mut events);

@@ -214,9 +214,7 @@ impl Hub {
             .unwrap_or_else(PoisonError::into_inner);
         for event in events {
             published.state.apply(&event);
-            if let crate::domain::EventKind::AppointmentChanged { change } = &event.kind {
-                published.appointments.apply(change);
-            }
+            published.appointments.apply_event(&event);
             published.seq = event.seq;
             let event = Arc::new(SharedEvent::new(event));
             if published.recent.len() == REPLAY_CAPACITY {

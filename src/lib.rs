@@ -5,6 +5,7 @@
 pub mod app; // composition root: wires store, engine, hub and web
 pub mod auth; // staff users, sessions, API tokens, login throttling
 pub mod backup; // the visits export and the nightly backup
+pub mod central; // the event log shipped to a central PostgreSQL
 pub mod cli; // the command line
 pub mod clock; // the only code that reads the time
 pub mod config; // configuration: defaults, file, environment, flags

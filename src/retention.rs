@@ -116,16 +116,22 @@ pub async fn purge_once(
         .checked_sub(SignedDuration::from_hours(24 * i64::from(days)))
         .map_err(|e| e.to_string())?;
     let store = Arc::clone(store);
-    let tickets = tokio::task::spawn_blocking(move || store.patients_older_than(older_than))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    let records = tickets.len() as u64;
+    let (tickets, bookings) = tokio::task::spawn_blocking(move || {
+        Ok::<_, crate::store::StoreError>((
+            store.patients_older_than(older_than)?,
+            store.booking_contacts_older_than(older_than)?,
+        ))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    let records = (tickets.len() + bookings.len()) as u64;
     if records > 0 {
         engine
             .execute(
                 Command::PurgePatients {
                     tickets,
+                    bookings,
                     older_than,
                 },
                 Origin::system(),
@@ -236,6 +242,7 @@ mod tests {
         assert_eq!(doomed, [TicketId(1)]);
         run(Command::PurgePatients {
             tickets: doomed,
+            bookings: Vec::new(),
             older_than: cut,
         });
         assert_eq!(store.patient_get(TicketId(1)).unwrap(), None);

@@ -3,6 +3,8 @@
 // code of their status page. One screen at a time, big touch targets, no scrolling, no way out.
 //
 // Screens: language → service → priority → ticket → back to the start after reset_secs.
+// With appointments: service → "I have an appointment" → code (typed on the screen's keys, or by
+// a USB scanner that types the booking's code and Enter) → ticket.
 // Also: loading (before the first snapshot) and closed (no active service).
 // Issuing is disabled while the server is unreachable (#offline banner).
 
@@ -47,6 +49,8 @@ const ICONS = {
   people: '<circle cx="8" cy="7" r="2.5"/><circle cx="16.5" cy="7" r="2.5"/><path d="M3.5 19v-3.5a4.5 4.5 0 0 1 9 0V19M12.5 13a4.5 4.5 0 0 1 8.5 2.5V19"/>',
   phone: '<rect x="6" y="2.5" width="12" height="19" rx="2.5"/><path d="M10.5 18.5h3"/>',
   printer: '<path d="M7 9V3.5h10V9"/><rect x="3.5" y="9" width="17" height="7.5" rx="1.5"/><path d="M7 14h10v6.5H7z"/>',
+  calendar: '<rect x="3" y="4.5" width="18" height="16" rx="2"/><path d="M3 9.5h18M8 2.5v4M16 2.5v4M7.5 14h3v3h-3z"/>',
+  erase: '<path d="M9 5h11v14H9l-6-7z"/><path d="M12.5 9.5l5 5M17.5 9.5l-5 5"/>',
   pencil: '<path d="M15 4.5l4.5 4.5L9 19.5H4.5V15z"/><path d="M12.5 7l4.5 4.5"/>',
 };
 
@@ -99,6 +103,7 @@ const state = {
   ticket: null,
   issuing: false,
   notice: null,
+  code: "", // the booking code typed so far (the "code" screen)
   printer: null, // the printer's device status, when there is a printer
 };
 
@@ -199,6 +204,7 @@ function goStart() {
   state.service = null;
   state.ticket = null;
   state.notice = null;
+  state.code = "";
   state.key = newKey();
   show(clinicOpen() || !state.queue ? startScreen() : "closed");
 }
@@ -239,7 +245,7 @@ function show(name, quiet = false) {
   screen.replaceChildren();
   screen.dataset.screen = name;
   app.dataset.screen = name;
-  const build = { language, service, priority, ticket, closed, loading }[name];
+  const build = { language, service, priority, code, ticket, closed, loading }[name];
   build();
   refreshControls();
   armReset();
@@ -331,8 +337,95 @@ function service() {
         el("span", { class: "k-service-name" }, nameOf(s)),
         s.active ? null : el("span", { class: "k-closed-tag" }, closedText(s))))));
   });
+  const booked = setting("appointments")
+    ? el("button", {
+      type: "button", class: "k-appointment", "data-action": "appointment",
+      onclick: () => { state.notice = null; state.code = ""; show("code"); },
+    }, icon("calendar"), el("span", {}, t("kiosk.have_appointment")))
+    : null;
   put(title(t("kiosk.choose_service")), noticeBox(), printerBox(), grid,
-    hasLanguageScreen ? footer(backButton(() => goStart())) : null);
+    hasLanguageScreen || booked
+      ? footer(hasLanguageScreen ? backButton(() => goStart()) : el("span"), booked)
+      : null);
+}
+
+// The booking code's letters: no 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B (as the server draws them).
+const CODE_KEYS = "ACDEFHJKMNPQRTUVWXY3479";
+const CODE_LENGTH = 6;
+
+/** "I have an appointment": the booking code, typed on big keys (or by a scanner). */
+function code() {
+  const shown = el("div", { class: "k-code-field", id: "booking-code", "aria-live": "polite" });
+  const cells = () => {
+    shown.replaceChildren(...Array.from({ length: CODE_LENGTH }, (_, i) =>
+      el("span", { class: "k-code-cell" }, state.code[i] ?? "")));
+    const go = screen.querySelector("[data-action=check-in]");
+    if (go) go.disabled = state.code.length !== CODE_LENGTH || offline() || state.issuing;
+  };
+  const keys = el("div", { class: "k-code-keys" });
+  for (const ch of CODE_KEYS) {
+    keys.append(el("button", {
+      type: "button", class: "k-key", "data-key": ch,
+      onclick: () => { if (state.code.length < CODE_LENGTH) { state.code += ch; cells(); } },
+    }, ch));
+  }
+  keys.append(el("button", {
+    type: "button", class: "k-key k-key-erase", "data-key": "erase", "aria-label": t("kiosk.erase"),
+    onclick: () => { state.code = state.code.slice(0, -1); cells(); },
+  }, icon("erase")));
+  put(title(t("kiosk.code_title"), t("kiosk.code_hint")), noticeBox(), shown, keys,
+    footer(backButton(() => { state.notice = null; show("service"); }),
+      el("button", {
+        type: "button", class: "k-done", "data-action": "check-in", disabled: true,
+        onclick: () => checkIn(),
+      }, icon("check"), el("span", {}, t("kiosk.check_in")))));
+  cells();
+  codeRedraw = cells;
+}
+
+let codeRedraw = null;
+
+// A USB barcode scanner (or a keyboard) types the code and Enter.
+document.addEventListener("keydown", (e) => {
+  if (state.screen !== "code" || state.issuing) return;
+  if (e.key === "Enter") {
+    if (state.code.length === CODE_LENGTH) checkIn();
+  } else if (e.key === "Backspace") {
+    state.code = state.code.slice(0, -1);
+  } else if (e.key.length === 1 && CODE_KEYS.includes(e.key.toUpperCase())
+             && state.code.length < CODE_LENGTH) {
+    state.code += e.key.toUpperCase();
+  } else {
+    return;
+  }
+  e.preventDefault();
+  codeRedraw?.();
+});
+
+async function checkIn() {
+  if (state.issuing || offline() || state.code.length !== CODE_LENGTH) return;
+  state.issuing = true;
+  state.notice = null;
+  refreshControls();
+  clearTimeout(resetTimer);
+  try {
+    const answer = await api("POST", "/api/v1/check-in", { code: state.code, lang: boot.lang });
+    state.issuing = false;
+    state.ticket = answer;
+    state.code = "";
+    show("ticket");
+  } catch (error) {
+    state.issuing = false;
+    if (error.status === 0) {
+      state.fetchFailed = true;
+      live.reconnect();
+      state.notice = t("kiosk.error");
+    } else {
+      state.notice = error.status >= 500 ? t("kiosk.error") : errorText(error);
+      state.code = "";
+    }
+    show("code", true);
+  }
 }
 
 function chooseService(id) {
@@ -480,6 +573,7 @@ function refreshControls() {
   for (const button of screen.querySelectorAll("[data-action=back]")) {
     button.disabled = state.issuing;
   }
+  if (state.screen === "code") codeRedraw?.();
 }
 
 /** Shapes a grid of n buttons to fill its box with the biggest buttons of a pleasant shape. */

@@ -91,6 +91,11 @@ function settleRoom(queue) {
 }
 
 function priorityBadge(priority) {
+  // "Appointment" is long for a waiting row: the short word, the full one as its title.
+  if (priority === "appointment") {
+    return el("span", { class: "badge badge-appointment", title: className(priority) },
+      t("common.priority_appointment_short"));
+  }
   return el("span", { class: `badge badge-${priority}` }, className(priority));
 }
 
@@ -857,6 +862,7 @@ function noteServerTime(iso) {
 
 function onEvent(event) {
   noteServerTime(event.at);
+  if (!$("day").hidden) dayLater();
   for (const field of ["ticket", "called", "finished", "from", "to"]) remember(event[field]);
   for (const list of [event.restored, event.closed]) (list ?? []).forEach(remember);
   if (event.kind === "day_closed") state.known.clear();
@@ -957,10 +963,9 @@ const booking = { plans: [], slot: null };
 
 /** Shows the booking card when some doctor takes appointments (reception and admin only). */
 async function loadPlans() {
-  if (!canReception) return;
   try { booking.plans = await api("GET", "/api/v1/plans"); } catch { booking.plans = []; }
-  $("booking").hidden = booking.plans.length === 0;
-  renderBookServices();
+  $("booking").hidden = !canReception || booking.plans.length === 0;
+  if (canReception) renderBookServices();
 }
 
 function renderBookServices() {
@@ -1041,6 +1046,91 @@ function book(event) {
   });
 }
 
+// ---------- the day's appointments (reception: every doctor; a doctor: their own) ----------
+
+const day = { loading: false, again: false, timer: null };
+
+/** Reads today's bookings and draws them; calls while a read is on its way coalesce. */
+async function loadDay() {
+  // Only where appointments are taken: any plan for reception, their own for a doctor.
+  const taken = canReception
+    ? booking.plans.length > 0
+    : booking.plans.some((p) => p.doctor === may?.name);
+  if (!taken) return;
+  if (day.loading) { day.again = true; return; }
+  day.loading = true;
+  try {
+    const query = new URLSearchParams();
+    if (!canReception && may?.name) query.set("doctor", may.name);
+    const list = await api("GET", `/api/v1/bookings?${query}`);
+    renderDay(list);
+  } catch { /* keeps the last list; the next event tries again */ }
+  day.loading = false;
+  if (day.again) { day.again = false; loadDay(); }
+}
+
+/** After a queue event: the day again, at most every 2 s. */
+function dayLater() {
+  if (day.timer) return;
+  day.timer = setTimeout(() => { day.timer = null; loadDay(); }, 2000);
+}
+
+function dayState(b) {
+  const tk = b.ticket;
+  if (b.state === "booked") return ["booked", t("staff.day_booked")];
+  if (b.state === "cancelled") return ["cancelled", t("staff.day_cancelled")];
+  if (b.state === "no_show") return ["no_show", t("staff.day_no_show")];
+  if (!tk) return ["done", t("staff.day_done")];
+  if (tk.state === "waiting") return ["waiting", t("staff.day_waiting", { number: tk.number })];
+  if (tk.state === "called") return ["called", t("staff.day_called", { number: tk.number })];
+  if (tk.state === "no_show") return ["no_show", t("staff.day_no_show")];
+  return ["done", t("staff.day_done")];
+}
+
+/** "5 min late" when the patient was called (or still waits) 5 minutes or more after the slot. */
+function dayDelay(b) {
+  const start = Date.parse(b.start);
+  const waiting = b.state === "booked" || b.ticket?.state === "waiting";
+  const at = b.ticket?.called_at ? Date.parse(b.ticket.called_at) : waiting ? serverNow() : null;
+  if (at === null || !Number.isFinite(start)) return null;
+  const off = Math.round((at - start) / 60000);
+  if (off >= 5) return t("staff.day_late", { n: off });
+  if (off <= -5 && b.ticket?.called_at) return t("staff.day_early", { n: -off });
+  return null;
+}
+
+function renderDay(list) {
+  $("day").hidden = false;
+  $("day-count").textContent = String(list.filter((b) => b.state !== "cancelled").length);
+  if (list.length === 0) {
+    $("day-list").replaceChildren(el("li", { class: "hint" }, t("staff.day_none")));
+    return;
+  }
+  $("day-list").replaceChildren(...list.map((b) => {
+    const [kind, text] = dayState(b);
+    const delay = dayDelay(b);
+    const checkIn = canReception && (b.state === "booked" || b.state === "no_show")
+      ? el("button", {
+        type: "button", class: "btn btn-small day-check-in", "data-booking": b.id,
+        disabled: !state.online,
+        onclick: () => run(`check-in-${b.id}`, () => api("POST", `/api/v1/bookings/${b.id}/check-in`),
+          (answer) => {
+            toast(withBigNumber("staff.day_checked_in", answer.number, { number: answer.number }));
+            loadDay();
+          }),
+      }, t("staff.day_check_in"))
+      : null;
+    return el("li", { class: "day-row", "data-booking": b.id, "data-state": kind },
+      el("strong", { class: "day-time" }, clock(b.local)),
+      el("span", { class: "day-who" },
+        el("span", { class: "day-name" }, b.patient?.name ?? b.code),
+        canReception ? el("span", { class: "day-doctor" }, b.doctor) : null),
+      el("span", { class: `pill day-state day-${kind}` }, text),
+      delay ? el("span", { class: "day-delay" }, delay) : null,
+      checkIn);
+  }));
+}
+
 // ---------- start ----------
 
 /** Takes away what the role may not do: a doctor gets no reception tools at all. */
@@ -1054,6 +1144,8 @@ function applyRole() {
     }
   }
   $("admin-link").hidden = may?.admin !== true;
+  // A doctor's day sits in their room view.
+  if (!canReception) $("room-view").append($("day"));
 }
 
 function start() {
@@ -1121,7 +1213,8 @@ function start() {
   }, 20000);
 
   new Live({ onSnapshot, onEvent, onStatus, onDevice }).start();
-  loadPlans();
+  loadPlans().then(loadDay);
+  setInterval(() => { if (!$("day").hidden) loadDay(); }, 60000);
 }
 
 start();

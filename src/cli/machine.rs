@@ -14,7 +14,10 @@ pub fn check_config(config: &Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match toml::to_string_pretty(config) {
+    // The central URL's password stays off the screen (and out of pasted support requests).
+    let mut shown = config.clone();
+    shown.central.url = crate::central::redact_url(&config.central.url);
+    match toml::to_string_pretty(&shown) {
         Ok(text) => {
             println!("# configuration OK — effective settings:\n{text}");
             if let Some(tls) = tls {

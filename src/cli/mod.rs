@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
 
+pub mod central;
 pub mod data;
 pub mod machine;
 pub mod operator;
@@ -81,11 +82,36 @@ pub enum CliCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// The central PostgreSQL that sites ship their event logs to (docs/multi-site.md).
+    Central {
+        /// What to do.
+        #[command(subcommand)]
+        action: CentralCommand,
+    },
     /// The serial ports, input devices and pager codes of this machine.
     Devices {
         /// What to do.
         #[command(subcommand)]
         action: DevicesCommand,
+    },
+}
+
+/// `waitless central ...`
+#[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
+pub enum CentralCommand {
+    /// Create the central schema (events, sites, report views), or migrate it.
+    Init {
+        /// postgres://USER:PASSWORD@HOST:5432/DB (default: central.url; the environment keeps
+        /// the password out of the process list).
+        url: Option<String>,
+    },
+    /// Check every site's hash chain in the central database; exit 1 if one is broken.
+    Verify {
+        /// As for init.
+        url: Option<String>,
+        /// Only this site.
+        #[arg(long)]
+        site: Option<String>,
     },
 }
 
@@ -208,6 +234,12 @@ pub fn run(cli: Cli) -> ExitCode {
         CliCommand::Backup { file } => data::backup(&config, &file),
         CliCommand::Restore { file } => data::restore(&config, &file),
         CliCommand::Export { from, to, out } => data::export(&config, from, to, out.as_deref()),
+        CliCommand::Central {
+            action: CentralCommand::Init { url },
+        } => central::init(&config, url.as_deref()),
+        CliCommand::Central {
+            action: CentralCommand::Verify { url, site },
+        } => central::verify(&config, url.as_deref(), site.as_deref()),
         CliCommand::Devices {
             action: DevicesCommand::List,
         } => machine::devices_list(),

@@ -111,6 +111,8 @@ pub enum DeviceKind {
     Serial,
     /// A USB keypad or foot pedal.
     Keypad,
+    /// The link to the central database (`[central]`, not a device on this box).
+    Central,
 }
 
 /// A device's condition, as the API, the kiosk and the staff console show it.
@@ -132,6 +134,9 @@ pub struct DeviceStatus {
     /// Print jobs waiting (printers only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queued_jobs: Option<usize>,
+    /// How shipping to the central database goes (`central` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub central: Option<crate::central::CentralStatus>,
 }
 
 impl DeviceStatus {
@@ -152,6 +157,7 @@ impl DeviceStatus {
             condition: condition.into(),
             detail: detail.into(),
             queued_jobs: None,
+            central: None,
         }
     }
 }

@@ -178,6 +178,9 @@ pub enum Command {
     PurgePatients {
         /// The tickets whose details go.
         tickets: Vec<TicketId>,
+        /// The bookings whose details go.
+        #[serde(default)]
+        bookings: Vec<u64>,
         /// Details recorded before this.
         older_than: crate::domain::Timestamp,
     },
@@ -190,6 +193,12 @@ pub enum Command {
         /// The patient's details of a new booking (stored beside it, outside the event log).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         contact: Option<crate::domain::PatientDetails>,
+    },
+    /// A booked patient has come: the booking is checked in and its ticket issued, in one
+    /// event (decided by the engine, which holds both the ledger and the queue).
+    CheckIn {
+        /// The booking.
+        booking: u64,
     },
     /// Close the clinic day (the engine sends this when the day changes).
     CloseDay {

@@ -138,6 +138,12 @@ pub enum DomainError {
     /// An appointments command refused.
     #[error(transparent)]
     Booking(#[from] crate::domain::appointments::BookingError),
+    /// The appointment class comes only with a booking's check-in.
+    #[error(
+        "tickets in the appointment class come from a booking's check-in: issue a normal, \
+         priority or urgent ticket, or check the booking in"
+    )]
+    AppointmentNeedsCheckIn,
     /// The change would leave no enabled admin.
     #[error("that would leave no enabled admin: make another user admin first")]
     LastAdmin,
@@ -180,6 +186,7 @@ impl DomainError {
             Self::NotAQueueCommand => "internal",
             Self::Booking(e) => e.code(),
             Self::LastAdmin => "last-admin",
+            Self::AppointmentNeedsCheckIn => "appointment-needs-check-in",
         }
     }
 }

@@ -52,6 +52,9 @@ pub enum EventKind {
         /// The request's Idempotency-Key, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         idempotency_key: Option<String>,
+        /// The booking checked in with this ticket (its change is in the same event).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        booking: Option<u64>,
     },
     /// A room pressed "next": it finished its ticket (if any) and called the next (if any).
     RoomNext {

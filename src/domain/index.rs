@@ -18,7 +18,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::civil::Date;
 
-use super::{ServiceId, Ticket, TicketId, TicketState, Timestamp};
+use super::ticket::effective_key;
+use super::{PriorityClass, ServiceId, Ticket, TicketId, TicketState, Timestamp};
 
 /// A waiting ticket's place in the next-ticket rule's order: class rank, queue time, id.
 pub type OrderKey = (u8, Timestamp, TicketId);
@@ -38,6 +39,25 @@ pub struct ServiceQueue {
 }
 
 impl ServiceQueue {
+    /// The first ticket in call order at `now`, by its key at `now` (an appointment whose slot
+    /// has not come stands among the walk-ins at its slot time, see
+    /// [`super::Ticket::order_key_at`]): O(log n).
+    pub fn first_at(&self, now: Timestamp) -> Option<OrderKey> {
+        let first = *self.order.first()?;
+        let appointment = PriorityClass::Appointment.rank();
+        if first.0 != appointment || first.1 <= now {
+            return Some(first);
+        }
+        // The earliest booked slot is not due, so none is: the first walk-in or the slot.
+        let walk_in = self
+            .order
+            .range((appointment + 1, Timestamp::MIN, TicketId(0))..)
+            .next()
+            .copied();
+        let slot = effective_key(first, now);
+        Some(walk_in.map_or(slot, |w| w.min(slot)))
+    }
+
     /// How many waiting tickets come before `key` in call order.
     pub fn rank(&self, key: &OrderKey) -> usize {
         self.ranks.rank(key)

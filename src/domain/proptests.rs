@@ -91,6 +91,12 @@ enum Op {
         class: PriorityClass,
         key: Option<u8>,
     },
+    /// A booked patient checks in: an appointment ticket queued at its slot, `slot` minutes
+    /// from now (negative: the slot has begun).
+    CheckIn {
+        service: usize,
+        slot: i64,
+    },
     Next(usize),
     Recall(usize),
     Done(usize),
@@ -132,6 +138,8 @@ fn op() -> impl Strategy<Value = Op> {
             prop::option::weighted(0.2, 0..4u8),
         )
             .prop_map(|(service, class, key)| Op::Issue { service, class, key }),
+        2 => (0..SERVICES.len(), -15i64..=30)
+            .prop_map(|(service, slot)| Op::CheckIn { service, slot }),
         6 => r().prop_map(Op::Next),
         1 => r().prop_map(Op::Recall),
         2 => r().prop_map(Op::Done),
@@ -266,6 +274,8 @@ impl Model {
                 self.now = self.now.checked_add(*by).unwrap();
                 return None;
             }
+            // Run by `step` itself.
+            Op::CheckIn { .. } => return None,
             Op::CloseDay { tomorrow } => {
                 let new_day = if *tomorrow {
                     self.now = self
@@ -283,6 +293,36 @@ impl Model {
 
     /// Runs one step and checks everything.
     fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        if let Op::CheckIn { service: s, slot } = op {
+            // The engine decides check-ins (it holds the bookings); the queue's part is the
+            // ticket it issues: the appointment class, queued at the slot time.
+            let at = self
+                .now
+                .checked_add(SignedDuration::from_mins(*slot))
+                .unwrap();
+            let issued = self.state.new_ticket(
+                &service(*s),
+                PriorityClass::Appointment,
+                at,
+                &self.origin,
+                self.now,
+                &self.policy,
+            );
+            let Ok(ticket) = issued else {
+                return self.check();
+            };
+            let before = self.state.clone();
+            let event = self.event(EventKind::TicketIssued {
+                ticket,
+                idempotency_key: None,
+                booking: Some(1),
+            });
+            self.observe(&event)?;
+            self.state.apply(&event);
+            self.observed(&before, &event)?;
+            self.events.push(event);
+            return self.check();
+        }
         let Some(command) = self.command(op) else {
             return self.check();
         };
@@ -436,7 +476,9 @@ impl Model {
             | Command::SetClinicSettings { .. }
             | Command::PurgePatients { .. } => Expect::Event,
             // Decided by the directory, not the queue.
-            Command::Staff { .. } | Command::Appointment { .. } => Expect::Unchanged,
+            Command::Staff { .. } | Command::Appointment { .. } | Command::CheckIn { .. } => {
+                Expect::Unchanged
+            }
             Command::CloseDay { new_day } => {
                 if *new_day > s.day {
                     Expect::Event
@@ -487,6 +529,7 @@ impl Model {
             EventKind::TicketIssued {
                 ticket,
                 idempotency_key,
+                ..
             } => {
                 prop_assert!(
                     self.issued.insert((s.day, ticket.number.clone())),
@@ -650,7 +693,19 @@ impl Model {
                 })
         });
         starving
-            .or_else(|| waiting.iter().min_by_key(|t| t.order_key()))
+            .or_else(|| {
+                waiting.iter().min_by_key(|t| {
+                    // The interleave rule: a booked patient before the slot stands among the
+                    // walk-ins, at the slot time.
+                    let early = t.priority == PriorityClass::Appointment && t.queued_at > self.now;
+                    let class = if early {
+                        PriorityClass::Normal
+                    } else {
+                        t.priority
+                    };
+                    (class.rank(), t.queued_at, t.id)
+                })
+            })
             .map(|t| t.id)
     }
 
@@ -742,7 +797,10 @@ impl Model {
             prop_assert_eq!(*id, t.id);
             prop_assert!(t.id.0 < s.next_ticket_id);
             prop_assert!(s.services.contains_key(&t.service));
-            prop_assert!(t.created_at <= t.queued_at && t.queued_at <= self.now);
+            // A booked patient is queued at the slot time, before or after the check-in.
+            if t.priority != PriorityClass::Appointment {
+                prop_assert!(t.created_at <= t.queued_at && t.queued_at <= self.now);
+            }
             let served_by: Vec<&RoomId> = s
                 .rooms
                 .values()
@@ -764,7 +822,10 @@ impl Model {
                 t
             );
             if let Some(finished) = t.finished_at {
-                prop_assert!(t.queued_at <= finished && finished <= self.now);
+                prop_assert!(finished <= self.now);
+                if t.priority != PriorityClass::Appointment {
+                    prop_assert!(t.queued_at <= finished);
+                }
             }
             match t.state {
                 TicketState::Waiting => {

@@ -74,6 +74,8 @@ pub enum VisitClass {
     Priority,
     /// Called before everyone.
     Urgent,
+    /// A booked patient checked in (an appointment's ticket).
+    Appointment,
 }
 
 impl VisitClass {
@@ -83,6 +85,7 @@ impl VisitClass {
             Self::WalkIn => "walk_in",
             Self::Priority => "priority",
             Self::Urgent => "urgent",
+            Self::Appointment => "appointment",
         }
     }
 
@@ -91,6 +94,7 @@ impl VisitClass {
             PriorityClass::Normal => Self::WalkIn,
             PriorityClass::Priority => Self::Priority,
             PriorityClass::Urgent => Self::Urgent,
+            PriorityClass::Appointment => Self::Appointment,
         }
     }
 }
@@ -106,7 +110,7 @@ pub struct Visit {
     pub service: ServiceId,
     /// The room that last called it.
     pub room: Option<RoomId>,
-    /// Walk-in, priority or urgent.
+    /// Walk-in, appointment, priority or urgent.
     pub class: VisitClass,
     /// When the ticket was issued.
     #[schema(value_type = String, format = DateTime)]
@@ -507,7 +511,7 @@ pub struct Report {
     pub by_service: Vec<Bucket>,
     /// By the room that last called the visit (visits never called are in no room).
     pub by_room: Vec<Bucket>,
-    /// By class: `walk_in`, `priority`, `urgent` (each, empty ones too).
+    /// By class: `walk_in`, `appointment`, `priority`, `urgent` (each, empty ones too).
     pub by_class: Vec<Bucket>,
     /// By local calendar date of issue.
     pub by_day: Vec<Bucket>,
@@ -542,7 +546,12 @@ pub fn build(
     let mut total = Tally::default();
     let mut by_service: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut by_room: BTreeMap<&str, Tally> = BTreeMap::new();
-    let classes = [VisitClass::WalkIn, VisitClass::Priority, VisitClass::Urgent];
+    let classes = [
+        VisitClass::WalkIn,
+        VisitClass::Appointment,
+        VisitClass::Priority,
+        VisitClass::Urgent,
+    ];
     let mut by_class: Vec<Tally> = vec![Tally::default(); classes.len()];
     let mut by_day: BTreeMap<Date, Tally> = BTreeMap::new();
     let mut by_hour: Vec<Tally> = vec![Tally::default(); 24];

@@ -1,12 +1,22 @@
 //! The next-ticket rule: which waiting ticket a room calls. One pure function, [`pick_next`].
 //!
-//! Order: class (urgent, then priority, then normal), first come first served within a class
-//! (by the time the ticket joined the queue). Anti-starvation: a ticket that has been *passed
+//! Order: class (urgent, then appointments, then priority, then normal), first come first served
+//! within a class (by the time the ticket joined the queue). Anti-starvation: a ticket that has been *passed
 //! over* — a ticket of a higher class that joined later was called before it, while it had
 //! already waited at least `after` — `max_passes` times is called next, whatever its class.
 //! Among several starving tickets the lowest class goes first (so calling one never passes over
 //! another starving one), then the oldest. Hence no ticket is passed over more than `max_passes`
 //! times.
+//!
+//! Appointments (the interleave rule): a booked patient who checks in within the window
+//! [slot − early, slot + late] gets a ticket in the `appointment` class queued at the slot time
+//! (see `engine`'s check-in). Once the slot is due it is called before priority and normal
+//! tickets, booked patients by slot time; before its slot it stands among the walk-ins at the
+//! slot time ([`Ticket::order_key_at`]), so an early arrival waits for its slot and never passes a
+//! walk-in who came before that time. A patient who checks in after the late limit gets a
+//! normal ticket, ordered by check-in time like any walk-in. Urgent still goes first. The
+//! fairness cap is the anti-starvation rule: a walk-in passed over `max_passes` times by due
+//! appointments (or priority tickets) while it had waited `after` is called next.
 
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
@@ -83,7 +93,7 @@ where
             },
         ),
         None => {
-            let t = waiting.clone().min_by_key(|t| t.order_key())?;
+            let t = waiting.clone().min_by_key(|t| t.order_key_at(now))?;
             (t, PickReason::HighestClass { class: t.priority })
         }
     };
@@ -212,6 +222,55 @@ mod tests {
         assert!(pick.passed_over.is_empty());
         // without anti-starvation the urgent ticket goes first
         let pick = pick_next(&tickets, at(100), None).unwrap();
+        assert_eq!(pick.ticket, TicketId(1));
+    }
+
+    #[test]
+    fn a_due_appointment_goes_after_urgent_by_slot_an_early_one_waits_among_walk_ins() {
+        use PriorityClass::Appointment;
+        // (tickets (id, class, queued: the slot for appointments), expected pick) at t=100
+        type Case<'a> = (&'a [(u64, PriorityClass, i64)], u64);
+        let cases: &[Case] = &[
+            // due: before priority and walk-ins who came earlier
+            (
+                &[(1, Normal, 0), (2, Priority, 10), (3, Appointment, 90)],
+                3,
+            ),
+            // urgent still first
+            (&[(1, Urgent, 95), (3, Appointment, 90)], 1),
+            // two due: the earlier slot first, whatever the check-in order
+            (&[(3, Appointment, 100), (4, Appointment, 60)], 4),
+            // early (slot at 400): waits behind the walk-ins who came before the slot
+            (&[(1, Normal, 50), (3, Appointment, 400)], 1),
+            (&[(1, Priority, 50), (3, Appointment, 400)], 1),
+            // ...but a room with nobody else calls the early patient
+            (&[(3, Appointment, 400)], 3),
+            // a due one before an early one
+            (&[(3, Appointment, 400), (4, Appointment, 100)], 4),
+        ];
+        for (tickets, expected) in cases {
+            let tickets: Vec<Ticket> = tickets
+                .iter()
+                .map(|&(id, class, q)| ticket(id, class, q, 0))
+                .collect();
+            let pick = pick_next(&tickets, at(100), Some(STARVE)).unwrap();
+            assert_eq!(pick.ticket, TicketId(*expected), "{tickets:?}");
+        }
+    }
+
+    #[test]
+    fn walk_ins_passed_over_by_appointments_are_called_after_max_passes() {
+        use PriorityClass::Appointment;
+        // A walk-in who has waited 100 s is passed over by a due appointment...
+        let tickets = [ticket(1, Normal, 0, 0), ticket(2, Appointment, 90, 0)];
+        let pick = pick_next(&tickets, at(100), Some(STARVE)).unwrap();
+        assert_eq!(
+            (pick.ticket, pick.passed_over),
+            (TicketId(2), vec![TicketId(1)])
+        );
+        // ...and once passed over `max_passes` times it goes before the next appointment.
+        let tickets = [ticket(1, Normal, 0, 2), ticket(3, Appointment, 95, 0)];
+        let pick = pick_next(&tickets, at(100), Some(STARVE)).unwrap();
         assert_eq!(pick.ticket, TicketId(1));
     }
 

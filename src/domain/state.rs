@@ -407,7 +407,7 @@ impl QueueState {
                 },
             ),
             None => {
-                let key = queues.iter().filter_map(|q| q.order.first()).min()?;
+                let key = queues.iter().filter_map(|q| q.first_at(now)).min()?;
                 let t = self.tickets.get(&key.2)?;
                 (t, PickReason::HighestClass { class: t.priority })
             }
@@ -525,6 +525,46 @@ impl QueueState {
         Ok(known)
     }
 
+    /// The ticket an issue in `service` would get at `now`, queued at `queued_at` (a booked
+    /// patient's slot time, else `now`): the next id and number. Refused if the service is
+    /// unknown or closed.
+    pub fn new_ticket(
+        &self,
+        service: &ServiceId,
+        priority: PriorityClass,
+        queued_at: Timestamp,
+        origin: &Origin,
+        now: Timestamp,
+        policy: &Policy,
+    ) -> Result<Ticket, DomainError> {
+        let service = self.service(service)?;
+        if !service.active {
+            return Err(DomainError::ServiceClosed(service.id.clone()));
+        }
+        let ordinal = self.next_ordinal(&service.prefix);
+        Ok(Ticket {
+            id: TicketId(self.next_ticket_id),
+            number: format_number(&service.prefix, ordinal, policy.number_digits),
+            ordinal,
+            service: service.id.clone(),
+            priority,
+            state: TicketState::Waiting,
+            day: self.day,
+            created_at: now,
+            queued_at,
+            called_at: None,
+            finished_at: None,
+            room: None,
+            recall_count: 0,
+            passed_over: 0,
+            requeue_count: 0,
+            transferred_from: None,
+            transferred_to: None,
+            cancel_reason: None,
+            source: origin.source,
+        })
+    }
+
     /// Decides a command at `now`. Never changes the state.
     pub fn decide(
         &self,
@@ -554,34 +594,13 @@ impl QueueState {
                         });
                     }
                 }
-                let service = self.service(service)?;
-                if !service.active {
-                    return Err(DomainError::ServiceClosed(service.id.clone()));
+                if *priority == PriorityClass::Appointment {
+                    return Err(DomainError::AppointmentNeedsCheckIn);
                 }
-                let ordinal = self.next_ordinal(&service.prefix);
                 EventKind::TicketIssued {
-                    ticket: Ticket {
-                        id: TicketId(self.next_ticket_id),
-                        number: format_number(&service.prefix, ordinal, policy.number_digits),
-                        ordinal,
-                        service: service.id.clone(),
-                        priority: *priority,
-                        state: TicketState::Waiting,
-                        day: self.day,
-                        created_at: now,
-                        queued_at: now,
-                        called_at: None,
-                        finished_at: None,
-                        room: None,
-                        recall_count: 0,
-                        passed_over: 0,
-                        requeue_count: 0,
-                        transferred_from: None,
-                        transferred_to: None,
-                        cancel_reason: None,
-                        source: origin.source,
-                    },
+                    ticket: self.new_ticket(service, *priority, now, origin, now, policy)?,
                     idempotency_key: idempotency_key.clone(),
+                    booking: None,
                 }
             }
             Command::CancelTicket { ticket } => {
@@ -889,17 +908,18 @@ impl QueueState {
             }
             Command::PurgePatients {
                 tickets,
+                bookings,
                 older_than,
             } => {
-                if tickets.is_empty() {
+                if tickets.is_empty() && bookings.is_empty() {
                     return Ok(Decision::Unchanged);
                 }
                 EventKind::PersonalDataPurged {
-                    records: tickets.len() as u64,
+                    records: (tickets.len() + bookings.len()) as u64,
                     older_than: *older_than,
                 }
             }
-            Command::Staff { .. } | Command::Appointment { .. } => {
+            Command::Staff { .. } | Command::Appointment { .. } | Command::CheckIn { .. } => {
                 return Err(DomainError::NotAQueueCommand);
             }
             Command::CloseDay { new_day } => {
@@ -1126,6 +1146,7 @@ impl QueueState {
             EventKind::TicketIssued {
                 ticket,
                 idempotency_key,
+                ..
             } => {
                 let counter = self
                     .counters

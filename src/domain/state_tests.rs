@@ -1827,12 +1827,14 @@ fn a_purge_of_no_details_changes_nothing_and_of_some_is_an_event() {
     let older_than = desk.now;
     let none = Command::PurgePatients {
         tickets: Vec::new(),
+        bookings: Vec::new(),
         older_than,
     };
     assert_eq!(desk.run(&none), Decision::Unchanged);
     let before = desk.state.clone();
     let some = Command::PurgePatients {
-        tickets: vec![TicketId(7), TicketId(9)],
+        tickets: vec![TicketId(7)],
+        bookings: vec![9],
         older_than,
     };
     let kind = desk.event(&some);

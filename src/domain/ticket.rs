@@ -51,6 +51,9 @@ impl TicketState {
 pub enum PriorityClass {
     /// Called before everyone else.
     Urgent,
+    /// A booked patient who checked in on time: called by slot time once the slot is due (see
+    /// [`super::rules`]). Only a check-in gives this class.
+    Appointment,
     /// Elderly, disabled, pregnant.
     Priority,
     /// Everyone else.
@@ -59,10 +62,11 @@ pub enum PriorityClass {
 }
 
 impl PriorityClass {
-    /// 0 is called first. Appointments will slot in between `Urgent` and `Priority`.
+    /// 0 is called first.
     pub fn rank(self) -> u8 {
         match self {
             Self::Urgent => 0,
+            Self::Appointment => 1,
             Self::Priority => 2,
             Self::Normal => 3,
         }
@@ -72,6 +76,7 @@ impl PriorityClass {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Urgent => "urgent",
+            Self::Appointment => "appointment",
             Self::Priority => "priority",
             Self::Normal => "normal",
         }
@@ -199,5 +204,21 @@ impl Ticket {
     /// The full order key of the next-ticket rule without anti-starvation.
     pub fn order_key(&self) -> (u8, Timestamp, TicketId) {
         (self.priority.rank(), self.queued_at, self.id)
+    }
+
+    /// The order key at `now`: [`Self::order_key`], except that a booked patient whose slot
+    /// (`queued_at`) has not come yet stands among the walk-ins at the slot time — an early
+    /// arrival waits for its slot and passes nobody who came before it.
+    pub fn order_key_at(&self, now: Timestamp) -> (u8, Timestamp, TicketId) {
+        effective_key(self.order_key(), now)
+    }
+}
+
+/// [`Ticket::order_key_at`] from the key alone (the index keeps keys).
+pub fn effective_key(key: (u8, Timestamp, TicketId), now: Timestamp) -> (u8, Timestamp, TicketId) {
+    if key.0 == PriorityClass::Appointment.rank() && key.1 > now {
+        (PriorityClass::Normal.rank(), key.1, key.2)
+    } else {
+        key
     }
 }

@@ -38,6 +38,9 @@ pub(super) fn write_rows(
     for (id, details) in &rows.contacts {
         contacts.insert(*id, codec::encode(details, "booking contact")?.as_slice())?;
     }
+    for id in &rows.contacts_purged {
+        contacts.remove(*id)?;
+    }
     Ok(())
 }
 
@@ -71,6 +74,30 @@ impl Store {
             plans,
             ledger: Ledger::restore(bookings),
         })
+    }
+
+    /// The bookings whose patients' details were recorded before `older_than` (and those whose
+    /// row cannot be read: personal data of unknown age goes too).
+    pub fn booking_contacts_older_than(
+        &self,
+        older_than: crate::domain::Timestamp,
+    ) -> Result<Vec<u64>, StoreError> {
+        let txn = self.read_txn()?;
+        let table = match txn.open_table(BOOKING_CONTACTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            let old = codec::decode::<PatientDetails>(v.value(), "booking contact")
+                .map_or(true, |d| d.recorded_at < older_than);
+            if old {
+                out.push(k.value());
+            }
+        }
+        Ok(out)
     }
 
     /// A booking's patient details, if recorded.

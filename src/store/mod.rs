@@ -18,6 +18,7 @@
 mod appointments;
 mod backing;
 pub mod backup;
+mod central;
 pub mod chain;
 mod codec;
 mod directory;
@@ -37,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 pub use backing::{Backing, DiskSwitch, FullDisk};
 pub use backup::{BackupError, BackupReport};
+pub use central::ShipRow;
 pub use chain::{AuditCheck, ChainFault, ChainReport, audit_hash_at, audit_verify};
 pub use error::StoreError;
 use tables::{

@@ -36,6 +36,8 @@ pub const META_SCHEMA_VERSION: &str = "schema_version";
 pub const META_LINK_SECRET: &str = "link_secret";
 /// Key of the queue's scalar state in [`META`].
 pub const META_QUEUE: &str = "queue";
+/// Key of the seq the central database acknowledged in [`META`] (see [`super::central`]).
+pub const META_CENTRAL_ACKED: &str = "central_acked";
 /// What the store writes to see whether the database can commit again after a failed write.
 pub const META_WRITE_CHECK: &str = "write_check";
 /// The audit trail's hash chain: seq → SHA-256(previous hash || the event's bytes in

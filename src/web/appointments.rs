@@ -132,17 +132,25 @@ pub async fn slots_get(
     actor: Actor,
     query: web::Query<SlotsQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let query = query.into_inner();
+    let slots = slot_views(&state, query.into_inner(), channel_of(&actor))?;
+    Ok(HttpResponse::Ok().json(slots))
+}
+
+/// The bookable slots a [`SlotsQuery`] asks for, as `channel` may book them, in time order.
+pub(super) fn slot_views(
+    state: &AppState,
+    query: SlotsQuery,
+    channel: Channel,
+) -> Result<Vec<SlotView>, WebError> {
     let days = query.days.unwrap_or(1);
     if !(1..=MAX_DAYS).contains(&days) {
         return Err(WebError::InvalidQuery(format!("days: 1 to {MAX_DAYS}")));
     }
-    let zone = zone(&state);
+    let zone = clinic_zone(state);
     let now = state.clock.now();
     let first = query
         .date
         .unwrap_or_else(|| now.to_zoned(zone.clone()).date());
-    let channel = channel_of(&actor);
     let published = state.hub.read();
     if !published.state.services.contains_key(&query.service) {
         return Err(DomainError::ServiceNotFound(query.service).into());
@@ -190,7 +198,7 @@ pub async fn slots_get(
         }
     }
     slots.sort_by(|a, b| (a.start, &a.doctor).cmp(&(b.start, &b.doctor)));
-    Ok(HttpResponse::Ok().json(slots))
+    Ok(slots)
 }
 
 /// `POST /api/v1/bookings` body.
@@ -253,9 +261,42 @@ pub struct BookingView {
     /// The room the doctor sits in that day, if the plan says.
     #[schema(value_type = Option<String>)]
     pub room: Option<crate::domain::RoomId>,
-    /// The patient's details (reception only; absent once deleted).
+    /// The patient's details (reception, and the booking's doctor; absent once deleted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patient: Option<PatientDetails>,
+    /// The ticket of a checked-in booking, as it stands in today's queue (absent once the day
+    /// it was issued on is closed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<BookingTicket>,
+}
+
+/// A checked-in booking's ticket: where the patient is now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingTicket {
+    /// Its id.
+    pub id: u64,
+    /// Its number.
+    pub number: String,
+    /// `waiting`, `called`, `done`, `no_show`, `cancelled` or `transferred`.
+    pub state: &'static str,
+    /// The room that called it.
+    #[schema(value_type = Option<String>)]
+    pub room: Option<crate::domain::RoomId>,
+    /// When it was called.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub called_at: Option<Timestamp>,
+}
+
+impl BookingTicket {
+    fn of(ticket: &crate::domain::Ticket) -> Self {
+        Self {
+            id: ticket.id.0,
+            number: ticket.number.clone(),
+            state: ticket.state.as_str(),
+            room: ticket.room.clone(),
+            called_at: ticket.called_at,
+        }
+    }
 }
 
 impl BookingView {
@@ -281,6 +322,7 @@ impl BookingView {
             overbooked: booking.overbooked,
             room: plan.and_then(|p| p.room_on(booking.date).cloned()),
             patient: None,
+            ticket: None,
         }
     }
 }
@@ -299,8 +341,27 @@ pub async fn booking_create(
     body: Json<BookRequest>,
 ) -> Result<HttpResponse, WebError> {
     let body = body.into_inner();
+    let contact = patient_of(&state, body.patient.as_ref())?;
+    let id = make_booking(
+        &state,
+        &body,
+        contact.clone(),
+        channel_of(&actor),
+        actor.origin(Source::Api),
+    )
+    .await?;
+    let mut view = view_of(&state, id)?;
+    view.patient = contact;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// A booking's patient details, checked.
+pub(super) fn patient_of(
+    state: &AppState,
+    patient: Option<&PatientInput>,
+) -> Result<Option<PatientDetails>, WebError> {
     let now = state.clock.now();
-    let contact = match &body.patient {
+    Ok(match patient {
         Some(p) => {
             let mut details = PatientDetails::new(&p.name, &p.phone, now)
                 .map_err(|e| WebError::InvalidBody(e.to_string()))?;
@@ -312,13 +373,23 @@ pub async fn booking_create(
             Some(details)
         }
         None => None,
-    };
+    })
+}
+
+/// Books `body`'s slot for `contact` as `channel` (a fresh code, drawn again if in use): the
+/// booking's id.
+pub(super) async fn make_booking(
+    state: &AppState,
+    body: &BookRequest,
+    contact: Option<PatientDetails>,
+    channel: Channel,
+    origin: crate::domain::Origin,
+) -> Result<u64, WebError> {
     let patient_key = contact
         .as_ref()
         .map(|c| c.phone.as_str())
         .filter(|phone| !phone.is_empty())
         .map(|phone| state.links.keyed_hash(&phone_digits(phone)));
-    let channel = channel_of(&actor);
     let mut last = None;
     for _ in 0..CODE_TRIES {
         let mut random = [0u8; 6];
@@ -337,13 +408,8 @@ pub async fn booking_create(
             },
             contact: contact.clone(),
         };
-        match state.execute(command, actor.origin(Source::Api)).await {
-            Ok(outcome) => {
-                let id = booking_of(&outcome)?;
-                let mut view = view_of(&state, id)?;
-                view.patient = contact;
-                return Ok(HttpResponse::Created().json(view));
-            }
+        match state.execute(command, origin.clone()).await {
+            Ok(outcome) => return booking_of(&outcome),
             Err(WebError::Domain(DomainError::Booking(BookingError::CodeInUse))) => {
                 last = Some(BookingError::CodeInUse);
             }
@@ -376,7 +442,7 @@ pub async fn bookings_list(
     actor: Actor,
     query: web::Query<BookingsQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let zone = zone(&state);
+    let zone = clinic_zone(&state);
     let date = query
         .date
         .unwrap_or_else(|| state.clock.now().to_zoned(zone.clone()).date());
@@ -388,20 +454,43 @@ pub async fn bookings_list(
             .all()
             .filter(|b| b.date == date)
             .filter(|b| query.doctor.as_ref().is_none_or(|d| &b.doctor == d))
-            .map(|b| BookingView::of(b, &zone, appointments.plans.get(&b.doctor, &b.service)))
+            .map(|b| {
+                let mut view =
+                    BookingView::of(b, &zone, appointments.plans.get(&b.doctor, &b.service));
+                if let BookingState::CheckedIn { ticket, .. } = b.state {
+                    view.ticket = published.state.tickets.get(&ticket).map(BookingTicket::of);
+                }
+                view
+            })
             .collect()
     };
     views.sort_by_key(|v| (v.start, v.id));
-    if is_reception(&actor) {
+    // Reception sees every patient's name and phone; a doctor those of their own bookings.
+    let me = match actor.0.as_ref().map(|p| &p.kind) {
+        Some(PrincipalKind::User { name }) => Some(name.clone()),
+        _ => None,
+    };
+    let reception = is_reception(&actor);
+    let shown: Vec<bool> = views
+        .iter()
+        .map(|v| reception || me.as_deref() == Some(v.doctor.as_str()))
+        .collect();
+    if shown.iter().any(|s| *s) {
         let store = std::sync::Arc::clone(&state.store);
-        let ids: Vec<u64> = views.iter().map(|v| v.id).collect();
+        let ids: Vec<u64> = views
+            .iter()
+            .zip(&shown)
+            .filter(|(_, s)| **s)
+            .map(|(v, _)| v.id)
+            .collect();
         let contacts = super::state::blocking(move || {
             ids.into_iter()
                 .map(|id| store.booking_contact(id))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
-        for (view, contact) in views.iter_mut().zip(contacts) {
+        let patients = views.iter_mut().zip(&shown).filter(|(_, s)| **s);
+        for ((view, _), contact) in patients.zip(contacts) {
             view.patient = contact;
         }
     }
@@ -502,9 +591,11 @@ fn is_reception(actor: &Actor) -> bool {
     actor.0.as_ref().is_some_and(|p| p.can(Need::Reception))
 }
 
-/// The digits of a phone number (what the cap per patient compares).
-fn phone_digits(phone: &str) -> String {
-    phone.chars().filter(char::is_ascii_digit).collect()
+/// What identifies a phone number for the cap per patient and the kiosk's check-in: its last
+/// 10 digits, so that `+91 98450 12345`, `098450 12345` and `9845012345` are one number.
+pub(super) fn phone_digits(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    digits[digits.len().saturating_sub(10)..].iter().collect()
 }
 
 fn booking_of(outcome: &Outcome) -> Result<u64, WebError> {
@@ -518,7 +609,7 @@ fn booking_of(outcome: &Outcome) -> Result<u64, WebError> {
 }
 
 /// The clinic's time zone (as the engine's calendar has it).
-fn zone(state: &AppState) -> jiff::tz::TimeZone {
+pub(super) fn clinic_zone(state: &AppState) -> jiff::tz::TimeZone {
     state
         .config
         .calendar()
@@ -527,7 +618,7 @@ fn zone(state: &AppState) -> jiff::tz::TimeZone {
 }
 
 fn view_of(state: &AppState, id: u64) -> Result<BookingView, WebError> {
-    let zone = zone(state);
+    let zone = clinic_zone(state);
     let published = state.hub.read();
     let appointments = &published.appointments;
     let booking = appointments

@@ -131,7 +131,8 @@ impl WebError {
                     | D::MessageControlCharacters
                     | D::InvalidName { .. }
                     | D::InvalidSetting(_)
-                    | D::InvalidCallReason(_) => StatusCode::BAD_REQUEST,
+                    | D::InvalidCallReason(_)
+                    | D::AppointmentNeedsCheckIn => StatusCode::BAD_REQUEST,
                     D::ServiceNotFound(_)
                     | D::RoomNotFound(_)
                     | D::TicketNotFound(_)
@@ -264,13 +265,16 @@ fn booking_status(error: &crate::domain::appointments::BookingError) -> StatusCo
     use crate::domain::appointments::BookingError as B;
     match error {
         B::Plan(_) | B::InvalidCode => StatusCode::BAD_REQUEST,
-        B::NoPlan { .. } | B::NotFound(_) | B::NoService(_) => StatusCode::NOT_FOUND,
+        B::NoPlan { .. } | B::NotFound(_) | B::NoService(_) | B::NoMatchToday => {
+            StatusCode::NOT_FOUND
+        }
         B::NotADoctor(_)
         | B::NoSuchSlot
         | B::Past
         | B::TooSoon(_)
         | B::BeyondHorizon(_)
-        | B::NotToday(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        | B::NotToday(_)
+        | B::TooEarly(_) => StatusCode::UNPROCESSABLE_ENTITY,
         B::OverbookNeedsStaff => StatusCode::FORBIDDEN,
         B::PlanOverlaps { .. }
         | B::SlotTaken

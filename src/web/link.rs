@@ -1,6 +1,7 @@
-//! Patients' status links: `/t/{id}-{mac}`, where the mac is a keyed hash of the ticket id
-//! with a secret kept in the database. Unguessable (80 bits), yet needs no table: the link is
-//! checked by recomputing it, and stays valid across restarts and for archived tickets.
+//! Patients' links: a ticket's status page `/t/{id}-{mac}` and a booking's page
+//! `/b/{id}-{mac}`, where the mac is a keyed hash of the id (with the kind of link) and a
+//! secret kept in the database. Unguessable (80 bits), yet needs no table: the link is checked
+//! by recomputing it, and stays valid across restarts and for archived tickets.
 
 use sha2::{Digest, Sha256};
 
@@ -36,6 +37,27 @@ impl StatusLinks {
         format!("{}-{mac}", id.0)
     }
 
+    /// The token of a booking's page (`/b/{token}`): like a ticket's, in its own domain so
+    /// that a ticket's token never opens a booking.
+    pub fn booking_token(&self, id: u64) -> String {
+        let mut hash = Sha256::new();
+        hash.update(self.secret);
+        hash.update(b"booking:");
+        hash.update(id.to_le_bytes());
+        let mac: String = hash.finalize()[..10]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{id}-{mac}")
+    }
+
+    /// The booking a `/b/` token is for, if it is genuine.
+    pub fn verify_booking(&self, token: &str) -> Option<u64> {
+        let (id, _) = token.split_once('-')?;
+        let id: u64 = id.parse().ok()?;
+        same(&self.booking_token(id), token).then_some(id)
+    }
+
     /// A keyed hash of `value` (hex, 128 bits): compares equal values without keeping them
     /// (a booking's phone number for the cap per patient).
     pub fn keyed_hash(&self, value: &str) -> String {
@@ -58,21 +80,34 @@ impl StatusLinks {
     pub fn verify(&self, token: &str) -> Option<TicketId> {
         let (id, _) = token.split_once('-')?;
         let id = TicketId(id.parse().ok()?);
-        let expected = self.token(id);
-        // Compare without stopping at the first difference.
-        let same = expected.len() == token.len()
-            && expected
-                .bytes()
-                .zip(token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        same.then_some(id)
+        same(&self.token(id), token).then_some(id)
     }
+}
+
+/// Whether two tokens are equal, compared without stopping at the first difference.
+fn same(expected: &str, token: &str) -> bool {
+    expected.len() == token.len()
+        && expected
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_booking_token_verifies_and_a_tickets_does_not() {
+        let links = StatusLinks::new([7; 32]);
+        let token = links.booking_token(42);
+        assert_eq!(links.verify_booking(&token), Some(42));
+        assert_eq!(links.verify_booking(&links.token(TicketId(42))), None);
+        assert_eq!(links.verify(&token), None);
+        assert_eq!(links.verify_booking("42-00"), None);
+        assert_eq!(links.verify_booking("x-y"), None);
+    }
 
     #[test]
     fn a_token_verifies_and_a_forged_one_does_not() {

@@ -9,6 +9,7 @@ pub mod asset;
 pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod checkin;
 pub mod clinic;
 pub mod error;
 pub mod frame;
@@ -187,6 +188,8 @@ route_table! {
     get "/api/v1/bookings/{id}" => appointments::booking_get, Staff;
     post "/api/v1/bookings/{id}/cancel" => appointments::booking_cancel, Reception;
     post "/api/v1/bookings/{id}/reschedule" => appointments::booking_reschedule, Reception;
+    post "/api/v1/bookings/{id}/check-in" => checkin::booking_check_in, Reception;
+    post "/api/v1/check-in" => checkin::check_in, Public;
     get "/t/{token}" => page::status_page, Public;
     get "/t/{token}/qr.svg" => page::status_qr, Public;
     get "/assets/{path:.*}" => asset::asset_get, Public;

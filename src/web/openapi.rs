@@ -7,8 +7,8 @@ use utoipa::OpenApi;
 use actix_web::HttpResponse;
 
 use super::{
-    appointments, audit, clinic, notifications, print, reports, rooms, screens, services, session,
-    staff, status, tickets, ws,
+    appointments, audit, checkin, clinic, notifications, print, reports, rooms, screens, services,
+    session, staff, status, tickets, ws,
 };
 
 /// The API's OpenAPI description.
@@ -88,6 +88,8 @@ use super::{
         appointments::booking_get,
         appointments::booking_cancel,
         appointments::booking_reschedule,
+        checkin::booking_check_in,
+        checkin::check_in,
     ),
     components(schemas(crate::domain::Event, crate::domain::EventKind)),
     tags(

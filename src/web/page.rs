@@ -223,6 +223,8 @@ pub async fn kiosk_page(
             "reset_secs": kiosk.reset_secs,
             "priority": kiosk.priority,
             "language_chosen": query.lang.is_some(),
+            // "I have an appointment": shown once a doctor takes bookings.
+            "appointments": state.hub.read().appointments.plans.all().next().is_some(),
         }),
     )
 }
@@ -318,6 +320,11 @@ pub async fn staff_page(
             "reception": p.can(Need::Reception),
             "admin": p.can(Need::Admin),
             "rooms": rooms,
+            // A doctor's day shows their own bookings.
+            "name": match &p.kind {
+                crate::auth::PrincipalKind::User { name } => Some(name.as_str()),
+                crate::auth::PrincipalKind::Token { .. } => None,
+            },
         })
     });
     render(

@@ -317,3 +317,239 @@ async fn bookings_refuse_what_is_not_a_bookable_slot_and_change_nothing() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn a_bookings_patient_details_are_deleted_with_the_retention_rule() {
+    let app = TestApp::spawn_with(|c| {
+        c.clinic.timezone = "Asia/Kolkata".to_owned();
+        c.store.patient_details_days = 30;
+    })
+    .await;
+    put(&app, "/api/v1/admin/plans", &plan(1)).await;
+    let (status, booked) = app
+        .call("/api/v1/bookings", Some(book(MONDAY_NINE, "9845012345")))
+        .await;
+    assert_eq!(status, 201, "{booked}");
+    let id = booked["id"].as_u64().unwrap();
+    let (_, read) = app.get_json(&format!("/api/v1/bookings/{id}")).await;
+    assert_eq!(read["patient"]["phone"], "9845012345", "{read}");
+
+    let mut events = app.events("").await;
+    app.advance(jiff::SignedDuration::from_hours(24 * 31));
+    app.issue("lab", "normal").await;
+    let purged = events.next_event("personal_data_purged").await;
+    assert_eq!(purged["records"], 1, "{purged}");
+    let (status, read) = app.get_json(&format!("/api/v1/bookings/{id}")).await;
+    assert_eq!(status, 200, "the booking stays: {read}");
+    assert!(read["patient"].is_null(), "{read}");
+    assert!(!read.to_string().contains("98450"), "{read}");
+}
+
+/// `at` Kolkata time on Monday 23 November 2026 ("08:40"), as UTC.
+fn monday(hm: &str) -> jiff::Timestamp {
+    let local: jiff::civil::DateTime = format!("2026-11-23T{hm}:00").parse().unwrap();
+    local
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Kolkata").unwrap())
+        .unwrap()
+        .timestamp()
+}
+
+/// Moves the clock to `hm` on Monday in Kolkata.
+fn set_monday(app: &TestApp, hm: &str) {
+    use waitless::clock::Clock;
+    let now = app.clock.now();
+    app.advance(now.duration_until(monday(hm)));
+}
+
+async fn book_as(app: &TestApp, start: &str, phone: &str, name: &str) -> Value {
+    let mut body = book(start, phone);
+    body["patient"]["name"] = json!(name);
+    let (status, booked) = app.call("/api/v1/bookings", Some(body)).await;
+    assert_eq!(status, 201, "{booked}");
+    booked
+}
+
+async fn kiosk_check_in(app: &TestApp, body: Value) -> (u16, Value) {
+    let r = app
+        .anon
+        .post(app.url("/api/v1/check-in"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn booking_state(app: &TestApp, id: &Value) -> String {
+    let (_, b) = app.get_json(&format!("/api/v1/bookings/{id}")).await;
+    b["state"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_booked_patient_checks_in_at_the_kiosk_and_is_called_by_slot_time_between_walk_ins() {
+    let app = clinic().await;
+    put(&app, "/api/v1/admin/plans", &plan(1)).await;
+    let nine = book_as(&app, MONDAY_NINE, "1111111111", "Meera").await;
+    let quarter = book_as(&app, "2026-11-23T03:45:00Z", "98450 22222", "Asha").await;
+    let half = book_as(&app, "2026-11-23T04:00:00Z", "3333333333", "Ravi").await;
+    let code = nine["code"].as_str().unwrap().to_owned();
+
+    // Saturday: the booking is for Monday.
+    let (status, body) = kiosk_check_in(&app, json!({"code": code})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("booking-not-today")),
+        "{body}"
+    );
+    // Monday 08:20: check-in opens 30 minutes before the slot.
+    set_monday(&app, "08:20");
+    let (status, body) = kiosk_check_in(&app, json!({"code": code})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("too-early-to-check-in")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("08:30"),
+        "{body}"
+    );
+
+    // 08:35 a walk-in comes; 08:40 the 09:00 patient checks in by code, as typed.
+    set_monday(&app, "08:35");
+    let walk_in_early = app.issue("general", "normal").await;
+    set_monday(&app, "08:40");
+    let typed = format!(" {}-{} ", &code[..3], code[3..].to_lowercase());
+    let (status, ticket) = kiosk_check_in(&app, json!({"code": typed, "print": false})).await;
+    assert_eq!(status, 201, "{ticket}");
+    assert_eq!(ticket["priority"], "appointment");
+    assert_eq!(
+        ticket["queued_at"], MONDAY_NINE,
+        "queued at the slot: {ticket}"
+    );
+    assert_eq!(ticket["source"], "kiosk");
+    assert_eq!(ticket["booking"]["code"], code.as_str());
+    assert_eq!(ticket["booking"]["late"], false);
+    assert!(ticket["status_path"].as_str().unwrap().starts_with("/t/"));
+    assert_eq!(booking_state(&app, &nine["id"]).await, "checked_in");
+    // Once is enough.
+    let (status, body) = kiosk_check_in(&app, json!({"code": code})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("booking-not-open")),
+        "{body}"
+    );
+
+    // 08:50: the slot has not come, so the walk-in who came first is called first.
+    set_monday(&app, "08:50");
+    let next = app.next("room-1").await;
+    assert_eq!(next["called"]["id"], walk_in_early["id"], "{next}");
+    // 08:55 another walk-in; 09:01 the booked patient's slot is due: called before them.
+    set_monday(&app, "08:55");
+    let walk_in_late = app.issue("general", "normal").await;
+    set_monday(&app, "09:01");
+    let next = app.next("room-1").await;
+    assert_eq!(next["called"]["id"], ticket["id"], "{next}");
+    assert_eq!(next["reason"]["class"], "appointment", "{next}");
+
+    // 09:20: the 09:15 patient checks in by phone and first letter (within the late window).
+    set_monday(&app, "09:20");
+    let (status, wrong) =
+        kiosk_check_in(&app, json!({"phone": "9845022222", "initial": "R"})).await;
+    assert_eq!(
+        (status, wrong["error"]["code"].as_str()),
+        (404, Some("no-booking-today")),
+        "{wrong}"
+    );
+    let (status, by_phone) = kiosk_check_in(
+        &app,
+        json!({"phone": "+91 98450 22222", "initial": "a", "print": false}),
+    )
+    .await;
+    assert_eq!(status, 201, "{by_phone}");
+    assert_eq!(by_phone["priority"], "appointment");
+    assert_eq!(by_phone["booking"]["id"], quarter["id"]);
+    let next = app.next("room-1").await;
+    assert_eq!(next["called"]["id"], by_phone["id"], "{next}");
+    app.advance(jiff::SignedDuration::from_secs(3)); // past the double-press window
+    let next = app.next("room-1").await;
+    assert_eq!(next["called"]["id"], walk_in_late["id"], "{next}");
+
+    // The 09:30 patient does not come: after 09:45 the booking becomes a no-show by itself.
+    set_monday(&app, "09:47");
+    let deadline = std::time::Instant::now() + crate::common::PATIENCE;
+    while booking_state(&app, &half["id"]).await != "no_show" {
+        assert!(std::time::Instant::now() < deadline, "no automatic no-show");
+        app.advance(jiff::SignedDuration::from_secs(61));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // ...and if they come after all, reception checks them in as a walk-in.
+    let (status, late) = app
+        .call(&format!("/api/v1/bookings/{}/check-in", half["id"]), None)
+        .await;
+    assert_eq!(status, 201, "{late}");
+    assert_eq!(late["priority"], "normal");
+    assert_eq!(late["source"], "reception");
+    assert_eq!(late["booking"]["late"], true);
+    assert_eq!(booking_state(&app, &half["id"]).await, "checked_in");
+
+    // The audit trail has the check-in as the ticket's issue, naming the booking.
+    let (_, audit) = app.get_json("/api/v1/audit?kind=ticket_issued").await;
+    let text = audit.to_string();
+    assert!(text.contains("\"booking\""), "{text}");
+}
+
+#[tokio::test]
+async fn check_in_refuses_what_is_not_a_booking_and_changes_nothing() {
+    let app = clinic().await;
+    let (_, before) = app.get_json("/api/v1/queue").await;
+    for (body, status, code) in [
+        (json!({}), 400, "invalid-body"),
+        (json!({"code": "0O1IL2"}), 400, "invalid-booking-code"),
+        (json!({"code": "ACDEFH"}), 404, "no-booking-today"),
+        (json!({"phone": "12"}), 400, "invalid-body"),
+        (
+            json!({"phone": "9845012345", "initial": "ab"}),
+            400,
+            "invalid-body",
+        ),
+        (
+            json!({"phone": "9845012345", "initial": "7"}),
+            400,
+            "invalid-body",
+        ),
+        (json!({"code": "ACDEFH", "extra": 1}), 400, "invalid-body"),
+    ] {
+        let (got, body_back) = kiosk_check_in(&app, body.clone()).await;
+        assert_eq!(
+            (got, body_back["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {body_back}"
+        );
+    }
+    let (status, body) = app
+        .call(
+            "/api/v1/tickets",
+            Some(json!({"service": "general", "priority": "appointment"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("appointment-needs-check-in")),
+        "{body}"
+    );
+    let (status, body) = app.call("/api/v1/bookings/99/check-in", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("booking-not-found"))
+    );
+    let r = app
+        .anon
+        .post(app.url("/api/v1/bookings/1/check-in"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let (_, after) = app.get_json("/api/v1/queue").await;
+    assert_eq!(before["seq"], after["seq"]);
+}

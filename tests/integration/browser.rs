@@ -12,6 +12,7 @@
 
 mod a11y;
 mod booking;
+mod checkin;
 pub mod driver;
 pub mod screens;
 pub mod server;

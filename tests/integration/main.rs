@@ -10,6 +10,7 @@ mod appointments;
 mod backup;
 mod binary;
 mod browser;
+mod central;
 mod control;
 mod crash;
 mod devices;

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::BookingError;
 use super::plan::Plan;
 use super::slots::Slot;
-use crate::domain::{ServiceId, TicketId};
+use crate::domain::{PriorityClass, ServiceId, TicketId};
 
 /// The characters of a booking code: no 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B — nothing that sounds
 /// or looks like another over the phone or on a receipt.
@@ -289,6 +289,28 @@ pub struct Arrival {
     pub late_minutes: u32,
 }
 
+impl Arrival {
+    /// When check-in opens for a slot starting at `start`.
+    pub fn opens(&self, start: Timestamp) -> Timestamp {
+        start
+            .checked_sub(jiff::SignedDuration::from_mins(i64::from(
+                self.early_minutes,
+            )))
+            .unwrap_or(start)
+    }
+
+    /// Where a patient checking in at `now` for a slot starting at `start` joins the queue:
+    /// up to the late limit, in the appointment class at the slot time; later, as a walk-in
+    /// (normal class) at the check-in time. See [`crate::domain::rules`].
+    pub fn placement(&self, start: Timestamp, now: Timestamp) -> (PriorityClass, Timestamp) {
+        let late = jiff::SignedDuration::from_mins(i64::from(self.late_minutes));
+        match start.checked_add(late) {
+            Ok(limit) if now <= limit => (PriorityClass::Appointment, start),
+            _ => (PriorityClass::Normal, now),
+        }
+    }
+}
+
 impl Default for Arrival {
     fn default() -> Self {
         Self {
@@ -471,12 +493,18 @@ impl Ledger {
             }
             BookingOp::CheckIn { id, ticket } => {
                 let booking = self.active(id)?;
-                if booking.state != BookingState::Booked {
+                // A patient marked a no-show who comes later that day still checks in (as a
+                // walk-in: see [`Arrival::placement`]).
+                if !matches!(booking.state, BookingState::Booked | BookingState::NoShow) {
                     return Err(BookingError::NotActive(id));
                 }
                 let today = now.to_zoned(tz.clone()).date();
                 if booking.date != today {
                     return Err(BookingError::NotToday(booking.date));
+                }
+                let opens = arrival.opens(booking.start);
+                if now < opens {
+                    return Err(BookingError::TooEarly(opens.to_zoned(tz.clone()).time()));
                 }
                 Ok(BookingChange::CheckedIn {
                     id,

@@ -72,6 +72,8 @@ pub struct AppointmentRows {
     pub bookings: Vec<Booking>,
     /// Patients' details of new bookings (kept outside the event log, like a ticket's).
     pub contacts: Vec<(u64, PatientDetails)>,
+    /// Bookings whose patients' details are deleted (the retention period).
+    pub contacts_purged: Vec<u64>,
 }
 
 /// An appointments event's payload.
@@ -143,6 +145,28 @@ impl Appointments {
     }
 
     /// Makes a committed change; the rows the store writes with it.
+    /// Applies what a committed event changes of appointments (a plan or booking change, or a
+    /// check-in's ticket) and answers the rows to write; other events change nothing. The
+    /// engine and the hub both follow the log through this one function.
+    pub fn apply_event(&mut self, event: &crate::domain::Event) -> AppointmentRows {
+        match &event.kind {
+            crate::domain::EventKind::AppointmentChanged { change } => self.apply(change),
+            crate::domain::EventKind::TicketIssued {
+                ticket,
+                booking: Some(id),
+                ..
+            } => self.apply(&AppointmentChange::Booking {
+                change: BookingChange::CheckedIn {
+                    id: *id,
+                    ticket: ticket.id,
+                    at: event.at,
+                },
+            }),
+            _ => AppointmentRows::default(),
+        }
+    }
+
+    /// Applies a committed change and answers the rows to write.
     pub fn apply(&mut self, change: &AppointmentChange) -> AppointmentRows {
         let mut rows = AppointmentRows::default();
         match change {
@@ -230,6 +254,12 @@ pub enum BookingError {
     /// A check-in on another day than the booking's.
     #[error("this booking is for {0}, not today")]
     NotToday(Date),
+    /// No open booking today matches what the patient typed.
+    #[error("no booking for today matches: check the code, or ask at reception")]
+    NoMatchToday,
+    /// A check-in before the early window opened.
+    #[error("check-in for this booking opens at {0}")]
+    TooEarly(jiff::civil::Time),
     /// A no-show before the late window ended.
     #[error("the patient may still come: the late window has not ended")]
     NotLateYet,
@@ -266,6 +296,8 @@ impl BookingError {
             Self::SameSlot => "same-slot",
             Self::NotToday(_) => "booking-not-today",
             Self::NotLateYet => "not-late-yet",
+            Self::TooEarly(_) => "too-early-to-check-in",
+            Self::NoMatchToday => "no-booking-today",
             Self::InvalidCode => "invalid-booking-code",
             Self::CodeInUse => "booking-code-in-use",
             Self::NotADoctor(_) => "not-a-doctor",

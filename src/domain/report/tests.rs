@@ -129,6 +129,7 @@ fn fixture() -> Vec<Visit> {
     let issued = |t: &Ticket| EventKind::TicketIssued {
         ticket: t.clone(),
         idempotency_key: None,
+        booking: None,
     };
     let mut visits = VisitLog::new();
     let mut feed = |log: &mut Log, at: &str, kind: EventKind, estimate: Option<u32>| {
@@ -363,7 +364,12 @@ fn services_and_rooms_get_their_own_rows() {
         .collect();
     assert_eq!(
         classes,
-        [("walk_in", 4, 0), ("priority", 1, 1), ("urgent", 0, 0)]
+        [
+            ("walk_in", 4, 0),
+            ("appointment", 0, 0),
+            ("priority", 1, 1),
+            ("urgent", 0, 0)
+        ]
     );
 }
 

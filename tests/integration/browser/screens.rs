@@ -621,12 +621,14 @@ async fn setup_is_styled_like_login_and_login_points_to_setup_while_no_admin_exi
 /// Where a screenshot of these tests goes: the tests' scratch folder; with
 /// `WAITLESS_SCREENSHOTS=1`, the few the docs show go to docs/screenshots (an 8- and a 12-room
 /// display, 8 services on the smallest kiosk in English and Hindi).
-fn shot_path(name: &str) -> std::path::PathBuf {
+pub fn shot_path(name: &str) -> std::path::PathBuf {
     const IN_DOCS: &[(&str, &str)] = &[
         ("display-8", "display-1920x1080-8-rooms"),
         ("display-12", "display-1920x1080-12-rooms"),
         ("kiosk-800x480-en", "kiosk-800x480-8-services"),
         ("kiosk-800x480-hi", "kiosk-800x480-8-services-hi"),
+        ("kiosk-800x480-code", "kiosk-800x480-check-in"),
+        ("staff-1024x768-day-doctor", "staff-1024x768-doctors-day"),
     ];
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("WAITLESS_SCREENSHOTS").is_some()

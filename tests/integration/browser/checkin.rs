@@ -1,0 +1,199 @@
+//! A booked patient checks in at the kiosk (800×480, the smallest screen): "I have an
+//! appointment", the booking code on the screen's keys (a wrong code first, said in words), and
+//! the ticket in the appointment class. Reception's list of the day's bookings checks a patient
+//! in with one button; the doctor's console shows their day.
+
+use serde_json::json;
+
+use super::driver::Driver;
+use super::screens::shot_path;
+use super::server::Server;
+use super::staff_roles::{live, login_to};
+use super::{ONE_AT_A_TIME, PAGE, message};
+use crate::common::{DOCTOR_NAME, RECEPTION_NAME};
+
+/// A plan for every day 08:00–10:00 (half-hour slots; the test clinic runs on UTC) and a
+/// booking tomorrow at 08:00 for Asha; the clock moved to tomorrow 07:45. Returns the booking.
+async fn booked_for_0800(server: &Server) -> serde_json::Value {
+    let morning = json!([{"start": "08:00", "end": "10:00"}]);
+    let plan = json!({
+        "doctor": DOCTOR_NAME, "service": "general", "slot_minutes": 30, "seats": 1,
+        "horizon_days": 7,
+        "weekly": [morning, morning, morning, morning, morning, morning, morning],
+    });
+    let r = server
+        .client
+        .put(server.url("/api/v1/admin/plans"))
+        .json(&plan)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    use waitless::clock::Clock;
+    let tomorrow = server
+        .clock
+        .now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .tomorrow()
+        .unwrap();
+    let eight = tomorrow
+        .at(8, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .unwrap()
+        .timestamp();
+    let (status, booked) = server
+        .post_json(
+            "/api/v1/bookings",
+            Some(
+                json!({"doctor": DOCTOR_NAME, "service": "general", "start": eight.to_string(),
+                        "patient": {"name": "Asha", "phone": "98100 00000"}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{booked}");
+    let now = server.clock.now();
+    server.advance(now.duration_until(eight) - jiff::SignedDuration::from_mins(15));
+    booked
+}
+
+#[tokio::test]
+async fn reception_checks_a_booking_in_from_the_days_list_and_the_doctor_sees_it() {
+    let server = Server::spawn().await;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let booked = booked_for_0800(&server).await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let desk = driver.session(1280, 800).await;
+    login_to(&desk, &server, RECEPTION_NAME, "/staff?view=reception").await;
+    live(&desk).await;
+    let row = format!("#day .day-row[data-booking=\"{}\"]", booked["id"]);
+    desk.wait_visible(&format!("{row}[data-state=booked]"), PAGE)
+        .await;
+    assert_eq!(
+        desk.text(&format!("{row} .day-name")).await.as_deref(),
+        Some("Asha")
+    );
+    desk.tap(&format!("{row} .day-check-in"), PAGE).await;
+    desk.wait_visible(&format!("{row}[data-state=waiting]"), PAGE)
+        .await;
+    let _ = desk
+        .screenshot(&shot_path("staff-1280x800-day-reception"))
+        .await;
+    assert_eq!(server.ticket_numbers().await, ["A001"]);
+    let ticket = &server.queue().await["counts"];
+    assert!(!ticket.is_null());
+
+    let doctor = driver.session(1024, 768).await;
+    login_to(&doctor, &server, DOCTOR_NAME, "/staff").await;
+    live(&doctor).await;
+    doctor
+        .wait_visible(&format!("#room-view {row}[data-state=waiting]"), PAGE)
+        .await;
+    let state = doctor.text(&format!("{row} .day-state")).await.unwrap();
+    assert!(state.contains("A001"), "{state}");
+    assert!(doctor.text(&format!("{row} .day-check-in")).await.is_none());
+    let _ = doctor
+        .screenshot(&shot_path("staff-1024x768-day-doctor"))
+        .await;
+    desk.close().await;
+    doctor.close().await;
+}
+
+#[tokio::test]
+async fn a_booked_patient_checks_in_at_the_kiosk_with_the_code() {
+    let server = Server::spawn().await;
+    let _one = ONE_AT_A_TIME.lock().await;
+    // Every day 08:00–10:00, half-hour slots (the test clinic runs on UTC).
+    let morning = json!([{"start": "08:00", "end": "10:00"}]);
+    let plan = json!({
+        "doctor": DOCTOR_NAME, "service": "general", "slot_minutes": 30, "seats": 1,
+        "horizon_days": 7,
+        "weekly": [morning, morning, morning, morning, morning, morning, morning],
+    });
+    let r = server
+        .client
+        .put(server.url("/api/v1/admin/plans"))
+        .json(&plan)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    use waitless::clock::Clock;
+    let tomorrow = server
+        .clock
+        .now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .tomorrow()
+        .unwrap();
+    let eight = tomorrow
+        .at(8, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .unwrap()
+        .timestamp();
+    let (status, booked) = server
+        .post_json(
+            "/api/v1/bookings",
+            Some(
+                json!({"doctor": DOCTOR_NAME, "service": "general", "start": eight.to_string(),
+                        "patient": {"name": "Asha", "phone": "98100 00000"}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{booked}");
+    let code = booked["code"].as_str().unwrap().to_owned();
+    // Tomorrow 07:45: check-in is open (from 07:30).
+    let now = server.clock.now();
+    server.advance(now.duration_until(eight) - jiff::SignedDuration::from_mins(15));
+
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let kiosk = driver.session(800, 480).await;
+    kiosk.goto(&server.url("/kiosk?lang=en")).await;
+    kiosk.wait_visible("[data-action=appointment]", PAGE).await;
+    let _ = kiosk
+        .screenshot(&shot_path("kiosk-800x480-services-and-appointment"))
+        .await;
+    kiosk.tap("[data-action=appointment]", PAGE).await;
+    kiosk.wait_visible("#booking-code", PAGE).await;
+    // A code that is no booking: refused in words, nothing issued.
+    for key in "ACDEFH".chars() {
+        kiosk
+            .tap(&format!(".k-key[data-key=\"{key}\"]"), PAGE)
+            .await;
+    }
+    kiosk.tap("[data-action=check-in]", PAGE).await;
+    kiosk
+        .wait_for_text(
+            ".k-notice",
+            &message("en", "errors.no-booking-today", &[]),
+            PAGE,
+        )
+        .await;
+    assert!(server.ticket_numbers().await.is_empty());
+
+    for key in code.chars() {
+        kiosk
+            .tap(&format!(".k-key[data-key=\"{key}\"]"), PAGE)
+            .await;
+    }
+    let _ = kiosk.screenshot(&shot_path("kiosk-800x480-code")).await;
+    kiosk.tap("[data-action=check-in]", PAGE).await;
+    let number = kiosk.wait_for_any_text("#ticket-number", PAGE).await;
+    assert_eq!(number, "A001");
+    assert_eq!(
+        kiosk.text(".k-prio-tag").await.as_deref(),
+        Some(message("en", "common.priority_appointment", &[]).as_str())
+    );
+    let _ = kiosk
+        .screenshot(&shot_path("kiosk-800x480-checked-in"))
+        .await;
+    let booking = server
+        .get_json(&format!("/api/v1/bookings/{}", booked["id"]))
+        .await;
+    assert_eq!(booking["state"], "checked_in", "{booking}");
+    kiosk.close().await;
+}
