@@ -2,6 +2,8 @@
 //! scale (`scale/`): an empty day against one already holding 100,000 waiting or 100,000
 //! served tickets.
 //!
+//! `report/`: a one-year report (`domain::report::build`) over 1,000,000 visits in a +5:30 zone.
+//!
 //! `cargo bench --bench domain`. Figures and how to read them: docs/performance.md.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -305,11 +307,93 @@ fn bench_placements(c: &mut Criterion) {
     group.finish();
 }
 
+/// A year of visits: `count` spread evenly over 2026, 08:30 to 18:30 in India, two services,
+/// three rooms; one in 20 a no-show, one in 25 cancelled uncalled, the rest served.
+fn year_of_visits(count: usize) -> Vec<waitless::domain::report::Visit> {
+    use waitless::domain::report::{Outcome, Visit, VisitClass};
+    let start: Timestamp = "2026-01-01T03:00:00Z".parse().unwrap();
+    let services = [
+        ServiceId::parse("general").unwrap(),
+        ServiceId::parse("lab").unwrap(),
+    ];
+    let rooms = [
+        RoomId::parse("room-1").unwrap(),
+        RoomId::parse("room-2").unwrap(),
+        RoomId::parse("lab").unwrap(),
+    ];
+    let per_day = count.div_ceil(365).max(1);
+    (0..count)
+        .map(|i| {
+            let day = i64::try_from(i / per_day).unwrap();
+            let slot = i64::try_from(i % per_day).unwrap();
+            let issued = start
+                + SignedDuration::from_hours(24 * day)
+                + SignedDuration::from_secs(slot * 10 * 3600 / i64::try_from(per_day).unwrap());
+            let wait = SignedDuration::from_secs(60 + i64::try_from(i % 3_600).unwrap());
+            let called = (i % 25 != 0).then(|| issued + wait);
+            let outcome = match i % 100 {
+                _ if i % 25 == 0 => Outcome::Cancelled,
+                n if n % 20 == 1 => Outcome::NoShow,
+                _ => Outcome::Done,
+            };
+            Visit {
+                ticket: waitless::domain::TicketId(u64::try_from(i).unwrap()),
+                number: format!("A{:03}", i % 1000),
+                service: services[i % 2].clone(),
+                room: called.map(|_| rooms[i % 3].clone()),
+                class: VisitClass::WalkIn,
+                issued_at: issued,
+                first_called_at: called,
+                last_called_at: called,
+                finished_at: Some(
+                    called.unwrap_or(issued)
+                        + SignedDuration::from_secs(120 + i64::try_from(i % 600).unwrap()),
+                ),
+                outcome,
+                recalls: u32::from(i % 30 == 0),
+                transfers: 0,
+                estimate_mins: Some(u32::try_from(i % 40).unwrap()),
+            }
+        })
+        .collect()
+}
+
+fn bench_report(c: &mut Criterion) {
+    // `cargo test --bench domain` (CI) runs it once on a small year; `cargo bench` on the full one.
+    let count = if std::env::args().any(|a| a == "--bench") {
+        1_000_000
+    } else {
+        10_000
+    };
+    let visits = year_of_visits(count);
+    let tz = jiff::tz::TimeZone::get("Asia/Kolkata").unwrap();
+    let from: Timestamp = "2025-12-31T18:30:00Z".parse().unwrap();
+    let to: Timestamp = "2026-12-31T18:30:00Z".parse().unwrap();
+    let report =
+        waitless::domain::report::build(&visits, from, to, &tz, SignedDuration::from_mins(15));
+    assert_eq!(report.total.arrived, u64::try_from(count).unwrap());
+    let mut group = c.benchmark_group("report");
+    group.sample_size(10);
+    group.bench_function(format!("one year, {count} visits"), |b| {
+        b.iter(|| {
+            waitless::domain::report::build(
+                black_box(&visits),
+                from,
+                to,
+                &tz,
+                SignedDuration::from_mins(15),
+            )
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench_pick_next,
     bench_decide,
     bench_placements,
-    bench_scale
+    bench_scale,
+    bench_report
 );
 criterion_main!(benches);

@@ -234,6 +234,11 @@ pub async fn run_on(
     let control = start_control(&config, &auth, &store, &engine);
     let backup = Arc::new(crate::backup::BackupStatus::default());
     let nightly = start_nightly(&config, &store, &clock, &backup)?;
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    actix_web::rt::spawn(crate::metrics::follow(
+        Arc::clone(&hub),
+        Arc::clone(&metrics),
+    ));
     let config = Arc::new(config);
     let app_state = Data::new(AppState {
         engine: engine.handle(),
@@ -255,6 +260,7 @@ pub async fn run_on(
         screens,
         backup,
         senders: Arc::clone(&senders),
+        metrics,
     });
     let max_body = config.http.max_body_bytes;
     let server = HttpServer::new(move || {

@@ -59,6 +59,8 @@ pub struct Config {
     pub central: CentralConfig,
     /// Logging.
     pub log: LogConfig,
+    /// `/metrics` for Prometheus.
+    pub metrics: MetricsConfig,
 }
 
 /// The ticket printer.
@@ -424,6 +426,25 @@ impl std::fmt::Debug for NotifyConfig {
     }
 }
 
+/// `/metrics`: the Prometheus text format for the operator's monitoring (docs/reports.md).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` (else it answers 404).
+    pub enabled: bool,
+    /// If set, a scrape must send `Authorization: Bearer <token>`; empty: no token asked.
+    pub token: String,
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("token", &if self.token.is_empty() { "" } else { "<set>" })
+            .finish()
+    }
+}
+
 /// Shipping the event log to a central PostgreSQL (see docs/multi-site.md). Off while `url`
 /// is empty.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -579,6 +600,10 @@ impl Default for Config {
             log: LogConfig {
                 level: "info".to_owned(),
             },
+            metrics: MetricsConfig {
+                enabled: false,
+                token: String::new(),
+            },
         }
     }
 }
@@ -610,7 +635,8 @@ section_defaults!(
     keys: KeysConfig,
     notify: NotifyConfig,
     central: CentralConfig,
-    log: LogConfig
+    log: LogConfig,
+    metrics: MetricsConfig
 );
 
 /// Why the configuration cannot be used.

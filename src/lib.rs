@@ -17,6 +17,7 @@ pub mod hub; // event fan-out with sequence numbers
 pub mod i18n; // every visible text, per language
 #[cfg(test)]
 mod input_proptests; // arbitrary outside input never panics a parser
+pub mod metrics; // /metrics: Prometheus counters, histograms and gauges
 pub mod notify; // announcements: text and speech
 pub mod retention; // patients' personal details and when they are deleted
 pub mod staff; // staff changes (users, tokens) paired with their audit record

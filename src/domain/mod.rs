@@ -19,6 +19,7 @@ pub mod notification;
 pub mod numbering;
 #[cfg(test)]
 mod proptests;
+pub mod report;
 pub mod rules;
 pub mod setup;
 pub mod staff;

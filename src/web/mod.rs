@@ -19,6 +19,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod page;
 pub mod print;
+pub mod reports;
 pub mod rooms;
 pub mod screens;
 pub mod security;
@@ -109,6 +110,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 route_table! {
     get "/healthz" => status::healthz, Public;
+    get "/metrics" => status::metrics_get, Public;
     get "/api/v1/openapi.json" => openapi::openapi_json, Public;
     get "/api/v1/services" => services::services_list, Public;
     get "/api/v1/rooms" => rooms::rooms_list, Public;
@@ -148,6 +150,9 @@ route_table! {
     get "/staff" => page::staff_page, Staff;
     get "/admin" => page::admin_page, Admin;
     get "/admin/audit" => page::audit_page, Admin;
+    get "/admin/reports" => reports::reports_page, Admin;
+    get "/api/v1/reports" => reports::reports_get, Admin;
+    get "/api/v1/reports/visits.csv" => reports::visits_csv, Admin;
     get "/login" => page::login_page, Public;
     get "/setup" => page::setup_page, Public;
     post "/api/v1/setup" => session::setup_post, Public;

@@ -7,8 +7,8 @@ use utoipa::OpenApi;
 use actix_web::HttpResponse;
 
 use super::{
-    appointments, audit, checkin, clinic, notifications, print, rooms, screens, self_booking,
-    services, session, staff, status, tickets, ws,
+    appointments, audit, checkin, clinic, notifications, print, reports, rooms, screens,
+    self_booking, services, session, staff, status, tickets, ws,
 };
 
 /// The API's OpenAPI description.
@@ -56,6 +56,8 @@ use super::{
         session::logout,
         session::me,
         audit::audit_get,
+        reports::reports_get,
+        reports::visits_csv,
         notifications::notifications_list,
         notifications::notification_resend,
         clinic::admin_clinic,
@@ -103,6 +105,7 @@ use super::{
         (name = "admin", description = "Setting the clinic up: services, rooms, staff, tokens, kiosk"),
         (name = "screens", description = "Pairing kiosks and displays"),
         (name = "audit", description = "The event log: who did what, when, from which input"),
+        (name = "reports", description = "Statistics of the queue: waits, service times, no-shows"),
         (name = "notifications", description = "Text messages and emails to patients: the outbox"),
         (name = "devices", description = "Printer, buttons, pagers and keypads: status, printing"),
         (name = "appointments", description = "Doctors' plans, free slots and bookings"),

@@ -20,7 +20,7 @@ use crate::domain::{RoomId, ServiceId};
 use crate::i18n::Catalog;
 
 /// `?lang=` and the page's own parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
     /// Language code.
     pub lang: Option<String>,
@@ -52,7 +52,7 @@ struct Boot<'a> {
 }
 
 #[derive(Serialize)]
-struct PageContext<'a> {
+struct PageContext<'a, V: Serialize> {
     page: &'static str,
     lang: &'a str,
     dir: &'a str,
@@ -65,9 +65,11 @@ struct PageContext<'a> {
     languages: Vec<Language<'a>>,
     /// `?lang=hi` when the address chose the language (links to other pages keep it), else "".
     lang_param: String,
+    /// What a server-rendered page shows (its own typed context; `null` for the others).
+    view: V,
 }
 
-fn language<'a>(state: &'a AppState, query: &PageQuery) -> &'a Catalog {
+pub(crate) fn language<'a>(state: &'a AppState, query: &PageQuery) -> &'a Catalog {
     let default = state
         .config
         .screens
@@ -89,6 +91,19 @@ fn render(
     catalog: &Catalog,
     title_key: &str,
     settings: serde_json::Value,
+) -> Result<HttpResponse, WebError> {
+    render_view(state, query, page, catalog, title_key, settings, ())
+}
+
+/// Renders a page whose template also reads `view`, its own typed context.
+pub(crate) fn render_view(
+    state: &AppState,
+    query: &PageQuery,
+    page: &'static str,
+    catalog: &Catalog,
+    title_key: &str,
+    settings: serde_json::Value,
+    view: impl Serialize,
 ) -> Result<HttpResponse, WebError> {
     let languages: Vec<Language<'_>> = state
         .config
@@ -131,6 +146,7 @@ fn render(
                 Some(_) => format!("?lang={}", catalog.code),
                 None => String::new(),
             },
+            view,
         },
     )?;
     Ok(HttpResponse::Ok()

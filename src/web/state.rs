@@ -55,6 +55,8 @@ pub struct AppState {
     pub backup: Arc<crate::backup::BackupStatus>,
     /// The notification senders (woken by a resend).
     pub senders: Arc<crate::notify::outbox::Senders>,
+    /// `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {

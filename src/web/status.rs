@@ -1,4 +1,4 @@
-//! The appliance's state for monitors and screens: health and the whole queue.
+//! The appliance's state for monitors and screens: health, `/metrics` and the whole queue.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -142,4 +142,59 @@ pub async fn queue_waiting(
     };
     let page = view::waiting_page(&state.hub.read(), state.hub.policy(), &ask)?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+/// `GET /metrics`: the Prometheus text format (`[metrics] enabled`; with `[metrics] token`, only
+/// for `Authorization: Bearer <token>`). 404 when off, 401 for a missing or wrong token.
+pub async fn metrics_get(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, WebError> {
+    let settings = &state.config.metrics;
+    if !settings.enabled {
+        return Err(WebError::NotFound("/metrics".to_owned()));
+    }
+    if !settings.token.is_empty() {
+        use sha2::{Digest, Sha256};
+        let sent = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Compared as digests: the time taken does not tell how much of the token matched.
+        if Sha256::digest(sent.as_bytes()) != Sha256::digest(settings.token.as_bytes()) {
+            return Err(WebError::LoginRequired);
+        }
+    }
+    let database = state.config.database_path();
+    let store = state.store.clone();
+    let mut scrape = web::block(move || -> Result<_, WebError> {
+        let word = |v: serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        let mut counts: std::collections::BTreeMap<(String, String), u64> = Default::default();
+        for row in store.notifications()? {
+            let key = (
+                word(serde_json::to_value(row.channel).unwrap_or_default()),
+                word(serde_json::to_value(row.state).unwrap_or_default()),
+            );
+            *counts.entry(key).or_default() += 1;
+        }
+        Ok(crate::metrics::Scrape {
+            devices: Vec::new(),
+            store_bytes: std::fs::metadata(database).map_or(0, |m| m.len()),
+            notifications: counts.into_iter().map(|((c, s), n)| (c, s, n)).collect(),
+        })
+    })
+    .await??;
+    scrape.devices = state.devices.all();
+    let text = {
+        let published = state.hub.read();
+        state
+            .metrics
+            .render(&published.state, published.seq, &scrape)
+            .map_err(|e| WebError::Internal(e.to_string()))?
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(text))
 }

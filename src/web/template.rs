@@ -110,6 +110,7 @@ mod tests {
             "clinic": "Clinic", "boot_json": "{}", "lang_param": "",
             "languages": [{"code": "en", "name": "English"}, {"code": "hi", "name": "हिन्दी"}],
             "messages": catalog.messages,
+            "view": super::super::reports::example_view(catalog),
         })
     }
 

@@ -114,6 +114,7 @@ pub async fn events_ws(
     let subscription = subscribe(&state, query.since);
     let state = state.into_inner();
     actix_web::rt::spawn(async move {
+        let _counted = state.metrics.client();
         let heartbeat = Duration::from_secs(state.config.http.ws_heartbeat_secs);
         // Messages split over several frames are joined, up to the same small limit.
         let messages = messages

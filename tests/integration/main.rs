@@ -22,6 +22,7 @@ mod outbox;
 mod pairing;
 mod persistence;
 mod printer;
+mod reports;
 mod room_actions;
 mod serial;
 mod simulate;

@@ -1,0 +1,665 @@
+//! Reports: what the clinic learns from its queue.
+//!
+//! Owns two pure steps, both without I/O or a clock:
+//!
+//! 1. [`VisitLog`] folds the event log into per-visit facts ([`Visit`]): one visit per patient
+//!    arrival, from the ticket issued at the kiosk through its transfers to its end (done, no-show
+//!    or cancelled). [`Replay`] drives it together with a [`QueueState`] so each visit also knows
+//!    the wait estimate the patient was shown when the ticket was issued.
+//! 2. [`build`] aggregates the visits issued in a range into [`Report`]: the measures of
+//!    [`Measures`] for the whole range and by service, room, clinic day, hour of day and weekday,
+//!    and a weekday × hour grid of arrivals.
+//!
+//! Invariants: every bucket uses the clinic's time zone (a +5:30 zone puts an event at 18:45 UTC
+//! at 00:15 the next day); a visit belongs to the range its *issue* time falls in, whatever
+//! happened to it later; medians average the two middle values, p90 is the nearest rank.
+//! docs/reports.md states every definition; the `/admin/reports` page and
+//! `GET /api/v1/reports` (src/web/reports.rs) show what this module computes.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use jiff::SignedDuration;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{
+    Event, EventKind, Policy, PriorityClass, QueueState, RoomId, ServiceId, Ticket, TicketId,
+    TicketState, Timestamp,
+};
+
+/// How a visit ended (or that it has not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Still waiting or being served.
+    Open,
+    /// Served.
+    Done,
+    /// Called, did not come.
+    NoShow,
+    /// Cancelled by staff, or still waiting when the clinic day closed.
+    Cancelled,
+}
+
+impl Outcome {
+    /// The snake_case word used in the API and the CSV.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Done => "done",
+            Self::NoShow => "no_show",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    fn of(state: TicketState) -> Self {
+        match state {
+            TicketState::Waiting | TicketState::Called | TicketState::Transferred => Self::Open,
+            TicketState::Done => Self::Done,
+            TicketState::NoShow => Self::NoShow,
+            TicketState::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// What kind of arrival a visit was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VisitClass {
+    /// A normal ticket.
+    WalkIn,
+    /// Elderly, disabled, pregnant.
+    Priority,
+    /// Called before everyone.
+    Urgent,
+    /// A booked patient checked in (an appointment's ticket).
+    Appointment,
+}
+
+impl VisitClass {
+    /// The snake_case word used in the API and the CSV.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WalkIn => "walk_in",
+            Self::Priority => "priority",
+            Self::Urgent => "urgent",
+            Self::Appointment => "appointment",
+        }
+    }
+
+    fn of(priority: PriorityClass) -> Self {
+        match priority {
+            PriorityClass::Normal => Self::WalkIn,
+            PriorityClass::Priority => Self::Priority,
+            PriorityClass::Urgent => Self::Urgent,
+            PriorityClass::Appointment => Self::Appointment,
+        }
+    }
+}
+
+/// One patient's visit: the facts a report is computed from.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct Visit {
+    /// The id of the ticket first issued (a transfer continues the same visit).
+    pub ticket: TicketId,
+    /// Its number (`A001`).
+    pub number: String,
+    /// The service it is (or was last) in.
+    pub service: ServiceId,
+    /// The room that last called it.
+    pub room: Option<RoomId>,
+    /// Walk-in, appointment, priority or urgent.
+    pub class: VisitClass,
+    /// When the ticket was issued.
+    #[schema(value_type = String, format = DateTime)]
+    pub issued_at: Timestamp,
+    /// When it was first called.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub first_called_at: Option<Timestamp>,
+    /// When it was last called (the call that led to its end).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_called_at: Option<Timestamp>,
+    /// When it ended.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub finished_at: Option<Timestamp>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Times it was called again.
+    pub recalls: u32,
+    /// Times it moved to another service.
+    pub transfers: u32,
+    /// The wait estimate (minutes) given when it was issued, if one was.
+    pub estimate_mins: Option<u32>,
+}
+
+impl Visit {
+    /// Issue → first call.
+    pub fn wait(&self) -> Option<SignedDuration> {
+        self.first_called_at
+            .map(|c| c.duration_since(self.issued_at))
+    }
+
+    /// Last call → done (served visits only).
+    pub fn service_time(&self) -> Option<SignedDuration> {
+        match (self.outcome, self.last_called_at, self.finished_at) {
+            (Outcome::Done, Some(called), Some(done)) => Some(done.duration_since(called)),
+            _ => None,
+        }
+    }
+}
+
+/// Folds events into visits. Feed it every event in log order with [`VisitLog::observe`].
+#[derive(Clone, Debug, Default)]
+pub struct VisitLog {
+    visits: Vec<Visit>,
+    by_ticket: HashMap<TicketId, usize>,
+}
+
+impl VisitLog {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes one event into account. `estimate_mins` is the wait estimate shown for the ticket a
+    /// `ticket_issued` event issued (ignored for other events).
+    pub fn observe(&mut self, event: &Event, estimate_mins: Option<u32>) {
+        match &event.kind {
+            EventKind::TicketIssued { ticket, .. } => {
+                self.by_ticket.insert(ticket.id, self.visits.len());
+                self.visits.push(Visit {
+                    ticket: ticket.id,
+                    number: ticket.number.clone(),
+                    service: ticket.service.clone(),
+                    room: None,
+                    class: VisitClass::of(ticket.priority),
+                    issued_at: ticket.created_at,
+                    first_called_at: None,
+                    last_called_at: None,
+                    finished_at: None,
+                    outcome: Outcome::Open,
+                    recalls: 0,
+                    transfers: 0,
+                    estimate_mins,
+                });
+            }
+            EventKind::RoomNext {
+                called, finished, ..
+            } => {
+                for ticket in finished.iter().chain(called.iter()) {
+                    self.update(ticket);
+                }
+            }
+            EventKind::TicketRecalled { ticket, .. } => {
+                if let Some(visit) = self.visit_mut(ticket.id) {
+                    visit.recalls += 1;
+                }
+            }
+            EventKind::TicketDone { ticket, .. }
+            | EventKind::TicketNoShow { ticket, .. }
+            | EventKind::TicketCancelled { ticket }
+            | EventKind::TicketRequeued { ticket } => self.update(ticket),
+            EventKind::TicketTransferred { from, to } => {
+                self.update(from);
+                if let Some(&index) = self.by_ticket.get(&from.id) {
+                    self.by_ticket.insert(to.id, index);
+                    if let Some(visit) = self.visits.get_mut(index) {
+                        visit.transfers += 1;
+                    }
+                }
+                self.update(to);
+            }
+            EventKind::NextUndone { restored, .. } => {
+                for ticket in restored {
+                    self.update(ticket);
+                    if ticket.called_at.is_none()
+                        && let Some(visit) = self.visit_mut(ticket.id)
+                        && visit.transfers == 0
+                    {
+                        // The call was taken back: it was never called.
+                        visit.first_called_at = None;
+                        visit.last_called_at = None;
+                        visit.room = None;
+                    }
+                }
+            }
+            EventKind::DayClosed { closed, .. } => {
+                for ticket in closed {
+                    self.update(ticket);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn visit_mut(&mut self, ticket: TicketId) -> Option<&mut Visit> {
+        let index = *self.by_ticket.get(&ticket)?;
+        self.visits.get_mut(index)
+    }
+
+    /// Copies what a ticket's new state says about its visit.
+    fn update(&mut self, ticket: &Ticket) {
+        let Some(visit) = self.visit_mut(ticket.id) else {
+            return;
+        };
+        visit.service = ticket.service.clone();
+        visit.outcome = Outcome::of(ticket.state);
+        if let Some(called) = ticket.called_at {
+            if visit.first_called_at.is_none_or(|first| called < first) {
+                visit.first_called_at = Some(called);
+            }
+            visit.last_called_at = Some(called);
+            if ticket.room.is_some() {
+                visit.room = ticket.room.clone();
+            }
+        }
+        visit.finished_at = match visit.outcome {
+            Outcome::Open => None,
+            _ => ticket.finished_at,
+        };
+    }
+
+    /// The visits, in issue order.
+    pub fn into_visits(self) -> Vec<Visit> {
+        self.visits
+    }
+}
+
+/// Folds a whole event log (from its first event) into visits, replaying the queue alongside to
+/// know the wait estimate each patient was shown at issue. Feed it every event in log order.
+#[derive(Debug)]
+pub struct Replay {
+    state: QueueState,
+    log: VisitLog,
+    policy: Policy,
+}
+
+impl Replay {
+    /// A replay from an empty clinic; `first_day` is the clinic day of the first event.
+    pub fn new(first_day: Date, policy: Policy) -> Self {
+        Self {
+            state: QueueState::new(first_day),
+            log: VisitLog::new(),
+            policy,
+        }
+    }
+
+    /// Takes the next event of the log.
+    pub fn feed(&mut self, event: &Event) {
+        self.state.apply(event);
+        let estimate = match &event.kind {
+            EventKind::TicketIssued { ticket, .. } => self
+                .state
+                .placement(ticket, &self.policy)
+                .and_then(|p| p.eta)
+                .map(|eta| eta.minutes),
+            _ => None,
+        };
+        self.log.observe(event, estimate);
+    }
+
+    /// The visits, in issue order.
+    pub fn into_visits(self) -> Vec<Visit> {
+        self.log.into_visits()
+    }
+}
+
+/// [`Replay`] over a whole log at once.
+pub fn replay(
+    events: impl IntoIterator<Item = Event>,
+    first_day: Date,
+    policy: &Policy,
+) -> Vec<Visit> {
+    let mut replay = Replay::new(first_day, policy.clone());
+    for event in events {
+        replay.feed(&event);
+    }
+    replay.into_visits()
+}
+
+/// The measures of a set of visits. Durations are in minutes; `None` where no visit counts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct Measures {
+    /// Tickets issued.
+    pub arrived: u64,
+    /// Visits served (done).
+    pub served: u64,
+    /// Visits cancelled (by staff, or unattended at day close).
+    pub cancelled: u64,
+    /// Visits that ended as no-show.
+    pub no_show: u64,
+    /// Visits still waiting or being served.
+    pub open: u64,
+    /// no_show ÷ arrived × 100.
+    pub no_show_pct: Option<f64>,
+    /// Median wait, issue → first call.
+    pub wait_median_mins: Option<f64>,
+    /// 90th percentile wait.
+    pub wait_p90_mins: Option<f64>,
+    /// Median service time, last call → done.
+    pub service_median_mins: Option<f64>,
+    /// 90th percentile service time.
+    pub service_p90_mins: Option<f64>,
+    /// Visits called within the target ÷ visits called or ended uncalled × 100.
+    pub service_level_pct: Option<f64>,
+    /// Served ÷ active hours (clinic-local clock hours in which a visit was served).
+    pub throughput_per_hour: Option<f64>,
+    /// Recalls.
+    pub recalls: u64,
+    /// Transfers.
+    pub transfers: u64,
+    /// Median of |actual wait − estimate shown at issue|.
+    pub estimate_error_mins: Option<f64>,
+}
+
+/// Collects visits for one bucket.
+#[derive(Clone, Debug, Default)]
+struct Tally {
+    arrived: u64,
+    served: u64,
+    cancelled: u64,
+    no_show: u64,
+    open: u64,
+    waits: Vec<f64>,
+    services: Vec<f64>,
+    within_target: u64,
+    level_base: u64,
+    recalls: u64,
+    transfers: u64,
+    errors: Vec<f64>,
+    /// Clock hours (see [`hour_key`]) in which a visit was served.
+    served_hours: HashSet<i64>,
+    /// The last hour put in `served_hours`: visits come in time order, so most repeat it.
+    last_served_hour: Option<i64>,
+}
+
+fn minutes(d: SignedDuration) -> f64 {
+    d.as_secs_f64() / 60.0
+}
+
+impl Tally {
+    /// Counts `visit`; `served_hour` is the [`hour_key`] of its end if it was served.
+    fn add(&mut self, visit: &Visit, target: SignedDuration, served_hour: Option<i64>) {
+        self.arrived += 1;
+        match visit.outcome {
+            Outcome::Open => self.open += 1,
+            Outcome::Done => self.served += 1,
+            Outcome::NoShow => self.no_show += 1,
+            Outcome::Cancelled => self.cancelled += 1,
+        }
+        self.recalls += u64::from(visit.recalls);
+        self.transfers += u64::from(visit.transfers);
+        if let Some(wait) = visit.wait() {
+            self.waits.push(minutes(wait));
+            self.level_base += 1;
+            if wait <= target {
+                self.within_target += 1;
+            }
+            if let Some(estimate) = visit.estimate_mins {
+                self.errors
+                    .push((minutes(wait) - f64::from(estimate)).abs());
+            }
+        } else if visit.outcome != Outcome::Open {
+            // Ended without a call (cancelled while waiting): not called within the target.
+            self.level_base += 1;
+        }
+        if let Some(service) = visit.service_time() {
+            self.services.push(minutes(service));
+        }
+        if let Some(hour) = served_hour
+            && self.last_served_hour != Some(hour)
+        {
+            self.served_hours.insert(hour);
+            self.last_served_hour = Some(hour);
+        }
+    }
+
+    fn finish(mut self) -> Measures {
+        let pct =
+            |part: u64, whole: u64| (whole > 0).then(|| round2(part as f64 * 100.0 / whole as f64));
+        Measures {
+            arrived: self.arrived,
+            served: self.served,
+            cancelled: self.cancelled,
+            no_show: self.no_show,
+            open: self.open,
+            no_show_pct: pct(self.no_show, self.arrived),
+            wait_median_mins: median(&mut self.waits),
+            wait_p90_mins: p90(&mut self.waits),
+            service_median_mins: median(&mut self.services),
+            service_p90_mins: p90(&mut self.services),
+            service_level_pct: pct(self.within_target, self.level_base),
+            throughput_per_hour: (!self.served_hours.is_empty())
+                .then(|| round2(self.served as f64 / self.served_hours.len() as f64)),
+            recalls: self.recalls,
+            transfers: self.transfers,
+            estimate_error_mins: median(&mut self.errors),
+        }
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// A local clock hour as one number: year, day of the year and hour.
+fn hour_key(local: jiff::civil::DateTime) -> i64 {
+    i64::from(local.year()) * 10_000 + i64::from(local.day_of_year()) * 24 + i64::from(local.hour())
+}
+
+/// The `k`-th smallest value (from 0), reordering `values` around it (O(n), no full sort).
+fn nth(values: &mut [f64], k: usize) -> Option<f64> {
+    if k >= values.len() {
+        return None;
+    }
+    let (_, value, _) = values.select_nth_unstable_by(k, f64::total_cmp);
+    Some(*value)
+}
+
+/// The median (the mean of the two middle values of an even count), to 0.01.
+fn median(values: &mut [f64]) -> Option<f64> {
+    let n = values.len();
+    let upper = nth(values, n / 2)?;
+    let middle = if n % 2 == 1 {
+        upper
+    } else {
+        // After the selection, the lower middle is the largest value left of the upper one.
+        let lower = values[..n / 2]
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        (lower + upper) / 2.0
+    };
+    Some(round2(middle))
+}
+
+/// The 90th percentile by nearest rank (the ⌈0.9·n⌉-th smallest), to 0.01.
+fn p90(values: &mut [f64]) -> Option<f64> {
+    let rank = (values.len() * 9).div_ceil(10).max(1);
+    nth(values, rank - 1).map(round2)
+}
+
+/// One row of a report table.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct Bucket {
+    /// What the row is about: a service or room id, a date, an hour (`0`–`23`) or a weekday
+    /// (`monday`…).
+    pub key: String,
+    /// Its measures.
+    #[serde(flatten)]
+    pub measures: Measures,
+}
+
+/// A report over a range.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct Report {
+    /// Start of the range (included).
+    #[schema(value_type = String, format = DateTime)]
+    pub from: Timestamp,
+    /// End of the range (excluded).
+    #[schema(value_type = String, format = DateTime)]
+    pub to: Timestamp,
+    /// The clinic's time zone, in which every bucket is cut.
+    pub time_zone: String,
+    /// The service-level target, minutes.
+    pub target_mins: u32,
+    /// Every visit issued in the range.
+    pub total: Measures,
+    /// By service (the one a visit ended in).
+    pub by_service: Vec<Bucket>,
+    /// By the room that last called the visit (visits never called are in no room).
+    pub by_room: Vec<Bucket>,
+    /// By class: `walk_in`, `appointment`, `priority`, `urgent` (each, empty ones too).
+    pub by_class: Vec<Bucket>,
+    /// By local calendar date of issue.
+    pub by_day: Vec<Bucket>,
+    /// By local hour of issue, `0`–`23` (every hour, empty ones too).
+    pub by_hour: Vec<Bucket>,
+    /// By local weekday of issue, Monday first (every day, empty ones too).
+    pub by_weekday: Vec<Bucket>,
+    /// Arrivals by weekday (rows, Monday first) and local hour (columns, 0–23).
+    pub heat: Vec<Vec<u64>>,
+}
+
+/// Weekday names, Monday first.
+pub const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Aggregates the visits issued in `[from, to)`, bucketed in `tz`. A visit counts as called
+/// within the service level if its wait is at most `target`.
+pub fn build(
+    visits: &[Visit],
+    from: Timestamp,
+    to: Timestamp,
+    tz: &TimeZone,
+    target: SignedDuration,
+) -> Report {
+    let mut total = Tally::default();
+    let mut by_service: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut by_room: BTreeMap<&str, Tally> = BTreeMap::new();
+    let classes = [
+        VisitClass::WalkIn,
+        VisitClass::Appointment,
+        VisitClass::Priority,
+        VisitClass::Urgent,
+    ];
+    let mut by_class: Vec<Tally> = vec![Tally::default(); classes.len()];
+    let mut by_day: BTreeMap<Date, Tally> = BTreeMap::new();
+    let mut by_hour: Vec<Tally> = vec![Tally::default(); 24];
+    let mut by_weekday: Vec<Tally> = vec![Tally::default(); 7];
+    let mut heat = vec![vec![0u64; 24]; 7];
+    for visit in visits
+        .iter()
+        .filter(|v| v.issued_at >= from && v.issued_at < to)
+    {
+        // Civil times in the zone, not `Zoned`s: this loop runs once per visit of a year.
+        let local = tz.to_datetime(visit.issued_at);
+        let served_hour = visit
+            .service_time()
+            .and(visit.finished_at)
+            .map(|done| hour_key(tz.to_datetime(done)));
+        let hour = usize::try_from(local.hour()).unwrap_or(0).min(23);
+        let weekday = usize::try_from(local.weekday().to_monday_zero_offset())
+            .unwrap_or(0)
+            .min(6);
+        total.add(visit, target, served_hour);
+        by_service
+            .entry(visit.service.as_str())
+            .or_default()
+            .add(visit, target, served_hour);
+        if let Some(room) = &visit.room {
+            by_room
+                .entry(room.as_str())
+                .or_default()
+                .add(visit, target, served_hour);
+        }
+        if let Some(t) = classes
+            .iter()
+            .position(|c| *c == visit.class)
+            .and_then(|i| by_class.get_mut(i))
+        {
+            t.add(visit, target, served_hour);
+        }
+        by_day
+            .entry(local.date())
+            .or_default()
+            .add(visit, target, served_hour);
+        if let Some(t) = by_hour.get_mut(hour) {
+            t.add(visit, target, served_hour);
+        }
+        if let Some(t) = by_weekday.get_mut(weekday) {
+            t.add(visit, target, served_hour);
+        }
+        if let Some(cell) = heat.get_mut(weekday).and_then(|row| row.get_mut(hour)) {
+            *cell += 1;
+        }
+    }
+    let rows = |tallies: Vec<(String, Tally)>| -> Vec<Bucket> {
+        tallies
+            .into_iter()
+            .map(|(key, t)| Bucket {
+                key,
+                measures: t.finish(),
+            })
+            .collect()
+    };
+    Report {
+        from,
+        to,
+        time_zone: tz.iana_name().unwrap_or("UTC").to_owned(),
+        target_mins: u32::try_from(target.as_secs() / 60).unwrap_or(0),
+        total: total.finish(),
+        by_service: rows(
+            by_service
+                .into_iter()
+                .map(|(k, t)| (k.to_owned(), t))
+                .collect(),
+        ),
+        by_room: rows(
+            by_room
+                .into_iter()
+                .map(|(k, t)| (k.to_owned(), t))
+                .collect(),
+        ),
+        by_class: rows(
+            by_class
+                .into_iter()
+                .zip(classes)
+                .map(|(t, c)| (c.as_str().to_owned(), t))
+                .collect(),
+        ),
+        by_day: rows(
+            by_day
+                .into_iter()
+                .map(|(d, t)| (d.to_string(), t))
+                .collect(),
+        ),
+        by_hour: rows(
+            by_hour
+                .into_iter()
+                .enumerate()
+                .map(|(h, t)| (h.to_string(), t))
+                .collect(),
+        ),
+        by_weekday: rows(
+            by_weekday
+                .into_iter()
+                .zip(WEEKDAYS)
+                .map(|(t, d)| (d.to_owned(), t))
+                .collect(),
+        ),
+        heat,
+    }
+}
+
+#[cfg(test)]
+mod tests;

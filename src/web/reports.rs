@@ -1,0 +1,752 @@
+//! Reports over HTTP: `GET /api/v1/reports` (JSON), `GET /api/v1/reports/visits.csv` (one row
+//! per visit) and the printable `/admin/reports` page (server-rendered tables, an SVG bar chart
+//! and a weekday × hour heat map; no script). Admin only.
+//!
+//! The numbers come from [`crate::domain::report`]: the event log is read from the store (off
+//! the async workers) and folded into visits, then aggregated over the range in the clinic's
+//! time zone. Ranges are clinic-local: a date `from` starts at its local midnight, a date `to`
+//! includes its whole day; RFC 3339 instants are taken as they are (`to` excluded).
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ToSpan};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::WebError;
+use super::page::{PageQuery, language, render_view};
+use super::state::AppState;
+use crate::domain::report::{self, Bucket, Measures, Report, Visit, WEEKDAYS};
+
+/// Events read from the database at a time.
+const CHUNK: usize = 5_000;
+/// The longest range a report may cover, days.
+const MAX_DAYS: i64 = 400;
+/// The service-level target when none is asked for, minutes.
+pub const DEFAULT_TARGET_MINS: u32 = 15;
+
+/// Parameters of `GET /api/v1/reports` and `GET /api/v1/reports/visits.csv`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// Start: a clinic-local date (`2026-03-02`, from its midnight) or an RFC 3339 instant.
+    /// Default: today.
+    pub from: Option<String>,
+    /// End: a clinic-local date (included) or an RFC 3339 instant (excluded). Default: the end
+    /// of the `from` day.
+    pub to: Option<String>,
+    /// Service-level target in minutes, 1–1440 (default 15).
+    pub target_mins: Option<u32>,
+    /// `true`: also report the period of the same length just before.
+    pub compare: Option<bool>,
+}
+
+/// `GET /api/v1/reports` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportAnswer {
+    /// The range asked for.
+    pub report: Report,
+    /// The period of the same length just before, with `compare=true`.
+    pub previous: Option<Report>,
+}
+
+/// The clinic's time zone.
+fn zone(state: &AppState) -> Result<TimeZone, WebError> {
+    state
+        .config
+        .calendar()
+        .map(|c| c.time_zone().clone())
+        .map_err(|e| WebError::Internal(e.to_string()))
+}
+
+fn local_midnight(date: Date, tz: &TimeZone) -> Result<Timestamp, WebError> {
+    date.to_zoned(tz.clone())
+        .map(|z| z.timestamp())
+        .map_err(|e| WebError::InvalidQuery(format!("{date}: {e}")))
+}
+
+/// A bound: a date (its local midnight; with `end`, the next day's) or an instant.
+fn bound(raw: &str, name: &str, end: bool, tz: &TimeZone) -> Result<Timestamp, WebError> {
+    if let Ok(at) = raw.parse::<Timestamp>() {
+        return Ok(at);
+    }
+    let date: Date = raw.parse().map_err(|_| {
+        WebError::InvalidQuery(format!(
+            "{name}={raw:?} is not a date like 2026-03-02 or a time like 2026-03-02T10:00:00Z"
+        ))
+    })?;
+    let date = if end {
+        date.tomorrow()
+            .map_err(|e| WebError::InvalidQuery(format!("{name}={raw:?}: {e}")))?
+    } else {
+        date
+    };
+    local_midnight(date, tz)
+}
+
+/// The range and target a query asks for, checked.
+fn range(
+    q: &ReportQuery,
+    tz: &TimeZone,
+    now: Timestamp,
+) -> Result<(Timestamp, Timestamp, SignedDuration), WebError> {
+    let today = now.to_zoned(tz.clone()).date();
+    let from = match &q.from {
+        Some(raw) => bound(raw, "from", false, tz)?,
+        None => local_midnight(today, tz)?,
+    };
+    let to = match (&q.to, &q.from) {
+        (Some(raw), _) => bound(raw, "to", true, tz)?,
+        (None, Some(raw)) if raw.parse::<Timestamp>().is_err() => bound(raw, "to", true, tz)?,
+        (None, _) => local_midnight(today.tomorrow().unwrap_or(today), tz)?,
+    };
+    if to <= from {
+        return Err(WebError::InvalidQuery(format!(
+            "to ({to}) must be after from ({from})"
+        )));
+    }
+    if to.duration_since(from) > SignedDuration::from_hours(24 * MAX_DAYS) {
+        return Err(WebError::InvalidQuery(format!(
+            "a report covers at most {MAX_DAYS} days"
+        )));
+    }
+    let target = q.target_mins.unwrap_or(DEFAULT_TARGET_MINS);
+    if !(1..=1440).contains(&target) {
+        return Err(WebError::InvalidQuery(format!(
+            "target_mins={target}: use 1–1440"
+        )));
+    }
+    Ok((from, to, SignedDuration::from_mins(i64::from(target))))
+}
+
+/// Every visit of the event log (read off the async workers).
+async fn visits(state: &AppState) -> Result<Vec<Visit>, WebError> {
+    let store = state.store.clone();
+    let calendar = state
+        .config
+        .calendar()
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let policy = state.config.policy();
+    web::block(move || -> Result<Vec<Visit>, WebError> {
+        // Chunk by chunk: only the visits stay in memory, not the log.
+        let mut replay: Option<report::Replay> = None;
+        let mut after = 0;
+        loop {
+            let chunk = store.events_after(after, CHUNK)?;
+            let Some(last) = chunk.last().map(|e| e.seq) else {
+                break;
+            };
+            for event in &chunk {
+                replay
+                    .get_or_insert_with(|| {
+                        report::Replay::new(calendar.day_of(event.at), policy.clone())
+                    })
+                    .feed(event);
+            }
+            after = last;
+        }
+        Ok(replay.map(report::Replay::into_visits).unwrap_or_default())
+    })
+    .await?
+}
+
+/// The report of a range and, if asked, of the period before it.
+fn reports(
+    visits: &[Visit],
+    from: Timestamp,
+    to: Timestamp,
+    tz: &TimeZone,
+    target: SignedDuration,
+    compare: bool,
+) -> ReportAnswer {
+    let previous = compare.then(|| {
+        let length = to.duration_since(from);
+        let start = from.checked_sub(length).unwrap_or(from);
+        report::build(visits, start, from, tz, target)
+    });
+    ReportAnswer {
+        report: report::build(visits, from, to, tz, target),
+        previous,
+    }
+}
+
+/// The queue's statistics over a range: totals and by service, room, day, hour and weekday.
+#[utoipa::path(get, path = "/api/v1/reports", tag = "reports", params(ReportQuery),
+    responses((status = 200, body = ReportAnswer),
+        (status = 400, body = super::error::ErrorBody)))]
+pub async fn reports_get(
+    state: web::Data<AppState>,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse, WebError> {
+    let tz = zone(&state)?;
+    let (from, to, target) = range(&query, &tz, state.clock.now())?;
+    let visits = visits(&state).await?;
+    Ok(HttpResponse::Ok().json(reports(
+        &visits,
+        from,
+        to,
+        &tz,
+        target,
+        query.compare.unwrap_or(false),
+    )))
+}
+
+fn local_time(at: Option<Timestamp>, tz: &TimeZone) -> String {
+    at.map(|t| {
+        t.to_zoned(tz.clone())
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
+    })
+    .unwrap_or_default()
+}
+
+fn mins(d: Option<SignedDuration>) -> String {
+    d.map(|d| format!("{:.1}", d.as_secs_f64() / 60.0))
+        .unwrap_or_default()
+}
+
+/// One row per visit issued in the range, as CSV (times in the clinic's zone).
+#[utoipa::path(get, path = "/api/v1/reports/visits.csv", tag = "reports", params(ReportQuery),
+    responses((status = 200, content_type = "text/csv", description = "One row per visit"),
+        (status = 400, body = super::error::ErrorBody)))]
+pub async fn visits_csv(
+    state: web::Data<AppState>,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse, WebError> {
+    let tz = zone(&state)?;
+    let (from, to, _) = range(&query, &tz, state.clock.now())?;
+    let visits = visits(&state).await?;
+    let csv_error = |e: csv::Error| WebError::Internal(e.to_string());
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record([
+        "ticket",
+        "number",
+        "service",
+        "room",
+        "class",
+        "issued_at",
+        "first_called_at",
+        "last_called_at",
+        "finished_at",
+        "outcome",
+        "wait_mins",
+        "service_mins",
+        "recalls",
+        "transfers",
+        "estimate_mins",
+    ])
+    .map_err(csv_error)?;
+    for v in visits
+        .iter()
+        .filter(|v| v.issued_at >= from && v.issued_at < to)
+    {
+        out.write_record([
+            v.ticket.to_string(),
+            v.number.clone(),
+            v.service.to_string(),
+            v.room.as_ref().map(ToString::to_string).unwrap_or_default(),
+            v.class.as_str().to_owned(),
+            local_time(Some(v.issued_at), &tz),
+            local_time(v.first_called_at, &tz),
+            local_time(v.last_called_at, &tz),
+            local_time(v.finished_at, &tz),
+            v.outcome.as_str().to_owned(),
+            mins(v.wait()),
+            mins(v.service_time()),
+            v.recalls.to_string(),
+            v.transfers.to_string(),
+            v.estimate_mins.map(|e| e.to_string()).unwrap_or_default(),
+        ])
+        .map_err(csv_error)?;
+    }
+    let bytes = out
+        .into_inner()
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"waitless-visits.csv\"",
+        ))
+        .body(bytes))
+}
+
+/// `/admin/reports` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsPageQuery {
+    /// Language code.
+    pub lang: Option<String>,
+    /// `day` (default), `week` (Monday to Sunday), `month` or `custom`.
+    pub range: Option<String>,
+    /// A day in the period (default today), `YYYY-MM-DD`.
+    pub date: Option<String>,
+    /// Custom range: first day.
+    pub from: Option<String>,
+    /// Custom range: last day (included).
+    pub to: Option<String>,
+    /// `1`: compare with the period before.
+    pub compare: Option<String>,
+    /// Service-level target, minutes.
+    pub target_mins: Option<u32>,
+}
+
+/// One figure of the totals table.
+#[derive(Debug, Serialize)]
+struct Figure {
+    key: &'static str,
+    value: String,
+    previous: String,
+}
+
+/// One row of a table (service, room, day, hour).
+#[derive(Debug, Serialize)]
+struct Row {
+    name: String,
+    arrived: u64,
+    served: u64,
+    no_show_pct: String,
+    wait_median: String,
+    wait_p90: String,
+    service_median: String,
+    service_p90: String,
+    service_level: String,
+    throughput: String,
+    recalls: u64,
+    transfers: u64,
+    estimate_error: String,
+}
+
+/// One bar of a chart, in SVG units (the chart is 24 slots × 100 high).
+#[derive(Debug, Serialize)]
+struct Bar {
+    label: String,
+    value: String,
+    x: u32,
+    y: u32,
+    height: u32,
+}
+
+/// One cell of the heat map.
+#[derive(Debug, Serialize)]
+struct Cell {
+    count: u64,
+    level: u8,
+}
+
+/// One row of the heat map.
+#[derive(Debug, Serialize)]
+struct HeatRow {
+    day: String,
+    cells: Vec<Cell>,
+}
+
+/// The `/admin/reports` page's own context.
+#[derive(Debug, Serialize)]
+pub(crate) struct ReportsView {
+    range: String,
+    date: String,
+    from: String,
+    to: String,
+    last_day: String,
+    compare: bool,
+    target_mins: u32,
+    time_zone: String,
+    query: String,
+    figures: Vec<Figure>,
+    by_service: Vec<Row>,
+    by_room: Vec<Row>,
+    by_class: Vec<Row>,
+    by_day: Vec<Row>,
+    by_hour: Vec<Row>,
+    arrivals_bars: Vec<Bar>,
+    wait_bars: Vec<Bar>,
+    /// The tallest bar's value of each chart (its scale).
+    arrivals_top: String,
+    wait_top: String,
+    heat: Vec<HeatRow>,
+    hours: Vec<u32>,
+}
+
+fn num(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_owned(), |v| format!("{v:.1}"))
+}
+
+fn row(name: String, m: &Measures) -> Row {
+    Row {
+        name,
+        arrived: m.arrived,
+        served: m.served,
+        no_show_pct: num(m.no_show_pct),
+        wait_median: num(m.wait_median_mins),
+        wait_p90: num(m.wait_p90_mins),
+        service_median: num(m.service_median_mins),
+        service_p90: num(m.service_p90_mins),
+        service_level: num(m.service_level_pct),
+        throughput: num(m.throughput_per_hour),
+        recalls: m.recalls,
+        transfers: m.transfers,
+        estimate_error: num(m.estimate_error_mins),
+    }
+}
+
+/// How one figure of the totals is read from the measures.
+type Reading = fn(&Measures) -> String;
+
+/// The totals, in the order the page lists them.
+const READINGS: &[(&str, Reading)] = &[
+    ("reports.arrived", |m| m.arrived.to_string()),
+    ("reports.served", |m| m.served.to_string()),
+    ("reports.cancelled", |m| m.cancelled.to_string()),
+    ("reports.no_show_pct", |m| num(m.no_show_pct)),
+    ("reports.wait_median", |m| num(m.wait_median_mins)),
+    ("reports.wait_p90", |m| num(m.wait_p90_mins)),
+    ("reports.service_median", |m| num(m.service_median_mins)),
+    ("reports.service_p90", |m| num(m.service_p90_mins)),
+    ("reports.service_level", |m| num(m.service_level_pct)),
+    ("reports.throughput", |m| num(m.throughput_per_hour)),
+    ("reports.recalls", |m| m.recalls.to_string()),
+    ("reports.transfers", |m| m.transfers.to_string()),
+    ("reports.estimate_error", |m| num(m.estimate_error_mins)),
+];
+
+fn figures(m: &Measures, p: Option<&Measures>) -> Vec<Figure> {
+    READINGS
+        .iter()
+        .map(|(key, read)| Figure {
+            key,
+            value: read(m),
+            previous: p.map(read).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The largest value of a chart, as its scale says it.
+fn top_of(buckets: &[Bucket], value: impl Fn(&Measures) -> f64) -> String {
+    let top = buckets
+        .iter()
+        .map(|b| value(&b.measures))
+        .fold(0.0_f64, f64::max);
+    format!("{top:.0}")
+}
+
+/// Bars of 24 hourly buckets, scaled to the tallest.
+fn bars(buckets: &[Bucket], value: impl Fn(&Measures) -> f64) -> Vec<Bar> {
+    let top = buckets
+        .iter()
+        .map(|b| value(&b.measures))
+        .fold(0.0_f64, f64::max);
+    buckets
+        .iter()
+        .zip(0u32..)
+        .map(|(b, i)| {
+            let v = value(&b.measures);
+            let height = if top > 0.0 {
+                (v / top * 100.0).round().clamp(0.0, 100.0) as u32
+            } else {
+                0
+            };
+            Bar {
+                label: b.key.clone(),
+                value: format!("{v:.0}"),
+                x: i * 10 + 1,
+                y: 100 - height,
+                height,
+            }
+        })
+        .collect()
+}
+
+/// The period a page query asks for: (range, anchor date, first day, last day).
+fn page_period(q: &ReportsPageQuery, today: Date) -> Result<(String, Date, Date, Date), WebError> {
+    let parse = |raw: &str, name: &str| -> Result<Date, WebError> {
+        raw.parse().map_err(|_| {
+            WebError::InvalidQuery(format!("{name}={raw:?} is not a date like 2026-03-02"))
+        })
+    };
+    let anchor = q.date.as_deref().map(|d| parse(d, "date")).transpose()?;
+    let anchor = anchor.unwrap_or(today);
+    let bad = |e: jiff::Error| WebError::InvalidQuery(e.to_string());
+    let kind = q.range.as_deref().unwrap_or("day");
+    let (first, last) = match kind {
+        "day" => (anchor, anchor),
+        "week" => {
+            let monday = anchor
+                .checked_sub(i64::from(anchor.weekday().to_monday_zero_offset()).days())
+                .map_err(bad)?;
+            (monday, monday.checked_add(6.days()).map_err(bad)?)
+        }
+        "month" => (anchor.first_of_month(), anchor.last_of_month()),
+        "custom" => {
+            let from = q.from.as_deref().map(|d| parse(d, "from")).transpose()?;
+            let to = q.to.as_deref().map(|d| parse(d, "to")).transpose()?;
+            let from = from.unwrap_or(anchor);
+            (from, to.unwrap_or(from))
+        }
+        other => {
+            return Err(WebError::InvalidQuery(format!(
+                "range={other:?}: use day, week, month or custom"
+            )));
+        }
+    };
+    Ok((kind.to_owned(), anchor, first, last))
+}
+
+/// The period a page shows.
+#[derive(Debug)]
+struct Period {
+    kind: String,
+    anchor: Date,
+    first: Date,
+    last: Date,
+    compare: bool,
+    target_mins: Option<u32>,
+}
+
+/// What the page shows of a report: rows named in the page's language, bars, the heat map.
+fn view_of(
+    answer: &ReportAnswer,
+    period: &Period,
+    catalog: &crate::i18n::Catalog,
+    services: &BTreeMap<String, String>,
+    rooms: &BTreeMap<String, String>,
+) -> ReportsView {
+    let r = &answer.report;
+    let named = |buckets: &[Bucket], names: &BTreeMap<String, String>| -> Vec<Row> {
+        buckets
+            .iter()
+            .map(|b| {
+                row(
+                    names.get(&b.key).cloned().unwrap_or_else(|| b.key.clone()),
+                    &b.measures,
+                )
+            })
+            .collect()
+    };
+    let none = BTreeMap::new();
+    let top = r.heat.iter().flatten().copied().max().unwrap_or(0);
+    let heat = r
+        .heat
+        .iter()
+        .zip(WEEKDAYS)
+        .map(|(cells, day)| HeatRow {
+            day: catalog.text(&format!("reports.day_{day}")).to_owned(),
+            cells: cells
+                .iter()
+                .map(|&count| Cell {
+                    count,
+                    level: if count == 0 || top == 0 {
+                        0
+                    } else {
+                        u8::try_from((count * 4).div_ceil(top))
+                            .unwrap_or(4)
+                            .clamp(1, 4)
+                    },
+                })
+                .collect(),
+        })
+        .collect();
+    let (first, last) = (period.first, period.last);
+    let mut query_string = format!("from={first}&to={last}");
+    if let Some(t) = period.target_mins {
+        query_string.push_str(&format!("&target_mins={t}"));
+    }
+    ReportsView {
+        range: period.kind.clone(),
+        date: period.anchor.to_string(),
+        from: first.to_string(),
+        to: last.to_string(),
+        last_day: last.to_string(),
+        compare: period.compare,
+        target_mins: r.target_mins,
+        time_zone: r.time_zone.clone(),
+        query: query_string,
+        figures: figures(&r.total, answer.previous.as_ref().map(|p| &p.total)),
+        by_service: named(&r.by_service, services),
+        by_room: named(&r.by_room, rooms),
+        by_class: r
+            .by_class
+            .iter()
+            .map(|b| {
+                row(
+                    catalog.text(&format!("reports.class_{}", b.key)).to_owned(),
+                    &b.measures,
+                )
+            })
+            .collect(),
+        by_day: named(&r.by_day, &none),
+        by_hour: named(
+            &r.by_hour
+                .iter()
+                .filter(|b| b.measures.arrived > 0)
+                .cloned()
+                .collect::<Vec<_>>(),
+            &none,
+        ),
+        arrivals_bars: bars(&r.by_hour, |m| m.arrived as f64),
+        wait_bars: bars(&r.by_hour, |m| m.wait_median_mins.unwrap_or(0.0)),
+        arrivals_top: top_of(&r.by_hour, |m| m.arrived as f64),
+        wait_top: top_of(&r.by_hour, |m| m.wait_median_mins.unwrap_or(0.0)),
+        heat,
+        hours: (0..24).collect(),
+    }
+}
+
+/// The view of an empty day, for the template tests (every page renders in every language).
+#[cfg(test)]
+pub(crate) fn example_view(catalog: &crate::i18n::Catalog) -> ReportsView {
+    let day = jiff::civil::date(2026, 3, 2);
+    let from = Timestamp::UNIX_EPOCH;
+    let to = from + SignedDuration::from_hours(24);
+    let report = report::build(&[], from, to, &TimeZone::UTC, SignedDuration::from_mins(15));
+    let answer = ReportAnswer {
+        previous: Some(report.clone()),
+        report,
+    };
+    let period = Period {
+        kind: "day".into(),
+        anchor: day,
+        first: day,
+        last: day,
+        compare: true,
+        target_mins: None,
+    };
+    view_of(
+        &answer,
+        &period,
+        catalog,
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+    )
+}
+
+/// `/admin/reports`: the report page (printable).
+pub async fn reports_page(
+    state: web::Data<AppState>,
+    query: web::Query<ReportsPageQuery>,
+) -> Result<HttpResponse, WebError> {
+    let q = query.into_inner();
+    let tz = zone(&state)?;
+    let today = state.clock.now().to_zoned(tz.clone()).date();
+    let (kind, anchor, first, last) = page_period(&q, today)?;
+    let compare = matches!(q.compare.as_deref(), Some("1" | "true" | "on"));
+    let api_query = ReportQuery {
+        from: Some(first.to_string()),
+        to: Some(last.to_string()),
+        target_mins: q.target_mins,
+        compare: Some(compare),
+    };
+    let (from, to, target) = range(&api_query, &tz, state.clock.now())?;
+    let visits = visits(&state).await?;
+    let answer = reports(&visits, from, to, &tz, target, compare);
+    let page_query = PageQuery {
+        lang: q.lang.clone(),
+        ..PageQuery::default()
+    };
+    let catalog = language(&state, &page_query);
+    let (services, rooms) = {
+        let hub = state.hub.read();
+        let name = |id: &str, names: &BTreeMap<String, String>, fallback: &str| {
+            (
+                id.to_owned(),
+                names
+                    .get(&catalog.code)
+                    .cloned()
+                    .unwrap_or_else(|| fallback.to_owned()),
+            )
+        };
+        let services: BTreeMap<String, String> = hub
+            .state
+            .services
+            .values()
+            .map(|s| name(s.id.as_str(), &s.names, &s.name))
+            .collect();
+        let rooms: BTreeMap<String, String> = hub
+            .state
+            .rooms
+            .values()
+            .map(|r| name(r.id.as_str(), &r.names, &r.name))
+            .collect();
+        (services, rooms)
+    };
+    let period = Period {
+        kind,
+        anchor,
+        first,
+        last,
+        compare,
+        target_mins: q.target_mins,
+    };
+    let view = view_of(&answer, &period, catalog, &services, &rooms);
+    let time_zone = answer.report.time_zone.clone();
+    render_view(
+        &state,
+        &page_query,
+        "reports",
+        catalog,
+        "reports.title",
+        serde_json::json!({ "time_zone": time_zone }),
+        view,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(range: &str, date: &str) -> ReportsPageQuery {
+        ReportsPageQuery {
+            lang: None,
+            range: Some(range.into()),
+            date: Some(date.into()),
+            from: None,
+            to: None,
+            compare: None,
+            target_mins: None,
+        }
+    }
+
+    #[test]
+    fn page_periods_are_whole_days_weeks_and_months() {
+        let today = jiff::civil::date(2026, 3, 4);
+        let (_, _, first, last) = page_period(&q("week", "2026-03-04"), today).unwrap();
+        assert_eq!(
+            (first.to_string(), last.to_string()),
+            ("2026-03-02".into(), "2026-03-08".into())
+        );
+        let (_, _, first, last) = page_period(&q("month", "2026-02-10"), today).unwrap();
+        assert_eq!(
+            (first.to_string(), last.to_string()),
+            ("2026-02-01".into(), "2026-02-28".into())
+        );
+        assert!(page_period(&q("year", "2026-02-10"), today).is_err());
+        assert!(page_period(&q("day", "yesterday"), today).is_err());
+    }
+
+    #[test]
+    fn ranges_are_clinic_local_and_checked() {
+        let tz = TimeZone::get("Asia/Kolkata").unwrap();
+        let now: Timestamp = "2026-03-02T20:00:00Z".parse().unwrap();
+        let (from, to, target) = range(&ReportQuery::default(), &tz, now).unwrap();
+        // 20:00 UTC is 01:30 on 3 March in India: today is the 3rd.
+        assert_eq!(from.to_string(), "2026-03-02T18:30:00Z");
+        assert_eq!(to.to_string(), "2026-03-03T18:30:00Z");
+        assert_eq!(target, SignedDuration::from_mins(15));
+        let query = |from: &str, to: &str| ReportQuery {
+            from: Some(from.into()),
+            to: Some(to.into()),
+            ..ReportQuery::default()
+        };
+        assert!(range(&query("2026-03-05", "2026-03-01"), &tz, now).is_err());
+        assert!(range(&query("2020-01-01", "2026-03-01"), &tz, now).is_err());
+        assert!(range(&query("soon", "2026-03-01"), &tz, now).is_err());
+        let bad_target = ReportQuery {
+            target_mins: Some(0),
+            ..ReportQuery::default()
+        };
+        assert!(range(&bad_target, &tz, now).is_err());
+    }
+}
