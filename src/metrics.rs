@@ -55,6 +55,9 @@ pub struct Metrics {
     store_bytes: Gauge,
     seq: Gauge,
     notifications: Family<Labels, Gauge>,
+    central_lag_events: Family<Labels, Gauge>,
+    central_lag_seconds: Family<Labels, Gauge>,
+    central_connected: Family<Labels, Gauge>,
     client_count: Arc<AtomicI64>,
 }
 
@@ -83,6 +86,9 @@ impl Metrics {
             store_bytes: Gauge::default(),
             seq: Gauge::default(),
             notifications: Family::default(),
+            central_lag_events: Family::default(),
+            central_lag_seconds: Family::default(),
+            central_connected: Family::default(),
             client_count: Arc::new(AtomicI64::new(0)),
         };
         registry.register(
@@ -130,6 +136,21 @@ impl Metrics {
             "device_health",
             "1 for each device's current health (ok, warning, error, unknown, unavailable)",
             metrics.devices.clone(),
+        );
+        registry.register(
+            "central_lag_events",
+            "Events not yet acknowledged by the central database, by site (docs/multi-site.md)",
+            metrics.central_lag_events.clone(),
+        );
+        registry.register(
+            "central_lag_seconds",
+            "Age of the oldest event the central database has not acknowledged, by site",
+            metrics.central_lag_seconds.clone(),
+        );
+        registry.register(
+            "central_connected",
+            "1 while connected to the central database, by site",
+            metrics.central_connected.clone(),
         );
         registry.register(
             "store_bytes",
@@ -243,6 +264,19 @@ impl Metrics {
                 ])
                 .set(1);
         }
+        for central in devices.iter().filter_map(|d| d.central.as_ref()) {
+            let site = vec![("site", central.site.clone())];
+            let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+            self.central_lag_events
+                .get_or_create(&site)
+                .set(gauge(central.lag_events));
+            self.central_lag_seconds
+                .get_or_create(&site)
+                .set(gauge(central.lag_secs));
+            self.central_connected
+                .get_or_create(&site)
+                .set(i64::from(central.connected));
+        }
         self.store_bytes
             .set(i64::try_from(*store_bytes).unwrap_or(i64::MAX));
         self.notifications.clear();
@@ -328,6 +362,46 @@ mod tests {
             actor: "test".into(),
             address: None,
             kind,
+        }
+    }
+
+    #[test]
+    fn the_central_shippers_lag_is_a_gauge_per_site() {
+        let metrics = Metrics::new();
+        let mut device = DeviceStatus::new(
+            "central",
+            crate::devices::DeviceKind::Central,
+            "central database",
+            crate::devices::Health::Warning,
+            "offline",
+            "",
+        );
+        device.central = Some(crate::central::CentralStatus {
+            site: "north".to_owned(),
+            target: "db:5432/chain as waitless".to_owned(),
+            connected: false,
+            acked_seq: 90,
+            last_seq: 100,
+            lag_events: 10,
+            lag_secs: 42,
+            last_error: Some("refused".to_owned()),
+        });
+        let text = metrics
+            .render(
+                &QueueState::new(jiff::civil::date(2026, 3, 2)),
+                100,
+                &Scrape {
+                    devices: vec![device],
+                    ..Scrape::default()
+                },
+            )
+            .unwrap();
+        for line in [
+            "waitless_central_lag_events{site=\"north\"} 10",
+            "waitless_central_lag_seconds{site=\"north\"} 42",
+            "waitless_central_connected{site=\"north\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }
     }
 
