@@ -202,6 +202,22 @@ function renderBackup(backup) {
   line.textContent = t(failed ? "admin.backup_failed" : "admin.backup_ok", { ...backup, mb });
 }
 
+/** Shipping to the central database ([central] in the configuration), in one line. */
+function onDevice(device) {
+  if (device?.id !== "central" || !device.central) return;
+  const c = device.central;
+  const line = $("central-state");
+  line.hidden = false;
+  line.classList.toggle("note-error", device.health === "error");
+  const key = device.condition === "connecting" ? "central_connecting"
+    : !c.connected ? "central_offline"
+      : c.lag_events > 0 ? "central_behind" : "central_ok";
+  line.textContent = t(`admin.${key}`, {
+    site: c.site, target: c.target, events: c.lag_events, secs: c.lag_secs,
+    error: c.last_error ?? device.detail ?? "",
+  });
+}
+
 function renderClinic() {
   const { clinic, kiosk, kiosk_defaults: defaults, audit, backup } = state.data;
   renderAudit(audit);
@@ -1151,7 +1167,7 @@ async function start() {
   setUpResetDialog();
   state.me = await me;
   await load();
-  new Live({ onEvent, onStatus, refreshOnEvent: false }).start();
+  new Live({ onEvent, onStatus, onDevice, refreshOnEvent: false }).start();
   watchScreens();
 }
 

@@ -658,3 +658,31 @@ async fn admin_sets_a_doctors_plan_week_edits_it_and_removes_it() {
     assert_eq!(server.get_json("/api/v1/plans").await, json!([]));
     admin.close().await;
 }
+
+#[tokio::test]
+async fn admin_page_says_how_shipping_to_the_central_database_goes_without_its_password() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    // A central database that is not there: the shipper is offline and says why.
+    let server = Server::spawn_with(|c| {
+        c.central.url = "postgres://site:secret-pw@127.0.0.1:1/chain".to_owned();
+        c.central.site = "north".to_owned();
+    })
+    .await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let admin = driver.session(1280, 800).await;
+    admin.goto(&server.url("/admin")).await;
+    admin.wait_visible("#central-state", PAGE).await;
+    let line = admin
+        .wait_for_text("#central-state", "not reachable", PAGE)
+        .await;
+    assert!(line.contains("north"), "{line}");
+    assert!(line.contains("127.0.0.1:1/chain"), "{line}");
+    assert!(
+        !line.contains("secret-pw"),
+        "the password is never shown: {line}"
+    );
+    assert!(line.contains("not reachable"), "{line}");
+    admin.close().await;
+}
