@@ -195,6 +195,8 @@ route_table! {
     post "/api/v1/public/bookings" => self_booking::public_book, Public;
     get "/api/v1/public/bookings/{token}" => self_booking::public_booking_get, Public;
     post "/api/v1/public/bookings/{token}/cancel" => self_booking::public_booking_cancel, Public;
+    get "/api/v1/public/bookings/{token}/slots" => self_booking::public_booking_slots, Public;
+    post "/api/v1/public/bookings/{token}/reschedule" => self_booking::public_booking_reschedule, Public;
     get "/t/{token}" => page::status_page, Public;
     get "/book" => page::book_page, Public;
     get "/b/{token}" => page::booking_page, Public;

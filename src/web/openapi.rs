@@ -94,6 +94,8 @@ use super::{
         self_booking::public_book,
         self_booking::public_booking_get,
         self_booking::public_booking_cancel,
+        self_booking::public_booking_slots,
+        self_booking::public_booking_reschedule,
     ),
     components(schemas(crate::domain::Event, crate::domain::EventKind)),
     tags(

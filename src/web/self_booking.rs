@@ -258,6 +258,93 @@ pub async fn public_booking_cancel(
     Ok(HttpResponse::Ok().json(booking_by_token(&state, &token)?))
 }
 
+/// `POST /api/v1/public/bookings/{token}/reschedule` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublicRescheduleRequest {
+    /// The new slot's doctor, as the slot gives it.
+    pub doctor: String,
+    /// The new slot's start.
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+}
+
+/// The free slots a booking may move to, from its link (its service; the plan's notice
+/// applies). Works whether or not `/book` is on: the link's holder has a booking already.
+#[utoipa::path(get, path = "/api/v1/public/bookings/{token}/slots", tag = "appointments",
+    params(("token" = String, Path), ("date" = Option<String>, Query),
+        ("days" = Option<u16>, Query)),
+    responses((status = 200, body = Vec<SlotView>), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn public_booking_slots(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    query: web::Query<MoveSlotsQuery>,
+) -> Result<HttpResponse, WebError> {
+    let view = booking_by_token(&state, &token)?;
+    let query = query.into_inner();
+    let slots = slot_views(
+        &state,
+        SlotsQuery {
+            service: view.service,
+            doctor: None,
+            date: query.date,
+            days: query.days,
+            free: true,
+        },
+        Channel::Public,
+    )?;
+    Ok(HttpResponse::Ok().json(slots))
+}
+
+/// `GET /api/v1/public/bookings/{token}/slots` query.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveSlotsQuery {
+    /// The first date (default: today).
+    #[schema(value_type = Option<String>, format = Date)]
+    pub date: Option<Date>,
+    /// Days from `date` (1–14, default 1).
+    pub days: Option<u16>,
+}
+
+/// The patient moves their booking from its link, in one step: the old time is kept if the new
+/// one has just been taken (`409 slot-taken`).
+#[utoipa::path(post, path = "/api/v1/public/bookings/{token}/reschedule", tag = "appointments",
+    params(("token" = String, Path)), request_body = PublicRescheduleRequest,
+    responses((status = 200, body = PatientBookingView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn public_booking_reschedule(
+    state: web::Data<AppState>,
+    actor: Actor,
+    token: web::Path<String>,
+    body: Json<PublicRescheduleRequest>,
+) -> Result<HttpResponse, WebError> {
+    let view = booking_by_token(&state, &token)?;
+    let id = state
+        .links
+        .verify_booking(&token)
+        .ok_or_else(|| WebError::NotFound(format!("/b/{token}")))?;
+    if !view.cancellable {
+        return Err(DomainError::Booking(BookingError::NotActive(id)).into());
+    }
+    let body = body.into_inner();
+    let command = Command::Appointment {
+        op: AppointmentOp::Booking {
+            op: BookingOp::Reschedule {
+                id,
+                doctor: body.doctor,
+                start: body.start,
+                channel: Channel::Public,
+                overbook: false,
+            },
+        },
+        contact: None,
+    };
+    state.execute(command, actor.origin(Source::Api)).await?;
+    Ok(HttpResponse::Ok().json(booking_by_token(&state, &token)?))
+}
+
 /// `/b/{token}/booking.ics`: the booking as a calendar entry (RFC 5545), to add it to a phone's
 /// calendar.
 pub async fn booking_ics(

@@ -713,6 +713,41 @@ async fn a_patient_books_on_the_public_page_gets_a_link_a_calendar_entry_and_can
         "no phone number in the calendar entry: {text}"
     );
 
+    // The patient moves it from the link, to a free time of the same service, in one step.
+    let r = app
+        .anon
+        .get(app.url(&format!(
+            "/api/v1/public/bookings/{token}/slots?date=2026-11-23"
+        )))
+        .send()
+        .await
+        .unwrap();
+    let free: Value = r.json().await.unwrap();
+    assert_eq!(
+        free.as_array().unwrap().len(),
+        3,
+        "09:00 is taken by this booking: {free}"
+    );
+    let r = app
+        .anon
+        .post(app.url(&format!("/api/v1/public/bookings/{token}/reschedule")))
+        .json(&json!({"doctor": DOCTOR_NAME, "start": "2026-11-23T03:45:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let moved: Value = r.json().await.unwrap();
+    assert_eq!(moved["local"], "2026-11-23T09:15:00+05:30", "{moved}");
+    assert_eq!(moved["code"], code, "the code stays");
+    let r = app
+        .anon
+        .post(app.url(&format!("/api/v1/public/bookings/{token}/reschedule")))
+        .json(&json!({"doctor": DOCTOR_NAME, "start": "2026-11-23T03:47:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "not a slot");
+
     // The patient cancels: the seat is free again; twice is refused.
     let cancel = || {
         app.anon
@@ -730,6 +765,7 @@ async fn a_patient_books_on_the_public_page_gets_a_link_a_calendar_entry_and_can
         .get_json("/api/v1/slots?service=general&date=2026-11-23")
         .await;
     assert_eq!(slots[0]["free"], 1, "{slots}");
+    assert_eq!(slots[1]["free"], 1, "{slots}");
 }
 
 /// A booking's id from its code (reception's list of the day).

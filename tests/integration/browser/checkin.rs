@@ -262,5 +262,31 @@ async fn a_patient_books_on_their_phone_and_opens_the_booking() {
     assert_eq!(phone.wait_for_any_text("#booking-code", PAGE).await, code);
     phone.wait_visible("#booking-cancel", PAGE).await;
     let _ = phone.screenshot(&shot_path("booking-390x844-hi")).await;
+    // Change the time from the booking's page: tomorrow's free times, the first taken.
+    let before = phone.text("#booking-when").await.unwrap();
+    assert!(before.contains("08:00"), "{before}");
+    phone.tap("#booking-move", PAGE).await;
+    phone
+        .js(
+            "const d = document.getElementById('move-date'); d.value = arguments[0];
+             d.dispatchEvent(new Event('change'));",
+            vec![json!(tomorrow)],
+        )
+        .await;
+    phone
+        .wait_visible(r#"#move-times .b-time[data-start$="T08:30:00Z"]"#, PAGE)
+        .await;
+    phone
+        .tap(r#"#move-times .b-time[data-start$="T08:30:00Z"]"#, PAGE)
+        .await;
+    phone.tap("#move-submit", PAGE).await;
+    phone.wait_for_text("#booking-when", "08:30", PAGE).await;
+    let day = server
+        .get_json(&format!("/api/v1/bookings?date={tomorrow}"))
+        .await;
+    assert!(
+        day[0]["start"].as_str().unwrap().ends_with("T08:30:00Z"),
+        "{day}"
+    );
     phone.close().await;
 }
