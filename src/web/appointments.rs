@@ -185,12 +185,7 @@ pub(super) fn slot_views(
                     doctor: plan.doctor.clone(),
                     start: free.slot.start,
                     end: free.slot.end,
-                    local: free
-                        .slot
-                        .start
-                        .to_zoned(zone.clone())
-                        .strftime("%Y-%m-%dT%H:%M:%S%:z")
-                        .to_string(),
+                    local: local_time(free.slot.start, &zone),
                     seats: free.slot.seats,
                     free: free.free(),
                 });
@@ -308,17 +303,8 @@ impl BookingView {
             service: booking.service.clone(),
             start: booking.start,
             end: booking.end,
-            local: booking
-                .start
-                .to_zoned(zone.clone())
-                .strftime("%Y-%m-%dT%H:%M:%S%:z")
-                .to_string(),
-            state: match booking.state {
-                BookingState::Booked => "booked",
-                BookingState::CheckedIn { .. } => "checked_in",
-                BookingState::Cancelled { .. } => "cancelled",
-                BookingState::NoShow => "no_show",
-            },
+            local: local_time(booking.start, zone),
+            state: booking.state.as_str(),
             overbooked: booking.overbooked,
             room: plan.and_then(|p| p.room_on(booking.date).cloned()),
             patient: None,
@@ -606,6 +592,13 @@ fn booking_of(outcome: &Outcome) -> Result<u64, WebError> {
         },
         other => Err(WebError::Internal(format!("a booking answered {other:?}"))),
     }
+}
+
+/// `at` in the clinic's zone as the API gives it: `2026-12-07T09:00:00+05:30`.
+pub(super) fn local_time(at: Timestamp, zone: &jiff::tz::TimeZone) -> String {
+    at.to_zoned(zone.clone())
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
 }
 
 /// The clinic's time zone (as the engine's calendar has it).

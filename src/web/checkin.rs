@@ -158,7 +158,7 @@ fn checked_in(state: &AppState, booking: u64, ticket: TicketView) -> Result<Chec
             id: held.id,
             code: held.code.clone(),
             doctor: held.doctor.clone(),
-            local: held.start.to_zoned(zone).to_string(),
+            local: super::appointments::local_time(held.start, &zone),
             late: ticket.ticket.priority != crate::domain::PriorityClass::Appointment,
         },
         ticket,

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::appointments::{
-    BookRequest, SlotView, SlotsQuery, clinic_zone, make_booking, patient_of, slot_views,
+    BookRequest, SlotView, SlotsQuery, clinic_zone, local_time, make_booking, patient_of,
+    slot_views,
 };
 use super::auth::{Actor, client_ip};
 use super::body::{Json, NoBody, PatientInput};
@@ -97,17 +98,8 @@ fn patient_view(state: &AppState, booking: &Booking) -> PatientBookingView {
         service: booking.service.clone(),
         start: booking.start,
         end: booking.end,
-        local: booking
-            .start
-            .to_zoned(zone)
-            .strftime("%Y-%m-%dT%H:%M:%S%:z")
-            .to_string(),
-        state: match booking.state {
-            BookingState::Booked => "booked",
-            BookingState::CheckedIn { .. } => "checked_in",
-            BookingState::Cancelled { .. } => "cancelled",
-            BookingState::NoShow => "no_show",
-        },
+        local: local_time(booking.start, &zone),
+        state: booking.state.as_str(),
         cancellable: booking.state == BookingState::Booked && state.clock.now() < booking.start,
         link: format!("/b/{}", state.links.booking_token(booking.id)),
     }

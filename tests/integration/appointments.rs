@@ -430,6 +430,7 @@ async fn a_booked_patient_checks_in_at_the_kiosk_and_is_called_by_slot_time_betw
     assert_eq!(ticket["source"], "kiosk");
     assert_eq!(ticket["booking"]["code"], code.as_str());
     assert_eq!(ticket["booking"]["late"], false);
+    assert_eq!(ticket["booking"]["local"], "2026-11-23T09:00:00+05:30");
     assert!(ticket["status_path"].as_str().unwrap().starts_with("/t/"));
     assert_eq!(booking_state(&app, &nine["id"]).await, "checked_in");
     // The ticket keeps the booking's patient (reception sees the name; messages can reach them).

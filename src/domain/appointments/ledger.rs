@@ -129,6 +129,16 @@ pub enum BookingState {
 }
 
 impl BookingState {
+    /// The snake_case word used in the API: `booked`, `checked_in`, `cancelled`, `no_show`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Booked => "booked",
+            Self::CheckedIn { .. } => "checked_in",
+            Self::Cancelled { .. } => "cancelled",
+            Self::NoShow => "no_show",
+        }
+    }
+
     /// Whether it holds its seat.
     pub fn holds_seat(&self) -> bool {
         matches!(self, Self::Booked | Self::CheckedIn { .. })

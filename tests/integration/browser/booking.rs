@@ -14,30 +14,7 @@ use crate::common::{DOCTOR_NAME, RECEPTION_NAME};
 async fn reception_books_a_free_time_and_reads_the_code_back() {
     let server = Server::spawn().await;
     let _one = ONE_AT_A_TIME.lock().await;
-    // Every day 08:00–10:00, half-hour slots, one seat (the test clinic runs on UTC).
-    let morning = json!([{"start": "08:00", "end": "10:00"}]);
-    let plan = json!({
-        "doctor": DOCTOR_NAME, "service": "general", "slot_minutes": 30, "seats": 1,
-        "horizon_days": 7,
-        "weekly": [morning, morning, morning, morning, morning, morning, morning],
-    });
-    let r = server
-        .client
-        .put(server.url("/api/v1/admin/plans"))
-        .json(&plan)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    use waitless::clock::Clock;
-    let tomorrow = server
-        .clock
-        .now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
-        .tomorrow()
-        .unwrap()
-        .to_string();
+    let tomorrow = super::checkin::morning_plan(&server).await.to_string();
 
     let Some(mut driver) = Driver::start().await else {
         return;

@@ -12,9 +12,9 @@ use super::staff_roles::{live, login_to};
 use super::{ONE_AT_A_TIME, PAGE, message};
 use crate::common::{DOCTOR_NAME, RECEPTION_NAME};
 
-/// A plan for every day 08:00–10:00 (half-hour slots; the test clinic runs on UTC) and a
-/// booking tomorrow at 08:00 for Asha; the clock moved to tomorrow 07:45. Returns the booking.
-async fn booked_for_0800(server: &Server) -> serde_json::Value {
+/// The doctor's plan: every day 08:00–10:00, half-hour slots, one seat (the test clinic runs
+/// on UTC). Returns tomorrow's date.
+pub(super) async fn morning_plan(server: &Server) -> jiff::civil::Date {
     let morning = json!([{"start": "08:00", "end": "10:00"}]);
     let plan = json!({
         "doctor": DOCTOR_NAME, "service": "general", "slot_minutes": 30, "seats": 1,
@@ -30,13 +30,20 @@ async fn booked_for_0800(server: &Server) -> serde_json::Value {
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     use waitless::clock::Clock;
-    let tomorrow = server
+    server
         .clock
         .now()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date()
         .tomorrow()
-        .unwrap();
+        .unwrap()
+}
+
+/// [`morning_plan`] and a booking tomorrow at 08:00 for Asha; the clock moved to tomorrow
+/// 07:45 (check-in is open from 07:30). Returns the booking.
+async fn booked_for_0800(server: &Server) -> serde_json::Value {
+    use waitless::clock::Clock;
+    let tomorrow = morning_plan(server).await;
     let eight = tomorrow
         .at(8, 0, 0, 0)
         .to_zoned(jiff::tz::TimeZone::UTC)
@@ -105,48 +112,8 @@ async fn reception_checks_a_booking_in_from_the_days_list_and_the_doctor_sees_it
 async fn a_booked_patient_checks_in_at_the_kiosk_with_the_code() {
     let server = Server::spawn().await;
     let _one = ONE_AT_A_TIME.lock().await;
-    // Every day 08:00–10:00, half-hour slots (the test clinic runs on UTC).
-    let morning = json!([{"start": "08:00", "end": "10:00"}]);
-    let plan = json!({
-        "doctor": DOCTOR_NAME, "service": "general", "slot_minutes": 30, "seats": 1,
-        "horizon_days": 7,
-        "weekly": [morning, morning, morning, morning, morning, morning, morning],
-    });
-    let r = server
-        .client
-        .put(server.url("/api/v1/admin/plans"))
-        .json(&plan)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    use waitless::clock::Clock;
-    let tomorrow = server
-        .clock
-        .now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
-        .tomorrow()
-        .unwrap();
-    let eight = tomorrow
-        .at(8, 0, 0, 0)
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .unwrap()
-        .timestamp();
-    let (status, booked) = server
-        .post_json(
-            "/api/v1/bookings",
-            Some(
-                json!({"doctor": DOCTOR_NAME, "service": "general", "start": eight.to_string(),
-                        "patient": {"name": "Asha", "phone": "98100 00000"}}),
-            ),
-        )
-        .await;
-    assert_eq!(status, 201, "{booked}");
+    let booked = booked_for_0800(&server).await;
     let code = booked["code"].as_str().unwrap().to_owned();
-    // Tomorrow 07:45: check-in is open (from 07:30).
-    let now = server.clock.now();
-    server.advance(now.duration_until(eight) - jiff::SignedDuration::from_mins(15));
 
     let Some(mut driver) = Driver::start().await else {
         return;
@@ -202,29 +169,7 @@ async fn a_booked_patient_checks_in_at_the_kiosk_with_the_code() {
 async fn a_patient_books_on_their_phone_and_opens_the_booking() {
     let server = Server::spawn_with(|c| c.appointments.public_booking = true).await;
     let _one = ONE_AT_A_TIME.lock().await;
-    let morning = json!([{"start": "08:00", "end": "10:00"}]);
-    let plan = json!({
-        "doctor": DOCTOR_NAME, "service": "general", "slot_minutes": 30, "seats": 1,
-        "horizon_days": 7,
-        "weekly": [morning, morning, morning, morning, morning, morning, morning],
-    });
-    let r = server
-        .client
-        .put(server.url("/api/v1/admin/plans"))
-        .json(&plan)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    use waitless::clock::Clock;
-    let tomorrow = server
-        .clock
-        .now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
-        .tomorrow()
-        .unwrap()
-        .to_string();
+    let tomorrow = morning_plan(&server).await.to_string();
     let Some(mut driver) = Driver::start().await else {
         return;
     };
