@@ -48,8 +48,43 @@ pub enum NotificationState {
     Queued,
     /// Handed to the transport.
     Sent,
-    /// Given up: attempts used up, or over the recipient's daily cap.
+    /// Given up: attempts used up, over the recipient's daily cap, or the number replied STOP.
     Failed,
+    /// Not to be sent any more: what it was about changed first (a reminder of a booking that
+    /// was moved, cancelled or checked in).
+    Withdrawn,
+}
+
+/// What a delivery report said of a sent message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// It reached the phone.
+    Delivered,
+    /// The network gave up on it.
+    NotDelivered,
+}
+
+/// A reply that asks for no more messages ("STOP", "UNSUBSCRIBE", "बंद"): any case, any spaces.
+pub fn is_stop(text: &str) -> bool {
+    let word = text.trim().trim_end_matches(['.', '!']).to_lowercase();
+    matches!(
+        word.as_str(),
+        "stop" | "stopall" | "unsubscribe" | "cancel" | "end" | "quit" | "बंद" | "रोकें"
+    )
+}
+
+/// A reply that asks for messages again after a STOP ("START", "UNSTOP", "शुरू").
+pub fn is_start(text: &str) -> bool {
+    let word = text.trim().trim_end_matches(['.', '!']).to_lowercase();
+    matches!(word.as_str(), "start" | "unstop" | "yes" | "शुरू")
+}
+
+/// The key a phone number is known by (its last 10 digits: `+91 98450 12345`, `098450 12345`
+/// and `9845012345` are one number).
+pub fn phone_key(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    digits[digits.len().saturating_sub(10)..].iter().collect()
 }
 
 /// What a notification says: the message key under `notify.` in `assets/i18n/*.toml`.
@@ -124,6 +159,16 @@ pub struct Notification {
     /// Why the last try failed.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// The carrier's reference of the sent message (a modem's), for its delivery report.
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// What the delivery report said, if one came.
+    #[serde(default)]
+    pub delivery: Option<Delivery>,
+    /// When the delivery report came.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub delivered_at: Option<Timestamp>,
 }
 
 impl std::fmt::Debug for Notification {
@@ -253,6 +298,9 @@ fn rows(
                 next_try: at,
                 sent_at: None,
                 last_error: None,
+                reference: None,
+                delivery: None,
+                delivered_at: None,
             })
         })
         .collect()

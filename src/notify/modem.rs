@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::notify::transport::{Outgoing, SendError, Transport};
+use crate::notify::transport::{Outgoing, SendError, Sent, Transport};
 
 /// The modem's line speed (USB modems ignore it; real UARTs expect it).
 const BAUD: u32 = 115_200;
@@ -212,7 +212,7 @@ impl Transport for GsmModem {
         format!("GSM modem on {}", self.port)
     }
 
-    fn send(&mut self, message: &Outgoing) -> Result<(), SendError> {
+    fn send(&mut self, message: &Outgoing) -> Result<Sent, SendError> {
         self.reference = self.reference.wrapping_add(1);
         let pdus = pdus(&message.to, &message.body, self.reference)?;
         let port = serialport::new(&self.port, BAUD)
@@ -237,7 +237,7 @@ impl Transport for GsmModem {
                 ));
             }
         }
-        Ok(())
+        Ok(Sent::default())
     }
 }
 

@@ -21,7 +21,7 @@ use jiff::SignedDuration;
 use crate::clock::Clock;
 use crate::domain::notification::{Channel, Notification, NotificationState};
 use crate::i18n::Catalogs;
-use crate::notify::transport::{Outgoing, SendError, Transport};
+use crate::notify::transport::{Incoming, Outgoing, SendError, Sent, Transport, TransportHealth};
 use crate::store::{Store, StoreError};
 
 /// The sender's rules (from `[notify]`).
@@ -110,10 +110,18 @@ impl Sender {
                 self.store.notification_update(&row)?;
                 continue;
             }
+            if self.channel == Channel::Sms && self.store.opted_out(&row.to)? {
+                row.state = NotificationState::Failed;
+                row.last_error = Some("the patient replied STOP".to_owned());
+                tracing::info!(key = %row.key(), "notification not sent: the number opted out");
+                self.store.notification_update(&row)?;
+                continue;
+            }
             let message = render(&self.catalogs, &row);
             row.attempts += 1;
             match self.transport.send(&message) {
-                Ok(()) => {
+                Ok(accepted) => {
+                    row.reference = accepted.reference;
                     row.state = NotificationState::Sent;
                     row.sent_at = Some(self.clock.now());
                     row.last_error = None;
@@ -141,6 +149,56 @@ impl Sender {
     }
 }
 
+impl Sender {
+    /// Records what the transport heard: a delivery report on its row (found by reference), a
+    /// "STOP" reply as the number's opt-out (no message goes to it again until it opts in).
+    pub fn heard(&mut self, heard: Vec<Incoming>) -> Result<(), StoreError> {
+        for incoming in heard {
+            match incoming {
+                Incoming::Delivered {
+                    reference,
+                    delivered,
+                    detail,
+                } => {
+                    let found = self.store.notifications()?.into_iter().find(|n| {
+                        n.channel == self.channel && n.reference.as_deref() == Some(&reference)
+                    });
+                    let Some(mut row) = found else {
+                        tracing::info!(%reference, "a delivery report for no message we know");
+                        continue;
+                    };
+                    row.delivery = Some(if delivered {
+                        crate::domain::notification::Delivery::Delivered
+                    } else {
+                        crate::domain::notification::Delivery::NotDelivered
+                    });
+                    row.delivered_at = Some(self.clock.now());
+                    if !delivered {
+                        row.last_error = Some(detail);
+                    }
+                    tracing::info!(key = %row.key(), delivered, "a delivery report");
+                    self.store.notification_update(&row)?;
+                }
+                Incoming::Reply { from, text } => {
+                    if crate::domain::notification::is_stop(&text) {
+                        self.store.opt_out(&from, self.clock.now())?;
+                        tracing::info!("a patient replied STOP: no more messages to that number");
+                    } else if crate::domain::notification::is_start(&text) {
+                        self.store.opt_in(&from)?;
+                        tracing::info!("a patient replied START: messages to that number again");
+                    } else {
+                        tracing::info!(
+                            chars = text.chars().count(),
+                            "a reply, not a command: ignored"
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The pause after the `attempts`-th failed try: `first`, doubled each time, at most 6 hours.
 pub fn backoff(first: SignedDuration, attempts: u32) -> SignedDuration {
     let factor = 1_i32 << attempts.saturating_sub(1).min(20);
@@ -149,17 +207,58 @@ pub fn backoff(first: SignedDuration, attempts: u32) -> SignedDuration {
         .map_or(LONGEST, |d| d.min(LONGEST))
 }
 
-/// A running sender: wake it (a resend) or drop it to stop it.
+/// What a running sender is asked.
+enum Request {
+    /// Look for due rows now.
+    Wake,
+    /// Send this one message now, outside the outbox (the operator's test message), and answer.
+    Test(Outgoing, mpsc::Sender<Result<Sent, SendError>>),
+}
+
+/// A running sender: wake it (a resend), ask it to send a test message, or drop it to stop it.
 #[derive(Debug)]
 pub struct SenderHandle {
-    wake: mpsc::Sender<()>,
+    wake: mpsc::Sender<Request>,
+    health: Arc<std::sync::Mutex<Option<TransportHealth>>>,
     thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Wake => "Wake",
+            Self::Test(..) => "Test",
+        })
+    }
 }
 
 impl SenderHandle {
     /// Looks for due rows now.
     pub fn wake(&self) {
-        let _ = self.wake.send(());
+        let _ = self.wake.send(Request::Wake);
+    }
+
+    /// Sends `message` through the transport now, between the outbox's sends, and waits for
+    /// the answer (at most `within`).
+    pub fn test(&self, message: Outgoing, within: Duration) -> Result<Sent, SendError> {
+        let (answer, answered) = mpsc::channel();
+        self.wake
+            .send(Request::Test(message, answer))
+            .map_err(|_| SendError::Temporary("the sender has stopped".to_owned()))?;
+        answered.recv_timeout(within).map_err(|_| {
+            SendError::Temporary(format!(
+                "no answer from the transport in {} s",
+                within.as_secs()
+            ))
+        })?
+    }
+
+    /// The transport's last reported health.
+    pub fn health(&self) -> Option<TransportHealth> {
+        self.health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -173,9 +272,13 @@ impl Drop for SenderHandle {
     }
 }
 
-/// Starts `sender` on its own thread, looking for due rows every `poll` and when woken.
+/// Starts `sender` on its own thread, looking for due rows every `poll` and when woken; between
+/// sends it lets the transport look after its line ([`Transport::poll`]) and hands what came
+/// in to [`Sender::heard`].
 pub fn start(mut sender: Sender, poll: Duration) -> std::io::Result<SenderHandle> {
-    let (wake, woken) = mpsc::channel::<()>();
+    let (wake, woken) = mpsc::channel::<Request>();
+    let health = Arc::new(std::sync::Mutex::new(sender.transport.health()));
+    let shared = Arc::clone(&health);
     let name = format!("waitless-notify-{}", sender.channel.as_str());
     tracing::info!(
         "notifications by {}: {}",
@@ -183,18 +286,35 @@ pub fn start(mut sender: Sender, poll: Duration) -> std::io::Result<SenderHandle
         sender.transport.describe()
     );
     let thread = std::thread::Builder::new().name(name).spawn(move || {
+        let mut last_poll = std::time::Instant::now();
         loop {
             if let Err(e) = sender.run_once() {
                 tracing::error!("notifications: cannot read or update the outbox: {e}");
             }
+            if last_poll.elapsed() >= poll {
+                last_poll = std::time::Instant::now();
+                let heard = sender.transport.poll();
+                if let Err(e) = sender.heard(heard) {
+                    tracing::error!("notifications: cannot record what came in: {e}");
+                }
+            }
+            *shared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = sender.transport.health();
             match woken.recv_timeout(poll) {
-                Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Ok(Request::Wake) => {}
+                Ok(Request::Test(message, answer)) => {
+                    tracing::info!(channel = sender.channel.as_str(), "a test message");
+                    let _ = answer.send(sender.transport.send(&message));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         }
     })?;
     Ok(SenderHandle {
         wake,
+        health,
         thread: Some(thread),
     })
 }
@@ -280,6 +400,27 @@ impl Senders {
             .iter()
             .map(|(c, d, _)| (*c, d.clone()))
             .collect()
+    }
+
+    /// Each running channel, its transport and how it is doing, for the operator.
+    pub fn health(&self) -> Vec<(Channel, String, Option<TransportHealth>)> {
+        self.running
+            .iter()
+            .map(|(c, d, h)| (*c, d.clone(), h.health()))
+            .collect()
+    }
+
+    /// Sends a test message by `channel` now (outside the outbox: nothing is recorded but a
+    /// log line), waiting up to 90 s for the transport's answer.
+    pub fn test(&self, channel: Channel, message: Outgoing) -> Result<Sent, SendError> {
+        let Some((_, _, handle)) = self.running.iter().find(|(c, _, _)| *c == channel) else {
+            return Err(SendError::Permanent(format!(
+                "no {} transport is configured (notify.{})",
+                channel.as_str(),
+                channel.as_str()
+            )));
+        };
+        handle.test(message, Duration::from_secs(90))
     }
 
     /// Stops every sender (waits for a send under way).

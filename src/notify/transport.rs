@@ -34,13 +34,83 @@ pub enum SendError {
     Permanent(String),
 }
 
+/// What a transport says of a message it accepted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// Its reference with the carrier, where a delivery report may name it later (a modem's
+    /// `+CMGS: n` message reference); `None` when no report will come.
+    pub reference: Option<String>,
+}
+
+/// What a transport heard back between sends (where it can: a modem hears delivery reports and
+/// patients' replies; a gateway or SMTP relay hears nothing).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A delivery report for a message sent earlier.
+    Delivered {
+        /// The reference [`Sent::reference`] gave.
+        reference: String,
+        /// Reached the phone (`false`: the network gave up).
+        delivered: bool,
+        /// The report's status in words, for the operator.
+        detail: String,
+    },
+    /// A text a patient sent to the box's number.
+    Reply {
+        /// Their number (personal data: never logged).
+        from: String,
+        /// What they wrote.
+        text: String,
+    },
+}
+
+impl std::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Delivered {
+                reference,
+                delivered,
+                ..
+            } => f
+                .debug_struct("Delivered")
+                .field("reference", reference)
+                .field("delivered", delivered)
+                .finish_non_exhaustive(),
+            Self::Reply { text, .. } => f
+                .debug_struct("Reply")
+                .field("chars", &text.chars().count())
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// How a transport is doing, for `/api/v1/devices` and the operator's page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TransportHealth {
+    /// It can send now (as far as it knows).
+    pub ok: bool,
+    /// One line for the operator ("registered, signal 18/31", "no SIM", "no answer: reset").
+    pub detail: String,
+    /// Named readings (`signal`, `registration`, `sim`, `operator`, `errors`, `resets`, …).
+    pub readings: Vec<(String, String)>,
+}
+
 /// Something that sends messages of one channel. Synchronous: each sender runs on its own
 /// thread.
 pub trait Transport: Send {
     /// What it is, for the operator ("smtp mail.example:587").
     fn describe(&self) -> String;
     /// Sends one message.
-    fn send(&mut self, message: &Outgoing) -> Result<(), SendError>;
+    fn send(&mut self, message: &Outgoing) -> Result<Sent, SendError>;
+    /// Looks after the line between sends (called every `notify.poll_secs` on the sender's
+    /// thread): reads what came in, checks the line, resets what hangs. What it heard.
+    fn poll(&mut self) -> Vec<Incoming> {
+        Vec::new()
+    }
+    /// How it is doing (`None`: nothing to tell beyond sends succeeding or failing).
+    fn health(&self) -> Option<TransportHealth> {
+        None
+    }
 }
 
 /// Records messages instead of sending them (a laptop, the tests). A shared log of what it
@@ -58,7 +128,7 @@ impl Transport for FakeTransport {
         "fake (messages are logged, not sent)".to_owned()
     }
 
-    fn send(&mut self, message: &Outgoing) -> Result<(), SendError> {
+    fn send(&mut self, message: &Outgoing) -> Result<Sent, SendError> {
         if let Some(why) = self
             .failing
             .lock()
@@ -75,7 +145,7 @@ impl Transport for FakeTransport {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(message.clone());
-        Ok(())
+        Ok(Sent::default())
     }
 }
 
@@ -142,7 +212,7 @@ impl Transport for SmtpMailer {
         format!("smtp {}", self.server)
     }
 
-    fn send(&mut self, message: &Outgoing) -> Result<(), SendError> {
+    fn send(&mut self, message: &Outgoing) -> Result<Sent, SendError> {
         use lettre::Transport as _;
         let to = message
             .to
@@ -156,7 +226,7 @@ impl Transport for SmtpMailer {
             .body(message.body.clone())
             .map_err(|e| SendError::Permanent(e.to_string()))?;
         match self.mailer.send(&email) {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(Sent::default()),
             Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
             Err(e) => Err(SendError::Temporary(e.to_string())),
         }
@@ -214,7 +284,7 @@ impl Transport for HttpGateway {
         format!("HTTP gateway {shown}")
     }
 
-    fn send(&mut self, message: &Outgoing) -> Result<(), SendError> {
+    fn send(&mut self, message: &Outgoing) -> Result<Sent, SendError> {
         let body = gateway_body(&self.body, &message.to, &message.body);
         let mut request = self
             .agent
@@ -228,7 +298,7 @@ impl Transport for HttpGateway {
             .map_err(|e| SendError::Temporary(format!("gateway: {e}")))?;
         let status = answer.status().as_u16();
         match status {
-            200..=299 => Ok(()),
+            200..=299 => Ok(Sent::default()),
             408 | 429 | 500..=599 => {
                 Err(SendError::Temporary(format!("gateway answered {status}")))
             }

@@ -4,7 +4,7 @@
 
 use redb::ReadableTable;
 
-use super::tables::{NOTIFICATIONS, PATIENTS};
+use super::tables::{NOTIFICATIONS, OPT_OUTS, PATIENTS};
 use super::{Store, StoreError, codec};
 use crate::domain::notification::{Channel, Notification, NotificationState};
 use crate::domain::{PatientDetails, TicketId, Timestamp, Touched};
@@ -98,6 +98,45 @@ impl Store {
         }
     }
 
+    /// Records that `phone` replied STOP (a direct write, like a row's status: the number is
+    /// personal data and stays out of the event log).
+    pub fn opt_out(&self, phone: &str, at: Timestamp) -> Result<(), StoreError> {
+        let key = crate::domain::notification::phone_key(phone);
+        if key.is_empty() {
+            return Ok(());
+        }
+        let mut txn = self.write_txn()?;
+        txn.set_durability(self.durability)?;
+        txn.open_table(OPT_OUTS)?
+            .insert(key.as_str(), at.to_string().as_str())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Forgets `phone`'s STOP (it replied START).
+    pub fn opt_in(&self, phone: &str) -> Result<(), StoreError> {
+        let key = crate::domain::notification::phone_key(phone);
+        let mut txn = self.write_txn()?;
+        txn.set_durability(self.durability)?;
+        txn.open_table(OPT_OUTS)?.remove(key.as_str())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Whether `phone` replied STOP (and not START since).
+    pub fn opted_out(&self, phone: &str) -> Result<bool, StoreError> {
+        let key = crate::domain::notification::phone_key(phone);
+        if key.is_empty() {
+            return Ok(false);
+        }
+        let txn = self.read_txn()?;
+        match txn.open_table(OPT_OUTS) {
+            Ok(t) => Ok(t.get(key.as_str())?.is_some()),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Every ticket's patients' details (the engine's notification contacts at start).
     pub fn patients_all(&self) -> Result<Vec<(TicketId, PatientDetails)>, StoreError> {
         let txn = self.read_txn()?;
@@ -138,6 +177,9 @@ mod tests {
             next_try: at,
             sent_at: None,
             last_error: None,
+            reference: None,
+            delivery: None,
+            delivered_at: None,
         }
     }
 

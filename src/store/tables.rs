@@ -54,3 +54,6 @@ pub const BOOKING_CONTACTS: TableDefinition<u64, &[u8]> = TableDefinition::new("
 /// The notifications outbox: dedupe key `seq.kind.channel` → [`crate::domain::notification::Notification`]
 /// (holds the recipient: personal data, deleted with the ticket's patient's details).
 pub const NOTIFICATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("notifications");
+/// Phone numbers that replied STOP: [`crate::domain::notification::phone_key`] → when (RFC 3339
+/// text). No message goes to them until they reply START.
+pub const OPT_OUTS: TableDefinition<&str, &str> = TableDefinition::new("opt_outs");
