@@ -119,6 +119,7 @@ pub async fn run_on(
         path.display()
     );
     books.notify = config.notify_rules();
+    let books_zone = books.zone.clone();
     books.arrival = crate::domain::appointments::Arrival {
         early_minutes: config.appointments.early_minutes,
         late_minutes: config.appointments.late_minutes,
@@ -168,17 +169,24 @@ pub async fn run_on(
         }
     }
     let catalogs = Arc::new(catalogs);
+    let links = web::link::StatusLinks::new(store.link_secret()?);
     let senders = Arc::new(
-        crate::notify::outbox::Senders::start(&config.notify, &store, &clock, &catalogs)
-            .map_err(anyhow::Error::msg)
-            .context("cannot start the notification senders ([notify])")?,
+        crate::notify::outbox::Senders::start(
+            &config.notify,
+            &books_zone,
+            &store,
+            &clock,
+            &catalogs,
+            message_links(&config.screens.public_url, &links),
+        )
+        .map_err(anyhow::Error::msg)
+        .context("cannot start the notification senders ([notify])")?,
     );
     actix_web::rt::spawn(crate::notify::outbox::wake_on_events(
         Arc::clone(&hub),
         Arc::clone(&senders),
     ));
     let pages = web::template::Pages::load().context("the page templates are not valid")?;
-    let links = web::link::StatusLinks::new(store.link_secret()?);
     let speech = Arc::new(Speech::new(&config.voice.espeak));
     if config.voice.appliance_audio {
         if speech.available() {
@@ -419,6 +427,33 @@ fn start_nightly(
         let _ = stopped.await;
     }));
     Ok(Some((stop, task)))
+}
+
+/// The links messages end with: a ticket's status page, a booking's page, under `public_url`
+/// (none when it is not set: a text message needs the whole address).
+fn message_links(
+    public_url: &str,
+    links: &web::link::StatusLinks,
+) -> Option<crate::notify::outbox::Links> {
+    if public_url.is_empty() {
+        return None;
+    }
+    let base = public_url.trim_end_matches('/').to_owned();
+    let links = links.clone();
+    Some(Arc::new(
+        move |row: &crate::domain::notification::Notification| {
+            use crate::domain::notification::NotificationKind as Kind;
+            match (row.kind, row.ticket, row.booking) {
+                (Kind::Issued | Kind::Transferred, Some(ticket), _) => {
+                    Some(format!("{base}{}", links.path(ticket)))
+                }
+                (Kind::Booked | Kind::Rescheduled | Kind::Reminder, _, Some(booking)) => {
+                    Some(format!("{base}/b/{}", links.booking_token(booking)))
+                }
+                _ => None,
+            }
+        },
+    ))
 }
 
 /// Tells systemd (a `Type=notify` unit) how the service is doing: `READY=1` once it serves,

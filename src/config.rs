@@ -391,6 +391,15 @@ pub struct NotifyConfig {
     pub daily_cap: u32,
     /// Tell a waiting patient once when this many or fewer are ahead (0: never).
     pub near_ahead: u32,
+    /// A first heads-up when this many or fewer are ahead (0: none; more than `near_ahead`).
+    pub near_early: u32,
+    /// Reminders of an appointment, minutes before its slot (e.g. `[1440, 120]`: a day and two
+    /// hours before; empty: none).
+    pub reminder_minutes: Vec<u32>,
+    /// Hours when reminders are not sent, clinic time, `HH:MM-HH:MM` (across midnight when the
+    /// first is later, e.g. `21:00-08:00`); empty: any hour. A reminder that would fall in them
+    /// goes just before they begin.
+    pub quiet_hours: String,
     /// How often each sender looks for due messages, seconds.
     pub poll_secs: u64,
     /// The SMTP server's host name.
@@ -578,6 +587,9 @@ impl Default for Config {
                 retry_secs: 30,
                 daily_cap: 10,
                 near_ahead: 3,
+                near_early: 10,
+                reminder_minutes: vec![1440, 120],
+                quiet_hours: "21:00-08:00".to_owned(),
                 poll_secs: 5,
                 smtp_host: String::new(),
                 smtp_port: 0,
@@ -974,6 +986,27 @@ impl Config {
         if n.near_ahead > 50 {
             return invalid("notify.near_ahead", "must be 0 (off) to 50");
         }
+        if n.near_early > 200 || (n.near_early != 0 && n.near_early <= n.near_ahead) {
+            return invalid(
+                "notify.near_early",
+                "must be 0 (no heads-up) or more than notify.near_ahead, to 200",
+            );
+        }
+        if n.reminder_minutes.len() > 4
+            || n.reminder_minutes.iter().any(|m| !(5..=20_160).contains(m))
+        {
+            return invalid(
+                "notify.reminder_minutes",
+                "must be at most 4 reminders, each 5 to 20160 minutes (two weeks) before, \
+                 e.g. [1440, 120]",
+            );
+        }
+        if !n.quiet_hours.is_empty() && quiet_hours(&n.quiet_hours).is_none() {
+            return invalid(
+                "notify.quiet_hours",
+                "must be HH:MM-HH:MM, e.g. 21:00-08:00, or \"\" for none",
+            );
+        }
         if !(1..=300).contains(&n.poll_secs) {
             return invalid("notify.poll_secs", "must be 1 to 300");
         }
@@ -1017,6 +1050,9 @@ impl Config {
             channels,
             language: self.notify.language.clone(),
             near_ahead: self.notify.near_ahead as usize,
+            near_early: self.notify.near_early as usize,
+            reminders: self.notify.reminder_minutes.clone(),
+            quiet: quiet_hours(&self.notify.quiet_hours),
         }
     }
 
@@ -1145,6 +1181,17 @@ impl Config {
     pub fn database_path(&self) -> PathBuf {
         self.data.join("waitless.redb")
     }
+}
+
+/// `HH:MM-HH:MM` as quiet hours (`None`: not that form, or both ends the same).
+pub fn quiet_hours(text: &str) -> Option<crate::domain::notification::QuietHours> {
+    let (start, end) = text.split_once('-')?;
+    let time = |s: &str| -> Option<jiff::civil::Time> {
+        let (h, m) = s.trim().split_once(':')?;
+        jiff::civil::Time::new(h.parse().ok()?, m.parse().ok()?, 0, 0).ok()
+    };
+    let (start, end) = (time(start)?, time(end)?);
+    (start != end).then_some(crate::domain::notification::QuietHours { start, end })
 }
 
 /// Reads an environment value as a TOML value (number, boolean, quoted string...), or as a plain

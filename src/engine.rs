@@ -23,7 +23,7 @@
 //! writes have failed for longer than `store.unwritable_restart_secs`, it stops feeding the
 //! watchdog: systemd restarts waitless.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -36,7 +36,8 @@ use crate::clock::Clock;
 use crate::domain::PatientDetails;
 use crate::domain::appointments::{AppointmentChange, Appointments, Arrival, BookingChange};
 use crate::domain::notification::{
-    NotificationKind, NotifyRules, near_notifications, notifications_for,
+    NotificationKind, NotifyRules, Told, booking_notifications, near_notifications,
+    notifications_for,
 };
 use crate::domain::{
     ClinicCalendar, Command, Decision, Directory, DomainError, Event, EventKind, Origin,
@@ -317,8 +318,11 @@ pub struct Books {
     /// Patients' details by ticket, to address notifications (personal data: in memory and in
     /// the patients' table only; purged with it).
     pub contacts: BTreeMap<TicketId, PatientDetails>,
-    /// Tickets whose patients were told they are near (at most once a ticket).
-    pub told_near: BTreeSet<TicketId>,
+    /// Tickets whose patients were told they are near, and how far (at most twice a ticket).
+    pub told_near: BTreeMap<TicketId, Told>,
+    /// Patients' details by booking, to address its confirmations and reminders (personal
+    /// data, like `contacts`).
+    pub booking_contacts: BTreeMap<u64, PatientDetails>,
 }
 
 impl Books {
@@ -446,14 +450,21 @@ impl Books {
             }
             (
                 Command::PurgePatients {
-                    tickets, bookings, ..
+                    tickets,
+                    bookings,
+                    older_than,
                 },
                 _,
             ) => {
                 touched.patients_purged.clone_from(tickets);
                 touched.appointments.contacts_purged.clone_from(bookings);
+                touched.codes_purged_before = Some(*older_than);
                 for ticket in tickets {
                     self.contacts.remove(ticket);
+                    self.told_near.remove(ticket);
+                }
+                for booking in bookings {
+                    self.booking_contacts.remove(booking);
                 }
             }
             (Command::Appointment { contact, .. }, EventKind::AppointmentChanged { change }) => {
@@ -468,10 +479,12 @@ impl Books {
                         .appointments
                         .contacts
                         .push((booking.id, details.clone()));
+                    self.booking_contacts.insert(booking.id, details.clone());
                 }
             }
             _ => {}
         }
+        self.booking_messages(&event, &mut touched);
         touched.notifications = notifications_for(
             &self.notify,
             &self.state,
@@ -488,21 +501,90 @@ impl Books {
             self.contacts.iter(),
             &self.told_near,
         );
-        self.told_near.extend(near.iter().map(|n| n.ticket));
         // A ticket issued (or moved) already near: its own message says enough.
         let fresh = match &event.kind {
             EventKind::TicketIssued { ticket, .. } => Some(ticket.id),
             EventKind::TicketTransferred { to, .. } => Some(to.id),
             _ => None,
         };
-        touched
-            .notifications
-            .extend(near.into_iter().filter(|n| Some(n.ticket) != fresh));
+        for (level, row) in near {
+            if let Some(ticket) = row.ticket {
+                let told = self.told_near.entry(ticket).or_insert(level);
+                *told = (*told).max(level);
+            }
+            if row.ticket != fresh {
+                touched.notifications.push(row);
+            }
+        }
         let applied = Applied {
             changed: Changed::of(&event.kind),
             event: Arc::new(event.clone()),
         };
         Ok((Outcome::Applied(applied), Some((event, touched))))
+    }
+}
+
+impl Books {
+    /// The books as the store holds them (`loaded` the queue and directory; the rest read here).
+    fn restore(
+        store: &Store,
+        loaded: crate::store::Loaded,
+        zone: jiff::tz::TimeZone,
+        arrival: Arrival,
+        notify: NotifyRules,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            state: loaded.state,
+            directory: loaded.directory,
+            seq: loaded.seq,
+            appointments: store.load_appointments()?,
+            zone,
+            arrival,
+            notify,
+            contacts: store.patients_all()?.into_iter().collect(),
+            told_near: told_near(store)?,
+            booking_contacts: store.booking_contacts_all()?.into_iter().collect(),
+        })
+    }
+
+    /// A booking's confirmation and reminders for its patient, and the withdrawal of the
+    /// reminders it no longer needs (moved, cancelled, checked in, missed), into `touched`.
+    fn booking_messages(&self, event: &Event, touched: &mut Touched) {
+        let (id, change) = match &event.kind {
+            EventKind::AppointmentChanged {
+                change: AppointmentChange::Booking { change },
+            } => (change.booking_id(), Some(change)),
+            EventKind::TicketIssued {
+                booking: Some(id), ..
+            } => (*id, None),
+            _ => return,
+        };
+        if !matches!(change, Some(BookingChange::Booked { .. })) {
+            touched.reminders_withdrawn.push(id);
+        }
+        let (Some(change), Some(booking), Some(details)) = (
+            change,
+            self.appointments.ledger.get(id),
+            self.booking_contacts.get(&id),
+        ) else {
+            return;
+        };
+        let service = self.state.services.get(&booking.service);
+        touched.notifications.extend(booking_notifications(
+            &self.notify,
+            event.seq,
+            event.at,
+            change,
+            booking,
+            |language| {
+                service.map_or_else(
+                    || booking.service.to_string(),
+                    |s| s.name_in(language).to_owned(),
+                )
+            },
+            details,
+            &self.zone,
+        ));
     }
 }
 
@@ -515,17 +597,13 @@ pub fn load_or_seed(
 ) -> Result<(Books, Vec<Event>), StartError> {
     if let Some(loaded) = store.load()? {
         let recent = store.recent_events(crate::hub::REPLAY_CAPACITY)?;
-        let books = Books {
-            state: loaded.state,
-            directory: loaded.directory,
-            seq: loaded.seq,
-            appointments: store.load_appointments()?,
-            zone: calendar.time_zone().clone(),
-            arrival: Arrival::default(),
-            notify: NotifyRules::default(),
-            contacts: store.patients_all()?.into_iter().collect(),
-            told_near: told_near(store)?,
-        };
+        let books = Books::restore(
+            store,
+            loaded,
+            calendar.time_zone().clone(),
+            Arrival::default(),
+            NotifyRules::default(),
+        )?;
         return Ok((books, recent));
     }
     let now = clock.now();
@@ -553,19 +631,28 @@ pub fn load_or_seed(
         arrival: Arrival::default(),
         notify: NotifyRules::default(),
         contacts: BTreeMap::new(),
-        told_near: BTreeSet::new(),
+        told_near: BTreeMap::new(),
+        booking_contacts: BTreeMap::new(),
     };
     Ok((books, vec![event]))
 }
 
-/// The tickets the outbox holds a `near` message for.
-fn told_near(store: &Store) -> Result<BTreeSet<TicketId>, StoreError> {
-    Ok(store
-        .notifications()?
-        .into_iter()
-        .filter(|n| n.kind == NotificationKind::Near)
-        .map(|n| n.ticket)
-        .collect())
+/// The tickets the outbox holds a `near` message for, and how far they were told.
+fn told_near(store: &Store) -> Result<BTreeMap<TicketId, Told>, StoreError> {
+    let mut told = BTreeMap::new();
+    for n in store.notifications()? {
+        let Some(ticket) = n.ticket.filter(|_| n.kind == NotificationKind::Near) else {
+            continue;
+        };
+        let level = if n.key().ends_with(".early") {
+            Told::Early
+        } else {
+            Told::Near
+        };
+        let entry = told.entry(ticket).or_insert(level);
+        *entry = (*entry).max(level);
+    }
+    Ok(told)
 }
 
 /// Executes one command on the database directly, without a running engine: for the command
@@ -988,35 +1075,24 @@ impl Writer {
 
     /// After a failed commit: the database holds the truth; take it back.
     fn reload(&mut self) {
-        let loaded = self.parts.store.load().map(|loaded| {
+        let store = &self.parts.store;
+        let loaded = store.load().map(|loaded| {
             loaded.map(|l| {
-                let store = &self.parts.store;
-                let rest = store.load_appointments().and_then(|a| {
-                    Ok((
-                        a,
-                        store.patients_all()?.into_iter().collect(),
-                        told_near(store)?,
-                    ))
-                });
-                (l, rest)
+                Books::restore(
+                    store,
+                    l,
+                    self.books.zone.clone(),
+                    self.books.arrival,
+                    self.books.notify.clone(),
+                )
             })
         });
         match loaded {
-            Ok(Some((loaded, Ok((appointments, contacts, told))))) => {
-                self.books = Books {
-                    state: loaded.state,
-                    directory: loaded.directory,
-                    seq: loaded.seq,
-                    appointments,
-                    zone: self.books.zone.clone(),
-                    arrival: self.books.arrival,
-                    notify: self.books.notify.clone(),
-                    contacts,
-                    told_near: told,
-                };
+            Ok(Some(Ok(books))) => {
+                self.books = books;
                 self.stale = false;
             }
-            Ok(Some((_, Err(e)))) => {
+            Ok(Some(Err(e))) => {
                 self.stale = true;
                 tracing::error!("reload after a failed commit failed: {e}");
             }

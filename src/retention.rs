@@ -67,6 +67,7 @@ impl PatientDetails {
             phone: phone.to_owned(),
             email: String::new(),
             language: String::new(),
+            messages: true,
             recorded_at: at,
         })
     }

@@ -181,9 +181,19 @@ pub struct PatientDetails {
     /// The language of the patient's notifications (empty: the clinic's).
     #[serde(default)]
     pub language: String,
+    /// The patient agreed to text messages and emails at this number or address (recorded
+    /// with them: reception asks, the booking page has a box to tick). No message goes
+    /// without it.
+    #[serde(default = "agreed")]
+    pub messages: bool,
     /// When it was recorded (the retention period counts from here).
     #[schema(value_type = String)]
     pub recorded_at: Timestamp,
+}
+
+/// Details recorded before consent was a field were recorded by staff, who asked.
+fn agreed() -> bool {
+    true
 }
 
 /// A change to the directory, prepared by the caller (hashes and secrets already made).

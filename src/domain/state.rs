@@ -135,6 +135,12 @@ pub struct Touched {
     pub appointments: crate::domain::appointments::AppointmentRows,
     /// Outbox rows the event causes (written only if their key is new).
     pub notifications: Vec<crate::domain::notification::Notification>,
+    /// Bookings whose queued reminders are withdrawn (moved, cancelled, checked in, missed),
+    /// before this event's own rows are written.
+    pub reminders_withdrawn: Vec<u64>,
+    /// Outbox rows about neither a ticket nor a booking (one-time codes) older than this are
+    /// deleted (the retention rule).
+    pub codes_purged_before: Option<Timestamp>,
 }
 
 /// Where a waiting ticket stands.

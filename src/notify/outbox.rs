@@ -19,7 +19,7 @@ use std::time::Duration;
 use jiff::SignedDuration;
 
 use crate::clock::Clock;
-use crate::domain::notification::{Channel, Notification, NotificationState};
+use crate::domain::notification::{Channel, Notification, NotificationState, QuietHours};
 use crate::i18n::Catalogs;
 use crate::notify::transport::{Incoming, Outgoing, SendError, Sent, Transport, TransportHealth};
 use crate::store::{Store, StoreError};
@@ -33,23 +33,44 @@ pub struct Retry {
     pub first: SignedDuration,
     /// Most messages to one recipient in 24 hours.
     pub daily_cap: u32,
+    /// When reminders wait, and the clinic's zone they are in.
+    pub quiet: Option<(QuietHours, jiff::tz::TimeZone)>,
 }
+
+/// Makes the patient's link a row's message ends with (its ticket's status page, its booking's
+/// page): `None` for none, e.g. when `screens.public_url` is not set (a text message needs the
+/// whole address).
+pub type Links = Arc<dyn Fn(&Notification) -> Option<String> + Send + Sync>;
 
 /// Longest pause between tries.
 const LONGEST: SignedDuration = SignedDuration::from_hours(6);
 
-/// The text of a notification in its language.
-pub fn render(catalogs: &Catalogs, row: &Notification) -> Outgoing {
+/// The text of a notification in its language, with `link` on a line of its own at the end.
+pub fn render(catalogs: &Catalogs, row: &Notification, link: Option<&str>) -> Outgoing {
     let catalog = catalogs.get(&row.language);
     let args: Vec<(&str, &str)> = row
         .params
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
+    let mut body = catalog.format(&format!("notify.{}", row.kind.as_str()), &args);
+    if let Some(link) = link {
+        body.push('\n');
+        body.push_str(link);
+    }
     Outgoing {
         to: row.to.clone(),
-        subject: catalog.format("notify.subject", &args),
-        body: catalog.format(&format!("notify.{}", row.kind.as_str()), &args),
+        subject: catalog.format(row.kind.subject_key(), &args),
+        body,
+    }
+}
+
+/// Whose messages count together for the daily cap: a phone number by its last 10 digits, an
+/// address in lower case.
+fn recipient(channel: Channel, to: &str) -> String {
+    match channel {
+        Channel::Sms => crate::domain::notification::phone_key(to),
+        Channel::Email => to.trim().to_lowercase(),
     }
 }
 
@@ -67,6 +88,8 @@ pub struct Sender {
     pub transport: Box<dyn Transport>,
     /// Retries and caps.
     pub retry: Retry,
+    /// The patients' links in messages.
+    pub links: Option<Links>,
 }
 
 impl std::fmt::Debug for Sender {
@@ -94,12 +117,21 @@ impl Sender {
                 && n.state == NotificationState::Sent
                 && n.sent_at.is_some_and(|at| at > day_ago)
             {
-                *recent.entry(n.to).or_default() += 1;
+                *recent.entry(recipient(n.channel, &n.to)).or_default() += 1;
             }
         }
         let mut sent = 0;
         for mut row in due {
-            let count = recent.entry(row.to.clone()).or_default();
+            if let Some((quiet, zone)) = &self.retry.quiet
+                && row.kind.keeps_quiet_hours()
+                && quiet.contains(now, zone)
+            {
+                // A reminder retried into the night waits for the morning.
+                row.next_try = quiet.after(now, zone);
+                self.store.notification_update(&row)?;
+                continue;
+            }
+            let count = recent.entry(recipient(row.channel, &row.to)).or_default();
             if *count >= self.retry.daily_cap {
                 row.state = NotificationState::Failed;
                 row.last_error = Some(format!(
@@ -117,7 +149,8 @@ impl Sender {
                 self.store.notification_update(&row)?;
                 continue;
             }
-            let message = render(&self.catalogs, &row);
+            let link = self.links.as_ref().and_then(|links| links(&row));
+            let message = render(&self.catalogs, &row, link.as_deref());
             row.attempts += 1;
             match self.transport.send(&message) {
                 Ok(accepted) => {
@@ -126,7 +159,7 @@ impl Sender {
                     row.sent_at = Some(self.clock.now());
                     row.last_error = None;
                     sent += 1;
-                    *recent.entry(row.to.clone()).or_default() += 1;
+                    *recent.entry(recipient(row.channel, &row.to)).or_default() += 1;
                     tracing::info!(key = %row.key(), "notification sent");
                 }
                 Err(e) => {
@@ -340,12 +373,15 @@ pub struct Senders {
 }
 
 impl Senders {
-    /// Starts a sender for each channel `[notify]` configures.
+    /// Starts a sender for each channel `[notify]` configures; reminders keep its quiet hours
+    /// in `zone`.
     pub fn start(
         config: &crate::config::NotifyConfig,
+        zone: &jiff::tz::TimeZone,
         store: &Arc<Store>,
         clock: &Arc<dyn Clock>,
         catalogs: &Arc<Catalogs>,
+        links: Option<Links>,
     ) -> Result<Self, String> {
         use crate::notify::modem::GsmModem;
         use crate::notify::transport::{FakeTransport, HttpGateway, SmtpMailer};
@@ -353,6 +389,7 @@ impl Senders {
             max_attempts: config.max_attempts,
             first: SignedDuration::from_secs(i64::try_from(config.retry_secs).unwrap_or(60)),
             daily_cap: config.daily_cap,
+            quiet: crate::config::quiet_hours(&config.quiet_hours).map(|q| (q, zone.clone())),
         };
         let mut running = Vec::new();
         for channel in Channel::ALL {
@@ -379,6 +416,7 @@ impl Senders {
                 catalogs: Arc::clone(catalogs),
                 transport,
                 retry: retry.clone(),
+                links: links.clone(),
             };
             let handle = start(sender, Duration::from_secs(config.poll_secs))
                 .map_err(|e| format!("cannot start the {} sender: {e}", channel.as_str()))?;

@@ -100,6 +100,22 @@ impl Store {
         Ok(out)
     }
 
+    /// Every booking's patient details (the engine's contacts for its messages, at start).
+    pub fn booking_contacts_all(&self) -> Result<Vec<(u64, PatientDetails)>, StoreError> {
+        let txn = self.read_txn()?;
+        let table = match txn.open_table(BOOKING_CONTACTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            out.push((k.value(), codec::decode(v.value(), "booking contact")?));
+        }
+        Ok(out)
+    }
+
     /// A booking's patient details, if recorded.
     pub fn booking_contact(&self, booking: u64) -> Result<Option<PatientDetails>, StoreError> {
         let txn = self.read_txn()?;

@@ -6,7 +6,7 @@ use redb::ReadableTable;
 
 use super::tables::{NOTIFICATIONS, OPT_OUTS, PATIENTS};
 use super::{Store, StoreError, codec};
-use crate::domain::notification::{Channel, Notification, NotificationState};
+use crate::domain::notification::{Channel, Notification, NotificationKind, NotificationState};
 use crate::domain::{PatientDetails, TicketId, Timestamp, Touched};
 
 /// Writes an event's new outbox rows, and deletes the rows of tickets whose patients' details
@@ -15,20 +15,50 @@ pub(super) fn write_rows(
     txn: &redb::WriteTransaction,
     touched: &Touched,
 ) -> Result<(), StoreError> {
-    if touched.notifications.is_empty() && touched.patients_purged.is_empty() {
+    let purging = !touched.patients_purged.is_empty()
+        || !touched.appointments.contacts_purged.is_empty()
+        || touched.codes_purged_before.is_some();
+    if touched.notifications.is_empty() && touched.reminders_withdrawn.is_empty() && !purging {
         return Ok(());
     }
     let mut table = txn.open_table(NOTIFICATIONS)?;
+    if !touched.reminders_withdrawn.is_empty() {
+        let mut withdrawn = Vec::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            let n: Notification = codec::decode(v.value(), "notification")?;
+            if n.kind == NotificationKind::Reminder
+                && n.state == NotificationState::Queued
+                && n.booking
+                    .is_some_and(|b| touched.reminders_withdrawn.contains(&b))
+            {
+                withdrawn.push((k.value().to_owned(), n));
+            }
+        }
+        for (key, mut n) in withdrawn {
+            n.state = NotificationState::Withdrawn;
+            table.insert(key.as_str(), codec::encode(&n, "notification")?.as_slice())?;
+        }
+    }
     for row in &touched.notifications {
         let key = row.key();
         if table.get(key.as_str())?.is_none() {
             table.insert(key.as_str(), codec::encode(row, "notification")?.as_slice())?;
         }
     }
-    if !touched.patients_purged.is_empty() {
+    if purging {
+        let bookings = &touched.appointments.contacts_purged;
         table.retain(|_, v| {
-            codec::decode::<Notification>(v, "notification")
-                .map_or(true, |n| !touched.patients_purged.contains(&n.ticket))
+            codec::decode::<Notification>(v, "notification").map_or(true, |n| {
+                let gone = match (n.ticket, n.booking) {
+                    (Some(t), _) => touched.patients_purged.contains(&t),
+                    (None, Some(b)) => bookings.contains(&b),
+                    (None, None) => touched
+                        .codes_purged_before
+                        .is_some_and(|before| n.created_at < before),
+                };
+                !gone
+            })
         })?;
     }
     Ok(())
@@ -167,7 +197,8 @@ mod tests {
             seq,
             kind: NotificationKind::Called,
             channel: Channel::Sms,
-            ticket: TicketId(ticket),
+            ticket: Some(TicketId(ticket)),
+            booking: None,
             to: format!("+91 98450 1234{ticket}"),
             language: "hi".to_owned(),
             params: vec![("number".to_owned(), "A001".to_owned())],
@@ -239,7 +270,7 @@ mod tests {
         );
         let left = store.notifications().unwrap();
         assert_eq!(left.len(), 1);
-        assert_eq!(left[0].ticket, TicketId(2));
+        assert_eq!(left[0].ticket, Some(TicketId(2)));
         // An update of a purged row does not bring it back.
         assert!(!store.notification_update(&row(2, 1)).unwrap());
         assert_eq!(store.notifications().unwrap().len(), 1);
