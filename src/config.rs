@@ -370,6 +370,9 @@ pub struct AppointmentsConfig {
     pub public_booking: bool,
     /// Most bookings one client address may make on `/book` a minute.
     pub public_bookings_per_minute: u32,
+    /// `/book` texts a one-time code to the patient's phone and books only with it (when a
+    /// text-message transport is set, `notify.sms`; without one there is nothing to send it by).
+    pub verify_phone: bool,
 }
 
 /// Text messages and emails to patients (see docs/notifications.md).
@@ -541,6 +544,7 @@ impl Default for Config {
                 late_minutes: 15,
                 public_booking: false,
                 public_bookings_per_minute: 2,
+                verify_phone: true,
             },
             screens: ScreensConfig {
                 languages: vec!["en".to_owned(), "hi".to_owned()],

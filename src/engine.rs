@@ -158,6 +158,7 @@ impl Changed {
             | EventKind::StaffChanged { .. }
             | EventKind::AppointmentChanged { .. }
             | EventKind::PersonalDataPurged { .. }
+            | EventKind::PhoneCodeSent {}
             | EventKind::DayClosed { .. } => Self::Setup,
         }
     }
@@ -482,17 +483,29 @@ impl Books {
                     self.booking_contacts.insert(booking.id, details.clone());
                 }
             }
+            (Command::SendPhoneCode { code }, _) => {
+                touched
+                    .notifications
+                    .extend(crate::domain::notification::code_notification(
+                        &self.notify,
+                        event.seq,
+                        event.at,
+                        &code.phone,
+                        &code.language,
+                        &code.code,
+                    ));
+            }
             _ => {}
         }
         self.booking_messages(&event, &mut touched);
-        touched.notifications = notifications_for(
+        touched.notifications.extend(notifications_for(
             &self.notify,
             &self.state,
             event.seq,
             event.at,
             &event.kind,
             |ticket| self.contacts.get(&ticket).cloned(),
-        );
+        ));
         let near = near_notifications(
             &self.notify,
             &self.state,

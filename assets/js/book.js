@@ -7,6 +7,8 @@ import { languageLinks } from "./page.js";
 
 const $ = (id) => document.getElementById(id);
 const services = boot.settings?.services ?? [];
+const verifyPhone = Boolean(boot.settings?.verify_phone);
+const messagesOffered = Boolean(boot.settings?.messages);
 let chosen = null;
 
 /** "09:15" from a slot's clinic-time `local` ("2026-11-23T09:15:00+05:30"). */
@@ -68,8 +70,9 @@ async function submit(event) {
   if (!chosen) return;
   const name = $("book-name").value.trim();
   const phone = $("book-phone").value.trim();
-  if (!name || !phone) {
-    $("book-error").textContent = t("book.fill_in");
+  const code = $("book-phone-code").value.trim();
+  if (!name || !phone || (verifyPhone && !code)) {
+    $("book-error").textContent = t(verifyPhone && name && phone ? "book.code_needed" : "book.fill_in");
     $("book-error").hidden = false;
     return;
   }
@@ -77,7 +80,7 @@ async function submit(event) {
   try {
     const made = await api("POST", "/api/v1/public/bookings", {
       doctor: chosen.doctor, service: $("book-service").value, start: chosen.start,
-      name, phone, language: boot.lang,
+      name, phone, language: boot.lang, messages: $("book-messages").checked, code,
     });
     $("book-find").hidden = true;
     $("book-times").closest("section").hidden = true;
@@ -96,8 +99,34 @@ async function submit(event) {
   }
 }
 
+/** Texts a one-time code to the phone typed (the clinic asks for it before booking). */
+async function sendCode() {
+  const phone = $("book-phone").value.trim();
+  $("book-error").hidden = true;
+  if (!phone) {
+    $("book-error").textContent = t("book.fill_in");
+    $("book-error").hidden = false;
+    $("book-phone").focus();
+    return;
+  }
+  $("book-send-code").disabled = true;
+  try {
+    await api("POST", "/api/v1/public/phone-code", { phone, language: boot.lang });
+    $("book-code-sent").hidden = false;
+    $("book-phone-code").focus();
+  } catch (error) {
+    $("book-error").textContent = errorText(error);
+    $("book-error").hidden = false;
+  } finally {
+    $("book-send-code").disabled = false;
+  }
+}
+
 function start() {
   languageLinks();
+  $("book-messages-row").hidden = !messagesOffered;
+  $("book-code-step").hidden = !verifyPhone;
+  $("book-send-code").addEventListener("click", sendCode);
   const select = $("book-service");
   select.replaceChildren(...services.map((s) => el("option", { value: s.id }, localName(s))));
   $("book-date").value = today();

@@ -194,6 +194,13 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         contact: Option<crate::domain::PatientDetails>,
     },
+    /// Text a one-time code to a patient's phone (the booking page asks for it before a
+    /// booking): one `phone_code_sent` event, which keeps neither number nor code, and the
+    /// outbox row that carries both, in the same transaction.
+    SendPhoneCode {
+        /// The number, the language and the code.
+        code: PhoneCode,
+    },
     /// A booked patient has come: the booking is checked in and its ticket issued, in one
     /// event (decided by the engine, which holds both the ledger and the queue).
     CheckIn {
@@ -242,5 +249,22 @@ impl Origin {
     /// waitless itself.
     pub fn system() -> Self {
         Self::new(Source::System, "waitless")
+    }
+}
+
+/// A one-time code for a phone (personal data and a secret: `Debug` shows neither).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneCode {
+    /// The phone number.
+    pub phone: String,
+    /// The language of the message (empty: the clinic's).
+    pub language: String,
+    /// The code.
+    pub code: String,
+}
+
+impl std::fmt::Debug for PhoneCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PhoneCode").finish_non_exhaustive()
     }
 }

@@ -201,6 +201,9 @@ pub enum EventKind {
         #[schema(value_type = String, format = DateTime)]
         older_than: Timestamp,
     },
+    /// A one-time code was texted to a patient's phone for the booking page (the number and
+    /// the code are in the outbox row only).
+    PhoneCodeSent {},
     /// An appointments change: a plan set or removed, a booking made, moved, cancelled,
     /// checked in or missed. Withheld from the public stream.
     AppointmentChanged {
@@ -250,6 +253,7 @@ impl EventKind {
             Self::StaffChanged { .. } => "staff_changed",
             Self::AppointmentChanged { .. } => "appointment_changed",
             Self::PersonalDataPurged { .. } => "personal_data_purged",
+            Self::PhoneCodeSent {} => "phone_code_sent",
             Self::DayClosed { .. } => "day_closed",
         }
     }

@@ -474,7 +474,8 @@ impl Model {
             | Command::AddRoom { .. }
             | Command::UpdateRoom { .. }
             | Command::SetClinicSettings { .. }
-            | Command::PurgePatients { .. } => Expect::Event,
+            | Command::PurgePatients { .. }
+            | Command::SendPhoneCode { .. } => Expect::Event,
             // Decided by the directory, not the queue.
             Command::Staff { .. } | Command::Appointment { .. } | Command::CheckIn { .. } => {
                 Expect::Unchanged

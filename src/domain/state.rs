@@ -928,6 +928,7 @@ impl QueueState {
             Command::Staff { .. } | Command::Appointment { .. } | Command::CheckIn { .. } => {
                 return Err(DomainError::NotAQueueCommand);
             }
+            Command::SendPhoneCode { .. } => EventKind::PhoneCodeSent {},
             Command::CloseDay { new_day } => {
                 if *new_day <= self.day {
                     return Ok(Decision::Unchanged);
@@ -1325,6 +1326,7 @@ impl QueueState {
             }
             EventKind::StaffChanged { .. }
             | EventKind::PersonalDataPurged { .. }
+            | EventKind::PhoneCodeSent {}
             | EventKind::AppointmentChanged { .. } => {}
             EventKind::DayClosed {
                 new_day, closed, ..

@@ -356,6 +356,7 @@ pub(super) fn patient_of(
                     state.config.screens.languages.iter().any(|l| l == code)
                 })
                 .map_err(|e| WebError::InvalidBody(e.to_string()))?;
+            details.messages = p.messages.unwrap_or(true);
             Some(details)
         }
         None => None,

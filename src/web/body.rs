@@ -152,4 +152,8 @@ pub struct PatientInput {
     pub email: String,
     /// The language of the patient's notifications (`en`, `hi`); the clinic's when empty.
     pub language: String,
+    /// The patient agrees to text messages and emails (default: yes, reception asked; `false`
+    /// records the details for a call back only).
+    #[schema(default = true)]
+    pub messages: Option<bool>,
 }

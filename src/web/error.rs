@@ -84,6 +84,9 @@ pub enum WebError {
     /// A login, user or token operation failed.
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
+    /// The booking page's phone code was not sent or not accepted.
+    #[error(transparent)]
+    PhoneCode(super::phone_code::PhoneCodeError),
     /// A bug or an unexpected failure: logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -190,6 +193,7 @@ impl WebError {
             Self::ScreenNotPaired => (StatusCode::FORBIDDEN, "screen-not-paired"),
             Self::TooManyTickets => (StatusCode::TOO_MANY_REQUESTS, "too-many-tickets"),
             Self::TooManyBookings => (StatusCode::TOO_MANY_REQUESTS, "too-many-bookings"),
+            Self::PhoneCode(e) => e.status_and_code(),
             Self::Auth(e) => {
                 use crate::auth::AuthError as A;
                 let status = match e {

@@ -18,6 +18,7 @@ pub mod link;
 pub mod notifications;
 pub mod openapi;
 pub mod page;
+pub mod phone_code;
 pub mod print;
 pub mod reports;
 pub mod rooms;
@@ -193,6 +194,7 @@ route_table! {
     post "/api/v1/check-in" => checkin::check_in, Public;
     get "/api/v1/public/slots" => self_booking::public_slots, Public;
     post "/api/v1/public/bookings" => self_booking::public_book, Public;
+    post "/api/v1/public/phone-code" => phone_code::phone_code_send, Public;
     get "/api/v1/public/bookings/{token}" => self_booking::public_booking_get, Public;
     post "/api/v1/public/bookings/{token}/cancel" => self_booking::public_booking_cancel, Public;
     get "/api/v1/public/bookings/{token}/slots" => self_booking::public_booking_slots, Public;

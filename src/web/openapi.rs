@@ -7,8 +7,8 @@ use utoipa::OpenApi;
 use actix_web::HttpResponse;
 
 use super::{
-    appointments, audit, checkin, clinic, notifications, print, reports, rooms, screens,
-    self_booking, services, session, staff, status, tickets, ws,
+    appointments, audit, checkin, clinic, notifications, phone_code, print, reports, rooms,
+    screens, self_booking, services, session, staff, status, tickets, ws,
 };
 
 /// The API's OpenAPI description.
@@ -92,6 +92,7 @@ use super::{
         checkin::check_in,
         self_booking::public_slots,
         self_booking::public_book,
+        phone_code::phone_code_send,
         self_booking::public_booking_get,
         self_booking::public_booking_cancel,
         self_booking::public_booking_slots,

@@ -439,7 +439,11 @@ pub async fn book_page(
         "book",
         catalog,
         "book.title",
-        serde_json::json!({ "services": services }),
+        serde_json::json!({
+            "services": services,
+            "verify_phone": super::phone_code::required(&state),
+            "messages": !state.config.notify.sms.is_empty(),
+        }),
     )
 }
 

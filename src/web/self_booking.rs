@@ -61,6 +61,13 @@ pub struct PublicBookRequest {
     /// The language of the patient's messages (`en`, `hi`).
     #[serde(default)]
     pub language: String,
+    /// The patient agrees to text messages about the booking (confirmation, reminders).
+    #[serde(default)]
+    pub messages: bool,
+    /// The code texted to the phone (`POST /api/v1/public/phone-code`), when the clinic asks
+    /// for one (`appointments.verify_phone` with a text-message transport).
+    #[serde(default)]
+    pub code: String,
 }
 
 /// A booking as its patient sees it (on the booking page and its API): no other patient's
@@ -164,9 +171,10 @@ pub async fn public_book(
         &state,
         Some(&PatientInput {
             name: body.name,
-            phone: body.phone,
+            phone: body.phone.clone(),
             email: String::new(),
             language: body.language,
+            messages: Some(body.messages),
         }),
     )?;
     if contact.as_ref().is_none_or(|c| c.name.trim().is_empty()) {
@@ -178,6 +186,7 @@ pub async fn public_book(
         tracing::warn!(%client, "public booking rate limit: {limit} a minute");
         return Err(WebError::TooManyBookings);
     }
+    super::phone_code::verify(&state, &body.phone, &body.code)?;
     let request = BookRequest {
         doctor: body.doctor,
         service: body.service,

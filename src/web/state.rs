@@ -49,6 +49,8 @@ pub struct AppState {
     pub issue_limit: limit::IssueLimiter,
     /// Bookings per client address a minute on the public booking page.
     pub booking_limit: limit::IssueLimiter,
+    /// The booking page's one-time phone codes.
+    pub phone_codes: super::phone_code::PhoneCodes,
     /// Paired screens and pairing requests.
     pub screens: crate::auth::screen::Screens,
     /// What the nightly backup did last (`/healthz`).

@@ -140,6 +140,7 @@ fn patient_details(
             state.config.screens.languages.iter().any(|l| l == code)
         })
         .map_err(|e| WebError::InvalidBody(e.to_string()))?;
+    details.messages = input.messages.unwrap_or(true);
     Ok(Some(details))
 }
 
