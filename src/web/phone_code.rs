@@ -116,7 +116,12 @@ impl PhoneCodes {
     }
 
     /// Checks `answer` (its keyed hash) for `key` at `now`; a right one is used up.
-    pub fn check(&self, key: &str, answer_hash: &str, now: Timestamp) -> Result<(), PhoneCodeError> {
+    pub fn check(
+        &self,
+        key: &str,
+        answer_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), PhoneCodeError> {
         let mut codes = self.lock();
         let Some((slot, _)) = codes.get_mut(key) else {
             return Err(PhoneCodeError::Required);

@@ -9,6 +9,7 @@ mod api;
 mod appointments;
 mod backup;
 mod binary;
+mod booking_messages;
 mod browser;
 mod central;
 mod control;
