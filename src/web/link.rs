@@ -85,7 +85,7 @@ impl StatusLinks {
 }
 
 /// Whether two tokens are equal, compared without stopping at the first difference.
-fn same(expected: &str, token: &str) -> bool {
+pub(crate) fn same(expected: &str, token: &str) -> bool {
     expected.len() == token.len()
         && expected
             .bytes()

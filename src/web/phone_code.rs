@@ -75,14 +75,22 @@ struct Issued {
     wrong: u8,
 }
 
-/// The codes handed out, by phone key: the newest, and when each of the last hour's went.
+/// One phone's codes: the newest (until used up or void), and when each of the last hour's
+/// went.
+#[derive(Debug, Default)]
+struct Phone {
+    issued: Option<Issued>,
+    sent: Vec<Timestamp>,
+}
+
+/// The codes handed out, by phone key.
 #[derive(Debug, Default)]
 pub struct PhoneCodes {
-    codes: Mutex<HashMap<String, (Option<Issued>, Vec<Timestamp>)>>,
+    codes: Mutex<HashMap<String, Phone>>,
 }
 
 impl PhoneCodes {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<Issued>, Vec<Timestamp>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Phone>> {
         self.codes
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -93,22 +101,21 @@ impl PhoneCodes {
     fn reserve(&self, key: &str, now: Timestamp) -> Result<(), PhoneCodeError> {
         let hour_ago = now - SignedDuration::from_hours(1);
         let mut codes = self.lock();
-        codes.retain(|_, (_, sent)| {
-            sent.retain(|at| *at > hour_ago);
-            !sent.is_empty()
+        codes.retain(|_, phone| {
+            phone.sent.retain(|at| *at > hour_ago);
+            !phone.sent.is_empty()
         });
-        let (_, sent) = codes.entry(key.to_owned()).or_default();
-        if sent.len() >= PER_HOUR {
+        let phone = codes.entry(key.to_owned()).or_default();
+        if phone.sent.len() >= PER_HOUR {
             return Err(PhoneCodeError::TooMany);
         }
-        sent.push(now);
+        phone.sent.push(now);
         Ok(())
     }
 
     fn keep(&self, key: &str, hash: String, now: Timestamp) {
         let mut codes = self.lock();
-        let (issued, _) = codes.entry(key.to_owned()).or_default();
-        *issued = Some(Issued {
+        codes.entry(key.to_owned()).or_default().issued = Some(Issued {
             hash,
             at: now,
             wrong: 0,
@@ -123,9 +130,10 @@ impl PhoneCodes {
         now: Timestamp,
     ) -> Result<(), PhoneCodeError> {
         let mut codes = self.lock();
-        let Some((slot, _)) = codes.get_mut(key) else {
+        let Some(phone) = codes.get_mut(key) else {
             return Err(PhoneCodeError::Required);
         };
+        let slot = &mut phone.issued;
         let Some(issued) = slot.as_mut() else {
             return Err(PhoneCodeError::Wrong);
         };
@@ -133,14 +141,7 @@ impl PhoneCodes {
             *slot = None;
             return Err(PhoneCodeError::Expired);
         }
-        if issued.hash.as_bytes().len() == answer_hash.len()
-            && issued
-                .hash
-                .bytes()
-                .zip(answer_hash.bytes())
-                .fold(0u8, |d, (a, b)| d | (a ^ b))
-                == 0
-        {
+        if super::link::same(&issued.hash, answer_hash) {
             *slot = None;
             Ok(())
         } else {
