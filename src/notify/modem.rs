@@ -998,7 +998,7 @@ impl<'a> Octets<'a> {
 /// modems leave the service centre out of `+CDS`).
 pub fn decode(hex: &str, tpdu_length: Option<usize>) -> Result<Received, PduError> {
     let hex = hex.trim();
-    if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(PduError::NotHex);
     }
     let bytes: Vec<u8> = hex
