@@ -83,6 +83,36 @@ fn a_sent_message_asks_for_a_report_and_its_stored_report_says_delivered_once() 
 }
 
 #[test]
+fn a_long_message_is_known_by_its_last_part_and_a_failed_report_says_why() {
+    let fake = FakeModem::start();
+    fake.set_report_status(0x46);
+    let mut modem = modem_on(&fake.path);
+    let text = "टोकन A7: कृपया अभी कमरा 2 में जाएँ। ".repeat(4);
+    let reference = modem
+        .send(&message("+91 98450 12345", &text))
+        .unwrap()
+        .reference
+        .unwrap();
+    assert_eq!(fake.pdus().len(), 3);
+    for pdu in fake.pdus() {
+        // SMS-SUBMIT with a header and a status report request.
+        assert_eq!(&pdu[2..4], "61", "{pdu}");
+    }
+    assert!(reference.starts_with("43:"), "{reference}");
+    let heard = modem.poll();
+    assert_eq!(heard.len(), 3, "{heard:?}");
+    assert_eq!(
+        heard[2],
+        Incoming::Delivered {
+            reference,
+            delivered: false,
+            detail: "validity period expired".to_owned()
+        }
+    );
+    assert_eq!(fake.stored(), 0);
+}
+
+#[test]
 fn a_modem_that_will_not_store_reports_is_heard_through_its_cds_lines() {
     let fake = FakeModem::start();
     fake.set_reports(Reports::Direct);
@@ -183,6 +213,22 @@ fn a_modem_that_stops_answering_is_restarted_after_three_silences_and_health_say
     assert_eq!(health.detail, "registered (home), signal 18/31");
     assert_eq!(reading(&health, "resets"), "1");
     assert!(modem.send(&message("+91 98450 12345", "Token A3")).is_ok());
+}
+
+#[test]
+fn a_modem_refusing_a_full_restart_gets_atz() {
+    let fake = FakeModem::start();
+    let mut modem = modem_on(&fake.path);
+    fake.hang_refusing_cfun();
+    for _ in 0..SILENT_LIMIT {
+        assert!(modem.poll().is_empty());
+    }
+    assert_eq!(fake.count("AT+CFUN=1,1"), 1);
+    assert_eq!(fake.count("ATZ"), 1);
+    assert!(!fake.hung());
+    assert_eq!(reading(&modem.health().unwrap(), "resets"), "1");
+    assert!(modem.poll().is_empty());
+    assert!(modem.health().unwrap().ok);
 }
 
 #[test]

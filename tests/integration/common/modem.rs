@@ -34,8 +34,12 @@ struct State {
     next_index: u32,
     next_mr: u8,
     hung: bool,
+    /// While hung, `AT+CFUN=1,1` is refused and `ATZ` restarts it.
+    refuses_cfun: bool,
     sim: bool,
     reports: Reports,
+    /// TP-ST of the reports it makes.
+    report_status: u8,
     /// Lines to write before the next answer.
     unasked: Vec<String>,
 }
@@ -63,8 +67,10 @@ impl FakeModem {
             next_index: 1,
             next_mr: 41,
             hung: false,
+            refuses_cfun: false,
             sim: true,
             reports: Reports::Stored,
+            report_status: 0x00,
             unasked: Vec::new(),
         }));
         let shared = Arc::clone(&state);
@@ -140,6 +146,13 @@ impl FakeModem {
         self.state.lock().unwrap().hung = true;
     }
 
+    /// Stops answering, and refuses `AT+CFUN=1,1` (until `ATZ`).
+    pub fn hang_refusing_cfun(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.hung = true;
+        state.refuses_cfun = true;
+    }
+
     /// Whether it is hung.
     pub fn hung(&self) -> bool {
         self.state.lock().unwrap().hung
@@ -148,6 +161,11 @@ impl FakeModem {
     /// Takes the SIM card out (`false`) or puts it back.
     pub fn set_sim(&self, inserted: bool) {
         self.state.lock().unwrap().sim = inserted;
+    }
+
+    /// The TP-ST of the reports it makes from now on (0x00: received by the phone).
+    pub fn set_report_status(&self, status: u8) {
+        self.state.lock().unwrap().report_status = status;
     }
 
     /// How it hands over status reports.
@@ -160,11 +178,14 @@ impl State {
     fn command(&mut self, command: &str) -> String {
         self.commands.push(command.to_owned());
         if self.hung {
-            if command == "AT+CFUN=1,1" {
-                self.hung = false;
-                return format!("{command}\r\r\nOK\r\n");
-            }
-            return String::new();
+            return match (command, self.refuses_cfun) {
+                ("AT+CFUN=1,1", true) => format!("{command}\r\r\nERROR\r\n"),
+                ("AT+CFUN=1,1", false) | ("ATZ", true) => {
+                    self.hung = false;
+                    format!("{command}\r\r\nOK\r\n")
+                }
+                _ => String::new(),
+            };
         }
         let unasked: String = self.unasked.drain(..).collect();
         let ok = "\r\nOK\r\n";
@@ -213,7 +234,7 @@ impl State {
         self.next_mr = self.next_mr.wrapping_add(1);
         let (number, _) = decode_submit(&pdu);
         self.sent.push(pdu);
-        let report = status_report(mr, &number, 0x00);
+        let report = status_report(mr, &number, self.report_status);
         match self.reports {
             Reports::Stored => self.store(report),
             Reports::Direct => {
