@@ -238,32 +238,40 @@ impl GsmModem {
         }
     }
 
+    /// Sends `command` and books the outcome: the answer, `None` when refused, or an error when
+    /// it got no answer (the caller stops there: a silent modem costs one wait, not many).
+    fn ask(&mut self, line: &mut Line, command: &str) -> Result<Option<String>, AtError> {
+        let result = line.command(command);
+        match self.outcome(line, result) {
+            Ok(answer) => Ok(Some(answer)),
+            Err(AtError::Refused(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Asks for stored reports and incoming texts (or direct reports where refused).
-    fn notifications_on(&mut self, line: &mut Line) {
-        let result = line.command(CNMI_STORED);
-        let reports = match self.outcome(line, result) {
-            Ok(_) => "stored",
-            Err(AtError::Refused(_)) => {
-                let result = line.command(CNMI_DIRECT);
-                match self.outcome(line, result) {
-                    Ok(_) => "direct",
-                    Err(_) => "off",
-                }
-            }
-            Err(_) => return,
+    fn notifications_on(&mut self, line: &mut Line) -> Result<(), AtError> {
+        let reports = if self.ask(line, CNMI_STORED)?.is_some() {
+            "stored"
+        } else if self.ask(line, CNMI_DIRECT)?.is_some() {
+            "direct"
+        } else {
+            "off"
         };
         if self.status.reports != Some(reports) {
             tracing::info!("modem: delivery reports {reports}");
         }
         self.status.reports = Some(reports);
+        Ok(())
     }
 
     /// One poll over an open line: liveness, SIM, network, then what is stored.
     fn look_after(&mut self, line: &mut Line, heard: &mut Vec<Incoming>) -> Result<(), AtError> {
-        let result = line.command("AT");
-        self.outcome(line, result)?;
+        if self.ask(line, "AT")?.is_none() {
+            return Err(AtError::Refused("AT refused".to_owned()));
+        }
         self.status.checked = true;
-        let _ = line.command("AT+CMEE=1");
+        self.ask(line, "AT+CMEE=1")?;
         let result = line.command("AT+CPIN?");
         let sim = match self.outcome(line, result) {
             Ok(answer) => parse_cpin(&answer),
@@ -277,46 +285,47 @@ impl GsmModem {
             self.status.operator = None;
             return Ok(());
         }
-        let result = line.command("AT+CSQ");
-        self.status.signal = self.outcome(line, result).ok().and_then(|a| parse_csq(&a));
-        let result = line.command("AT+CREG?");
+        self.status.signal = self.ask(line, "AT+CSQ")?.and_then(|a| parse_csq(&a));
         let mut registration = self
-            .outcome(line, result)
-            .ok()
+            .ask(line, "AT+CREG?")?
             .and_then(|a| parse_creg(&a, "+CREG:"));
         if !registration.is_some_and(Registration::registered) {
-            let result = line.command("AT+CEREG?");
-            if let Some(lte) = self
-                .outcome(line, result)
-                .ok()
-                .and_then(|a| parse_creg(&a, "+CEREG:"))
-                .filter(|r| r.registered())
-            {
-                registration = Some(lte);
+            let lte = self
+                .ask(line, "AT+CEREG?")?
+                .and_then(|a| parse_creg(&a, "+CEREG:"));
+            if lte.is_some_and(Registration::registered) {
+                registration = lte;
             }
         }
         self.status.registration = registration;
-        let result = line.command("AT+COPS?");
-        self.status.operator = self.outcome(line, result).ok().and_then(|a| parse_cops(&a));
-        let result = line.command("AT+CMGF=0");
-        self.outcome(line, result)?;
-        self.notifications_on(line);
-        let result = line.command("AT+CMGL=4");
-        let listed = self.outcome(line, result)?;
+        self.status.operator = self.ask(line, "AT+COPS?")?.and_then(|a| parse_cops(&a));
+        if self.ask(line, "AT+CMGF=0")?.is_none() {
+            return Err(AtError::Refused("PDU mode refused".to_owned()));
+        }
+        self.notifications_on(line)?;
+        let Some(listed) = self.ask(line, "AT+CMGL=4")? else {
+            return Err(AtError::Refused(
+                "the stored messages cannot be listed".to_owned(),
+            ));
+        };
         for stored in parse_cmgl(&listed) {
             // Only received messages (stat 0, 1): a message someone stored to send is theirs.
             if stored.stat > 1 {
                 continue;
             }
-            match decode(&stored.pdu, stored.length) {
+            let received = decode(&stored.pdu, stored.length);
+            // Deleted first: what the modem still holds is heard at the next poll instead.
+            if self
+                .ask(line, &format!("AT+CMGD={}", stored.index))?
+                .is_none()
+            {
+                tracing::warn!("modem: cannot delete a stored message");
+            }
+            match received {
                 Ok(Received::Text { from, text }) => heard.push(Incoming::Reply { from, text }),
                 Ok(Received::Report(report)) => heard.extend(report.incoming()),
                 Ok(Received::Other) => tracing::info!("modem: a stored message of another kind"),
                 Err(e) => tracing::warn!("modem: a stored message could not be read: {e}"),
-            }
-            let result = line.command(&format!("AT+CMGD={}", stored.index));
-            if let Err(AtError::Refused(why)) = self.outcome(line, result) {
-                tracing::warn!("modem: cannot delete a stored message: {why}");
             }
         }
         Ok(())
@@ -327,7 +336,7 @@ impl GsmModem {
         self.outcome(line, result)?;
         let result = line.command("AT+CMGF=0");
         self.outcome(line, result)?;
-        self.notifications_on(line);
+        self.notifications_on(line)?;
         let mut last = None;
         for (length, pdu) in pdus {
             let result = line.write(format!("AT+CMGS={length}\r").as_bytes());
