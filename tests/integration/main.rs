@@ -18,6 +18,7 @@ mod devices;
 mod doors;
 mod events;
 mod guards;
+mod modem;
 mod notify;
 mod outbox;
 mod pairing;

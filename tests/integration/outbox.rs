@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
+use crate::common::modem::{FakeModem, decode_submit};
 use crate::common::{PATIENCE, TestApp, wait_until};
 
 /// An SMTP server that appends each message it receives, decoded, as a JSON line to a file.
@@ -311,127 +312,6 @@ async fn the_daily_cap_stops_messages_to_one_number_and_bad_contacts_are_refused
         outbox(&app).await["notifications"][0]["state"] == "sent"
     })
     .await;
-}
-
-/// A fake GSM modem on a pseudo-terminal: answers `AT`, `AT+CMGF=0` and `AT+CMGS=n` with its
-/// `>` prompt like a real one, and keeps each PDU it is given.
-struct FakeModem {
-    path: String,
-    pdus: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    _slave: serialport::TTYPort,
-}
-
-impl FakeModem {
-    fn start() -> Self {
-        use serialport::SerialPort;
-        use std::io::{Read, Write};
-        let (mut master, slave) = serialport::TTYPort::pair().unwrap();
-        let path = slave.name().unwrap();
-        master
-            .set_timeout(std::time::Duration::from_millis(100))
-            .unwrap();
-        let pdus = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let kept = std::sync::Arc::clone(&pdus);
-        std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            let mut buf = [0u8; 512];
-            let mut sent = 0;
-            loop {
-                match master.read(&mut buf) {
-                    Ok(0) => return,
-                    Ok(n) => seen.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
-                    Err(_) => return,
-                }
-                loop {
-                    let text = String::from_utf8_lossy(&seen).into_owned();
-                    let answer = if let Some(end) = text.find('\x1a') {
-                        kept.lock().unwrap().push(text[..end].to_owned());
-                        seen.drain(..=end);
-                        sent += 1;
-                        format!("\r\n+CMGS: {sent}\r\n\r\nOK\r\n")
-                    } else if let Some(end) = text.find('\r') {
-                        let command = text[..end].to_owned();
-                        seen.drain(..=end);
-                        if command.starts_with("AT+CMGS=") {
-                            "\r\n> ".to_owned()
-                        } else if command == "AT" || command == "AT+CMGF=0" {
-                            "\r\nOK\r\n".to_owned()
-                        } else {
-                            "\r\nERROR\r\n".to_owned()
-                        }
-                    } else {
-                        break;
-                    };
-                    if master.write_all(answer.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        Self {
-            path,
-            pdus,
-            _slave: slave,
-        }
-    }
-
-    fn pdus(&self) -> Vec<String> {
-        self.pdus.lock().unwrap().clone()
-    }
-}
-
-/// Decodes an SMS-SUBMIT PDU (as the modem got it) to (number, text): written here apart from
-/// the encoder so that a mistake in one is not hidden by the same one in the other.
-fn decode_submit(hex: &str) -> (String, String) {
-    let bytes: Vec<u8> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect();
-    let sca = usize::from(bytes[0]);
-    let mut at = 1 + sca;
-    let first = bytes[at];
-    at += 2; // first octet, message reference
-    let digits = usize::from(bytes[at]);
-    let kind = bytes[at + 1];
-    at += 2;
-    let octets = digits.div_ceil(2);
-    let mut number = if kind == 0x91 {
-        "+".to_owned()
-    } else {
-        String::new()
-    };
-    for b in &bytes[at..at + octets] {
-        for nibble in [b & 0x0F, b >> 4] {
-            if nibble != 0x0F {
-                number.push(char::from(b'0' + nibble));
-            }
-        }
-    }
-    at += octets;
-    let dcs = bytes[at + 1];
-    let length = usize::from(bytes[at + 2]);
-    let mut data = &bytes[at + 3..];
-    if first & 0x40 != 0 {
-        data = &data[usize::from(data[0]) + 1..];
-    }
-    let text = if dcs == 0x08 {
-        let units: Vec<u16> = data
-            .chunks(2)
-            .map(|p| u16::from_be_bytes([p[0], p[1]]))
-            .collect();
-        String::from_utf16(&units).unwrap()
-    } else {
-        (0..length)
-            .map(|i| {
-                let bit = i * 7;
-                let lo = u16::from(data[bit / 8]);
-                let hi = data.get(bit / 8 + 1).map_or(0, |b| u16::from(*b));
-                char::from((((hi << 8 | lo) >> (bit % 8)) & 0x7F) as u8)
-            })
-            .collect()
-    };
-    (number, text)
 }
 
 #[tokio::test]

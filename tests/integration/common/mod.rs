@@ -3,6 +3,8 @@
 // Not every test module uses every helper.
 #![allow(dead_code)]
 
+pub mod modem;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
