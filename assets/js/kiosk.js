@@ -104,6 +104,7 @@ const state = {
   issuing: false,
   notice: null,
   code: "", // the booking code typed so far (the "code" screen)
+  phone: "", // the phone number typed so far (the "phone" screen: check-in without the code)
   printer: null, // the printer's device status, when there is a printer
 };
 
@@ -245,7 +246,7 @@ function show(name, quiet = false) {
   screen.replaceChildren();
   screen.dataset.screen = name;
   app.dataset.screen = name;
-  const build = { language, service, priority, code, ticket, closed, loading }[name];
+  const build = { language, service, priority, code, phone, initial, ticket, closed, loading }[name];
   build();
   refreshControls();
   armReset();
@@ -373,8 +374,12 @@ function code() {
     type: "button", class: "k-key k-key-erase", "data-key": "erase", "aria-label": t("kiosk.erase"),
     onclick: () => { state.code = state.code.slice(0, -1); cells(); },
   }, icon("erase")));
+  const byPhone = el("button", {
+    type: "button", class: "k-link", "data-action": "by-phone",
+    onclick: () => { state.notice = null; state.phone = ""; show("phone"); },
+  }, t("kiosk.no_code"));
   put(title(t("kiosk.code_title"), t("kiosk.code_hint")), noticeBox(), shown, keys,
-    footer(backButton(() => { state.notice = null; show("service"); }),
+    footer(backButton(() => { state.notice = null; show("service"); }), byPhone,
       el("button", {
         type: "button", class: "k-done", "data-action": "check-in", disabled: true,
         onclick: () => checkIn(),
@@ -385,8 +390,60 @@ function code() {
 
 let codeRedraw = null;
 
+const PHONE_MAX = 15;
+
+/** No code: the phone number the booking was made with, on big number keys. */
+function phone() {
+  const shown = el("div", { class: "k-code-field k-phone-field", id: "booking-phone", "aria-live": "polite" });
+  const redraw = () => {
+    shown.textContent = state.phone || "\u00a0";
+    const next = screen.querySelector("[data-action=phone-next]");
+    if (next) next.disabled = state.phone.length < 6 || offline() || state.issuing;
+  };
+  const keys = el("div", { class: "k-code-keys k-phone-keys" });
+  for (const digit of "1234567890") {
+    keys.append(el("button", {
+      type: "button", class: "k-key", "data-key": digit,
+      onclick: () => { if (state.phone.length < PHONE_MAX) { state.phone += digit; redraw(); } },
+    }, digit));
+  }
+  keys.append(el("button", {
+    type: "button", class: "k-key k-key-erase", "data-key": "erase", "aria-label": t("kiosk.erase"),
+    onclick: () => { state.phone = state.phone.slice(0, -1); redraw(); },
+  }, icon("erase")));
+  put(title(t("kiosk.phone_title"), t("kiosk.phone_hint")), noticeBox(), shown, keys,
+    footer(backButton(() => { state.notice = null; show("code"); }),
+      el("button", {
+        type: "button", class: "k-done", "data-action": "phone-next", disabled: true,
+        onclick: () => { state.notice = null; show("initial"); },
+      }, icon("check"), el("span", {}, t("kiosk.next")))));
+  redraw();
+  codeRedraw = redraw;
+}
+
+/** Then the first letter of the name on the booking: a letter checks in. */
+function initial() {
+  const keys = el("div", { class: "k-code-keys k-letter-keys" });
+  for (const letter of "ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+    keys.append(el("button", {
+      type: "button", class: "k-key", "data-key": letter,
+      onclick: () => checkIn({ phone: state.phone, initial: letter }),
+    }, letter));
+  }
+  put(title(t("kiosk.initial_title"), t("kiosk.initial_hint")), noticeBox(), keys,
+    footer(backButton(() => { state.notice = null; show("phone"); }), null));
+}
 // A USB barcode scanner (or a keyboard) types the code and Enter.
 document.addEventListener("keydown", (e) => {
+  if (state.screen === "phone" && !state.issuing) {
+    if (/^[0-9]$/.test(e.key) && state.phone.length < PHONE_MAX) state.phone += e.key;
+    else if (e.key === "Backspace") state.phone = state.phone.slice(0, -1);
+    else if (e.key === "Enter" && state.phone.length >= 6) { show("initial"); return; }
+    else return;
+    e.preventDefault();
+    codeRedraw?.();
+    return;
+  }
   if (state.screen !== "code" || state.issuing) return;
   if (e.key === "Enter") {
     if (state.code.length === CODE_LENGTH) checkIn();
@@ -402,17 +459,20 @@ document.addEventListener("keydown", (e) => {
   codeRedraw?.();
 });
 
-async function checkIn() {
-  if (state.issuing || offline() || state.code.length !== CODE_LENGTH) return;
+/** Checks in by the code typed, or by `byPhone` ({ phone, initial }). */
+async function checkIn(byPhone = null) {
+  if (state.issuing || offline() || (!byPhone && state.code.length !== CODE_LENGTH)) return;
   state.issuing = true;
   state.notice = null;
   refreshControls();
   clearTimeout(resetTimer);
   try {
-    const answer = await api("POST", "/api/v1/check-in", { code: state.code, lang: boot.lang });
+    const who = byPhone ?? { code: state.code };
+    const answer = await api("POST", "/api/v1/check-in", { ...who, lang: boot.lang });
     state.issuing = false;
     state.ticket = answer;
     state.code = "";
+    state.phone = "";
     show("ticket");
   } catch (error) {
     state.issuing = false;
@@ -424,7 +484,8 @@ async function checkIn() {
       state.notice = error.status >= 500 ? t("kiosk.error") : errorText(error);
       state.code = "";
     }
-    show("code", true);
+    // By phone, a refusal goes back to the number (to check it); by code, to the code.
+    show(byPhone ? "phone" : "code", !byPhone);
   }
 }
 

@@ -166,6 +166,56 @@ async fn a_booked_patient_checks_in_at_the_kiosk_with_the_code() {
 }
 
 #[tokio::test]
+async fn a_booked_patient_without_the_code_checks_in_by_phone_number_and_initial() {
+    let server = Server::spawn().await;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let booked = booked_for_0800(&server).await;
+
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let kiosk = driver.session(800, 480).await;
+    kiosk.goto(&server.url("/kiosk?lang=hi")).await;
+    kiosk.tap("[data-action=appointment]", PAGE).await;
+    kiosk.tap("[data-action=by-phone]", PAGE).await;
+    kiosk.wait_visible("#booking-phone", PAGE).await;
+    for key in "9810000000".chars() {
+        kiosk
+            .tap(&format!(".k-key[data-key=\"{key}\"]"), PAGE)
+            .await;
+    }
+    assert_eq!(
+        kiosk.text("#booking-phone").await.as_deref(),
+        Some("9810000000")
+    );
+    let _ = kiosk.screenshot(&shot_path("kiosk-800x480-phone-hi")).await;
+    kiosk.tap("[data-action=phone-next]", PAGE).await;
+    // A letter that is not the name's: refused in words, back at the number, nothing issued.
+    kiosk.tap(".k-key[data-key=\"R\"]", PAGE).await;
+    kiosk
+        .wait_for_text(
+            ".k-notice",
+            &message("hi", "errors.no-booking-today", &[]),
+            PAGE,
+        )
+        .await;
+    assert!(server.ticket_numbers().await.is_empty());
+    kiosk.tap("[data-action=phone-next]", PAGE).await;
+    kiosk.wait_visible(".k-letter-keys", PAGE).await;
+    let _ = kiosk
+        .screenshot(&shot_path("kiosk-800x480-initial-hi"))
+        .await;
+    kiosk.tap(".k-key[data-key=\"A\"]", PAGE).await;
+    let number = kiosk.wait_for_any_text("#ticket-number", PAGE).await;
+    assert_eq!(number, "A001");
+    let booking = server
+        .get_json(&format!("/api/v1/bookings/{}", booked["id"]))
+        .await;
+    assert_eq!(booking["state"], "checked_in", "{booking}");
+    kiosk.close().await;
+}
+
+#[tokio::test]
 async fn a_patient_books_on_their_phone_and_opens_the_booking() {
     let server = Server::spawn_with(|c| c.appointments.public_booking = true).await;
     let _one = ONE_AT_A_TIME.lock().await;

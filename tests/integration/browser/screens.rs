@@ -628,6 +628,10 @@ pub fn shot_path(name: &str) -> std::path::PathBuf {
         ("kiosk-800x480-en", "kiosk-800x480-8-services"),
         ("kiosk-800x480-hi", "kiosk-800x480-8-services-hi"),
         ("kiosk-800x480-code", "kiosk-800x480-check-in"),
+        (
+            "kiosk-800x480-phone-hi",
+            "kiosk-800x480-check-in-by-phone-hi",
+        ),
         ("staff-1024x768-day-doctor", "staff-1024x768-doctors-day"),
         ("book-390x844-times-hi", "book-390x844-hi"),
         ("booking-390x844-hi", "booking-390x844-hi"),
