@@ -629,7 +629,7 @@ function issue(event) {
   const body = { service: serviceId, priority, source: "reception" };
   const name = $("issue-patient-name").value.trim();
   const phone = $("issue-patient-phone").value.trim();
-  if (name || phone) body.patient = { name, phone };
+  if (name || phone) body.patient = { name, phone, messages: $("issue-patient-messages").checked };
   run("issue", () => api("POST", "/api/v1/tickets", body, { "Idempotency-Key": key }), (tk) => {
     remember(tk);
     if (body.patient) {
@@ -1032,7 +1032,10 @@ function book(event) {
     doctor: slot.doctor,
     service: $("book-service").value,
     start: slot.start,
-    patient: { name: $("book-name").value.trim(), phone: $("book-phone").value.trim() },
+    patient: {
+      name: $("book-name").value.trim(), phone: $("book-phone").value.trim(),
+      messages: $("book-messages").checked,
+    },
   };
   run("book", () => api("POST", "/api/v1/bookings", body), (made) => {
     $("book-name").value = "";
