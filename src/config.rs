@@ -1443,6 +1443,26 @@ keys = { space = "room-1:recall", KEY_B = "room-2:undo" }
                 env(&[("WAITLESS_NOTIFY__SMTP_SECURITY", "ssl3")]),
                 "notify.smtp_security",
             ),
+            (
+                env(&[("WAITLESS_NOTIFY__QUIET_HOURS", "25:00-08:00")]),
+                "notify.quiet_hours",
+            ),
+            (
+                env(&[("WAITLESS_NOTIFY__QUIET_HOURS", "late at night")]),
+                "notify.quiet_hours",
+            ),
+            (
+                env(&[("WAITLESS_NOTIFY__NEAR_EARLY", "2")]),
+                "notify.near_early",
+            ),
+            (
+                env(&[("WAITLESS_NOTIFY__REMINDER_MINUTES", "[1440, 1]")]),
+                "notify.reminder_minutes",
+            ),
+            (
+                env(&[("WAITLESS_NOTIFY__REMINDER_MINUTES", "soon")]),
+                "notify.reminder_minutes",
+            ),
         ] {
             let err = Config::load(None, vars).unwrap_err().to_string();
             assert!(err.contains(key), "{err} should mention {key}");
@@ -1452,6 +1472,27 @@ keys = { space = "room-1:recall", KEY_B = "room-2:undo" }
             ..Config::default()
         };
         assert!(config.validate().unwrap_err().to_string().contains("bind"));
+    }
+
+    #[test]
+    fn reminders_and_quiet_hours_are_read_from_the_environment() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("WAITLESS_NOTIFY__REMINDER_MINUTES", "[60]"),
+                ("WAITLESS_NOTIFY__QUIET_HOURS", "22:30-06:00"),
+                ("WAITLESS_NOTIFY__NEAR_EARLY", "0"),
+            ]),
+        )
+        .unwrap();
+        let rules = config.notify_rules();
+        assert_eq!(rules.reminders, [60]);
+        assert_eq!(rules.near_early, 0);
+        let quiet = rules.quiet.unwrap();
+        assert_eq!(quiet.start, jiff::civil::time(22, 30, 0, 0));
+        assert_eq!(quiet.end, jiff::civil::time(6, 0, 0, 0));
+        let none = Config::load(None, env(&[("WAITLESS_NOTIFY__QUIET_HOURS", "")])).unwrap();
+        assert_eq!(none.notify_rules().quiet, None);
     }
 
     #[test]

@@ -357,6 +357,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_message_ends_with_its_link_and_a_booking_has_its_own_subject() {
+        use crate::domain::notification::{Notification, NotificationKind, NotificationState};
+        let files = crate::web::asset::message_files();
+        let catalogs =
+            crate::i18n::Catalogs::parse(files.iter().map(|(f, t)| (f.as_str(), t.as_str())))
+                .unwrap();
+        let at: jiff::Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+        let row = Notification {
+            seq: 7,
+            kind: NotificationKind::Booked,
+            channel: Channel::Email,
+            ticket: None,
+            booking: Some(3),
+            to: "asha@example.com".to_owned(),
+            language: "hi".to_owned(),
+            params: vec![
+                ("code".to_owned(), "K7TQ3M".to_owned()),
+                ("when".to_owned(), "2026-11-23 09:00".to_owned()),
+                ("service".to_owned(), "सामान्य".to_owned()),
+                ("doctor".to_owned(), "dr-rao".to_owned()),
+            ],
+            created_at: at,
+            state: NotificationState::Queued,
+            attempts: 0,
+            next_try: at,
+            sent_at: None,
+            last_error: None,
+            reference: None,
+            delivery: None,
+            delivered_at: None,
+        };
+        let out = render(&catalogs, &row, Some("http://waitless.local/b/3-abc"));
+        assert_eq!(out.subject, "आपका अपॉइंटमेंट K7TQ3M");
+        assert!(
+            out.body
+                .starts_with("अपॉइंटमेंट K7TQ3M बुक हो गया: 2026-11-23 09:00"),
+            "{}",
+            out.body
+        );
+        assert!(
+            out.body.ends_with("\nhttp://waitless.local/b/3-abc"),
+            "{}",
+            out.body
+        );
+        assert!(!render(&catalogs, &row, None).body.contains("http"));
+    }
+
+    #[test]
     fn the_pause_doubles_up_to_six_hours() {
         let first = SignedDuration::from_secs(30);
         assert_eq!(backoff(first, 1), SignedDuration::from_secs(30));

@@ -454,3 +454,33 @@ async fn a_waiting_patient_gets_a_heads_up_then_a_near_message_and_no_more() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn checking_in_withdraws_the_reminder_not_yet_sent() {
+    let app = clinic(|c| c.notify.reminder_minutes = vec![20]).await;
+    let (status, booked) = app
+        .call(
+            "/api/v1/bookings",
+            Some(
+                json!({"doctor": DOCTOR_NAME, "service": "general", "start": MONDAY_NINE,
+                "patient": {"name": "Asha", "phone": "+91 98450 12345"}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{booked}");
+    let seen = wait_for(&app, "booked", &["booked/sent", "reminder/queued/20"]).await;
+    assert_eq!(seen[1]["next_try"], "2026-11-23T03:10:00Z");
+    // 08:35 on Monday: she is here before her reminder.
+    set_clock(&app, "2026-11-23T03:05:00Z");
+    let (status, ticket) = app
+        .call(&format!("/api/v1/bookings/{}/check-in", booked["id"]), None)
+        .await;
+    assert_eq!(status, 201, "{ticket}");
+    set_clock(&app, "2026-11-23T03:15:00Z");
+    wait_for(
+        &app,
+        "the check-in",
+        &["booked/sent", "reminder/withdrawn/20", "issued/sent"],
+    )
+    .await;
+}
