@@ -24,6 +24,9 @@ function show(b) {
   $("booking-state").textContent = t(`book.state_${b.state}`);
   $("booking-when").textContent = t("book.chosen", { time: when(b.local), doctor: b.doctor });
   $("booking-code").textContent = b.code;
+  // The kiosk's scanner reads the code from this screen, while the booking is open.
+  $("booking-qr").hidden = b.state !== "booked";
+  if (b.state === "booked") $("booking-qr").src = `/b/${encodeURIComponent(token)}/qr.svg`;
   $("booking-calendar").href = `/b/${encodeURIComponent(token)}/booking.ics`;
   $("booking-calendar").hidden = b.state !== "booked";
   $("booking-cancel").hidden = !b.cancellable;

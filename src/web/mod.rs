@@ -203,6 +203,7 @@ route_table! {
     get "/book" => page::book_page, Public;
     get "/b/{token}" => page::booking_page, Public;
     get "/b/{token}/booking.ics" => self_booking::booking_ics, Public;
+    get "/b/{token}/qr.svg" => page::booking_qr, Public;
     get "/t/{token}/qr.svg" => page::status_qr, Public;
     get "/assets/{path:.*}" => asset::asset_get, Public;
 }

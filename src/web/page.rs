@@ -496,6 +496,36 @@ pub async fn status_qr(
         .body(svg))
 }
 
+/// `/b/{token}/qr.svg`: the booking code as a QR code, for the kiosk's USB scanner (which types
+/// what it reads, as a keyboard does: the code screen takes it).
+pub async fn booking_qr(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let not_found = || WebError::NotFound(format!("/b/{token}"));
+    let id = state.links.verify_booking(&token).ok_or_else(not_found)?;
+    let booking_code = {
+        let published = state.hub.read();
+        published
+            .appointments
+            .ledger
+            .get(id)
+            .map(|b| b.code.clone())
+            .ok_or_else(not_found)?
+    };
+    let code = qrcode::QrCode::new(booking_code.as_bytes())
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(180, 180)
+        .quiet_zone(true)
+        .build();
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(svg))
+}
+
 /// `/printer`: what the demo (fake) printer printed, as paper tickets on screen.
 pub async fn printer_page(
     state: web::Data<AppState>,

@@ -781,3 +781,45 @@ async fn booking_id(app: &TestApp, code: &str) -> u64 {
         .and_then(|b| b["id"].as_u64())
         .unwrap()
 }
+
+#[tokio::test]
+async fn a_bookings_page_shows_its_code_as_a_qr_code_for_the_kiosks_scanner() {
+    let app = TestApp::spawn_with(|c| {
+        c.clinic.timezone = "Asia/Kolkata".to_owned();
+        c.appointments.public_booking = true;
+    })
+    .await;
+    put(&app, "/api/v1/admin/plans", &plan(1)).await;
+    let r = app
+        .anon
+        .post(app.url("/api/v1/public/bookings"))
+        .json(
+            &json!({"doctor": DOCTOR_NAME, "service": "general", "start": MONDAY_NINE,
+            "name": "Asha", "phone": "98450 12345"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let booked: Value = r.json().await.unwrap();
+    let link = booked["link"].as_str().unwrap().to_owned();
+    let r = app
+        .anon
+        .get(app.url(&format!("{link}/qr.svg")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    let svg = r.text().await.unwrap();
+    assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "{svg}");
+    // A forged link gets nothing.
+    let forged = format!("{}0/qr.svg", &link[..link.len() - 1]);
+    let forged = if forged == format!("{link}/qr.svg") {
+        format!("{}1/qr.svg", &link[..link.len() - 1])
+    } else {
+        forged
+    };
+    let r = app.anon.get(app.url(&forged)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+}
