@@ -285,3 +285,64 @@ async fn a_patient_books_on_their_phone_and_opens_the_booking() {
     );
     phone.close().await;
 }
+
+#[tokio::test]
+async fn the_booking_page_asks_for_the_code_texted_to_the_phone_before_it_books() {
+    let server = Server::spawn_with(|c| {
+        c.appointments.public_booking = true;
+        c.notify.sms = "fake".to_owned();
+        c.notify.poll_secs = 1;
+    })
+    .await;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let tomorrow = morning_plan(&server).await.to_string();
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let phone = driver.session(390, 844).await;
+    phone.goto(&server.url("/book?lang=en")).await;
+    phone
+        .js(
+            "const d = document.getElementById('book-date'); d.value = arguments[0];
+             d.dispatchEvent(new Event('change'));",
+            vec![json!(tomorrow)],
+        )
+        .await;
+    phone.tap(".b-time", PAGE).await;
+    phone.wait_visible("#book-send-code", PAGE).await;
+    phone.wait_visible("#book-messages", PAGE).await;
+    phone
+        .js(
+            "document.getElementById('book-name').value = 'Asha';
+             document.getElementById('book-phone').value = '98100 00000';
+             document.getElementById('book-messages').checked = true;",
+            vec![],
+        )
+        .await;
+    // Without the code: said in words, nothing booked.
+    phone.tap("#book-submit", PAGE).await;
+    phone
+        .wait_for_text("#book-error", &message("en", "book.code_needed", &[]), PAGE)
+        .await;
+    phone.tap("#book-send-code", PAGE).await;
+    phone.wait_visible("#book-code-sent", PAGE).await;
+    let outbox = server.get_json("/api/v1/notifications").await;
+    let row = &outbox["notifications"][0];
+    assert_eq!(row["kind"], "code", "{outbox}");
+    let code = row["params"][0][1].as_str().unwrap().to_owned();
+    let _ = phone.screenshot(&shot_path("book-390x844-code")).await;
+    phone
+        .js(
+            "document.getElementById('book-phone-code').value = arguments[0];",
+            vec![json!(code)],
+        )
+        .await;
+    phone.tap("#book-submit", PAGE).await;
+    let booked = phone.wait_for_any_text("#book-code", PAGE).await;
+    assert_eq!(booked.len(), 6, "{booked}");
+    let day = server
+        .get_json(&format!("/api/v1/bookings?date={tomorrow}"))
+        .await;
+    assert_eq!(day[0]["code"], booked.as_str(), "{day}");
+    phone.close().await;
+}
