@@ -196,6 +196,7 @@ fn run(args: &Args) -> Result<(), String> {
             calendar,
             policy: policy.clone(),
             unwritable_restart: None,
+            on_commit: None,
         },
         books,
     )

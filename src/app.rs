@@ -109,6 +109,7 @@ pub async fn run_on(
     )
     .with_context(|| format!("cannot open the database {}", path.display()))?;
     let store = Arc::new(store);
+    let metrics = Arc::new(crate::metrics::Metrics::new());
     let (mut books, recent) = load_or_seed(&store, clock.as_ref(), &calendar)
         .with_context(|| format!("cannot load the queue from {}", path.display()))?;
     tracing::info!(
@@ -140,6 +141,7 @@ pub async fn run_on(
             policy,
             unwritable_restart: Some(Duration::from_secs(config.store.unwritable_restart_secs))
                 .filter(|d| !d.is_zero()),
+            on_commit: Some(metrics.commit_observer()),
         },
         books,
     )?;
@@ -242,7 +244,6 @@ pub async fn run_on(
     let control = start_control(&config, &auth, &store, &engine);
     let backup = Arc::new(crate::backup::BackupStatus::default());
     let nightly = start_nightly(&config, &store, &clock, &backup)?;
-    let metrics = Arc::new(crate::metrics::Metrics::new());
     actix_web::rt::spawn(crate::metrics::follow(
         Arc::clone(&hub),
         Arc::clone(&metrics),

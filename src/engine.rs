@@ -281,7 +281,6 @@ pub struct Engine {
 }
 
 /// What the engine needs.
-#[derive(Debug)]
 pub struct EngineParts {
     /// The database.
     pub store: Arc<Store>,
@@ -295,7 +294,23 @@ pub struct EngineParts {
     pub policy: Policy,
     /// Stop feeding the systemd watchdog once writes have failed this long (`None`: never).
     pub unwritable_restart: Option<Duration>,
+    /// Told how long each durable commit took and how many events it held (the operator's
+    /// commit-latency metric); `None`: nobody asks.
+    pub on_commit: Option<CommitObserver>,
 }
+
+impl std::fmt::Debug for EngineParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineParts")
+            .field("calendar", &self.calendar)
+            .field("policy", &self.policy)
+            .field("unwritable_restart", &self.unwritable_restart)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hears each commit's duration and its number of events.
+pub type CommitObserver = Arc<dyn Fn(Duration, usize) + Send + Sync>;
 
 /// What the engine decides on: the queue, the staff directory, and the last event's sequence
 /// number. Every command is decided here, on the engine's thread (or on a stopped server's
@@ -997,7 +1012,12 @@ impl Writer {
         }
 
         let batch: Vec<(&Event, &Touched)> = events.iter().map(|(e, t)| (e, t)).collect();
-        match self.parts.store.commit(&batch, &self.books.state) {
+        let began = std::time::Instant::now();
+        let committed = self.parts.store.commit(&batch, &self.books.state);
+        if let (Ok(()), Some(observe)) = (&committed, &self.parts.on_commit) {
+            observe(began.elapsed(), batch.len());
+        }
+        match committed {
             Ok(()) => {
                 for (event, _) in &events {
                     if let EventKind::DayClosed {

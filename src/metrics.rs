@@ -37,6 +37,13 @@ const WAIT_BUCKETS: [f64; 10] = [
 const SERVICE_BUCKETS: [f64; 9] = [
     60.0, 120.0, 180.0, 300.0, 480.0, 600.0, 900.0, 1800.0, 3600.0,
 ];
+/// Bucket bounds of the commit-time histogram, seconds: 0.5 ms (no fsync) to 1 s (an SD card
+/// having a bad moment).
+const COMMIT_BUCKETS: [f64; 11] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+/// Bucket bounds of the events-per-commit histogram.
+const COMMIT_EVENT_BUCKETS: [f64; 7] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
 
 /// Every metric.
 #[derive(Debug)]
@@ -58,6 +65,8 @@ pub struct Metrics {
     central_lag_events: Family<Labels, Gauge>,
     central_lag_seconds: Family<Labels, Gauge>,
     central_connected: Family<Labels, Gauge>,
+    commit: Histogram,
+    commit_events: Histogram,
     client_count: Arc<AtomicI64>,
 }
 
@@ -89,6 +98,8 @@ impl Metrics {
             central_lag_events: Family::default(),
             central_lag_seconds: Family::default(),
             central_connected: Family::default(),
+            commit: Histogram::new(COMMIT_BUCKETS),
+            commit_events: Histogram::new(COMMIT_EVENT_BUCKETS),
             client_count: Arc::new(AtomicI64::new(0)),
         };
         registry.register(
@@ -163,6 +174,16 @@ impl Metrics {
             metrics.notifications.clone(),
         );
         registry.register(
+            "commit_seconds",
+            "Time of each durable commit of the engine (its events, their rows and the fsync)",
+            metrics.commit.clone(),
+        );
+        registry.register(
+            "commit_events",
+            "Events in each commit (commands that arrive together share one)",
+            metrics.commit_events.clone(),
+        );
+        registry.register(
             "event_seq",
             "Sequence number of the last committed event",
             metrics.seq.clone(),
@@ -171,6 +192,15 @@ impl Metrics {
             registry,
             ..metrics
         }
+    }
+
+    /// What the engine tells after each commit (see [`crate::engine::EngineParts::on_commit`]).
+    pub fn commit_observer(&self) -> crate::engine::CommitObserver {
+        let (commit, events) = (self.commit.clone(), self.commit_events.clone());
+        Arc::new(move |took, count| {
+            commit.observe(took.as_secs_f64());
+            events.observe(count as f64);
+        })
     }
 
     /// Counts one committed event.

@@ -331,6 +331,12 @@ async fn metrics_count_the_queue_when_enabled() {
     );
     assert_eq!(metric(&text, "waitless_service_seconds_sum"), 360.0);
     assert!(metric(&text, "waitless_store_bytes") > 0.0);
+    // The seven events since the start (4 issued, 2 calls, a no-show) went through the
+    // engine's commits, each timed (commands that arrive together share one).
+    let commits = metric(&text, "waitless_commit_seconds_count");
+    assert!((1.0..=7.0).contains(&commits), "{text}");
+    assert!(metric(&text, "waitless_commit_seconds_sum") > 0.0);
+    assert_eq!(metric(&text, "waitless_commit_events_sum"), 7.0, "{text}");
     assert!(
         text.contains("# TYPE waitless_device_health gauge"),
         "{text}"
