@@ -84,6 +84,12 @@ pub enum WebError {
     /// A login, user or token operation failed.
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
+    /// A test message was refused before sending (recipient, language, no transport).
+    #[error(transparent)]
+    NotifyTest(#[from] crate::notify::build::TestRefused),
+    /// The transport could not send a test message: its reason.
+    #[error("the message was not sent: {0}")]
+    SendFailed(String),
     /// A bug or an unexpected failure: logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -206,6 +212,15 @@ impl WebError {
                 };
                 (status, e.code())
             }
+            Self::NotifyTest(e) => {
+                use crate::notify::build::TestRefused as T;
+                let status = match e {
+                    T::BadRecipient(_) | T::UnknownLanguage(..) => StatusCode::BAD_REQUEST,
+                    T::NoTransport(_) => StatusCode::CONFLICT,
+                };
+                (status, e.code())
+            }
+            Self::SendFailed(_) => (StatusCode::BAD_GATEWAY, "send-failed"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
