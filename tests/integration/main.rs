@@ -17,6 +17,7 @@ mod devices;
 mod doors;
 mod events;
 mod guards;
+mod notifications;
 mod notify;
 mod outbox;
 mod pairing;
