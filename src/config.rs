@@ -957,9 +957,8 @@ impl Config {
             crate::notify::transport::GatewaySettings::resolve(n)
                 .map_err(|(key, message)| ConfigError::Invalid { key, message })?;
         }
-        if !n.webhook_url.is_empty()
-            && !(n.webhook_url.starts_with("http://") || n.webhook_url.starts_with("https://"))
-        {
+        let web_url = |url: &str| url.starts_with("http://") || url.starts_with("https://");
+        if !(n.webhook_url.is_empty() || web_url(&n.webhook_url)) {
             return invalid(
                 "notify.webhook_url",
                 "must be an http:// or https:// URL, e.g. https://hub.example/waitless (empty: \

@@ -142,7 +142,7 @@ pub struct DeviceStatus {
     /// The transport's own report (`notifications` only; `None` when it tells nothing).
     /// Reported by the running senders, never read back.
     #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
-    pub notifications: Option<crate::notify::transport::TransportHealth>,
+    pub notifications: Option<Box<crate::notify::transport::TransportHealth>>,
 }
 
 impl DeviceStatus {

@@ -591,7 +591,8 @@ mod tests {
 
     #[test]
     fn bad_gateway_settings_name_their_key() {
-        let cases: [(&str, fn(&mut NotifyConfig)); 5] = [
+        type Change = fn(&mut NotifyConfig);
+        let cases: [(&str, Change); 5] = [
             ("notify.sms_http_format", |c| {
                 c.sms_http_format = "xml".to_owned()
             }),

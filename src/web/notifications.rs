@@ -88,7 +88,7 @@ pub fn transport_devices(senders: &crate::notify::outbox::Senders) -> Vec<Device
                 condition,
                 detail,
             );
-            device.notifications = health;
+            device.notifications = health.map(Box::new);
             device
         })
         .collect()
