@@ -50,18 +50,25 @@ struct FakeHttp {
     status: Arc<AtomicU16>,
     answer: Arc<Mutex<String>>,
     stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl FakeHttp {
     fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on("127.0.0.1:0")
+    }
+
+    /// On `addr` (a port used before: a receiver coming back).
+    fn start_on(addr: &str) -> Self {
+        let listener = TcpListener::bind(addr).unwrap();
         let addr = listener.local_addr().unwrap();
-        let fake = Self {
+        let mut fake = Self {
             addr,
             seen: Arc::default(),
             status: Arc::new(AtomicU16::new(200)),
             answer: Arc::new(Mutex::new("{}".to_owned())),
             stop: Arc::default(),
+            thread: None,
         };
         let (seen, status, answer, stop) = (
             Arc::clone(&fake.seen),
@@ -69,7 +76,7 @@ impl FakeHttp {
             Arc::clone(&fake.answer),
             Arc::clone(&fake.stop),
         );
-        std::thread::spawn(move || {
+        fake.thread = Some(std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
                     return;
@@ -81,7 +88,7 @@ impl FakeHttp {
                     seen.lock().unwrap().push(request);
                 }
             }
-        });
+        }));
         fake
     }
 
@@ -103,6 +110,10 @@ impl Drop for FakeHttp {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(self.addr);
+        // The listener is closed when this returns: its port is free again.
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -538,8 +549,68 @@ async fn the_webhook_posts_every_event_in_order_signed_and_loses_none() {
         acked_after(&receiver, start).last() == Some(&last)
     })
     .await;
-    let seqs = acked_after(&receiver, start);
-    let mut unique = seqs.clone();
-    unique.dedup();
-    assert_eq!(unique, (start + 1..=last).collect::<Vec<_>>(), "{seqs:?}");
+    let mut seqs = acked_after(&receiver, start);
+    seqs.dedup();
+    assert_eq!(seqs, (start + 1..=last).collect::<Vec<_>>());
+
+    // The receiver is gone (connection refused) while two events happen; back on its port, it
+    // gets both, in order.
+    let addr = receiver.addr.to_string();
+    drop(receiver);
+    app.issue("general", "normal").await;
+    app.issue("general", "normal").await;
+    let end = app.queue().await["seq"].as_u64().unwrap();
+    let receiver = FakeHttp::start_on(&addr);
+    wait_until(
+        PATIENCE * 3,
+        "the events after the receiver came back",
+        async || acked_after(&receiver, last).last() == Some(&end),
+    )
+    .await;
+    let mut seqs = acked_after(&receiver, last);
+    seqs.dedup();
+    assert_eq!(seqs, (last + 1..=end).collect::<Vec<_>>());
+}
+
+#[test]
+fn check_config_names_a_bad_gateway_setting_and_hides_the_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    for (text, key) in [
+        (
+            "[notify]\nsms = \"http\"\nsms_http_url = \"http://10.0.0.2:8080\"\n\
+             sms_http_format = \"xml\"\n",
+            "notify.sms_http_format",
+        ),
+        (
+            "[notify]\nsms = \"http\"\nsms_http_url = \"http://10.0.0.2:8080\"\n\
+             sms_http_preset = \"android-sms-gateway\"\n",
+            "notify.sms_http_password",
+        ),
+        (
+            "[notify]\nwebhook_url = \"ftp://hub.example\"\n",
+            "notify.webhook_url",
+        ),
+    ] {
+        let file = write("bad.toml", text);
+        let (status, stdout, stderr) = cli(&data, &["--config", &file, "check-config"]);
+        assert_eq!(status.code(), Some(2), "{text}: {stdout}{stderr}");
+        assert!(stderr.contains(key), "{text}: {stderr}");
+    }
+    let file = write(
+        "good.toml",
+        "[notify]\nsms = \"http\"\nsms_http_url = \"http://10.0.0.2:8080\"\n\
+         sms_http_preset = \"android-sms-gateway\"\nsms_http_password = \"pw-123456\"\n\
+         webhook_url = \"https://hub.example/w\"\nwebhook_secret = \"hook-987654\"\n",
+    );
+    let (status, stdout, stderr) = cli(&data, &["--config", &file, "check-config"]);
+    assert!(status.success(), "{stdout}{stderr}");
+    assert!(!stdout.contains("pw-123456"), "{stdout}");
+    assert!(!stdout.contains("hook-987654"), "{stdout}");
+    assert!(stdout.contains("<hidden>"), "{stdout}");
 }
