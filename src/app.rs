@@ -273,6 +273,7 @@ pub async fn run_on(
         backup,
         senders: Arc::clone(&senders),
         metrics,
+        webhook: webhook.as_ref().map(crate::notify::webhook::Webhook::state),
     });
     let max_body = config.http.max_body_bytes;
     let server = HttpServer::new(move || {

@@ -39,9 +39,20 @@ function transport(view) {
       : null);
 }
 
-function showTransports(transports) {
-  $("transports").replaceChildren(...transports.map(transport));
-  $("transports-none").hidden = transports.length > 0;
+/** The webhook as one more entry: where it posts, how far the receiver has acknowledged. */
+function webhook(w) {
+  const word = w.last_error ? "bad" : "ok";
+  return el("li", { class: `transport health-${word}`, dataset: { channel: "webhook" } },
+    el("div", { class: "transport-head" },
+      el("strong", {}, t("notifications.webhook")),
+      el("span", { class: `health-badge is-${word}` }, t(`notifications.health_${word}`))),
+    el("p", { class: "transport-name" }, w.target + (w.signed ? ` · ${t("notifications.webhook_signed")}` : "")),
+    el("p", { class: "transport-detail" }, w.last_error ?? t("notifications.webhook_acked", { seq: w.acked_seq })));
+}
+
+function showTransports(transports, hook) {
+  $("transports").replaceChildren(...transports.map(transport), ...(hook ? [webhook(hook)] : []));
+  $("transports-none").hidden = transports.length > 0 || Boolean(hook);
   const channels = new Set(transports.map((tr) => tr.channel));
   const select = $("test-channel");
   if (channels.size && !channels.has(select.value)) select.value = [...channels][0];
@@ -149,7 +160,7 @@ async function load() {
   try {
     state.page = await api("GET", "/api/v1/notifications");
     $("load-error").hidden = true;
-    showTransports(state.page.transports);
+    showTransports(state.page.transports, state.page.webhook);
     showTemplates(state.page.templates);
     showOutbox();
   } catch (error) {

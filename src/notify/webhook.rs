@@ -17,11 +17,13 @@
 //! With `notify.webhook_secret`, each request carries `X-Waitless-Signature: sha256=<hex>`, the
 //! HMAC-SHA256 of the body under the secret. The secret and the URL's query are never logged.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
+use utoipa::ToSchema;
 
 use crate::hub::{Hub, PublicEvent};
 use crate::store::{Store, StoreError};
@@ -80,11 +82,43 @@ enum HookError {
     Task(String),
 }
 
+/// How the webhook is doing, for the operator (`GET /api/v1/notifications`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WebhookStatus {
+    /// Where it posts, without the URL's query (a token may hide there).
+    pub target: String,
+    /// Whether requests carry `X-Waitless-Signature`.
+    pub signed: bool,
+    /// The last seq the receiver acknowledged.
+    pub acked_seq: u64,
+    /// The last failure, until the next success.
+    pub last_error: Option<String>,
+}
+
+/// A shared view of the running webhook's [`WebhookStatus`].
+#[derive(Clone, Debug)]
+pub struct WebhookState(Arc<Mutex<WebhookStatus>>);
+
+impl WebhookState {
+    /// How it is doing now.
+    pub fn get(&self) -> WebhookStatus {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn update(&self, change: impl FnOnce(&mut WebhookStatus)) {
+        change(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
 /// The running webhook.
 #[derive(Debug)]
 pub struct Webhook {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    state: WebhookState,
 }
 
 struct Parts {
@@ -94,6 +128,7 @@ struct Parts {
     agent: ureq::Agent,
     store: Arc<Store>,
     hub: Arc<Hub>,
+    state: WebhookState,
 }
 
 impl Webhook {
@@ -131,6 +166,12 @@ impl Webhook {
             .http_status_as_error(false)
             .build()
             .into();
+        let state = WebhookState(Arc::new(Mutex::new(WebhookStatus {
+            target: shown.to_owned(),
+            signed: !config.webhook_secret.is_empty(),
+            acked_seq: acked,
+            last_error: None,
+        })));
         let parts = Parts {
             url: config.webhook_url.clone(),
             secret: config.webhook_secret.clone(),
@@ -138,10 +179,16 @@ impl Webhook {
             agent,
             store,
             hub,
+            state: state.clone(),
         };
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(parts.run(acked, stopped));
-        Ok(Some(Self { stop, task }))
+        Ok(Some(Self { stop, task, state }))
+    }
+
+    /// A view of how it is doing, for the operator.
+    pub fn state(&self) -> WebhookState {
+        self.state.clone()
     }
 
     /// Stops the task (a POST under way is abandoned: its event goes again after the next
@@ -170,19 +217,22 @@ impl Parts {
                 _ = stopped.changed() => return,
             };
             match outcome {
-                Ok(0) => {
+                Ok(sent) => {
+                    pause = FIRST_PAUSE;
                     if last_error.take().is_some() {
                         tracing::info!("webhook: the receiver takes events again");
                     }
-                    pause = FIRST_PAUSE;
-                    tokio::select! {
-                        event = tail.next() => if event.is_none() { return },
-                        () = tokio::time::sleep(IDLE_LOOK) => {}
-                        _ = stopped.changed() => return,
+                    me.state.update(|s| {
+                        s.acked_seq = acked;
+                        s.last_error = None;
+                    });
+                    if sent == 0 {
+                        tokio::select! {
+                            event = tail.next() => if event.is_none() { return },
+                            () = tokio::time::sleep(IDLE_LOOK) => {}
+                            _ = stopped.changed() => return,
+                        }
                     }
-                }
-                Ok(_) => {
-                    pause = FIRST_PAUSE;
                 }
                 Err(e) => {
                     let message = e.to_string();
@@ -191,8 +241,12 @@ impl Parts {
                             next = acked + 1,
                             "webhook: {message} — trying the same event again"
                         );
-                        last_error = Some(message);
+                        last_error = Some(message.clone());
                     }
+                    me.state.update(|s| {
+                        s.acked_seq = acked;
+                        s.last_error = Some(message);
+                    });
                     tokio::select! {
                         () = tokio::time::sleep(pause) => {}
                         _ = stopped.changed() => return,

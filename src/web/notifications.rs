@@ -116,6 +116,8 @@ pub struct NotificationsPage {
     pub templates: Vec<TemplateView>,
     /// Every row, newest event first.
     pub notifications: Vec<NotificationView>,
+    /// How the webhook is doing (`null`: no `notify.webhook_url`).
+    pub webhook: Option<crate::notify::webhook::WebhookStatus>,
 }
 
 /// The outbox: transports and rows.
@@ -154,6 +156,10 @@ pub async fn notifications_list(state: web::Data<AppState>) -> Result<HttpRespon
             })
             .collect(),
         notifications: rows.into_iter().map(NotificationView::of).collect(),
+        webhook: state
+            .webhook
+            .as_ref()
+            .map(crate::notify::webhook::WebhookState::get),
     }))
 }
 

@@ -503,6 +503,9 @@ async fn the_webhook_posts_every_event_in_order_signed_and_loses_none() {
         acked_after(&receiver, start),
         vec![start + 1, start + 2, start + 3]
     );
+    let (_, page) = app.get_json("/api/v1/notifications").await;
+    assert_eq!(page["webhook"]["signed"], true, "{page}");
+    assert_eq!(page["webhook"]["target"], receiver.url("/hook"), "{page}");
     for seen in receiver.seen() {
         assert_eq!(seen.path, "/hook");
         if seen.json()["seq"].as_u64().unwrap() <= start {
@@ -529,6 +532,13 @@ async fn the_webhook_posts_every_event_in_order_signed_and_loses_none() {
     app.issue("general", "normal").await;
     wait_until(PATIENCE, "a refused try", async || {
         receiver.seen().iter().any(|s| s.status == 503)
+    })
+    .await;
+    wait_until(PATIENCE, "the operator's view of the refusal", async || {
+        let (_, page) = app.get_json("/api/v1/notifications").await;
+        page["webhook"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("503"))
     })
     .await;
     receiver.answer_with(200, "");
