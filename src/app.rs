@@ -188,6 +188,12 @@ pub async fn run_on(
         Arc::clone(&hub),
         Arc::clone(&senders),
     ));
+    let webhook = crate::notify::webhook::Webhook::start(
+        &config.notify,
+        Arc::clone(&store),
+        Arc::clone(&hub),
+    )
+    .context("cannot start the webhook ([notify] webhook_url)")?;
     let pages = web::template::Pages::load().context("the page templates are not valid")?;
     let speech = Arc::new(Speech::new(&config.voice.espeak));
     if config.voice.appliance_audio {
@@ -241,7 +247,13 @@ pub async fn run_on(
     )
     .context("cannot start shipping to the central database ([central])")?;
     // The command line reaches the running server here (it cannot open the database).
-    let control = start_control(&config, &auth, &store, &engine);
+    let notify = crate::control::NotifyContext {
+        senders: Arc::clone(&senders),
+        catalogs: Arc::clone(&catalogs),
+        hub: Arc::clone(&hub),
+        language: config.notify.language.clone(),
+    };
+    let control = start_control(&config, &auth, &store, &engine, notify);
     let backup = Arc::new(crate::backup::BackupStatus::default());
     let nightly = start_nightly(&config, &store, &clock, &backup)?;
     actix_web::rt::spawn(crate::metrics::follow(
@@ -271,6 +283,7 @@ pub async fn run_on(
         backup,
         senders: Arc::clone(&senders),
         metrics,
+        webhook: webhook.as_ref().map(crate::notify::webhook::Webhook::state),
     });
     let max_body = config.http.max_body_bytes;
     let server = HttpServer::new(move || {
@@ -353,6 +366,9 @@ pub async fn run_on(
     }
     // The senders finish a send under way; what is still queued goes after the next start.
     drop(senders);
+    if let Some(webhook) = webhook {
+        webhook.stop().await;
+    }
     hub.close();
     handle.stop(true).await;
     match serving.await {
@@ -377,12 +393,14 @@ fn start_control(
     auth: &crate::auth::Auth,
     store: &Arc<Store>,
     engine: &Engine,
+    notify: crate::control::NotifyContext,
 ) -> Option<crate::control::ControlServer> {
     let path = crate::control::socket_path(&config.data);
     let context = crate::control::ControlContext {
         auth: auth.clone(),
         store: Arc::clone(store),
         engine: engine.handle(),
+        notify,
     };
     match crate::control::ControlServer::start(&path, context) {
         Ok(control) => Some(control),

@@ -419,10 +419,26 @@ pub struct NotifyConfig {
     pub email_from: String,
     /// The SMS gateway's URL (`notify.sms = "http"`), e.g. `http://192.168.1.50:8080/message`.
     pub sms_http_url: String,
-    /// The JSON body it is sent, `{to}` and `{text}` becoming JSON strings.
+    /// The body it is sent: `{to}` and `{text}` become JSON strings (`json`) or URL-encoded
+    /// values (`form`).
     pub sms_http_body: String,
-    /// Its `Authorization` header, e.g. `Basic dXNlcjpwYXNz` (never logged; empty: none).
+    /// Its `Authorization` header, e.g. `Bearer TOKEN` (never logged; empty: none).
     pub sms_http_auth: String,
+    /// How the body is written: `json` (`application/json`) or `form`
+    /// (`application/x-www-form-urlencoded`, body like `to={to}&text={text}`).
+    pub sms_http_format: String,
+    /// A known gateway's path, body and format: `""` (none) or `android-sms-gateway` (the
+    /// "SMS Gateway for Android" app's local server, see docs/notifications.md).
+    pub sms_http_preset: String,
+    /// Basic auth user for the gateway (with `sms_http_password`; the preset's default: `sms`).
+    pub sms_http_user: String,
+    /// Basic auth password for the gateway (never logged; prefer
+    /// `WAITLESS_NOTIFY__SMS_HTTP_PASSWORD`).
+    pub sms_http_password: String,
+    /// Where every committed event is POSTed as JSON (empty: no webhook).
+    pub webhook_url: String,
+    /// The key of the `X-Waitless-Signature` HMAC-SHA256 header (never logged; empty: unsigned).
+    pub webhook_secret: String,
 }
 
 impl std::fmt::Debug for NotifyConfig {
@@ -602,8 +618,14 @@ impl Default for Config {
                 smtp_password: String::new(),
                 email_from: String::new(),
                 sms_http_url: String::new(),
-                sms_http_body: r#"{"phoneNumbers": [{to}], "message": {text}}"#.to_owned(),
+                sms_http_body: crate::notify::transport::DEFAULT_JSON_BODY.to_owned(),
                 sms_http_auth: String::new(),
+                sms_http_format: "json".to_owned(),
+                sms_http_preset: String::new(),
+                sms_http_user: String::new(),
+                sms_http_password: String::new(),
+                webhook_url: String::new(),
+                webhook_secret: String::new(),
             },
             central: CentralConfig {
                 url: String::new(),
@@ -948,23 +970,16 @@ impl Config {
             );
         }
         if n.sms == "http" {
-            if !(n.sms_http_url.starts_with("http://") || n.sms_http_url.starts_with("https://")) {
-                return invalid(
-                    "notify.sms_http_url",
-                    "must be the gateway's http:// or https:// URL (notify.sms = \"http\")",
-                );
-            }
-            let sample = crate::notify::transport::gateway_body(&n.sms_http_body, "+1", "x");
-            if !n.sms_http_body.contains("{to}")
-                || !n.sms_http_body.contains("{text}")
-                || serde_json::from_str::<serde_json::Value>(&sample).is_err()
-            {
-                return invalid(
-                    "notify.sms_http_body",
-                    "must be JSON with {to} and {text} where the number and text go, e.g. \
-                     {\"phoneNumbers\": [{to}], \"message\": {text}}",
-                );
-            }
+            crate::notify::transport::GatewaySettings::resolve(n)
+                .map_err(|(key, message)| ConfigError::Invalid { key, message })?;
+        }
+        let web_url = |url: &str| url.starts_with("http://") || url.starts_with("https://");
+        if !(n.webhook_url.is_empty() || web_url(&n.webhook_url)) {
+            return invalid(
+                "notify.webhook_url",
+                "must be an http:// or https:// URL, e.g. https://hub.example/waitless (empty: \
+                 no webhook)",
+            );
         }
         if !matches!(n.email.as_str(), "" | "fake" | "smtp") {
             return invalid(

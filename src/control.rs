@@ -42,6 +42,8 @@ pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the client waits for the answer (a password hash takes a moment).
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the client waits for a test message (the sender waits 90 s for its transport).
+pub const NOTIFY_ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long the client waits for a backup or an export (a copy of a large database).
 pub const LONG_ANSWER_TIMEOUT: Duration = Duration::from_secs(3600);
 
@@ -164,6 +166,22 @@ pub struct ControlContext {
     pub store: Arc<Store>,
     /// Records each change.
     pub engine: EngineHandle,
+    /// Sends the operator's test message (`notify_test`).
+    pub notify: NotifyContext,
+}
+
+/// What a `notify_test` request needs: the running senders, the message files, the clinic's
+/// name and the default language.
+#[derive(Clone, Debug)]
+pub struct NotifyContext {
+    /// The running senders.
+    pub senders: Arc<crate::notify::outbox::Senders>,
+    /// The message files.
+    pub catalogs: Arc<crate::i18n::Catalogs>,
+    /// The queue (the clinic's name).
+    pub hub: Arc<crate::hub::Hub>,
+    /// `notify.language`.
+    pub language: String,
 }
 
 /// The running admin socket.
@@ -294,6 +312,9 @@ async fn answer(context: &ControlContext, request: StaffRequest, peer: u32) -> C
         .and_then(|v| v["op"].as_str().map(str::to_owned))
         .unwrap_or_default();
     tracing::info!(actor = %origin.actor, op, "admin socket request");
+    if let StaffRequest::NotifyTest { test } = request {
+        return notify_test(&context.notify, test).await;
+    }
     match crate::staff::perform_online(
         &context.auth,
         &context.store,
@@ -305,6 +326,36 @@ async fn answer(context: &ControlContext, request: StaffRequest, peer: u32) -> C
     {
         Ok(answer) => ControlReply::Ok { answer },
         Err(e) => ControlReply::error(e.code(), e.to_string()),
+    }
+}
+
+/// Sends a test message through the running senders (off the async threads: it waits for the
+/// transport).
+async fn notify_test(
+    notify: &NotifyContext,
+    test: crate::notify::build::TestRequest,
+) -> ControlReply {
+    let notify = notify.clone();
+    let sent = tokio::task::spawn_blocking(move || {
+        let clinic = notify.hub.read().state.clinic.name.clone();
+        crate::notify::build::send_test(
+            &notify.senders,
+            &notify.catalogs,
+            &notify.language,
+            &clinic,
+            &test,
+        )
+    })
+    .await;
+    match sent {
+        Ok(Ok((reference, transport))) => ControlReply::Ok {
+            answer: StaffAnswer::NotifySent {
+                reference,
+                transport,
+            },
+        },
+        Ok(Err(e)) => ControlReply::error(e.code(), e.to_string()),
+        Err(e) => ControlReply::error("internal", e.to_string()),
     }
 }
 
@@ -368,6 +419,8 @@ pub fn ask(path: &Path, request: &StaffRequest) -> Result<ControlReply, ClientEr
     stream.set_write_timeout(Some(READ_TIMEOUT)).map_err(io)?;
     let within = match request {
         StaffRequest::Backup | StaffRequest::Export { .. } => LONG_ANSWER_TIMEOUT,
+        // The sender waits up to 90 s for the transport.
+        StaffRequest::NotifyTest { .. } => NOTIFY_ANSWER_TIMEOUT,
         _ => ANSWER_TIMEOUT,
     };
     stream.set_read_timeout(Some(within)).map_err(io)?;

@@ -57,6 +57,9 @@ pub enum StaffError {
     /// A backup or an export failed.
     #[error(transparent)]
     Backup(#[from] BackupError),
+    /// A request only the running server carries out (a test message needs its senders).
+    #[error("{0} needs the running server")]
+    NeedsServer(&'static str),
     /// A blocking task failed (a bug).
     #[error("internal error: {0}")]
     Internal(String),
@@ -76,6 +79,7 @@ impl StaffError {
             Self::Engine(e) => e.code(),
             Self::Store(e) => e.code(),
             Self::Backup(e) => e.code(),
+            Self::NeedsServer(_) => "needs-server",
             Self::Internal(_) => "internal",
         }
     }
@@ -173,11 +177,18 @@ pub enum StaffRequest {
         /// The time zone of the times (IANA name; empty: the system's).
         timezone: String,
     },
+    /// `waitless notify-test --to ...`: the running server sends a test message through its
+    /// sender (the admin socket carries it out; with the server stopped, the command line sends
+    /// it itself).
+    NotifyTest {
+        /// Channel, recipient, language.
+        test: crate::notify::build::TestRequest,
+    },
 }
 
 impl StaffRequest {
     /// The value of `"op"` of every request (the socket tells an unknown op from a bad one).
-    pub const OPS: [&'static str; 10] = [
+    pub const OPS: [&'static str; 11] = [
         "user_add",
         "user_list",
         "user_passwd",
@@ -188,6 +199,7 @@ impl StaffRequest {
         "audit_verify",
         "backup",
         "export",
+        "notify_test",
     ];
 }
 
@@ -240,6 +252,13 @@ pub enum StaffAnswer {
         visits: u64,
         /// The CSV file, in the data folder.
         file: PathBuf,
+    },
+    /// A test message was sent.
+    NotifySent {
+        /// The carrier's or gateway's reference, when it gave one.
+        reference: Option<String>,
+        /// What sent it.
+        transport: String,
     },
 }
 
@@ -332,6 +351,7 @@ pub fn prepare(auth: &Auth, store: &Store, request: StaffRequest) -> Result<Prep
             let visits = crate::backup::export(store, from, to, &timezone, &file)?;
             Ok(Prepared::Answer(StaffAnswer::Export { visits, file }))
         }
+        StaffRequest::NotifyTest { .. } => Err(StaffError::NeedsServer("a test message")),
     }
 }
 
@@ -567,6 +587,13 @@ mod tests {
                 from: "2026-11-21".parse().unwrap(),
                 to: "2026-11-21".parse().unwrap(),
                 timezone: String::new(),
+            },
+            StaffRequest::NotifyTest {
+                test: crate::notify::build::TestRequest {
+                    channel: crate::domain::notification::Channel::Sms,
+                    to: "+1 555".to_owned(),
+                    language: None,
+                },
             },
         ];
         let ops: Vec<String> = requests

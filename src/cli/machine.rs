@@ -17,6 +17,16 @@ pub fn check_config(config: &Config) -> ExitCode {
     // The central URL's password stays off the screen (and out of pasted support requests).
     let mut shown = config.clone();
     shown.central.url = crate::central::redact_url(&config.central.url);
+    for secret in [
+        &mut shown.notify.smtp_password,
+        &mut shown.notify.sms_http_auth,
+        &mut shown.notify.sms_http_password,
+        &mut shown.notify.webhook_secret,
+    ] {
+        if !secret.is_empty() {
+            *secret = "<hidden>".to_owned();
+        }
+    }
     match toml::to_string_pretty(&shown) {
         Ok(text) => {
             println!("# configuration OK — effective settings:\n{text}");

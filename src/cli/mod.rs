@@ -10,6 +10,7 @@ use crate::config::{Config, ConfigError};
 pub mod central;
 pub mod data;
 pub mod machine;
+pub mod notify;
 pub mod operator;
 
 /// waitless: the clinic's queue — kiosk, ticket printer, waiting-room display, staff console.
@@ -87,6 +88,19 @@ pub enum CliCommand {
         /// What to do.
         #[command(subcommand)]
         action: CentralCommand,
+    },
+    /// Send a test text message or email to check `[notify]`: through the running server's
+    /// sender, or (server stopped) straight from the configuration. Prints "sent" or why not.
+    NotifyTest {
+        /// The phone number (+91 98450 12345) or email address.
+        #[arg(long)]
+        to: String,
+        /// sms or email.
+        #[arg(long, default_value = "sms")]
+        channel: String,
+        /// The message's language (default: notify.language).
+        #[arg(long)]
+        language: Option<String>,
     },
     /// The serial ports, input devices and pager codes of this machine.
     Devices {
@@ -240,6 +254,11 @@ pub fn run(cli: Cli) -> ExitCode {
         CliCommand::Central {
             action: CentralCommand::Verify { url, site },
         } => central::verify(&config, url.as_deref(), site.as_deref()),
+        CliCommand::NotifyTest {
+            to,
+            channel,
+            language,
+        } => notify::notify_test(&config, &to, &channel, language),
         CliCommand::Devices {
             action: DevicesCommand::List,
         } => machine::devices_list(),

@@ -113,6 +113,8 @@ pub enum DeviceKind {
     Keypad,
     /// The link to the central database (`[central]`, not a device on this box).
     Central,
+    /// A notifications transport (`notify-sms`, `notify-email`: a modem, a gateway, SMTP).
+    Notifications,
 }
 
 /// A device's condition, as the API, the kiosk and the staff console show it.
@@ -137,6 +139,10 @@ pub struct DeviceStatus {
     /// How shipping to the central database goes (`central` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub central: Option<crate::central::CentralStatus>,
+    /// The transport's own report (`notifications` only; `None` when it tells nothing).
+    /// Reported by the running senders, never read back.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<Box<crate::notify::transport::TransportHealth>>,
 }
 
 impl DeviceStatus {
@@ -158,6 +164,7 @@ impl DeviceStatus {
             detail: detail.into(),
             queued_jobs: None,
             central: None,
+            notifications: None,
         }
     }
 }

@@ -3,7 +3,9 @@
 
 pub mod announce;
 pub mod announcer;
+pub mod build;
 pub mod modem;
 pub mod outbox;
 pub mod speech;
 pub mod transport;
+pub mod webhook;

@@ -431,8 +431,6 @@ impl Senders {
         catalogs: &Arc<Catalogs>,
         links: Option<Links>,
     ) -> Result<Self, String> {
-        use crate::notify::modem::GsmModem;
-        use crate::notify::transport::{FakeTransport, HttpGateway, SmtpMailer};
         let retry = Retry {
             max_attempts: config.max_attempts,
             first: SignedDuration::from_secs(i64::try_from(config.retry_secs).unwrap_or(60)),
@@ -441,20 +439,9 @@ impl Senders {
         };
         let mut running = Vec::new();
         for channel in Channel::ALL {
-            let transport: Box<dyn Transport> = match (channel, channel_setting(config, channel)) {
-                (_, "") => continue,
-                (_, "fake") => Box::new(FakeTransport::default()),
-                (Channel::Email, "smtp") => Box::new(SmtpMailer::new(config)?),
-                (Channel::Sms, "http") => Box::new(HttpGateway::new(config)),
-                (Channel::Sms, modem) if modem.starts_with("modem:") => {
-                    Box::new(GsmModem::new(&modem["modem:".len()..], clock.as_ref()))
-                }
-                (_, other) => {
-                    return Err(format!(
-                        "notify.{}: unknown transport {other:?}",
-                        channel.as_str()
-                    ));
-                }
+            let Some(transport) = crate::notify::build::transport(config, channel, clock.as_ref())?
+            else {
+                continue;
             };
             let describe = transport.describe();
             let sender = Sender {
@@ -512,13 +499,6 @@ impl Senders {
     /// Stops every sender (waits for a send under way).
     pub fn stop(self) {
         drop(self);
-    }
-}
-
-fn channel_setting(config: &crate::config::NotifyConfig, channel: Channel) -> &str {
-    match channel {
-        Channel::Sms => &config.sms,
-        Channel::Email => &config.email,
     }
 }
 

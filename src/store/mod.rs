@@ -26,6 +26,7 @@ mod error;
 mod outbox;
 pub mod schema;
 pub mod tables;
+mod webhook;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

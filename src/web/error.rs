@@ -87,6 +87,12 @@ pub enum WebError {
     /// The booking page's phone code was not sent or not accepted.
     #[error(transparent)]
     PhoneCode(super::phone_code::PhoneCodeError),
+    /// A test message was refused before sending (recipient, language, no transport).
+    #[error(transparent)]
+    NotifyTest(#[from] crate::notify::build::TestRefused),
+    /// The transport could not send a test message: its reason.
+    #[error("the message was not sent: {0}")]
+    SendFailed(String),
     /// A bug or an unexpected failure: logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -210,6 +216,15 @@ impl WebError {
                 };
                 (status, e.code())
             }
+            Self::NotifyTest(e) => {
+                use crate::notify::build::TestRefused as T;
+                let status = match e {
+                    T::BadRecipient(_) | T::UnknownLanguage(..) => StatusCode::BAD_REQUEST,
+                    T::NoTransport(_) => StatusCode::CONFLICT,
+                };
+                (status, e.code())
+            }
+            Self::SendFailed(_) => (StatusCode::BAD_GATEWAY, "send-failed"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -152,6 +152,7 @@ route_table! {
     get "/admin" => page::admin_page, Admin;
     get "/admin/audit" => page::audit_page, Admin;
     get "/admin/reports" => reports::reports_page, Admin;
+    get "/admin/notifications" => page::notifications_page, Admin;
     get "/api/v1/reports" => reports::reports_get, Admin;
     get "/api/v1/reports/visits.csv" => reports::visits_csv, Admin;
     get "/login" => page::login_page, Public;
@@ -163,6 +164,7 @@ route_table! {
     get "/api/v1/audit" => audit::audit_get, Admin;
     get "/api/v1/notifications" => notifications::notifications_list, Admin;
     post "/api/v1/notifications/{key}/resend" => notifications::notification_resend, Admin;
+    post "/api/v1/notifications/test" => notifications::notification_test, Admin;
     get "/api/v1/admin/clinic" => clinic::admin_clinic, Admin;
     patch "/api/v1/admin/clinic" => clinic::admin_clinic_patch, Admin;
     post "/api/v1/admin/services" => services::service_add, Admin;

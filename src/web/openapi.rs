@@ -60,6 +60,7 @@ use super::{
         reports::visits_csv,
         notifications::notifications_list,
         notifications::notification_resend,
+        notifications::notification_test,
         clinic::admin_clinic,
         clinic::admin_clinic_patch,
         services::service_add,

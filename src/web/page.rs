@@ -383,6 +383,26 @@ pub async fn audit_page(
     )
 }
 
+/// `/admin/notifications`: the transports and their health, a test message, the message texts
+/// with their lengths, and the outbox with a resend per row.
+pub async fn notifications_page(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, WebError> {
+    let catalog = language(&state, &query);
+    render(
+        &state,
+        &query,
+        "notifications",
+        catalog,
+        "notifications.title",
+        serde_json::json!({
+            "time_zone": time_zone_name(&state),
+            "language": state.config.notify.language,
+        }),
+    )
+}
+
 /// `/t/{token}`: a patient's status page (the QR code on the ticket).
 pub async fn status_page(
     state: web::Data<AppState>,

@@ -72,11 +72,14 @@ pub async fn ticket_print_again(
     }))
 }
 
-/// Every device and how it is doing.
+/// Every device and how it is doing; then each notifications transport (kind
+/// `notifications`, id `notify-sms` / `notify-email`).
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices",
     responses((status = 200, body = [DeviceStatus])))]
 pub async fn devices_get(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(state.devices.all())
+    let mut devices = state.devices.all();
+    devices.extend(super::notifications::transport_devices(&state.senders));
+    HttpResponse::Ok().json(devices)
 }
 
 /// Prints the test page on the configured printer.

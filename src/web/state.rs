@@ -59,6 +59,8 @@ pub struct AppState {
     pub senders: Arc<crate::notify::outbox::Senders>,
     /// `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// How the webhook is doing (`None`: no `notify.webhook_url`).
+    pub webhook: Option<crate::notify::webhook::WebhookState>,
 }
 
 impl AppState {

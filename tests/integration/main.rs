@@ -19,6 +19,7 @@ mod doors;
 mod events;
 mod guards;
 mod modem;
+mod notifications;
 mod notify;
 mod outbox;
 mod pairing;

@@ -124,6 +124,7 @@ async fn every_page_in_english_and_hindi_has_no_serious_or_critical_axe_violatio
     let server = Server::spawn_with(|c| {
         c.screens.kiosk_reset_secs = 600;
         c.appointments.public_booking = true;
+        c.notify.sms = "fake".to_owned();
     })
     .await;
     // Appointments: a doctor's plan (the kiosk's "I have an appointment", /book, the day's
@@ -220,6 +221,10 @@ async fn every_page_in_english_and_hindi_has_no_serious_or_critical_axe_violatio
             ("/staff?view=reception", "#issue-button"),
             ("/admin", "#message-form"),
             ("/admin/audit", "main"),
+            (
+                "/admin/notifications",
+                r#"#transports li[data-channel="sms"]"#,
+            ),
             ("/printer", "main"),
             ("/", "main"),
         ] {
@@ -358,6 +363,7 @@ async fn every_control_on_the_staff_and_admin_pages_is_reachable_with_tab() {
         ("/staff?view=reception", "#issue-button"),
         ("/admin", "#message-form"),
         ("/admin/audit", "main"),
+        ("/admin/notifications", "#test-form"),
     ] {
         staff.goto(&server.url(path)).await;
         settle(&staff, css).await;

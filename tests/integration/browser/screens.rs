@@ -635,6 +635,10 @@ pub fn shot_path(name: &str) -> std::path::PathBuf {
         ("staff-1024x768-day-doctor", "staff-1024x768-doctors-day"),
         ("book-390x844-times-hi", "book-390x844-hi"),
         ("booking-390x844-hi", "booking-390x844-hi"),
+        (
+            "admin-notifications-1280x800",
+            "admin-notifications-1280x800",
+        ),
     ];
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("WAITLESS_SCREENSHOTS").is_some()
