@@ -484,3 +484,41 @@ async fn checking_in_withdraws_the_reminder_not_yet_sent() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_bookings_messages_and_the_phone_codes_go_with_the_retention_rule() {
+    let app = clinic(|c| {
+        c.store.patient_details_days = 30;
+        c.appointments.public_booking = true;
+        c.appointments.public_bookings_per_minute = 0;
+    })
+    .await;
+    let (status, booked) = app
+        .call(
+            "/api/v1/bookings",
+            Some(
+                json!({"doctor": DOCTOR_NAME, "service": "general", "start": MONDAY_NINE,
+                "patient": {"name": "Asha", "phone": "+91 98450 12345"}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{booked}");
+    let sent = public(
+        &app,
+        "/api/v1/public/phone-code",
+        json!({"phone": "98450 99999"}),
+    )
+    .await;
+    assert_eq!(sent.0, 202, "{}", sent.1);
+    wait_until(PATIENCE, "four rows", async || rows(&app).await.len() == 4).await;
+
+    let mut events = app.events("").await;
+    app.advance(jiff::SignedDuration::from_hours(24 * 31));
+    app.issue("lab", "normal").await;
+    let purged = events.next_event("personal_data_purged").await;
+    assert_eq!(purged["records"], 1, "{purged}");
+    // The booking's confirmation and reminders, and the code, went with the details.
+    let (_, page) = app.get_json("/api/v1/notifications").await;
+    assert_eq!(page["notifications"], json!([]), "{page}");
+    assert!(!page.to_string().contains("98450"), "{page}");
+}
