@@ -54,7 +54,7 @@ pub struct ReportAnswer {
 }
 
 /// The clinic's time zone.
-fn zone(state: &AppState) -> Result<TimeZone, WebError> {
+pub(crate) fn zone(state: &AppState) -> Result<TimeZone, WebError> {
     state
         .config
         .calendar()
@@ -88,7 +88,7 @@ fn bound(raw: &str, name: &str, end: bool, tz: &TimeZone) -> Result<Timestamp, W
 }
 
 /// The range and target a query asks for, checked.
-fn range(
+pub(crate) fn range(
     q: &ReportQuery,
     tz: &TimeZone,
     now: Timestamp,

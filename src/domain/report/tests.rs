@@ -56,6 +56,7 @@ fn ticket(id: u64, number: &str, service: &str, priority: PriorityClass, at: &st
         transferred_to: None,
         cancel_reason: None,
         source: Source::Kiosk,
+        feedback_given: false,
     }
 }
 
