@@ -237,6 +237,7 @@ pub async fn visits_csv(
         "recalls",
         "transfers",
         "estimate_mins",
+        "feedback",
     ])
     .map_err(csv_error)?;
     for v in visits
@@ -259,6 +260,7 @@ pub async fn visits_csv(
             v.recalls.to_string(),
             v.transfers.to_string(),
             v.estimate_mins.map(|e| e.to_string()).unwrap_or_default(),
+            v.feedback.map(|f| f.to_string()).unwrap_or_default(),
         ])
         .map_err(csv_error)?;
     }
@@ -344,6 +346,27 @@ struct HeatRow {
     cells: Vec<Cell>,
 }
 
+/// One row of the feedback table (all, a service, a room).
+#[derive(Debug, Serialize)]
+struct FeedbackRow {
+    name: String,
+    count: u64,
+    mean: String,
+    scores: [u64; 5],
+}
+
+/// One of the latest comments.
+#[derive(Debug, Serialize)]
+struct CommentRow {
+    when: String,
+    place: String,
+    score: u8,
+    comment: String,
+}
+
+/// Comments the reports page shows, newest first.
+const PAGE_COMMENTS: usize = 20;
+
 /// The `/admin/reports` page's own context.
 #[derive(Debug, Serialize)]
 pub(crate) struct ReportsView {
@@ -369,6 +392,8 @@ pub(crate) struct ReportsView {
     wait_top: String,
     heat: Vec<HeatRow>,
     hours: Vec<u32>,
+    feedback: Vec<FeedbackRow>,
+    comments: Vec<CommentRow>,
 }
 
 fn num(value: Option<f64>) -> String {
@@ -513,8 +538,62 @@ fn view_of(
     catalog: &crate::i18n::Catalog,
     services: &BTreeMap<String, String>,
     rooms: &BTreeMap<String, String>,
+    comments: &[crate::domain::FeedbackComment],
 ) -> ReportsView {
     let r = &answer.report;
+    let tz = TimeZone::get(&r.time_zone).unwrap_or(TimeZone::UTC);
+    let feedback_row = |name: String, m: &report::FeedbackMeasures| FeedbackRow {
+        name,
+        count: m.count,
+        mean: m.mean.map_or_else(|| "—".to_owned(), |v| format!("{v:.2}")),
+        scores: m.scores,
+    };
+    let mut feedback = Vec::new();
+    if r.feedback.total.count > 0 {
+        feedback.push(feedback_row(
+            catalog.text("reports.feedback_all").to_owned(),
+            &r.feedback.total,
+        ));
+        for (buckets, names) in [
+            (&r.feedback.by_service, services),
+            (&r.feedback.by_room, rooms),
+        ] {
+            feedback.extend(buckets.iter().map(|b| {
+                feedback_row(
+                    names.get(&b.key).cloned().unwrap_or_else(|| b.key.clone()),
+                    &b.measures,
+                )
+            }));
+        }
+    }
+    let comments = comments
+        .iter()
+        .map(|c| {
+            let service = services
+                .get(c.service.as_str())
+                .cloned()
+                .unwrap_or_else(|| c.service.to_string());
+            let room = c.room.as_ref().map(|r| {
+                rooms
+                    .get(r.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| r.to_string())
+            });
+            CommentRow {
+                when: c
+                    .at
+                    .to_zoned(tz.clone())
+                    .strftime("%Y-%m-%d %H:%M")
+                    .to_string(),
+                place: match room {
+                    Some(room) => format!("{service} · {room}"),
+                    None => service,
+                },
+                score: c.score,
+                comment: c.comment.clone(),
+            }
+        })
+        .collect();
     let named = |buckets: &[Bucket], names: &BTreeMap<String, String>| -> Vec<Row> {
         buckets
             .iter()
@@ -592,6 +671,8 @@ fn view_of(
         wait_top: top_of(&r.by_hour, |m| m.wait_median_mins.unwrap_or(0.0)),
         heat,
         hours: (0..24).collect(),
+        feedback,
+        comments,
     }
 }
 
@@ -620,6 +701,7 @@ pub(crate) fn example_view(catalog: &crate::i18n::Catalog) -> ReportsView {
         catalog,
         &BTreeMap::new(),
         &BTreeMap::new(),
+        &[],
     )
 }
 
@@ -680,7 +762,8 @@ pub async fn reports_page(
         compare,
         target_mins: q.target_mins,
     };
-    let view = view_of(&answer, &period, catalog, &services, &rooms);
+    let comments = super::feedback::latest_comments(&state, from, to, PAGE_COMMENTS).await?;
+    let view = view_of(&answer, &period, catalog, &services, &rooms, &comments);
     let time_zone = answer.report.time_zone.clone();
     render_view(
         &state,
