@@ -78,7 +78,9 @@ pub async fn feedback_give(
         score: body.score,
         comment: body.comment.clone(),
     };
-    state.execute(command, actor.origin(Source::Api)).await?;
+    // The address of a patient's phone stays out of the event log (it cannot be deleted).
+    let origin = actor.origin(Source::Api).from_address(None);
+    state.execute(command, origin).await?;
     let comment = body.comment.is_some_and(|c| !c.trim().is_empty());
     Ok(HttpResponse::Created().json(FeedbackAnswer {
         score: body.score,

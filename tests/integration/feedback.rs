@@ -114,11 +114,15 @@ async fn a_served_patient_rates_the_visit_once_and_the_report_shows_it() {
     assert_eq!(status, 409, "{answer}");
     assert_eq!(answer["error"]["code"], "feedback-given");
 
-    // The audit trail has the score and where, never the comment.
+    // The audit trail has the score and where, never the comment nor the phone's address.
     let (status, audit) = app.get_json("/api/v1/audit?kind=feedback_given").await;
     assert_eq!(status, 200, "{audit}");
     assert!(audit.to_string().contains("feedback_given"), "{audit}");
     assert!(!audit.to_string().contains("doctor listened"), "{audit}");
+    assert!(
+        !audit.to_string().contains("127.0.0.1"),
+        "no address of the patient's phone: {audit}"
+    );
 
     // The report: one answer of 4 in general and room 1.
     let (status, report) = app.get_json("/api/v1/reports").await;
