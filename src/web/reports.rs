@@ -355,6 +355,13 @@ struct FeedbackRow {
     scores: [u64; 5],
 }
 
+/// Rows of the feedback table under one heading (all; by service; by room).
+#[derive(Debug, Serialize)]
+struct FeedbackGroup {
+    title: String,
+    rows: Vec<FeedbackRow>,
+}
+
 /// One of the latest comments.
 #[derive(Debug, Serialize)]
 struct CommentRow {
@@ -392,7 +399,7 @@ pub(crate) struct ReportsView {
     wait_top: String,
     heat: Vec<HeatRow>,
     hours: Vec<u32>,
-    feedback: Vec<FeedbackRow>,
+    feedback: Vec<FeedbackGroup>,
     comments: Vec<CommentRow>,
 }
 
@@ -550,20 +557,29 @@ fn view_of(
     };
     let mut feedback = Vec::new();
     if r.feedback.total.count > 0 {
-        feedback.push(feedback_row(
-            catalog.text("reports.feedback_all").to_owned(),
-            &r.feedback.total,
-        ));
-        for (buckets, names) in [
-            (&r.feedback.by_service, services),
-            (&r.feedback.by_room, rooms),
+        feedback.push(FeedbackGroup {
+            title: String::new(),
+            rows: vec![feedback_row(
+                catalog.text("reports.feedback_all").to_owned(),
+                &r.feedback.total,
+            )],
+        });
+        for (title, buckets, names) in [
+            ("reports.by_service", &r.feedback.by_service, services),
+            ("reports.by_room", &r.feedback.by_room, rooms),
         ] {
-            feedback.extend(buckets.iter().map(|b| {
-                feedback_row(
-                    names.get(&b.key).cloned().unwrap_or_else(|| b.key.clone()),
-                    &b.measures,
-                )
-            }));
+            feedback.push(FeedbackGroup {
+                title: catalog.text(title).to_owned(),
+                rows: buckets
+                    .iter()
+                    .map(|b| {
+                        feedback_row(
+                            names.get(&b.key).cloned().unwrap_or_else(|| b.key.clone()),
+                            &b.measures,
+                        )
+                    })
+                    .collect(),
+            });
         }
     }
     let comments = comments
