@@ -1,10 +1,10 @@
 //! Patients' feedback over HTTP: the status page's "How was your visit?"
-//! (`POST /api/v1/status/{token}/feedback`, public: whoever holds the ticket's status link) and
-//! the admin's list of comments (`GET /api/v1/feedback`).
+//! (`POST /api/v1/status/{token}/feedback`, public: whoever holds the ticket's status link).
+//! The admin's list of comments is a report (`GET /api/v1/feedback`, in `reports.rs`).
 //!
 //! The rules (served tickets of today, once a ticket, score 1–5, comment length) are the
-//! queue's ([`crate::domain::feedback`]), decided by the engine; this module checks the link,
-//! limits answers per client address, and reads the comments' table for the admin.
+//! queue's ([`crate::domain::feedback`]), decided by the engine; this module checks the link
+//! and limits answers per client address.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -12,16 +12,12 @@ use utoipa::ToSchema;
 
 use super::auth::{Actor, client_ip};
 use super::error::{ErrorBody, WebError};
-use super::reports::{ReportQuery, range, zone};
 use super::state::AppState;
-use crate::domain::{Command, FeedbackComment, Source};
+use crate::domain::{Command, Source};
 
 /// Answers a minute from one client address (a phone on the clinic's Wi-Fi answers once; a
 /// script does not get to flood the comments' table).
 pub const FEEDBACK_PER_MINUTE: u32 = 5;
-
-/// Most comments one `GET /api/v1/feedback` lists.
-pub const FEEDBACK_LIST_MAX: usize = 500;
 
 /// Body of `POST /api/v1/status/{token}/feedback`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -86,39 +82,4 @@ pub async fn feedback_give(
         score: body.score,
         comment,
     }))
-}
-
-/// `GET /api/v1/feedback` answer.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct FeedbackList {
-    /// The comments given in the range, newest first (at most 500; scores without a comment
-    /// are in the reports only).
-    pub comments: Vec<FeedbackComment>,
-}
-
-/// Patients' feedback comments given in a range (`from`/`to` as in `GET /api/v1/reports`),
-/// newest first, with their score, service and room. Comments are personal data: the
-/// retention rule deletes them with the patients' details.
-#[utoipa::path(get, path = "/api/v1/feedback", tag = "reports", params(ReportQuery),
-    responses((status = 200, body = FeedbackList), (status = 400, body = ErrorBody)))]
-pub async fn feedback_list(
-    state: web::Data<AppState>,
-    query: web::Query<ReportQuery>,
-) -> Result<HttpResponse, WebError> {
-    let tz = zone(&state)?;
-    let (from, to, _) = range(&query, &tz, state.clock.now())?;
-    let comments = latest_comments(&state, from, to, FEEDBACK_LIST_MAX).await?;
-    Ok(HttpResponse::Ok().json(FeedbackList { comments }))
-}
-
-/// The comments given in `[from, to)`, newest first, at most `limit` (read off the async
-/// workers).
-pub(crate) async fn latest_comments(
-    state: &AppState,
-    from: jiff::Timestamp,
-    to: jiff::Timestamp,
-    limit: usize,
-) -> Result<Vec<FeedbackComment>, WebError> {
-    let store = state.store.clone();
-    Ok(web::block(move || store.feedback_comments(from, to, limit)).await??)
 }

@@ -125,7 +125,7 @@ route_table! {
     get "/api/v1/tickets/{id}/patient" => tickets::ticket_patient, Staff;
     get "/api/v1/status/{token}" => tickets::status_get, Public;
     post "/api/v1/status/{token}/feedback" => feedback::feedback_give, Public;
-    get "/api/v1/feedback" => feedback::feedback_list, Admin;
+    get "/api/v1/feedback" => reports::feedback_list, Admin;
     post "/api/v1/tickets/{id}/cancel" => tickets::ticket_cancel, Reception;
     post "/api/v1/tickets/{id}/requeue" => tickets::ticket_requeue, Reception;
     post "/api/v1/tickets/{id}/transfer" => tickets::ticket_transfer, Reception;

@@ -30,7 +30,7 @@ use super::{
         tickets::ticket_patient,
         tickets::status_get,
         feedback::feedback_give,
-        feedback::feedback_list,
+        reports::feedback_list,
         tickets::ticket_cancel,
         tickets::ticket_requeue,
         tickets::ticket_transfer,

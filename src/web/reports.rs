@@ -1,6 +1,7 @@
 //! Reports over HTTP: `GET /api/v1/reports` (JSON), `GET /api/v1/reports/visits.csv` (one row
 //! per visit) and the printable `/admin/reports` page (server-rendered tables, an SVG bar chart
-//! and a weekday × hour heat map; no script). Admin only.
+//! and a weekday × hour heat map, patients' feedback and their latest comments; no script), and
+//! the comments' list `GET /api/v1/feedback`. Admin only.
 //!
 //! The numbers come from [`crate::domain::report`]: the event log is read from the store (off
 //! the async workers) and folded into visits, then aggregated over the range in the clinic's
@@ -19,6 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::WebError;
 use super::page::{PageQuery, language, render_view};
 use super::state::AppState;
+use crate::domain::FeedbackComment;
 use crate::domain::report::{self, Bucket, Measures, Report, Visit, WEEKDAYS};
 
 /// Events read from the database at a time.
@@ -274,6 +276,44 @@ pub async fn visits_csv(
             "attachment; filename=\"waitless-visits.csv\"",
         ))
         .body(bytes))
+}
+
+/// Most comments one `GET /api/v1/feedback` lists.
+pub const FEEDBACK_LIST_MAX: usize = 500;
+
+/// `GET /api/v1/feedback` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FeedbackList {
+    /// The comments given in the range, newest first (at most 500; scores without a comment
+    /// are in the reports only).
+    pub comments: Vec<crate::domain::FeedbackComment>,
+}
+
+/// Patients' feedback comments given in a range (`from`/`to` as in `GET /api/v1/reports`),
+/// newest first, with their score, service and room. Comments are personal data: the
+/// retention rule deletes them with the patients' details.
+#[utoipa::path(get, path = "/api/v1/feedback", tag = "reports", params(ReportQuery),
+    responses((status = 200, body = FeedbackList), (status = 400, body = super::error::ErrorBody)))]
+pub async fn feedback_list(
+    state: web::Data<AppState>,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse, WebError> {
+    let tz = zone(&state)?;
+    let (from, to, _) = range(&query, &tz, state.clock.now())?;
+    let comments = latest_comments(&state, from, to, FEEDBACK_LIST_MAX).await?;
+    Ok(HttpResponse::Ok().json(FeedbackList { comments }))
+}
+
+/// The comments given in `[from, to)`, newest first, at most `limit` (read off the async
+/// workers).
+async fn latest_comments(
+    state: &AppState,
+    from: jiff::Timestamp,
+    to: jiff::Timestamp,
+    limit: usize,
+) -> Result<Vec<FeedbackComment>, WebError> {
+    let store = state.store.clone();
+    Ok(web::block(move || store.feedback_comments(from, to, limit)).await??)
 }
 
 /// `/admin/reports` parameters.
@@ -778,7 +818,7 @@ pub async fn reports_page(
         compare,
         target_mins: q.target_mins,
     };
-    let comments = super::feedback::latest_comments(&state, from, to, PAGE_COMMENTS).await?;
+    let comments = latest_comments(&state, from, to, PAGE_COMMENTS).await?;
     let view = view_of(&answer, &period, catalog, &services, &rooms, &comments);
     let time_zone = answer.report.time_zone.clone();
     render_view(
