@@ -62,6 +62,27 @@ async fn a_patient_rates_the_visit_on_the_status_page_in_hindi() {
         )
         .await;
 
+    // The keyboard chooses too: Enter on a focused face.
+    let two = phone
+        .client
+        .find(fantoccini::Locator::Css(".s-face[data-score='2']"))
+        .await
+        .unwrap();
+    phone
+        .js(
+            "document.querySelector(\".s-face[data-score='2']\").focus();",
+            vec![],
+        )
+        .await;
+    two.send_keys("\u{E007}").await.unwrap();
+    let pressed = phone
+        .js(
+            "return document.querySelector(\".s-face[data-score='2']\").getAttribute('aria-pressed');",
+            vec![],
+        )
+        .await;
+    assert_eq!(pressed, "true", "Enter on a focused face chooses it");
+
     phone.tap(".s-face[data-score='4']", PAGE).await;
     let pressed = phone
         .js(
