@@ -353,6 +353,7 @@ fn year_of_visits(count: usize) -> Vec<waitless::domain::report::Visit> {
                 recalls: u32::from(i % 30 == 0),
                 transfers: 0,
                 estimate_mins: Some(u32::try_from(i % 40).unwrap()),
+                feedback: (i % 7 == 0).then(|| u8::try_from(i % 5 + 1).unwrap()),
             }
         })
         .collect()

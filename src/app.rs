@@ -278,6 +278,7 @@ pub async fn run_on(
         setup: setup.clone(),
         issue_limit: web::limit::IssueLimiter::default(),
         booking_limit: web::limit::IssueLimiter::default(),
+        feedback_limit: web::limit::IssueLimiter::default(),
         phone_codes: web::phone_code::PhoneCodes::default(),
         screens,
         backup,

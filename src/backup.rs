@@ -379,6 +379,7 @@ mod tests {
             transferred_to: None,
             cancel_reason: None,
             source: Source::Kiosk,
+            feedback_given: false,
         }
     }
 

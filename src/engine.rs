@@ -160,6 +160,7 @@ impl Changed {
             | EventKind::PersonalDataPurged { .. }
             | EventKind::PhoneCodeSent {}
             | EventKind::DayClosed { .. } => Self::Setup,
+            EventKind::FeedbackGiven { ticket, .. } => Self::Ticket(*ticket),
         }
     }
 }
@@ -468,11 +469,13 @@ impl Books {
                 Command::PurgePatients {
                     tickets,
                     bookings,
+                    feedback,
                     older_than,
                 },
                 _,
             ) => {
                 touched.patients_purged.clone_from(tickets);
+                touched.feedback_purged.clone_from(feedback);
                 touched.appointments.contacts_purged.clone_from(bookings);
                 touched.codes_purged_before = Some(*older_than);
                 for ticket in tickets {
@@ -496,6 +499,35 @@ impl Books {
                         .contacts
                         .push((booking.id, details.clone()));
                     self.booking_contacts.insert(booking.id, details.clone());
+                }
+            }
+            (
+                Command::GiveFeedback { comment, .. },
+                EventKind::FeedbackGiven {
+                    ticket,
+                    score,
+                    service,
+                    room,
+                },
+            ) => {
+                // Checked by the decision: a comment that fails here is dropped, not stored.
+                if let Ok(Some(comment)) =
+                    crate::domain::feedback::clean_comment(comment.as_deref())
+                {
+                    touched.feedback_comment = Some(crate::domain::FeedbackComment {
+                        ticket: *ticket,
+                        number: self
+                            .state
+                            .tickets
+                            .get(ticket)
+                            .map(|t| t.number.clone())
+                            .unwrap_or_default(),
+                        score: *score,
+                        service: service.clone(),
+                        room: room.clone(),
+                        comment,
+                        at: event.at,
+                    });
                 }
             }
             (Command::SendPhoneCode { code }, _) => {

@@ -1,5 +1,6 @@
 //! Patients' personal details and their retention: the name and phone number reception may
-//! record with a ticket (for a phone booking), kept in their own table — never in the
+//! record with a ticket (for a phone booking), and the comments patients write with their
+//! feedback, kept in their own table — never in the
 //! hash-chained event log, whose entries cannot be changed — and deleted
 //! `store.patient_details_days` after they were recorded. Each deletion is recorded as a
 //! `personal_data_purged` event (how many, older than when), so the audit trail shows it.
@@ -117,22 +118,24 @@ pub async fn purge_once(
         .checked_sub(SignedDuration::from_hours(24 * i64::from(days)))
         .map_err(|e| e.to_string())?;
     let store = Arc::clone(store);
-    let (tickets, bookings) = tokio::task::spawn_blocking(move || {
+    let (tickets, bookings, feedback) = tokio::task::spawn_blocking(move || {
         Ok::<_, crate::store::StoreError>((
             store.patients_older_than(older_than)?,
             store.booking_contacts_older_than(older_than)?,
+            store.feedback_older_than(older_than)?,
         ))
     })
     .await
     .map_err(|e| e.to_string())?
     .map_err(|e| e.to_string())?;
-    let records = (tickets.len() + bookings.len()) as u64;
+    let records = (tickets.len() + bookings.len() + feedback.len()) as u64;
     if records > 0 {
         engine
             .execute(
                 Command::PurgePatients {
                     tickets,
                     bookings,
+                    feedback,
                     older_than,
                 },
                 Origin::system(),
@@ -244,6 +247,7 @@ mod tests {
         run(Command::PurgePatients {
             tickets: doomed,
             bookings: Vec::new(),
+            feedback: Vec::new(),
             older_than: cut,
         });
         assert_eq!(store.patient_get(TicketId(1)).unwrap(), None);

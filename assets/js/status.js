@@ -3,9 +3,10 @@
 // called, the room — and nothing about anyone else. It re-reads /api/v1/status/{token} on load,
 // on every live event and whenever the live link comes back (Live checks the link when the
 // phone wakes the page); when the ticket is called it beeps (WebAudio) and vibrates where the
-// phone allows.
+// phone allows. Once the visit is done it asks "How was your visit?" (five faces and an optional
+// comment), once: the server refuses a second answer, and the status data says it was given.
 
-import { boot, t, api, el, Live, svgIcon } from "./live.js";
+import { boot, t, api, el, Live, svgIcon, errorText } from "./live.js";
 
 const settings = boot.settings ?? {};
 const token = String(settings.token ?? "");
@@ -20,6 +21,11 @@ const ICONS = {
   info: '<circle cx="12" cy="12" r="9.5"/><path d="M12 11v6M12 7.5v.5"/>',
   cross: '<circle cx="12" cy="12" r="9.5"/><path d="M8.5 8.5l7 7M15.5 8.5l-7 7"/>',
   question: '<circle cx="12" cy="12" r="9.5"/><path d="M9.5 9.5a2.5 2.5 0 1 1 3.5 2.3c-.6.3-1 .9-1 1.6v.6M12 17v.5"/>',
+  face1: '<circle cx="12" cy="12" r="9.5"/><path d="M8.5 9.5v.5M15.5 9.5v.5M7.5 17q4.5-4.5 9 0"/>',
+  face2: '<circle cx="12" cy="12" r="9.5"/><path d="M8.5 9.5v.5M15.5 9.5v.5M8.5 16.5q3.5-2.2 7 0"/>',
+  face3: '<circle cx="12" cy="12" r="9.5"/><path d="M8.5 9.5v.5M15.5 9.5v.5M8.5 15.5h7"/>',
+  face4: '<circle cx="12" cy="12" r="9.5"/><path d="M8.5 9.5v.5M15.5 9.5v.5M8.5 14.5q3.5 2.2 7 0"/>',
+  face5: '<circle cx="12" cy="12" r="9.5"/><path d="M8.5 9.5v.5M15.5 9.5v.5M7.5 14q4.5 4.5 9 0"/>',
   live: '<circle cx="12" cy="12" r="2"/><path d="M7.8 7.8a6 6 0 0 0 0 8.4M16.2 7.8a6 6 0 0 1 0 8.4M5 5a10 10 0 0 0 0 14M19 5a10 10 0 0 1 0 14"/>',
 };
 
@@ -144,6 +150,83 @@ function soundButton() {
   }, icon(soundOn ? "bellOn" : "bell"), el("span", {}, t(soundOn ? "status.sound_enabled" : "status.sound_on")));
 }
 
+// ---------------------------------------------------------------------------------------------
+// "How was your visit?"
+
+/** This page sent the answer (the next read of the status says so too). */
+let feedbackSent = false;
+/** The score chosen, before it is sent. */
+let feedbackScore = null;
+
+function feedbackThanks() {
+  return el("div", { id: "status-feedback-thanks", class: "s-feedback s-feedback-done", role: "status" },
+    icon("check", "s-feedback-icon"), el("p", {}, t("status.feedback_thanks")));
+}
+
+function feedbackForm() {
+  const problem = el("p", { id: "status-feedback-error", class: "s-feedback-error", role: "alert", hidden: true });
+  const faces = [1, 2, 3, 4, 5].map((score) => el("button", {
+    type: "button",
+    class: "s-face",
+    "data-score": String(score),
+    "aria-pressed": feedbackScore === score ? "true" : "false",
+    onclick: () => {
+      feedbackScore = score;
+      problem.hidden = true;
+      for (const face of faces) {
+        face.setAttribute("aria-pressed", face === faces[score - 1] ? "true" : "false");
+      }
+    },
+  }, icon(`face${score}`, "s-face-icon"), el("span", { class: "s-face-word" }, t(`status.feedback_${score}`))));
+  const comment = el("textarea", {
+    id: "status-feedback-comment",
+    class: "s-feedback-comment",
+    rows: "3",
+    maxlength: "500",
+  });
+  const send = el("button", { type: "submit", id: "status-feedback-send", class: "s-feedback-send" },
+    t("status.feedback_send"));
+  const form = el("form", {
+    id: "status-feedback",
+    class: "s-feedback",
+    "aria-labelledby": "status-feedback-question",
+    onsubmit: async (e) => {
+      e.preventDefault();
+      if (feedbackScore === null) {
+        problem.textContent = t("errors.invalid-score");
+        problem.hidden = false;
+        faces[0].focus();
+        return;
+      }
+      send.disabled = true;
+      try {
+        const text = comment.value.trim();
+        await api("POST", `/api/v1/status/${encodeURIComponent(token)}/feedback`,
+          text ? { score: feedbackScore, comment: text } : { score: feedbackScore });
+        feedbackSent = true;
+      } catch (error) {
+        if (error.code === "feedback-given") {
+          feedbackSent = true;
+        } else {
+          problem.textContent = errorText(error);
+          problem.hidden = false;
+          send.disabled = false;
+          return;
+        }
+      }
+      form.replaceWith(feedbackThanks());
+    },
+  },
+  el("h2", { id: "status-feedback-question", class: "s-feedback-question" }, t("status.feedback_question")),
+  el("p", { class: "s-feedback-hint" }, t("status.feedback_hint")),
+  el("div", { class: "s-faces", role: "group", "aria-labelledby": "status-feedback-question" }, faces),
+  el("label", { for: "status-feedback-comment", class: "s-feedback-label" }, t("status.feedback_comment")),
+  comment,
+  problem,
+  send);
+  return form;
+}
+
 let last = null;
 
 function render(view) {
@@ -180,6 +263,9 @@ function render(view) {
     const [drawing, key] = FINAL[state];
     parts.push(el("div", { class: `s-final s-final-${state}` },
       icon(drawing, "s-final-icon"), el("p", {}, t(key))));
+    if (state === "done") {
+      parts.push(view.feedback_given || feedbackSent ? feedbackThanks() : feedbackForm());
+    }
   }
   body.replaceChildren(...parts);
   footer.replaceChildren(...[

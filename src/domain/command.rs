@@ -173,7 +173,8 @@ pub enum Command {
         /// The change, prepared by the caller (hashes and secrets made).
         op: crate::domain::StaffOp,
     },
-    /// Delete these tickets' patients' details (older than the retention period), recorded as
+    /// Delete these tickets' patients' details and feedback comments (older than the retention
+    /// period), recorded as
     /// one `personal_data_purged` event in the same transaction.
     PurgePatients {
         /// The tickets whose details go.
@@ -181,6 +182,9 @@ pub enum Command {
         /// The bookings whose details go.
         #[serde(default)]
         bookings: Vec<u64>,
+        /// The tickets whose feedback comments go.
+        #[serde(default)]
+        feedback: Vec<TicketId>,
         /// Details recorded before this.
         older_than: crate::domain::Timestamp,
     },
@@ -210,6 +214,20 @@ pub enum Command {
         /// reception and the patient's messages), written in the same transaction.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         contact: Option<crate::domain::PatientDetails>,
+    },
+    /// A patient's answer to "How was your visit?" for a served ticket of today, once a ticket:
+    /// one `feedback_given` event (the score, service and room) and, with a comment, its row
+    /// in the feedback comments' table (personal data, outside the event log), in the same
+    /// transaction.
+    GiveFeedback {
+        /// The ticket (a transferred ticket's feedback goes to the ticket it became).
+        ticket: TicketId,
+        /// 1 (bad) to 5 (very good).
+        score: i64,
+        /// What the patient wrote (at most [`crate::domain::FEEDBACK_COMMENT_MAX`] characters,
+        /// no control characters but line breaks; blank: none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
     },
     /// Close the clinic day (the engine sends this when the day changes).
     CloseDay {

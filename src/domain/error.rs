@@ -147,6 +147,18 @@ pub enum DomainError {
     /// The change would leave no enabled admin.
     #[error("that would leave no enabled admin: make another user admin first")]
     LastAdmin,
+    /// A feedback score outside 1–5.
+    #[error("the score must be 1 to 5, not {0}")]
+    InvalidScore(i64),
+    /// A feedback comment that is too long or holds control characters.
+    #[error("invalid comment: {0}")]
+    InvalidComment(String),
+    /// Feedback for a ticket that was not served (yet).
+    #[error("ticket {0} was not served: feedback comes after the visit")]
+    FeedbackTooEarly(String),
+    /// A second feedback for the same ticket.
+    #[error("feedback for ticket {0} was already given")]
+    FeedbackGiven(String),
 }
 
 impl DomainError {
@@ -187,6 +199,10 @@ impl DomainError {
             Self::Booking(e) => e.code(),
             Self::LastAdmin => "last-admin",
             Self::AppointmentNeedsCheckIn => "appointment-needs-check-in",
+            Self::InvalidScore(_) => "invalid-score",
+            Self::InvalidComment(_) => "invalid-comment",
+            Self::FeedbackTooEarly(_) => "feedback-too-early",
+            Self::FeedbackGiven(_) => "feedback-given",
         }
     }
 }

@@ -211,6 +211,18 @@ pub enum EventKind {
         #[schema(value_type = Object)]
         change: crate::domain::appointments::AppointmentChange,
     },
+    /// A patient answered "How was your visit?" for a served ticket (the comment, if any, is
+    /// in the feedback comments' table only: it is personal data).
+    FeedbackGiven {
+        /// The ticket.
+        ticket: TicketId,
+        /// 1 (bad) to 5 (very good).
+        score: u8,
+        /// The service it was served in.
+        service: ServiceId,
+        /// The room that served it.
+        room: Option<RoomId>,
+    },
     /// A clinic day ended: numbers restart, unattended tickets are closed.
     DayClosed {
         /// The day that ended.
@@ -254,6 +266,7 @@ impl EventKind {
             Self::AppointmentChanged { .. } => "appointment_changed",
             Self::PersonalDataPurged { .. } => "personal_data_purged",
             Self::PhoneCodeSent {} => "phone_code_sent",
+            Self::FeedbackGiven { .. } => "feedback_given",
             Self::DayClosed { .. } => "day_closed",
         }
     }

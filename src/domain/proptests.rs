@@ -109,6 +109,8 @@ enum Op {
     SetOpen(usize, bool),
     SetPaused(usize, bool),
     Advance(SignedDuration),
+    /// A patient's feedback on a ticket: a score (valid or not) and maybe a comment.
+    Feedback(Index, i64, bool),
     /// Close the day: to the next day (after a night), or to today (nothing happens).
     CloseDay {
         tomorrow: bool,
@@ -153,6 +155,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (r(), prop::bool::weighted(0.4)).prop_map(|(r, paused)| Op::SetPaused(r, paused)),
         6 => step.prop_map(Op::Advance),
         1 => prop::bool::weighted(0.8).prop_map(|tomorrow| Op::CloseDay { tomorrow }),
+        2 => (any::<Index>(), -1i64..=7, any::<bool>())
+            .prop_map(|(t, score, comment)| Op::Feedback(t, score, comment)),
     ]
 }
 
@@ -194,6 +198,8 @@ struct Model {
     last_next: BTreeMap<RoomId, NextMemo>,
     /// Idempotency keys of the day: ticket, when, and the service and class first asked for.
     keys: HashMap<String, (TicketId, Timestamp, ServiceId, PriorityClass)>,
+    /// Tickets whose patients gave feedback.
+    rated: BTreeSet<TicketId>,
 }
 
 impl Model {
@@ -213,6 +219,7 @@ impl Model {
             passes: BTreeMap::new(),
             last_next: BTreeMap::new(),
             keys: HashMap::new(),
+            rated: BTreeSet::new(),
         };
         let event = model.event(EventKind::ClinicSeeded {
             clinic,
@@ -265,6 +272,11 @@ impl Model {
             Op::Transfer(i, s) => Command::TransferTicket {
                 ticket: self.pick_ticket(i)?,
                 service: service(*s),
+            },
+            Op::Feedback(i, score, comment) => Command::GiveFeedback {
+                ticket: self.pick_ticket(i)?,
+                score: *score,
+                comment: comment.then(|| "Kind staff".to_owned()),
             },
             Op::SetOpen(r, open) => Command::SetRoomOpen {
                 room: room(*r),
@@ -465,6 +477,24 @@ impl Model {
                     Expect::Event
                 }
             }
+            Command::GiveFeedback { ticket, score, .. } => {
+                if !(1..=5).contains(score) {
+                    return Expect::Refused(DomainError::InvalidScore(*score));
+                }
+                let Some(mut t) = s.tickets.get(ticket) else {
+                    return not_found(*ticket);
+                };
+                while let Some(next) = t.transferred_to.and_then(|n| s.tickets.get(&n)) {
+                    t = next;
+                }
+                if t.state != TicketState::Done {
+                    Expect::Refused(DomainError::FeedbackTooEarly(t.number.clone()))
+                } else if self.rated.contains(&t.id) {
+                    Expect::Refused(DomainError::FeedbackGiven(t.number.clone()))
+                } else {
+                    Expect::Event
+                }
+            }
             // Not generated here: state_tests and the API tests cover them.
             Command::RoomCall { .. }
             | Command::SetServiceActive { .. }
@@ -513,6 +543,7 @@ impl Model {
                 // done by that "next", or not come by a "no-show and next"
                 matches!(now.state, TicketState::Done | TicketState::NoShow)
                     && now.finished_at == Some(memo.at)
+                    && !self.rated.contains(&now.id)
             }
         });
         let called_someone = memo.before.iter().any(|t| t.state == TicketState::Waiting);
@@ -621,6 +652,13 @@ impl Model {
                 prop_assert!(new_day > day);
                 self.last_next.clear();
                 self.keys.clear();
+            }
+            EventKind::FeedbackGiven { ticket, score, .. } => {
+                let t = &s.tickets[ticket];
+                prop_assert_eq!(t.state, TicketState::Done);
+                prop_assert!(!t.feedback_given, "feedback twice for {}", t.number);
+                prop_assert!((1..=5).contains(score));
+                self.rated.insert(*ticket);
             }
             _ => {}
         }

@@ -8,7 +8,8 @@
 //!    the wait estimate the patient was shown when the ticket was issued.
 //! 2. [`build`] aggregates the visits issued in a range into [`Report`]: the measures of
 //!    [`Measures`] for the whole range and by service, room, clinic day, hour of day and weekday,
-//!    and a weekday × hour grid of arrivals.
+//!    a weekday × hour grid of arrivals, and the patients' feedback ([`FeedbackReport`]: count,
+//!    mean and 1–5 distribution, overall and by service and room).
 //!
 //! Invariants: every bucket uses the clinic's time zone (a +5:30 zone puts an event at 18:45 UTC
 //! at 00:15 the next day); a visit belongs to the range its *issue* time falls in, whatever
@@ -132,6 +133,9 @@ pub struct Visit {
     pub transfers: u32,
     /// The wait estimate (minutes) given when it was issued, if one was.
     pub estimate_mins: Option<u32>,
+    /// The patient's answer to "How was your visit?" (1–5), if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<u8>,
 }
 
 impl Visit {
@@ -183,6 +187,7 @@ impl VisitLog {
                     recalls: 0,
                     transfers: 0,
                     estimate_mins,
+                    feedback: None,
                 });
             }
             EventKind::RoomNext {
@@ -228,6 +233,11 @@ impl VisitLog {
             EventKind::DayClosed { closed, .. } => {
                 for ticket in closed {
                     self.update(ticket);
+                }
+            }
+            EventKind::FeedbackGiven { ticket, score, .. } => {
+                if let Some(visit) = self.visit_mut(*ticket) {
+                    visit.feedback = Some(*score);
                 }
             }
             _ => {}
@@ -481,6 +491,62 @@ fn p90(values: &mut [f64]) -> Option<f64> {
     nth(values, rank - 1).map(round2)
 }
 
+/// Patients' answers to "How was your visit?" of a set of visits.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct FeedbackMeasures {
+    /// Visits whose patient answered.
+    pub count: u64,
+    /// The mean score, 1–5, to two decimals (`None`: no answer).
+    pub mean: Option<f64>,
+    /// How many answered 1, 2, 3, 4 and 5.
+    pub scores: [u64; 5],
+}
+
+impl FeedbackMeasures {
+    fn add(&mut self, score: u8) {
+        let Some(slot) = usize::from(score)
+            .checked_sub(1)
+            .and_then(|i| self.scores.get_mut(i))
+        else {
+            return;
+        };
+        *slot += 1;
+        self.count += 1;
+    }
+
+    fn finish(mut self) -> Self {
+        let sum: u64 = self
+            .scores
+            .iter()
+            .zip(1u64..)
+            .map(|(n, score)| n * score)
+            .sum();
+        self.mean = (self.count > 0).then(|| round2(sum as f64 / self.count as f64));
+        self
+    }
+}
+
+/// One row of a feedback table.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct FeedbackBucket {
+    /// The service or room id.
+    pub key: String,
+    /// Its answers.
+    #[serde(flatten)]
+    pub measures: FeedbackMeasures,
+}
+
+/// Patients' feedback of the visits issued in a range.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct FeedbackReport {
+    /// Every answer.
+    pub total: FeedbackMeasures,
+    /// By the service the visit ended in (services without answers are left out).
+    pub by_service: Vec<FeedbackBucket>,
+    /// By the room that served the visit (rooms without answers are left out).
+    pub by_room: Vec<FeedbackBucket>,
+}
+
 /// One row of a report table.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct Bucket {
@@ -521,6 +587,8 @@ pub struct Report {
     pub by_weekday: Vec<Bucket>,
     /// Arrivals by weekday (rows, Monday first) and local hour (columns, 0–23).
     pub heat: Vec<Vec<u64>>,
+    /// Patients' answers to "How was your visit?", by service and room.
+    pub feedback: FeedbackReport,
 }
 
 /// Weekday names, Monday first.
@@ -557,6 +625,9 @@ pub fn build(
     let mut by_hour: Vec<Tally> = vec![Tally::default(); 24];
     let mut by_weekday: Vec<Tally> = vec![Tally::default(); 7];
     let mut heat = vec![vec![0u64; 24]; 7];
+    let mut feedback = FeedbackMeasures::default();
+    let mut feedback_by_service: BTreeMap<&str, FeedbackMeasures> = BTreeMap::new();
+    let mut feedback_by_room: BTreeMap<&str, FeedbackMeasures> = BTreeMap::new();
     for visit in visits
         .iter()
         .filter(|v| v.issued_at >= from && v.issued_at < to)
@@ -602,7 +673,29 @@ pub fn build(
         if let Some(cell) = heat.get_mut(weekday).and_then(|row| row.get_mut(hour)) {
             *cell += 1;
         }
+        if let Some(score) = visit.feedback {
+            feedback.add(score);
+            feedback_by_service
+                .entry(visit.service.as_str())
+                .or_default()
+                .add(score);
+            if let Some(room) = &visit.room {
+                feedback_by_room
+                    .entry(room.as_str())
+                    .or_default()
+                    .add(score);
+            }
+        }
     }
+    let feedback_rows = |tallies: BTreeMap<&str, FeedbackMeasures>| -> Vec<FeedbackBucket> {
+        tallies
+            .into_iter()
+            .map(|(key, m)| FeedbackBucket {
+                key: key.to_owned(),
+                measures: m.finish(),
+            })
+            .collect()
+    };
     let rows = |tallies: Vec<(String, Tally)>| -> Vec<Bucket> {
         tallies
             .into_iter()
@@ -658,6 +751,11 @@ pub fn build(
                 .collect(),
         ),
         heat,
+        feedback: FeedbackReport {
+            total: feedback.finish(),
+            by_service: feedback_rows(feedback_by_service),
+            by_room: feedback_rows(feedback_by_room),
+        },
     }
 }
 

@@ -153,6 +153,7 @@ mod tests {
             transferred_to: None,
             cancel_reason: None,
             source: Source::Api,
+            feedback_given: false,
         }
     }
 

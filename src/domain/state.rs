@@ -141,6 +141,10 @@ pub struct Touched {
     /// Outbox rows about neither a ticket nor a booking (one-time codes) older than this are
     /// deleted (the retention rule).
     pub codes_purged_before: Option<Timestamp>,
+    /// A patient's feedback comment to write (personal data, outside the event log).
+    pub feedback_comment: Option<crate::domain::FeedbackComment>,
+    /// Feedback comments to delete (the retention rule).
+    pub feedback_purged: Vec<TicketId>,
 }
 
 /// Where a waiting ticket stands.
@@ -568,6 +572,7 @@ impl QueueState {
             transferred_to: None,
             cancel_reason: None,
             source: origin.source,
+            feedback_given: false,
         })
     }
 
@@ -915,18 +920,40 @@ impl QueueState {
             Command::PurgePatients {
                 tickets,
                 bookings,
+                feedback,
                 older_than,
             } => {
-                if tickets.is_empty() && bookings.is_empty() {
+                if tickets.is_empty() && bookings.is_empty() && feedback.is_empty() {
                     return Ok(Decision::Unchanged);
                 }
                 EventKind::PersonalDataPurged {
-                    records: (tickets.len() + bookings.len()) as u64,
+                    records: (tickets.len() + bookings.len() + feedback.len()) as u64,
                     older_than: *older_than,
                 }
             }
             Command::Staff { .. } | Command::Appointment { .. } | Command::CheckIn { .. } => {
                 return Err(DomainError::NotAQueueCommand);
+            }
+            Command::GiveFeedback {
+                ticket,
+                score,
+                comment,
+            } => {
+                let score = super::feedback::check_score(*score)?;
+                super::feedback::clean_comment(comment.as_deref())?;
+                let t = self.transferred_end(*ticket)?;
+                if t.state != TicketState::Done {
+                    return Err(DomainError::FeedbackTooEarly(t.number.clone()));
+                }
+                if t.feedback_given {
+                    return Err(DomainError::FeedbackGiven(t.number.clone()));
+                }
+                EventKind::FeedbackGiven {
+                    ticket: t.id,
+                    score,
+                    service: t.service.clone(),
+                    room: t.room.clone(),
+                }
             }
             Command::SendPhoneCode { .. } => EventKind::PhoneCodeSent {},
             Command::CloseDay { new_day } => {
@@ -966,6 +993,18 @@ impl QueueState {
             ordinal += 1;
         }
         ordinal
+    }
+
+    /// Ticket `id`, or the ticket its transfers made of it (where the patient is now).
+    pub fn transferred_end(&self, id: TicketId) -> Result<&Ticket, DomainError> {
+        let mut t = self.ticket(id)?;
+        for _ in 0..16 {
+            match t.transferred_to.and_then(|next| self.tickets.get(&next)) {
+                Some(next) => t = next,
+                None => break,
+            }
+        }
+        Ok(t)
     }
 
     fn serving(&self, room: &RoomId) -> Result<&Ticket, DomainError> {
@@ -1076,7 +1115,7 @@ impl QueueState {
             });
         }
         // Undo only if nothing touched those tickets since: the one called is still served
-        // here, the one finished is still done from that "next".
+        // here, the one finished is still done from that "next" (and has no feedback).
         let unchanged = last.before.iter().all(|before| {
             let Some(now_t) = self.tickets.get(&before.id) else {
                 return false;
@@ -1086,9 +1125,11 @@ impl QueueState {
                     now_t.state == TicketState::Called && room.serving == Some(now_t.id)
                 }
                 // Finished by that "next": done, or not come (no-show and next).
+                // A patient who answered "How was your visit?" was served: that stays.
                 TicketState::Called => {
                     matches!(now_t.state, TicketState::Done | TicketState::NoShow)
                         && now_t.finished_at == Some(last.at)
+                        && !now_t.feedback_given
                 }
                 _ => false,
             }
@@ -1323,6 +1364,14 @@ impl QueueState {
             EventKind::ClinicSettingsSet { clinic } => {
                 self.clinic = clinic.clone();
                 touched.clinic = true;
+            }
+            EventKind::FeedbackGiven { ticket, .. } => {
+                if self
+                    .modify_ticket(*ticket, |t| t.feedback_given = true)
+                    .is_some()
+                {
+                    touched.tickets.push(*ticket);
+                }
             }
             EventKind::StaffChanged { .. }
             | EventKind::PersonalDataPurged { .. }

@@ -1828,6 +1828,7 @@ fn a_purge_of_no_details_changes_nothing_and_of_some_is_an_event() {
     let none = Command::PurgePatients {
         tickets: Vec::new(),
         bookings: Vec::new(),
+        feedback: Vec::new(),
         older_than,
     };
     assert_eq!(desk.run(&none), Decision::Unchanged);
@@ -1835,13 +1836,14 @@ fn a_purge_of_no_details_changes_nothing_and_of_some_is_an_event() {
     let some = Command::PurgePatients {
         tickets: vec![TicketId(7)],
         bookings: vec![9],
+        feedback: vec![TicketId(3)],
         older_than,
     };
     let kind = desk.event(&some);
     assert_eq!(
         kind,
         EventKind::PersonalDataPurged {
-            records: 2,
+            records: 3,
             older_than
         }
     );
@@ -1850,3 +1852,6 @@ fn a_purge_of_no_details_changes_nothing_and_of_some_is_an_event() {
 
 // No-show and next, a call out of order, a room on break: in their own file.
 mod room_actions;
+
+// "How was your visit?": in its own file.
+mod feedback;

@@ -184,6 +184,9 @@ pub struct Ticket {
     pub cancel_reason: Option<CancelReason>,
     /// What issued it.
     pub source: Source,
+    /// Whether its patient answered "How was your visit?" (at most once a ticket).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub feedback_given: bool,
 }
 
 impl Ticket {

@@ -6,7 +6,9 @@
 //! `staff_changed` event without its details, a `ticket_issued` without the request's
 //! Idempotency-Key (sending the key again answers with the ticket and its status link), and a
 //! `room_next` that called a ticket out of order with an empty `note` (staff's reason may
-//! speak of the patient).
+//! speak of the patient). A `feedback_given` event shows only its kind: a score next to a
+//! ticket number that the waiting room's screens showed would tell others what one patient
+//! thought of the visit.
 //!
 //! The view is a typed struct, so its JSON has a fixed field order: `seq`, `at`, `source`,
 //! `actor`, `kind`, then the fields of the kind in the order `EventKind` declares them (see
@@ -64,11 +66,11 @@ impl<'a> PublicEvent<'a> {
             event.actor.as_str()
         };
         let kind = match &event.kind {
-            EventKind::StaffChanged { .. } | EventKind::AppointmentChanged { .. } => {
-                PublicKind::Withheld {
-                    kind: event.kind.name(),
-                }
-            }
+            EventKind::StaffChanged { .. }
+            | EventKind::AppointmentChanged { .. }
+            | EventKind::FeedbackGiven { .. } => PublicKind::Withheld {
+                kind: event.kind.name(),
+            },
             EventKind::TicketIssued { ticket, .. } => PublicKind::Issued {
                 kind: event.kind.name(),
                 ticket,

@@ -29,8 +29,9 @@ use serde::{Deserialize, Serialize};
 
 use super::chain::{self, ChainReport};
 use super::tables::{
-    API_TOKENS, BOOKING_CONTACTS, BOOKINGS, EVENT_HASHES, EVENTS, IDEMPOTENCY, META, NOTIFICATIONS,
-    OPT_OUTS, PATIENTS, PLANS, ROOMS, SCREENS, SERVICES, SESSIONS, TICKET_ARCHIVE, TICKETS, USERS,
+    API_TOKENS, BOOKING_CONTACTS, BOOKINGS, EVENT_HASHES, EVENTS, FEEDBACK_COMMENTS, IDEMPOTENCY,
+    META, NOTIFICATIONS, OPT_OUTS, PATIENTS, PLANS, ROOMS, SCREENS, SERVICES, SESSIONS,
+    TICKET_ARCHIVE, TICKETS, USERS,
 };
 use super::{Store, StoreError, codec, schema};
 use crate::domain::Ticket;
@@ -41,7 +42,7 @@ const CHUNK: usize = 16 * 1024;
 
 /// The name of every table a backup copies (a test checks it against `tables.rs`; a table it
 /// does not know makes the backup fail rather than be incomplete).
-pub const COPIED_TABLES: [&str; 18] = [
+pub const COPIED_TABLES: [&str; 19] = [
     "meta",
     "events",
     "event_hashes",
@@ -60,6 +61,7 @@ pub const COPIED_TABLES: [&str; 18] = [
     "booking_contacts",
     "notifications",
     "opt_outs",
+    "feedback_comments",
 ];
 
 /// What a backup made.
@@ -523,6 +525,7 @@ fn fill(txn: &redb::ReadTransaction, file: File) -> Result<(u64, ChainReport), B
     copy_table(txn, &copy, BOOKING_CONTACTS)?;
     copy_table(txn, &copy, NOTIFICATIONS)?;
     copy_table(txn, &copy, OPT_OUTS)?;
+    copy_table(txn, &copy, FEEDBACK_COMMENTS)?;
     // One durable commit makes every chunk before it durable.
     let mut last = copy.begin_write().map_err(redb_err)?;
     last.set_durability(Durability::Immediate)

@@ -23,6 +23,7 @@ pub mod chain;
 mod codec;
 mod directory;
 mod error;
+mod feedback;
 mod outbox;
 pub mod schema;
 pub mod tables;
@@ -485,6 +486,7 @@ impl Store {
                 directory::write_patients(&txn, touched)?;
                 appointments::write_rows(&txn, &touched.appointments)?;
                 outbox::write_rows(&txn, touched)?;
+                feedback::write_rows(&txn, touched)?;
             }
             let meta = QueueMeta {
                 seq: last.0.seq,

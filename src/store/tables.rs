@@ -27,6 +27,10 @@ pub const API_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_t
 /// Patients' personal details (name, phone) by ticket id, kept out of the hash-chained event
 /// log so they can be deleted after the retention period: JSON `PatientDetails`.
 pub const PATIENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("patients");
+/// Patients' feedback comments by ticket id (free text: personal data, outside the event log,
+/// deleted by the retention rule): JSON [`crate::domain::FeedbackComment`].
+pub const FEEDBACK_COMMENTS: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("feedback_comments");
 /// Paired screens (kiosks, displays), by id: JSON `ScreenRecord`.
 pub const SCREENS: TableDefinition<&str, &[u8]> = TableDefinition::new("screens");
 

@@ -81,6 +81,9 @@ pub enum WebError {
     /// The public booking page took too many bookings from one address this minute.
     #[error("too many bookings from this device just now: please try again in a minute")]
     TooManyBookings,
+    /// The status pages took too many feedbacks from one address this minute.
+    #[error("too many answers from this device just now: please try again in a minute")]
+    TooManyFeedbacks,
     /// A login, user or token operation failed.
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
@@ -144,6 +147,8 @@ impl WebError {
                     | D::InvalidName { .. }
                     | D::InvalidSetting(_)
                     | D::InvalidCallReason(_)
+                    | D::InvalidScore(_)
+                    | D::InvalidComment(_)
                     | D::AppointmentNeedsCheckIn => StatusCode::BAD_REQUEST,
                     D::ServiceNotFound(_)
                     | D::RoomNotFound(_)
@@ -165,6 +170,8 @@ impl WebError {
                     | D::UndoExpired { .. }
                     | D::UndoConflict(_)
                     | D::UserExists(_)
+                    | D::FeedbackTooEarly(_)
+                    | D::FeedbackGiven(_)
                     | D::LastAdmin => StatusCode::CONFLICT,
                     D::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
                     D::NotAQueueCommand => StatusCode::INTERNAL_SERVER_ERROR,
@@ -199,6 +206,7 @@ impl WebError {
             Self::ScreenNotPaired => (StatusCode::FORBIDDEN, "screen-not-paired"),
             Self::TooManyTickets => (StatusCode::TOO_MANY_REQUESTS, "too-many-tickets"),
             Self::TooManyBookings => (StatusCode::TOO_MANY_REQUESTS, "too-many-bookings"),
+            Self::TooManyFeedbacks => (StatusCode::TOO_MANY_REQUESTS, "too-many-feedbacks"),
             Self::PhoneCode(e) => e.status_and_code(),
             Self::Auth(e) => {
                 use crate::auth::AuthError as A;

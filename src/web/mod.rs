@@ -12,6 +12,7 @@ pub mod body;
 pub mod checkin;
 pub mod clinic;
 pub mod error;
+pub mod feedback;
 pub mod frame;
 pub mod limit;
 pub mod link;
@@ -123,6 +124,8 @@ route_table! {
     get "/api/v1/tickets/{id}/announcement" => tickets::ticket_announcement, Public;
     get "/api/v1/tickets/{id}/patient" => tickets::ticket_patient, Staff;
     get "/api/v1/status/{token}" => tickets::status_get, Public;
+    post "/api/v1/status/{token}/feedback" => feedback::feedback_give, Public;
+    get "/api/v1/feedback" => reports::feedback_list, Admin;
     post "/api/v1/tickets/{id}/cancel" => tickets::ticket_cancel, Reception;
     post "/api/v1/tickets/{id}/requeue" => tickets::ticket_requeue, Reception;
     post "/api/v1/tickets/{id}/transfer" => tickets::ticket_transfer, Reception;

@@ -7,8 +7,8 @@ use utoipa::OpenApi;
 use actix_web::HttpResponse;
 
 use super::{
-    appointments, audit, checkin, clinic, notifications, phone_code, print, reports, rooms,
-    screens, self_booking, services, session, staff, status, tickets, ws,
+    appointments, audit, checkin, clinic, feedback, notifications, phone_code, print, reports,
+    rooms, screens, self_booking, services, session, staff, status, tickets, ws,
 };
 
 /// The API's OpenAPI description.
@@ -29,6 +29,8 @@ use super::{
         tickets::ticket_announcement,
         tickets::ticket_patient,
         tickets::status_get,
+        feedback::feedback_give,
+        reports::feedback_list,
         tickets::ticket_cancel,
         tickets::ticket_requeue,
         tickets::ticket_transfer,

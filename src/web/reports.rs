@@ -1,6 +1,7 @@
 //! Reports over HTTP: `GET /api/v1/reports` (JSON), `GET /api/v1/reports/visits.csv` (one row
 //! per visit) and the printable `/admin/reports` page (server-rendered tables, an SVG bar chart
-//! and a weekday × hour heat map; no script). Admin only.
+//! and a weekday × hour heat map, patients' feedback and their latest comments; no script), and
+//! the comments' list `GET /api/v1/feedback`. Admin only.
 //!
 //! The numbers come from [`crate::domain::report`]: the event log is read from the store (off
 //! the async workers) and folded into visits, then aggregated over the range in the clinic's
@@ -19,6 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::WebError;
 use super::page::{PageQuery, language, render_view};
 use super::state::AppState;
+use crate::domain::FeedbackComment;
 use crate::domain::report::{self, Bucket, Measures, Report, Visit, WEEKDAYS};
 
 /// Events read from the database at a time.
@@ -54,7 +56,7 @@ pub struct ReportAnswer {
 }
 
 /// The clinic's time zone.
-fn zone(state: &AppState) -> Result<TimeZone, WebError> {
+pub(crate) fn zone(state: &AppState) -> Result<TimeZone, WebError> {
     state
         .config
         .calendar()
@@ -88,7 +90,7 @@ fn bound(raw: &str, name: &str, end: bool, tz: &TimeZone) -> Result<Timestamp, W
 }
 
 /// The range and target a query asks for, checked.
-fn range(
+pub(crate) fn range(
     q: &ReportQuery,
     tz: &TimeZone,
     now: Timestamp,
@@ -237,6 +239,7 @@ pub async fn visits_csv(
         "recalls",
         "transfers",
         "estimate_mins",
+        "feedback",
     ])
     .map_err(csv_error)?;
     for v in visits
@@ -259,6 +262,7 @@ pub async fn visits_csv(
             v.recalls.to_string(),
             v.transfers.to_string(),
             v.estimate_mins.map(|e| e.to_string()).unwrap_or_default(),
+            v.feedback.map(|f| f.to_string()).unwrap_or_default(),
         ])
         .map_err(csv_error)?;
     }
@@ -272,6 +276,44 @@ pub async fn visits_csv(
             "attachment; filename=\"waitless-visits.csv\"",
         ))
         .body(bytes))
+}
+
+/// Most comments one `GET /api/v1/feedback` lists.
+pub const FEEDBACK_LIST_MAX: usize = 500;
+
+/// `GET /api/v1/feedback` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FeedbackList {
+    /// The comments given in the range, newest first (at most 500; scores without a comment
+    /// are in the reports only).
+    pub comments: Vec<crate::domain::FeedbackComment>,
+}
+
+/// Patients' feedback comments given in a range (`from`/`to` as in `GET /api/v1/reports`),
+/// newest first, with their score, service and room. Comments are personal data: the
+/// retention rule deletes them with the patients' details.
+#[utoipa::path(get, path = "/api/v1/feedback", tag = "reports", params(ReportQuery),
+    responses((status = 200, body = FeedbackList), (status = 400, body = super::error::ErrorBody)))]
+pub async fn feedback_list(
+    state: web::Data<AppState>,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse, WebError> {
+    let tz = zone(&state)?;
+    let (from, to, _) = range(&query, &tz, state.clock.now())?;
+    let comments = latest_comments(&state, from, to, FEEDBACK_LIST_MAX).await?;
+    Ok(HttpResponse::Ok().json(FeedbackList { comments }))
+}
+
+/// The comments given in `[from, to)`, newest first, at most `limit` (read off the async
+/// workers).
+async fn latest_comments(
+    state: &AppState,
+    from: jiff::Timestamp,
+    to: jiff::Timestamp,
+    limit: usize,
+) -> Result<Vec<FeedbackComment>, WebError> {
+    let store = state.store.clone();
+    Ok(web::block(move || store.feedback_comments(from, to, limit)).await??)
 }
 
 /// `/admin/reports` parameters.
@@ -344,6 +386,34 @@ struct HeatRow {
     cells: Vec<Cell>,
 }
 
+/// One row of the feedback table (all, a service, a room).
+#[derive(Debug, Serialize)]
+struct FeedbackRow {
+    name: String,
+    count: u64,
+    mean: String,
+    scores: [u64; 5],
+}
+
+/// Rows of the feedback table under one heading (all; by service; by room).
+#[derive(Debug, Serialize)]
+struct FeedbackGroup {
+    title: String,
+    rows: Vec<FeedbackRow>,
+}
+
+/// One of the latest comments.
+#[derive(Debug, Serialize)]
+struct CommentRow {
+    when: String,
+    place: String,
+    score: u8,
+    comment: String,
+}
+
+/// Comments the reports page shows, newest first.
+const PAGE_COMMENTS: usize = 20;
+
 /// The `/admin/reports` page's own context.
 #[derive(Debug, Serialize)]
 pub(crate) struct ReportsView {
@@ -369,6 +439,8 @@ pub(crate) struct ReportsView {
     wait_top: String,
     heat: Vec<HeatRow>,
     hours: Vec<u32>,
+    feedback: Vec<FeedbackGroup>,
+    comments: Vec<CommentRow>,
 }
 
 fn num(value: Option<f64>) -> String {
@@ -513,8 +585,71 @@ fn view_of(
     catalog: &crate::i18n::Catalog,
     services: &BTreeMap<String, String>,
     rooms: &BTreeMap<String, String>,
+    comments: &[crate::domain::FeedbackComment],
 ) -> ReportsView {
     let r = &answer.report;
+    let tz = TimeZone::get(&r.time_zone).unwrap_or(TimeZone::UTC);
+    let feedback_row = |name: String, m: &report::FeedbackMeasures| FeedbackRow {
+        name,
+        count: m.count,
+        mean: m.mean.map_or_else(|| "—".to_owned(), |v| format!("{v:.2}")),
+        scores: m.scores,
+    };
+    let mut feedback = Vec::new();
+    if r.feedback.total.count > 0 {
+        feedback.push(FeedbackGroup {
+            title: String::new(),
+            rows: vec![feedback_row(
+                catalog.text("reports.feedback_all").to_owned(),
+                &r.feedback.total,
+            )],
+        });
+        for (title, buckets, names) in [
+            ("reports.by_service", &r.feedback.by_service, services),
+            ("reports.by_room", &r.feedback.by_room, rooms),
+        ] {
+            feedback.push(FeedbackGroup {
+                title: catalog.text(title).to_owned(),
+                rows: buckets
+                    .iter()
+                    .map(|b| {
+                        feedback_row(
+                            names.get(&b.key).cloned().unwrap_or_else(|| b.key.clone()),
+                            &b.measures,
+                        )
+                    })
+                    .collect(),
+            });
+        }
+    }
+    let comments = comments
+        .iter()
+        .map(|c| {
+            let service = services
+                .get(c.service.as_str())
+                .cloned()
+                .unwrap_or_else(|| c.service.to_string());
+            let room = c.room.as_ref().map(|r| {
+                rooms
+                    .get(r.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| r.to_string())
+            });
+            CommentRow {
+                when: c
+                    .at
+                    .to_zoned(tz.clone())
+                    .strftime("%Y-%m-%d %H:%M")
+                    .to_string(),
+                place: match room {
+                    Some(room) => format!("{service} · {room}"),
+                    None => service,
+                },
+                score: c.score,
+                comment: c.comment.clone(),
+            }
+        })
+        .collect();
     let named = |buckets: &[Bucket], names: &BTreeMap<String, String>| -> Vec<Row> {
         buckets
             .iter()
@@ -592,6 +727,8 @@ fn view_of(
         wait_top: top_of(&r.by_hour, |m| m.wait_median_mins.unwrap_or(0.0)),
         heat,
         hours: (0..24).collect(),
+        feedback,
+        comments,
     }
 }
 
@@ -620,6 +757,7 @@ pub(crate) fn example_view(catalog: &crate::i18n::Catalog) -> ReportsView {
         catalog,
         &BTreeMap::new(),
         &BTreeMap::new(),
+        &[],
     )
 }
 
@@ -680,7 +818,8 @@ pub async fn reports_page(
         compare,
         target_mins: q.target_mins,
     };
-    let view = view_of(&answer, &period, catalog, &services, &rooms);
+    let comments = latest_comments(&state, from, to, PAGE_COMMENTS).await?;
+    let view = view_of(&answer, &period, catalog, &services, &rooms, &comments);
     let time_zone = answer.report.time_zone.clone();
     render_view(
         &state,

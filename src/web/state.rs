@@ -49,6 +49,8 @@ pub struct AppState {
     pub issue_limit: limit::IssueLimiter,
     /// Bookings per client address a minute on the public booking page.
     pub booking_limit: limit::IssueLimiter,
+    /// Feedback answers per client address a minute on the status pages.
+    pub feedback_limit: limit::IssueLimiter,
     /// The booking page's one-time phone codes.
     pub phone_codes: super::phone_code::PhoneCodes,
     /// Paired screens and pairing requests.

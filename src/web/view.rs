@@ -88,6 +88,8 @@ pub struct StatusView {
     pub called_at: Option<Timestamp>,
     /// How many times it was recalled.
     pub recall_count: u32,
+    /// Whether the patient answered "How was your visit?" (asked once the ticket is `done`).
+    pub feedback_given: bool,
 }
 
 /// Who a room would call next, and why.
@@ -679,6 +681,7 @@ pub fn status_of(state: &AppState, id: TicketId, lang: &str) -> Option<StatusVie
             .map(|r| r.name_in(lang).to_owned()),
         called_at: ticket.called_at,
         recall_count: ticket.recall_count,
+        feedback_given: ticket.feedback_given,
     })
 }
 

@@ -14,6 +14,7 @@ mod a11y;
 mod booking;
 mod checkin;
 pub mod driver;
+mod feedback;
 mod notifications;
 pub mod screens;
 pub mod server;

@@ -31,6 +31,7 @@ fn body_for(pattern: &str) -> Option<Value> {
         "/api/v1/rooms/{id}/call" => Some(json!({"ticket": 1, "reason": "guard matrix"})),
         "/api/v1/clinic/message" => Some(json!({"message": "hello"})),
         "/api/v1/notifications/test" => Some(json!({"channel": "sms", "to": "+91 98450 12345"})),
+        "/api/v1/status/{token}/feedback" => Some(json!({"score": 5})),
         "/api/v1/login" => Some(json!({"name": "nobody", "password": "x"})),
         "/api/v1/setup" => Some(json!({"code": "x", "name": "x", "password": "x"})),
         _ => None,

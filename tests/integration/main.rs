@@ -17,6 +17,7 @@ mod crash;
 mod devices;
 mod doors;
 mod events;
+mod feedback;
 mod guards;
 mod modem;
 mod notifications;

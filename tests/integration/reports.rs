@@ -388,9 +388,10 @@ async fn the_reports_page_draws_its_tables_and_charts_in_a_browser() {
     let tz = jiff::tz::TimeZone::get("Asia/Kolkata").unwrap();
     let first_day = server.clock.now().to_zoned(tz.clone()).date();
     // A morning: patients arrive every few minutes, two rooms call them, some do not come.
+    let mut tickets = Vec::new();
     for i in 0..24 {
         let service = if i % 4 == 3 { "lab" } else { "general" };
-        server.issue(service, "normal").await;
+        tickets.push(server.issue(service, "normal").await);
         server.advance(mins(4));
         if i % 2 == 1 {
             server.next(if i % 4 == 3 { "lab" } else { "room-1" }).await;
@@ -401,6 +402,33 @@ async fn the_reports_page_draws_its_tables_and_charts_in_a_browser() {
         }
         server.advance(mins(3));
     }
+    // The served patients answer "How was your visit?" (five a minute from one address).
+    let mut answered = 0;
+    for (i, ticket) in tickets.iter().enumerate() {
+        let state = server
+            .get_json(&format!("/api/v1/tickets/{}", ticket["id"]))
+            .await;
+        if state["state"] != "done" {
+            continue;
+        }
+        let token = ticket["status_path"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("/t/");
+        let score = [5, 4, 4, 3, 5, 2, 4][i % 7];
+        let body = if i % 3 == 0 {
+            serde_json::json!({"score": score, "comment": format!("Visit {i}: the doctor explained everything.")})
+        } else {
+            serde_json::json!({"score": score})
+        };
+        let (status, answer) = server
+            .post_json(&format!("/api/v1/status/{token}/feedback"), Some(body))
+            .await;
+        assert_eq!(status, 201, "{answer}");
+        answered += 1;
+        server.advance(SignedDuration::from_secs(13));
+    }
+    assert!(answered > 3, "{answered} answers");
     let last_day = server.clock.now().to_zoned(tz).date();
     let page = format!("/admin/reports?range=custom&from={first_day}&to={last_day}&compare=1");
     for browser_size in [
@@ -432,6 +460,27 @@ async fn the_reports_page_draws_its_tables_and_charts_in_a_browser() {
             )
             .await;
         assert_eq!(overflow, 0, "{name}: the page fits its width");
+        let rows = browser
+            .js(
+                "return [document.querySelectorAll('#feedback tbody tr:not(.group-row)').length, \
+                  document.querySelectorAll('#feedback-comments tbody tr').length];",
+                vec![],
+            )
+            .await;
+        assert_eq!(rows[0], 5, "all, general, lab, room-1, lab room: {rows}");
+        assert!(rows[1].as_u64().unwrap() >= 1, "{rows}");
+        if width == 1280 {
+            browser
+                .js(
+                    "window.scrollTo(0, document.getElementById('feedback-heading')\
+                     .getBoundingClientRect().top + window.scrollY - 80);",
+                    vec![],
+                )
+                .await;
+            let shot = crate::browser::screens::shot_path("reports-feedback-1280x800");
+            browser.screenshot(&shot).await;
+            browser.js("window.scrollTo(0, 0);", vec![]).await;
+        }
         if std::env::var("WAITLESS_SCREENSHOTS").as_deref() == Ok("1") {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join(format!("docs/screenshots/{name}.png"));

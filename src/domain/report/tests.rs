@@ -56,6 +56,7 @@ fn ticket(id: u64, number: &str, service: &str, priority: PriorityClass, at: &st
         transferred_to: None,
         cancel_reason: None,
         source: Source::Kiosk,
+        feedback_given: false,
     }
 }
 
@@ -476,4 +477,67 @@ fn replay_records_the_estimate_shown_and_an_undone_call() {
     assert!(estimates[2] > estimates[0], "{estimates:?}");
     assert_eq!(visits[0].first_called_at, None, "the call was undone");
     assert_eq!(visits[0].outcome, Outcome::Open);
+}
+
+#[test]
+fn feedback_is_counted_averaged_and_spread_by_service_and_room() {
+    let mut log = Log { events: vec![] };
+    let t = ticket(
+        1,
+        "A001",
+        "general",
+        PriorityClass::Normal,
+        "2026-03-02T04:30:00Z",
+    );
+    log.push(
+        "2026-03-02T04:30:00Z",
+        EventKind::TicketIssued {
+            ticket: t,
+            idempotency_key: None,
+            booking: None,
+        },
+    );
+    log.push(
+        "2026-03-02T05:00:00Z",
+        EventKind::FeedbackGiven {
+            ticket: TicketId(1),
+            score: 3,
+            service: ServiceId::parse("general").unwrap(),
+            room: Some(RoomId::parse("room-1").unwrap()),
+        },
+    );
+    let mut fold = VisitLog::new();
+    for event in &log.events {
+        fold.observe(event, None);
+    }
+    assert_eq!(fold.into_visits()[0].feedback, Some(3));
+
+    // A001 (general, room 1) 5; L001 (lab, room 2) 2; A004 (ended in lab, room 2) 4.
+    let mut visits = fixture();
+    for (number, score) in [("A001", 5), ("L001", 2), ("A004", 4)] {
+        visits
+            .iter_mut()
+            .find(|v| v.number == number)
+            .unwrap()
+            .feedback = Some(score);
+    }
+    let feedback = whole(&visits).feedback;
+    assert_eq!(
+        feedback.total,
+        FeedbackMeasures {
+            count: 3,
+            mean: Some(3.67),
+            scores: [0, 1, 0, 1, 1],
+        }
+    );
+    let row = |rows: &[FeedbackBucket], key: &str| {
+        rows.iter()
+            .find(|b| b.key == key)
+            .map(|b| (b.measures.count, b.measures.mean))
+    };
+    assert_eq!(row(&feedback.by_service, "general"), Some((1, Some(5.0))));
+    assert_eq!(row(&feedback.by_service, "lab"), Some((2, Some(3.0))));
+    assert_eq!(row(&feedback.by_room, "room-1"), Some((1, Some(5.0))));
+    assert_eq!(row(&feedback.by_room, "room-2"), Some((2, Some(3.0))));
+    assert_eq!(whole(&fixture()).feedback, FeedbackReport::default());
 }

@@ -37,7 +37,7 @@ const FLATTEN_GRADIENTS: &str = "
 
 /// Runs axe-core on the page as it is now; returns one line per serious or critical violation
 /// (rule id, impact, each target and the rule's help), prefixed with `page`.
-async fn axe_violations(browser: &Browser, page: &str) -> Vec<String> {
+pub(super) async fn axe_violations(browser: &Browser, page: &str) -> Vec<String> {
     let loaded = browser
         .js(
             &format!("if (!window.axe) {{ {AXE}\n }} return typeof window.axe;"),
@@ -83,7 +83,7 @@ async fn axe_violations(browser: &Browser, page: &str) -> Vec<String> {
 
 /// Waits until `css` is on screen, the fonts are in and the fade-ins have ended (a half-faded
 /// text would fail the contrast rule); not the long ones, like the kiosk's 20 s countdown bar.
-async fn settle(browser: &Browser, css: &str) {
+pub(super) async fn settle(browser: &Browser, css: &str) {
     browser.wait_visible(css, PAGE).await;
     browser
         .js(

@@ -620,7 +620,7 @@ async fn setup_is_styled_like_login_and_login_points_to_setup_while_no_admin_exi
 
 /// Where a screenshot of these tests goes: the tests' scratch folder; with
 /// `WAITLESS_SCREENSHOTS=1`, the few the docs show go to docs/screenshots (an 8- and a 12-room
-/// display, 8 services on the smallest kiosk in English and Hindi).
+/// display, 8 services on the smallest kiosk in English and Hindi, the status page's feedback).
 pub fn shot_path(name: &str) -> std::path::PathBuf {
     const IN_DOCS: &[(&str, &str)] = &[
         ("display-8", "display-1920x1080-8-rooms"),
@@ -639,6 +639,7 @@ pub fn shot_path(name: &str) -> std::path::PathBuf {
             "admin-notifications-1280x800",
             "admin-notifications-1280x800",
         ),
+        ("status-390x844-feedback-hi", "status-390x844-feedback-hi"),
     ];
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("WAITLESS_SCREENSHOTS").is_some()

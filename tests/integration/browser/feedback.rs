@@ -1,0 +1,123 @@
+//! The status page's "How was your visit?" on a phone (390×844) in Hindi: five labelled
+//! buttons and a comment box once the visit is done, no serious axe violation, a thank-you
+//! after sending, and never the question again for that ticket (the page reads it from the
+//! status data after a reload).
+
+use super::a11y::{axe_violations, settle};
+use super::driver::Driver;
+use super::screens::shot_path;
+use super::server::Server;
+use super::{ONE_AT_A_TIME, PAGE, message};
+
+#[tokio::test]
+async fn a_patient_rates_the_visit_on_the_status_page_in_hindi() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::spawn().await;
+    let ticket = server.issue("general", "normal").await;
+    let path = format!("{}?lang=hi", ticket["status_path"].as_str().unwrap());
+    server.next("room-1").await;
+    let (status, body) = server.post_json("/api/v1/rooms/room-1/done", None).await;
+    assert_eq!(status, 200, "{body}");
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let phone = driver.session(390, 844).await;
+    phone.goto(&server.url(&path)).await;
+    phone
+        .wait_for_text(
+            "#status-feedback-question",
+            &message("hi", "status.feedback_question", &[]),
+            PAGE,
+        )
+        .await;
+    // Five buttons, each with its word, none chosen yet.
+    let faces = phone
+        .js(
+            "return [...document.querySelectorAll('#status-feedback .s-face')].map(b => \
+               [b.tagName, b.textContent.trim(), b.getAttribute('aria-pressed')]);",
+            vec![],
+        )
+        .await;
+    let words: Vec<String> = (1..=5)
+        .map(|n| message("hi", &format!("status.feedback_{n}"), &[]))
+        .collect();
+    for (face, word) in faces.as_array().unwrap().iter().zip(&words) {
+        assert_eq!(face[0], "BUTTON", "{faces}");
+        assert_eq!(face[1], word.as_str(), "{faces}");
+        assert_eq!(face[2], "false", "{faces}");
+    }
+    settle(&phone, "#status-feedback-send").await;
+    let violations = axe_violations(&phone, "/t/… feedback (hi)").await;
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+    let shot = shot_path("status-390x844-feedback-hi");
+    assert_eq!(phone.screenshot(&shot).await, (390, 844));
+
+    // Sending without a choice says what is missing, in Hindi.
+    phone.tap("#status-feedback-send", PAGE).await;
+    phone
+        .wait_for_text(
+            "#status-feedback-error",
+            &message("hi", "errors.invalid-score", &[]),
+            PAGE,
+        )
+        .await;
+
+    // The keyboard chooses too: Enter on a focused face.
+    let two = phone
+        .client
+        .find(fantoccini::Locator::Css(".s-face[data-score='2']"))
+        .await
+        .unwrap();
+    phone
+        .js(
+            "document.querySelector(\".s-face[data-score='2']\").focus();",
+            vec![],
+        )
+        .await;
+    two.send_keys("\u{E007}").await.unwrap();
+    let pressed = phone
+        .js(
+            "return document.querySelector(\".s-face[data-score='2']\").getAttribute('aria-pressed');",
+            vec![],
+        )
+        .await;
+    assert_eq!(pressed, "true", "Enter on a focused face chooses it");
+
+    phone.tap(".s-face[data-score='4']", PAGE).await;
+    let pressed = phone
+        .js(
+            "return [...document.querySelectorAll('.s-face')].map(b => b.getAttribute('aria-pressed'));",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        pressed,
+        serde_json::json!(["false", "false", "false", "true", "false"])
+    );
+    phone
+        .js(
+            "document.getElementById('status-feedback-comment').value = arguments[0];",
+            vec![serde_json::json!("डॉक्टर ने ध्यान से सुना")],
+        )
+        .await;
+    phone.tap("#status-feedback-send", PAGE).await;
+    phone
+        .wait_for_text(
+            "#status-feedback-thanks",
+            &message("hi", "status.feedback_thanks", &[]),
+            PAGE,
+        )
+        .await;
+    let shot = shot_path("status-390x844-feedback-thanks-hi");
+    assert_eq!(phone.screenshot(&shot).await, (390, 844));
+
+    let list = server.get_json("/api/v1/feedback").await;
+    assert_eq!(list["comments"][0]["score"], 4, "{list}");
+    assert_eq!(list["comments"][0]["comment"], "डॉक्टर ने ध्यान से सुना");
+
+    // Reloaded: the status data says it was given; no question.
+    phone.goto(&server.url(&path)).await;
+    phone.wait_visible("#status-feedback-thanks", PAGE).await;
+    assert!(!phone.is_visible("#status-feedback").await);
+    phone.close().await;
+}
