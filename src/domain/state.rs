@@ -1477,7 +1477,8 @@ impl QueueState {
         let passes = f64::from(starvation.max_passes.max(1));
         // Passes count only after `after`; then at most `max_passes` more pass it.
         load.inflow_cap = Some(load.inflow_per_sec * after + passes);
-        if let Some(queue) = self.index.service(service)
+        if class < PriorityClass::Normal.rank()
+            && let Some(queue) = self.index.service(service)
             && let Some(wait) = mean_wait_secs(&load, rooms)
         {
             // Lower classes waiting long enough to be passed over by the calls before this
@@ -1489,12 +1490,22 @@ impl QueueState {
             let lower: usize = (class.saturating_add(1)..=PriorityClass::Normal.rank())
                 .map(|r| queue.count_queued_by(r, cutoff))
                 .sum();
-            let calls_before = position as f64 + 1.0;
-            load.ahead += lower as f64 * (calls_before / passes).min(1.0);
+            // Each call before this ticket passes them once more; those already passed
+            // `max_passes` times go first whatever.
+            let starving: usize = queue
+                .passed
+                .range(starvation.max_passes.max(1)..)
+                .map(|(_, set)| set.len())
+                .sum();
+            let jumpers = lower as f64 * (position as f64 / passes).min(1.0);
+            load.ahead += jumpers.max(starving as f64);
         }
         estimate_load(&load, rooms)
     }
 
+    /// The open rooms serving `service`, each with the share of its time it gives `service`:
+    /// a room that calls several services splits its rate by their waiting counts (the
+    /// ticket placed counted in its own). O(rooms · services per room).
     fn room_rates(&self, service: &ServiceId, policy: &Policy) -> Vec<RoomRate> {
         self.rooms
             .values()
@@ -1508,9 +1519,18 @@ impl QueueState {
                 } else {
                     (r.stats.mean_secs, r.stats.dev_secs)
                 };
+                let own = self.index.waiting_count(service) as f64 + 1.0;
+                let all: f64 = r
+                    .services
+                    .iter()
+                    .filter(|s| *s != service)
+                    .map(|s| self.index.waiting_count(s) as f64)
+                    .sum::<f64>()
+                    + own;
+                let share = own / all;
                 RoomRate {
-                    mean_secs: mean,
-                    dev_secs: dev,
+                    mean_secs: mean / share,
+                    dev_secs: dev / share,
                     busy: r.serving.is_some(),
                 }
             })
