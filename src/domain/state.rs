@@ -1504,8 +1504,8 @@ impl QueueState {
     }
 
     /// The open rooms serving `service`, each with the share of its time it gives `service`:
-    /// a room that calls several services splits its rate by their waiting counts (the
-    /// ticket placed counted in its own). O(rooms · services per room).
+    /// a room that calls several services splits its rate by their waiting counts (plus one
+    /// for `service`, so that it always gets a share). O(rooms · services per room).
     fn room_rates(&self, service: &ServiceId, policy: &Policy) -> Vec<RoomRate> {
         self.rooms
             .values()
