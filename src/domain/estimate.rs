@@ -68,8 +68,12 @@ const Z90: f64 = 1.2816;
 /// Inflow never counts as more than this share of the rooms' rate (the queue would grow
 /// without bound; the day ends first).
 const MAX_LOAD: f64 = 0.85;
-/// The model's own error, as a share of the mean wait (calibrated with the simulator).
-const MODEL_SHARE: f64 = 0.30;
+/// The model's own error, as a share of the mean wait: a base, plus a part divided among the
+/// open rooms (one room's break or slow patient moves a wait served by few rooms more).
+/// Calibrated with the simulator.
+const MODEL_SHARE: f64 = 0.22;
+/// See [`MODEL_SHARE`].
+const MODEL_SHARE_PER_ROOM: f64 = 0.20;
 /// An absolute spread for short waits (a call, a walk to the room), seconds.
 const FLOOR_SECS: f64 = 60.0;
 /// A mean absolute deviation is about this share of a standard deviation's size (normal: 0.8).
@@ -153,7 +157,7 @@ fn wait_secs(load: &Load, rooms: &[RoomRate]) -> Option<WaitSecs> {
     let served = people + arrivals;
     let variance = served * cv2 / (rate * rate)
         + arrivals / (rate * rate)
-        + (MODEL_SHARE * mean).powi(2)
+        + ((MODEL_SHARE + MODEL_SHARE_PER_ROOM / rooms.len() as f64) * mean).powi(2)
         + FLOOR_SECS * FLOOR_SECS;
     Some(WaitSecs { mean, variance })
 }
