@@ -99,11 +99,12 @@ pub fn estimate_load(load: &Load, rooms: &[RoomRate]) -> Option<Eta> {
         (median * (-Z90 * sigma).exp(), median * (Z90 * sigma).exp())
     };
     let minutes = to_minutes((secs.mean / 60.0).round());
-    // Whole minutes that hold the best guess; a wait is never shown as exactly nothing.
+    // Whole minutes that hold the best guess. Nobody ahead and a free room is 0–0, which the
+    // kiosk, the ticket and the status page show as "soon".
     Some(Eta {
         minutes,
         low: to_minutes((low / 60.0).floor()).min(minutes),
-        high: to_minutes((high / 60.0).ceil()).max(minutes).max(1),
+        high: to_minutes((high / 60.0).ceil()).max(minutes),
     })
 }
 
@@ -181,13 +182,12 @@ mod tests {
 
     #[test]
     fn first_in_line_with_a_free_room_waits_nothing() {
-        // The range still says "up to a minute": a call and a walk are not instant.
         assert_eq!(
             estimate(0, &[room(600.0, false)]),
             Some(Eta {
                 minutes: 0,
                 low: 0,
-                high: 1
+                high: 0
             })
         );
     }
