@@ -151,6 +151,10 @@ fn print_table(r: &sim::Report) {
         "| a range holding 80 % would be best guess ± | {:.0} % |",
         e.range_for_80_pct
     );
+    println!(
+        "| median width of the shown range, % of the best guess | {:.0} % |",
+        e.median_range_width_pct
+    );
     println!();
     println!("| fairness (vs strict first come within the service) | |");
     println!("| --- | ---: |");

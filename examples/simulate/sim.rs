@@ -967,6 +967,9 @@ pub struct Accuracy {
     /// The ± share of the best guess a range would need to hold 80 % of actual waits (the 80th
     /// percentile of |actual − best| ÷ best, best floored at 1 minute), percent.
     pub range_for_80_pct: f64,
+    /// Median width of the shown range (high − low) ÷ the best guess (floored at 1 minute),
+    /// percent: how useful the range is.
+    pub median_range_width_pct: f64,
 }
 
 /// Waits compared with a rerun of the same day in strict first-come order.
@@ -1063,6 +1066,7 @@ fn measure(s: &Scenario, seed: u64, day: &Outcome, fifo: &Outcome) -> Report {
     let mut inside = 0usize;
     let mut by_class: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut spread = Vec::new();
+    let mut widths = Vec::new();
     let mut first_leg_seen = std::collections::HashSet::new();
     for l in &day.legs {
         let first = first_leg_seen.insert(l.patient);
@@ -1085,8 +1089,11 @@ fn measure(s: &Scenario, seed: u64, day: &Outcome, fifo: &Outcome) -> Report {
                 .or_default()
                 .push(err);
             spread.push(err.abs() / f64::from(e.minutes).max(1.0) * 100.0);
+            widths.push(f64::from(e.high - e.low) / f64::from(e.minutes).max(1.0) * 100.0);
             waits.push(actual);
-            if f64::from(e.low) <= actual && actual <= f64::from(e.high) {
+            // A 0–0 range is shown as "soon" (kiosk, ticket, status page): up to a minute.
+            let high = if e.high == 0 { 1.0 } else { f64::from(e.high) };
+            if f64::from(e.low) <= actual && actual <= high {
                 inside += 1;
             }
         }
@@ -1109,6 +1116,7 @@ fn measure(s: &Scenario, seed: u64, day: &Outcome, fifo: &Outcome) -> Report {
             .map(|(k, mut v)| (k, round2(quantile(&mut v, 0.5))))
             .collect(),
         range_for_80_pct: round2(quantile(&mut spread, 0.8)),
+        median_range_width_pct: round2(quantile(&mut widths, 0.5)),
     };
     let (real, strict) = (first_wait(day), first_wait(fifo));
     let mut ratios = Vec::new();

@@ -1,8 +1,19 @@
-//! Wait estimates: people ahead ÷ the serving rate of the open rooms that serve the service.
+//! Wait estimates: the people ahead, plus the higher classes expected to arrive during the
+//! wait, ÷ the serving rate of the open rooms that serve the service; the range is roughly the
+//! 10th–90th percentile of the wait.
 //!
 //! Each room's rate comes from the moving average of its recent service times
-//! ([`super::ServiceTimes`]); a room with no samples yet uses the configured default. The range
-//! uses the mean ± the mean absolute deviation of each room's service time.
+//! ([`super::ServiceTimes`]); a room with no samples yet uses the configured default.
+//!
+//! The wait is a sum of service times (divided among the open rooms) over the people ahead and
+//! the inflow of higher classes (a Poisson count, bounded by anti-starvation). Its mean solves
+//! `W = (ahead + λW) / μ`; its variance adds the service times' variance (per person, ÷ μ²),
+//! the inflow's Poisson variance, and a share of the mean for what the model does not see
+//! (breaks, rooms changing speed, patients leaving). The range is the 10th and 90th percentile
+//! of a lognormal with that mean and variance (waits are skewed: a long tail, never below 0).
+//! The constants are calibrated with the clinic-day simulator (docs/queue-quality.md).
+//!
+//! Everything here is pure arithmetic on numbers the state passes in: no clock, no I/O.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,39 +29,138 @@ pub struct RoomRate {
     pub busy: bool,
 }
 
+/// What stands before a ticket: the people ahead now and the expected inflow that will pass it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Load {
+    /// People ahead now in call order, plus lower-class tickets anti-starvation is expected to
+    /// call first (may be fractional).
+    pub ahead: f64,
+    /// Arrivals per second of the classes called before this ticket (urgent, priority...).
+    pub inflow_per_sec: f64,
+    /// At most this many of those arrivals pass it (anti-starvation bounds how often a ticket
+    /// is passed over); `None`: no bound.
+    pub inflow_cap: Option<f64>,
+}
+
+impl Load {
+    /// Only `ahead` people, no inflow.
+    pub fn ahead(ahead: usize) -> Self {
+        Self {
+            ahead: ahead as f64,
+            ..Self::default()
+        }
+    }
+}
+
 /// An estimated wait in whole minutes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Eta {
     /// Best guess.
     pub minutes: u32,
-    /// Optimistic end of the range.
+    /// Optimistic end of the range (about the 10th percentile).
     pub low: u32,
-    /// Pessimistic end of the range.
+    /// Pessimistic end of the range (about the 90th percentile).
     pub high: u32,
 }
 
-/// Estimates the wait of a ticket with `ahead` people before it. `None` when no open room
-/// serves it (the wait is unknown, not zero).
+/// The z-score of the 90th percentile of a normal distribution.
+const Z90: f64 = 1.2816;
+/// Inflow never counts as more than this share of the rooms' rate (the queue would grow
+/// without bound; the day ends first).
+const MAX_LOAD: f64 = 0.85;
+/// The model's own error, as a share of the mean wait: a base, plus a part divided among the
+/// open rooms (one room's break or slow patient moves a wait served by few rooms more).
+/// Calibrated with the simulator.
+const MODEL_SHARE: f64 = 0.22;
+/// See [`MODEL_SHARE`].
+const MODEL_SHARE_PER_ROOM: f64 = 0.20;
+/// An absolute spread for short waits (a call, a walk to the room), seconds.
+const FLOOR_SECS: f64 = 60.0;
+/// A mean absolute deviation is about this share of a standard deviation's size (normal: 0.8).
+const MAD_TO_SD: f64 = 1.25;
+
+/// Estimates the wait of a ticket with `ahead` people before it and no inflow. `None` when no
+/// open room serves it (the wait is unknown, not zero).
 pub fn estimate(ahead: usize, rooms: &[RoomRate]) -> Option<Eta> {
+    estimate_load(&Load::ahead(ahead), rooms)
+}
+
+/// Estimates the wait of a ticket with `load` before it. `None` when no open room serves it.
+pub fn estimate_load(load: &Load, rooms: &[RoomRate]) -> Option<Eta> {
+    let secs = wait_secs(load, rooms)?;
+    let to_minutes = |m: f64| m.clamp(0.0, f64::from(u16::MAX)) as u32;
+    let (low, high) = if secs.mean <= 0.0 {
+        (0.0, 0.0)
+    } else {
+        // A lognormal with this mean and variance: σ² = ln(1 + V/M²), median M·e^(−σ²/2).
+        let sigma2 = (1.0 + secs.variance / (secs.mean * secs.mean)).ln();
+        let sigma = sigma2.sqrt();
+        let median = secs.mean * (-sigma2 / 2.0).exp();
+        (median * (-Z90 * sigma).exp(), median * (Z90 * sigma).exp())
+    };
+    let minutes = to_minutes((secs.mean / 60.0).round());
+    // Whole minutes that hold the best guess. Nobody ahead and a free room is 0–0, which the
+    // kiosk, the ticket and the status page show as "soon".
+    Some(Eta {
+        minutes,
+        low: to_minutes((low / 60.0).floor()).min(minutes),
+        high: to_minutes((high / 60.0).ceil()).max(minutes),
+    })
+}
+
+/// The mean wait of a ticket with `load` before it, seconds (`None`: no open room).
+pub fn mean_wait_secs(load: &Load, rooms: &[RoomRate]) -> Option<f64> {
+    wait_secs(load, rooms).map(|w| w.mean)
+}
+
+/// Mean and variance of a wait, seconds and seconds².
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct WaitSecs {
+    mean: f64,
+    variance: f64,
+}
+
+fn wait_secs(load: &Load, rooms: &[RoomRate]) -> Option<WaitSecs> {
     if rooms.is_empty() {
         return None;
     }
+    let mean_of = |r: &RoomRate| r.mean_secs.max(1.0);
+    // The rooms' summed rate (people per second) and the rate-weighted squared coefficient
+    // of variation of a service.
+    let rate: f64 = rooms.iter().map(|r| 1.0 / mean_of(r)).sum();
+    let cv2 = rooms
+        .iter()
+        .map(|r| {
+            let cv = MAD_TO_SD * r.dev_secs.max(0.0) / mean_of(r);
+            cv * cv / mean_of(r)
+        })
+        .sum::<f64>()
+        / rate;
     // When every room is busy, the first free slot comes on average half a service later.
     let all_busy = rooms.iter().all(|r| r.busy);
-    let people = ahead as f64 + if all_busy { 0.5 } else { 0.0 };
-    let wait = |secs_of: &dyn Fn(&RoomRate) -> f64| -> f64 {
-        let rate: f64 = rooms.iter().map(|r| 1.0 / secs_of(r).max(1.0)).sum();
-        people / rate / 60.0
-    };
-    let mean = wait(&|r| r.mean_secs);
-    let low = wait(&|r| (r.mean_secs - r.dev_secs).max(r.mean_secs * 0.25));
-    let high = wait(&|r| r.mean_secs + r.dev_secs);
-    let to_minutes = |m: f64| m.clamp(0.0, f64::from(u16::MAX)) as u32;
-    Some(Eta {
-        minutes: to_minutes(mean.round()),
-        low: to_minutes(low.floor()),
-        high: to_minutes(high.ceil()),
-    })
+    let people = load.ahead.max(0.0) + if all_busy { 0.5 } else { 0.0 };
+    let inflow = load.inflow_per_sec.clamp(0.0, MAX_LOAD * rate);
+    // W = (people + λW) / μ, unless anti-starvation caps the inflow that passes.
+    let mut mean = people / (rate - inflow);
+    let mut arrivals = inflow * mean;
+    if let Some(cap) = load.inflow_cap
+        && arrivals > cap.max(0.0)
+    {
+        arrivals = cap.max(0.0);
+        mean = (people + arrivals) / rate;
+    }
+    if people <= 0.0 {
+        return Some(WaitSecs {
+            mean: 0.0,
+            variance: 0.0,
+        });
+    }
+    let served = people + arrivals;
+    let variance = served * cv2 / (rate * rate)
+        + arrivals / (rate * rate)
+        + ((MODEL_SHARE + MODEL_SHARE_PER_ROOM / rooms.len() as f64) * mean).powi(2)
+        + FLOOR_SECS * FLOOR_SECS;
+    Some(WaitSecs { mean, variance })
 }
 
 #[cfg(test)]
@@ -91,6 +201,84 @@ mod tests {
         // a faster room shortens the wait
         let faster = estimate(6, &[room(600.0, true), room(300.0, false)]).unwrap();
         assert!(faster.minutes < eta.minutes);
+    }
+
+    #[test]
+    fn the_range_widens_with_the_wait_and_holds_the_best_guess() {
+        let rooms = [room(600.0, true), room(600.0, true)];
+        let mut last_width = 0;
+        for ahead in [0, 1, 3, 10, 30] {
+            let eta = estimate(ahead, &rooms).unwrap();
+            assert!(eta.low <= eta.minutes && eta.minutes <= eta.high, "{eta:?}");
+            let width = eta.high - eta.low;
+            assert!(width >= last_width, "{ahead}: {eta:?}");
+            last_width = width;
+        }
+        // a long wait: roughly ± a third, skewed to the long side
+        let eta = estimate(30, &rooms).unwrap();
+        assert!(
+            eta.low >= eta.minutes / 2 && eta.high <= eta.minutes * 2,
+            "{eta:?}"
+        );
+        assert!(eta.high - eta.minutes >= eta.minutes - eta.low, "{eta:?}");
+    }
+
+    #[test]
+    fn higher_classes_arriving_lengthen_the_wait_up_to_the_starvation_bound() {
+        let rooms = [room(600.0, true), room(600.0, true)];
+        let plain = estimate(6, &rooms).unwrap();
+        // one urgent every 20 minutes against two rooms of 10 minutes: a quarter of the rate
+        let busy = Load {
+            ahead: 6.0,
+            inflow_per_sec: 1.0 / 1200.0,
+            inflow_cap: None,
+        };
+        let longer = estimate_load(&busy, &rooms).unwrap();
+        assert!(longer.minutes > plain.minutes, "{plain:?} {longer:?}");
+        // 6.5 people × 5 min = 32.5 min, ÷ (1 − ¼) ≈ 43 min
+        assert_eq!(longer.minutes, 43);
+        let capped = estimate_load(
+            &Load {
+                inflow_cap: Some(1.0),
+                ..busy
+            },
+            &rooms,
+        )
+        .unwrap();
+        // at most one passes: 7.5 × 5 min
+        assert_eq!(capped.minutes, 38, "{capped:?}");
+        // an inflow above the rooms' rate does not make the wait infinite
+        let flood = Load {
+            inflow_per_sec: 1.0,
+            ..busy
+        };
+        assert!(estimate_load(&flood, &rooms).unwrap().minutes < 1_000);
+    }
+
+    #[test]
+    fn odd_inputs_give_a_finite_consistent_range() {
+        for rooms in [
+            vec![room(0.0, true)],
+            vec![room(-5.0, false), room(f64::MAX, true)],
+            vec![RoomRate {
+                mean_secs: 300.0,
+                dev_secs: -1.0,
+                busy: true,
+            }],
+        ] {
+            for load in [
+                Load::ahead(0),
+                Load::ahead(1_000_000),
+                Load {
+                    ahead: -3.0,
+                    inflow_per_sec: -1.0,
+                    inflow_cap: Some(-2.0),
+                },
+            ] {
+                let eta = estimate_load(&load, &rooms).unwrap();
+                assert!(eta.low <= eta.minutes && eta.minutes <= eta.high, "{eta:?}");
+            }
+        }
     }
 
     #[test]

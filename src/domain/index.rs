@@ -8,7 +8,10 @@
 //!   next-ticket rule reads the first, positions count the keys before a ticket ([`RankTree`]);
 //! * per service, the waiting tickets already passed over, by their pass count (anti-starvation);
 //! * every live ticket that was called, by call time (the displays' recent calls);
-//! * per number prefix, the ordinals held by tickets carried over from earlier days.
+//! * per number prefix, the ordinals held by tickets carried over from earlier days;
+//! * per service and class, today's tickets by issue time ([`Arrivals`]): how many of a class
+//!   arrived in a window, in O(log n), for the expected inflow of higher classes in a wait
+//!   estimate.
 //!
 //! Invariant (property-tested in `proptests.rs`): the index equals `QueueIndex::build` of the
 //! state it belongs to, and every answer it gives equals the naive scan over all live tickets.
@@ -63,6 +66,14 @@ impl ServiceQueue {
         self.ranks.rank(key)
     }
 
+    /// How many waiting tickets of class rank `class` were queued at or before `cutoff`:
+    /// O(log n).
+    pub fn count_queued_by(&self, class: u8, cutoff: Timestamp) -> usize {
+        let end = self.ranks.rank(&(class, cutoff, TicketId(u64::MAX)));
+        let start = self.ranks.rank(&(class, Timestamp::MIN, TicketId(0)));
+        end.saturating_sub(start)
+    }
+
     fn insert(&mut self, t: &Ticket) {
         let key = t.order_key();
         if self.order.insert(key) {
@@ -102,6 +113,55 @@ pub struct QueueIndex {
     pub calls: BTreeSet<(Timestamp, TicketId)>,
     /// Per prefix: ordinal → how many live tickets of earlier days hold it.
     pub carried: HashMap<String, BTreeMap<u32, u32>>,
+    /// Today's tickets per service (any state), by class and issue time (services without
+    /// tickets today are absent).
+    pub arrivals: HashMap<ServiceId, Arrivals>,
+}
+
+/// Classes a ticket can have ([`PriorityClass::rank`] is below this).
+const CLASSES: usize = 4;
+
+/// Today's tickets of one service, per class rank, by issue time: how many of a class were
+/// issued in a window costs O(log n).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Arrivals {
+    by_class: [RankTree<(Timestamp, TicketId)>; CLASSES],
+}
+
+impl Arrivals {
+    /// How many tickets of class rank `class` were issued after `from` and at or before `to`.
+    pub fn count(&self, class: u8, from: Timestamp, to: Timestamp) -> usize {
+        self.by_class.get(usize::from(class)).map_or(0, |tree| {
+            let end = tree.rank(&(to, TicketId(u64::MAX)));
+            end.saturating_sub(tree.rank(&(from, TicketId(u64::MAX))))
+        })
+    }
+
+    /// The first issue time of the day, any class.
+    pub fn first(&self) -> Option<Timestamp> {
+        self.by_class
+            .iter()
+            .filter_map(|t| t.first().map(|k| k.0))
+            .min()
+    }
+
+    /// The latest issue time, any class.
+    pub fn last(&self) -> Option<Timestamp> {
+        self.by_class
+            .iter()
+            .filter_map(|t| t.last().map(|k| k.0))
+            .max()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_class.iter().all(RankTree::is_empty)
+    }
+}
+
+/// What [`Arrivals`] knows of a ticket: its service, class rank, issue time and id (`None`
+/// unless it was issued today).
+fn arrival_key(t: &Ticket, today: Date) -> Option<(&ServiceId, u8, (Timestamp, TicketId))> {
+    (t.day == today).then(|| (&t.service, t.priority.rank(), (t.created_at, t.id)))
 }
 
 /// The prefix part of a number (`A` of `A001`).
@@ -115,6 +175,7 @@ impl QueueIndex {
         let mut index = Self::default();
         for t in tickets {
             index.add(t, today);
+            index.add_arrival(t, today);
         }
         index
     }
@@ -126,6 +187,51 @@ impl QueueIndex {
         }
         if let Some(new) = new {
             self.add(new, today);
+        }
+        // Most changes (a call, a pass) keep the issue time: skip the tree then.
+        let same = match (old, new) {
+            (Some(o), Some(n)) => arrival_key(o, today) == arrival_key(n, today),
+            _ => false,
+        };
+        if !same {
+            if let Some(old) = old {
+                self.sub_arrival(old, today);
+            }
+            if let Some(new) = new {
+                self.add_arrival(new, today);
+            }
+        }
+    }
+
+    /// Today's arrivals of `service`, if any.
+    pub fn arrivals(&self, service: &ServiceId) -> Option<&Arrivals> {
+        self.arrivals.get(service)
+    }
+
+    fn add_arrival(&mut self, t: &Ticket, today: Date) {
+        if let Some((service, class, key)) = arrival_key(t, today)
+            && let Some(tree) = self
+                .arrivals
+                .entry(service.clone())
+                .or_default()
+                .by_class
+                .get_mut(usize::from(class))
+            && tree.rank(&key) == tree.rank(&(key.0, TicketId(key.1.0.saturating_add(1))))
+        {
+            tree.insert(key);
+        }
+    }
+
+    fn sub_arrival(&mut self, t: &Ticket, today: Date) {
+        if let Some((service, class, key)) = arrival_key(t, today)
+            && let Some(arrivals) = self.arrivals.get_mut(service)
+        {
+            if let Some(tree) = arrivals.by_class.get_mut(usize::from(class)) {
+                tree.remove(&key);
+            }
+            if arrivals.is_empty() {
+                self.arrivals.remove(service);
+            }
         }
     }
 
@@ -240,6 +346,27 @@ impl<K: Ord + Copy> RankTree<K> {
     /// Whether it is empty.
     pub fn is_empty(&self) -> bool {
         self.root == NIL
+    }
+
+    /// The smallest key.
+    pub fn first(&self) -> Option<K> {
+        self.edge(|node| node.left)
+    }
+
+    /// The largest key.
+    pub fn last(&self) -> Option<K> {
+        self.edge(|node| node.right)
+    }
+
+    fn edge(&self, next: impl Fn(&Node<K>) -> u32) -> Option<K> {
+        let mut n = self.root;
+        let mut key = None;
+        while n != NIL {
+            let node = &self.nodes[n as usize];
+            key = Some(node.key);
+            n = next(node);
+        }
+        key
     }
 
     /// How many keys are below `key`.

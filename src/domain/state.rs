@@ -23,8 +23,8 @@ use jiff::SignedDuration;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use super::estimate::{Eta, RoomRate, estimate};
-use super::index::{QueueIndex, prefix_of};
+use super::estimate::{Eta, Load, RoomRate, estimate_load, mean_wait_secs};
+use super::index::{Arrivals, QueueIndex, prefix_of};
 use super::numbering::format_number;
 use super::rules::{Pick, PickReason, Starvation};
 use super::{
@@ -1455,7 +1455,7 @@ impl QueueState {
                     key.2,
                     Placement {
                         position,
-                        eta: estimate(position, &rates),
+                        eta: self.eta_at(service, key.0, position, &rates, policy),
                     },
                 );
             }
@@ -1472,18 +1472,89 @@ impl QueueState {
             .index
             .service(&ticket.service)
             .map_or(0, |q| q.rank(&ticket.order_key()));
-        Some(self.placed_at(&ticket.service, position, policy))
+        let rates = self.room_rates(&ticket.service, policy);
+        Some(Placement {
+            position,
+            eta: self.eta_at(
+                &ticket.service,
+                ticket.priority.rank(),
+                position,
+                &rates,
+                policy,
+            ),
+        })
     }
 
-    /// The placement of someone with `position` people ahead in `service`'s queue.
+    /// The placement of a normal ticket with `position` people ahead in `service`'s queue.
     pub fn placed_at(&self, service: &ServiceId, position: usize, policy: &Policy) -> Placement {
         let rates = self.room_rates(service, policy);
         Placement {
             position,
-            eta: estimate(position, &rates),
+            eta: self.eta_at(
+                service,
+                PriorityClass::Normal.rank(),
+                position,
+                &rates,
+                policy,
+            ),
         }
     }
 
+    /// The wait of a ticket of class rank `class` with `position` people ahead in `service`'s
+    /// queue, as of the service's latest issue (the estimate reads no clock): the people ahead,
+    /// the higher classes expected to arrive meanwhile (their rate over the last hour, bounded
+    /// by anti-starvation), and the lower-class tickets anti-starvation is expected to call
+    /// first. O(log n + rooms).
+    fn eta_at(
+        &self,
+        service: &ServiceId,
+        class: u8,
+        position: usize,
+        rooms: &[RoomRate],
+        policy: &Policy,
+    ) -> Option<Eta> {
+        let mut load = Load::ahead(position);
+        let arrivals = self.index.arrivals(service);
+        let Some(now) = arrivals.and_then(Arrivals::last) else {
+            return estimate_load(&load, rooms);
+        };
+        load.inflow_per_sec = arrivals.map_or(0.0, |a| inflow_rate(a, class, now));
+        let Some(starvation) = policy.starvation else {
+            return estimate_load(&load, rooms);
+        };
+        let after = starvation.after.as_secs_f64().max(0.0);
+        let passes = f64::from(starvation.max_passes.max(1));
+        // Passes count only after `after`; then at most `max_passes` more pass it.
+        load.inflow_cap = Some(load.inflow_per_sec * after + passes);
+        if class < PriorityClass::Normal.rank()
+            && let Some(queue) = self.index.service(service)
+            && let Some(wait) = mean_wait_secs(&load, rooms)
+        {
+            // Lower classes waiting long enough to be passed over by the calls before this
+            // ticket: once passed `max_passes` times, they are called first.
+            let offset = (wait - after).clamp(-1e9, 1e9) as i64;
+            let cutoff = now
+                .checked_add(SignedDuration::from_secs(offset))
+                .unwrap_or(now);
+            let lower: usize = (class.saturating_add(1)..=PriorityClass::Normal.rank())
+                .map(|r| queue.count_queued_by(r, cutoff))
+                .sum();
+            // Each call before this ticket passes them once more; those already passed
+            // `max_passes` times go first whatever.
+            let starving: usize = queue
+                .passed
+                .range(starvation.max_passes.max(1)..)
+                .map(|(_, set)| set.len())
+                .sum();
+            let jumpers = lower as f64 * (position as f64 / passes).min(1.0);
+            load.ahead += jumpers.max(starving as f64);
+        }
+        estimate_load(&load, rooms)
+    }
+
+    /// The open rooms serving `service`, each with the share of its time it gives `service`:
+    /// a room that calls several services splits its rate by their waiting counts (plus one
+    /// for `service`, so that it always gets a share). O(rooms · services per room).
     fn room_rates(&self, service: &ServiceId, policy: &Policy) -> Vec<RoomRate> {
         self.rooms
             .values()
@@ -1497,9 +1568,18 @@ impl QueueState {
                 } else {
                     (r.stats.mean_secs, r.stats.dev_secs)
                 };
+                let own = self.index.waiting_count(service) as f64 + 1.0;
+                let all: f64 = r
+                    .services
+                    .iter()
+                    .filter(|s| *s != service)
+                    .map(|s| self.index.waiting_count(s) as f64)
+                    .sum::<f64>()
+                    + own;
+                let share = own / all;
                 RoomRate {
-                    mean_secs: mean,
-                    dev_secs: dev,
+                    mean_secs: mean / share,
+                    dev_secs: dev / share,
                     busy: r.serving.is_some(),
                 }
             })
@@ -1517,6 +1597,23 @@ impl QueueState {
             kind,
         }
     }
+}
+
+/// The recent arrival rate (per second) of the classes called before class rank `class`: their
+/// tickets issued in the last hour (or since the first ticket of the day, at least 15 minutes)
+/// up to `now`. O(classes · log n).
+fn inflow_rate(arrivals: &Arrivals, class: u8, now: Timestamp) -> f64 {
+    const WINDOW_SECS: i64 = 3_600;
+    const MIN_WINDOW_SECS: f64 = 900.0;
+    let from = now
+        .checked_sub(SignedDuration::from_secs(WINDOW_SECS))
+        .unwrap_or(now);
+    let since_first = arrivals
+        .first()
+        .map_or(0.0, |first| now.duration_since(first).as_secs_f64());
+    let window = since_first.clamp(MIN_WINDOW_SECS, WINDOW_SECS as f64);
+    let count: usize = (0..class).map(|r| arrivals.count(r, from, now)).sum();
+    count as f64 / window
 }
 
 fn record_service_time(room: &mut Room, finished: &Ticket) {

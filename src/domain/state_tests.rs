@@ -1187,6 +1187,29 @@ fn placements_count_the_people_ahead_by_class_then_arrival() {
 }
 
 #[test]
+fn urgent_tickets_issued_lately_lengthen_a_normal_tickets_wait() {
+    // The same queue (four normal tickets, both rooms busy), after two normal or two urgent
+    // arrivals: urgent ones keep coming at that rate and will pass the normal tickets.
+    let last_wait = |first: PriorityClass| {
+        let mut desk = Desk::new();
+        for _ in 0..2 {
+            desk.issue("general", first);
+        }
+        desk.next("room-1");
+        desk.next("room-2");
+        let ids: Vec<TicketId> = (0..4).map(|_| desk.issue("general", Normal)).collect();
+        let last = desk.t(ids[3]).clone();
+        let placed = desk.state.placement(&last, &desk.policy).unwrap();
+        assert_eq!(placed.position, 3);
+        placed.eta.unwrap()
+    };
+    let calm = last_wait(Normal);
+    let busy = last_wait(Urgent);
+    assert!(busy.minutes > calm.minutes, "{calm:?} {busy:?}");
+    assert!(busy.high > calm.high, "{calm:?} {busy:?}");
+}
+
+#[test]
 fn wait_estimates_grow_with_the_people_ahead_and_are_unknown_without_an_open_room() {
     let mut desk = Desk::new();
     let ids: Vec<TicketId> = (0..6).map(|_| desk.issue("general", Normal)).collect();
@@ -1199,8 +1222,9 @@ fn wait_estimates_grow_with_the_people_ahead_and_are_unknown_without_an_open_roo
         .map(|id| placements[id].eta.unwrap().minutes)
         .collect();
     assert!(minutes.windows(2).all(|w| w[0] <= w[1]), "{minutes:?}");
-    // 5 ahead, two rooms of 8 minutes each: 20 minutes
-    assert_eq!(minutes[5], 20);
+    // 5 ahead, two rooms of 8 minutes each, but room 2 also calls the lab (1 waiting against
+    // 6 general): it gives general 7/8 of its rate, 5 ÷ (1/8 + 7/64) per minute ≈ 21 minutes
+    assert_eq!(minutes[5], 21);
     let eta = placements[&ids[5]].eta.unwrap();
     assert!(eta.low <= eta.minutes && eta.minutes <= eta.high, "{eta:?}");
 
