@@ -14,7 +14,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use tokio::sync::{broadcast, watch};
 
-use crate::domain::{Event, Policy, QueueState};
+use crate::domain::{Event, EventKind, Policy, QueueState};
 
 mod public;
 
@@ -48,6 +48,33 @@ impl SharedEvent {
     /// The event as JSON.
     pub fn json(&self) -> &str {
         &self.json
+    }
+
+    /// The copy the replay buffer keeps: the same, except that a day close forgets the
+    /// tickets it closed (tens of thousands on a hospital's day, which nothing replayed needs:
+    /// its public form counts them, and the state already archived them).
+    fn for_replay(self: &Arc<Self>) -> Arc<Self> {
+        match &self.event.kind {
+            EventKind::DayClosed { day, new_day, .. } => {
+                let event = Event {
+                    seq: self.event.seq,
+                    at: self.event.at,
+                    source: self.event.source,
+                    actor: self.event.actor.clone(),
+                    address: self.event.address.clone(),
+                    kind: EventKind::DayClosed {
+                        day: *day,
+                        new_day: *new_day,
+                        closed: Vec::new(),
+                    },
+                };
+                Arc::new(Self {
+                    event,
+                    json: self.json.clone(),
+                })
+            }
+            _ => Arc::clone(self),
+        }
     }
 }
 
@@ -176,7 +203,11 @@ impl Hub {
     pub fn new(state: QueueState, seq: u64, recent: Vec<Event>, policy: Policy) -> Self {
         let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
         let mut buffer = VecDeque::with_capacity(REPLAY_CAPACITY);
-        buffer.extend(recent.into_iter().map(|e| Arc::new(SharedEvent::new(e))));
+        buffer.extend(
+            recent
+                .into_iter()
+                .map(|e| Arc::new(SharedEvent::new(e)).for_replay()),
+        );
         while buffer.len() > REPLAY_CAPACITY {
             buffer.pop_front();
         }
@@ -220,7 +251,7 @@ impl Hub {
             if published.recent.len() == REPLAY_CAPACITY {
                 published.recent.pop_front();
             }
-            published.recent.push_back(Arc::clone(&event));
+            published.recent.push_back(event.for_replay());
             // No receivers is fine: nobody is watching.
             let _ = self.sender.send(event);
         }
@@ -290,7 +321,7 @@ impl Published {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{EventKind, Origin, RoomId, Source, StaffChange};
+    use crate::domain::{Origin, RoomId, Source, StaffChange};
 
     #[test]
     fn the_public_stream_names_staff_only_as_staff_and_hides_addresses_and_staff_changes() {
@@ -353,6 +384,57 @@ mod tests {
                 room: RoomId::parse("nowhere").unwrap(),
             },
         )
+    }
+
+    #[test]
+    fn a_day_close_is_counted_on_the_stream_and_kept_without_its_tickets_for_replay() {
+        let at = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let closed: Vec<crate::domain::Ticket> = (1..=3)
+            .map(|id| crate::domain::Ticket {
+                id: crate::domain::TicketId(id),
+                number: format!("A{id:03}"),
+                ordinal: u32::try_from(id).unwrap(),
+                service: crate::domain::ServiceId::parse("general").unwrap(),
+                priority: crate::domain::PriorityClass::Normal,
+                state: crate::domain::TicketState::Cancelled,
+                day: jiff::civil::date(2026, 1, 1),
+                created_at: at,
+                queued_at: at,
+                called_at: None,
+                finished_at: None,
+                room: None,
+                recall_count: 0,
+                passed_over: 0,
+                requeue_count: 0,
+                transferred_from: None,
+                transferred_to: None,
+                cancel_reason: None,
+                source: Source::Kiosk,
+                feedback_given: false,
+            })
+            .collect();
+        let close = QueueState::event(
+            1,
+            at,
+            &Origin::system(),
+            EventKind::DayClosed {
+                day: jiff::civil::date(2026, 1, 1),
+                new_day: jiff::civil::date(2026, 1, 2),
+                closed,
+            },
+        );
+        let hub = hub(0, vec![]);
+        let mut sub = hub.subscribe(None, |p| p.seq);
+        hub.publish(vec![close]);
+        // Followers get the whole event (the metrics count the closed tickets' service times).
+        let live = sub.feed.events.try_recv().unwrap();
+        assert!(matches!(&live.kind, EventKind::DayClosed { closed, .. } if closed.len() == 3));
+        let json: serde_json::Value = serde_json::from_str(live.json()).unwrap();
+        assert_eq!(json["closed"], 3, "{json}");
+        // The replay buffer forgets the tickets, not the count.
+        let replay = hub.read().recent.back().cloned().unwrap();
+        assert!(matches!(&replay.kind, EventKind::DayClosed { closed, .. } if closed.is_empty()));
+        assert_eq!(replay.json(), live.json());
     }
 
     fn hub(seq: u64, recent: Vec<Event>) -> Hub {

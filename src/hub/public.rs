@@ -55,6 +55,18 @@ pub enum PublicKind<'a> {
         /// The kind's snake_case name.
         kind: &'static str,
     },
+    /// A day closed: the days and how many tickets it closed, not every ticket (on a
+    /// hospital's day that would be megabytes sent to every screen; the audit trail has them).
+    DayClosed {
+        /// `day_closed`.
+        kind: &'static str,
+        /// The day that ended.
+        day: jiff::civil::Date,
+        /// The day that began.
+        new_day: jiff::civil::Date,
+        /// How many tickets it closed (cancelled as unattended, or done).
+        closed: usize,
+    },
 }
 
 impl<'a> PublicEvent<'a> {
@@ -74,6 +86,16 @@ impl<'a> PublicEvent<'a> {
             EventKind::TicketIssued { ticket, .. } => PublicKind::Issued {
                 kind: event.kind.name(),
                 ticket,
+            },
+            EventKind::DayClosed {
+                day,
+                new_day,
+                closed,
+            } => PublicKind::DayClosed {
+                kind: event.kind.name(),
+                day: *day,
+                new_day: *new_day,
+                closed: closed.len(),
             },
             EventKind::RoomNext {
                 room,
