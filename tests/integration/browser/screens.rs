@@ -130,6 +130,29 @@ return {
   heights: tiles.map((r) => Math.round(r.height)),
 };";
 
+/// [`MEASURE_DISPLAY`] once the fonts have loaded and the text fitting has settled: two looks
+/// 300 ms apart agree. On a busy machine a first look can land between a layout change and the
+/// fit that follows it (a name caught mid-fit, still marked broken).
+async fn measure_settled(page: &Browser) -> Value {
+    page.wait_until(
+        "the fonts",
+        "return document.fonts.status === 'loaded';",
+        vec![],
+        PAGE,
+    )
+    .await;
+    let mut last = page.js(MEASURE_DISPLAY, vec![]).await;
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let now = page.js(MEASURE_DISPLAY, vec![]).await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
 fn assert_legible(what: &str, measured: &Value, rooms: usize, name_px: f64, count_px: f64) {
     let names = measured["names"].as_array().unwrap();
     assert_eq!(names.len(), rooms, "{what}: {measured:#}");
@@ -207,7 +230,7 @@ async fn a_twelve_room_display_at_1080p_shows_every_name_and_count_whole_and_lar
         )
         .await;
     let _ = display.screenshot(&shot_path("display-12")).await;
-    let measured = display.js(MEASURE_DISPLAY, vec![]).await;
+    let measured = measure_settled(&display).await;
     assert_legible("1920x1080 en", &measured, 12, 48.0, 28.0);
     let names: Vec<&str> = measured["names"]
         .as_array()
@@ -244,7 +267,7 @@ async fn a_twelve_room_display_at_1080p_shows_every_name_and_count_whole_and_lar
         )
         .await;
     let _ = small.screenshot(&shot_path("display-12-hi")).await;
-    let measured = small.js(MEASURE_DISPLAY, vec![]).await;
+    let measured = measure_settled(&small).await;
     assert_legible("1366x768 hi", &measured, 12, 30.0, 28.0);
     small.close().await;
 
@@ -253,7 +276,7 @@ async fn a_twelve_room_display_at_1080p_shows_every_name_and_count_whole_and_lar
     tall.goto(&server.url("/display?lang=en&sound=off")).await;
     tile_rooms(&tall, 12).await;
     let _ = tall.screenshot(&shot_path("display-12-portrait")).await;
-    let measured = tall.js(MEASURE_DISPLAY, vec![]).await;
+    let measured = measure_settled(&tall).await;
     assert_legible("1080x1920 en", &measured, 12, 48.0, 28.0);
     tall.close().await;
 
@@ -268,7 +291,7 @@ async fn a_twelve_room_display_at_1080p_shows_every_name_and_count_whole_and_lar
         .goto(&server.url("/display?lang=en&sound=off&rooms=paeds,room-1,ecg"))
         .await;
     assert_eq!(tile_rooms(&display, 3).await, ["paeds", "room-1", "ecg"]);
-    let measured = display.js(MEASURE_DISPLAY, vec![]).await;
+    let measured = measure_settled(&display).await;
     assert_legible("three rooms", &measured, 3, 48.0, 28.0);
     display.close().await;
 }
@@ -307,7 +330,7 @@ async fn a_display_of_one_to_twelve_rooms_keeps_tiles_even_and_names_whole() {
             .goto(&server.url(&format!("/display?lang=en&sound=off&rooms={list}")))
             .await;
         tile_rooms(&display, n).await;
-        let measured = display.js(MEASURE_DISPLAY, vec![]).await;
+        let measured = measure_settled(&display).await;
         assert_legible(&format!("{n} rooms"), &measured, n, 48.0, 28.0);
         if [1, 3, 5, 7, 8].contains(&n) {
             let _ = display
