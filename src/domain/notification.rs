@@ -80,7 +80,8 @@ pub fn is_start(text: &str) -> bool {
     matches!(word.as_str(), "start" | "unstop" | "yes" | "शुरू")
 }
 
-/// The key a phone number is known by (its last 10 digits: `+91 98450 12345`, `098450 12345`
+/// The key a phone number is known by — for opt-outs, the daily cap, the cap per patient and
+/// the kiosk's check-in by phone (its last 10 digits: `+91 98450 12345`, `098450 12345`
 /// and `9845012345` are one number).
 pub fn phone_key(phone: &str) -> String {
     let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();

@@ -376,7 +376,11 @@ pub(super) async fn make_booking(
         .as_ref()
         .map(|c| c.phone.as_str())
         .filter(|phone| !phone.is_empty())
-        .map(|phone| state.links.keyed_hash(&phone_digits(phone)));
+        .map(|phone| {
+            state
+                .links
+                .keyed_hash(&crate::domain::notification::phone_key(phone))
+        });
     let mut last = None;
     for _ in 0..CODE_TRIES {
         let mut random = [0u8; 6];
@@ -576,13 +580,6 @@ fn channel_of(actor: &Actor) -> Channel {
 
 fn is_reception(actor: &Actor) -> bool {
     actor.0.as_ref().is_some_and(|p| p.can(Need::Reception))
-}
-
-/// What identifies a phone number for the cap per patient and the kiosk's check-in: its last
-/// 10 digits, so that `+91 98450 12345`, `098450 12345` and `9845012345` are one number.
-pub(super) fn phone_digits(phone: &str) -> String {
-    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
-    digits[digits.len().saturating_sub(10)..].iter().collect()
 }
 
 fn booking_of(outcome: &Outcome) -> Result<u64, WebError> {

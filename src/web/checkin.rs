@@ -189,7 +189,7 @@ async fn find_booking(state: &AppState, body: &CheckInRequest) -> Result<u64, We
         ));
     };
     let all_digits = phone.chars().filter(char::is_ascii_digit).count();
-    let digits = super::appointments::phone_digits(phone);
+    let digits = crate::domain::notification::phone_key(phone);
     let mut letters = initial.trim().chars();
     let (Some(letter), None) = (letters.next(), letters.next()) else {
         return Err(WebError::InvalidBody(

@@ -212,16 +212,10 @@ pub async fn phone_code_send(
         return Err(WebError::PhoneCode(PhoneCodeError::Unavailable));
     }
     let body = body.into_inner();
-    let digits = body.phone.chars().filter(char::is_ascii_digit).count();
-    let plain = body
-        .phone
-        .chars()
-        .all(|c| c.is_ascii_digit() || " +-()".contains(c));
-    if !(6..=15).contains(&digits) || !plain || body.phone.len() > 32 {
-        return Err(WebError::InvalidBody(
-            "phone: the patient's phone number, 6 to 15 digits".to_owned(),
-        ));
-    }
+    super::self_booking::check_phone(&body.phone)?;
+    // The characters a number may have, as for any patient's details.
+    crate::retention::PatientDetails::new("", &body.phone, state.clock.now())
+        .map_err(|e| WebError::InvalidBody(e.to_string()))?;
     let language = body.language.trim().to_owned();
     if !language.is_empty() && !state.config.screens.languages.contains(&language) {
         return Err(WebError::UnknownLanguage(language));

@@ -161,12 +161,7 @@ pub async fn public_book(
 ) -> Result<HttpResponse, WebError> {
     public_on(&state, "/api/v1/public/bookings")?;
     let body = body.into_inner();
-    let digits = body.phone.chars().filter(char::is_ascii_digit).count();
-    if !(6..=15).contains(&digits) {
-        return Err(WebError::InvalidBody(
-            "phone: the patient's phone number, 6 to 15 digits".to_owned(),
-        ));
-    }
+    check_phone(&body.phone)?;
     let contact = patient_of(
         &state,
         Some(&PatientInput {
@@ -204,6 +199,19 @@ pub async fn public_book(
     .await?;
     let view = booking_by_token(&state, &state.links.booking_token(id))?;
     Ok(HttpResponse::Created().json(view))
+}
+
+/// A patient's own phone number on the public pages: 6 to 15 digits (what a phone code can reach
+/// and the cap per patient counts).
+pub(super) fn check_phone(phone: &str) -> Result<(), WebError> {
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    if (6..=15).contains(&digits) {
+        Ok(())
+    } else {
+        Err(WebError::InvalidBody(
+            "phone: the patient's phone number, 6 to 15 digits".to_owned(),
+        ))
+    }
 }
 
 /// The booking a link's token is for.
