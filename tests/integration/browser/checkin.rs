@@ -215,6 +215,17 @@ async fn a_booked_patient_without_the_code_checks_in_by_phone_number_and_initial
     kiosk.close().await;
 }
 
+/// Chooses `day` (`2026-12-07`) on `/book`, which then asks for its free times.
+async fn pick_day(phone: &super::driver::Browser, day: &str) {
+    phone
+        .js(
+            "const d = document.getElementById('book-date'); d.value = arguments[0];
+             d.dispatchEvent(new Event('change'));",
+            vec![json!(day)],
+        )
+        .await;
+}
+
 #[tokio::test]
 async fn a_patient_books_on_their_phone_and_opens_the_booking() {
     let server = Server::spawn_with(|c| c.appointments.public_booking = true).await;
@@ -225,13 +236,7 @@ async fn a_patient_books_on_their_phone_and_opens_the_booking() {
     };
     let phone = driver.session(390, 844).await;
     phone.goto(&server.url("/book?lang=hi")).await;
-    phone
-        .js(
-            "const d = document.getElementById('book-date'); d.value = arguments[0];
-             d.dispatchEvent(new Event('change'));",
-            vec![json!(tomorrow)],
-        )
-        .await;
+    pick_day(&phone, &tomorrow).await;
     phone.wait_visible(".b-time", PAGE).await;
     let _ = phone.screenshot(&shot_path("book-390x844-times-hi")).await;
     phone.tap(".b-time", PAGE).await;
@@ -301,13 +306,7 @@ async fn the_booking_page_asks_for_the_code_texted_to_the_phone_before_it_books(
     };
     let phone = driver.session(390, 844).await;
     phone.goto(&server.url("/book?lang=en")).await;
-    phone
-        .js(
-            "const d = document.getElementById('book-date'); d.value = arguments[0];
-             d.dispatchEvent(new Event('change'));",
-            vec![json!(tomorrow)],
-        )
-        .await;
+    pick_day(&phone, &tomorrow).await;
     phone.tap(".b-time", PAGE).await;
     phone.wait_visible("#book-send-code", PAGE).await;
     phone.wait_visible("#book-messages", PAGE).await;
