@@ -341,6 +341,7 @@ fn year_of_visits(count: usize) -> Vec<waitless::domain::report::Visit> {
                 number: format!("A{:03}", i % 1000),
                 service: services[i % 2].clone(),
                 room: called.map(|_| rooms[i % 3].clone()),
+                called_by: called.map(|_| format!("user:doctor{}", i % 3)),
                 class: VisitClass::WalkIn,
                 issued_at: issued,
                 first_called_at: called,

@@ -377,6 +377,7 @@ impl Books {
             ticket,
             idempotency_key: None,
             booking: Some(booking),
+            estimate_mins: None,
         })
     }
 
@@ -431,8 +432,21 @@ impl Books {
             Decision::Unchanged => return Ok((Outcome::Unchanged, None)),
         };
         self.seq += 1;
-        let event = QueueState::event(self.seq, now, origin, kind);
+        let mut event = QueueState::event(self.seq, now, origin, kind);
         let mut touched = self.state.apply(&event);
+        if let EventKind::TicketIssued {
+            ticket,
+            estimate_mins,
+            ..
+        } = &mut event.kind
+        {
+            // What the patient is shown, kept with the ticket for the reports.
+            *estimate_mins = self
+                .state
+                .placement(ticket, policy)
+                .and_then(|p| p.eta)
+                .map(|eta| eta.minutes);
+        }
         touched.appointments = self.appointments.apply_event(&event);
         self.directory.apply(&staff);
         touched.staff = staff;

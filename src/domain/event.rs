@@ -55,6 +55,10 @@ pub enum EventKind {
         /// The booking checked in with this ticket (its change is in the same event).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         booking: Option<u64>,
+        /// The wait estimate (minutes) the patient was shown for this ticket, if there was one
+        /// (none when no open room serves its service). Reports measure the estimates by it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        estimate_mins: Option<u32>,
     },
     /// A room pressed "next": it finished its ticket (if any) and called the next (if any).
     RoomNext {

@@ -328,6 +328,7 @@ impl Model {
                 ticket,
                 idempotency_key: None,
                 booking: Some(1),
+                estimate_mins: None,
             });
             self.observe(&event)?;
             self.state.apply(&event);

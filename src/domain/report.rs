@@ -111,6 +111,9 @@ pub struct Visit {
     pub service: ServiceId,
     /// The room that last called it.
     pub room: Option<RoomId>,
+    /// Who made that call: `user:anita`, a device (`gpio17`), a token (`token:his`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub called_by: Option<String>,
     /// Walk-in, appointment, priority or urgent.
     pub class: VisitClass,
     /// When the ticket was issued.
@@ -168,16 +171,22 @@ impl VisitLog {
     }
 
     /// Takes one event into account. `estimate_mins` is the wait estimate shown for the ticket a
-    /// `ticket_issued` event issued (ignored for other events).
+    /// `ticket_issued` event issued, when the event does not carry it (older logs; ignored for
+    /// other events).
     pub fn observe(&mut self, event: &Event, estimate_mins: Option<u32>) {
         match &event.kind {
-            EventKind::TicketIssued { ticket, .. } => {
+            EventKind::TicketIssued {
+                ticket,
+                estimate_mins: shown,
+                ..
+            } => {
                 self.by_ticket.insert(ticket.id, self.visits.len());
                 self.visits.push(Visit {
                     ticket: ticket.id,
                     number: ticket.number.clone(),
                     service: ticket.service.clone(),
                     room: None,
+                    called_by: None,
                     class: VisitClass::of(ticket.priority),
                     issued_at: ticket.created_at,
                     first_called_at: None,
@@ -186,7 +195,7 @@ impl VisitLog {
                     outcome: Outcome::Open,
                     recalls: 0,
                     transfers: 0,
-                    estimate_mins,
+                    estimate_mins: shown.or(estimate_mins),
                     feedback: None,
                 });
             }
@@ -196,10 +205,14 @@ impl VisitLog {
                 for ticket in finished.iter().chain(called.iter()) {
                     self.update(ticket);
                 }
+                if let Some(visit) = called.as_ref().and_then(|t| self.visit_mut(t.id)) {
+                    visit.called_by = Some(event.actor.clone());
+                }
             }
             EventKind::TicketRecalled { ticket, .. } => {
                 if let Some(visit) = self.visit_mut(ticket.id) {
                     visit.recalls += 1;
+                    visit.called_by = Some(event.actor.clone());
                 }
             }
             EventKind::TicketDone { ticket, .. }
@@ -227,6 +240,7 @@ impl VisitLog {
                         visit.first_called_at = None;
                         visit.last_called_at = None;
                         visit.room = None;
+                        visit.called_by = None;
                     }
                 }
             }
@@ -300,7 +314,11 @@ impl Replay {
     pub fn feed(&mut self, event: &Event) {
         self.state.apply(event);
         let estimate = match &event.kind {
-            EventKind::TicketIssued { ticket, .. } => self
+            EventKind::TicketIssued {
+                ticket,
+                estimate_mins: None,
+                ..
+            } => self
                 .state
                 .placement(ticket, &self.policy)
                 .and_then(|p| p.eta)

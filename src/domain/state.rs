@@ -612,6 +612,7 @@ impl QueueState {
                     ticket: self.new_ticket(service, *priority, now, origin, now, policy)?,
                     idempotency_key: idempotency_key.clone(),
                     booking: None,
+                    estimate_mins: None,
                 }
             }
             Command::CancelTicket { ticket } => {

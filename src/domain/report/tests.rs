@@ -131,6 +131,7 @@ fn fixture() -> Vec<Visit> {
         ticket: t.clone(),
         idempotency_key: None,
         booking: None,
+        estimate_mins: None,
     };
     let mut visits = VisitLog::new();
     let mut feed = |log: &mut Log, at: &str, kind: EventKind, estimate: Option<u32>| {
@@ -495,6 +496,7 @@ fn feedback_is_counted_averaged_and_spread_by_service_and_room() {
             ticket: t,
             idempotency_key: None,
             booking: None,
+            estimate_mins: None,
         },
     );
     log.push(
