@@ -110,6 +110,15 @@ pub async fn run_on(
     .with_context(|| format!("cannot open the database {}", path.display()))?;
     let store = Arc::new(store);
     let metrics = Arc::new(crate::metrics::Metrics::new());
+    let folded = store
+        .fold_earlier_days(&policy)
+        .with_context(|| format!("cannot fold the closed days of {}", path.display()))?;
+    if folded > 0 {
+        tracing::info!(
+            visits = folded,
+            "reports: the closed days' visits folded once"
+        );
+    }
     let (mut books, recent) = load_or_seed(&store, clock.as_ref(), &calendar)
         .with_context(|| format!("cannot load the queue from {}", path.display()))?;
     tracing::info!(

@@ -289,6 +289,21 @@ impl VisitLog {
     pub fn into_visits(self) -> Vec<Visit> {
         self.visits
     }
+
+    /// The visits, in issue order, and the tickets a transfer gave them: (later ticket, the
+    /// visit's first ticket), in ticket order.
+    pub fn into_parts(self) -> (Vec<Visit>, Vec<(TicketId, TicketId)>) {
+        let mut aliases: Vec<(TicketId, TicketId)> = self
+            .by_ticket
+            .iter()
+            .filter_map(|(&id, &index)| {
+                let first = self.visits.get(index)?.ticket;
+                (first != id).then_some((id, first))
+            })
+            .collect();
+        aliases.sort_unstable();
+        (self.visits, aliases)
+    }
 }
 
 /// Folds a whole event log (from its first event) into visits, replaying the queue alongside to
@@ -331,6 +346,11 @@ impl Replay {
     /// The visits, in issue order.
     pub fn into_visits(self) -> Vec<Visit> {
         self.log.into_visits()
+    }
+
+    /// The visits and the tickets transfers gave them ([`VisitLog::into_parts`]).
+    pub fn into_parts(self) -> (Vec<Visit>, Vec<(TicketId, TicketId)>) {
+        self.log.into_parts()
     }
 }
 

@@ -42,7 +42,7 @@ const CHUNK: usize = 16 * 1024;
 
 /// The name of every table a backup copies (a test checks it against `tables.rs`; a table it
 /// does not know makes the backup fail rather than be incomplete).
-pub const COPIED_TABLES: [&str; 19] = [
+pub const COPIED_TABLES: [&str; 22] = [
     "meta",
     "events",
     "event_hashes",
@@ -62,6 +62,9 @@ pub const COPIED_TABLES: [&str; 19] = [
     "notifications",
     "opt_outs",
     "feedback_comments",
+    "visits",
+    "visit_days",
+    "visit_aliases",
 ];
 
 /// What a backup made.
@@ -526,6 +529,9 @@ fn fill(txn: &redb::ReadTransaction, file: File) -> Result<(u64, ChainReport), B
     copy_table(txn, &copy, NOTIFICATIONS)?;
     copy_table(txn, &copy, OPT_OUTS)?;
     copy_table(txn, &copy, FEEDBACK_COMMENTS)?;
+    copy_table(txn, &copy, super::tables::VISITS)?;
+    copy_table(txn, &copy, super::tables::VISIT_DAYS)?;
+    copy_table(txn, &copy, super::tables::VISIT_ALIASES)?;
     // One durable commit makes every chunk before it durable.
     let mut last = copy.begin_write().map_err(redb_err)?;
     last.set_durability(Durability::Immediate)

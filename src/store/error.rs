@@ -75,6 +75,14 @@ pub enum StoreError {
         /// Why.
         source: serde_json::Error,
     },
+    /// A compact (binary) stored value could not be encoded or decoded.
+    #[error("database value {what} is not valid: {source}")]
+    Compact {
+        /// Which value.
+        what: String,
+        /// Why.
+        source: postcard::Error,
+    },
 }
 
 impl StoreError {

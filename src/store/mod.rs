@@ -27,6 +27,7 @@ mod feedback;
 mod outbox;
 pub mod schema;
 pub mod tables;
+mod visits;
 mod webhook;
 
 use std::collections::{BTreeMap, HashMap};
@@ -48,8 +49,8 @@ use tables::{
 };
 
 use crate::domain::{
-    Clinic, Directory, Event, IdempotencyEntry, QueueState, Room, Service, Ticket, TicketId,
-    Touched,
+    Clinic, Directory, Event, EventKind, IdempotencyEntry, QueueState, Room, Service, Ticket,
+    TicketId, Touched,
 };
 
 /// How the store is opened.
@@ -481,6 +482,17 @@ impl Store {
                     keys.insert(key.as_str(), buf.as_slice())?;
                 }
             }
+            // The day's visits, folded in the commit that closes it.
+            if let Some(close) = batch
+                .iter()
+                .rev()
+                .find(|(e, _)| matches!(e.kind, EventKind::DayClosed { .. }))
+            {
+                drop((events, hashes, tickets, archive, services, rooms, keys));
+                let folded = visits::fold_closed_day(&txn, close.0.seq)?;
+                tracing::debug!(folded, "visits of the closed day folded");
+            }
+            visits::record_feedback(&txn, batch)?;
             for (_, touched) in batch {
                 directory::write_staff_rows(&txn, &touched.staff)?;
                 directory::write_patients(&txn, touched)?;

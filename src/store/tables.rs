@@ -1,5 +1,7 @@
 //! The redb tables. Values are JSON (serde), so adding a field with a serde default needs no
-//! migration; a change that does bumps [`super::schema::SCHEMA_VERSION`].
+//! migration; a change that does bumps [`super::schema::SCHEMA_VERSION`]. The one exception is
+//! the visits' rows ([`VISITS`], [`VISIT_DAYS`]): compact postcard, because a report reads a
+//! year of them at once; they are derived from the event log and can be folded again from it.
 
 use redb::TableDefinition;
 
@@ -61,3 +63,13 @@ pub const NOTIFICATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("no
 /// Phone numbers that replied STOP: [`crate::domain::notification::phone_key`] → when (RFC 3339
 /// text). No message goes to them until they reply START.
 pub const OPT_OUTS: TableDefinition<&str, &str> = TableDefinition::new("opt_outs");
+/// Visits of closed days (see [`super::visits`]): the visit's first ticket id → its compact row
+/// (postcard, not JSON: a year holds a million of them and a report reads them all).
+pub const VISITS: TableDefinition<u64, &[u8]> = TableDefinition::new("visits");
+/// One row per folded clinic day: its first ticket id → its last ticket id and issue times
+/// (postcard).
+pub const VISIT_DAYS: TableDefinition<u64, &[u8]> = TableDefinition::new("visit_days");
+/// A ticket a transfer made → its visit's first ticket id.
+pub const VISIT_ALIASES: TableDefinition<u64, u64> = TableDefinition::new("visit_aliases");
+/// Key of the last event folded into [`VISITS`] in [`META`].
+pub const META_VISITS_THROUGH: &str = "visits_through";

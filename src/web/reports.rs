@@ -124,35 +124,39 @@ pub(crate) fn range(
     Ok((from, to, SignedDuration::from_mins(i64::from(target))))
 }
 
-/// Every visit of the event log (read off the async workers).
-async fn visits(state: &AppState) -> Result<Vec<Visit>, WebError> {
+/// The visits issued in `[from, to)`: those of closed days as folded at each day close, and
+/// today's folded from the events after them (read off the async workers).
+async fn visits(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Vec<Visit>, WebError> {
     let store = state.store.clone();
-    let calendar = state
-        .config
-        .calendar()
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    let policy = state.config.policy();
     web::block(move || -> Result<Vec<Visit>, WebError> {
+        let (mut visits, through) = store.visits_between(from, to)?;
         // Chunk by chunk: only the visits stay in memory, not the log.
-        let mut replay: Option<report::Replay> = None;
-        let mut after = 0;
+        let mut today = report::VisitLog::new();
+        let mut after = through;
         loop {
             let chunk = store.events_after(after, CHUNK)?;
             let Some(last) = chunk.last().map(|e| e.seq) else {
                 break;
             };
             for event in &chunk {
-                replay
-                    .get_or_insert_with(|| {
-                        report::Replay::new(calendar.day_of(event.at), policy.clone())
-                    })
-                    .feed(event);
+                today.observe(event, None);
             }
             after = last;
         }
-        Ok(replay.map(report::Replay::into_visits).unwrap_or_default())
+        visits.extend(
+            today
+                .into_visits()
+                .into_iter()
+                .filter(|v| v.issued_at >= from && v.issued_at < to),
+        );
+        Ok(visits)
     })
     .await?
+}
+
+/// The start of the period `compare` reports (of the same length, just before `from`).
+fn previous_start(from: Timestamp, to: Timestamp) -> Timestamp {
+    from.checked_sub(to.duration_since(from)).unwrap_or(from)
 }
 
 /// The report of a range and, if asked, of the period before it.
@@ -164,11 +168,8 @@ fn reports(
     target: SignedDuration,
     compare: bool,
 ) -> ReportAnswer {
-    let previous = compare.then(|| {
-        let length = to.duration_since(from);
-        let start = from.checked_sub(length).unwrap_or(from);
-        report::build(visits, start, from, tz, target)
-    });
+    let previous =
+        compare.then(|| report::build(visits, previous_start(from, to), from, tz, target));
     ReportAnswer {
         report: report::build(visits, from, to, tz, target),
         previous,
@@ -185,15 +186,14 @@ pub async fn reports_get(
 ) -> Result<HttpResponse, WebError> {
     let tz = zone(&state)?;
     let (from, to, target) = range(&query, &tz, state.clock.now())?;
-    let visits = visits(&state).await?;
-    Ok(HttpResponse::Ok().json(reports(
-        &visits,
-        from,
-        to,
-        &tz,
-        target,
-        query.compare.unwrap_or(false),
-    )))
+    let compare = query.compare.unwrap_or(false);
+    let start = if compare {
+        previous_start(from, to)
+    } else {
+        from
+    };
+    let visits = visits(&state, start, to).await?;
+    Ok(HttpResponse::Ok().json(reports(&visits, from, to, &tz, target, compare)))
 }
 
 fn local_time(at: Option<Timestamp>, tz: &TimeZone) -> String {
@@ -220,7 +220,7 @@ pub async fn visits_csv(
 ) -> Result<HttpResponse, WebError> {
     let tz = zone(&state)?;
     let (from, to, _) = range(&query, &tz, state.clock.now())?;
-    let visits = visits(&state).await?;
+    let visits = visits(&state, from, to).await?;
     let csv_error = |e: csv::Error| WebError::Internal(e.to_string());
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record([
@@ -242,10 +242,7 @@ pub async fn visits_csv(
         "feedback",
     ])
     .map_err(csv_error)?;
-    for v in visits
-        .iter()
-        .filter(|v| v.issued_at >= from && v.issued_at < to)
-    {
+    for v in &visits {
         out.write_record([
             v.ticket.to_string(),
             v.number.clone(),
@@ -778,7 +775,12 @@ pub async fn reports_page(
         compare: Some(compare),
     };
     let (from, to, target) = range(&api_query, &tz, state.clock.now())?;
-    let visits = visits(&state).await?;
+    let start = if compare {
+        previous_start(from, to)
+    } else {
+        from
+    };
+    let visits = visits(&state, start, to).await?;
     let answer = reports(&visits, from, to, &tz, target, compare);
     let page_query = PageQuery {
         lang: q.lang.clone(),

@@ -1,0 +1,510 @@
+//! Visits of closed days ([`VISITS`]): what reports are computed from, folded once.
+//!
+//! The commit that closes a clinic day folds that day's events into per-visit facts
+//! ([`crate::domain::report::VisitLog`]) and writes them in the same transaction, so a report
+//! over a year reads a few hundred thousand small rows instead of replaying millions of events.
+//! Today's visits are still folded from the log at report time ([`Store::visits_between`] says
+//! where the folded part ends).
+//!
+//! Layout:
+//! - [`VISITS`]: the visit's first ticket id → a compact binary row ([`Row`], postcard: about
+//!   60 bytes, where the JSON of a [`Visit`] is about 400).
+//! - [`VISIT_DAYS`]: one row per fold, keyed by its first ticket id: the last ticket id and the
+//!   first and last issue time, so a range reads only the days it overlaps.
+//! - [`VISIT_ALIASES`]: a ticket a transfer made → the visit's first ticket.
+//! - `visits_through` in [`META`]: the last event folded.
+//!
+//! A `feedback_given` for a visit already folded updates its row in its own commit. Visits hold
+//! no personal data (numbers, services, rooms, staff actors), so the retention rule leaves them.
+
+use jiff::tz::TimeZone;
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use super::tables::{EVENTS, META, META_VISITS_THROUGH, VISIT_ALIASES, VISIT_DAYS, VISITS};
+use super::{Store, StoreError, codec};
+use crate::domain::report::{Outcome, Replay, Visit, VisitClass, VisitLog};
+use crate::domain::{Event, EventKind, Policy, RoomId, ServiceId, TicketId, Timestamp};
+
+/// A stored visit. Times are milliseconds: since the Unix epoch for the issue, after the issue
+/// for the rest (small numbers, small varints).
+#[derive(Debug, Serialize, Deserialize)]
+struct Row {
+    number: String,
+    service: String,
+    room: Option<String>,
+    called_by: Option<String>,
+    class: u8,
+    issued: i64,
+    first_called: Option<i64>,
+    last_called: Option<i64>,
+    finished: Option<i64>,
+    outcome: u8,
+    recalls: u32,
+    transfers: u32,
+    estimate_mins: Option<u32>,
+    feedback: Option<u8>,
+}
+
+/// One fold's extent.
+#[derive(Debug, Serialize, Deserialize)]
+struct DayRow {
+    last_ticket: u64,
+    first_issued: i64,
+    last_issued: i64,
+    visits: u64,
+}
+
+const CLASSES: [VisitClass; 4] = [
+    VisitClass::WalkIn,
+    VisitClass::Priority,
+    VisitClass::Urgent,
+    VisitClass::Appointment,
+];
+const OUTCOMES: [Outcome; 4] = [
+    Outcome::Open,
+    Outcome::Done,
+    Outcome::NoShow,
+    Outcome::Cancelled,
+];
+
+fn millis(at: Timestamp) -> i64 {
+    at.as_millisecond()
+}
+
+fn after(issued: Timestamp, at: Option<Timestamp>) -> Option<i64> {
+    at.map(|at| millis(at) - millis(issued))
+}
+
+fn at(issued: i64, offset: Option<i64>) -> Option<Timestamp> {
+    offset.and_then(|o| Timestamp::from_millisecond(issued.saturating_add(o)).ok())
+}
+
+fn index_of<T: PartialEq>(all: &[T], value: &T) -> u8 {
+    all.iter()
+        .position(|v| v == value)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(0)
+}
+
+impl Row {
+    fn of(v: &Visit) -> Self {
+        Self {
+            number: v.number.clone(),
+            service: v.service.to_string(),
+            room: v.room.as_ref().map(ToString::to_string),
+            called_by: v.called_by.clone(),
+            class: index_of(&CLASSES, &v.class),
+            issued: millis(v.issued_at),
+            first_called: after(v.issued_at, v.first_called_at),
+            last_called: after(v.issued_at, v.last_called_at),
+            finished: after(v.issued_at, v.finished_at),
+            outcome: index_of(&OUTCOMES, &v.outcome),
+            recalls: v.recalls,
+            transfers: v.transfers,
+            estimate_mins: v.estimate_mins,
+            feedback: v.feedback,
+        }
+    }
+
+    /// The visit, or `None` for a row that does not read as one.
+    fn visit(self, ticket: u64) -> Option<Visit> {
+        Some(Visit {
+            ticket: TicketId(ticket),
+            number: self.number,
+            service: ServiceId::parse(&self.service).ok()?,
+            room: match self.room {
+                Some(room) => Some(RoomId::parse(&room).ok()?),
+                None => None,
+            },
+            called_by: self.called_by,
+            class: *CLASSES.get(usize::from(self.class))?,
+            issued_at: Timestamp::from_millisecond(self.issued).ok()?,
+            first_called_at: at(self.issued, self.first_called),
+            last_called_at: at(self.issued, self.last_called),
+            finished_at: at(self.issued, self.finished),
+            outcome: *OUTCOMES.get(usize::from(self.outcome))?,
+            recalls: self.recalls,
+            transfers: self.transfers,
+            estimate_mins: self.estimate_mins,
+            feedback: self.feedback,
+        })
+    }
+}
+
+fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
+    postcard::to_stdvec(value).map_err(|source| StoreError::Compact {
+        what: what.to_owned(),
+        source,
+    })
+}
+
+fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|source| StoreError::Compact {
+        what: what.to_owned(),
+        source,
+    })
+}
+
+/// The last event folded (0: none).
+fn through(txn: &redb::WriteTransaction) -> Result<u64, StoreError> {
+    let meta = txn.open_table(META)?;
+    let value = meta.get(META_VISITS_THROUGH)?;
+    match value {
+        Some(v) => codec::decode(v.value(), "meta.visits_through"),
+        None => Ok(0),
+    }
+}
+
+/// Writes folded visits and their aliases, and moves `visits_through` to `last_seq`.
+fn write(
+    txn: &redb::WriteTransaction,
+    (visits, aliases): (Vec<Visit>, Vec<(TicketId, TicketId)>),
+    last_seq: u64,
+) -> Result<usize, StoreError> {
+    {
+        let mut table = txn.open_table(VISITS)?;
+        let mut days = txn.open_table(VISIT_DAYS)?;
+        let mut alias = txn.open_table(VISIT_ALIASES)?;
+        let mut extent: Option<(u64, DayRow)> = None;
+        for v in &visits {
+            table.insert(v.ticket.0, encode(&Row::of(v), "visit")?.as_slice())?;
+            let issued = millis(v.issued_at);
+            let (first, day) = extent.get_or_insert((
+                v.ticket.0,
+                DayRow {
+                    last_ticket: v.ticket.0,
+                    first_issued: issued,
+                    last_issued: issued,
+                    visits: 0,
+                },
+            ));
+            *first = (*first).min(v.ticket.0);
+            day.last_ticket = day.last_ticket.max(v.ticket.0);
+            day.first_issued = day.first_issued.min(issued);
+            day.last_issued = day.last_issued.max(issued);
+            day.visits += 1;
+        }
+        if let Some((first, day)) = extent {
+            days.insert(first, encode(&day, "visit day")?.as_slice())?;
+        }
+        for (later, first) in &aliases {
+            alias.insert(later.0, first.0)?;
+        }
+    }
+    txn.open_table(META)?.insert(
+        META_VISITS_THROUGH,
+        codec::encode(&last_seq, "meta.visits_through")?.as_slice(),
+    )?;
+    Ok(visits.len())
+}
+
+/// Folds the events after `visits_through` up to `close_seq` (a `day_closed` in this
+/// transaction) into visits, in the transaction that closes the day.
+pub(super) fn fold_closed_day(
+    txn: &redb::WriteTransaction,
+    close_seq: u64,
+) -> Result<usize, StoreError> {
+    let from = through(txn)?;
+    if close_seq <= from {
+        return Ok(0);
+    }
+    let mut log = VisitLog::new();
+    {
+        let events = txn.open_table(EVENTS)?;
+        for row in events.range(from + 1..=close_seq)? {
+            let (_, v) = row?;
+            let event: Event = codec::decode(v.value(), "event")?;
+            log.observe(&event, None);
+        }
+    }
+    write(txn, log.into_parts(), close_seq)
+}
+
+/// Writes the scores of `feedback_given` events whose visit is already folded.
+pub(super) fn record_feedback(
+    txn: &redb::WriteTransaction,
+    batch: &[(&Event, &crate::domain::Touched)],
+) -> Result<(), StoreError> {
+    let given: Vec<(TicketId, u8)> = batch
+        .iter()
+        .filter_map(|(e, _)| match e.kind {
+            EventKind::FeedbackGiven { ticket, score, .. } => Some((ticket, score)),
+            _ => None,
+        })
+        .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    let aliases = txn.open_table(VISIT_ALIASES)?;
+    let mut visits = txn.open_table(VISITS)?;
+    for (ticket, score) in given {
+        let first = aliases.get(ticket.0)?.map_or(ticket.0, |v| v.value());
+        let row = visits.get(first)?.map(|v| v.value().to_vec());
+        if let Some(bytes) = row {
+            let mut row: Row = decode(&bytes, "visit")?;
+            row.feedback = Some(score);
+            visits.insert(first, encode(&row, "visit")?.as_slice())?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Folds the closed days of a log written before visits were folded at each day close
+    /// (nothing folded yet, a `day_closed` in the log), replaying the queue with `policy` to
+    /// recompute the estimates shown (older events do not carry them). Run once at start,
+    /// before the engine. How many visits it wrote.
+    pub fn fold_earlier_days(&self, policy: &Policy) -> Result<usize, StoreError> {
+        let mut txn = self.write_txn()?;
+        if through(&txn)? > 0 {
+            return Ok(0);
+        }
+        let mut last_close = None;
+        {
+            let events = match txn.open_table(EVENTS) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+                Err(e) => return Err(e.into()),
+            };
+            for row in events.iter()?.rev() {
+                let (k, v) = row?;
+                let event: Event = codec::decode(v.value(), "event")?;
+                if matches!(event.kind, EventKind::DayClosed { .. }) {
+                    last_close = Some(k.value());
+                    break;
+                }
+            }
+        }
+        let Some(last_close) = last_close else {
+            return Ok(0);
+        };
+        let mut replay: Option<Replay> = None;
+        {
+            let events = txn.open_table(EVENTS)?;
+            for row in events.range(..=last_close)? {
+                let (_, v) = row?;
+                let event: Event = codec::decode(v.value(), "event")?;
+                replay
+                    .get_or_insert_with(|| {
+                        Replay::new(event.at.to_zoned(TimeZone::UTC).date(), policy.clone())
+                    })
+                    .feed(&event);
+            }
+        }
+        let parts = replay.map(Replay::into_parts).unwrap_or_default();
+        let written = write(&txn, parts, last_close)?;
+        txn.set_durability(self.durability)?;
+        txn.commit()?;
+        Ok(written)
+    }
+
+    /// The folded visits issued in `[from, to)`, in ticket order, and the last event folded:
+    /// the caller folds the events after it (today's) itself. Unreadable rows are skipped.
+    pub fn visits_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<(Vec<Visit>, u64), StoreError> {
+        let txn = self.read_txn()?;
+        let through = match txn.open_table(META) {
+            Ok(meta) => match meta.get(META_VISITS_THROUGH)? {
+                Some(v) => codec::decode(v.value(), "meta.visits_through")?,
+                None => 0,
+            },
+            Err(redb::TableError::TableDoesNotExist(_)) => 0,
+            Err(e) => return Err(e.into()),
+        };
+        let (days, visits) = match (txn.open_table(VISIT_DAYS), txn.open_table(VISITS)) {
+            (Ok(days), Ok(visits)) => (days, visits),
+            (Err(redb::TableError::TableDoesNotExist(_)), _)
+            | (_, Err(redb::TableError::TableDoesNotExist(_))) => return Ok((Vec::new(), through)),
+            (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+        };
+        let (from_ms, to_ms) = (millis(from), millis(to));
+        let mut out = Vec::new();
+        for day in days.iter()? {
+            let (first, row) = day?;
+            let Ok(day) = decode::<DayRow>(row.value(), "visit day") else {
+                continue;
+            };
+            if day.last_issued < from_ms || day.first_issued >= to_ms {
+                continue;
+            }
+            for row in visits.range(first.value()..=day.last_ticket)? {
+                let (ticket, bytes) = row?;
+                let Ok(row) = decode::<Row>(bytes.value(), "visit") else {
+                    continue;
+                };
+                if row.issued < from_ms || row.issued >= to_ms {
+                    continue;
+                }
+                out.extend(row.visit(ticket.value()));
+            }
+        }
+        Ok((out, through))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::civil::date;
+
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::config::Config;
+    use crate::domain::report::replay;
+    use crate::domain::{ClinicCalendar, Command, Origin, PriorityClass, QueueState, Touched};
+    use crate::store::StoreOptions;
+
+    fn open(path: &std::path::Path) -> Store {
+        Store::open(
+            path,
+            &StoreOptions {
+                fsync: false,
+                cache_bytes: 1 << 20,
+            },
+        )
+        .unwrap()
+    }
+
+    /// A day with three walk-ins, two calls by `user:anita` and a transfer, closed by the next.
+    fn one_day(store: &Store, clock: &ManualClock) -> (Policy, ClinicCalendar) {
+        let calendar = ClinicCalendar::new(TimeZone::UTC, jiff::civil::time(4, 0, 0, 0));
+        let policy = Config::default().policy();
+        let run = |command: Command, who: &str| {
+            crate::engine::execute_offline(
+                store,
+                clock,
+                &calendar,
+                &policy,
+                &command,
+                &Origin::new(crate::domain::Source::Staff, who),
+            )
+            .unwrap();
+            clock.advance(jiff::SignedDuration::from_mins(3));
+        };
+        let general = ServiceId::parse("general").unwrap();
+        let room = RoomId::parse("room-1").unwrap();
+        for _ in 0..3 {
+            run(
+                Command::IssueTicket {
+                    service: general.clone(),
+                    priority: PriorityClass::Normal,
+                    idempotency_key: None,
+                    patient: None,
+                },
+                "kiosk",
+            );
+        }
+        run(Command::RoomNext { room: room.clone() }, "user:anita");
+        run(Command::RoomNext { room: room.clone() }, "user:anita");
+        run(
+            Command::TransferTicket {
+                ticket: TicketId(2),
+                service: ServiceId::parse("lab").unwrap(),
+            },
+            "user:anita",
+        );
+        clock.advance(jiff::SignedDuration::from_hours(24));
+        let new_day = calendar.day_of(clock.now());
+        run(Command::CloseDay { new_day }, "system");
+        (policy, calendar)
+    }
+
+    fn all_events(store: &Store) -> Vec<Event> {
+        store.events_after(0, usize::MAX).unwrap()
+    }
+
+    fn whole(store: &Store) -> (Vec<Visit>, u64) {
+        store
+            .visits_between(Timestamp::MIN, Timestamp::MAX)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_day_close_folds_the_same_visits_as_a_replay_of_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir.path().join("w.redb"));
+        let clock = ManualClock::new("2026-11-21T10:00:00Z".parse().unwrap());
+        let (policy, _) = one_day(&store, &clock);
+        let events = all_events(&store);
+        let close = events
+            .iter()
+            .find(|e| matches!(e.kind, EventKind::DayClosed { .. }))
+            .unwrap()
+            .seq;
+        let (folded, through) = whole(&store);
+        assert_eq!(through, close);
+        let replayed = replay(events, date(2026, 11, 21), &policy);
+        assert_eq!(folded, replayed);
+        assert_eq!(folded.len(), 3);
+        assert_eq!(folded[0].called_by.as_deref(), Some("user:anita"));
+        assert_eq!(folded[1].transfers, 1, "the transfer continues visit 2");
+        assert!(folded[0].estimate_mins.is_some(), "the event carries it");
+        // Only the visits issued inside a range.
+        let t = folded[1].issued_at;
+        let (some, _) = store
+            .visits_between(t, t + jiff::SignedDuration::from_secs(1))
+            .unwrap();
+        assert_eq!(some, vec![folded[1].clone()]);
+    }
+
+    #[test]
+    fn feedback_after_the_fold_reaches_the_visit_through_its_transfer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.redb");
+        let store = open(&path);
+        let clock = ManualClock::new("2026-11-21T10:00:00Z".parse().unwrap());
+        one_day(&store, &clock);
+        let (before, _) = whole(&store);
+        // Ticket 4 is what the transfer made of visit 2.
+        let seq = store.event_count().unwrap() + 1;
+        let event = QueueState::event(
+            seq,
+            clock.now(),
+            &Origin::system(),
+            EventKind::FeedbackGiven {
+                ticket: TicketId(4),
+                score: 4,
+                service: ServiceId::parse("lab").unwrap(),
+                room: None,
+            },
+        );
+        let state = store.load().unwrap().unwrap().state;
+        store
+            .commit(&[(&event, &Touched::default())], &state)
+            .unwrap();
+        drop(store);
+        let store = open(&path);
+        let (after, _) = whole(&store);
+        assert_eq!(after[1].feedback, Some(4));
+        assert_eq!(after[0], before[0]);
+        assert_eq!(after[2], before[2]);
+    }
+
+    #[test]
+    fn a_log_from_before_the_fold_is_folded_once_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir.path().join("w.redb"));
+        let clock = ManualClock::new("2026-11-21T10:00:00Z".parse().unwrap());
+        let (policy, _) = one_day(&store, &clock);
+        let (folded, through) = whole(&store);
+        // As a database written before visits existed: no visit tables, no `visits_through`.
+        {
+            let txn = store.write_txn().unwrap();
+            txn.delete_table(VISITS).unwrap();
+            txn.delete_table(VISIT_DAYS).unwrap();
+            txn.delete_table(VISIT_ALIASES).unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .remove(META_VISITS_THROUGH)
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        assert_eq!(whole(&store), (Vec::new(), 0));
+        assert_eq!(store.fold_earlier_days(&policy).unwrap(), 3);
+        assert_eq!(whole(&store), (folded, through));
+        assert_eq!(store.fold_earlier_days(&policy).unwrap(), 0, "only once");
+    }
+}
