@@ -290,6 +290,15 @@ impl VisitLog {
         self.visits
     }
 
+    /// Takes up a visit folded earlier that was still open (a carried-over ticket), so the events
+    /// that follow update it; `current` is its ticket now (after transfers, the latest).
+    pub fn resume(&mut self, visit: Visit, current: TicketId) {
+        let index = self.visits.len();
+        self.by_ticket.insert(visit.ticket, index);
+        self.by_ticket.insert(current, index);
+        self.visits.push(visit);
+    }
+
     /// The visits, in issue order, and the tickets a transfer gave them: (later ticket, the
     /// visit's first ticket), in ticket order.
     pub fn into_parts(self) -> (Vec<Visit>, Vec<(TicketId, TicketId)>) {

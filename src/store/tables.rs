@@ -73,3 +73,6 @@ pub const VISIT_DAYS: TableDefinition<u64, &[u8]> = TableDefinition::new("visit_
 pub const VISIT_ALIASES: TableDefinition<u64, u64> = TableDefinition::new("visit_aliases");
 /// Key of the last event folded into [`VISITS`] in [`META`].
 pub const META_VISITS_THROUGH: &str = "visits_through";
+/// Key of the visits folded while still open (carried-over tickets) in [`META`]: JSON pairs
+/// (the ticket it is now, the visit's first ticket), taken up again by the next fold.
+pub const META_VISITS_OPEN: &str = "visits_open";

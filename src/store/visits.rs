@@ -12,16 +12,24 @@
 //! - [`VISIT_DAYS`]: one row per fold, keyed by its first ticket id: the last ticket id and the
 //!   first and last issue time, so a range reads only the days it overlaps.
 //! - [`VISIT_ALIASES`]: a ticket a transfer made → the visit's first ticket.
-//! - `visits_through` in [`META`]: the last event folded.
+//! - `visits_through` in [`META`]: the last event folded; `visits_open`: the visits folded while
+//!   still open (a carried-over ticket), which the next fold takes up and rewrites in place.
+//!
+//! The rows are derived data: a change of [`Row`]'s fields needs a schema step that deletes these
+//! tables and `visits_through`, so that [`Store::fold_earlier_days`] folds them again at start.
 //!
 //! A `feedback_given` for a visit already folded updates its row in its own commit. Visits hold
 //! no personal data (numbers, services, rooms, staff actors), so the retention rule leaves them.
+
+use std::collections::BTreeMap;
 
 use jiff::tz::TimeZone;
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::tables::{EVENTS, META, META_VISITS_THROUGH, VISIT_ALIASES, VISIT_DAYS, VISITS};
+use super::tables::{
+    EVENTS, META, META_VISITS_OPEN, META_VISITS_THROUGH, VISIT_ALIASES, VISIT_DAYS, VISITS,
+};
 use super::{Store, StoreError, codec};
 use crate::domain::report::{Outcome, Replay, Visit, VisitClass, VisitLog};
 use crate::domain::{Event, EventKind, Policy, RoomId, ServiceId, TicketId, Timestamp};
@@ -156,10 +164,13 @@ fn through(txn: &redb::WriteTransaction) -> Result<u64, StoreError> {
     }
 }
 
-/// Writes folded visits and their aliases, and moves `visits_through` to `last_seq`.
+/// Writes folded visits and their aliases, and moves `visits_through` to `last_seq`. The first
+/// `resumed` visits were folded before (open then): they are rewritten in place and stay in
+/// their own day's extent. Visits still open are listed for the next fold.
 fn write(
     txn: &redb::WriteTransaction,
     (visits, aliases): (Vec<Visit>, Vec<(TicketId, TicketId)>),
+    resumed: usize,
     last_seq: u64,
 ) -> Result<usize, StoreError> {
     {
@@ -169,6 +180,8 @@ fn write(
         let mut extent: Option<(u64, DayRow)> = None;
         for v in &visits {
             table.insert(v.ticket.0, encode(&Row::of(v), "visit")?.as_slice())?;
+        }
+        for v in visits.iter().skip(resumed) {
             let issued = millis(v.issued_at);
             let (first, day) = extent.get_or_insert((
                 v.ticket.0,
@@ -192,7 +205,24 @@ fn write(
             alias.insert(later.0, first.0)?;
         }
     }
-    txn.open_table(META)?.insert(
+    // The ticket each open visit is now: its latest (a transfer makes a higher id).
+    let mut open: BTreeMap<u64, u64> = visits
+        .iter()
+        .filter(|v| v.outcome == Outcome::Open)
+        .map(|v| (v.ticket.0, v.ticket.0))
+        .collect();
+    for (later, first) in &aliases {
+        if let Some(current) = open.get_mut(&first.0) {
+            *current = (*current).max(later.0);
+        }
+    }
+    let open: Vec<(u64, u64)> = open.into_iter().map(|(first, now)| (now, first)).collect();
+    let mut meta = txn.open_table(META)?;
+    meta.insert(
+        META_VISITS_OPEN,
+        codec::encode(&open, "meta.visits_open")?.as_slice(),
+    )?;
+    meta.insert(
         META_VISITS_THROUGH,
         codec::encode(&last_seq, "meta.visits_through")?.as_slice(),
     )?;
@@ -210,6 +240,7 @@ pub(super) fn fold_closed_day(
         return Ok(0);
     }
     let mut log = VisitLog::new();
+    let resumed = resume_open(txn, &mut log)?;
     {
         let events = txn.open_table(EVENTS)?;
         for row in events.range(from + 1..=close_seq)? {
@@ -218,7 +249,32 @@ pub(super) fn fold_closed_day(
             log.observe(&event, None);
         }
     }
-    write(txn, log.into_parts(), close_seq)
+    write(txn, log.into_parts(), resumed, close_seq)
+}
+
+/// Takes up the visits the last fold left open; how many.
+fn resume_open(txn: &redb::WriteTransaction, log: &mut VisitLog) -> Result<usize, StoreError> {
+    let open: Vec<(u64, u64)> = {
+        let meta = txn.open_table(META)?;
+        let value = meta.get(META_VISITS_OPEN)?;
+        match value {
+            Some(v) => codec::decode(v.value(), "meta.visits_open")?,
+            None => Vec::new(),
+        }
+    };
+    let visits = txn.open_table(VISITS)?;
+    let mut resumed = 0;
+    for (now, first) in open {
+        let Some(bytes) = visits.get(first)? else {
+            continue;
+        };
+        let row: Row = decode(bytes.value(), "visit")?;
+        if let Some(visit) = row.visit(first) {
+            log.resume(visit, TicketId(now));
+            resumed += 1;
+        }
+    }
+    Ok(resumed)
 }
 
 /// Writes the scores of `feedback_given` events whose visit is already folded.
@@ -293,7 +349,7 @@ impl Store {
             }
         }
         let parts = replay.map(Replay::into_parts).unwrap_or_default();
-        let written = write(&txn, parts, last_close)?;
+        let written = write(&txn, parts, 0, last_close)?;
         txn.set_durability(self.durability)?;
         txn.commit()?;
         Ok(written)
@@ -323,6 +379,8 @@ impl Store {
         };
         let (from_ms, to_ms) = (millis(from), millis(to));
         let mut out = Vec::new();
+        // Extents never overlap (ticket ids grow); `next` keeps it so if one ever did.
+        let mut next = 0;
         for day in days.iter()? {
             let (first, row) = day?;
             let Ok(day) = decode::<DayRow>(row.value(), "visit day") else {
@@ -331,7 +389,12 @@ impl Store {
             if day.last_issued < from_ms || day.first_issued >= to_ms {
                 continue;
             }
-            for row in visits.range(first.value()..=day.last_ticket)? {
+            let start = first.value().max(next);
+            if start > day.last_ticket {
+                continue;
+            }
+            next = day.last_ticket.saturating_add(1);
+            for row in visits.range(start..=day.last_ticket)? {
                 let (ticket, bytes) = row?;
                 let Ok(row) = decode::<Row>(bytes.value(), "visit") else {
                     continue;
@@ -481,6 +544,86 @@ mod tests {
         assert_eq!(after[1].feedback, Some(4));
         assert_eq!(after[0], before[0]);
         assert_eq!(after[2], before[2]);
+    }
+
+    #[test]
+    fn a_carried_over_ticket_ends_its_visit_on_the_next_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir.path().join("w.redb"));
+        let clock = ManualClock::new("2026-11-21T10:00:00Z".parse().unwrap());
+        let calendar = ClinicCalendar::new(TimeZone::UTC, jiff::civil::time(4, 0, 0, 0));
+        let policy = Config::default().policy();
+        let run = |command: Command| {
+            crate::engine::execute_offline(
+                &store,
+                &clock,
+                &calendar,
+                &policy,
+                &command,
+                &Origin::new(crate::domain::Source::Staff, "user:anita"),
+            )
+            .unwrap();
+            clock.advance(jiff::SignedDuration::from_mins(5));
+        };
+        let general = ServiceId::parse("general").unwrap();
+        run(Command::UpdateService {
+            service: general.clone(),
+            change: crate::domain::ServiceChange {
+                carry_over: Some(true),
+                ..Default::default()
+            },
+        });
+        for _ in 0..2 {
+            run(Command::IssueTicket {
+                service: general.clone(),
+                priority: PriorityClass::Normal,
+                idempotency_key: None,
+                patient: None,
+            });
+        }
+        let room = RoomId::parse("room-1").unwrap();
+        run(Command::RoomNext { room: room.clone() });
+        let close = |days: i64| {
+            clock.advance(jiff::SignedDuration::from_hours(24 * days));
+            run(Command::CloseDay {
+                new_day: calendar.day_of(clock.now()),
+            });
+        };
+        close(1);
+        let (first, _) = whole(&store);
+        assert_eq!(
+            first,
+            replay(all_events(&store), date(2026, 11, 21), &policy)
+        );
+        assert_eq!(first[1].outcome, Outcome::Open, "carried over to day 2");
+        // Day 2: the carried ticket is called and moved to the lab (which carries nothing over:
+        // the close cancels it as unattended); one new ticket, served.
+        run(Command::RoomNext { room: room.clone() });
+        run(Command::TransferTicket {
+            ticket: TicketId(2),
+            service: ServiceId::parse("lab").unwrap(),
+        });
+        run(Command::IssueTicket {
+            service: general.clone(),
+            priority: PriorityClass::Normal,
+            idempotency_key: None,
+            patient: None,
+        });
+        run(Command::RoomNext { room: room.clone() });
+        close(1);
+        let (folded, _) = whole(&store);
+        let replayed = replay(all_events(&store), date(2026, 11, 21), &policy);
+        assert_eq!(folded, replayed, "once each, as a replay of the whole log");
+        assert_eq!(folded.len(), 3);
+        assert_eq!(folded[1].outcome, Outcome::Cancelled);
+        assert_eq!(folded[1].transfers, 1);
+        assert_eq!(
+            folded[1].number, first[1].number,
+            "the visit keeps its first number"
+        );
+        // Nothing is left open for the next fold.
+        close(1);
+        assert_eq!(whole(&store).0, folded);
     }
 
     #[test]
