@@ -419,21 +419,130 @@ struct Tally {
     cancelled: u64,
     no_show: u64,
     open: u64,
-    waits: Vec<f64>,
-    services: Vec<f64>,
+    waits: Durations,
+    services: Durations,
     within_target: u64,
     level_base: u64,
     recalls: u64,
     transfers: u64,
-    errors: Vec<f64>,
+    errors: Durations,
     /// Clock hours (see [`hour_key`]) in which a visit was served.
     served_hours: HashSet<i64>,
     /// The last hour put in `served_hours`: visits come in time order, so most repeat it.
     last_served_hour: Option<i64>,
 }
 
-fn minutes(d: SignedDuration) -> f64 {
-    d.as_secs_f64() / 60.0
+/// A duration in whole seconds (rounded; negative ones, from a clock set back, count as 0).
+fn seconds(d: SignedDuration) -> u32 {
+    let ms = d.as_millis().max(0);
+    u32::try_from((ms + 500) / 1000).unwrap_or(u32::MAX)
+}
+
+/// Durations in whole seconds, for their median and 90th percentile: the values themselves while
+/// there are few (a bucket of one day), a count per second once there are many (a year's
+/// total), so a report over a million visits holds kilobytes, not a copy of every wait.
+#[derive(Clone, Debug)]
+enum Durations {
+    Values(Vec<u32>),
+    /// `counts[s]`: how many lasted `s` seconds, for `s` under [`COUNTED_SECS`]; longer ones in
+    /// `long` (rare: a ticket carried over a night).
+    Counts {
+        counts: Vec<u32>,
+        long: Vec<u32>,
+        len: usize,
+    },
+}
+
+/// Values kept as they are up to this many.
+const KEPT_VALUES: usize = 4096;
+/// Durations counted per second below this (a day); longer ones are kept as values.
+const COUNTED_SECS: u32 = 86_400;
+
+impl Default for Durations {
+    fn default() -> Self {
+        Self::Values(Vec::new())
+    }
+}
+
+impl Durations {
+    fn push(&mut self, secs: u32) {
+        match self {
+            Self::Values(values) if values.len() < KEPT_VALUES => values.push(secs),
+            Self::Values(values) => {
+                let mut counted = Self::Counts {
+                    counts: Vec::new(),
+                    long: Vec::new(),
+                    len: 0,
+                };
+                for v in std::mem::take(values) {
+                    counted.push(v);
+                }
+                counted.push(secs);
+                *self = counted;
+            }
+            Self::Counts { counts, long, len } => {
+                *len += 1;
+                if secs >= COUNTED_SECS {
+                    long.push(secs);
+                    return;
+                }
+                let at = secs as usize;
+                if counts.len() <= at {
+                    counts.resize(at + 1, 0);
+                }
+                counts[at] += 1;
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Values(values) => values.len(),
+            Self::Counts { len, .. } => *len,
+        }
+    }
+
+    /// The `k`-th smallest (from 0), seconds.
+    fn nth(&mut self, k: usize) -> Option<u32> {
+        if k >= self.len() {
+            return None;
+        }
+        match self {
+            Self::Values(values) => {
+                let (_, value, _) = values.select_nth_unstable(k);
+                Some(*value)
+            }
+            Self::Counts { counts, long, .. } => {
+                let mut seen = 0usize;
+                for (secs, &n) in counts.iter().enumerate() {
+                    seen += n as usize;
+                    if seen > k {
+                        return u32::try_from(secs).ok();
+                    }
+                }
+                let (_, value, _) = long.select_nth_unstable(k - seen);
+                Some(*value)
+            }
+        }
+    }
+
+    /// The median (the mean of the two middle values of an even count), minutes to 0.01.
+    fn median(&mut self) -> Option<f64> {
+        let n = self.len();
+        let upper = f64::from(self.nth(n / 2)?);
+        let middle = if n % 2 == 1 {
+            upper
+        } else {
+            (f64::from(self.nth(n / 2 - 1)?) + upper) / 2.0
+        };
+        Some(round2(middle / 60.0))
+    }
+
+    /// The 90th percentile by nearest rank (the ⌈0.9·n⌉-th smallest), minutes to 0.01.
+    fn p90(&mut self) -> Option<f64> {
+        let rank = (self.len() * 9).div_ceil(10).max(1);
+        self.nth(rank - 1).map(|s| round2(f64::from(s) / 60.0))
+    }
 }
 
 impl Tally {
@@ -449,21 +558,21 @@ impl Tally {
         self.recalls += u64::from(visit.recalls);
         self.transfers += u64::from(visit.transfers);
         if let Some(wait) = visit.wait() {
-            self.waits.push(minutes(wait));
+            self.waits.push(seconds(wait));
             self.level_base += 1;
             if wait <= target {
                 self.within_target += 1;
             }
             if let Some(estimate) = visit.estimate_mins {
                 self.errors
-                    .push((minutes(wait) - f64::from(estimate)).abs());
+                    .push(seconds(wait).abs_diff(estimate.saturating_mul(60)));
             }
         } else if visit.outcome != Outcome::Open {
             // Ended without a call (cancelled while waiting): not called within the target.
             self.level_base += 1;
         }
         if let Some(service) = visit.service_time() {
-            self.services.push(minutes(service));
+            self.services.push(seconds(service));
         }
         if let Some(hour) = served_hour
             && self.last_served_hour != Some(hour)
@@ -483,16 +592,16 @@ impl Tally {
             no_show: self.no_show,
             open: self.open,
             no_show_pct: pct(self.no_show, self.arrived),
-            wait_median_mins: median(&mut self.waits),
-            wait_p90_mins: p90(&mut self.waits),
-            service_median_mins: median(&mut self.services),
-            service_p90_mins: p90(&mut self.services),
+            wait_median_mins: self.waits.median(),
+            wait_p90_mins: self.waits.p90(),
+            service_median_mins: self.services.median(),
+            service_p90_mins: self.services.p90(),
             service_level_pct: pct(self.within_target, self.level_base),
             throughput_per_hour: (!self.served_hours.is_empty())
                 .then(|| round2(self.served as f64 / self.served_hours.len() as f64)),
             recalls: self.recalls,
             transfers: self.transfers,
-            estimate_error_mins: median(&mut self.errors),
+            estimate_error_mins: self.errors.median(),
         }
     }
 }
@@ -504,38 +613,6 @@ fn round2(x: f64) -> f64 {
 /// A local clock hour as one number: year, day of the year and hour.
 fn hour_key(local: jiff::civil::DateTime) -> i64 {
     i64::from(local.year()) * 10_000 + i64::from(local.day_of_year()) * 24 + i64::from(local.hour())
-}
-
-/// The `k`-th smallest value (from 0), reordering `values` around it (O(n), no full sort).
-fn nth(values: &mut [f64], k: usize) -> Option<f64> {
-    if k >= values.len() {
-        return None;
-    }
-    let (_, value, _) = values.select_nth_unstable_by(k, f64::total_cmp);
-    Some(*value)
-}
-
-/// The median (the mean of the two middle values of an even count), to 0.01.
-fn median(values: &mut [f64]) -> Option<f64> {
-    let n = values.len();
-    let upper = nth(values, n / 2)?;
-    let middle = if n % 2 == 1 {
-        upper
-    } else {
-        // After the selection, the lower middle is the largest value left of the upper one.
-        let lower = values[..n / 2]
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max);
-        (lower + upper) / 2.0
-    };
-    Some(round2(middle))
-}
-
-/// The 90th percentile by nearest rank (the ⌈0.9·n⌉-th smallest), to 0.01.
-fn p90(values: &mut [f64]) -> Option<f64> {
-    let rank = (values.len() * 9).div_ceil(10).max(1);
-    nth(values, rank - 1).map(round2)
 }
 
 /// Patients' answers to "How was your visit?" of a set of visits.

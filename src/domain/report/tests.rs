@@ -401,16 +401,27 @@ fn a_range_counts_the_visits_issued_in_it() {
 
 #[test]
 fn percentiles_follow_their_definitions() {
-    assert_eq!(median(&mut []), None);
-    assert_eq!(median(&mut [3.0]), Some(3.0));
-    assert_eq!(median(&mut [4.0, 1.0, 3.0]), Some(3.0));
-    assert_eq!(median(&mut [9.0, 4.0, 1.0, 3.0, 2.0, 8.0]), Some(3.5));
-    assert_eq!(median(&mut [2.0, 2.0]), Some(2.0));
-    let mut ten: Vec<f64> = (1..=10).rev().map(f64::from).collect();
-    assert_eq!(p90(&mut ten), Some(9.0));
-    let mut eleven: Vec<f64> = (1..=11).map(f64::from).collect();
-    assert_eq!(p90(&mut eleven), Some(10.0));
-    assert_eq!(p90(&mut [7.0]), Some(7.0));
+    // In minutes from whole seconds: 60 s is 1.0.
+    let of = |minutes: &[u32]| {
+        let mut d = super::Durations::default();
+        for m in minutes {
+            d.push(m * 60);
+        }
+        d
+    };
+    assert_eq!(of(&[]).median(), None);
+    assert_eq!(of(&[3]).median(), Some(3.0));
+    assert_eq!(of(&[4, 1, 3]).median(), Some(3.0));
+    assert_eq!(of(&[9, 4, 1, 3, 2, 8]).median(), Some(3.5));
+    assert_eq!(of(&[2, 2]).median(), Some(2.0));
+    let ten: Vec<u32> = (1..=10).rev().collect();
+    assert_eq!(of(&ten).p90(), Some(9.0));
+    let eleven: Vec<u32> = (1..=11).collect();
+    assert_eq!(of(&eleven).p90(), Some(10.0));
+    assert_eq!(of(&[7]).p90(), Some(7.0));
+    assert_eq!(super::seconds(SignedDuration::from_millis(1_499)), 1);
+    assert_eq!(super::seconds(SignedDuration::from_millis(1_500)), 2);
+    assert_eq!(super::seconds(SignedDuration::from_secs(-5)), 0);
 }
 
 #[test]
@@ -542,4 +553,40 @@ fn feedback_is_counted_averaged_and_spread_by_service_and_room() {
     assert_eq!(row(&feedback.by_room, "room-1"), Some((1, Some(5.0))));
     assert_eq!(row(&feedback.by_room, "room-2"), Some((2, Some(3.0))));
     assert_eq!(whole(&fixture()).feedback, FeedbackReport::default());
+}
+
+#[test]
+fn quantiles_are_the_same_whether_durations_are_kept_or_counted() {
+    // 10,000 waits (past the point where a bucket counts them per second), some over a day.
+    let mut x: u64 = 7;
+    let mut values: Vec<u32> = (0..10_000)
+        .map(|i| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let v = u32::try_from((x >> 33) % 7_200).unwrap();
+            if i % 997 == 0 { 90_000 + v } else { v }
+        })
+        .collect();
+    for n in [1, 2, 3, 10, 4_096, 4_097, 4_098, 9_999, 10_000] {
+        let mut kept = super::Durations::default();
+        let mut sorted = values[..n].to_vec();
+        for &v in &sorted {
+            kept.push(v);
+        }
+        sorted.sort_unstable();
+        let median = if n % 2 == 1 {
+            f64::from(sorted[n / 2])
+        } else {
+            (f64::from(sorted[n / 2 - 1]) + f64::from(sorted[n / 2])) / 2.0
+        };
+        let p90 = f64::from(sorted[(n * 9).div_ceil(10) - 1]);
+        let round2 = |m: f64| (m / 60.0 * 100.0).round() / 100.0;
+        assert_eq!(kept.median(), Some(round2(median)), "median of {n}");
+        assert_eq!(kept.p90(), Some(round2(p90)), "p90 of {n}");
+        assert_eq!(
+            matches!(kept, super::Durations::Counts { .. }),
+            n > super::KEPT_VALUES
+        );
+    }
+    values.clear();
+    assert_eq!(super::Durations::default().median(), None);
 }
