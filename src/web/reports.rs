@@ -937,6 +937,56 @@ mod tests {
         }
     }
 
+    fn user(name: &str, roles: &[Role], rooms: &[&str], disabled: bool) -> UserView {
+        UserView {
+            name: name.into(),
+            roles: roles.iter().copied().collect(),
+            rooms: rooms.iter().map(|r| RoomId::parse(r).unwrap()).collect(),
+            disabled,
+            created_at: Timestamp::UNIX_EPOCH,
+            password_changed_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn a_room_counts_for_its_doctor_only_when_it_has_exactly_one() {
+        let doctors = doctors_of(&[
+            user(
+                "rao",
+                &[Role::Doctor],
+                &["room-1", "room-2", "room-1"],
+                false,
+            ),
+            user("sen", &[Role::Doctor, Role::Admin], &["room-2"], false),
+            user("old", &[Role::Doctor], &["room-3"], true),
+            user("anita", &[Role::Reception], &["room-4"], false),
+            user("meena", &[Role::Manager], &[], false),
+        ]);
+        let mut actors: Vec<(&str, &str)> = doctors
+            .by_actor
+            .iter()
+            .map(|(a, n)| (a.as_str(), n.as_str()))
+            .collect();
+        actors.sort_unstable();
+        assert_eq!(
+            actors,
+            [
+                ("user:old", "old"),
+                ("user:rao", "rao"),
+                ("user:sen", "sen")
+            ],
+            "every doctor, a disabled one too, for the calls they made"
+        );
+        let mut rooms: Vec<(&str, &str)> = doctors
+            .by_room
+            .iter()
+            .map(|(r, n)| (r.as_str(), n.as_str()))
+            .collect();
+        rooms.sort_unstable();
+        // room-2 has two doctors, room-3 only a disabled one, room-4 none.
+        assert_eq!(rooms, [("room-1", "rao")]);
+    }
+
     #[test]
     fn page_periods_are_whole_days_weeks_and_months() {
         let today = jiff::civil::date(2026, 3, 4);
