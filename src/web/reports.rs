@@ -1,7 +1,8 @@
 //! Reports over HTTP: `GET /api/v1/reports` (JSON), `GET /api/v1/reports/visits.csv` (one row
 //! per visit) and the printable `/admin/reports` page (server-rendered tables, an SVG bar chart
-//! and a weekday × hour heat map, patients' feedback and their latest comments; no script), and
-//! the comments' list `GET /api/v1/feedback`. For admins and managers (the read-only role).
+//! and a weekday × hour heat map, patients' feedback and their latest comments; it needs no
+//! script, one only adds the user menu), and the comments' list `GET /api/v1/feedback`. For
+//! admins and managers (the read-only role); the page links only to what its viewer may open.
 //!
 //! The numbers come from [`crate::domain::report`]: the event log is read from the store (off
 //! the async workers) and folded into visits, then aggregated over the range in the clinic's

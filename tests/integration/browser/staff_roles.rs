@@ -665,5 +665,15 @@ async fn a_manager_lands_on_the_reports_with_links_to_nothing_else() {
         .await;
     assert_eq!(links, json!(["/admin/reports"]), "only the reports");
     shot(&desk, "reports-manager").await;
+    // Their way out is on this page too.
+    desk.wait_visible("#user-name", PAGE).await;
+    desk.tap("#logout", PAGE).await;
+    desk.wait_until(
+        "the login page",
+        "return location.pathname === '/login';",
+        vec![],
+        PAGE,
+    )
+    .await;
     desk.close().await;
 }
