@@ -15,11 +15,15 @@ form.addEventListener("submit", async (event) => {
   error.hidden = true;
   submit.disabled = true;
   try {
-    await api("POST", "/api/v1/login", {
+    const me = await api("POST", "/api/v1/login", {
       name: document.getElementById("login-name").value,
       password: document.getElementById("login-password").value,
     });
-    location.assign(boot.settings.next || "/staff");
+    // A manager alone has no staff console: their home is the reports.
+    const roles = me?.roles ?? [];
+    const managerOnly = roles.includes("manager") && !roles.some((r) => r !== "manager");
+    const next = boot.settings.next || "/staff";
+    location.assign(managerOnly && next === "/staff" ? "/admin/reports" : next);
   } catch (e) {
     // The server says how long to wait ("… in 30 s"): the number, in the page's words.
     const retry = /(\d+) s/.exec(e.message ?? "")?.[1];

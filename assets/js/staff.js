@@ -1147,6 +1147,8 @@ function applyRole() {
     }
   }
   $("admin-link").hidden = may?.admin !== true;
+  // A doctor who is also a manager: the reports (an admin reaches them from the admin page).
+  $("reports-link").hidden = may?.reports !== true || may?.admin === true;
   // A doctor's day sits in their room view.
   if (!canReception) $("room-view").append($("day"));
 }

@@ -71,7 +71,7 @@ pub enum AuthError {
     )]
     InvalidName(String),
     /// A role name that is none of ours.
-    #[error("unknown role {0:?}: expected admin, reception or doctor")]
+    #[error("unknown role {0:?}: expected admin, reception, doctor or manager")]
     UnknownRole(String),
     /// No screen is waiting with that pairing code (mistyped, or older than 15 minutes).
     #[error(

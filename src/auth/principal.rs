@@ -55,10 +55,15 @@ impl std::fmt::Debug for Principal {
 /// What an action requires.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Need {
+    /// Working the queue (reception, a doctor): the staff console, the printer's jobs,
+    /// bookings, a patient's details. A manager alone does not.
+    Staff,
     /// Front-desk work: issue, move and cancel tickets.
     Reception,
     /// Acting for a room: call next, recall, finish.
     Room(RoomId),
+    /// Reading the reports and the patients' feedback.
+    Reports,
     /// Users, tokens, configuration.
     Admin,
 }
@@ -66,13 +71,17 @@ pub enum Need {
 impl Principal {
     /// Whether this principal may do what `need` requires: an admin may do everything;
     /// reception may do reception work and act for any room; a doctor may act only for its own
-    /// rooms.
+    /// rooms; a manager may read the reports and nothing else.
     pub fn can(&self, need: Need) -> bool {
         if self.roles.contains(&Role::Admin) {
             return true;
         }
         match need {
             Need::Admin => false,
+            Need::Staff => {
+                self.roles.contains(&Role::Reception) || self.roles.contains(&Role::Doctor)
+            }
+            Need::Reports => self.roles.contains(&Role::Manager),
             Need::Reception => self.roles.contains(&Role::Reception),
             Need::Room(room) => {
                 self.roles.contains(&Role::Reception)
@@ -124,19 +133,25 @@ mod tests {
         let doctor = user(&[Role::Doctor], &["room-1"]);
         let both = user(&[Role::Doctor, Role::Reception], &["room-1"]);
         let nobody = user(&[], &["room-1"]);
+        let manager = user(&[Role::Manager], &[]);
+        let doctor_manager = user(&[Role::Doctor, Role::Manager], &["room-1"]);
         let cases = [
-            // who, Reception, Room(room-1), Room(room-2), Admin
-            (&admin, [true, true, true, true]),
-            (&reception, [true, true, true, false]),
-            (&doctor, [false, true, false, false]),
-            (&both, [true, true, true, false]),
-            (&nobody, [false, false, false, false]),
+            // who, Staff, Reception, Room(room-1), Room(room-2), Reports, Admin
+            (&admin, [true, true, true, true, true, true]),
+            (&reception, [true, true, true, true, false, false]),
+            (&doctor, [true, false, true, false, false, false]),
+            (&both, [true, true, true, true, false, false]),
+            (&nobody, [false, false, false, false, false, false]),
+            (&manager, [false, false, false, false, true, false]),
+            (&doctor_manager, [true, false, true, false, true, false]),
         ];
         for (who, expected) in cases {
             let got = [
+                who.can(Need::Staff),
                 who.can(Need::Reception),
                 who.can(room("room-1")),
                 who.can(room("room-2")),
+                who.can(Need::Reports),
                 who.can(Need::Admin),
             ];
             assert_eq!(got, expected, "{who:?}");

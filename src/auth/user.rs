@@ -131,7 +131,10 @@ mod tests {
         }
         let err = "nurse".parse::<Role>().unwrap_err();
         assert!(matches!(err, AuthError::UnknownRole(_)));
-        assert!(err.to_string().contains("admin, reception or doctor"));
+        assert!(
+            err.to_string()
+                .contains("admin, reception, doctor or manager")
+        );
     }
 
     #[test]

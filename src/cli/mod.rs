@@ -173,7 +173,7 @@ pub enum UserCommand {
     Add {
         /// Login name (lowercase letters, digits, '-', '.', '_').
         name: String,
-        /// Role: admin, reception or doctor (repeat for several).
+        /// Role: admin, reception, doctor or manager (repeat for several).
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
         /// A doctor's room (repeat for several).
@@ -207,7 +207,7 @@ pub enum TokenCommand {
         /// What it is for, e.g. his-bridge.
         #[arg(long)]
         name: String,
-        /// Its role: admin, reception or doctor.
+        /// Its role: admin, reception, doctor or manager.
         #[arg(long)]
         role: String,
     },

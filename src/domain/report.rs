@@ -7,9 +7,11 @@
 //!    or cancelled). [`Replay`] drives it together with a [`QueueState`] so each visit also knows
 //!    the wait estimate the patient was shown when the ticket was issued.
 //! 2. [`build`] aggregates the visits issued in a range into [`Report`]: the measures of
-//!    [`Measures`] for the whole range and by service, room, clinic day, hour of day and weekday,
-//!    a weekday × hour grid of arrivals, and the patients' feedback ([`FeedbackReport`]: count,
-//!    mean and 1–5 distribution, overall and by service and room).
+//!    [`Measures`] for the whole range and by service, room, member of staff, doctor, clinic
+//!    day, hour of day and weekday, a weekday × hour grid of arrivals, and the patients'
+//!    feedback ([`FeedbackReport`]: count, mean and 1–5 distribution, overall and by service
+//!    and room). Who is a doctor comes from the caller as data ([`Doctors`]), so the step stays
+//!    pure.
 //!
 //! Invariants: every bucket uses the clinic's time zone (a +5:30 zone puts an event at 18:45 UTC
 //! at 00:15 the next day); a visit belongs to the range its *issue* time falls in, whatever
@@ -682,6 +684,33 @@ pub struct Bucket {
     pub measures: Measures,
 }
 
+/// Which doctor a visit's last call counts for, as [`build`] needs it (the web layer fills it
+/// from the staff directory).
+///
+/// The rule ([`Doctors::doctor_of`]): a call made by a user (`user:NAME`) counts for that user
+/// when the user has the doctor role; a call made by anything else (a device such as `gpio17`,
+/// an API token `token:NAME`, a screen) counts for the one doctor assigned to the room that
+/// made it, if exactly one enabled doctor is. A call by a user without the doctor role (reception
+/// calling for a room) counts for no doctor.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Doctors {
+    /// Actor (`user:rao`) → the doctor's name, for every user with the doctor role.
+    pub by_actor: HashMap<String, String>,
+    /// Room → the doctor's name, for each room exactly one enabled doctor is assigned to.
+    pub by_room: HashMap<RoomId, String>,
+}
+
+impl Doctors {
+    /// The doctor `visit`'s last call counts for, if any.
+    pub fn doctor_of(&self, visit: &Visit) -> Option<&str> {
+        let actor = visit.called_by.as_deref()?;
+        if actor.starts_with("user:") {
+            return self.by_actor.get(actor).map(String::as_str);
+        }
+        self.by_room.get(visit.room.as_ref()?).map(String::as_str)
+    }
+}
+
 /// A report over a range.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct Report {
@@ -701,6 +730,13 @@ pub struct Report {
     pub by_service: Vec<Bucket>,
     /// By the room that last called the visit (visits never called are in no room).
     pub by_room: Vec<Bucket>,
+    /// By who made the visit's last call (`user:anita`, a device such as `gpio17`, an API token
+    /// `token:his-bridge`); visits never called are in no row. Its `throughput_per_hour` is the
+    /// member's own served visits ÷ the hours in which they served one.
+    pub by_staff: Vec<Bucket>,
+    /// By doctor (the doctor's name): the visits whose last call counts for a doctor by the
+    /// rule of [`Doctors`].
+    pub by_doctor: Vec<Bucket>,
     /// By class: `walk_in`, `appointment`, `priority`, `urgent` (each, empty ones too).
     pub by_class: Vec<Bucket>,
     /// By local calendar date of issue.
@@ -727,17 +763,21 @@ pub const WEEKDAYS: [&str; 7] = [
 ];
 
 /// Aggregates the visits issued in `[from, to)`, bucketed in `tz`. A visit counts as called
-/// within the service level if its wait is at most `target`.
+/// within the service level if its wait is at most `target`; `doctors` says which doctor a
+/// call counts for.
 pub fn build(
     visits: &[Visit],
     from: Timestamp,
     to: Timestamp,
     tz: &TimeZone,
     target: SignedDuration,
+    doctors: &Doctors,
 ) -> Report {
     let mut total = Tally::default();
     let mut by_service: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut by_room: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut by_staff: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut by_doctor: BTreeMap<&str, Tally> = BTreeMap::new();
     let classes = [
         VisitClass::WalkIn,
         VisitClass::Appointment,
@@ -774,6 +814,18 @@ pub fn build(
         if let Some(room) = &visit.room {
             by_room
                 .entry(room.as_str())
+                .or_default()
+                .add(visit, target, served_hour);
+        }
+        if let Some(actor) = &visit.called_by {
+            by_staff
+                .entry(actor.as_str())
+                .or_default()
+                .add(visit, target, served_hour);
+        }
+        if let Some(doctor) = doctors.doctor_of(visit) {
+            by_doctor
+                .entry(doctor)
                 .or_default()
                 .add(visit, target, served_hour);
         }
@@ -820,6 +872,12 @@ pub fn build(
             })
             .collect()
     };
+    let named = |tallies: BTreeMap<&str, Tally>| -> Vec<(String, Tally)> {
+        tallies
+            .into_iter()
+            .map(|(k, t)| (k.to_owned(), t))
+            .collect()
+    };
     let rows = |tallies: Vec<(String, Tally)>| -> Vec<Bucket> {
         tallies
             .into_iter()
@@ -835,18 +893,10 @@ pub fn build(
         time_zone: tz.iana_name().unwrap_or("UTC").to_owned(),
         target_mins: u32::try_from(target.as_secs() / 60).unwrap_or(0),
         total: total.finish(),
-        by_service: rows(
-            by_service
-                .into_iter()
-                .map(|(k, t)| (k.to_owned(), t))
-                .collect(),
-        ),
-        by_room: rows(
-            by_room
-                .into_iter()
-                .map(|(k, t)| (k.to_owned(), t))
-                .collect(),
-        ),
+        by_service: rows(named(by_service)),
+        by_room: rows(named(by_room)),
+        by_staff: rows(named(by_staff)),
+        by_doctor: rows(named(by_doctor)),
         by_class: rows(
             by_class
                 .into_iter()

@@ -32,18 +32,23 @@ pub enum Role {
     Reception,
     /// Calls patients into their own rooms only.
     Doctor,
+    /// Reads the reports and the patients' feedback; changes nothing, sees no patient's
+    /// details.
+    Manager,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Reception, Role::Doctor];
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Reception, Role::Doctor, Role::Manager];
 
-    /// The role's name as in configuration and JSON: `admin`, `reception`, `doctor`.
+    /// The role's name as in configuration and JSON: `admin`, `reception`, `doctor`,
+    /// `manager`.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Reception => "reception",
             Role::Doctor => "doctor",
+            Role::Manager => "manager",
         }
     }
 }

@@ -90,8 +90,10 @@ fn host_of(req: &HttpRequest) -> Option<String> {
 /// What a route's access needs of this request (a room route names its room in `{id}`).
 fn need(access: Access, req: &HttpRequest) -> Result<Option<Need>, WebError> {
     Ok(match access {
-        Access::Public | Access::Staff => None,
+        Access::Public | Access::Account => None,
+        Access::Staff => Some(Need::Staff),
         Access::Reception => Some(Need::Reception),
+        Access::Reports => Some(Need::Reports),
         Access::Admin => Some(Need::Admin),
         Access::Room => {
             let raw = req.match_info().get("id").unwrap_or_default();
@@ -168,6 +170,12 @@ fn urlencode(s: &str) -> String {
 pub struct Actor(pub Option<Principal>, pub Option<String>);
 
 impl Actor {
+    /// Whether the caller is staff who work the queue (not nobody, not a manager alone): only
+    /// they issue as staff, skip the kiosk's limits and see a ticket's status link.
+    pub fn works_queue(&self) -> bool {
+        self.0.as_ref().is_some_and(|p| p.can(Need::Staff))
+    }
+
     /// The origin of a command this request sends; `public` is the source when nobody is
     /// logged in (the kiosk, an API caller of a public route).
     pub fn origin(&self, public: Source) -> Origin {
@@ -225,13 +233,18 @@ pub fn session_cookie(value: String, secure: bool) -> Cookie<'static> {
 pub enum Access {
     /// Anyone: kiosk, displays, patients' phones, health checks.
     Public,
-    /// Any logged-in member of staff (the staff console page).
+    /// Anyone logged in, a manager too: their own account (a new password).
+    Account,
+    /// Staff who work the queue (reception, doctors, admin): the staff console, bookings, a
+    /// patient's details. Not a manager alone.
     Staff,
     /// Reception (and admin): issue, cancel, transfer, requeue, open/close rooms.
     Reception,
     /// The doctor of the room (and reception, admin): next, recall, done, no-show, no-show and
     /// next, a call out of order, a break, undo.
     Room,
+    /// Managers (and admin): the reports and the patients' feedback, read only.
+    Reports,
     /// Admin only: clinic settings.
     Admin,
 }
@@ -259,7 +272,7 @@ pub fn screen_of(state: &AppState, req: &HttpRequest) -> Option<ScreenView> {
 /// Whether a `kind` page may show itself to this request: pairing is off, or it comes from a
 /// paired screen of that kind, or from logged-in staff.
 pub fn may_show(state: &AppState, req: &HttpRequest, actor: &Actor, kind: ScreenKind) -> bool {
-    !required(state) || actor.0.is_some() || screen_of(state, req).is_some_and(|s| s.kind == kind)
+    !required(state) || actor.works_queue() || screen_of(state, req).is_some_and(|s| s.kind == kind)
 }
 
 /// Who issues a ticket, as the audit trail records it. A logged-in caller (or API token) is
@@ -275,7 +288,7 @@ pub fn issuer(
     source: Source,
     key: Option<&str>,
 ) -> Result<Origin, WebError> {
-    if actor.0.is_some() {
+    if actor.works_queue() {
         return Ok(actor.origin(source));
     }
     let mut origin = actor.origin(Source::Kiosk);

@@ -85,7 +85,7 @@ pub async fn check_in(
 ) -> Result<HttpResponse, WebError> {
     let body = body.into_inner();
     view::check_language(&state, body.lang.as_deref())?;
-    let source = if actor.0.is_some() {
+    let source = if actor.works_queue() {
         Source::Reception
     } else {
         Source::Kiosk

@@ -125,7 +125,7 @@ route_table! {
     get "/api/v1/tickets/{id}/patient" => tickets::ticket_patient, Staff;
     get "/api/v1/status/{token}" => tickets::status_get, Public;
     post "/api/v1/status/{token}/feedback" => feedback::feedback_give, Public;
-    get "/api/v1/feedback" => reports::feedback_list, Admin;
+    get "/api/v1/feedback" => reports::feedback_list, Reports;
     post "/api/v1/tickets/{id}/cancel" => tickets::ticket_cancel, Reception;
     post "/api/v1/tickets/{id}/requeue" => tickets::ticket_requeue, Reception;
     post "/api/v1/tickets/{id}/transfer" => tickets::ticket_transfer, Reception;
@@ -154,10 +154,10 @@ route_table! {
     get "/staff" => page::staff_page, Staff;
     get "/admin" => page::admin_page, Admin;
     get "/admin/audit" => page::audit_page, Admin;
-    get "/admin/reports" => reports::reports_page, Admin;
+    get "/admin/reports" => reports::reports_page, Reports;
     get "/admin/notifications" => page::notifications_page, Admin;
-    get "/api/v1/reports" => reports::reports_get, Admin;
-    get "/api/v1/reports/visits.csv" => reports::visits_csv, Admin;
+    get "/api/v1/reports" => reports::reports_get, Reports;
+    get "/api/v1/reports/visits.csv" => reports::visits_csv, Reports;
     get "/login" => page::login_page, Public;
     get "/setup" => page::setup_page, Public;
     post "/api/v1/setup" => session::setup_post, Public;
@@ -180,7 +180,7 @@ route_table! {
     get "/api/v1/admin/tokens" => staff::tokens_list, Admin;
     post "/api/v1/admin/tokens" => staff::token_create, Admin;
     delete "/api/v1/admin/tokens/{id}" => staff::token_revoke, Admin;
-    post "/api/v1/me/password" => staff::my_password, Staff;
+    post "/api/v1/me/password" => staff::my_password, Account;
     post "/api/v1/pair" => screens::pair_request, Public;
     get "/api/v1/pair" => screens::pair_poll, Public;
     get "/api/v1/admin/screens" => screens::screens_list, Admin;

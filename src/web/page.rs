@@ -319,6 +319,7 @@ pub async fn staff_page(
         serde_json::json!({
             "reception": p.can(Need::Reception),
             "admin": p.can(Need::Admin),
+            "reports": p.can(Need::Reports),
             "rooms": rooms,
             // A doctor's day shows their own bookings.
             "name": match &p.kind {

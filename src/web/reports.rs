@@ -1,14 +1,16 @@
 //! Reports over HTTP: `GET /api/v1/reports` (JSON), `GET /api/v1/reports/visits.csv` (one row
 //! per visit) and the printable `/admin/reports` page (server-rendered tables, an SVG bar chart
-//! and a weekday × hour heat map, patients' feedback and their latest comments; no script), and
-//! the comments' list `GET /api/v1/feedback`. Admin only.
+//! and a weekday × hour heat map, patients' feedback and their latest comments; it needs no
+//! script, one only adds the user menu), and the comments' list `GET /api/v1/feedback`. For
+//! admins and managers (the read-only role); the page links only to what its viewer may open.
 //!
 //! The numbers come from [`crate::domain::report`]: the event log is read from the store (off
 //! the async workers) and folded into visits, then aggregated over the range in the clinic's
-//! time zone. Ranges are clinic-local: a date `from` starts at its local midnight, a date `to`
+//! time zone; who counts as a doctor ([`report::Doctors`]) comes from the staff directory as it
+//! is now. Ranges are clinic-local: a date `from` starts at its local midnight, a date `to`
 //! includes its whole day; RFC 3339 instants are taken as they are (`to` excluded).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{HttpResponse, web};
 use jiff::civil::Date;
@@ -17,11 +19,13 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::Actor;
 use super::error::WebError;
 use super::page::{PageQuery, language, render_view};
-use super::state::AppState;
-use crate::domain::FeedbackComment;
-use crate::domain::report::{self, Bucket, Measures, Report, Visit, WEEKDAYS};
+use super::state::{AppState, blocking};
+use crate::auth::{Need, Role, UserView};
+use crate::domain::report::{self, Bucket, Doctors, Measures, Report, Visit, WEEKDAYS};
+use crate::domain::{FeedbackComment, RoomId};
 
 /// Events read from the database at a time.
 const CHUNK: usize = 5_000;
@@ -159,6 +163,44 @@ fn previous_start(from: Timestamp, to: Timestamp) -> Timestamp {
     from.checked_sub(to.duration_since(from)).unwrap_or(from)
 }
 
+/// Who counts as a doctor (the rule is [`Doctors`]): every user with the doctor role by their
+/// actor, and each room exactly one enabled doctor is assigned to.
+fn doctors_of(users: &[UserView]) -> Doctors {
+    let mut by_actor = HashMap::new();
+    let mut rooms: HashMap<RoomId, Option<String>> = HashMap::new();
+    for user in users.iter().filter(|u| u.roles.contains(&Role::Doctor)) {
+        by_actor.insert(format!("user:{}", user.name), user.name.clone());
+        if user.disabled {
+            continue;
+        }
+        for room in &user.rooms {
+            rooms
+                .entry(room.clone())
+                .and_modify(|doctor| {
+                    if doctor.as_deref() != Some(user.name.as_str()) {
+                        // A second doctor: the room's devices count for no one.
+                        *doctor = None;
+                    }
+                })
+                .or_insert_with(|| Some(user.name.clone()));
+        }
+    }
+    Doctors {
+        by_actor,
+        by_room: rooms
+            .into_iter()
+            .filter_map(|(room, doctor)| Some((room, doctor?)))
+            .collect(),
+    }
+}
+
+/// The doctors of the staff directory as it is now (read off the async workers).
+async fn doctors(state: &AppState) -> Result<Doctors, WebError> {
+    let auth = state.auth.clone();
+    let users = blocking(move || auth.users()).await?;
+    Ok(doctors_of(&users))
+}
+
 /// The report of a range and, if asked, of the period before it.
 fn reports(
     visits: &[Visit],
@@ -167,16 +209,18 @@ fn reports(
     tz: &TimeZone,
     target: SignedDuration,
     compare: bool,
+    doctors: &Doctors,
 ) -> ReportAnswer {
     let previous =
-        compare.then(|| report::build(visits, previous_start(from, to), from, tz, target));
+        compare.then(|| report::build(visits, previous_start(from, to), from, tz, target, doctors));
     ReportAnswer {
-        report: report::build(visits, from, to, tz, target),
+        report: report::build(visits, from, to, tz, target, doctors),
         previous,
     }
 }
 
-/// The queue's statistics over a range: totals and by service, room, day, hour and weekday.
+/// The queue's statistics over a range: totals and by service, room, member of staff, doctor,
+/// day, hour and weekday.
 #[utoipa::path(get, path = "/api/v1/reports", tag = "reports", params(ReportQuery),
     responses((status = 200, body = ReportAnswer),
         (status = 400, body = super::error::ErrorBody)))]
@@ -193,7 +237,8 @@ pub async fn reports_get(
         from
     };
     let visits = visits(&state, start, to).await?;
-    Ok(HttpResponse::Ok().json(reports(&visits, from, to, &tz, target, compare)))
+    let doctors = doctors(&state).await?;
+    Ok(HttpResponse::Ok().json(reports(&visits, from, to, &tz, target, compare, &doctors)))
 }
 
 fn local_time(at: Option<Timestamp>, tz: &TimeZone) -> String {
@@ -240,6 +285,7 @@ pub async fn visits_csv(
         "transfers",
         "estimate_mins",
         "feedback",
+        "called_by",
     ])
     .map_err(csv_error)?;
     for v in &visits {
@@ -260,6 +306,7 @@ pub async fn visits_csv(
             v.transfers.to_string(),
             v.estimate_mins.map(|e| e.to_string()).unwrap_or_default(),
             v.feedback.map(|f| f.to_string()).unwrap_or_default(),
+            v.called_by.clone().unwrap_or_default(),
         ])
         .map_err(csv_error)?;
     }
@@ -411,9 +458,19 @@ struct CommentRow {
 /// Comments the reports page shows, newest first.
 const PAGE_COMMENTS: usize = 20;
 
+/// The links of the page's navigation the viewer may open.
+#[derive(Debug, Default, Serialize)]
+struct Nav {
+    /// The staff console (staff who work the queue).
+    staff: bool,
+    /// The admin pages and the audit trail.
+    admin: bool,
+}
+
 /// The `/admin/reports` page's own context.
 #[derive(Debug, Serialize)]
 pub(crate) struct ReportsView {
+    nav: Nav,
     range: String,
     date: String,
     from: String,
@@ -426,6 +483,8 @@ pub(crate) struct ReportsView {
     figures: Vec<Figure>,
     by_service: Vec<Row>,
     by_room: Vec<Row>,
+    by_doctor: Vec<Row>,
+    by_staff: Vec<Row>,
     by_class: Vec<Row>,
     by_day: Vec<Row>,
     by_hour: Vec<Row>,
@@ -579,6 +638,7 @@ struct Period {
 fn view_of(
     answer: &ReportAnswer,
     period: &Period,
+    nav: Nav,
     catalog: &crate::i18n::Catalog,
     services: &BTreeMap<String, String>,
     rooms: &BTreeMap<String, String>,
@@ -687,6 +747,7 @@ fn view_of(
         query_string.push_str(&format!("&target_mins={t}"));
     }
     ReportsView {
+        nav,
         range: period.kind.clone(),
         date: period.anchor.to_string(),
         from: first.to_string(),
@@ -699,6 +760,16 @@ fn view_of(
         figures: figures(&r.total, answer.previous.as_ref().map(|p| &p.total)),
         by_service: named(&r.by_service, services),
         by_room: named(&r.by_room, rooms),
+        by_doctor: named(&r.by_doctor, &none),
+        by_staff: r
+            .by_staff
+            .iter()
+            .map(|b| {
+                // A user by their name; a device or a token as the log names it.
+                let name = b.key.strip_prefix("user:").unwrap_or(&b.key);
+                row(name.to_owned(), &b.measures)
+            })
+            .collect(),
         by_class: r
             .by_class
             .iter()
@@ -735,7 +806,14 @@ pub(crate) fn example_view(catalog: &crate::i18n::Catalog) -> ReportsView {
     let day = jiff::civil::date(2026, 3, 2);
     let from = Timestamp::UNIX_EPOCH;
     let to = from + SignedDuration::from_hours(24);
-    let report = report::build(&[], from, to, &TimeZone::UTC, SignedDuration::from_mins(15));
+    let report = report::build(
+        &[],
+        from,
+        to,
+        &TimeZone::UTC,
+        SignedDuration::from_mins(15),
+        &Doctors::default(),
+    );
     let answer = ReportAnswer {
         previous: Some(report.clone()),
         report,
@@ -751,6 +829,10 @@ pub(crate) fn example_view(catalog: &crate::i18n::Catalog) -> ReportsView {
     view_of(
         &answer,
         &period,
+        Nav {
+            staff: true,
+            admin: true,
+        },
         catalog,
         &BTreeMap::new(),
         &BTreeMap::new(),
@@ -761,6 +843,7 @@ pub(crate) fn example_view(catalog: &crate::i18n::Catalog) -> ReportsView {
 /// `/admin/reports`: the report page (printable).
 pub async fn reports_page(
     state: web::Data<AppState>,
+    actor: Actor,
     query: web::Query<ReportsPageQuery>,
 ) -> Result<HttpResponse, WebError> {
     let q = query.into_inner();
@@ -781,7 +864,8 @@ pub async fn reports_page(
         from
     };
     let visits = visits(&state, start, to).await?;
-    let answer = reports(&visits, from, to, &tz, target, compare);
+    let doctors = doctors(&state).await?;
+    let answer = reports(&visits, from, to, &tz, target, compare, &doctors);
     let page_query = PageQuery {
         lang: q.lang.clone(),
         ..PageQuery::default()
@@ -821,7 +905,12 @@ pub async fn reports_page(
         target_mins: q.target_mins,
     };
     let comments = latest_comments(&state, from, to, PAGE_COMMENTS).await?;
-    let view = view_of(&answer, &period, catalog, &services, &rooms, &comments);
+    let may = |need: Need| actor.0.as_ref().is_some_and(|p| p.can(need));
+    let nav = Nav {
+        staff: may(Need::Staff),
+        admin: may(Need::Admin),
+    };
+    let view = view_of(&answer, &period, nav, catalog, &services, &rooms, &comments);
     let time_zone = answer.report.time_zone.clone();
     render_view(
         &state,
@@ -848,6 +937,56 @@ mod tests {
             compare: None,
             target_mins: None,
         }
+    }
+
+    fn user(name: &str, roles: &[Role], rooms: &[&str], disabled: bool) -> UserView {
+        UserView {
+            name: name.into(),
+            roles: roles.iter().copied().collect(),
+            rooms: rooms.iter().map(|r| RoomId::parse(r).unwrap()).collect(),
+            disabled,
+            created_at: Timestamp::UNIX_EPOCH,
+            password_changed_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn a_room_counts_for_its_doctor_only_when_it_has_exactly_one() {
+        let doctors = doctors_of(&[
+            user(
+                "rao",
+                &[Role::Doctor],
+                &["room-1", "room-2", "room-1"],
+                false,
+            ),
+            user("sen", &[Role::Doctor, Role::Admin], &["room-2"], false),
+            user("old", &[Role::Doctor], &["room-3"], true),
+            user("anita", &[Role::Reception], &["room-4"], false),
+            user("meena", &[Role::Manager], &[], false),
+        ]);
+        let mut actors: Vec<(&str, &str)> = doctors
+            .by_actor
+            .iter()
+            .map(|(a, n)| (a.as_str(), n.as_str()))
+            .collect();
+        actors.sort_unstable();
+        assert_eq!(
+            actors,
+            [
+                ("user:old", "old"),
+                ("user:rao", "rao"),
+                ("user:sen", "sen")
+            ],
+            "every doctor, a disabled one too, for the calls they made"
+        );
+        let mut rooms: Vec<(&str, &str)> = doctors
+            .by_room
+            .iter()
+            .map(|(r, n)| (r.as_str(), n.as_str()))
+            .collect();
+        rooms.sort_unstable();
+        // room-2 has two doctors, room-3 only a disabled one, room-4 none.
+        assert_eq!(rooms, [("room-1", "rao")]);
     }
 
     #[test]

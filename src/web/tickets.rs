@@ -187,7 +187,7 @@ pub async fn ticket_get(
     id: web::Path<u64>,
 ) -> Result<HttpResponse, WebError> {
     let mut view = find_ticket(&state, TicketId(id.into_inner())).await?;
-    if actor.0.is_some() {
+    if actor.works_queue() {
         view.status_path = Some(state.links.path(view.ticket.id));
     }
     Ok(HttpResponse::Ok().json(view))

@@ -167,8 +167,11 @@ async fn a_served_patient_rates_the_visit_once_and_the_report_shows_it() {
         .await
         .unwrap();
     let mut lines = csv.lines();
-    assert!(lines.next().unwrap().ends_with(",feedback"), "{csv}");
-    assert!(lines.next().unwrap().ends_with(",4"), "{csv}");
+    assert!(
+        lines.next().unwrap().ends_with(",feedback,called_by"),
+        "{csv}"
+    );
+    assert!(lines.next().unwrap().ends_with(",4,token:tests"), "{csv}");
 }
 
 #[tokio::test]

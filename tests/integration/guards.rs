@@ -6,7 +6,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use waitless::web::{Access, ROUTES};
 
-use crate::common::{ADMIN_NAME, ADMIN_PASSWORD, DOCTOR_NAME, RECEPTION_NAME, TestApp};
+use crate::common::{
+    ADMIN_NAME, ADMIN_PASSWORD, DOCTOR_NAME, MANAGER_NAME, RECEPTION_NAME, TestApp,
+};
 
 /// A concrete path for a route pattern.
 fn concrete(pattern: &str, ticket: u64, token: &str) -> String {
@@ -43,6 +45,7 @@ enum Who {
     Nobody,
     Doctor,
     Reception,
+    Manager,
     Admin,
     StaleSession,
 }
@@ -80,6 +83,8 @@ async fn every_route_is_guarded_as_its_access_says() {
         .to_owned();
     let doctor = app.login(DOCTOR_NAME).await;
     let reception = app.login(RECEPTION_NAME).await;
+    app.add_user(MANAGER_NAME, &["manager"], &[]).await;
+    let manager = app.login(MANAGER_NAME).await;
     let stale = app.login(ADMIN_NAME).await;
     let r = app
         .anon
@@ -102,9 +107,12 @@ async fn every_route_is_guarded_as_its_access_says() {
             Who::StaleSession,
             Who::Doctor,
             Who::Reception,
+            Who::Manager,
             Who::Admin,
         ] {
-            if route.path == "/api/v1/logout" && matches!(who, Who::Doctor | Who::Reception) {
+            if route.path == "/api/v1/logout"
+                && matches!(who, Who::Doctor | Who::Reception | Who::Manager)
+            {
                 continue; // it would end the session the rest of the matrix uses
             }
             let before = app.queue().await["seq"].as_u64().unwrap();
@@ -113,15 +121,18 @@ async fn every_route_is_guarded_as_its_access_says() {
                 Who::StaleSession => Some(("Cookie", stale.as_str())),
                 Who::Doctor => Some(("Cookie", doctor.as_str())),
                 Who::Reception => Some(("Cookie", reception.as_str())),
+                Who::Manager => Some(("Cookie", manager.as_str())),
                 Who::Admin => Some(("Authorization", admin.as_str())),
             };
             let path = concrete(route.path, id, &status_token);
             let status = send(&app, route.method, &path, body_for(route.path), credentials).await;
             let allowed = match route.access {
                 Access::Public => true,
-                Access::Staff => !matches!(who, Who::Nobody | Who::StaleSession),
+                Access::Account => !matches!(who, Who::Nobody | Who::StaleSession),
+                Access::Staff => matches!(who, Who::Doctor | Who::Reception | Who::Admin),
                 Access::Room => matches!(who, Who::Doctor | Who::Reception | Who::Admin),
                 Access::Reception => matches!(who, Who::Reception | Who::Admin),
+                Access::Reports => matches!(who, Who::Manager | Who::Admin),
                 Access::Admin => who == Who::Admin,
             };
             let what = format!("{} {path} as {who:?} → {status}", route.method);
@@ -149,7 +160,7 @@ async fn every_route_is_guarded_as_its_access_says() {
             checked += 1;
         }
     }
-    assert!(checked >= ROUTES.len() * 5 - 7, "checked {checked}");
+    assert!(checked >= ROUTES.len() * 6 - 9, "checked {checked}");
 }
 
 #[tokio::test]

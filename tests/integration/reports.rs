@@ -11,10 +11,25 @@ use jiff::SignedDuration;
 use serde_json::Value;
 use waitless::clock::Clock;
 
-use crate::common::{DOCTOR_NAME, PATIENCE, TestApp, wait_until};
+use crate::common::{DOCTOR_NAME, MANAGER_NAME, PATIENCE, RECEPTION_NAME, TestApp, wait_until};
 
 fn mins(m: i64) -> SignedDuration {
     SignedDuration::from_mins(m)
+}
+
+/// Sends `method path` with a session cookie (from our own pages); returns the status and body.
+async fn as_user(app: &TestApp, cookie: &str, method: &str, path: &str) -> (u16, String) {
+    let method: reqwest::Method = method.parse().unwrap();
+    let r = app
+        .anon
+        .request(method, app.url(path))
+        .header("Cookie", cookie)
+        .header("Origin", app.url(""))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap())
 }
 
 /// Runs a room action, asserting 200.
@@ -501,4 +516,192 @@ async fn the_reports_page_draws_its_tables_and_charts_in_a_browser() {
         }
         browser.close().await;
     }
+}
+
+/// Two doctors call in the demo clinic (UTC), all on Saturday 21 November 2026:
+///
+/// | ticket | issued | last call by             | called | done                 |
+/// |--------|--------|--------------------------|--------|----------------------|
+/// | A001   | 10:00  | user:doctor (room-1)     | 10:05  | 10:15 (doctor: next) |
+/// | A002   | 10:00  | user:sen (room-2)        | 10:06  | 10:20 (sen: done)    |
+/// | A003   | 10:00  | user:doctor (room-1)     | 10:15  | 10:22 (token: next)  |
+/// | A004   | 10:00  | token:tests (room-1)     | 10:22  | 10:25 (reception)    |
+///
+/// The token's call is in room-1, whose only doctor is `doctor`: it counts for him.
+#[tokio::test]
+async fn reports_count_each_doctor_and_staff_member_calls() {
+    let app = TestApp::spawn().await;
+    app.add_user("sen", &["doctor"], &["room-2"]).await;
+    let doctor = app.login(DOCTOR_NAME).await;
+    let sen = app.login("sen").await;
+    let reception = app.login(RECEPTION_NAME).await;
+    for _ in 0..4 {
+        app.issue("general", "normal").await;
+    }
+    let ok = async |cookie: &str, path: &str| {
+        let (status, body) = as_user(&app, cookie, "POST", path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    };
+    app.advance(mins(5));
+    ok(&doctor, "/api/v1/rooms/room-1/next").await;
+    app.advance(mins(1));
+    ok(&sen, "/api/v1/rooms/room-2/next").await;
+    app.advance(mins(9));
+    ok(&doctor, "/api/v1/rooms/room-1/next").await;
+    app.advance(mins(5));
+    ok(&sen, "/api/v1/rooms/room-2/done").await;
+    app.advance(mins(2));
+    act(&app, "/api/v1/rooms/room-1/next").await;
+    app.advance(mins(3));
+    ok(&reception, "/api/v1/rooms/room-1/done").await;
+
+    let (status, body) = app.get_json("/api/v1/reports").await;
+    assert_eq!(status, 200, "{body}");
+    let r = &body["report"];
+    assert_eq!(r["total"]["served"], 4);
+    let row = |table: &str, key: &str| -> Value {
+        r[table]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["key"] == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {key} in {table}: {}", r[table]))
+    };
+    assert_eq!(
+        keyed(&r["by_staff"]),
+        [
+            ("token:tests".to_owned(), 1),
+            ("user:doctor".to_owned(), 2),
+            ("user:sen".to_owned(), 1)
+        ],
+        "reception finished a visit but called none"
+    );
+    let own = row("by_staff", "user:doctor");
+    assert_eq!(own["served"], 2);
+    assert_eq!(own["wait_median_mins"], 10.0); // 5 and 15
+    assert_eq!(own["service_median_mins"], 8.5); // 10 and 7
+    assert_eq!(own["throughput_per_hour"], 2.0, "both in the 10:00 hour");
+    let token = row("by_staff", "token:tests");
+    assert_eq!(token["wait_median_mins"], 22.0);
+    assert_eq!(token["service_median_mins"], 3.0);
+    assert_eq!(
+        keyed(&r["by_doctor"]),
+        [("doctor".to_owned(), 3), ("sen".to_owned(), 1)]
+    );
+    let rao = row("by_doctor", "doctor");
+    assert_eq!(rao["served"], 3);
+    assert_eq!(rao["wait_median_mins"], 15.0); // 5, 15, 22
+    assert_eq!(rao["service_median_mins"], 7.0); // 10, 7, 3
+    assert_eq!(rao["throughput_per_hour"], 3.0);
+    let sen_row = row("by_doctor", "sen");
+    assert_eq!(sen_row["served"], 1);
+    assert_eq!(sen_row["wait_median_mins"], 6.0);
+    assert_eq!(sen_row["service_median_mins"], 14.0);
+    assert_eq!(sen_row["throughput_per_hour"], 1.0);
+
+    // A second doctor in room-1: the token's call there counts for no one any more.
+    app.add_user("rossi", &["doctor"], &["room-1"]).await;
+    let (_, body) = app.get_json("/api/v1/reports").await;
+    assert_eq!(
+        keyed(&body["report"]["by_doctor"]),
+        [("doctor".to_owned(), 2), ("sen".to_owned(), 1)]
+    );
+
+    // The CSV names who made each last call, in a column at the end.
+    let text = app
+        .get("/api/v1/reports/visits.csv")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].ends_with(",estimate_mins,feedback,called_by"),
+        "{text}"
+    );
+    let called_by: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        called_by,
+        ["user:doctor", "user:sen", "user:doctor", "token:tests"]
+    );
+
+    // The page has both tables, users by name.
+    let html = app.get("/admin/reports").await.text().await.unwrap();
+    for id in [
+        "id=\"by-doctor\"",
+        "id=\"by-staff\"",
+        "<th scope=\"row\">sen</th>",
+    ] {
+        assert!(html.contains(id), "{id} missing");
+    }
+    assert!(!html.contains("<th scope=\"row\">user:sen</th>"));
+}
+
+#[tokio::test]
+async fn a_manager_reads_the_reports_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let ticket = app.issue("general", "normal").await;
+    let id = ticket["id"].as_u64().unwrap();
+    app.add_user(MANAGER_NAME, &["manager"], &[]).await;
+    let manager = app.login(MANAGER_NAME).await;
+    let seq = app.queue().await["seq"].as_u64().unwrap();
+
+    for path in [
+        "/admin/reports",
+        "/admin/reports?range=week",
+        "/api/v1/reports?compare=true",
+        "/api/v1/reports/visits.csv",
+        "/api/v1/feedback",
+        "/api/v1/me",
+    ] {
+        let (status, body) = as_user(&app, &manager, "GET", path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    // The page links only to what a manager may open.
+    let (_, html) = as_user(&app, &manager, "GET", "/admin/reports").await;
+    assert!(!html.contains("href=\"/admin\""), "no admin link");
+    assert!(!html.contains("href=\"/admin/audit\""), "no audit link");
+    assert!(!html.contains("href=\"/staff\""), "no staff console link");
+    let admin_html = app.get("/admin/reports").await.text().await.unwrap();
+    assert!(admin_html.contains("href=\"/admin\""), "an admin has them");
+
+    let ticket_path = |action: &str| format!("/api/v1/tickets/{id}/{action}");
+    for (method, path) in [
+        ("GET", "/admin".to_owned()),
+        ("GET", "/admin/audit".to_owned()),
+        ("GET", "/admin/notifications".to_owned()),
+        ("GET", "/staff".to_owned()),
+        ("GET", "/printer".to_owned()),
+        ("GET", "/api/v1/audit".to_owned()),
+        ("GET", "/api/v1/admin/users".to_owned()),
+        ("GET", "/api/v1/admin/tokens".to_owned()),
+        ("GET", "/api/v1/admin/clinic".to_owned()),
+        ("GET", "/api/v1/bookings".to_owned()),
+        ("GET", ticket_path("patient")),
+        ("POST", ticket_path("cancel")),
+        ("POST", "/api/v1/rooms/room-1/next".to_owned()),
+        ("POST", "/api/v1/services/general/close".to_owned()),
+        ("POST", "/api/v1/admin/tokens".to_owned()),
+        ("PATCH", "/api/v1/admin/users/manager".to_owned()),
+    ] {
+        let (status, body) = as_user(&app, &manager, method, &path).await;
+        assert_eq!(status, 403, "{method} {path}: {body}");
+        assert!(
+            body.is_empty() || body.contains("forbidden") || body.contains("<"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        app.queue().await["seq"].as_u64().unwrap(),
+        seq,
+        "a refused request changed nothing"
+    );
+    // A ticket's status link is for staff who work the queue.
+    let (_, view) = as_user(&app, &manager, "GET", &format!("/api/v1/tickets/{id}")).await;
+    let view: Value = serde_json::from_str(&view).unwrap();
+    assert!(view["status_path"].is_null(), "{view}");
 }

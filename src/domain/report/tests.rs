@@ -256,6 +256,7 @@ fn whole(visits: &[Visit]) -> Report {
         ts("2026-03-08T00:00:00Z"),
         &ist(),
         SignedDuration::from_mins(15),
+        &Doctors::default(),
     )
 }
 
@@ -385,6 +386,7 @@ fn a_range_counts_the_visits_issued_in_it() {
         ts("2026-03-03T18:30:00Z"),
         &ist(),
         SignedDuration::from_mins(15),
+        &Doctors::default(),
     );
     assert_eq!(tuesday.total.arrived, 2);
     assert_eq!(tuesday.total.served, 1);
@@ -395,6 +397,7 @@ fn a_range_counts_the_visits_issued_in_it() {
         ts("2026-04-02T00:00:00Z"),
         &ist(),
         SignedDuration::from_mins(15),
+        &Doctors::default(),
     );
     assert_eq!(empty.total, Measures::default());
 }
@@ -589,4 +592,216 @@ fn quantiles_are_the_same_whether_durations_are_kept_or_counted() {
     }
     values.clear();
     assert_eq!(super::Durations::default().median(), None);
+}
+
+/// A visit of the staff fixture: issued, called (the last call) and ended on 3 March 2026 at
+/// `HH:MM` UTC.
+fn staff_visit(
+    id: u64,
+    room: Option<&str>,
+    by: Option<&str>,
+    issued: &str,
+    call: Option<&str>,
+    end: &str,
+    outcome: Outcome,
+) -> Visit {
+    let at = |hm: &str| ts(&format!("2026-03-03T{hm}:00Z"));
+    Visit {
+        ticket: TicketId(id),
+        number: format!("A{id:03}"),
+        service: ServiceId::parse("general").unwrap(),
+        room: room.map(|r| RoomId::parse(r).unwrap()),
+        called_by: by.map(str::to_owned),
+        class: VisitClass::WalkIn,
+        issued_at: at(issued),
+        first_called_at: call.map(at),
+        last_called_at: call.map(at),
+        finished_at: Some(at(end)),
+        outcome,
+        recalls: 0,
+        transfers: 0,
+        estimate_mins: None,
+        feedback: None,
+    }
+}
+
+/// Rao is the only doctor of room-1; room-2 has two (Sen and another), so a device there
+/// counts for no one; Anita is reception.
+fn clinic_doctors() -> Doctors {
+    Doctors {
+        by_actor: HashMap::from([
+            ("user:rao".to_owned(), "rao".to_owned()),
+            ("user:sen".to_owned(), "sen".to_owned()),
+        ]),
+        by_room: HashMap::from([(RoomId::parse("room-1").unwrap(), "rao".to_owned())]),
+    }
+}
+
+/// Tuesday 3 March 2026 in India (+5:30), times in UTC:
+///
+/// | visit | room   | last call by     | issued | called | end             | doctor | hour (IST) |
+/// |-------|--------|------------------|--------|--------|-----------------|--------|------------|
+/// | 1     | room-1 | user:rao         | 04:00  | 04:32  | done 04:40      | rao    | 10         |
+/// | 2     | room-1 | gpio17           | 04:05  | 05:20  | done 05:40      | rao    | 11         |
+/// | 3     | room-2 | user:sen         | 04:10  | 04:40  | done 04:44      | sen    | 10         |
+/// | 4     | room-2 | token:his-bridge | 04:15  | 04:50  | no-show 04:55   | —      |            |
+/// | 5     | room-3 | user:anita       | 04:20  | 04:30  | done 04:40      | —      | 10         |
+/// | 6     | —      | —                | 04:25  | —      | cancelled 05:00 | —      |            |
+/// | 7     | room-2 | user:rao         | 04:30  | 04:42  | done 04:58      | rao    | 10         |
+fn staff_fixture() -> Vec<Visit> {
+    use Outcome::{Cancelled, Done, NoShow};
+    let (r1, r2, r3) = (Some("room-1"), Some("room-2"), Some("room-3"));
+    vec![
+        staff_visit(
+            1,
+            r1,
+            Some("user:rao"),
+            "04:00",
+            Some("04:32"),
+            "04:40",
+            Done,
+        ),
+        staff_visit(2, r1, Some("gpio17"), "04:05", Some("05:20"), "05:40", Done),
+        staff_visit(
+            3,
+            r2,
+            Some("user:sen"),
+            "04:10",
+            Some("04:40"),
+            "04:44",
+            Done,
+        ),
+        staff_visit(
+            4,
+            r2,
+            Some("token:his-bridge"),
+            "04:15",
+            Some("04:50"),
+            "04:55",
+            NoShow,
+        ),
+        staff_visit(
+            5,
+            r3,
+            Some("user:anita"),
+            "04:20",
+            Some("04:30"),
+            "04:40",
+            Done,
+        ),
+        staff_visit(6, None, None, "04:25", None, "05:00", Cancelled),
+        staff_visit(
+            7,
+            r2,
+            Some("user:rao"),
+            "04:30",
+            Some("04:42"),
+            "04:58",
+            Done,
+        ),
+    ]
+}
+
+fn row<'a>(buckets: &'a [Bucket], key: &str) -> &'a Measures {
+    &buckets
+        .iter()
+        .find(|b| b.key == key)
+        .unwrap_or_else(|| panic!("no row {key}"))
+        .measures
+}
+
+#[test]
+fn staff_rows_bucket_visits_by_who_made_the_last_call() {
+    let report = build(
+        &staff_fixture(),
+        ts("2026-03-02T18:30:00Z"),
+        ts("2026-03-03T18:30:00Z"),
+        &ist(),
+        SignedDuration::from_mins(15),
+        &clinic_doctors(),
+    );
+    let keys: Vec<&str> = report.by_staff.iter().map(|b| b.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "gpio17",
+            "token:his-bridge",
+            "user:anita",
+            "user:rao",
+            "user:sen"
+        ],
+        "the never-called visit 6 is in no row"
+    );
+    // Rao himself: visits 1 and 7, both served in the 10:00 hour → 2 an hour.
+    let rao = row(&report.by_staff, "user:rao");
+    assert_eq!((rao.arrived, rao.served), (2, 2));
+    assert_eq!(rao.wait_median_mins, Some(22.0)); // waits 32 and 12
+    assert_eq!(rao.service_median_mins, Some(12.0)); // 8 and 16
+    assert_eq!(rao.throughput_per_hour, Some(2.0));
+    let token = row(&report.by_staff, "token:his-bridge");
+    assert_eq!((token.arrived, token.served, token.no_show), (1, 0, 1));
+    assert_eq!(token.no_show_pct, Some(100.0));
+    assert_eq!(token.throughput_per_hour, None, "nothing served");
+    let device = row(&report.by_staff, "gpio17");
+    assert_eq!(device.wait_median_mins, Some(75.0));
+    assert_eq!(device.throughput_per_hour, Some(1.0));
+    // The whole clinic: 5 served in the 10:00 and 11:00 hours.
+    assert_eq!(report.total.throughput_per_hour, Some(2.5));
+    assert_eq!(
+        report
+            .by_staff
+            .iter()
+            .map(|b| b.measures.arrived)
+            .sum::<u64>(),
+        6
+    );
+}
+
+#[test]
+fn doctor_rows_count_their_own_calls_and_their_rooms_devices() {
+    let report = build(
+        &staff_fixture(),
+        ts("2026-03-02T18:30:00Z"),
+        ts("2026-03-03T18:30:00Z"),
+        &ist(),
+        SignedDuration::from_mins(15),
+        &clinic_doctors(),
+    );
+    let keys: Vec<&str> = report.by_doctor.iter().map(|b| b.key.as_str()).collect();
+    assert_eq!(keys, ["rao", "sen"]);
+    // Rao: visits 1 and 7 (his own calls, whatever the room) and 2 (the button of his room).
+    let rao = row(&report.by_doctor, "rao");
+    assert_eq!((rao.arrived, rao.served), (3, 3));
+    assert_eq!(rao.wait_median_mins, Some(32.0)); // 12, 32, 75
+    assert_eq!(rao.service_median_mins, Some(16.0)); // 8, 16, 20
+    assert_eq!(rao.throughput_per_hour, Some(1.5)); // 3 in the 10:00 and 11:00 hours
+    let sen = row(&report.by_doctor, "sen");
+    assert_eq!((sen.arrived, sen.served), (1, 1));
+    assert_eq!(sen.service_median_mins, Some(4.0));
+    assert_eq!(sen.throughput_per_hour, Some(1.0));
+}
+
+#[test]
+fn a_call_counts_for_a_doctor_by_the_rule() {
+    let doctors = clinic_doctors();
+    let visit = |room: Option<&str>, by: Option<&str>| {
+        staff_visit(1, room, by, "04:00", Some("04:10"), "04:20", Outcome::Done)
+    };
+    let cases = [
+        (Some("room-2"), Some("user:rao"), Some("rao")), // a doctor's own call, any room
+        (Some("room-1"), Some("screen:desk"), Some("rao")), // not a user: the room's doctor
+        (Some("room-1"), Some("token:his"), Some("rao")),
+        (Some("room-1"), Some("user:anita"), None), // a user who is not a doctor
+        (Some("room-1"), Some("user:ghost"), None), // a user no longer known
+        (Some("room-2"), Some("gpio4"), None),      // two doctors in the room
+        (None, Some("gpio4"), None),
+        (Some("room-1"), None, None), // never called
+    ];
+    for (room, by, expected) in cases {
+        assert_eq!(
+            doctors.doctor_of(&visit(room, by)),
+            expected,
+            "{room:?} {by:?}"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! The staff console by role: a doctor lands in their own room without reception's tools, a
 //! doctor with two rooms chooses between those only, reception keeps everything, an admin gets
-//! a link to /admin; "no-show and next", a call out of order with its reason, a room on break;
-//! and the layout of a clinic of 8 rooms at 1024×768 and 1280×800 (whole rows, names not cut,
+//! a link to /admin, a manager lands on the reports instead; "no-show and next", a call out of
+//! order with its reason, a room on break; and the layout of a clinic of 8 rooms at 1024×768 and 1280×800 (whole rows, names not cut,
 //! toasts not over the lists).
 //!
 //! `WAITLESS_STAFF_SHOTS=1` also saves each screen as `/tmp/staff-<role>-<w>x<h>.png`.
@@ -640,5 +640,40 @@ async fn a_waiting_rows_call_is_pressed_with_the_keyboard_and_a_keypads_enter_st
     )
     .await;
     desk.wait_for_text("#serving-number", "A002", PAGE).await;
+    desk.close().await;
+}
+
+#[tokio::test]
+async fn a_manager_lands_on_the_reports_with_links_to_nothing_else() {
+    let server = Server::spawn().await;
+    add_user(&server, crate::common::MANAGER_NAME, &["manager"], &[]).await;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let desk = driver.session(1280, 800).await;
+    // The login page's usual next stop is the staff console, which a manager may not open.
+    login_to(&desk, &server, crate::common::MANAGER_NAME, "/staff").await;
+    desk.wait_visible("#by-doctor-heading", PAGE).await;
+    let here = desk.js("return location.pathname;", vec![]).await;
+    assert_eq!(here, json!("/admin/reports"));
+    let links = desk
+        .js(
+            "return [...document.querySelectorAll('.views a')].map((a) => a.getAttribute('href'));",
+            vec![],
+        )
+        .await;
+    assert_eq!(links, json!(["/admin/reports"]), "only the reports");
+    shot(&desk, "reports-manager").await;
+    // Their way out is on this page too.
+    desk.wait_visible("#user-name", PAGE).await;
+    desk.tap("#logout", PAGE).await;
+    desk.wait_until(
+        "the login page",
+        "return location.pathname === '/login';",
+        vec![],
+        PAGE,
+    )
+    .await;
     desk.close().await;
 }

@@ -103,6 +103,9 @@ pub const ADMIN_PASSWORD: &str = "test-password-123";
 pub const RECEPTION_NAME: &str = "reception";
 /// The doctor of room-1 every test server has.
 pub const DOCTOR_NAME: &str = "doctor";
+/// The name of the manager (reports only) [`TestApp::add_user`] makes for the tests that need
+/// one (not provisioned, so every other test's log stays as it was).
+pub const MANAGER_NAME: &str = "manager";
 
 /// Creates the test users and the test admin's API token in the database of `config`, before
 /// waitless starts on it (through the engine's offline path, as `source: system`, so each has
@@ -289,6 +292,19 @@ impl TestApp {
         };
         app.wait_healthy().await;
         app
+    }
+
+    /// Adds a user with `roles` and `rooms` (password [`ADMIN_PASSWORD`]) through the admin API.
+    pub async fn add_user(&self, name: &str, roles: &[&str], rooms: &[&str]) {
+        let r = self
+            .post_json(
+                "/api/v1/admin/users",
+                &serde_json::json!({
+                    "name": name, "password": ADMIN_PASSWORD, "roles": roles, "rooms": rooms
+                }),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "adding {name}");
     }
 
     /// Logs `name` in (password [`ADMIN_PASSWORD`]); returns the session cookie
