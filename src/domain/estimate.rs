@@ -27,7 +27,7 @@ pub struct RoomRate {
     pub mean_secs: f64,
     /// Mean absolute deviation, seconds.
     pub dev_secs: f64,
-    /// Whether the room is serving someone now.
+    /// Whether the room is serving someone now, or on break (not free now, but returning).
     pub busy: bool,
 }
 

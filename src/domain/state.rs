@@ -1614,7 +1614,7 @@ impl QueueState {
                 RoomRate {
                     mean_secs: mean / share,
                     dev_secs: dev / share,
-                    busy: r.serving.is_some(),
+                    busy: r.serving.is_some() || r.paused,
                 }
             })
             .collect()
