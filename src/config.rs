@@ -287,8 +287,9 @@ pub struct QueueConfig {
     pub debounce_ms: u64,
     /// A room's last "next" can be undone for this many seconds.
     pub undo_window_secs: u64,
-    /// Anti-starvation: a ticket is passed over by later, higher-class tickets at most this many
-    /// times (0 turns anti-starvation off).
+    /// Anti-starvation: a ticket is passed over by later urgent tickets and due appointments at
+    /// most this many times (0 turns anti-starvation off). A priority ticket passes nobody: it
+    /// counts as issued [`crate::domain::PRIORITY_HEAD_START`] earlier.
     pub starvation_max_passes: u32,
     /// Anti-starvation: passes count once a ticket has waited this many minutes.
     pub starvation_after_mins: u64,

@@ -364,9 +364,13 @@ function fitWaiting() {
   if (list.style.maxHeight !== wanted) list.style.maxHeight = wanted;
 }
 
-/** Why "next" picks a ticket: the first of the highest class, or one passed over too often. */
+/**
+ * Why "next" picks a ticket: the first in line (a priority ticket with its head start), one
+ * passed over too often, or one staff chose.
+ */
 function whyText(reason) {
   if (reason.rule === "chosen") return t("staff.why_chosen", { note: reason.note ?? "" });
+  if (reason.rule === "highest_class" && reason.class === "priority") return t("staff.why_priority");
   return reason.rule === "starvation"
     ? t("staff.why_starvation", { n: reason.passed_over ?? "?", class: className(reason.class).toLowerCase() })
     : t("staff.why_highest_class", { class: className(reason.class).toLowerCase() });

@@ -98,7 +98,8 @@ pub struct ScenarioRoom {
     /// The doctor starts this many minutes after opening.
     #[serde(default)]
     pub late_mins: f64,
-    /// A break (the room closes) at this many minutes after opening...
+    /// A break (the room goes on break after its current patient: open, calling nobody, as
+    /// staff put it on break) at this many minutes after opening...
     #[serde(default)]
     pub break_at_mins: Option<f64>,
     /// ...for this long.
@@ -692,7 +693,15 @@ impl<'a> Day<'a> {
             }
             Ev::RoomOpens(r) | Ev::BreakEnds(r) => {
                 let room = self.room_id(r);
-                self.send(t, Command::SetRoomOpen { room, open: true }, Source::Staff);
+                let command = if matches!(ev, Ev::BreakEnds(_)) {
+                    Command::SetRoomPaused {
+                        room,
+                        paused: false,
+                    }
+                } else {
+                    Command::SetRoomOpen { room, open: true }
+                };
+                self.send(t, command, Source::Staff);
                 let sr = &mut self.rooms[r];
                 sr.open = true;
                 sr.on_break = false;
@@ -805,7 +814,11 @@ impl<'a> Day<'a> {
 
     fn go_on_break(&mut self, t: f64, r: usize) {
         let room = self.room_id(r);
-        self.send(t, Command::SetRoomOpen { room, open: false }, Source::Staff);
+        self.send(
+            t,
+            Command::SetRoomPaused { room, paused: true },
+            Source::Staff,
+        );
         let sr = &mut self.rooms[r];
         sr.open_secs += t - sr.opened_at;
         sr.open = false;

@@ -1,13 +1,15 @@
-//! Wait estimates: the people ahead, plus the higher classes expected to arrive during the
-//! wait, ÷ the serving rate of the open rooms that serve the service; the range is roughly the
-//! 10th–90th percentile of the wait.
+//! Wait estimates: the people ahead, plus the tickets expected to arrive during the wait and
+//! pass this one (urgent and due appointments at any time; for a normal ticket, priority
+//! tickets within their head start of its queue time, see [`super::rules`]), ÷ the serving rate
+//! of the open rooms that serve the service; the range is roughly the 10th–90th percentile of
+//! the wait.
 //!
 //! Each room's rate comes from the moving average of its recent service times
 //! ([`super::ServiceTimes`]); a room with no samples yet uses the configured default.
 //!
 //! The wait is a sum of service times (divided among the open rooms) over the people ahead and
-//! the inflow of higher classes (a Poisson count, bounded by anti-starvation). Its mean solves
-//! `W = (ahead + λW) / μ`; its variance adds the service times' variance (per person, ÷ μ²),
+//! the inflow that passes (a Poisson count, bounded by anti-starvation and by the head start).
+//! Its mean solves `W = (ahead + λW + λₕ·min(W, H)) / μ`; its variance adds the service times' variance (per person, ÷ μ²),
 //! the inflow's Poisson variance, and a share of the mean for what the model does not see
 //! (breaks, rooms changing speed, patients leaving). The range is the 10th and 90th percentile
 //! of a lognormal with that mean and variance (waits are skewed: a long tail, never below 0).
@@ -25,7 +27,7 @@ pub struct RoomRate {
     pub mean_secs: f64,
     /// Mean absolute deviation, seconds.
     pub dev_secs: f64,
-    /// Whether the room is serving someone now.
+    /// Whether the room is serving someone now, or on break (not free now, but returning).
     pub busy: bool,
 }
 
@@ -35,11 +37,17 @@ pub struct Load {
     /// People ahead now in call order, plus lower-class tickets anti-starvation is expected to
     /// call first (may be fractional).
     pub ahead: f64,
-    /// Arrivals per second of the classes called before this ticket (urgent, priority...).
+    /// Arrivals per second of the classes that pass this ticket whenever they come (urgent,
+    /// due appointments).
     pub inflow_per_sec: f64,
     /// At most this many of those arrivals pass it (anti-starvation bounds how often a ticket
     /// is passed over); `None`: no bound.
     pub inflow_cap: Option<f64>,
+    /// Arrivals per second of priority tickets that pass this one if they come within
+    /// `head_start_secs` (a normal ticket: their head start, see [`super::rules`]).
+    pub head_start_per_sec: f64,
+    /// How long from now a priority arrival still passes this ticket, seconds.
+    pub head_start_secs: f64,
 }
 
 impl Load {
@@ -140,15 +148,26 @@ fn wait_secs(load: &Load, rooms: &[RoomRate]) -> Option<WaitSecs> {
     let all_busy = rooms.iter().all(|r| r.busy);
     let people = load.ahead.max(0.0) + if all_busy { 0.5 } else { 0.0 };
     let inflow = load.inflow_per_sec.clamp(0.0, MAX_LOAD * rate);
-    // W = (people + λW) / μ, unless anti-starvation caps the inflow that passes.
-    let mut mean = people / (rate - inflow);
+    let head = load
+        .head_start_per_sec
+        .clamp(0.0, (MAX_LOAD * rate - inflow).max(0.0));
+    let window = load.head_start_secs.max(0.0);
+    // W = (people + λW + λₕ·min(W, H)) / μ, unless anti-starvation caps the inflow that
+    // passes: the head-start arrivals pass only during the first H seconds.
+    let mut mean = people / (rate - inflow - head);
+    let mut passing = head * mean;
+    if mean > window {
+        passing = head * window;
+        mean = (people + passing) / (rate - inflow);
+    }
     let mut arrivals = inflow * mean;
     if let Some(cap) = load.inflow_cap
         && arrivals > cap.max(0.0)
     {
         arrivals = cap.max(0.0);
-        mean = (people + arrivals) / rate;
+        mean = (people + passing + arrivals) / rate;
     }
+    let arrivals = arrivals + passing;
     if people <= 0.0 {
         return Some(WaitSecs {
             mean: 0.0,
@@ -231,7 +250,7 @@ mod tests {
         let busy = Load {
             ahead: 6.0,
             inflow_per_sec: 1.0 / 1200.0,
-            inflow_cap: None,
+            ..Load::default()
         };
         let longer = estimate_load(&busy, &rooms).unwrap();
         assert!(longer.minutes > plain.minutes, "{plain:?} {longer:?}");
@@ -256,6 +275,27 @@ mod tests {
     }
 
     #[test]
+    fn priority_arrivals_pass_a_normal_ticket_only_within_their_head_start() {
+        let rooms = [room(600.0, true), room(600.0, true)];
+        // one priority ticket every 20 minutes against two rooms of 10 minutes
+        let load = |window_mins: f64| Load {
+            ahead: 6.0,
+            head_start_per_sec: 1.0 / 1200.0,
+            head_start_secs: window_mins * 60.0,
+            ..Load::default()
+        };
+        // a window longer than the wait: every arrival during it passes, as unbounded inflow
+        let long = estimate_load(&load(120.0), &rooms).unwrap();
+        assert_eq!(long.minutes, 43, "{long:?}");
+        // a 10-minute window: half a ticket passes, 7 people × 5 min
+        let short = estimate_load(&load(10.0), &rooms).unwrap();
+        assert_eq!(short.minutes, 35, "{short:?}");
+        // no window left: only the people ahead
+        let none = estimate_load(&load(0.0), &rooms).unwrap();
+        assert_eq!(none, estimate(6, &rooms).unwrap());
+    }
+
+    #[test]
     fn odd_inputs_give_a_finite_consistent_range() {
         for rooms in [
             vec![room(0.0, true)],
@@ -273,6 +313,13 @@ mod tests {
                     ahead: -3.0,
                     inflow_per_sec: -1.0,
                     inflow_cap: Some(-2.0),
+                    head_start_per_sec: -1.0,
+                    head_start_secs: f64::MAX,
+                },
+                Load {
+                    head_start_per_sec: 1.0,
+                    head_start_secs: -5.0,
+                    ..Load::ahead(3)
                 },
             ] {
                 let eta = estimate_load(&load, &rooms).unwrap();

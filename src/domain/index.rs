@@ -4,7 +4,8 @@
 //! `QueueState` updates it on every change of a ticket ([`QueueIndex::update`]), and rebuilds it
 //! after a load or a day change ([`QueueIndex::build`]). It holds:
 //!
-//! * per service, the waiting tickets in call order (class, then queue time, then id) — the
+//! * per service, the waiting tickets in call order ([`super::Ticket::order_key`]: rank, then
+//!   the time it counts as queued — a priority ticket's head start earlier — then id) — the
 //!   next-ticket rule reads the first, positions count the keys before a ticket ([`RankTree`]);
 //! * per service, the waiting tickets already passed over, by their pass count (anti-starvation);
 //! * every live ticket that was called, by call time (the displays' recent calls);
@@ -24,7 +25,8 @@ use jiff::civil::Date;
 use super::ticket::effective_key;
 use super::{PriorityClass, ServiceId, Ticket, TicketId, TicketState, Timestamp};
 
-/// A waiting ticket's place in the next-ticket rule's order: class rank, queue time, id.
+/// A waiting ticket's place in the next-ticket rule's order ([`super::Ticket::order_key`]):
+/// rank (urgent, appointment, walk-in), the time it counts as queued at, id.
 pub type OrderKey = (u8, Timestamp, TicketId);
 
 /// A passed-over ticket's key among the starving: lowest class first, then oldest.
@@ -66,8 +68,8 @@ impl ServiceQueue {
         self.ranks.rank(key)
     }
 
-    /// How many waiting tickets of class rank `class` were queued at or before `cutoff`:
-    /// O(log n).
+    /// How many waiting tickets of key rank `class` count as queued at or before `cutoff` (a
+    /// priority ticket has the walk-ins' rank and its head start): O(log n).
     pub fn count_queued_by(&self, class: u8, cutoff: Timestamp) -> usize {
         let end = self.ranks.rank(&(class, cutoff, TicketId(u64::MAX)));
         let start = self.ranks.rank(&(class, Timestamp::MIN, TicketId(0)));

@@ -37,7 +37,7 @@ pub use event::{Event, EventKind};
 pub use feedback::{FEEDBACK_COMMENT_MAX, FeedbackComment};
 pub use id::{RoomId, ServiceId, TicketId};
 pub use numbering::ClinicCalendar;
-pub use rules::{Pick, PickReason, Starvation};
+pub use rules::{PRIORITY_HEAD_START, Pick, PickReason, Starvation};
 pub use setup::{ClinicChange, KioskSettings, RoomChange, ServiceChange, StaffChange};
 pub use staff::{
     Directory, PatientDetails, Role, ScreenKind, ScreenRecord, SessionRecord, StaffOp, StaffRows,

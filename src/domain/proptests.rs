@@ -7,8 +7,9 @@
 //! * the outcome it expects for every command (event, refusal and which, debounce, replay...);
 //! * every number issued per clinic day;
 //! * its own count of how often each waiting ticket was passed over, recomputed from the queue
-//!   before each "next" (a waiting ticket of the room's services, of a lower class, that joined
-//!   the queue before the called ticket and had waited at least `after`), taken back when that
+//!   before each "next" (a waiting ticket of the room's services, of a lower tier — urgent, due
+//!   appointment, walk-in — that counts as queued before the called ticket and as having waited
+//!   at least `after`, a priority ticket counting its head start earlier), taken back when that
 //!   "next" is undone, and started again when the ticket is requeued (a new place in the queue);
 //! * what each room's last "next" changed, to check that an undo restores it exactly.
 //!
@@ -25,7 +26,7 @@ use proptest::test_runner::{Config, RngAlgorithm};
 
 use super::demo::demo_clinic;
 use super::index::QueueIndex;
-use super::rules::pick_next;
+use super::rules::{PRIORITY_HEAD_START, pick_next};
 use super::{
     CancelReason, Command, Decision, DomainError, Event, EventKind, Origin, Policy, PriorityClass,
     QueueState, RoomId, ServiceId, Source, Starvation, Ticket, TicketId, TicketState, Timestamp,
@@ -719,7 +720,8 @@ impl Model {
     }
 
     /// The next-ticket rule, written again: a ticket passed over `max_passes` times goes first
-    /// (lowest class, then first come); otherwise highest class, then first come.
+    /// (lowest class, then first come); otherwise urgent, then due appointments, then the
+    /// walk-ins, each by the time it counts as queued (a priority ticket's head start earlier).
     fn rule_pick(&self, waiting: &[&Ticket]) -> Option<TicketId> {
         let starving = self.policy.starvation.and_then(|s| {
             waiting
@@ -734,22 +736,26 @@ impl Model {
         });
         starving
             .or_else(|| {
-                waiting.iter().min_by_key(|t| {
-                    // The interleave rule: a booked patient before the slot stands among the
-                    // walk-ins, at the slot time.
-                    let early = t.priority == PriorityClass::Appointment && t.queued_at > self.now;
-                    let class = if early {
-                        PriorityClass::Normal
-                    } else {
-                        t.priority
-                    };
-                    (class.rank(), t.queued_at, t.id)
-                })
+                waiting
+                    .iter()
+                    .min_by_key(|t| (self.tier(t), counts_from(t), t.id))
             })
             .map(|t| t.id)
     }
 
-    /// The waiting tickets that calling `called` passes over.
+    /// 0 urgent, 1 a due appointment, 2 a walk-in: a priority or normal ticket, or a booked
+    /// patient before the slot (the interleave rule: it stands among the walk-ins at the slot
+    /// time).
+    fn tier(&self, t: &Ticket) -> u8 {
+        match t.priority {
+            PriorityClass::Urgent => 0,
+            PriorityClass::Appointment if t.queued_at <= self.now => 1,
+            _ => 2,
+        }
+    }
+
+    /// The waiting tickets that calling `called` passes over: those of a lower tier that count
+    /// as queued before it and as having waited `after` (a priority call passes nobody).
     fn passed_by(&self, waiting: &[&Ticket], called: &Ticket) -> BTreeSet<TicketId> {
         let Some(starvation) = self.policy.starvation else {
             return BTreeSet::new();
@@ -757,10 +763,10 @@ impl Model {
         waiting
             .iter()
             .filter(|t| {
-                let lower_class = t.priority.rank() > called.priority.rank();
-                let came_first = (t.queued_at, t.id) < (called.queued_at, called.id);
-                let waited = self.now.duration_since(t.queued_at) >= starvation.after;
-                lower_class && came_first && waited
+                let lower = self.tier(t) > self.tier(called);
+                let came_first = (counts_from(t), t.id) < (counts_from(called), called.id);
+                let waited = self.now.duration_since(counts_from(t)) >= starvation.after;
+                lower && came_first && waited
             })
             .map(|t| t.id)
             .collect()
@@ -1034,6 +1040,16 @@ impl Model {
 }
 
 /// Whether `t` is waiting for a service of `room`.
+/// The time a ticket counts as queued at in the call order: a priority ticket's head start
+/// before its queue time.
+fn counts_from(t: &Ticket) -> Timestamp {
+    if t.priority == PriorityClass::Priority {
+        t.queued_at - PRIORITY_HEAD_START
+    } else {
+        t.queued_at
+    }
+}
+
 fn waits_for(t: &Ticket, room: &super::Room) -> bool {
     t.state == TicketState::Waiting && room.serves(&t.service)
 }

@@ -1,12 +1,23 @@
 //! The next-ticket rule: which waiting ticket a room calls. One pure function, [`pick_next`].
 //!
-//! Order: class (urgent, then appointments, then priority, then normal), first come first served
-//! within a class (by the time the ticket joined the queue). Anti-starvation: a ticket that has been *passed
-//! over* — a ticket of a higher class that joined later was called before it, while it had
-//! already waited at least `after` — `max_passes` times is called next, whatever its class.
-//! Among several starving tickets the lowest class goes first (so calling one never passes over
-//! another starving one), then the oldest. Hence no ticket is passed over more than `max_passes`
-//! times.
+//! In one sentence, as a clinic explains it: urgent patients first, then booked patients whose
+//! slot has come, then everyone else in order of arrival, a priority patient (elderly,
+//! disabled, pregnant) counting as having arrived [`PRIORITY_HEAD_START`] (10 minutes) earlier.
+//!
+//! Order: the rank (urgent, then due appointments, then walk-ins), then the time a ticket counts
+//! as queued at (its queue time; a priority ticket's minus the head start), then its id — see
+//! [`Ticket::order_key`]. A priority ticket thus passes only the walk-ins who came less than
+//! the head start before it: a walk-in's extra wait over first come, first served is bounded by
+//! the priority patients who arrive in the head start after it, and a room that calls several
+//! services takes their walk-ins by arrival, whichever service they are in.
+//!
+//! Anti-starvation (against the unbounded streams, urgent and booked patients): a ticket that
+//! has been *passed over* — a ticket of a higher rank that counts as queued later was called
+//! before it, while it had counted as waiting at least `after` — `max_passes` times is called
+//! next, whatever its class. Among several starving tickets the lowest class goes first (so
+//! calling one never passes over another starving one), then the oldest. Hence no ticket is
+//! passed over more than `max_passes` times. A priority call passes nobody (it ranks with the
+//! walk-ins; its head start is its bound).
 //!
 //! Appointments (the interleave rule): a booked patient who checks in within the window
 //! [slot − early, slot + late] gets a ticket in the `appointment` class queued at the slot time
@@ -16,13 +27,18 @@
 //! walk-in who came before that time. A patient who checks in after the late limit gets a
 //! normal ticket, ordered by check-in time like any walk-in. Urgent still goes first. The
 //! fairness cap is the anti-starvation rule: a walk-in passed over `max_passes` times by due
-//! appointments (or priority tickets) while it had waited `after` is called next.
+//! appointments (or urgent tickets) while it had waited `after` is called next.
 
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{PriorityClass, Ticket, TicketId, Timestamp};
+
+/// How much earlier than its queue time a priority ticket counts in the call order: it is
+/// called before the walk-ins queued less than this before it, after those queued longer
+/// before it. Fixed (not configured): the index of waiting tickets is ordered by it.
+pub const PRIORITY_HEAD_START: SignedDuration = SignedDuration::from_mins(10);
 
 /// The anti-starvation setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +53,8 @@ pub struct Starvation {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum PickReason {
-    /// The first ticket of the highest class waiting.
+    /// The first ticket in call order: the highest rank waiting (urgent, a due appointment,
+    /// a walk-in), the first to arrive within it (a priority ticket with its head start).
     HighestClass {
         /// Its class.
         class: PriorityClass,
@@ -97,12 +114,14 @@ where
             (t, PickReason::HighestClass { class: t.priority })
         }
     };
+    let picked_key = picked.order_key_at(now);
     let passed_over = match starvation {
         Some(s) => waiting
             .filter(|t| {
-                t.priority.rank() > picked.priority.rank()
-                    && t.queue_key() < picked.queue_key()
-                    && now.duration_since(t.queued_at) >= s.after
+                let key = t.order_key();
+                key.0 > picked_key.0
+                    && (key.1, key.2) < (picked_key.1, picked_key.2)
+                    && now.duration_since(key.1) >= s.after
             })
             .map(|t| t.id)
             .collect(),
@@ -115,8 +134,8 @@ where
     })
 }
 
-/// The waiting tickets in the order the rule would call them, ignoring anti-starvation (used
-/// for positions and wait estimates).
+/// The waiting tickets in the order the rule would call them, ignoring anti-starvation and
+/// appointment slots still to come (used for positions and wait estimates).
 pub fn queue_order<'a>(waiting: impl IntoIterator<Item = &'a Ticket>) -> Vec<&'a Ticket> {
     let mut order: Vec<&Ticket> = waiting.into_iter().collect();
     order.sort_by_key(|t| t.order_key());
@@ -178,6 +197,12 @@ mod tests {
             (&[(1, Priority, 0), (2, Urgent, 10), (3, Normal, 0)], 2),
             (&[(3, Normal, 5), (2, Normal, 5)], 2),
             (&[(1, Priority, 20), (2, Priority, 10)], 2),
+            // a priority ticket counts as queued 10 minutes earlier: it passes a walk-in who
+            // came less than that before it...
+            (&[(1, Normal, 0), (2, Priority, 599)], 2),
+            // ...but not one who came longer before it
+            (&[(1, Normal, 0), (2, Priority, 601)], 1),
+            (&[(1, Priority, 601), (2, Normal, 0), (3, Urgent, 700)], 3),
         ];
         for (tickets, expected) in cases {
             let tickets: Vec<Ticket> = tickets
@@ -191,16 +216,28 @@ mod tests {
     }
 
     #[test]
-    fn a_later_higher_class_passes_over_tickets_that_waited_long_enough() {
+    fn a_later_higher_rank_passes_over_tickets_that_waited_long_enough() {
         let tickets = [
             ticket(1, Normal, 0, 0),    // waited 100 s: passed over
             ticket(2, Normal, 80, 0),   // waited 20 s: too short to count
-            ticket(3, Priority, 10, 0), // picked
-            ticket(4, Priority, 50, 0), // same class: not passed over
+            ticket(3, Urgent, 10, 0),   // picked
+            ticket(4, Urgent, 50, 0),   // same class: not passed over
+            ticket(5, Priority, 95, 0), // counts as queued 10 minutes earlier: passed over
         ];
         let pick = pick_next(&tickets, at(100), Some(STARVE)).unwrap();
         assert_eq!(pick.ticket, TicketId(3));
-        assert_eq!(pick.passed_over, vec![TicketId(1)]);
+        assert_eq!(pick.passed_over, vec![TicketId(1), TicketId(5)]);
+    }
+
+    #[test]
+    fn a_priority_call_passes_nobody() {
+        // the priority ticket goes before the walk-in who came 5 minutes before it, but that
+        // is its bounded head start, not a pass
+        let tickets = [ticket(1, Normal, 0, 0), ticket(2, Priority, 300, 0)];
+        let pick = pick_next(&tickets, at(400), Some(STARVE)).unwrap();
+        assert_eq!(pick.ticket, TicketId(2));
+        assert_eq!(pick.reason, PickReason::HighestClass { class: Priority });
+        assert!(pick.passed_over.is_empty());
     }
 
     #[test]
@@ -276,14 +313,15 @@ mod tests {
     }
 
     #[test]
-    fn queue_order_is_class_then_fifo() {
+    fn queue_order_is_urgent_then_walk_ins_by_arrival_with_the_priority_head_start() {
         let tickets = [
             ticket(1, Normal, 0, 0),
             ticket(2, Urgent, 30, 0),
             ticket(3, Priority, 20, 0),
             ticket(4, Normal, 5, 0),
+            ticket(5, Priority, 700, 0), // counts as queued at 100
         ];
         let ids: Vec<u64> = queue_order(&tickets).iter().map(|t| t.id.0).collect();
-        assert_eq!(ids, vec![2, 3, 1, 4]);
+        assert_eq!(ids, vec![2, 3, 1, 4, 5]);
     }
 }

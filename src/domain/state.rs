@@ -315,7 +315,8 @@ impl QueueState {
 
     /// A page of waiting tickets: those of `services` after `after` (a live ticket: its place
     /// in the queue, whatever its state now), at most `limit`, and whether more follow.
-    /// `merged`: in the order a room serving all of them calls them (class, then queue time);
+    /// `merged`: in the order a room serving all of them calls them (see
+    /// [`super::Ticket::order_key`]);
     /// otherwise service by service, each in call order. O(services + limit · log n).
     pub fn waiting_page(
         &self,
@@ -424,7 +425,9 @@ impl QueueState {
         };
         let mut passed_over = Vec::new();
         if let Some(s) = starvation {
-            let rank = picked.priority.rank();
+            // Only a higher rank passes over: urgent and due appointments (a priority ticket
+            // ranks with the walk-ins, its head start bounded).
+            let (rank, at, id) = picked.order_key_at(now);
             for q in &queues {
                 // class by class below the picked one: the tickets queued before it that have
                 // waited long enough (oldest first, so stop at the first too recent)
@@ -437,10 +440,7 @@ impl QueueState {
                     };
                     passed_over.extend(
                         q.order
-                            .range(
-                                (class, Timestamp::MIN, TicketId(0))
-                                    ..(class, picked.queued_at, picked.id),
-                            )
+                            .range((class, Timestamp::MIN, TicketId(0))..(class, at, id))
                             .take_while(|k| now.duration_since(k.1) >= s.after)
                             .map(|k| k.2),
                     );
@@ -1452,11 +1452,21 @@ impl QueueState {
         for (service, queue) in &self.index.waiting {
             let rates = self.room_rates(service, policy);
             for (position, key) in queue.order.iter().enumerate() {
+                let Some(t) = self.tickets.get(&key.2) else {
+                    continue;
+                };
                 placements.insert(
                     key.2,
                     Placement {
                         position,
-                        eta: self.eta_at(service, key.0, position, &rates, policy),
+                        eta: self.eta_at(
+                            service,
+                            t.priority.rank(),
+                            t.queued_at,
+                            position,
+                            &rates,
+                            policy,
+                        ),
                     },
                 );
             }
@@ -1479,6 +1489,7 @@ impl QueueState {
             eta: self.eta_at(
                 &ticket.service,
                 ticket.priority.rank(),
+                ticket.queued_at,
                 position,
                 &rates,
                 policy,
@@ -1486,14 +1497,21 @@ impl QueueState {
         })
     }
 
-    /// The placement of a normal ticket with `position` people ahead in `service`'s queue.
+    /// The placement of a normal ticket with `position` people ahead in `service`'s queue,
+    /// queued now (as of the service's latest issue).
     pub fn placed_at(&self, service: &ServiceId, position: usize, policy: &Policy) -> Placement {
         let rates = self.room_rates(service, policy);
+        let now = self
+            .index
+            .arrivals(service)
+            .and_then(Arrivals::last)
+            .unwrap_or(Timestamp::MAX);
         Placement {
             position,
             eta: self.eta_at(
                 service,
                 PriorityClass::Normal.rank(),
+                now,
                 position,
                 &rates,
                 policy,
@@ -1501,15 +1519,18 @@ impl QueueState {
         }
     }
 
-    /// The wait of a ticket of class rank `class` with `position` people ahead in `service`'s
-    /// queue, as of the service's latest issue (the estimate reads no clock): the people ahead,
-    /// the higher classes expected to arrive meanwhile (their rate over the last hour, bounded
-    /// by anti-starvation), and the lower-class tickets anti-starvation is expected to call
-    /// first. O(log n + rooms).
+    /// The wait of a ticket of class rank `class`, queued at `queued`, with `position` people
+    /// ahead in `service`'s queue, as of the service's latest issue (the estimate reads no
+    /// clock): the people ahead, the urgent and booked patients expected to arrive meanwhile
+    /// (their rate over the last hour, bounded by anti-starvation), for a normal ticket the
+    /// priority tickets expected to arrive within their head start of its queue time, and for
+    /// an urgent or booked ticket the walk-ins anti-starvation is expected to call first.
+    /// O(log n + rooms).
     fn eta_at(
         &self,
         service: &ServiceId,
         class: u8,
+        queued: Timestamp,
         position: usize,
         rooms: &[RoomRate],
         policy: &Policy,
@@ -1519,7 +1540,19 @@ impl QueueState {
         let Some(now) = arrivals.and_then(Arrivals::last) else {
             return estimate_load(&load, rooms);
         };
-        load.inflow_per_sec = arrivals.map_or(0.0, |a| inflow_rate(a, class, now));
+        let priority = PriorityClass::Priority.rank();
+        // Urgent and due booked patients pass every walk-in; a priority ticket passes a
+        // normal one only within its head start.
+        load.inflow_per_sec = arrivals.map_or(0.0, |a| inflow_rate(a, 0..class.min(priority), now));
+        if class == PriorityClass::Normal.rank() {
+            load.head_start_per_sec =
+                arrivals.map_or(0.0, |a| inflow_rate(a, priority..class, now));
+            // what is left of the head start after its queue time (a requeue after the latest
+            // issue has all of it)
+            let head_start = super::rules::PRIORITY_HEAD_START.as_secs_f64();
+            let waited = now.duration_since(queued).as_secs_f64();
+            load.head_start_secs = (head_start - waited).clamp(0.0, head_start);
+        }
         let Some(starvation) = policy.starvation else {
             return estimate_load(&load, rooms);
         };
@@ -1527,12 +1560,12 @@ impl QueueState {
         let passes = f64::from(starvation.max_passes.max(1));
         // Passes count only after `after`; then at most `max_passes` more pass it.
         load.inflow_cap = Some(load.inflow_per_sec * after + passes);
-        if class < PriorityClass::Normal.rank()
+        if class < priority
             && let Some(queue) = self.index.service(service)
             && let Some(wait) = mean_wait_secs(&load, rooms)
         {
-            // Lower classes waiting long enough to be passed over by the calls before this
-            // ticket: once passed `max_passes` times, they are called first.
+            // Walk-ins waiting long enough to be passed over by the calls before this ticket:
+            // once passed `max_passes` times, they are called first.
             let offset = (wait - after).clamp(-1e9, 1e9) as i64;
             let cutoff = now
                 .checked_add(SignedDuration::from_secs(offset))
@@ -1581,7 +1614,7 @@ impl QueueState {
                 RoomRate {
                     mean_secs: mean / share,
                     dev_secs: dev / share,
-                    busy: r.serving.is_some(),
+                    busy: r.serving.is_some() || r.paused,
                 }
             })
             .collect()
@@ -1600,10 +1633,10 @@ impl QueueState {
     }
 }
 
-/// The recent arrival rate (per second) of the classes called before class rank `class`: their
-/// tickets issued in the last hour (or since the first ticket of the day, at least 15 minutes)
-/// up to `now`. O(classes · log n).
-fn inflow_rate(arrivals: &Arrivals, class: u8, now: Timestamp) -> f64 {
+/// The recent arrival rate (per second) of the class ranks `classes`: their tickets issued in
+/// the last hour (or since the first ticket of the day, at least 15 minutes) up to `now`.
+/// O(classes · log n).
+fn inflow_rate(arrivals: &Arrivals, classes: std::ops::Range<u8>, now: Timestamp) -> f64 {
     const WINDOW_SECS: i64 = 3_600;
     const MIN_WINDOW_SECS: f64 = 900.0;
     let from = now
@@ -1613,7 +1646,7 @@ fn inflow_rate(arrivals: &Arrivals, class: u8, now: Timestamp) -> f64 {
         .first()
         .map_or(0.0, |first| now.duration_since(first).as_secs_f64());
     let window = since_first.clamp(MIN_WINDOW_SECS, WINDOW_SECS as f64);
-    let count: usize = (0..class).map(|r| arrivals.count(r, from, now)).sum();
+    let count: usize = classes.map(|r| arrivals.count(r, from, now)).sum();
     count as f64 / window
 }
 

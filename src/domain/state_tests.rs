@@ -275,13 +275,34 @@ fn next_calls_by_class_then_first_come_across_the_rooms_services() {
     let a2 = desk.issue("general", Priority);
     desk.advance(1);
     let l2 = desk.issue("lab", Urgent);
-    // room-2 serves both services: urgent, priority, then normal by arrival
+    // room-2 serves both services: urgent, then the walk-ins by arrival, the priority ticket
+    // counting as 10 minutes earlier
     let mut order = Vec::new();
     for _ in 0..4 {
         desk.advance(5);
         order.push(desk.next("room-2").unwrap());
     }
     assert_eq!(order, vec![l2, a2, a1, l1]);
+}
+
+#[test]
+fn a_priority_ticket_goes_before_the_walk_ins_of_its_last_ten_minutes_only() {
+    let mut desk = Desk::new();
+    let a1 = desk.issue("general", Normal);
+    desk.advance(5 * 60);
+    let l1 = desk.issue("lab", Normal);
+    desk.advance(6 * 60);
+    // 11 minutes after a1, 6 after l1: it counts as issued 10 minutes earlier, between them
+    let a2 = desk.issue("general", Priority);
+    let placements = desk.state.placements(&desk.policy);
+    assert_eq!(placements[&a2].position, 1);
+    // room-2 serves both services, whose walk-ins it takes by arrival
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        desk.advance(5);
+        order.push(desk.next("room-2").unwrap());
+    }
+    assert_eq!(order, vec![a1, a2, l1]);
 }
 
 #[test]
@@ -735,7 +756,7 @@ fn undo_takes_the_pass_over_counts_back() {
     let mut desk = Desk::new();
     let a1 = desk.issue("general", Normal);
     desk.advance(11 * 60);
-    let a2 = desk.issue("general", Priority);
+    let a2 = desk.issue("general", Urgent);
     assert_eq!(desk.next("room-1"), Some(a2));
     let EventKind::RoomNext { passed_over, .. } = desk.last_event() else {
         panic!("not a next")
@@ -836,14 +857,14 @@ fn undo_needs_a_next_to_undo() {
 
 #[test]
 fn undo_of_a_pass_is_taken_back_even_when_the_passed_ticket_was_called_meanwhile() {
-    // room-1 calls a priority ticket past a normal one (one pass); room-2 then calls the normal
+    // room-1 calls an urgent ticket past a normal one (one pass); room-2 then calls the normal
     // one; both rooms undo, the later press first... then the earlier: the normal ticket is
     // waiting again, and it was never really passed over.
     for room_1_first in [true, false] {
         let mut desk = Desk::new();
         let n = desk.issue("general", Normal);
         desk.advance(11 * 60);
-        let p = desk.issue("general", Priority);
+        let p = desk.issue("general", Urgent);
         assert_eq!(desk.next("room-1"), Some(p));
         assert_eq!(desk.t(n).passed_over, 1);
         assert_eq!(desk.next("room-2"), Some(n));
@@ -877,14 +898,14 @@ fn undo_does_not_take_back_passes_from_before_a_requeue() {
     });
     let n = desk.issue("general", Normal);
     desk.advance(31);
-    let p1 = desk.issue("general", Priority);
+    let p1 = desk.issue("general", Urgent);
     assert_eq!(desk.next("room-1"), Some(p1));
     assert_eq!(desk.t(n).passed_over, 1);
     assert_eq!(desk.next("room-2"), Some(n));
     desk.event(&Command::RequeueTicket { ticket: n });
     assert_eq!(desk.t(n).passed_over, 0);
     desk.advance(31);
-    let p2 = desk.issue("general", Priority);
+    let p2 = desk.issue("general", Urgent);
     assert_eq!(desk.next("room-2"), Some(p2));
     assert_eq!(desk.t(n).passed_over, 1);
     let EventKind::NextUndone { passed_over, .. } = desk.event(&undo("room-1")) else {

@@ -6,6 +6,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::rules::PRIORITY_HEAD_START;
 use super::{RoomId, ServiceId, TicketId, Timestamp};
 
 /// Where a ticket is in its life. See DESIGN.md, "Ticket life".
@@ -204,9 +205,21 @@ impl Ticket {
         }
     }
 
-    /// The full order key of the next-ticket rule without anti-starvation.
+    /// The full order key of the next-ticket rule without anti-starvation: the rank of its
+    /// class, the time it counts as queued at, its id. A priority ticket is a walk-in with a
+    /// head start: it ranks with normal tickets and counts as queued [`PRIORITY_HEAD_START`]
+    /// earlier, so it passes only the walk-ins who came at most that long before it.
     pub fn order_key(&self) -> (u8, Timestamp, TicketId) {
-        (self.priority.rank(), self.queued_at, self.id)
+        match self.priority {
+            PriorityClass::Priority => (
+                PriorityClass::Normal.rank(),
+                self.queued_at
+                    .checked_sub(PRIORITY_HEAD_START)
+                    .unwrap_or(self.queued_at),
+                self.id,
+            ),
+            class => (class.rank(), self.queued_at, self.id),
+        }
     }
 
     /// The order key at `now`: [`Self::order_key`], except that a booked patient whose slot

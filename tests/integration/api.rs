@@ -529,20 +529,21 @@ async fn anti_starvation_calls_a_ticket_passed_over_too_often() {
         config.queue.starvation_after_mins = 1;
     })
     .await;
+    // urgent tickets pass a walk-in; a priority call passes nobody (its head start is its bound)
     let walk_in = app.issue("general", "normal").await;
     app.advance(SignedDuration::from_mins(2));
-    let p1 = app.issue("general", "priority").await;
-    let p2 = app.issue("general", "priority").await;
-    let p3 = app.issue("general", "priority").await;
+    let u1 = app.issue("general", "urgent").await;
+    let u2 = app.issue("general", "urgent").await;
+    let u3 = app.issue("general", "urgent").await;
 
-    assert_eq!(app.next("room-1").await["called"]["id"], p1["id"]);
+    assert_eq!(app.next("room-1").await["called"]["id"], u1["id"]);
     assert_eq!(app.ticket(id(&walk_in)).await["passed_over"], 1);
     past_debounce(&app);
-    assert_eq!(app.next("room-1").await["called"]["id"], p2["id"]);
+    assert_eq!(app.next("room-1").await["called"]["id"], u2["id"]);
     assert_eq!(app.ticket(id(&walk_in)).await["passed_over"], 2);
     past_debounce(&app);
 
-    // the staff console shows why the walk-in goes before p3
+    // the staff console shows why the walk-in goes before u3
     let starving = json!({"rule": "starvation", "class": "normal", "passed_over": 2});
     let room1 = app.room("room-1").await;
     assert_eq!(room1["next_up"]["ticket"], walk_in["id"]);
@@ -552,7 +553,7 @@ async fn anti_starvation_calls_a_ticket_passed_over_too_often() {
     assert_eq!(next["called"]["id"], walk_in["id"]);
     assert_eq!(next["reason"], starving);
     past_debounce(&app);
-    assert_eq!(app.next("room-1").await["called"]["id"], p3["id"]);
+    assert_eq!(app.next("room-1").await["called"]["id"], u3["id"]);
 }
 
 #[tokio::test]
@@ -565,15 +566,42 @@ async fn without_anti_starvation_higher_classes_always_go_first() {
     let walk_in = app.issue("general", "normal").await;
     app.advance(SignedDuration::from_mins(2));
     for _ in 0..4 {
-        app.issue("general", "priority").await;
+        app.issue("general", "urgent").await;
     }
     for _ in 0..4 {
         let next = app.next("room-1").await;
-        assert_eq!(next["called"]["priority"], "priority", "{next}");
+        assert_eq!(next["called"]["priority"], "urgent", "{next}");
         past_debounce(&app);
     }
     assert_eq!(app.ticket(id(&walk_in)).await["passed_over"], 0);
     assert_eq!(app.next("room-1").await["called"]["id"], walk_in["id"]);
+}
+
+#[tokio::test]
+async fn a_priority_ticket_counts_as_issued_ten_minutes_earlier() {
+    let app = TestApp::spawn().await;
+    let early = app.issue("general", "normal").await;
+    app.advance(SignedDuration::from_mins(6));
+    let recent = app.issue("general", "normal").await;
+    app.advance(SignedDuration::from_mins(5));
+    // 11 minutes after `early`, 5 after `recent`: it goes between them
+    let priority = app.issue("general", "priority").await;
+    assert_eq!(priority["position"], 1, "{priority}");
+    for (ticket, class) in [
+        (&early, "normal"),
+        (&priority, "priority"),
+        (&recent, "normal"),
+    ] {
+        let next = app.next("room-1").await;
+        assert_eq!(next["called"]["id"], ticket["id"], "{next}");
+        assert_eq!(
+            next["reason"],
+            json!({"rule": "highest_class", "class": class})
+        );
+        past_debounce(&app);
+    }
+    // a priority call passes nobody over
+    assert_eq!(app.ticket(id(&recent)).await["passed_over"], 0);
 }
 
 #[tokio::test]
@@ -721,7 +749,7 @@ async fn undo_takes_back_the_service_time_and_the_passes_of_that_next() {
     let walk_in = app.issue("general", "normal").await;
     app.next("room-1").await; // calls first
     app.advance(SignedDuration::from_mins(5));
-    app.issue("general", "priority").await;
+    app.issue("general", "urgent").await;
     let next = app.next("room-1").await; // finishes first after 5 min, passes over the walk-in
     assert_eq!(next["finished"]["id"], first["id"]);
     assert_eq!(app.ticket(id(&walk_in)).await["passed_over"], 1);

@@ -251,3 +251,34 @@ fn replaying_the_new_room_actions_gives_the_same_state() {
         assert_eq!(&serde_json::from_str::<Event>(&json).unwrap(), event);
     }
 }
+
+#[test]
+fn a_room_on_break_counts_for_the_wait_as_returning_not_as_free() {
+    let mut desk = Desk::new();
+    let a1 = desk.issue("general", Normal);
+    let eta = |desk: &Desk| {
+        desk.state
+            .placement(desk.t(a1), &desk.policy)
+            .and_then(|p| p.eta)
+            .unwrap()
+    };
+    // first in line with a free room: "soon"
+    assert_eq!((eta(&desk).low, eta(&desk).high), (0, 0));
+    // both general rooms on break: still served by them (they return), but not at once
+    desk.event(&pause("room-1", true));
+    desk.event(&pause("room-2", true));
+    assert!(eta(&desk).high > 0, "{:?}", eta(&desk));
+    // a closed room does not count at all: the wait is unknown
+    desk.event(&Command::SetRoomOpen {
+        room: room("room-1"),
+        open: false,
+    });
+    desk.event(&Command::SetRoomOpen {
+        room: room("room-2"),
+        open: false,
+    });
+    assert_eq!(
+        desk.state.placement(desk.t(a1), &desk.policy).unwrap().eta,
+        None
+    );
+}
