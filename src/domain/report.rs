@@ -19,6 +19,7 @@
 //! docs/reports.md states every definition; the `/admin/reports` page and
 //! `GET /api/v1/reports` (src/web/reports.rs) show what this module computes.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::SignedDuration;
@@ -751,6 +752,14 @@ pub struct Report {
     pub feedback: FeedbackReport,
 }
 
+/// The tally of `key`, made on first use (a key is copied once, not once a visit).
+fn keyed<'a, T: Default>(tallies: &'a mut BTreeMap<String, T>, key: &str) -> Option<&'a mut T> {
+    if !tallies.contains_key(key) {
+        tallies.insert(key.to_owned(), T::default());
+    }
+    tallies.get_mut(key)
+}
+
 /// Weekday names, Monday first.
 pub const WEEKDAYS: [&str; 7] = [
     "monday",
@@ -765,8 +774,8 @@ pub const WEEKDAYS: [&str; 7] = [
 /// Aggregates the visits issued in `[from, to)`, bucketed in `tz`. A visit counts as called
 /// within the service level if its wait is at most `target`; `doctors` says which doctor a
 /// call counts for.
-pub fn build(
-    visits: &[Visit],
+pub fn build<V: Borrow<Visit>>(
+    visits: impl IntoIterator<Item = V>,
     from: Timestamp,
     to: Timestamp,
     tz: &TimeZone,
@@ -774,10 +783,10 @@ pub fn build(
     doctors: &Doctors,
 ) -> Report {
     let mut total = Tally::default();
-    let mut by_service: BTreeMap<&str, Tally> = BTreeMap::new();
-    let mut by_room: BTreeMap<&str, Tally> = BTreeMap::new();
-    let mut by_staff: BTreeMap<&str, Tally> = BTreeMap::new();
-    let mut by_doctor: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut by_service: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut by_room: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut by_staff: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut by_doctor: BTreeMap<String, Tally> = BTreeMap::new();
     let classes = [
         VisitClass::WalkIn,
         VisitClass::Appointment,
@@ -790,12 +799,13 @@ pub fn build(
     let mut by_weekday: Vec<Tally> = vec![Tally::default(); 7];
     let mut heat = vec![vec![0u64; 24]; 7];
     let mut feedback = FeedbackMeasures::default();
-    let mut feedback_by_service: BTreeMap<&str, FeedbackMeasures> = BTreeMap::new();
-    let mut feedback_by_room: BTreeMap<&str, FeedbackMeasures> = BTreeMap::new();
-    for visit in visits
-        .iter()
-        .filter(|v| v.issued_at >= from && v.issued_at < to)
-    {
+    let mut feedback_by_service: BTreeMap<String, FeedbackMeasures> = BTreeMap::new();
+    let mut feedback_by_room: BTreeMap<String, FeedbackMeasures> = BTreeMap::new();
+    for visit in visits {
+        let visit: &Visit = visit.borrow();
+        if visit.issued_at < from || visit.issued_at >= to {
+            continue;
+        }
         // Civil times in the zone, not `Zoned`s: this loop runs once per visit of a year.
         let local = tz.to_datetime(visit.issued_at);
         let served_hour = visit
@@ -807,27 +817,23 @@ pub fn build(
             .unwrap_or(0)
             .min(6);
         total.add(visit, target, served_hour);
-        by_service
-            .entry(visit.service.as_str())
-            .or_default()
-            .add(visit, target, served_hour);
-        if let Some(room) = &visit.room {
-            by_room
-                .entry(room.as_str())
-                .or_default()
-                .add(visit, target, served_hour);
+        if let Some(t) = keyed(&mut by_service, visit.service.as_str()) {
+            t.add(visit, target, served_hour);
         }
-        if let Some(actor) = &visit.called_by {
-            by_staff
-                .entry(actor.as_str())
-                .or_default()
-                .add(visit, target, served_hour);
+        if let Some(room) = &visit.room
+            && let Some(t) = keyed(&mut by_room, room.as_str())
+        {
+            t.add(visit, target, served_hour);
         }
-        if let Some(doctor) = doctors.doctor_of(visit) {
-            by_doctor
-                .entry(doctor)
-                .or_default()
-                .add(visit, target, served_hour);
+        if let Some(actor) = &visit.called_by
+            && let Some(t) = keyed(&mut by_staff, actor)
+        {
+            t.add(visit, target, served_hour);
+        }
+        if let Some(doctor) = doctors.doctor_of(visit)
+            && let Some(t) = keyed(&mut by_doctor, doctor)
+        {
+            t.add(visit, target, served_hour);
         }
         if let Some(t) = classes
             .iter()
@@ -851,32 +857,27 @@ pub fn build(
         }
         if let Some(score) = visit.feedback {
             feedback.add(score);
-            feedback_by_service
-                .entry(visit.service.as_str())
-                .or_default()
-                .add(score);
-            if let Some(room) = &visit.room {
-                feedback_by_room
-                    .entry(room.as_str())
-                    .or_default()
-                    .add(score);
+            if let Some(t) = keyed(&mut feedback_by_service, visit.service.as_str()) {
+                t.add(score);
+            }
+            if let Some(room) = &visit.room
+                && let Some(t) = keyed(&mut feedback_by_room, room.as_str())
+            {
+                t.add(score);
             }
         }
     }
-    let feedback_rows = |tallies: BTreeMap<&str, FeedbackMeasures>| -> Vec<FeedbackBucket> {
+    let feedback_rows = |tallies: BTreeMap<String, FeedbackMeasures>| -> Vec<FeedbackBucket> {
         tallies
             .into_iter()
             .map(|(key, m)| FeedbackBucket {
-                key: key.to_owned(),
+                key,
                 measures: m.finish(),
             })
             .collect()
     };
-    let named = |tallies: BTreeMap<&str, Tally>| -> Vec<(String, Tally)> {
-        tallies
-            .into_iter()
-            .map(|(k, t)| (k.to_owned(), t))
-            .collect()
+    let named = |tallies: BTreeMap<String, Tally>| -> Vec<(String, Tally)> {
+        tallies.into_iter().collect()
     };
     let rows = |tallies: Vec<(String, Tally)>| -> Vec<Bucket> {
         tallies

@@ -355,15 +355,18 @@ impl Store {
         Ok(written)
     }
 
-    /// The folded visits issued in `[from, to)`, in ticket order, and the last event folded:
-    /// the caller folds the events after it (today's) itself. Unreadable rows are skipped.
-    pub fn visits_between(
+    /// The visits issued in `[from, to)` handed to `use_them` one at a time, in issue order:
+    /// those of closed days as folded at each day close, then today's, folded from the events
+    /// after them. One read transaction (a consistent view); memory holds today's visits, not
+    /// the range's. Unreadable rows are skipped; a read that fails part way is an error.
+    pub fn with_visits<T>(
         &self,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<(Vec<Visit>, u64), StoreError> {
+        use_them: impl FnOnce(&mut dyn Iterator<Item = Visit>) -> T,
+    ) -> Result<T, StoreError> {
         let txn = self.read_txn()?;
-        let through = match txn.open_table(META) {
+        let through: u64 = match txn.open_table(META) {
             Ok(meta) => match meta.get(META_VISITS_THROUGH)? {
                 Some(v) => codec::decode(v.value(), "meta.visits_through")?,
                 None => 0,
@@ -371,41 +374,87 @@ impl Store {
             Err(redb::TableError::TableDoesNotExist(_)) => 0,
             Err(e) => return Err(e.into()),
         };
-        let (days, visits) = match (txn.open_table(VISIT_DAYS), txn.open_table(VISITS)) {
-            (Ok(days), Ok(visits)) => (days, visits),
+        let (from_ms, to_ms) = (millis(from), millis(to));
+        // The folded days the range overlaps, as ticket id ranges.
+        let mut spans = Vec::new();
+        let visits = match (txn.open_table(VISIT_DAYS), txn.open_table(VISITS)) {
+            (Ok(days), Ok(visits)) => {
+                // Extents never overlap (ticket ids grow); `next` keeps it so if one ever did.
+                let mut next = 0;
+                for day in days.iter()? {
+                    let (first, row) = day?;
+                    let Ok(day) = decode::<DayRow>(row.value(), "visit day") else {
+                        continue;
+                    };
+                    let start = first.value().max(next);
+                    if day.last_issued < from_ms || day.first_issued >= to_ms {
+                        continue;
+                    }
+                    if start <= day.last_ticket {
+                        spans.push(start..=day.last_ticket);
+                        next = day.last_ticket.saturating_add(1);
+                    }
+                }
+                Some(visits)
+            }
             (Err(redb::TableError::TableDoesNotExist(_)), _)
-            | (_, Err(redb::TableError::TableDoesNotExist(_))) => return Ok((Vec::new(), through)),
+            | (_, Err(redb::TableError::TableDoesNotExist(_))) => None,
             (Err(e), _) | (_, Err(e)) => return Err(e.into()),
         };
-        let (from_ms, to_ms) = (millis(from), millis(to));
-        let mut out = Vec::new();
-        // Extents never overlap (ticket ids grow); `next` keeps it so if one ever did.
-        let mut next = 0;
-        for day in days.iter()? {
-            let (first, row) = day?;
-            let Ok(day) = decode::<DayRow>(row.value(), "visit day") else {
-                continue;
-            };
-            if day.last_issued < from_ms || day.first_issued >= to_ms {
-                continue;
-            }
-            let start = first.value().max(next);
-            if start > day.last_ticket {
-                continue;
-            }
-            next = day.last_ticket.saturating_add(1);
-            for row in visits.range(start..=day.last_ticket)? {
-                let (ticket, bytes) = row?;
-                let Ok(row) = decode::<Row>(bytes.value(), "visit") else {
-                    continue;
-                };
-                if row.issued < from_ms || row.issued >= to_ms {
-                    continue;
+        // Today's (and any not yet folded), from the log.
+        let mut today = VisitLog::new();
+        match txn.open_table(EVENTS) {
+            Ok(events) => {
+                for row in events.range(through.saturating_add(1)..)? {
+                    let (_, v) = row?;
+                    today.observe(&codec::decode(v.value(), "event")?, None);
                 }
-                out.extend(row.visit(ticket.value()));
             }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
         }
-        Ok((out, through))
+        let failed: std::cell::RefCell<Option<StoreError>> = std::cell::RefCell::new(None);
+        let fail = |e: redb::StorageError| {
+            failed.borrow_mut().get_or_insert(e.into());
+        };
+        let folded = spans
+            .into_iter()
+            .filter_map(|span| match visits.as_ref().map(|t| t.range(span)) {
+                Some(Ok(rows)) => Some(rows),
+                Some(Err(e)) => {
+                    fail(e);
+                    None
+                }
+                None => None,
+            })
+            .flatten()
+            .map_while(|row| match row {
+                Ok(row) => Some(row),
+                Err(e) => {
+                    fail(e);
+                    None
+                }
+            })
+            .filter_map(|(ticket, bytes)| {
+                let row = decode::<Row>(bytes.value(), "visit").ok()?;
+                (row.issued >= from_ms && row.issued < to_ms)
+                    .then(|| row.visit(ticket.value()))
+                    .flatten()
+            });
+        let today = today
+            .into_visits()
+            .into_iter()
+            .filter(|v| v.issued_at >= from && v.issued_at < to);
+        let result = use_them(&mut folded.chain(today));
+        match failed.into_inner() {
+            Some(e) => Err(e),
+            None => Ok(result),
+        }
+    }
+
+    /// [`Self::with_visits`] collected.
+    pub fn visits_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Visit>, StoreError> {
+        self.with_visits(from, to, |visits| visits.collect())
     }
 }
 
@@ -479,10 +528,18 @@ mod tests {
         store.events_after(0, usize::MAX).unwrap()
     }
 
+    /// Every visit, and the last event folded.
     fn whole(store: &Store) -> (Vec<Visit>, u64) {
-        store
+        let visits = store
             .visits_between(Timestamp::MIN, Timestamp::MAX)
+            .unwrap();
+        let txn = store.read_txn().unwrap();
+        let meta = txn.open_table(META).unwrap();
+        let through = meta
+            .get(META_VISITS_THROUGH)
             .unwrap()
+            .map_or(0, |v| codec::decode(v.value(), "through").unwrap());
+        (visits, through)
     }
 
     #[test]
@@ -507,7 +564,7 @@ mod tests {
         assert!(folded[0].estimate_mins.is_some(), "the event carries it");
         // Only the visits issued inside a range.
         let t = folded[1].issued_at;
-        let (some, _) = store
+        let some = store
             .visits_between(t, t + jiff::SignedDuration::from_secs(1))
             .unwrap();
         assert_eq!(some, vec![folded[1].clone()]);
@@ -645,7 +702,8 @@ mod tests {
                 .unwrap();
             txn.commit().unwrap();
         }
-        assert_eq!(whole(&store), (Vec::new(), 0));
+        // Unfolded, the visits still come from the log (the events carry the estimates).
+        assert_eq!(whole(&store), (folded.clone(), 0));
         assert_eq!(store.fold_earlier_days(&policy).unwrap(), 3);
         assert_eq!(whole(&store), (folded, through));
         assert_eq!(store.fold_earlier_days(&policy).unwrap(), 0, "only once");

@@ -27,8 +27,6 @@ use crate::auth::{Need, Role, UserView};
 use crate::domain::report::{self, Bucket, Doctors, Measures, Report, Visit, WEEKDAYS};
 use crate::domain::{FeedbackComment, RoomId};
 
-/// Events read from the database at a time.
-const CHUNK: usize = 5_000;
 /// The longest range a report may cover, days.
 const MAX_DAYS: i64 = 400;
 /// The service-level target when none is asked for, minutes.
@@ -128,36 +126,6 @@ pub(crate) fn range(
     Ok((from, to, SignedDuration::from_mins(i64::from(target))))
 }
 
-/// The visits issued in `[from, to)`: those of closed days as folded at each day close, and
-/// today's folded from the events after them (read off the async workers).
-async fn visits(state: &AppState, from: Timestamp, to: Timestamp) -> Result<Vec<Visit>, WebError> {
-    let store = state.store.clone();
-    web::block(move || -> Result<Vec<Visit>, WebError> {
-        let (mut visits, through) = store.visits_between(from, to)?;
-        // Chunk by chunk: only the visits stay in memory, not the log.
-        let mut today = report::VisitLog::new();
-        let mut after = through;
-        loop {
-            let chunk = store.events_after(after, CHUNK)?;
-            let Some(last) = chunk.last().map(|e| e.seq) else {
-                break;
-            };
-            for event in &chunk {
-                today.observe(event, None);
-            }
-            after = last;
-        }
-        visits.extend(
-            today
-                .into_visits()
-                .into_iter()
-                .filter(|v| v.issued_at >= from && v.issued_at < to),
-        );
-        Ok(visits)
-    })
-    .await?
-}
-
 /// The start of the period `compare` reports (of the same length, just before `from`).
 fn previous_start(from: Timestamp, to: Timestamp) -> Timestamp {
     from.checked_sub(to.duration_since(from)).unwrap_or(from)
@@ -201,22 +169,34 @@ async fn doctors(state: &AppState) -> Result<Doctors, WebError> {
     Ok(doctors_of(&users))
 }
 
-/// The report of a range and, if asked, of the period before it.
-fn reports(
-    visits: &[Visit],
+/// The report of a range and, if asked, of the period before it: the visits stream from the
+/// store into the aggregation (off the async workers), a range at a time.
+async fn reports(
+    state: &AppState,
     from: Timestamp,
     to: Timestamp,
-    tz: &TimeZone,
     target: SignedDuration,
     compare: bool,
-    doctors: &Doctors,
-) -> ReportAnswer {
-    let previous =
-        compare.then(|| report::build(visits, previous_start(from, to), from, tz, target, doctors));
-    ReportAnswer {
-        report: report::build(visits, from, to, tz, target, doctors),
-        previous,
-    }
+) -> Result<ReportAnswer, WebError> {
+    let tz = zone(state)?;
+    let doctors = doctors(state).await?;
+    let store = state.store.clone();
+    web::block(move || -> Result<ReportAnswer, WebError> {
+        let report_of = |from, to| {
+            store.with_visits(from, to, |visits| {
+                report::build(visits, from, to, &tz, target, &doctors)
+            })
+        };
+        let previous = match compare {
+            true => Some(report_of(previous_start(from, to), from)?),
+            false => None,
+        };
+        Ok(ReportAnswer {
+            report: report_of(from, to)?,
+            previous,
+        })
+    })
+    .await?
 }
 
 /// The queue's statistics over a range: totals and by service, room, member of staff, doctor,
@@ -230,15 +210,8 @@ pub async fn reports_get(
 ) -> Result<HttpResponse, WebError> {
     let tz = zone(&state)?;
     let (from, to, target) = range(&query, &tz, state.clock.now())?;
-    let compare = query.compare.unwrap_or(false);
-    let start = if compare {
-        previous_start(from, to)
-    } else {
-        from
-    };
-    let visits = visits(&state, start, to).await?;
-    let doctors = doctors(&state).await?;
-    Ok(HttpResponse::Ok().json(reports(&visits, from, to, &tz, target, compare, &doctors)))
+    let answer = reports(&state, from, to, target, query.compare.unwrap_or(false)).await?;
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 fn local_time(at: Option<Timestamp>, tz: &TimeZone) -> String {
@@ -265,61 +238,102 @@ pub async fn visits_csv(
 ) -> Result<HttpResponse, WebError> {
     let tz = zone(&state)?;
     let (from, to, _) = range(&query, &tz, state.clock.now())?;
-    let visits = visits(&state, from, to).await?;
-    let csv_error = |e: csv::Error| WebError::Internal(e.to_string());
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record([
-        "ticket",
-        "number",
-        "service",
-        "room",
-        "class",
-        "issued_at",
-        "first_called_at",
-        "last_called_at",
-        "finished_at",
-        "outcome",
-        "wait_mins",
-        "service_mins",
-        "recalls",
-        "transfers",
-        "estimate_mins",
-        "feedback",
-        "called_by",
-    ])
-    .map_err(csv_error)?;
-    for v in &visits {
-        out.write_record([
-            v.ticket.to_string(),
-            v.number.clone(),
-            v.service.to_string(),
-            v.room.as_ref().map(ToString::to_string).unwrap_or_default(),
-            v.class.as_str().to_owned(),
-            local_time(Some(v.issued_at), &tz),
-            local_time(v.first_called_at, &tz),
-            local_time(v.last_called_at, &tz),
-            local_time(v.finished_at, &tz),
-            v.outcome.as_str().to_owned(),
-            mins(v.wait()),
-            mins(v.service_time()),
-            v.recalls.to_string(),
-            v.transfers.to_string(),
-            v.estimate_mins.map(|e| e.to_string()).unwrap_or_default(),
-            v.feedback.map(|f| f.to_string()).unwrap_or_default(),
-            v.called_by.clone().unwrap_or_default(),
-        ])
-        .map_err(csv_error)?;
-    }
-    let bytes = out
-        .into_inner()
-        .map_err(|e| WebError::Internal(e.to_string()))?;
+    // Rows go out as they are read: a year is a million of them (about 200 MB of CSV), never
+    // held in memory at once. A read that fails part way cuts the download short.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<web::Bytes, WebError>>(8);
+    let store = state.store.clone();
+    actix_web::rt::task::spawn_blocking(move || {
+        let mut out = chunk_writer();
+        let sent = store.with_visits(from, to, |visits| -> Result<(), WebError> {
+            out.write_record(CSV_HEADER).map_err(csv_error)?;
+            for v in visits {
+                out.write_record(csv_row(&v, &tz)).map_err(csv_error)?;
+                if out.get_ref().len() >= CSV_CHUNK {
+                    let full = std::mem::replace(&mut out, chunk_writer());
+                    let chunk = full
+                        .into_inner()
+                        .map_err(|e| WebError::Internal(e.to_string()))?;
+                    if sender.blocking_send(Ok(chunk.into())).is_err() {
+                        return Ok(()); // The client went away.
+                    }
+                }
+            }
+            let last = std::mem::replace(&mut out, chunk_writer())
+                .into_inner()
+                .map_err(|e| WebError::Internal(e.to_string()))?;
+            let _ = sender.blocking_send(Ok(last.into()));
+            Ok(())
+        });
+        if let Err(e) = sent.map_err(WebError::from).and_then(|r| r) {
+            tracing::warn!("visits CSV cut short: {e}");
+            let _ = sender.blocking_send(Err(e));
+        }
+    });
+    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             "Content-Disposition",
             "attachment; filename=\"waitless-visits.csv\"",
         ))
-        .body(bytes))
+        .streaming(body))
+}
+
+/// Bytes of CSV sent at a time.
+const CSV_CHUNK: usize = 64 * 1024;
+
+fn chunk_writer() -> csv::Writer<Vec<u8>> {
+    csv::Writer::from_writer(Vec::with_capacity(CSV_CHUNK + 16 * 1024))
+}
+
+fn csv_error(e: csv::Error) -> WebError {
+    WebError::Internal(e.to_string())
+}
+
+/// The visits CSV's columns.
+const CSV_HEADER: [&str; 17] = [
+    "ticket",
+    "number",
+    "service",
+    "room",
+    "class",
+    "issued_at",
+    "first_called_at",
+    "last_called_at",
+    "finished_at",
+    "outcome",
+    "wait_mins",
+    "service_mins",
+    "recalls",
+    "transfers",
+    "estimate_mins",
+    "feedback",
+    "called_by",
+];
+
+/// One visit as a CSV row (times in the clinic's zone).
+fn csv_row(v: &Visit, tz: &TimeZone) -> [String; 17] {
+    [
+        v.ticket.to_string(),
+        v.number.clone(),
+        v.service.to_string(),
+        v.room.as_ref().map(ToString::to_string).unwrap_or_default(),
+        v.class.as_str().to_owned(),
+        local_time(Some(v.issued_at), tz),
+        local_time(v.first_called_at, tz),
+        local_time(v.last_called_at, tz),
+        local_time(v.finished_at, tz),
+        v.outcome.as_str().to_owned(),
+        mins(v.wait()),
+        mins(v.service_time()),
+        v.recalls.to_string(),
+        v.transfers.to_string(),
+        v.estimate_mins.map(|e| e.to_string()).unwrap_or_default(),
+        v.feedback.map(|f| f.to_string()).unwrap_or_default(),
+        v.called_by.clone().unwrap_or_default(),
+    ]
 }
 
 /// Most comments one `GET /api/v1/feedback` lists.
@@ -858,14 +872,7 @@ pub async fn reports_page(
         compare: Some(compare),
     };
     let (from, to, target) = range(&api_query, &tz, state.clock.now())?;
-    let start = if compare {
-        previous_start(from, to)
-    } else {
-        from
-    };
-    let visits = visits(&state, start, to).await?;
-    let doctors = doctors(&state).await?;
-    let answer = reports(&visits, from, to, &tz, target, compare, &doctors);
+    let answer = reports(&state, from, to, target, compare).await?;
     let page_query = PageQuery {
         lang: q.lang.clone(),
         ..PageQuery::default()

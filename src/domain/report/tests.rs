@@ -713,7 +713,7 @@ fn row<'a>(buckets: &'a [Bucket], key: &str) -> &'a Measures {
 #[test]
 fn staff_rows_bucket_visits_by_who_made_the_last_call() {
     let report = build(
-        &staff_fixture(),
+        staff_fixture(),
         ts("2026-03-02T18:30:00Z"),
         ts("2026-03-03T18:30:00Z"),
         &ist(),
@@ -760,7 +760,7 @@ fn staff_rows_bucket_visits_by_who_made_the_last_call() {
 #[test]
 fn doctor_rows_count_their_own_calls_and_their_rooms_devices() {
     let report = build(
-        &staff_fixture(),
+        staff_fixture(),
         ts("2026-03-02T18:30:00Z"),
         ts("2026-03-03T18:30:00Z"),
         &ist(),
