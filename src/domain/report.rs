@@ -548,36 +548,72 @@ impl Durations {
     }
 }
 
+/// What a visit adds to each of its buckets, worked out once per visit.
+struct Facts {
+    outcome: Outcome,
+    recalls: u64,
+    transfers: u64,
+    /// Seconds to the first call.
+    wait: Option<u32>,
+    within_target: bool,
+    /// |wait − estimate shown|, seconds.
+    error: Option<u32>,
+    /// Seconds from the last call to done.
+    service: Option<u32>,
+    /// The [`hour_key`] of its end, if it was served.
+    served_hour: Option<i64>,
+}
+
+impl Facts {
+    fn of(visit: &Visit, target: SignedDuration, tz: &TimeZone) -> Self {
+        let wait = visit.wait();
+        let service = visit.service_time();
+        Self {
+            outcome: visit.outcome,
+            recalls: u64::from(visit.recalls),
+            transfers: u64::from(visit.transfers),
+            wait: wait.map(seconds),
+            within_target: wait.is_some_and(|w| w <= target),
+            error: wait
+                .zip(visit.estimate_mins)
+                .map(|(w, estimate)| seconds(w).abs_diff(estimate.saturating_mul(60))),
+            service: service.map(seconds),
+            served_hour: service
+                .and(visit.finished_at)
+                .map(|done| hour_key(tz.to_datetime(done))),
+        }
+    }
+}
+
 impl Tally {
-    /// Counts `visit`; `served_hour` is the [`hour_key`] of its end if it was served.
-    fn add(&mut self, visit: &Visit, target: SignedDuration, served_hour: Option<i64>) {
+    /// Counts a visit.
+    fn add(&mut self, facts: &Facts) {
         self.arrived += 1;
-        match visit.outcome {
+        match facts.outcome {
             Outcome::Open => self.open += 1,
             Outcome::Done => self.served += 1,
             Outcome::NoShow => self.no_show += 1,
             Outcome::Cancelled => self.cancelled += 1,
         }
-        self.recalls += u64::from(visit.recalls);
-        self.transfers += u64::from(visit.transfers);
-        if let Some(wait) = visit.wait() {
-            self.waits.push(seconds(wait));
+        self.recalls += facts.recalls;
+        self.transfers += facts.transfers;
+        if let Some(wait) = facts.wait {
+            self.waits.push(wait);
             self.level_base += 1;
-            if wait <= target {
+            if facts.within_target {
                 self.within_target += 1;
             }
-            if let Some(estimate) = visit.estimate_mins {
-                self.errors
-                    .push(seconds(wait).abs_diff(estimate.saturating_mul(60)));
+            if let Some(error) = facts.error {
+                self.errors.push(error);
             }
-        } else if visit.outcome != Outcome::Open {
+        } else if facts.outcome != Outcome::Open {
             // Ended without a call (cancelled while waiting): not called within the target.
             self.level_base += 1;
         }
-        if let Some(service) = visit.service_time() {
-            self.services.push(seconds(service));
+        if let Some(service) = facts.service {
+            self.services.push(service);
         }
-        if let Some(hour) = served_hour
+        if let Some(hour) = facts.served_hour
             && self.last_served_hour != Some(hour)
         {
             self.served_hours.insert(hour);
@@ -795,6 +831,7 @@ pub fn build<V: Borrow<Visit>>(
     ];
     let mut by_class: Vec<Tally> = vec![Tally::default(); classes.len()];
     let mut by_day: BTreeMap<Date, Tally> = BTreeMap::new();
+    let mut day: Option<(Date, Tally)> = None;
     let mut by_hour: Vec<Tally> = vec![Tally::default(); 24];
     let mut by_weekday: Vec<Tally> = vec![Tally::default(); 7];
     let mut heat = vec![vec![0u64; 24]; 7];
@@ -808,49 +845,54 @@ pub fn build<V: Borrow<Visit>>(
         }
         // Civil times in the zone, not `Zoned`s: this loop runs once per visit of a year.
         let local = tz.to_datetime(visit.issued_at);
-        let served_hour = visit
-            .service_time()
-            .and(visit.finished_at)
-            .map(|done| hour_key(tz.to_datetime(done)));
+        let facts = Facts::of(visit, target, tz);
         let hour = usize::try_from(local.hour()).unwrap_or(0).min(23);
         let weekday = usize::try_from(local.weekday().to_monday_zero_offset())
             .unwrap_or(0)
             .min(6);
-        total.add(visit, target, served_hour);
+        total.add(&facts);
         if let Some(t) = keyed(&mut by_service, visit.service.as_str()) {
-            t.add(visit, target, served_hour);
+            t.add(&facts);
         }
         if let Some(room) = &visit.room
             && let Some(t) = keyed(&mut by_room, room.as_str())
         {
-            t.add(visit, target, served_hour);
+            t.add(&facts);
         }
         if let Some(actor) = &visit.called_by
             && let Some(t) = keyed(&mut by_staff, actor)
         {
-            t.add(visit, target, served_hour);
+            t.add(&facts);
         }
         if let Some(doctor) = doctors.doctor_of(visit)
             && let Some(t) = keyed(&mut by_doctor, doctor)
         {
-            t.add(visit, target, served_hour);
+            t.add(&facts);
         }
         if let Some(t) = classes
             .iter()
             .position(|c| *c == visit.class)
             .and_then(|i| by_class.get_mut(i))
         {
-            t.add(visit, target, served_hour);
+            t.add(&facts);
         }
-        by_day
-            .entry(local.date())
-            .or_default()
-            .add(visit, target, served_hour);
+        // Visits come in time order: most are on the day of the one before.
+        match &mut day {
+            Some((d, t)) if *d == local.date() => t.add(&facts),
+            _ => {
+                if let Some((d, t)) = day.take() {
+                    by_day.insert(d, t);
+                }
+                let mut t = by_day.remove(&local.date()).unwrap_or_default();
+                t.add(&facts);
+                day = Some((local.date(), t));
+            }
+        }
         if let Some(t) = by_hour.get_mut(hour) {
-            t.add(visit, target, served_hour);
+            t.add(&facts);
         }
         if let Some(t) = by_weekday.get_mut(weekday) {
-            t.add(visit, target, served_hour);
+            t.add(&facts);
         }
         if let Some(cell) = heat.get_mut(weekday).and_then(|row| row.get_mut(hour)) {
             *cell += 1;
@@ -866,6 +908,9 @@ pub fn build<V: Borrow<Visit>>(
                 t.add(score);
             }
         }
+    }
+    if let Some((d, t)) = day {
+        by_day.insert(d, t);
     }
     let feedback_rows = |tallies: BTreeMap<String, FeedbackMeasures>| -> Vec<FeedbackBucket> {
         tallies

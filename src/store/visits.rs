@@ -37,11 +37,11 @@ use crate::domain::{Event, EventKind, Policy, RoomId, ServiceId, TicketId, Times
 /// A stored visit. Times are milliseconds: since the Unix epoch for the issue, after the issue
 /// for the rest (small numbers, small varints).
 #[derive(Debug, Serialize, Deserialize)]
-struct Row {
-    number: String,
-    service: String,
-    room: Option<String>,
-    called_by: Option<String>,
+struct Row<'a> {
+    number: &'a str,
+    service: &'a str,
+    room: Option<&'a str>,
+    called_by: Option<&'a str>,
     class: u8,
     issued: i64,
     first_called: Option<i64>,
@@ -95,13 +95,13 @@ fn index_of<T: PartialEq>(all: &[T], value: &T) -> u8 {
         .unwrap_or(0)
 }
 
-impl Row {
-    fn of(v: &Visit) -> Self {
+impl<'a> Row<'a> {
+    fn of(v: &'a Visit) -> Self {
         Self {
-            number: v.number.clone(),
-            service: v.service.to_string(),
-            room: v.room.as_ref().map(ToString::to_string),
-            called_by: v.called_by.clone(),
+            number: &v.number,
+            service: v.service.as_str(),
+            room: v.room.as_ref().map(RoomId::as_str),
+            called_by: v.called_by.as_deref(),
             class: index_of(&CLASSES, &v.class),
             issued: millis(v.issued_at),
             first_called: after(v.issued_at, v.first_called_at),
@@ -119,13 +119,13 @@ impl Row {
     fn visit(self, ticket: u64) -> Option<Visit> {
         Some(Visit {
             ticket: TicketId(ticket),
-            number: self.number,
-            service: ServiceId::parse(&self.service).ok()?,
+            number: self.number.to_owned(),
+            service: ServiceId::parse(self.service).ok()?,
             room: match self.room {
-                Some(room) => Some(RoomId::parse(&room).ok()?),
+                Some(room) => Some(RoomId::parse(room).ok()?),
                 None => None,
             },
-            called_by: self.called_by,
+            called_by: self.called_by.map(str::to_owned),
             class: *CLASSES.get(usize::from(self.class))?,
             issued_at: Timestamp::from_millisecond(self.issued).ok()?,
             first_called_at: at(self.issued, self.first_called),
