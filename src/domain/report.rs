@@ -498,6 +498,49 @@ impl Durations {
         }
     }
 
+    /// Adds `other`'s durations.
+    fn merge(&mut self, other: Self) {
+        match other {
+            Self::Values(values) => {
+                for v in values {
+                    self.push(v);
+                }
+            }
+            Self::Counts { counts, long, .. } => {
+                if let Self::Values(_) = self {
+                    let mine = std::mem::replace(
+                        self,
+                        Self::Counts {
+                            counts,
+                            long,
+                            len: 0,
+                        },
+                    );
+                    if let Self::Counts { counts, long, len } = self {
+                        *len = counts.iter().map(|&n| n as usize).sum::<usize>() + long.len();
+                    }
+                    self.merge(mine);
+                    return;
+                }
+                if let Self::Counts {
+                    counts: mine,
+                    long: mine_long,
+                    len,
+                } = self
+                {
+                    if mine.len() < counts.len() {
+                        mine.resize(counts.len(), 0);
+                    }
+                    for (m, n) in mine.iter_mut().zip(&counts) {
+                        *m += n;
+                    }
+                    *len += counts.iter().map(|&n| n as usize).sum::<usize>() + long.len();
+                    mine_long.extend(long);
+                }
+            }
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             Self::Values(values) => values.len(),
@@ -621,6 +664,24 @@ impl Tally {
         }
     }
 
+    /// Adds what `other` counted.
+    fn merge(&mut self, other: Self) {
+        self.arrived += other.arrived;
+        self.served += other.served;
+        self.cancelled += other.cancelled;
+        self.no_show += other.no_show;
+        self.open += other.open;
+        self.waits.merge(other.waits);
+        self.services.merge(other.services);
+        self.within_target += other.within_target;
+        self.level_base += other.level_base;
+        self.recalls += other.recalls;
+        self.transfers += other.transfers;
+        self.errors.merge(other.errors);
+        self.served_hours.extend(other.served_hours);
+        self.last_served_hour = None;
+    }
+
     fn finish(mut self) -> Measures {
         let pct =
             |part: u64, whole: u64| (whole > 0).then(|| round2(part as f64 * 100.0 / whole as f64));
@@ -666,6 +727,13 @@ pub struct FeedbackMeasures {
 }
 
 impl FeedbackMeasures {
+    fn merge(&mut self, other: &Self) {
+        for (mine, theirs) in self.scores.iter_mut().zip(other.scores) {
+            *mine += theirs;
+        }
+        self.count += other.count;
+    }
+
     fn add(&mut self, score: u8) {
         let Some(slot) = usize::from(score)
             .checked_sub(1)
@@ -818,164 +886,278 @@ pub fn build<V: Borrow<Visit>>(
     target: SignedDuration,
     doctors: &Doctors,
 ) -> Report {
-    let mut total = Tally::default();
-    let mut by_service: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut by_room: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut by_staff: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut by_doctor: BTreeMap<String, Tally> = BTreeMap::new();
-    let classes = [
-        VisitClass::WalkIn,
-        VisitClass::Appointment,
-        VisitClass::Priority,
-        VisitClass::Urgent,
-    ];
-    let mut by_class: Vec<Tally> = vec![Tally::default(); classes.len()];
-    let mut by_day: BTreeMap<Date, Tally> = BTreeMap::new();
-    let mut day: Option<(Date, Tally)> = None;
-    let mut by_hour: Vec<Tally> = vec![Tally::default(); 24];
-    let mut by_weekday: Vec<Tally> = vec![Tally::default(); 7];
-    let mut heat = vec![vec![0u64; 24]; 7];
-    let mut feedback = FeedbackMeasures::default();
-    let mut feedback_by_service: BTreeMap<String, FeedbackMeasures> = BTreeMap::new();
-    let mut feedback_by_room: BTreeMap<String, FeedbackMeasures> = BTreeMap::new();
+    let mut aggregate = Aggregate::new(from, to, tz, target, doctors);
     for visit in visits {
-        let visit: &Visit = visit.borrow();
-        if visit.issued_at < from || visit.issued_at >= to {
-            continue;
+        aggregate.add(visit.borrow());
+    }
+    aggregate.finish()
+}
+
+/// The classes in the order of the report's rows.
+const CLASSES: [VisitClass; 4] = [
+    VisitClass::WalkIn,
+    VisitClass::Appointment,
+    VisitClass::Priority,
+    VisitClass::Urgent,
+];
+
+/// [`build`] a visit at a time: [`Aggregate::add`] each visit, [`Aggregate::merge`] the
+/// aggregates of parts of the range (read on several threads), then [`Aggregate::finish`].
+#[derive(Clone, Debug)]
+pub struct Aggregate<'a> {
+    from: Timestamp,
+    to: Timestamp,
+    tz: &'a TimeZone,
+    target: SignedDuration,
+    doctors: &'a Doctors,
+    total: Tally,
+    by_service: BTreeMap<String, Tally>,
+    by_room: BTreeMap<String, Tally>,
+    by_staff: BTreeMap<String, Tally>,
+    by_doctor: BTreeMap<String, Tally>,
+    by_class: Vec<Tally>,
+    by_day: BTreeMap<Date, Tally>,
+    /// The day of the last visit added (visits come in time order: most are on that day).
+    day: Option<(Date, Tally)>,
+    by_hour: Vec<Tally>,
+    by_weekday: Vec<Tally>,
+    heat: Vec<Vec<u64>>,
+    feedback: FeedbackMeasures,
+    feedback_by_service: BTreeMap<String, FeedbackMeasures>,
+    feedback_by_room: BTreeMap<String, FeedbackMeasures>,
+}
+
+impl<'a> Aggregate<'a> {
+    /// Nothing counted yet (see [`build`] for the arguments).
+    pub fn new(
+        from: Timestamp,
+        to: Timestamp,
+        tz: &'a TimeZone,
+        target: SignedDuration,
+        doctors: &'a Doctors,
+    ) -> Self {
+        Self {
+            from,
+            to,
+            tz,
+            target,
+            doctors,
+            total: Tally::default(),
+            by_service: BTreeMap::new(),
+            by_room: BTreeMap::new(),
+            by_staff: BTreeMap::new(),
+            by_doctor: BTreeMap::new(),
+            by_class: vec![Tally::default(); CLASSES.len()],
+            by_day: BTreeMap::new(),
+            day: None,
+            by_hour: vec![Tally::default(); 24],
+            by_weekday: vec![Tally::default(); 7],
+            heat: vec![vec![0u64; 24]; 7],
+            feedback: FeedbackMeasures::default(),
+            feedback_by_service: BTreeMap::new(),
+            feedback_by_room: BTreeMap::new(),
         }
-        // Civil times in the zone, not `Zoned`s: this loop runs once per visit of a year.
-        let local = tz.to_datetime(visit.issued_at);
-        let facts = Facts::of(visit, target, tz);
+    }
+
+    /// Counts `visit` if it was issued in the range.
+    pub fn add(&mut self, visit: &Visit) {
+        if visit.issued_at < self.from || visit.issued_at >= self.to {
+            return;
+        }
+        // Civil times in the zone, not `Zoned`s: this runs once per visit of a year.
+        let local = self.tz.to_datetime(visit.issued_at);
+        let facts = Facts::of(visit, self.target, self.tz);
         let hour = usize::try_from(local.hour()).unwrap_or(0).min(23);
         let weekday = usize::try_from(local.weekday().to_monday_zero_offset())
             .unwrap_or(0)
             .min(6);
-        total.add(&facts);
-        if let Some(t) = keyed(&mut by_service, visit.service.as_str()) {
+        self.total.add(&facts);
+        if let Some(t) = keyed(&mut self.by_service, visit.service.as_str()) {
             t.add(&facts);
         }
         if let Some(room) = &visit.room
-            && let Some(t) = keyed(&mut by_room, room.as_str())
+            && let Some(t) = keyed(&mut self.by_room, room.as_str())
         {
             t.add(&facts);
         }
         if let Some(actor) = &visit.called_by
-            && let Some(t) = keyed(&mut by_staff, actor)
+            && let Some(t) = keyed(&mut self.by_staff, actor)
         {
             t.add(&facts);
         }
-        if let Some(doctor) = doctors.doctor_of(visit)
-            && let Some(t) = keyed(&mut by_doctor, doctor)
+        if let Some(doctor) = self.doctors.doctor_of(visit)
+            && let Some(t) = keyed(&mut self.by_doctor, doctor)
         {
             t.add(&facts);
         }
-        if let Some(t) = classes
+        if let Some(t) = CLASSES
             .iter()
             .position(|c| *c == visit.class)
-            .and_then(|i| by_class.get_mut(i))
+            .and_then(|i| self.by_class.get_mut(i))
         {
             t.add(&facts);
         }
-        // Visits come in time order: most are on the day of the one before.
-        match &mut day {
+        match &mut self.day {
             Some((d, t)) if *d == local.date() => t.add(&facts),
             _ => {
-                if let Some((d, t)) = day.take() {
-                    by_day.insert(d, t);
+                if let Some((d, t)) = self.day.take() {
+                    self.by_day.insert(d, t);
                 }
-                let mut t = by_day.remove(&local.date()).unwrap_or_default();
+                let mut t = self.by_day.remove(&local.date()).unwrap_or_default();
                 t.add(&facts);
-                day = Some((local.date(), t));
+                self.day = Some((local.date(), t));
             }
         }
-        if let Some(t) = by_hour.get_mut(hour) {
+        if let Some(t) = self.by_hour.get_mut(hour) {
             t.add(&facts);
         }
-        if let Some(t) = by_weekday.get_mut(weekday) {
+        if let Some(t) = self.by_weekday.get_mut(weekday) {
             t.add(&facts);
         }
-        if let Some(cell) = heat.get_mut(weekday).and_then(|row| row.get_mut(hour)) {
+        if let Some(cell) = self.heat.get_mut(weekday).and_then(|row| row.get_mut(hour)) {
             *cell += 1;
         }
         if let Some(score) = visit.feedback {
-            feedback.add(score);
-            if let Some(t) = keyed(&mut feedback_by_service, visit.service.as_str()) {
+            self.feedback.add(score);
+            if let Some(t) = keyed(&mut self.feedback_by_service, visit.service.as_str()) {
                 t.add(score);
             }
             if let Some(room) = &visit.room
-                && let Some(t) = keyed(&mut feedback_by_room, room.as_str())
+                && let Some(t) = keyed(&mut self.feedback_by_room, room.as_str())
             {
                 t.add(score);
             }
         }
     }
-    if let Some((d, t)) = day {
-        by_day.insert(d, t);
+
+    /// Puts the day at hand with the others.
+    fn settle(&mut self) {
+        if let Some((d, t)) = self.day.take() {
+            merge_into(&mut self.by_day, d, t);
+        }
     }
-    let feedback_rows = |tallies: BTreeMap<String, FeedbackMeasures>| -> Vec<FeedbackBucket> {
-        tallies
-            .into_iter()
-            .map(|(key, m)| FeedbackBucket {
-                key,
-                measures: m.finish(),
-            })
-            .collect()
-    };
-    let named = |tallies: BTreeMap<String, Tally>| -> Vec<(String, Tally)> {
-        tallies.into_iter().collect()
-    };
-    let rows = |tallies: Vec<(String, Tally)>| -> Vec<Bucket> {
-        tallies
-            .into_iter()
-            .map(|(key, t)| Bucket {
-                key,
-                measures: t.finish(),
-            })
-            .collect()
-    };
-    Report {
-        from,
-        to,
-        time_zone: tz.iana_name().unwrap_or("UTC").to_owned(),
-        target_mins: u32::try_from(target.as_secs() / 60).unwrap_or(0),
-        total: total.finish(),
-        by_service: rows(named(by_service)),
-        by_room: rows(named(by_room)),
-        by_staff: rows(named(by_staff)),
-        by_doctor: rows(named(by_doctor)),
-        by_class: rows(
-            by_class
+
+    /// Adds what `other` counted (the same range and rules, other visits).
+    pub fn merge(&mut self, mut other: Self) {
+        self.settle();
+        other.settle();
+        self.total.merge(other.total);
+        for (mine, theirs) in [
+            (&mut self.by_service, other.by_service),
+            (&mut self.by_room, other.by_room),
+            (&mut self.by_staff, other.by_staff),
+            (&mut self.by_doctor, other.by_doctor),
+        ] {
+            for (key, t) in theirs {
+                merge_into(mine, key, t);
+            }
+        }
+        for (day, t) in other.by_day {
+            merge_into(&mut self.by_day, day, t);
+        }
+        for (mine, theirs) in [
+            (&mut self.by_class, other.by_class),
+            (&mut self.by_hour, other.by_hour),
+            (&mut self.by_weekday, other.by_weekday),
+        ] {
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                m.merge(t);
+            }
+        }
+        for (mine, theirs) in self.heat.iter_mut().zip(other.heat) {
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                *m += t;
+            }
+        }
+        self.feedback.merge(&other.feedback);
+        for (mine, theirs) in [
+            (&mut self.feedback_by_service, other.feedback_by_service),
+            (&mut self.feedback_by_room, other.feedback_by_room),
+        ] {
+            for (key, f) in theirs {
+                mine.entry(key).or_default().merge(&f);
+            }
+        }
+    }
+
+    /// The report.
+    pub fn finish(mut self) -> Report {
+        self.settle();
+        let feedback_rows = |tallies: BTreeMap<String, FeedbackMeasures>| -> Vec<FeedbackBucket> {
+            tallies
                 .into_iter()
-                .zip(classes)
-                .map(|(t, c)| (c.as_str().to_owned(), t))
-                .collect(),
-        ),
-        by_day: rows(
-            by_day
+                .map(|(key, m)| FeedbackBucket {
+                    key,
+                    measures: m.finish(),
+                })
+                .collect()
+        };
+        let rows = |tallies: Vec<(String, Tally)>| -> Vec<Bucket> {
+            tallies
                 .into_iter()
-                .map(|(d, t)| (d.to_string(), t))
-                .collect(),
-        ),
-        by_hour: rows(
-            by_hour
-                .into_iter()
-                .enumerate()
-                .map(|(h, t)| (h.to_string(), t))
-                .collect(),
-        ),
-        by_weekday: rows(
-            by_weekday
-                .into_iter()
-                .zip(WEEKDAYS)
-                .map(|(t, d)| (d.to_owned(), t))
-                .collect(),
-        ),
-        heat,
-        feedback: FeedbackReport {
-            total: feedback.finish(),
-            by_service: feedback_rows(feedback_by_service),
-            by_room: feedback_rows(feedback_by_room),
-        },
+                .map(|(key, t)| Bucket {
+                    key,
+                    measures: t.finish(),
+                })
+                .collect()
+        };
+        let named = |tallies: BTreeMap<String, Tally>| -> Vec<(String, Tally)> {
+            tallies.into_iter().collect()
+        };
+        Report {
+            from: self.from,
+            to: self.to,
+            time_zone: self.tz.iana_name().unwrap_or("UTC").to_owned(),
+            target_mins: u32::try_from(self.target.as_secs() / 60).unwrap_or(0),
+            total: self.total.finish(),
+            by_service: rows(named(self.by_service)),
+            by_room: rows(named(self.by_room)),
+            by_staff: rows(named(self.by_staff)),
+            by_doctor: rows(named(self.by_doctor)),
+            by_class: rows(
+                self.by_class
+                    .into_iter()
+                    .zip(CLASSES)
+                    .map(|(t, c)| (c.as_str().to_owned(), t))
+                    .collect(),
+            ),
+            by_day: rows(
+                self.by_day
+                    .into_iter()
+                    .map(|(d, t)| (d.to_string(), t))
+                    .collect(),
+            ),
+            by_hour: rows(
+                self.by_hour
+                    .into_iter()
+                    .enumerate()
+                    .map(|(h, t)| (h.to_string(), t))
+                    .collect(),
+            ),
+            by_weekday: rows(
+                self.by_weekday
+                    .into_iter()
+                    .zip(WEEKDAYS)
+                    .map(|(t, d)| (d.to_owned(), t))
+                    .collect(),
+            ),
+            heat: self.heat,
+            feedback: FeedbackReport {
+                total: self.feedback.finish(),
+                by_service: feedback_rows(self.feedback_by_service),
+                by_room: feedback_rows(self.feedback_by_room),
+            },
+        }
+    }
+}
+
+/// Adds `tally` to the one of `key` in `tallies`.
+fn merge_into<K: Ord>(tallies: &mut BTreeMap<K, Tally>, key: K, tally: Tally) {
+    match tallies.entry(key) {
+        std::collections::btree_map::Entry::Occupied(mut mine) => mine.get_mut().merge(tally),
+        std::collections::btree_map::Entry::Vacant(slot) => {
+            slot.insert(tally);
+        }
     }
 }
 

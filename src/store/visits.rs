@@ -306,6 +306,129 @@ pub(super) fn record_feedback(
     Ok(())
 }
 
+/// A folded day a range overlaps: its ticket ids and how many visits it holds.
+#[derive(Clone, Debug)]
+struct Span {
+    tickets: std::ops::RangeInclusive<u64>,
+    visits: u64,
+}
+
+/// What a read of the visits in a range covers.
+struct Plan {
+    from_ms: i64,
+    to_ms: i64,
+    spans: Vec<Span>,
+    /// Today's visits (and any not yet folded) in the range, from the log.
+    today: Vec<Visit>,
+}
+
+impl Plan {
+    fn of(txn: &redb::ReadTransaction, from: Timestamp, to: Timestamp) -> Result<Self, StoreError> {
+        let through: u64 = match txn.open_table(META) {
+            Ok(meta) => match meta.get(META_VISITS_THROUGH)? {
+                Some(v) => codec::decode(v.value(), "meta.visits_through")?,
+                None => 0,
+            },
+            Err(redb::TableError::TableDoesNotExist(_)) => 0,
+            Err(e) => return Err(e.into()),
+        };
+        let (from_ms, to_ms) = (millis(from), millis(to));
+        let mut spans = Vec::new();
+        match txn.open_table(VISIT_DAYS) {
+            Ok(days) => {
+                // Extents never overlap (ticket ids grow); `next` keeps it so if one ever did.
+                let mut next = 0;
+                for day in days.iter()? {
+                    let (first, row) = day?;
+                    let Ok(day) = decode::<DayRow>(row.value(), "visit day") else {
+                        continue;
+                    };
+                    let start = first.value().max(next);
+                    if day.last_issued < from_ms || day.first_issued >= to_ms {
+                        continue;
+                    }
+                    if start <= day.last_ticket {
+                        spans.push(Span {
+                            tickets: start..=day.last_ticket,
+                            visits: day.visits,
+                        });
+                        next = day.last_ticket.saturating_add(1);
+                    }
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let mut today = VisitLog::new();
+        match txn.open_table(EVENTS) {
+            Ok(events) => {
+                for row in events.range(through.saturating_add(1)..)? {
+                    let (_, v) = row?;
+                    today.observe(&codec::decode(v.value(), "event")?, None);
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let today = today
+            .into_visits()
+            .into_iter()
+            .filter(|v| v.issued_at >= from && v.issued_at < to)
+            .collect();
+        Ok(Self {
+            from_ms,
+            to_ms,
+            spans,
+            today,
+        })
+    }
+}
+
+/// The visits table, if there is one.
+fn open_visits(
+    txn: &redb::ReadTransaction,
+) -> Result<Option<redb::ReadOnlyTable<u64, &'static [u8]>>, StoreError> {
+    match txn.open_table(VISITS) {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The visits of one span issued in the plan's range; a read error stops it and is kept in
+/// `failed`.
+fn rows<'t>(
+    table: Option<&'t redb::ReadOnlyTable<u64, &'static [u8]>>,
+    span: Span,
+    plan: &'t Plan,
+    failed: &'t std::cell::RefCell<Option<StoreError>>,
+) -> impl Iterator<Item = Visit> + 't {
+    let range = table.map(|t| t.range(span.tickets)).transpose();
+    let range = match range {
+        Ok(range) => range,
+        Err(e) => {
+            failed.borrow_mut().get_or_insert(e.into());
+            None
+        }
+    };
+    range
+        .into_iter()
+        .flatten()
+        .map_while(move |row| match row {
+            Ok(row) => Some(row),
+            Err(e) => {
+                failed.borrow_mut().get_or_insert(e.into());
+                None
+            }
+        })
+        .filter_map(move |(ticket, bytes)| {
+            let row = decode::<Row>(bytes.value(), "visit").ok()?;
+            (row.issued >= plan.from_ms && row.issued < plan.to_ms)
+                .then(|| row.visit(ticket.value()))
+                .flatten()
+        })
+}
+
 impl Store {
     /// Folds the closed days of a log written before visits were folded at each day close
     /// (nothing folded yet, a `day_closed` in the log), replaying the queue with `policy` to
@@ -366,90 +489,101 @@ impl Store {
         use_them: impl FnOnce(&mut dyn Iterator<Item = Visit>) -> T,
     ) -> Result<T, StoreError> {
         let txn = self.read_txn()?;
-        let through: u64 = match txn.open_table(META) {
-            Ok(meta) => match meta.get(META_VISITS_THROUGH)? {
-                Some(v) => codec::decode(v.value(), "meta.visits_through")?,
-                None => 0,
-            },
-            Err(redb::TableError::TableDoesNotExist(_)) => 0,
-            Err(e) => return Err(e.into()),
-        };
-        let (from_ms, to_ms) = (millis(from), millis(to));
-        // The folded days the range overlaps, as ticket id ranges.
-        let mut spans = Vec::new();
-        let visits = match (txn.open_table(VISIT_DAYS), txn.open_table(VISITS)) {
-            (Ok(days), Ok(visits)) => {
-                // Extents never overlap (ticket ids grow); `next` keeps it so if one ever did.
-                let mut next = 0;
-                for day in days.iter()? {
-                    let (first, row) = day?;
-                    let Ok(day) = decode::<DayRow>(row.value(), "visit day") else {
-                        continue;
-                    };
-                    let start = first.value().max(next);
-                    if day.last_issued < from_ms || day.first_issued >= to_ms {
-                        continue;
-                    }
-                    if start <= day.last_ticket {
-                        spans.push(start..=day.last_ticket);
-                        next = day.last_ticket.saturating_add(1);
-                    }
-                }
-                Some(visits)
-            }
-            (Err(redb::TableError::TableDoesNotExist(_)), _)
-            | (_, Err(redb::TableError::TableDoesNotExist(_))) => None,
-            (Err(e), _) | (_, Err(e)) => return Err(e.into()),
-        };
-        // Today's (and any not yet folded), from the log.
-        let mut today = VisitLog::new();
-        match txn.open_table(EVENTS) {
-            Ok(events) => {
-                for row in events.range(through.saturating_add(1)..)? {
-                    let (_, v) = row?;
-                    today.observe(&codec::decode(v.value(), "event")?, None);
-                }
-            }
-            Err(redb::TableError::TableDoesNotExist(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let failed: std::cell::RefCell<Option<StoreError>> = std::cell::RefCell::new(None);
-        let fail = |e: redb::StorageError| {
-            failed.borrow_mut().get_or_insert(e.into());
-        };
-        let folded = spans
-            .into_iter()
-            .filter_map(|span| match visits.as_ref().map(|t| t.range(span)) {
-                Some(Ok(rows)) => Some(rows),
-                Some(Err(e)) => {
-                    fail(e);
-                    None
-                }
-                None => None,
-            })
-            .flatten()
-            .map_while(|row| match row {
-                Ok(row) => Some(row),
-                Err(e) => {
-                    fail(e);
-                    None
-                }
-            })
-            .filter_map(|(ticket, bytes)| {
-                let row = decode::<Row>(bytes.value(), "visit").ok()?;
-                (row.issued >= from_ms && row.issued < to_ms)
-                    .then(|| row.visit(ticket.value()))
-                    .flatten()
-            });
-        let today = today
-            .into_visits()
-            .into_iter()
-            .filter(|v| v.issued_at >= from && v.issued_at < to);
+        let plan = Plan::of(&txn, from, to)?;
+        let failed = std::cell::RefCell::new(None);
+        let table = open_visits(&txn)?;
+        let folded = plan
+            .spans
+            .iter()
+            .flat_map(|span| rows(table.as_ref(), span.clone(), &plan, &failed));
+        let today = plan.today.iter().cloned();
         let result = use_them(&mut folded.chain(today));
         match failed.into_inner() {
             Some(e) => Err(e),
             None => Ok(result),
         }
+    }
+
+    /// Folds the visits issued in `[from, to)` (as [`Self::with_visits`] hands them) into up to
+    /// `parts` accumulators made by `start`, each read on its own thread from its own share of
+    /// the days; the caller merges them. One part if the closed days in the range hold fewer
+    /// than `split_from` visits (threads cost more than they save on a small range).
+    pub fn fold_visits<A: Send>(
+        &self,
+        (from, to): (Timestamp, Timestamp),
+        parts: usize,
+        split_from: u64,
+        start: impl Fn() -> A + Sync,
+        add: impl Fn(&mut A, &Visit) + Sync,
+    ) -> Result<Vec<A>, StoreError> {
+        let txn = self.read_txn()?;
+        let plan = Plan::of(&txn, from, to)?;
+        let total: u64 = plan.spans.iter().map(|s| s.visits).sum();
+        let parts = if total < split_from {
+            1
+        } else {
+            parts.clamp(1, 16)
+        };
+        // Consecutive days in parts of about the same number of visits.
+        let share = total.div_ceil(parts as u64).max(1);
+        let mut groups: Vec<Vec<Span>> = vec![Vec::new()];
+        let mut in_group = 0;
+        for span in &plan.spans {
+            if in_group >= share && groups.len() < parts {
+                groups.push(Vec::new());
+                in_group = 0;
+            }
+            in_group += span.visits;
+            if let Some(group) = groups.last_mut() {
+                group.push(span.clone());
+            }
+        }
+        let fold = |table: Option<&redb::ReadOnlyTable<u64, &'static [u8]>>, spans: &[Span]| {
+            let failed = std::cell::RefCell::new(None);
+            let mut acc = start();
+            for span in spans {
+                for visit in rows(table, span.clone(), &plan, &failed) {
+                    add(&mut acc, &visit);
+                }
+            }
+            match failed.into_inner() {
+                Some(e) => Err(e),
+                None => Ok(acc),
+            }
+        };
+        let table = open_visits(&txn)?;
+        let mut results: Vec<Result<A, StoreError>> = std::thread::scope(|scope| {
+            let others: Vec<_> = groups
+                .iter()
+                .skip(1)
+                .map(|spans| {
+                    let fold = &fold;
+                    scope.spawn(move || {
+                        // Closed days' rows do not change but by a feedback score: a read
+                        // transaction of its own sees the same rows.
+                        let txn = self.read_txn()?;
+                        let table = open_visits(&txn)?;
+                        fold(table.as_ref(), spans)
+                    })
+                })
+                .collect();
+            let mut results = vec![fold(
+                table.as_ref(),
+                groups.first().map_or(&[], Vec::as_slice),
+            )];
+            for handle in others {
+                results.push(handle.join().unwrap_or_else(|_| {
+                    Err(StoreError::Closed("a report thread failed".to_owned()))
+                }));
+            }
+            results
+        });
+        if let Some(Ok(last)) = results.last_mut() {
+            for visit in &plan.today {
+                add(last, visit);
+            }
+        }
+        results.into_iter().collect()
     }
 
     /// [`Self::with_visits`] collected.
@@ -568,6 +702,81 @@ mod tests {
             .visits_between(t, t + jiff::SignedDuration::from_secs(1))
             .unwrap();
         assert_eq!(some, vec![folded[1].clone()]);
+    }
+
+    #[test]
+    fn a_range_folded_in_parts_holds_each_visit_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir.path().join("w.redb"));
+        let clock = ManualClock::new("2026-11-21T10:00:00Z".parse().unwrap());
+        let calendar = ClinicCalendar::new(TimeZone::UTC, jiff::civil::time(4, 0, 0, 0));
+        let policy = Config::default().policy();
+        let run = |command: Command| {
+            crate::engine::execute_offline(
+                &store,
+                &clock,
+                &calendar,
+                &policy,
+                &command,
+                &Origin::new(crate::domain::Source::Staff, "user:anita"),
+            )
+            .unwrap();
+            clock.advance(jiff::SignedDuration::from_mins(3));
+        };
+        let issue = || Command::IssueTicket {
+            service: ServiceId::parse("general").unwrap(),
+            priority: PriorityClass::Normal,
+            idempotency_key: None,
+            patient: None,
+        };
+        // Three days of three visits, and today's (not folded yet).
+        for _ in 0..3 {
+            for _ in 0..3 {
+                run(issue());
+            }
+            run(Command::RoomNext {
+                room: RoomId::parse("room-1").unwrap(),
+            });
+            clock.advance(jiff::SignedDuration::from_hours(24));
+            run(Command::CloseDay {
+                new_day: calendar.day_of(clock.now()),
+            });
+        }
+        run(issue());
+        let all = store
+            .visits_between(Timestamp::MIN, Timestamp::MAX)
+            .unwrap();
+        assert_eq!(all.len(), 10);
+        let range = (Timestamp::MIN, Timestamp::MAX);
+        let ids = |parts: Vec<Vec<u64>>| {
+            let mut ids: Vec<u64> = parts.concat();
+            ids.sort_unstable();
+            ids
+        };
+        let fold = |parts, split_from| {
+            store
+                .fold_visits(
+                    range,
+                    parts,
+                    split_from,
+                    Vec::new,
+                    |ids: &mut Vec<u64>, v| {
+                        ids.push(v.ticket.0);
+                    },
+                )
+                .unwrap()
+        };
+        let expected: Vec<u64> = all.iter().map(|v| v.ticket.0).collect();
+        for parts in [1, 2, 3, 8] {
+            let split = fold(parts, 1);
+            assert_eq!(split.len(), parts.min(3), "at most one part a day here");
+            assert_eq!(ids(split), expected, "{parts} parts");
+        }
+        assert_eq!(
+            fold(8, 1_000).len(),
+            1,
+            "a small range is read on one thread"
+        );
     }
 
     #[test]

@@ -805,3 +805,40 @@ fn a_call_counts_for_a_doctor_by_the_rule() {
         );
     }
 }
+
+#[test]
+fn parts_aggregated_apart_and_merged_make_the_same_report() {
+    // The two fixtures, and 9,000 more visits so that the big buckets count per second.
+    let mut visits = fixture();
+    visits.extend(staff_fixture());
+    let base = visits.clone();
+    for i in 0..9_000u32 {
+        let mut v = base[usize::try_from(i).unwrap() % base.len()].clone();
+        v.ticket = TicketId(1_000 + u64::from(i));
+        let shift = SignedDuration::from_secs(i64::from(i % 600) * 7);
+        v.issued_at += shift;
+        v.first_called_at = v.first_called_at.map(|t| t + shift * 2);
+        v.last_called_at = v.last_called_at.map(|t| t + shift * 2);
+        v.finished_at = v.finished_at.map(|t| t + shift * 3);
+        visits.push(v);
+    }
+    let (from, to) = (ts("2026-03-01T00:00:00Z"), ts("2026-03-08T00:00:00Z"));
+    let tz = ist();
+    let target = SignedDuration::from_mins(15);
+    let doctors = clinic_doctors();
+    let one = build(&visits, from, to, &tz, target, &doctors);
+    assert!(one.total.arrived > 9_000);
+    for split in [1, 7, 4_000, visits.len() - 1] {
+        let (a, b) = visits.split_at(split);
+        let mut left = Aggregate::new(from, to, &tz, target, &doctors);
+        a.iter().for_each(|v| left.add(v));
+        let mut right = Aggregate::new(from, to, &tz, target, &doctors);
+        b.iter().for_each(|v| right.add(v));
+        // Either way round.
+        let mut l = left.clone();
+        l.merge(right.clone());
+        assert_eq!(l.finish(), one, "left then right, split at {split}");
+        right.merge(left);
+        assert_eq!(right.finish(), one, "right then left, split at {split}");
+    }
+}
