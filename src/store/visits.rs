@@ -154,14 +154,17 @@ fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, Stor
     })
 }
 
-/// The last event folded (0: none).
-fn through(txn: &redb::WriteTransaction) -> Result<u64, StoreError> {
-    let meta = txn.open_table(META)?;
-    let value = meta.get(META_VISITS_THROUGH)?;
-    match value {
+/// The last event folded (0: none), from the meta table.
+fn read_through(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<u64, StoreError> {
+    match meta.get(META_VISITS_THROUGH)? {
         Some(v) => codec::decode(v.value(), "meta.visits_through"),
         None => Ok(0),
     }
+}
+
+/// The last event folded (0: none).
+fn through(txn: &redb::WriteTransaction) -> Result<u64, StoreError> {
+    read_through(&txn.open_table(META)?)
 }
 
 /// Writes folded visits and their aliases, and moves `visits_through` to `last_seq`. The first
@@ -324,11 +327,8 @@ struct Plan {
 
 impl Plan {
     fn of(txn: &redb::ReadTransaction, from: Timestamp, to: Timestamp) -> Result<Self, StoreError> {
-        let through: u64 = match txn.open_table(META) {
-            Ok(meta) => match meta.get(META_VISITS_THROUGH)? {
-                Some(v) => codec::decode(v.value(), "meta.visits_through")?,
-                None => 0,
-            },
+        let through = match txn.open_table(META) {
+            Ok(meta) => read_through(&meta)?,
             Err(redb::TableError::TableDoesNotExist(_)) => 0,
             Err(e) => return Err(e.into()),
         };
@@ -614,48 +614,68 @@ mod tests {
         .unwrap()
     }
 
+    /// The clinic's days start at 04:00 UTC.
+    fn calendar() -> ClinicCalendar {
+        ClinicCalendar::new(TimeZone::UTC, jiff::civil::time(4, 0, 0, 0))
+    }
+
+    fn policy() -> Policy {
+        Config::default().policy()
+    }
+
+    /// Executes `command` as `who` on the stopped database, then moves the clock `mins` on.
+    fn run(store: &Store, clock: &ManualClock, who: &str, mins: i64, command: Command) {
+        crate::engine::execute_offline(
+            store,
+            clock,
+            &calendar(),
+            &policy(),
+            &command,
+            &Origin::new(crate::domain::Source::Staff, who),
+        )
+        .unwrap();
+        clock.advance(jiff::SignedDuration::from_mins(mins));
+    }
+
+    /// A walk-in's ticket for `general`.
+    fn walk_in() -> Command {
+        Command::IssueTicket {
+            service: ServiceId::parse("general").unwrap(),
+            priority: PriorityClass::Normal,
+            idempotency_key: None,
+            patient: None,
+        }
+    }
+
+    /// Moves the clock `days` on and closes the clinic day.
+    fn close(store: &Store, clock: &ManualClock, days: i64) {
+        clock.advance(jiff::SignedDuration::from_hours(24 * days));
+        let new_day = calendar().day_of(clock.now());
+        run(store, clock, "system", 3, Command::CloseDay { new_day });
+    }
+
     /// A day with three walk-ins, two calls by `user:anita` and a transfer, closed by the next.
-    fn one_day(store: &Store, clock: &ManualClock) -> (Policy, ClinicCalendar) {
-        let calendar = ClinicCalendar::new(TimeZone::UTC, jiff::civil::time(4, 0, 0, 0));
-        let policy = Config::default().policy();
-        let run = |command: Command, who: &str| {
-            crate::engine::execute_offline(
-                store,
-                clock,
-                &calendar,
-                &policy,
-                &command,
-                &Origin::new(crate::domain::Source::Staff, who),
-            )
-            .unwrap();
-            clock.advance(jiff::SignedDuration::from_mins(3));
-        };
-        let general = ServiceId::parse("general").unwrap();
+    fn one_day(store: &Store, clock: &ManualClock) -> Policy {
         let room = RoomId::parse("room-1").unwrap();
         for _ in 0..3 {
-            run(
-                Command::IssueTicket {
-                    service: general.clone(),
-                    priority: PriorityClass::Normal,
-                    idempotency_key: None,
-                    patient: None,
-                },
-                "kiosk",
-            );
+            run(store, clock, "kiosk", 3, walk_in());
         }
-        run(Command::RoomNext { room: room.clone() }, "user:anita");
-        run(Command::RoomNext { room: room.clone() }, "user:anita");
         run(
-            Command::TransferTicket {
-                ticket: TicketId(2),
-                service: ServiceId::parse("lab").unwrap(),
-            },
+            store,
+            clock,
             "user:anita",
+            3,
+            Command::RoomNext { room: room.clone() },
         );
-        clock.advance(jiff::SignedDuration::from_hours(24));
-        let new_day = calendar.day_of(clock.now());
-        run(Command::CloseDay { new_day }, "system");
-        (policy, calendar)
+        run(store, clock, "user:anita", 3, Command::RoomNext { room });
+        let lab = ServiceId::parse("lab").unwrap();
+        let transfer = Command::TransferTicket {
+            ticket: TicketId(2),
+            service: lab,
+        };
+        run(store, clock, "user:anita", 3, transfer);
+        close(store, clock, 1);
+        policy()
     }
 
     fn all_events(store: &Store) -> Vec<Event> {
@@ -668,11 +688,7 @@ mod tests {
             .visits_between(Timestamp::MIN, Timestamp::MAX)
             .unwrap();
         let txn = store.read_txn().unwrap();
-        let meta = txn.open_table(META).unwrap();
-        let through = meta
-            .get(META_VISITS_THROUGH)
-            .unwrap()
-            .map_or(0, |v| codec::decode(v.value(), "through").unwrap());
+        let through = read_through(&txn.open_table(META).unwrap()).unwrap();
         (visits, through)
     }
 
@@ -681,7 +697,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir.path().join("w.redb"));
         let clock = ManualClock::new("2026-11-21T10:00:00Z".parse().unwrap());
-        let (policy, _) = one_day(&store, &clock);
+        let policy = one_day(&store, &clock);
         let events = all_events(&store);
         let close = events
             .iter()
@@ -709,40 +725,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir.path().join("w.redb"));
         let clock = ManualClock::new("2026-11-21T10:00:00Z".parse().unwrap());
-        let calendar = ClinicCalendar::new(TimeZone::UTC, jiff::civil::time(4, 0, 0, 0));
-        let policy = Config::default().policy();
-        let run = |command: Command| {
-            crate::engine::execute_offline(
-                &store,
-                &clock,
-                &calendar,
-                &policy,
-                &command,
-                &Origin::new(crate::domain::Source::Staff, "user:anita"),
-            )
-            .unwrap();
-            clock.advance(jiff::SignedDuration::from_mins(3));
-        };
-        let issue = || Command::IssueTicket {
-            service: ServiceId::parse("general").unwrap(),
-            priority: PriorityClass::Normal,
-            idempotency_key: None,
-            patient: None,
-        };
         // Three days of three visits, and today's (not folded yet).
         for _ in 0..3 {
             for _ in 0..3 {
-                run(issue());
+                run(&store, &clock, "kiosk", 3, walk_in());
             }
-            run(Command::RoomNext {
+            let next = Command::RoomNext {
                 room: RoomId::parse("room-1").unwrap(),
-            });
-            clock.advance(jiff::SignedDuration::from_hours(24));
-            run(Command::CloseDay {
-                new_day: calendar.day_of(clock.now()),
-            });
+            };
+            run(&store, &clock, "user:anita", 3, next);
+            close(&store, &clock, 1);
         }
-        run(issue());
+        run(&store, &clock, "kiosk", 3, walk_in());
         let all = store
             .visits_between(Timestamp::MIN, Timestamp::MAX)
             .unwrap();
@@ -817,45 +811,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir.path().join("w.redb"));
         let clock = ManualClock::new("2026-11-21T10:00:00Z".parse().unwrap());
-        let calendar = ClinicCalendar::new(TimeZone::UTC, jiff::civil::time(4, 0, 0, 0));
-        let policy = Config::default().policy();
-        let run = |command: Command| {
-            crate::engine::execute_offline(
-                &store,
-                &clock,
-                &calendar,
-                &policy,
-                &command,
-                &Origin::new(crate::domain::Source::Staff, "user:anita"),
-            )
-            .unwrap();
-            clock.advance(jiff::SignedDuration::from_mins(5));
-        };
-        let general = ServiceId::parse("general").unwrap();
-        run(Command::UpdateService {
-            service: general.clone(),
+        let policy = policy();
+        let act = |command: Command| run(&store, &clock, "user:anita", 5, command);
+        act(Command::UpdateService {
+            service: ServiceId::parse("general").unwrap(),
             change: crate::domain::ServiceChange {
                 carry_over: Some(true),
                 ..Default::default()
             },
         });
-        for _ in 0..2 {
-            run(Command::IssueTicket {
-                service: general.clone(),
-                priority: PriorityClass::Normal,
-                idempotency_key: None,
-                patient: None,
-            });
-        }
+        act(walk_in());
+        act(walk_in());
         let room = RoomId::parse("room-1").unwrap();
-        run(Command::RoomNext { room: room.clone() });
-        let close = |days: i64| {
-            clock.advance(jiff::SignedDuration::from_hours(24 * days));
-            run(Command::CloseDay {
-                new_day: calendar.day_of(clock.now()),
-            });
-        };
-        close(1);
+        act(Command::RoomNext { room: room.clone() });
+        close(&store, &clock, 1);
         let (first, _) = whole(&store);
         assert_eq!(
             first,
@@ -864,19 +833,14 @@ mod tests {
         assert_eq!(first[1].outcome, Outcome::Open, "carried over to day 2");
         // Day 2: the carried ticket is called and moved to the lab (which carries nothing over:
         // the close cancels it as unattended); one new ticket, served.
-        run(Command::RoomNext { room: room.clone() });
-        run(Command::TransferTicket {
+        act(Command::RoomNext { room: room.clone() });
+        act(Command::TransferTicket {
             ticket: TicketId(2),
             service: ServiceId::parse("lab").unwrap(),
         });
-        run(Command::IssueTicket {
-            service: general.clone(),
-            priority: PriorityClass::Normal,
-            idempotency_key: None,
-            patient: None,
-        });
-        run(Command::RoomNext { room: room.clone() });
-        close(1);
+        act(walk_in());
+        act(Command::RoomNext { room });
+        close(&store, &clock, 1);
         let (folded, _) = whole(&store);
         let replayed = replay(all_events(&store), date(2026, 11, 21), &policy);
         assert_eq!(folded, replayed, "once each, as a replay of the whole log");
@@ -888,7 +852,7 @@ mod tests {
             "the visit keeps its first number"
         );
         // Nothing is left open for the next fold.
-        close(1);
+        close(&store, &clock, 1);
         assert_eq!(whole(&store).0, folded);
     }
 
@@ -897,7 +861,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir.path().join("w.redb"));
         let clock = ManualClock::new("2026-11-21T10:00:00Z".parse().unwrap());
-        let (policy, _) = one_day(&store, &clock);
+        let policy = one_day(&store, &clock);
         let (folded, through) = whole(&store);
         // As a database written before visits existed: no visit tables, no `visits_through`.
         {
