@@ -41,7 +41,7 @@ use crate::domain::notification::{
 };
 use crate::domain::{
     ClinicCalendar, Command, Decision, Directory, DomainError, Event, EventKind, Origin,
-    PickReason, Policy, QueueState, Role, RoomId, TicketId, Touched, demo,
+    PickReason, Policy, QueueState, Role, RoomId, Ticket, TicketId, Touched, demo,
 };
 use crate::hub::Hub;
 use crate::store::{Store, StoreError};
@@ -383,14 +383,30 @@ impl Books {
 
     /// Decides `command` and applies its event to the books (not yet committed): the outcome,
     /// and the event with the rows to write, if there is one.
+    ///
+    /// `closed` is the ticket of a closed day a `give_feedback` names, when it is not in the
+    /// queue (read by the caller from the archive: [`closed_ticket`]).
     fn decide(
         &mut self,
         command: &Command,
         origin: &Origin,
         now: jiff::Timestamp,
         policy: &Policy,
+        closed: Option<&Ticket>,
     ) -> Result<(Outcome, Option<(Event, Touched)>), DomainError> {
         let (decision, staff) = match command {
+            Command::GiveFeedback {
+                ticket,
+                score,
+                comment,
+            } if !self.state.tickets.contains_key(ticket) => {
+                let score = crate::domain::feedback::check_answer(*score, comment.as_deref())?;
+                let t = closed.ok_or(DomainError::TicketNotFound(*ticket))?;
+                (
+                    Decision::Event(crate::domain::feedback::decide(t, score, now)?),
+                    Default::default(),
+                )
+            }
             Command::Staff { op } => {
                 let (change, rows) = self.directory.decide(op, now)?;
                 (Decision::Event(EventKind::StaffChanged { change }), rows)
@@ -524,6 +540,15 @@ impl Books {
                     room,
                 },
             ) => {
+                // A closed day's ticket: the archive keeps that it was answered.
+                let archived =
+                    closed.filter(|t| t.id == *ticket && !self.state.tickets.contains_key(ticket));
+                if let Some(t) = archived {
+                    touched.archived.push(Ticket {
+                        feedback_given: true,
+                        ..t.clone()
+                    });
+                }
                 // Checked by the decision: a comment that fails here is dropped, not stored.
                 if let Ok(Some(comment)) =
                     crate::domain::feedback::clean_comment(comment.as_deref())
@@ -534,6 +559,7 @@ impl Books {
                             .state
                             .tickets
                             .get(ticket)
+                            .or(archived)
                             .map(|t| t.number.clone())
                             .unwrap_or_default(),
                         score: *score,
@@ -729,6 +755,61 @@ fn told_near(store: &Store) -> Result<BTreeMap<TicketId, Told>, StoreError> {
     Ok(told)
 }
 
+/// The ticket of a closed day a `give_feedback` command names (not in the queue `live`),
+/// following transfers to where the patient ended up ([`archived_ticket`]). `None` for any
+/// other command.
+fn closed_ticket(
+    store: &Store,
+    live: &QueueState,
+    batch: &[(Event, Touched)],
+    command: &Command,
+) -> Result<Option<Ticket>, StoreError> {
+    match command {
+        Command::GiveFeedback { ticket, .. } => {
+            archived_ticket(store, |id| live.tickets.contains_key(&id), batch, *ticket)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Ticket `ticket` of a closed day, following transfers to the ticket it became: as `batch`
+/// (events decided, not yet committed) left it — a day it closed, an answer it took — else
+/// from the archive. `None` for a ticket in the queue (`live`), an unknown ticket, or transfers
+/// that lead back into the queue. Reads the database: the engine's thread or a blocking task.
+pub fn archived_ticket(
+    store: &Store,
+    live: impl Fn(TicketId) -> bool,
+    batch: &[(Event, Touched)],
+    ticket: TicketId,
+) -> Result<Option<Ticket>, StoreError> {
+    let read = |id: TicketId| -> Result<Option<Ticket>, StoreError> {
+        if live(id) {
+            return Ok(None);
+        }
+        let pending = batch
+            .iter()
+            .rev()
+            .find_map(|(_, touched)| touched.archived.iter().rev().find(|t| t.id == id));
+        match pending {
+            Some(t) => Ok(Some(t.clone())),
+            None => store.ticket(id),
+        }
+    };
+    let Some(mut t) = read(ticket)? else {
+        return Ok(None);
+    };
+    for _ in 0..16 {
+        let Some(next) = t.transferred_to else {
+            break;
+        };
+        match read(next)? {
+            Some(next) => t = next,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(t))
+}
+
 /// Executes one command on the database directly, without a running engine: for the command
 /// line while the server is stopped (`waitless user add` this way commits the user and its
 /// event together). The database must not be open in a server (redb refuses a second writer).
@@ -742,7 +823,9 @@ pub fn execute_offline(
 ) -> Result<Outcome, EngineError> {
     let (mut books, _) =
         load_or_seed(store, clock, calendar).map_err(|e| EngineError::Store(e.to_string()))?;
-    let (outcome, written) = books.decide(command, origin, clock.now(), policy)?;
+    let closed = closed_ticket(store, &books.state, &[], command)
+        .map_err(|e| EngineError::Store(e.to_string()))?;
+    let (outcome, written) = books.decide(command, origin, clock.now(), policy, closed.as_ref())?;
     if let Some((event, touched)) = written {
         store
             .commit(&[(&event, &touched)], &books.state)
@@ -1107,9 +1190,11 @@ impl Writer {
         now: jiff::Timestamp,
         events: &mut Vec<(Event, Touched)>,
     ) -> Result<Outcome, EngineError> {
-        let (outcome, written) = self
-            .books
-            .decide(command, origin, now, &self.parts.policy)?;
+        let closed = closed_ticket(&self.parts.store, &self.books.state, events, command)
+            .map_err(|e| EngineError::Store(e.to_string()))?;
+        let (outcome, written) =
+            self.books
+                .decide(command, origin, now, &self.parts.policy, closed.as_ref())?;
         events.extend(written);
         Ok(outcome)
     }

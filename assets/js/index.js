@@ -1,7 +1,10 @@
 // waitless: the start page — big links to the kiosk, the display, the staff console of each
-// room, /admin for a logged-in admin, and the API's description.
+// room, /admin for a logged-in admin, the reports for an admin or a manager, and the API's
+// description. The server renders only the links its visitor may open (a manager: the reports
+// and their account — name, "Change password", "Log out").
 
 import { boot, t, el, localName } from "./live.js";
+import { showUser } from "./page.js";
 
 function withLang(path) {
   // Keep a chosen language when following a link (?lang=hi).
@@ -11,16 +14,18 @@ function withLang(path) {
 }
 
 function start() {
-  // An admin (logged in) also gets the clinic's set-up.
-  document.getElementById("link-admin").hidden = boot.settings?.admin !== true;
-  for (const id of ["link-kiosk", "link-display", "link-staff", "link-printer", "link-admin"]) {
+  for (const id of ["link-kiosk", "link-display", "link-staff", "link-printer", "link-reports", "link-admin"]) {
     const link = document.getElementById(id);
-    link.href = withLang(link.getAttribute("href"));
+    if (link) link.href = withLang(link.getAttribute("href"));
   }
+  const user = document.getElementById("user");
+  if (user) showUser(user);
 
   const rooms = boot.settings?.rooms ?? [];
   const list = document.getElementById("rooms");
-  if (!rooms.length) {
+  if (!list) {
+    // Not one to work the queue: no room consoles.
+  } else if (!rooms.length) {
     list.replaceChildren(el("li", { class: "muted" }, t("index.no_rooms")));
   } else {
     list.replaceChildren(...rooms.map((room) =>

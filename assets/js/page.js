@@ -103,7 +103,7 @@ function passwordDialog() {
 }
 
 /** Fills `box` with the user's name, "Change password" and "Log out"; returns who it is. */
-async function showUser(box) {
+export async function showUser(box) {
   let me;
   try {
     me = await api("GET", "/api/v1/me");

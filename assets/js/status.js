@@ -4,7 +4,9 @@
 // on every live event and whenever the live link comes back (Live checks the link when the
 // phone wakes the page); when the ticket is called it beeps (WebAudio) and vibrates where the
 // phone allows. Once the visit is done it asks "How was your visit?" (five faces and an optional
-// comment), once: the server refuses a second answer, and the status data says it was given.
+// comment), once, while the status data says it is open (up to 7 days after the visit, also the
+// next morning when the clinic day has closed): the server refuses a second answer, and the
+// status data says it was given.
 
 import { boot, t, api, el, Live, svgIcon, errorText } from "./live.js";
 
@@ -263,8 +265,10 @@ function render(view) {
     const [drawing, key] = FINAL[state];
     parts.push(el("div", { class: `s-final s-final-${state}` },
       icon(drawing, "s-final-icon"), el("p", {}, t(key))));
-    if (state === "done") {
-      parts.push(view.feedback_given || feedbackSent ? feedbackThanks() : feedbackForm());
+    if (view.feedback_given || feedbackSent) {
+      parts.push(feedbackThanks());
+    } else if (view.feedback_open) {
+      parts.push(feedbackForm());
     }
   }
   body.replaceChildren(...parts);

@@ -215,7 +215,9 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         contact: Option<crate::domain::PatientDetails>,
     },
-    /// A patient's answer to "How was your visit?" for a served ticket of today, once a ticket:
+    /// A patient's answer to "How was your visit?" for a served ticket, once a ticket, within
+    /// [`crate::domain::feedback::FEEDBACK_WINDOW`] of the visit's end (a closed day's ticket
+    /// too: the engine reads it from the archive):
     /// one `feedback_given` event (the score, service and room) and, with a comment, its row
     /// in the feedback comments' table (personal data, outside the event log), in the same
     /// transaction.

@@ -159,6 +159,9 @@ pub enum DomainError {
     /// A second feedback for the same ticket.
     #[error("feedback for ticket {0} was already given")]
     FeedbackGiven(String),
+    /// Feedback after the window (see [`crate::domain::feedback::FEEDBACK_WINDOW`]).
+    #[error("the visit of ticket {0} ended more than 7 days ago: feedback is closed")]
+    FeedbackClosed(String),
 }
 
 impl DomainError {
@@ -203,6 +206,7 @@ impl DomainError {
             Self::InvalidComment(_) => "invalid-comment",
             Self::FeedbackTooEarly(_) => "feedback-too-early",
             Self::FeedbackGiven(_) => "feedback-given",
+            Self::FeedbackClosed(_) => "feedback-closed",
         }
     }
 }

@@ -119,7 +119,8 @@ pub struct Touched {
     pub services: Vec<ServiceId>,
     /// Idempotency key to write.
     pub idempotency: Option<String>,
-    /// A day closed: these tickets left the live set (to the archive); keys and counters reset.
+    /// Tickets to write to the archive: a day closed and these left the live set (keys and
+    /// counters reset); or a closed day's ticket was answered (`feedback_given`).
     pub archived: Vec<Ticket>,
     /// Whether a day closed.
     pub day_closed: bool,
@@ -940,21 +941,8 @@ impl QueueState {
                 score,
                 comment,
             } => {
-                let score = super::feedback::check_score(*score)?;
-                super::feedback::clean_comment(comment.as_deref())?;
-                let t = self.transferred_end(*ticket)?;
-                if t.state != TicketState::Done {
-                    return Err(DomainError::FeedbackTooEarly(t.number.clone()));
-                }
-                if t.feedback_given {
-                    return Err(DomainError::FeedbackGiven(t.number.clone()));
-                }
-                EventKind::FeedbackGiven {
-                    ticket: t.id,
-                    score,
-                    service: t.service.clone(),
-                    room: t.room.clone(),
-                }
+                let score = super::feedback::check_answer(*score, comment.as_deref())?;
+                super::feedback::decide(self.transferred_end(*ticket)?, score, now)?
             }
             Command::SendPhoneCode { .. } => EventKind::PhoneCodeSent {},
             Command::CloseDay { new_day } => {

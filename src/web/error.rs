@@ -172,6 +172,7 @@ impl WebError {
                     | D::UserExists(_)
                     | D::FeedbackTooEarly(_)
                     | D::FeedbackGiven(_)
+                    | D::FeedbackClosed(_)
                     | D::LastAdmin => StatusCode::CONFLICT,
                     D::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
                     D::NotAQueueCommand => StatusCode::INTERNAL_SERVER_ERROR,

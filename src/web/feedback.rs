@@ -2,9 +2,9 @@
 //! (`POST /api/v1/status/{token}/feedback`, public: whoever holds the ticket's status link).
 //! The admin's list of comments is a report (`GET /api/v1/feedback`, in `reports.rs`).
 //!
-//! The rules (served tickets of today, once a ticket, score 1–5, comment length) are the
-//! queue's ([`crate::domain::feedback`]), decided by the engine; this module checks the link
-//! and limits answers per client address.
+//! The rules (served tickets, once a ticket, within 7 days of the visit — a closed day's
+//! ticket too —, score 1–5, comment length) are the queue's ([`crate::domain::feedback`]),
+//! decided by the engine; this module checks the link and limits answers per client address.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -40,14 +40,15 @@ pub struct FeedbackAnswer {
 }
 
 /// A patient's answer to "How was your visit?" for the ticket of a status link: once a ticket,
-/// after it was served (done) today.
+/// after it was served (done), within 7 days of the visit's end (the clinic day may have
+/// closed).
 #[utoipa::path(post, path = "/api/v1/status/{token}/feedback", tag = "tickets",
     params(("token" = String, Path, description = "the token of the status link /t/{token}")),
     request_body = FeedbackRequest,
     responses((status = 201, body = FeedbackAnswer),
         (status = 400, body = ErrorBody, description = "`invalid-score`, `invalid-comment`, `invalid-json`"),
-        (status = 404, body = ErrorBody, description = "no such link, or the ticket's day is over"),
-        (status = 409, body = ErrorBody, description = "`feedback-too-early` (not served), `feedback-given` (answered before)"),
+        (status = 404, body = ErrorBody, description = "no such link or ticket"),
+        (status = 409, body = ErrorBody, description = "`feedback-too-early` (not served), `feedback-given` (answered before), `feedback-closed` (the visit ended more than 7 days ago)"),
         (status = 429, body = ErrorBody, description = "`too-many-feedbacks` from this address this minute")))]
 pub async fn feedback_give(
     state: web::Data<AppState>,

@@ -155,32 +155,86 @@ pub(crate) fn render_view(
         .body(html))
 }
 
-/// `/`: links to every screen (and to `/admin` for a logged-in admin).
+/// What the start page offers: only what its visitor may open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+struct IndexView {
+    /// The kiosk and the display: for a visitor (a screen being set up) and for staff who
+    /// work the queue; not for a user who may only read the reports.
+    screens: bool,
+    /// The staff console, each room's console and the printer page (a visitor gets the login).
+    staff: bool,
+    /// The clinic's set-up (`/admin`).
+    admin: bool,
+    /// The reports (`/admin/reports`): admins and managers.
+    reports: bool,
+    /// A logged-in user: their name, "Change password" and "Log out".
+    account: bool,
+}
+
+impl IndexView {
+    fn of(principal: Option<&crate::auth::Principal>) -> Self {
+        use crate::auth::Need;
+        match principal {
+            None => Self {
+                screens: true,
+                staff: true,
+                admin: false,
+                reports: false,
+                account: false,
+            },
+            Some(p) => Self {
+                screens: p.can(Need::Staff),
+                staff: p.can(Need::Staff),
+                admin: p.can(Need::Admin),
+                reports: p.can(Need::Reports),
+                account: p.user_name().is_some(),
+            },
+        }
+    }
+}
+
+/// The start page's view with every link, for the template tests.
+#[cfg(test)]
+pub(crate) fn example_index_view() -> serde_json::Value {
+    serde_json::json!(IndexView {
+        screens: true,
+        staff: true,
+        admin: true,
+        reports: true,
+        account: true,
+    })
+}
+
+/// `/`: links to the screens and consoles its visitor may open: every screen for a visitor or
+/// staff, `/admin` for an admin, the reports for an admin or a manager (a manager alone sees
+/// only the reports and their account).
 pub async fn index_page(
     state: web::Data<AppState>,
     actor: Actor,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, WebError> {
     let catalog = language(&state, &query);
-    let admin = actor
-        .0
-        .as_ref()
-        .is_some_and(|p| p.can(crate::auth::Need::Admin));
-    let rooms: Vec<serde_json::Value> = state
-        .hub
-        .read()
-        .state
-        .rooms_in_order()
-        .into_iter()
-        .map(|r| serde_json::json!({"id": r.id, "name": r.name, "names": r.names}))
-        .collect();
-    render(
+    let view = IndexView::of(actor.0.as_ref());
+    let rooms: Vec<serde_json::Value> = if view.staff {
+        state
+            .hub
+            .read()
+            .state
+            .rooms_in_order()
+            .into_iter()
+            .map(|r| serde_json::json!({"id": r.id, "name": r.name, "names": r.names}))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    render_view(
         &state,
         &query,
         "index",
         catalog,
         "common.app_name",
-        serde_json::json!({ "rooms": rooms, "admin": admin }),
+        serde_json::json!({ "rooms": rooms }),
+        view,
     )
 }
 

@@ -122,8 +122,13 @@ mod tests {
         for name in pages.names() {
             for lang in ["en", "hi"] {
                 let catalog = catalogs.get(lang);
+                let mut ctx = context(catalog);
+                if name == "index.html" {
+                    // Every tile and the account box: all of the page's text.
+                    ctx["view"] = super::super::page::example_index_view();
+                }
                 let html = pages
-                    .render_with(&name, context(catalog))
+                    .render_with(&name, ctx)
                     .unwrap_or_else(|e| panic!("{name} in {lang}: {e}"));
                 assert!(!html.contains("data-t"), "{name}: client-side static text");
                 assert!(!html.contains("t(\""), "{name}: an unrendered t()");

@@ -265,10 +265,12 @@ pub async fn status_get(
 ) -> Result<HttpResponse, WebError> {
     view::check_language(&state, query.lang.as_deref())?;
     let lang = query.lang.as_deref().unwrap_or_default();
-    state
+    let id = state
         .links
         .verify(&token)
-        .and_then(|id| view::status_of(&state, id, lang))
+        .ok_or_else(|| WebError::NotFound("status link".to_owned()))?;
+    view::status_view(&state, id, lang)
+        .await?
         .map(|view| HttpResponse::Ok().json(view))
         .ok_or_else(|| WebError::NotFound("status link".to_owned()))
 }

@@ -5,6 +5,7 @@ use jiff::civil::Date;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::feedback::{check_open, in_window};
 use crate::domain::{
     Clinic, PickReason, Placement, Policy, QueueState, Room, RoomId, Service, ServiceId, Ticket,
     TicketId, TicketState, Timestamp,
@@ -90,6 +91,9 @@ pub struct StatusView {
     pub recall_count: u32,
     /// Whether the patient answered "How was your visit?" (asked once the ticket is `done`).
     pub feedback_given: bool,
+    /// Whether the patient may answer now: `done`, not answered, and the visit ended at most
+    /// 7 days ago (also for a ticket of a closed day).
+    pub feedback_open: bool,
 }
 
 /// Who a room would call next, and why.
@@ -648,6 +652,57 @@ pub fn next_of(state: &AppState, room: RoomId, outcome: &Outcome) -> NextRespons
 }
 
 /// What a patient's status page shows of ticket `id` (following transfers: where the patient
+/// is now), names in `lang`: from today's queue, else from the archive for
+/// [`crate::domain::feedback::FEEDBACK_WINDOW`] after the visit ended (its patient may still
+/// answer "How was your visit?"); `None` for an unknown ticket, or one of a closed day that
+/// ended longer ago.
+pub async fn status_view(
+    state: &AppState,
+    id: TicketId,
+    lang: &str,
+) -> Result<Option<StatusView>, WebError> {
+    if let Some(view) = status_of(state, id, lang) {
+        return Ok(Some(view));
+    }
+    let store = state.store.clone();
+    let found =
+        super::state::blocking(move || crate::engine::archived_ticket(&store, |_| false, &[], id))
+            .await?;
+    let Some(ticket) = found else {
+        return Ok(None);
+    };
+    // Transfers that led back into the queue (a carried-over ticket): where the patient is.
+    if let Some(view) = status_of(state, ticket.id, lang) {
+        return Ok(Some(view));
+    }
+    let now = state.clock.now();
+    if !in_window(&ticket, now) {
+        return Ok(None);
+    }
+    let service_name = state
+        .hub
+        .read()
+        .state
+        .services
+        .get(&ticket.service)
+        .map(|s| s.name_in(lang).to_owned())
+        .unwrap_or_default();
+    Ok(Some(StatusView {
+        number: ticket.number.clone(),
+        service_name,
+        state: ticket.state,
+        position: None,
+        eta_minutes: None,
+        eta_range_minutes: None,
+        room_name: None,
+        called_at: ticket.called_at,
+        recall_count: ticket.recall_count,
+        feedback_given: ticket.feedback_given,
+        feedback_open: check_open(&ticket, now).is_ok(),
+    }))
+}
+
+/// What a patient's status page shows of ticket `id` (following transfers: where the patient
 /// is now), names in `lang`; `None` if it is not in today's queue.
 pub fn status_of(state: &AppState, id: TicketId, lang: &str) -> Option<StatusView> {
     let published = state.hub.read();
@@ -682,6 +737,7 @@ pub fn status_of(state: &AppState, id: TicketId, lang: &str) -> Option<StatusVie
         called_at: ticket.called_at,
         recall_count: ticket.recall_count,
         feedback_given: ticket.feedback_given,
+        feedback_open: check_open(ticket, state.clock.now()).is_ok(),
     })
 }
 

@@ -11,7 +11,9 @@ use jiff::SignedDuration;
 use serde_json::Value;
 use waitless::clock::Clock;
 
-use crate::common::{DOCTOR_NAME, MANAGER_NAME, PATIENCE, RECEPTION_NAME, TestApp, wait_until};
+use crate::common::{
+    ADMIN_NAME, DOCTOR_NAME, MANAGER_NAME, PATIENCE, RECEPTION_NAME, TestApp, wait_until,
+};
 
 fn mins(m: i64) -> SignedDuration {
     SignedDuration::from_mins(m)
@@ -704,4 +706,58 @@ async fn a_manager_reads_the_reports_and_changes_nothing() {
     let (_, view) = as_user(&app, &manager, "GET", &format!("/api/v1/tickets/{id}")).await;
     let view: Value = serde_json::from_str(&view).unwrap();
     assert!(view["status_path"].is_null(), "{view}");
+}
+
+/// The paths of the links (`href="/…"`) of a page.
+fn local_links(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|href| href.starts_with('/'))
+        .map(|href| href.replace("&amp;", "&"))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_start_page_offers_each_user_only_what_they_may_open() {
+    let app = TestApp::spawn().await;
+    app.add_user(MANAGER_NAME, &["manager"], &[]).await;
+    let mut users = vec![(String::new(), "a visitor".to_owned())];
+    for name in [MANAGER_NAME, RECEPTION_NAME, DOCTOR_NAME, ADMIN_NAME] {
+        users.push((app.login(name).await, name.to_owned()));
+    }
+    for (cookie, who) in &users {
+        let (status, html) = as_user(&app, cookie, "GET", "/").await;
+        assert_eq!(status, 200, "{who}: {html}");
+        let has = |id: &str| html.contains(&format!("id=\"{id}\""));
+        let (screens, staff, reports, admin, account) = match who.as_str() {
+            "a visitor" => (true, true, false, false, false),
+            MANAGER_NAME => (false, false, true, false, true),
+            RECEPTION_NAME | DOCTOR_NAME => (true, true, false, false, true),
+            _ => (true, true, true, true, true),
+        };
+        for (id, shown) in [
+            ("link-kiosk", screens),
+            ("link-display", screens),
+            ("link-staff", staff),
+            ("link-printer", staff),
+            ("rooms", staff),
+            ("link-reports", reports),
+            ("link-admin", admin),
+            ("user", account),
+        ] {
+            assert_eq!(has(id), shown, "{who}: #{id}");
+        }
+        // Every link on the page opens for this user (a visitor's staff links go to the login).
+        let links = local_links(&html);
+        assert!(links.len() >= 4, "{who}: {links:?}");
+        for link in links {
+            let (status, body) = as_user(&app, cookie, "GET", &link).await;
+            if who == "a visitor" && (link.starts_with("/staff") || link == "/printer") {
+                assert_eq!(status, 303, "{who}: {link}: to the login");
+                continue;
+            }
+            assert_eq!(status, 200, "{who}: {link}: {body}");
+        }
+    }
 }

@@ -123,8 +123,10 @@ fn an_undo_does_not_take_back_a_rated_visit() {
     );
 }
 
+/// The queue forgets a closed day's tickets: the engine answers for them from the archive
+/// (`engine::archived_ticket`, with the same rule, `feedback::decide`).
 #[test]
-fn a_day_close_ends_the_question() {
+fn a_closed_days_ticket_is_not_the_queues_to_rate() {
     let (mut desk, a, _) = served();
     desk.close_day(DAY.tomorrow().unwrap());
     assert_eq!(

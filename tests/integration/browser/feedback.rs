@@ -1,7 +1,8 @@
 //! The status page's "How was your visit?" on a phone (390×844) in Hindi: five labelled
 //! buttons and a comment box once the visit is done, no serious axe violation, a thank-you
 //! after sending, and never the question again for that ticket (the page reads it from the
-//! status data after a reload).
+//! status data after a reload). The next morning, after the clinic day closed, the same page
+//! still shows the visit as done and asks.
 
 use super::a11y::{axe_violations, settle};
 use super::driver::Driver;
@@ -116,6 +117,83 @@ async fn a_patient_rates_the_visit_on_the_status_page_in_hindi() {
     assert_eq!(list["comments"][0]["comment"], "डॉक्टर ने ध्यान से सुना");
 
     // Reloaded: the status data says it was given; no question.
+    phone.goto(&server.url(&path)).await;
+    phone.wait_visible("#status-feedback-thanks", PAGE).await;
+    assert!(!phone.is_visible("#status-feedback").await);
+    phone.close().await;
+}
+
+#[tokio::test]
+async fn the_next_morning_the_status_page_still_asks_about_the_visit() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = Server::spawn().await;
+    let ticket = server.issue("general", "normal").await;
+    let path = ticket["status_path"].as_str().unwrap().to_owned();
+    server.next("room-1").await;
+    let (status, body) = server.post_json("/api/v1/rooms/room-1/done", None).await;
+    assert_eq!(status, 200, "{body}");
+    // A day later the clinic day has closed: the ticket is in the archive.
+    let day = server.get_json("/healthz").await["day"].clone();
+    server.advance(jiff::SignedDuration::from_hours(24));
+    crate::common::wait_until(crate::common::PATIENCE, "the day to close", async || {
+        let health = server.get_json("/healthz").await;
+        if health["day"] != day {
+            Ok(())
+        } else {
+            Err(health)
+        }
+    })
+    .await;
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let phone = driver.session(390, 844).await;
+    phone.goto(&server.url(&path)).await;
+    phone
+        .wait_for_text(
+            "#status-feedback-question",
+            &message("en", "status.feedback_question", &[]),
+            PAGE,
+        )
+        .await;
+    assert_eq!(
+        phone.text("#status-state").await.as_deref(),
+        Some(message("en", "common.state_done", &[]).as_str())
+    );
+    assert_eq!(
+        phone.text("#status-number").await.as_deref(),
+        ticket["number"].as_str()
+    );
+    assert!(!phone.is_visible("#status-unknown").await);
+    settle(&phone, "#status-feedback-send").await;
+    let violations = axe_violations(&phone, "/t/… feedback, next day").await;
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+    let shot = shot_path("status-390x844-feedback-next-day");
+    assert_eq!(phone.screenshot(&shot).await, (390, 844));
+
+    phone.tap(".s-face[data-score='5']", PAGE).await;
+    phone.tap("#status-feedback-send", PAGE).await;
+    phone
+        .wait_for_text(
+            "#status-feedback-thanks",
+            &message("en", "status.feedback_thanks", &[]),
+            PAGE,
+        )
+        .await;
+    // Counted for the visit's day (the days around it: the clinic day starts at 04:00).
+    let visit_day: jiff::civil::Date = day.as_str().unwrap().parse().unwrap();
+    let report = server
+        .get_json(&format!(
+            "/api/v1/reports?from={}&to={}",
+            visit_day.yesterday().unwrap(),
+            visit_day.tomorrow().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        report["report"]["feedback"]["total"]["count"], 1,
+        "{report}"
+    );
+    // Reloaded: answered, no question.
     phone.goto(&server.url(&path)).await;
     phone.wait_visible("#status-feedback-thanks", PAGE).await;
     assert!(!phone.is_visible("#status-feedback").await);

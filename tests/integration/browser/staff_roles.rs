@@ -391,7 +391,17 @@ async fn reception_keeps_every_tool_and_an_admin_also_gets_the_admin_link() {
             admin,
             "{name}: / links /admin"
         );
+        assert!(shown(&desk, "#user-name").await, "{name}: who is logged in");
+        assert_eq!(
+            shown(&desk, "#link-reports").await,
+            admin,
+            "{name}: / links the reports"
+        );
         shot(&desk, &format!("index-{name}")).await;
+        if admin {
+            let shot_file = super::screens::shot_path("index-1280x800-admin");
+            assert_eq!(desk.screenshot(&shot_file).await, (1280, 800));
+        }
         if admin {
             desk.tap("#link-admin", PAGE).await;
             desk.wait_until(
@@ -665,6 +675,26 @@ async fn a_manager_lands_on_the_reports_with_links_to_nothing_else() {
         .await;
     assert_eq!(links, json!(["/admin/reports"]), "only the reports");
     shot(&desk, "reports-manager").await;
+    // The start page offers the reports and their account, nothing they may not open.
+    desk.goto(&server.url("/")).await;
+    desk.wait_visible("#link-reports", PAGE).await;
+    desk.wait_visible("#user-name", PAGE).await;
+    assert!(shown(&desk, "#change-password").await);
+    let links = desk
+        .js(
+            "return [...document.querySelectorAll('main a')].map((a) => a.getAttribute('href'));",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        links,
+        json!(["/admin/reports", "/api/v1/openapi.json"]),
+        "only the reports (and the API's description)"
+    );
+    let shot_file = super::screens::shot_path("index-1280x800-manager");
+    assert_eq!(desk.screenshot(&shot_file).await, (1280, 800));
+    desk.tap("#link-reports", PAGE).await;
+    desk.wait_visible("#by-doctor-heading", PAGE).await;
     // Their way out is on this page too.
     desk.wait_visible("#user-name", PAGE).await;
     desk.tap("#logout", PAGE).await;
