@@ -10,7 +10,8 @@
 //! The demo clinic (2 services, 3 rooms) is seeded as a first start seeds it; then for each day,
 //! from 08:00 to 20:00 UTC, tickets arrive evenly (4 in 5 for `general`, 2 % urgent, 18 %
 //! priority, from a fixed pseudo-random sequence, so two runs build the same history) and each
-//! open room presses "next" every few tens of seconds (each call finishes the ticket before). The
+//! open room presses "next" every few tens of seconds (each call finishes the ticket before; 1 in
+//! 20 is marked not come instead, 1 in 25 is called again first). The
 //! time is a [`ManualClock`] the generator moves: nothing sleeps. Every command goes through
 //! [`Engine`] as a server's do (decide, one transaction per batch with its events and rows,
 //! publish to a [`Hub`]); the engine closes each day when the clock reaches the next (tickets
@@ -18,8 +19,19 @@
 //! generated is yesterday (by the system clock) unless `--start` says otherwise, so a server
 //! started on the folder closes it and begins today.
 //!
+//! At the end it prints where the bytes went: each table's stored, metadata and fragmented
+//! bytes (redb's table statistics), a ticket.
+//!
 //! Commits are not fsynced (`--fsync` turns it on): a crash while generating loses the file,
 //! which is no loss. The data folder must not hold a database yet. Figures: docs/performance.md.
+//!
+//! `--train-dictionary FILE` then trains the dictionary the store packs its event log with
+//! (`src/store/records.dict`, see `waitless::store::codec`) on the events just generated:
+//!
+//! ```text
+//! cargo run --release --example history -- --days 20 --per-day 2740 --data /tmp/wl-dict \
+//!     --train-dictionary src/store/records.dict
+//! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -40,7 +52,9 @@ use waitless::store::{Store, StoreOptions};
 
 const USAGE: &str = "\
 usage: history --data DIR [--days N (365)] [--per-day M (3000)] [--start YYYY-MM-DD] [--fsync]
-builds DIR/waitless.redb: N clinic days of M tickets each, through the engine and the store";
+               [--train-dictionary FILE]
+builds DIR/waitless.redb: N clinic days of M tickets each, through the engine and the store;
+--train-dictionary writes a packing dictionary trained on the events to FILE";
 
 /// The clinic's hours in which tickets arrive, seconds after its 08:00 opening.
 const OPEN_SECS: i64 = 12 * 3600;
@@ -51,6 +65,7 @@ struct Args {
     per_day: u32,
     start: Option<Date>,
     fsync: bool,
+    dictionary: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -60,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
     let mut per_day = 3000;
     let mut start = None;
     let mut fsync = false;
+    let mut dictionary = None;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -82,6 +98,9 @@ fn parse_args() -> Result<Args, String> {
                 );
             }
             "--fsync" => fsync = true,
+            "--train-dictionary" => {
+                dictionary = Some(PathBuf::from(value("--train-dictionary")?));
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -96,6 +115,7 @@ fn parse_args() -> Result<Args, String> {
         per_day,
         start,
         fsync,
+        dictionary,
     })
 }
 
@@ -213,8 +233,15 @@ fn run(args: &Args) -> Result<(), String> {
     let debounce = policy.debounce.as_secs().max(0) + 1;
     let round_secs =
         (OPEN_SECS * i64::try_from(rooms.len()).unwrap_or(1) / per_day).clamp(debounce, 40);
-    let origin = Origin::new(Source::Kiosk, "history");
-    let staff = Origin::new(Source::Staff, "history");
+    let origin = Origin::new(Source::Kiosk, "token:kiosk-1");
+    let staff = Origin::new(Source::Staff, "user:admin");
+    // each room's doctor at their own computer
+    let doctors: Vec<Origin> = (0..rooms.len())
+        .map(|i| {
+            Origin::new(Source::Staff, format!("user:doctor{}", i + 1))
+                .from_address(Some(format!("192.168.1.{}", 21 + i)))
+        })
+        .collect();
     let mut dice = Dice(0x5EED_CAFE_F00D_0001);
     let started = Instant::now();
     let (mut issued, mut calls, mut refused) = (0u64, 0u64, 0u64);
@@ -225,14 +252,16 @@ fn run(args: &Args) -> Result<(), String> {
         let mut next_ticket = 0i64;
         let mut secs = 0i64;
         while next_ticket < per_day || secs < OPEN_SECS {
-            let mut commands: Vec<(Command, &Origin)> = Vec::new();
+            // (command, who, whether a refusal is expected: a room serving nobody has nobody to
+            // recall or mark not come)
+            let mut commands: Vec<(Command, &Origin, bool)> = Vec::new();
             if secs == 0 {
                 for room in &rooms {
                     let open = Command::SetRoomOpen {
                         room: room.clone(),
                         open: true,
                     };
-                    commands.push((open, &staff));
+                    commands.push((open, &staff, false));
                 }
             }
             // tickets arriving in this round, evenly over the opening hours
@@ -249,19 +278,29 @@ fn run(args: &Args) -> Result<(), String> {
                     idempotency_key: None,
                     patient: None,
                 };
-                commands.push((issue, &origin));
+                commands.push((issue, &origin, false));
                 next_ticket += 1;
             }
-            for room in &rooms {
-                commands.push((Command::RoomNext { room: room.clone() }, &staff));
+            for (room, doctor) in rooms.iter().zip(&doctors) {
+                let room = room.clone();
+                match dice.percent() {
+                    0..4 => {
+                        let recall = Command::RoomRecall { room: room.clone() };
+                        commands.push((recall, doctor, true));
+                        commands.push((Command::RoomNext { room }, doctor, false));
+                    }
+                    4..9 => commands.push((Command::RoomNoShowNext { room }, doctor, true)),
+                    _ => commands.push((Command::RoomNext { room }, doctor, false)),
+                }
             }
             // sent in order, answered together: the engine commits them as one batch
+            let may_refuse: Vec<bool> = commands.iter().map(|c| c.2).collect();
             let outcomes = runtime.block_on(join_all(
                 commands
                     .into_iter()
-                    .map(|(command, origin)| handle.execute(command, origin.clone())),
+                    .map(|(command, origin, _)| handle.execute(command, origin.clone())),
             ));
-            for outcome in outcomes {
+            for (outcome, may_refuse) in outcomes.into_iter().zip(may_refuse) {
                 match outcome {
                     Ok(Outcome::Applied(applied)) => match applied.event.kind.name() {
                         "ticket_issued" => issued += 1,
@@ -269,6 +308,7 @@ fn run(args: &Args) -> Result<(), String> {
                         _ => {}
                     },
                     Ok(_) => {}
+                    Err(_) if may_refuse => {}
                     Err(_) => refused += 1,
                 }
             }
@@ -299,11 +339,91 @@ fn run(args: &Args) -> Result<(), String> {
         bytes as f64 / 1e6,
         bytes as f64 / issued.max(1) as f64
     );
+    print_tables(&path, issued)?;
+    if let Some(file) = &args.dictionary {
+        train_dictionary(&path, file)?;
+    }
     if refused > 0 || issued != u64::from(args.days) * u64::from(args.per_day) {
         return Err(format!(
             "expected {} tickets and no refusal",
             u64::from(args.days) * u64::from(args.per_day)
         ));
+    }
+    Ok(())
+}
+
+/// Trains a packing dictionary on the events of the database at `path` (every event's JSON as
+/// the store writes it, at most 40,000 spread over the whole log) and writes it to `file`;
+/// prints how small it packs them against the dictionary the store has now.
+fn train_dictionary(path: &std::path::Path, file: &std::path::Path) -> Result<(), String> {
+    use waitless::store::codec;
+    let options = StoreOptions {
+        fsync: false,
+        cache_bytes: 64 << 20,
+    };
+    let store = Store::open(path, &options).map_err(|e| e.to_string())?;
+    let total = store.event_count().map_err(|e| e.to_string())?;
+    let step = (total / 40_000).max(1);
+    let mut samples: Vec<Vec<u8>> = Vec::new();
+    let mut seq = 0;
+    loop {
+        let page = store.events_after(seq, 5_000).map_err(|e| e.to_string())?;
+        let Some(last) = page.last() else { break };
+        seq = last.seq;
+        for event in page.iter().filter(|e| e.seq % step == 0) {
+            samples.push(codec::encode(event, "event").map_err(|e| e.to_string())?);
+        }
+    }
+    let dictionary =
+        zstd::dict::from_samples(&samples, 16 * 1024).map_err(|e| format!("training: {e}"))?;
+    std::fs::write(file, &dictionary).map_err(|e| format!("{}: {e}", file.display()))?;
+    let json: usize = samples.iter().map(Vec::len).sum();
+    let mut packer = zstd::bulk::Compressor::with_dictionary(3, &dictionary)
+        .map_err(|e| format!("packing: {e}"))?;
+    let mut packed_new = 0;
+    let mut packed_now = 0;
+    let mut out = Vec::new();
+    for sample in &samples {
+        packed_new += packer.compress(sample).map_err(|e| e.to_string())?.len();
+        codec::pack_into(&mut out, sample, "event").map_err(|e| e.to_string())?;
+        packed_now += out.len();
+    }
+    let n = samples.len().max(1);
+    println!(
+        "dictionary {} ({} bytes) trained on {} events: {} bytes of JSON an event packs to {} \
+         (the store's dictionary now: {})",
+        file.display(),
+        dictionary.len(),
+        samples.len(),
+        json / n,
+        packed_new / n,
+        packed_now / n
+    );
+    Ok(())
+}
+
+/// Prints each table's share of the file: stored, metadata and fragmented bytes (redb's table
+/// statistics), in bytes a ticket, largest first.
+fn print_tables(path: &std::path::Path, tickets: u64) -> Result<(), String> {
+    use redb::{ReadableDatabase, ReadableTableMetadata, TableHandle};
+    let db = redb::Database::open(path).map_err(|e| e.to_string())?;
+    let txn = db.begin_read().map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    for handle in txn.list_tables().map_err(|e| e.to_string())? {
+        let name = handle.name().to_owned();
+        let table = txn.open_untyped_table(handle).map_err(|e| e.to_string())?;
+        let stats = table.stats().map_err(|e| e.to_string())?;
+        let bytes = stats.stored_bytes() + stats.metadata_bytes() + stats.fragmented_bytes();
+        rows.push((bytes, name, table.len().map_err(|e| e.to_string())?));
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+    println!("table                  rows        MB   bytes a ticket");
+    for (bytes, name, len) in rows.iter().filter(|r| r.0 > 0).take(8) {
+        println!(
+            "{name:<20} {len:>8} {:>9.1} {:>16.0}",
+            *bytes as f64 / 1e6,
+            *bytes as f64 / tickets.max(1) as f64
+        );
     }
     Ok(())
 }

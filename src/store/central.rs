@@ -67,7 +67,8 @@ impl Store {
         txn.commit()
     }
 
-    /// Up to `limit` events after `seq`, oldest first, as stored, with their chain links.
+    /// Up to `limit` events after `seq`, oldest first, as their JSON (the bytes the chain links
+    /// are over), with their chain links.
     pub fn ship_rows_after(&self, seq: u64, limit: usize) -> Result<Vec<ShipRow>, StoreError> {
         let txn = self.read_txn()?;
         let events = match txn.open_table(EVENTS) {
@@ -89,7 +90,7 @@ impl Store {
             let hash = hashes.get(seq)?.map_or(GENESIS, |h| h.value());
             out.push(ShipRow {
                 seq,
-                body: v.value().to_vec(),
+                body: super::codec::unpack(v.value(), "event")?.into_owned(),
                 prev_hash: prev,
                 hash,
             });

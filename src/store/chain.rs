@@ -1,16 +1,17 @@
 //! The audit trail's hash chain: tamper evidence for the event log.
 //!
-//! Every row of [`EVENTS`] (seq → the event's JSON, exactly as stored) has a row with the same
-//! seq in [`EVENT_HASHES`] (seq → 32 bytes), written in the same transaction:
+//! Every row of [`EVENTS`] (seq → the event's JSON, packed: see [`super::codec`]) has a row
+//! with the same seq in [`EVENT_HASHES`] (seq → 32 bytes), written in the same transaction:
 //!
 //! ```text
-//! hash(seq) = SHA-256(hash(seq - 1) || bytes of event seq as stored in EVENTS)
+//! hash(seq) = SHA-256(hash(seq - 1) || the JSON of event seq, as written (unpacked))
 //! hash(0)   = 32 zero bytes (GENESIS)
 //! ```
 //!
 //! The hashes live in their own table, so the event JSON the API and the WebSocket send is
-//! unchanged, and the stored event bytes are the canonical bytes (no re-encoding: what is
-//! hashed is what is on disk). [`verify`] walks the log in order and reports the first event
+//! unchanged, and the JSON written is the canonical bytes (no re-encoding: what is hashed is
+//! what unpacking the stored row gives back, byte for byte, and what the central database
+//! receives). [`verify`] walks the log in order and reports the first event
 //! that breaks the chain: an edited event, an edited hash, a deleted event (a gap, a hash
 //! left without its event, or a tail cut off before the queue's last seq), a missing hash.
 //!
@@ -42,6 +43,11 @@ pub fn link(prev: &[u8; 32], event_bytes: &[u8]) -> [u8; 32] {
     hash.update(prev);
     hash.update(event_bytes);
     hash.finalize().into()
+}
+
+/// Whether the stored event `bytes` (plain or packed JSON) links `prev` to `hash`.
+fn chains(prev: &[u8; 32], bytes: &[u8], hash: [u8; 32]) -> bool {
+    codec::unpack(bytes, "event").is_ok_and(|json| link(prev, &json) == hash)
 }
 
 /// Why the chain breaks at [`ChainReport::first_bad`].
@@ -267,7 +273,8 @@ pub fn verify(db: &impl ReadableDatabase) -> Result<ChainReport, StoreError> {
                 fail(&mut report, seq, ChainFault::MissingHash);
                 continue;
             };
-            if link(&prev, bytes.value()) == stored {
+            // an event that cannot be unpacked any more was changed like any other
+            if chains(&prev, bytes.value(), stored) {
                 prev = stored;
                 continue;
             }
@@ -276,7 +283,7 @@ pub fn verify(db: &impl ReadableDatabase) -> Result<ChainReport, StoreError> {
             let reason = match rows.peek() {
                 Some(Ok((next_seq, next_bytes))) => {
                     let next_stored = stored_hash(next_seq.value())?;
-                    if next_stored == Some(link(&stored, next_bytes.value())) {
+                    if next_stored.is_some_and(|h| chains(&stored, next_bytes.value(), h)) {
                         ChainFault::EventChanged
                     } else {
                         ChainFault::HashChanged
@@ -327,7 +334,7 @@ pub fn rebuild(txn: &redb::WriteTransaction) -> Result<u64, StoreError> {
     let mut count = 0;
     for row in events.iter()? {
         let (seq, bytes) = row?;
-        prev = link(&prev, bytes.value());
+        prev = link(&prev, &codec::unpack(bytes.value(), "event")?);
         hashes.insert(seq.value(), prev)?;
         count += 1;
     }
@@ -493,7 +500,7 @@ mod tests {
     }
 
     #[test]
-    fn first_link_chains_from_zero_over_the_stored_bytes() {
+    fn first_link_chains_from_zero_over_the_events_json() {
         let (_dir, path, _) = fresh(1);
         let db = redb::Database::open(&path).unwrap();
         let txn = db.begin_read().unwrap();
@@ -505,6 +512,9 @@ mod tests {
             .unwrap()
             .value()
             .to_vec();
+        assert!(codec::is_packed(&bytes), "the log keeps events packed");
+        let bytes = codec::unpack(&bytes, "event").unwrap().into_owned();
+        assert!(bytes.starts_with(b"{\"seq\":1,"));
         let stored = txn
             .open_table(EVENT_HASHES)
             .unwrap()
@@ -521,7 +531,9 @@ mod tests {
         let (_dir, path, _) = fresh(20);
         tamper(&path, |txn| {
             let mut events = txn.open_table(EVENTS).unwrap();
-            let json = events.get(10).unwrap().unwrap().value().to_vec();
+            let json = codec::unpack(events.get(10).unwrap().unwrap().value(), "event")
+                .unwrap()
+                .into_owned();
             let text = String::from_utf8(json).unwrap();
             let edited = text.replacen("\"number\":\"", "\"number\":\"X", 1);
             assert_ne!(text, edited, "event 10 has a ticket number");
@@ -534,6 +546,21 @@ mod tests {
             report.to_string().contains("BROKEN at event 10"),
             "{report}"
         );
+    }
+
+    #[test]
+    fn a_damaged_packed_event_is_reported_at_its_event() {
+        let (_dir, path, _) = fresh(20);
+        tamper(&path, |txn| {
+            let mut events = txn.open_table(EVENTS).unwrap();
+            let mut packed = events.get(10).unwrap().unwrap().value().to_vec();
+            let middle = packed.len() / 2;
+            packed[middle] ^= 0xFF;
+            events.insert(10, packed.as_slice()).unwrap();
+        });
+        let report = verify_file(&path);
+        assert_eq!(report.first_bad, Some(10));
+        assert_eq!(report.reason, Some(ChainFault::EventChanged));
     }
 
     #[test]

@@ -83,6 +83,14 @@ pub enum StoreError {
         /// Why.
         source: postcard::Error,
     },
+    /// A packed stored value (see [`super::codec`]) could not be packed or unpacked.
+    #[error("database value {what} is not valid: {reason}")]
+    Packed {
+        /// Which value.
+        what: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl StoreError {

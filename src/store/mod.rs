@@ -20,7 +20,7 @@ mod backing;
 pub mod backup;
 mod central;
 pub mod chain;
-mod codec;
+pub mod codec;
 mod directory;
 mod error;
 mod feedback;
@@ -439,14 +439,16 @@ impl Store {
             let mut rooms = txn.open_table(ROOMS)?;
             let mut keys = txn.open_table(IDEMPOTENCY)?;
             let mut buf = Vec::with_capacity(1024);
+            let mut packed = Vec::with_capacity(256);
             for (event, touched) in batch {
-                codec::encode_into(&mut buf, event, "event")?;
-                events.insert(event.seq, buf.as_slice())?;
+                // the chain is over the event's JSON; the log keeps it packed
+                codec::encode_packed_into(&mut buf, &mut packed, event, "event")?;
+                events.insert(event.seq, packed.as_slice())?;
                 next = chain::link(&next, &buf);
                 hashes.insert(event.seq, next)?;
                 for t in &touched.archived {
-                    codec::encode_into(&mut buf, t, "ticket")?;
-                    archive.insert(t.id.0, buf.as_slice())?;
+                    codec::encode_packed_into(&mut buf, &mut packed, t, "ticket")?;
+                    archive.insert(t.id.0, packed.as_slice())?;
                     tickets.remove(t.id.0)?;
                 }
                 if touched.day_closed {

@@ -12,7 +12,7 @@ use super::tables::{META, META_SCHEMA_VERSION};
 use super::{StoreError, chain, codec};
 
 /// The schema this waitless writes.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// The first version whose events carry the audit trail's hash chain.
 pub const FIRST_CHAINED_VERSION: u64 = 2;
@@ -77,6 +77,9 @@ pub fn write_version(txn: &redb::WriteTransaction, version: u64) -> Result<(), S
 /// * 2 → 3: services' and rooms' `order` and services' `tone`: each row without them gets its
 ///   old place (its position in id order) and colour ([`crate::domain::clinic::settle_looks`]),
 ///   written once so that later additions never move it.
+/// * 3 → 4: events and archived tickets are written packed ([`codec`]). Nothing to rewrite:
+///   the rows already there stay plain JSON, which every reader still takes; the version says
+///   that a waitless from before packing cannot read this file.
 fn migrate(txn: &redb::WriteTransaction, from: u64) -> Result<(), StoreError> {
     match from {
         1 => {
@@ -91,6 +94,7 @@ fn migrate(txn: &redb::WriteTransaction, from: u64) -> Result<(), StoreError> {
                 tracing::info!("services and rooms: their order and colours stored");
             }
         }
+        3 => tracing::info!("events and archived tickets are packed from now on"),
         _ => tracing::debug!(from, "no migration step for this version"),
     }
     Ok(())

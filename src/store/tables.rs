@@ -2,16 +2,18 @@
 //! migration; a change that does bumps [`super::schema::SCHEMA_VERSION`]. The one exception is
 //! the visits' rows ([`VISITS`], [`VISIT_DAYS`]): compact postcard, because a report reads a
 //! year of them at once; they are derived from the event log and can be folded again from it.
+//! The event log ([`EVENTS`]) and the archive ([`TICKET_ARCHIVE`]) keep their JSON packed
+//! (zstd with a dictionary, see [`super::codec`]).
 
 use redb::TableDefinition;
 
 /// `schema_version` (JSON number) and `queue` (the [`super::QueueMeta`]: day, counters, ...).
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-/// The append-only event log: seq → [`crate::domain::Event`].
+/// The append-only event log: seq → [`crate::domain::Event`] (packed JSON).
 pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 /// Live tickets (today's and carried over): id → [`crate::domain::Ticket`].
 pub const TICKETS: TableDefinition<u64, &[u8]> = TableDefinition::new("tickets");
-/// Tickets of closed days: id → [`crate::domain::Ticket`].
+/// Tickets of closed days: id → [`crate::domain::Ticket`] (packed JSON).
 pub const TICKET_ARCHIVE: TableDefinition<u64, &[u8]> = TableDefinition::new("ticket_archive");
 /// Services: id → [`crate::domain::Service`].
 pub const SERVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("services");

@@ -251,7 +251,8 @@ async fn restore_refuses_an_empty_file_an_edited_ticket_and_a_running_server() {
                     .unwrap()
                     .map(|r| {
                         let (k, v) = r.unwrap();
-                        (k.value(), String::from_utf8(v.value().to_vec()).unwrap())
+                        let json = waitless::store::codec::unpack(v.value(), "event").unwrap();
+                        (k.value(), String::from_utf8(json.into_owned()).unwrap())
                     })
                     .collect();
                 rows.into_iter()

@@ -11,7 +11,7 @@ use jiff::SignedDuration;
 use serde_json::Value;
 use waitless::clock::{Clock, ManualClock};
 use waitless::domain::EventKind;
-use waitless::store::{Store, StoreError, StoreOptions};
+use waitless::store::{Store, StoreError, StoreOptions, codec};
 
 use crate::common::{PATIENCE, TestApp, start, test_config, wait_until};
 
@@ -483,7 +483,10 @@ async fn a_ticket_edited_in_the_file_is_reported_by_healthz_and_admin_after_star
             .iter()
             .unwrap()
             .map(|row| row.unwrap())
-            .find(|(_, v)| String::from_utf8_lossy(v.value()).contains("\"number\":\"A003\""))
+            .find(|(_, v)| {
+                let json = codec::unpack(v.value(), "event").unwrap();
+                String::from_utf8_lossy(&json).contains("\"number\":\"A003\"")
+            })
             .map(|(k, _)| k.value())
             .expect("the event that issued A003")
     };
@@ -495,8 +498,10 @@ async fn a_ticket_edited_in_the_file_is_reported_by_healthz_and_admin_after_star
         let row = row.replace("\"A003\"", "\"A002\"");
         tickets.insert(id, row.as_bytes()).unwrap();
         let mut events = txn.open_table(EVENTS).unwrap();
-        let event =
-            String::from_utf8(events.get(edited_seq).unwrap().unwrap().value().to_vec()).unwrap();
+        let event = codec::unpack(events.get(edited_seq).unwrap().unwrap().value(), "event")
+            .unwrap()
+            .into_owned();
+        let event = String::from_utf8(event).unwrap();
         let event = event.replace("\"A003\"", "\"A002\"");
         events.insert(edited_seq, event.as_bytes()).unwrap();
     }
@@ -524,5 +529,79 @@ async fn a_ticket_edited_in_the_file_is_reported_by_healthz_and_admin_after_star
             .as_str()
             .is_some_and(|r| r.contains("changed")),
         "{admin}"
+    );
+}
+
+/// The event log and the closed day's tickets are written packed (a zstd frame each, with
+/// the store's dictionary): a fraction of their JSON, read back whole, and the audit trail's
+/// hash chain still holds over their JSON.
+#[tokio::test]
+async fn the_event_log_and_the_archive_are_kept_packed_and_read_back_whole() {
+    use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+    use waitless::store::tables::{EVENTS, TICKET_ARCHIVE};
+
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_in(dir.path()).await;
+    let mut issued = Vec::new();
+    for i in 0..40 {
+        let service = if i % 4 == 0 { "lab" } else { "general" };
+        let class = ["normal", "normal", "priority", "urgent"][i % 4];
+        issued.push(app.issue(service, class).await);
+        if i % 3 == 0 {
+            app.advance(SignedDuration::from_secs(5));
+            app.next("room-1").await;
+        }
+    }
+    let (status, _) = app.call("/api/v1/rooms/room-1/recall", None).await;
+    assert_eq!(status, 200);
+    let (status, body) = app.call("/api/v1/rooms/room-1/no-show", None).await;
+    assert_eq!(status, 200, "{body}");
+    // past the day start: the day closes, its tickets go to the archive
+    app.advance(SignedDuration::from_hours(19));
+    app.issue("general", "normal").await;
+    let archived = app.ticket(&issued[5]["id"]).await;
+    assert_eq!(archived["number"], issued[5]["number"]);
+    let last_seq = seq(&app).await;
+    app.stop().await.unwrap();
+
+    let store = open_when_released(dir.path()).await;
+    let decoded = store.events_after(0, usize::MAX).unwrap();
+    assert_eq!(decoded.len() as u64, last_seq);
+    assert!(store.verify_chain().unwrap().is_ok());
+    let path = store.path().to_owned();
+    store.close().unwrap();
+
+    let db = redb::Database::open(&path).unwrap();
+    let read = db.begin_read().unwrap();
+    let (mut json_bytes, mut packed_bytes) = (0, 0);
+    let events = read.open_table(EVENTS).unwrap();
+    for (row, event) in events.iter().unwrap().zip(&decoded) {
+        let (seq, v) = row.unwrap();
+        assert!(
+            codec::is_packed(v.value()),
+            "event {} is not packed",
+            seq.value()
+        );
+        let json = codec::unpack(v.value(), "event").unwrap();
+        // byte for byte the JSON the API gives (the bytes the hash chain is over)
+        assert_eq!(&*json, serde_json::to_vec(event).unwrap().as_slice());
+        json_bytes += json.len();
+        packed_bytes += v.value().len();
+    }
+    let archive = read.open_table(TICKET_ARCHIVE).unwrap();
+    assert_eq!(archive.len().unwrap(), 40, "yesterday's tickets");
+    for row in archive.iter().unwrap() {
+        let (id, v) = row.unwrap();
+        assert!(
+            codec::is_packed(v.value()),
+            "ticket {} is not packed",
+            id.value()
+        );
+        json_bytes += codec::unpack(v.value(), "ticket").unwrap().len();
+        packed_bytes += v.value().len();
+    }
+    assert!(
+        packed_bytes * 4 < json_bytes,
+        "{packed_bytes} bytes packed from {json_bytes} of JSON"
     );
 }
