@@ -5,7 +5,11 @@
 //! the wait.
 //!
 //! Each room's rate comes from the moving average of its recent service times
-//! ([`super::ServiceTimes`]); a room with no samples yet uses the configured default.
+//! ([`super::ServiceTimes`]); a room with no samples yet uses the configured default. A room
+//! that is not open yet today (a late start, [`LATE_OPEN_SECS`]) works the share `1 − d/W` of
+//! a wait `W` when it opens in `d`; the uncertainty of its coming widens the range. When every
+//! room is busy, the first free slot comes after `(1 + cv²)/2` of a service (a room found busy
+//! is more likely in a long one).
 //!
 //! The wait is a sum of service times (divided among the open rooms) over the people ahead and
 //! the inflow that passes (a Poisson count, bounded by anti-starvation and by the head start).
@@ -29,6 +33,8 @@ pub struct RoomRate {
     pub dev_secs: f64,
     /// Whether the room is serving someone now, or on break (not free now, but returning).
     pub busy: bool,
+    /// Not open yet today: expected to open this many seconds from now (0: open now).
+    pub opens_in_secs: f64,
 }
 
 /// What stands before a ticket: the people ahead now and the expected inflow that will pass it.
@@ -81,11 +87,19 @@ const MAX_LOAD: f64 = 0.85;
 /// Calibrated with the simulator.
 const MODEL_SHARE: f64 = 0.22;
 /// See [`MODEL_SHARE`].
-const MODEL_SHARE_PER_ROOM: f64 = 0.20;
+const MODEL_SHARE_PER_ROOM: f64 = 0.35;
 /// An absolute spread for short waits (a call, a walk to the room), seconds.
 const FLOOR_SECS: f64 = 60.0;
 /// A mean absolute deviation is about this share of a standard deviation's size (normal: 0.8).
 const MAD_TO_SD: f64 = 1.25;
+/// A room that serves the service but has not called anyone yet today is expected to open this
+/// long after the service's first ticket of the day (a late start)...
+pub const LATE_OPEN_SECS: f64 = 1_200.0;
+/// ...and is taken as absent today once the first ticket is this old.
+pub const LATE_ABSENT_SECS: f64 = 3_600.0;
+/// The standard deviation a room expected to open adds: this share of the wait it saves (it
+/// may come sooner, later or not at all).
+const LATE_SHARE: f64 = 0.5;
 
 /// Estimates the wait of a ticket with `ahead` people before it and no inflow. `None` when no
 /// open room serves it (the wait is unknown, not zero).
@@ -97,16 +111,20 @@ pub fn estimate(ahead: usize, rooms: &[RoomRate]) -> Option<Eta> {
 pub fn estimate_load(load: &Load, rooms: &[RoomRate]) -> Option<Eta> {
     let secs = wait_secs(load, rooms)?;
     let to_minutes = |m: f64| m.clamp(0.0, f64::from(u16::MAX)) as u32;
-    let (low, high) = if secs.mean <= 0.0 {
-        (0.0, 0.0)
+    let (low, mid, high) = if secs.mean <= 0.0 {
+        (0.0, 0.0, 0.0)
     } else {
         // A lognormal with this mean and variance: σ² = ln(1 + V/M²), median M·e^(−σ²/2).
         let sigma2 = (1.0 + secs.variance / (secs.mean * secs.mean)).ln();
         let sigma = sigma2.sqrt();
         let median = secs.mean * (-sigma2 / 2.0).exp();
-        (median * (-Z90 * sigma).exp(), median * (Z90 * sigma).exp())
+        (
+            median * (-Z90 * sigma).exp(),
+            secs.mean,
+            median * (Z90 * sigma).exp(),
+        )
     };
-    let minutes = to_minutes((secs.mean / 60.0).round());
+    let minutes = to_minutes((mid / 60.0).round());
     // Whole minutes that hold the best guess. Nobody ahead and a free room is 0–0, which the
     // kiosk, the ticket and the status page show as "soon".
     Some(Eta {
@@ -129,6 +147,55 @@ struct WaitSecs {
 }
 
 fn wait_secs(load: &Load, rooms: &[RoomRate]) -> Option<WaitSecs> {
+    let open: Vec<RoomRate> = rooms
+        .iter()
+        .filter(|r| r.opens_in_secs <= 0.0)
+        .copied()
+        .collect();
+    let without = wait_secs_open(load, &open, open.len() as f64)?;
+    if open.len() == rooms.len() {
+        return Some(without);
+    }
+    // Rooms opening later serve a share 1 − d/W of the wait W: find W by bisection (the wait
+    // falls as W grows).
+    let with_share = |w: f64| -> Option<WaitSecs> {
+        let scaled: Vec<RoomRate> = rooms
+            .iter()
+            .filter_map(|r| {
+                let d = r.opens_in_secs.max(0.0);
+                let share = if w > 0.0 { 1.0 - d / w } else { 0.0 };
+                (share > 0.01).then(|| RoomRate {
+                    mean_secs: r.mean_secs.max(1.0) / share.min(1.0),
+                    dev_secs: r.dev_secs / share.min(1.0),
+                    busy: r.busy || d > 0.0,
+                    opens_in_secs: 0.0,
+                })
+            })
+            .collect();
+        // a room that works part of the wait counts as that part of a room
+        let count = rooms
+            .iter()
+            .map(|r| (1.0 - r.opens_in_secs.max(0.0) / w.max(1.0)).clamp(0.0, 1.0))
+            .sum();
+        wait_secs_open(load, &scaled, count)
+    };
+    let (mut lo, mut hi) = (0.0, without.mean);
+    for _ in 0..40 {
+        let mid = (lo + hi) / 2.0;
+        match with_share(mid) {
+            Some(w) if w.mean > mid => lo = mid,
+            _ => hi = mid,
+        }
+    }
+    let mut w = with_share(hi).unwrap_or(without);
+    // It may open earlier or later, or not at all: a share of what it changes is uncertain.
+    let gap = (without.mean - w.mean).max(0.0) * LATE_SHARE;
+    w.variance += gap * gap;
+    Some(w)
+}
+
+/// The wait with `rooms` all open now, `count` rooms' worth of them.
+fn wait_secs_open(load: &Load, rooms: &[RoomRate], count: f64) -> Option<WaitSecs> {
     if rooms.is_empty() {
         return None;
     }
@@ -144,9 +211,12 @@ fn wait_secs(load: &Load, rooms: &[RoomRate]) -> Option<WaitSecs> {
         })
         .sum::<f64>()
         / rate;
-    // When every room is busy, the first free slot comes on average half a service later.
+    // When every room is busy, the first free slot comes about half a service later.
     let all_busy = rooms.iter().all(|r| r.busy);
-    let people = load.ahead.max(0.0) + if all_busy { 0.5 } else { 0.0 };
+    // A room found busy is, on average, in a longer service than most (the inspection
+    // paradox): the rest of it is (1 + cv²)/2 of a service, not a half.
+    let first = (1.0 + cv2) / 2.0;
+    let people = load.ahead.max(0.0) + if all_busy { first } else { 0.0 };
     let inflow = load.inflow_per_sec.clamp(0.0, MAX_LOAD * rate);
     let head = load
         .head_start_per_sec
@@ -177,7 +247,7 @@ fn wait_secs(load: &Load, rooms: &[RoomRate]) -> Option<WaitSecs> {
     let served = people + arrivals;
     let variance = served * cv2 / (rate * rate)
         + arrivals / (rate * rate)
-        + ((MODEL_SHARE + MODEL_SHARE_PER_ROOM / rooms.len() as f64) * mean).powi(2)
+        + ((MODEL_SHARE + MODEL_SHARE_PER_ROOM / count.max(1.0)) * mean).powi(2)
         + FLOOR_SECS * FLOOR_SECS;
     Some(WaitSecs { mean, variance })
 }
@@ -191,6 +261,7 @@ mod tests {
             mean_secs: mean,
             dev_secs: mean / 4.0,
             busy,
+            opens_in_secs: 0.0,
         }
     }
 
@@ -254,8 +325,9 @@ mod tests {
         };
         let longer = estimate_load(&busy, &rooms).unwrap();
         assert!(longer.minutes > plain.minutes, "{plain:?} {longer:?}");
-        // 6.5 people × 5 min = 32.5 min, ÷ (1 − ¼) ≈ 43 min
-        assert_eq!(longer.minutes, 43);
+        // 6.55 people (the rest of a service in progress: (1 + cv²)/2, cv = 1.25 × ¼) × 5 min
+        // = 32.7 min, ÷ (1 − ¼) ≈ 44 min
+        assert_eq!(longer.minutes, 44);
         let capped = estimate_load(
             &Load {
                 inflow_cap: Some(1.0),
@@ -264,7 +336,7 @@ mod tests {
             &rooms,
         )
         .unwrap();
-        // at most one passes: 7.5 × 5 min
+        // at most one passes: 7.55 × 5 min
         assert_eq!(capped.minutes, 38, "{capped:?}");
         // an inflow above the rooms' rate does not make the wait infinite
         let flood = Load {
@@ -286,8 +358,8 @@ mod tests {
         };
         // a window longer than the wait: every arrival during it passes, as unbounded inflow
         let long = estimate_load(&load(120.0), &rooms).unwrap();
-        assert_eq!(long.minutes, 43, "{long:?}");
-        // a 10-minute window: half a ticket passes, 7 people × 5 min
+        assert_eq!(long.minutes, 44, "{long:?}");
+        // a 10-minute window: half a ticket passes, 7.05 people × 5 min
         let short = estimate_load(&load(10.0), &rooms).unwrap();
         assert_eq!(short.minutes, 35, "{short:?}");
         // no window left: only the people ahead
@@ -304,6 +376,7 @@ mod tests {
                 mean_secs: 300.0,
                 dev_secs: -1.0,
                 busy: true,
+                opens_in_secs: 0.0,
             }],
         ] {
             for load in [
@@ -329,8 +402,46 @@ mod tests {
     }
 
     #[test]
-    fn all_rooms_busy_adds_half_a_service() {
+    fn all_rooms_busy_adds_the_rest_of_a_service() {
+        // about half of it, more when service times vary: (1 + cv²)/2 of 10 minutes
         let eta = estimate(0, &[room(600.0, true)]).unwrap();
         assert_eq!(eta.minutes, 5);
+        let varied = RoomRate {
+            dev_secs: 480.0,
+            ..room(600.0, true)
+        };
+        // cv = 1.25 × 0.8 = 1: a whole service
+        assert_eq!(estimate(0, &[varied]).unwrap().minutes, 10);
+    }
+
+    #[test]
+    fn a_room_expected_to_open_shortens_the_wait_and_widens_the_range() {
+        let open = [room(600.0, true)];
+        let alone = estimate(6, &open).unwrap();
+        let later = |mins: f64| {
+            let late = RoomRate {
+                opens_in_secs: mins * 60.0,
+                ..room(600.0, false)
+            };
+            estimate(6, &[open[0], late]).unwrap()
+        };
+        let both = estimate(6, &[open[0], room(600.0, true)]).unwrap();
+        // 6.55 people at 10 min: 66 min alone, 33 min with a second room from the start
+        let in_20 = later(20.0);
+        assert!(
+            both.minutes < in_20.minutes && in_20.minutes < alone.minutes,
+            "{both:?} {in_20:?} {alone:?}"
+        );
+        // two people served by the one room until it opens, the rest by both: 20 + 4.55 × 5
+        assert_eq!(in_20.minutes, 43, "{in_20:?}");
+        // opening later saves less; after the wait, nothing
+        assert!(later(40.0).minutes > in_20.minutes);
+        assert_eq!(later(120.0).minutes, alone.minutes);
+        // it may come sooner, later or not at all: the range reaches further both ways
+        assert!(
+            in_20.high - in_20.low > both.high - both.low,
+            "{in_20:?} {both:?}"
+        );
+        assert!(in_20.high >= 60, "{in_20:?}");
     }
 }

@@ -23,7 +23,9 @@ use jiff::SignedDuration;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use super::estimate::{Eta, Load, RoomRate, estimate_load, mean_wait_secs};
+use super::estimate::{
+    Eta, LATE_ABSENT_SECS, LATE_OPEN_SECS, Load, RoomRate, estimate_load, mean_wait_secs,
+};
 use super::index::{Arrivals, QueueIndex, prefix_of};
 use super::numbering::format_number;
 use super::rules::{Pick, PickReason, Starvation};
@@ -1574,14 +1576,36 @@ impl QueueState {
         estimate_load(&load, rooms)
     }
 
-    /// The open rooms serving `service`, each with the share of its time it gives `service`:
+    /// The open rooms serving `service`, and while one is open, the closed ones that have not
+    /// worked today (a late start: expected [`LATE_OPEN_SECS`] after the service's first
+    /// ticket, absent after [`LATE_ABSENT_SECS`]), each with the share of its time it gives
+    /// `service`:
     /// a room that calls several services splits its rate by their waiting counts (plus one
     /// for `service`, so that it always gets a share). O(rooms · services per room).
     fn room_rates(&self, service: &ServiceId, policy: &Policy) -> Vec<RoomRate> {
+        let arrivals = self.index.arrivals(service);
+        let first = arrivals.and_then(Arrivals::first);
+        let now = arrivals.and_then(Arrivals::last);
+        // A closed room that has not pressed "next" today (a day's close clears it) is expected
+        // to open: a late start. An open room opens now.
+        let opens_in = |r: &Room| -> Option<f64> {
+            if r.open {
+                return Some(0.0);
+            }
+            if r.last_next.is_some() {
+                return None;
+            }
+            let since = now?.duration_since(first?).as_secs_f64();
+            (since < LATE_ABSENT_SECS).then(|| (LATE_OPEN_SECS - since).max(1.0))
+        };
+        if !self.rooms.values().any(|r| r.open && r.serves(service)) {
+            return Vec::new();
+        }
         self.rooms
             .values()
-            .filter(|r| r.open && r.serves(service))
-            .map(|r| {
+            .filter(|r| r.serves(service))
+            .filter_map(|r| opens_in(r).map(|d| (r, d)))
+            .map(|(r, opens_in_secs)| {
                 let (mean, dev) = if r.stats.samples == 0 {
                     (
                         policy.default_service_secs,
@@ -1603,6 +1627,7 @@ impl QueueState {
                     mean_secs: mean / share,
                     dev_secs: dev / share,
                     busy: r.serving.is_some() || r.paused,
+                    opens_in_secs,
                 }
             })
             .collect()

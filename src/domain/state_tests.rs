@@ -1266,6 +1266,72 @@ fn wait_estimates_grow_with_the_people_ahead_and_are_unknown_without_an_open_roo
     assert!(placements[&l1].eta.is_some(), "the lab counter is open");
 }
 
+#[test]
+fn a_room_not_opened_yet_today_counts_as_a_late_start_until_an_hour_has_passed() {
+    // the demo clinic with a third general room, closed
+    let with_room_3 = || {
+        Desk::with(|_, rooms| {
+            let mut third = rooms[0].clone();
+            third.id = room("room-3");
+            third.name = "Room 3".to_owned();
+            third.order = Some(9);
+            third.open = false;
+            rooms.push(third);
+        })
+    };
+    let last_eta = |desk: &mut Desk| {
+        let id = desk.issue("general", Normal);
+        let t = desk.t(id).clone();
+        desk.state.placement(&t, &desk.policy).unwrap().eta.unwrap()
+    };
+    let (mut plain, mut late) = (Desk::new(), with_room_3());
+    for desk in [&mut plain, &mut late] {
+        for _ in 0..8 {
+            desk.issue("general", Normal);
+        }
+    }
+    // expected 20 minutes after the first ticket: shorter than without it, and the range
+    // still holds the wait if it does not come
+    let (without, with) = (last_eta(&mut plain), last_eta(&mut late));
+    assert!(with.minutes < without.minutes, "{with:?} {without:?}");
+    assert!(with.high >= without.minutes, "{with:?} {without:?}");
+    // an hour after the first ticket it is taken as absent today
+    for desk in [&mut plain, &mut late] {
+        desk.advance(3_600);
+    }
+    assert_eq!(last_eta(&mut late), last_eta(&mut plain));
+}
+
+#[test]
+fn a_room_closed_after_working_today_is_not_expected_back() {
+    let mut closed = Desk::with(|_, rooms| {
+        let mut third = rooms[0].clone();
+        third.id = room("room-3");
+        third.order = Some(9);
+        rooms.push(third);
+    });
+    let x = closed.issue("general", Normal);
+    assert_eq!(closed.next("room-3"), Some(x));
+    closed.event(&Command::RoomDone {
+        room: room("room-3"),
+    });
+    closed.event(&Command::SetRoomOpen {
+        room: room("room-3"),
+        open: false,
+    });
+    let mut plain = Desk::new();
+    let y = plain.issue("general", Normal);
+    plain.event(&Command::CancelTicket { ticket: y });
+    let etas = |desk: &mut Desk| {
+        let ids: Vec<TicketId> = (0..6).map(|_| desk.issue("general", Normal)).collect();
+        let placements = desk.state.placements(&desk.policy);
+        ids.iter().map(|id| placements[id].eta).collect::<Vec<_>>()
+    };
+    let expected = etas(&mut plain);
+    assert!(expected[5].is_some_and(|e| e.minutes > 0), "{expected:?}");
+    assert_eq!(etas(&mut closed), expected);
+}
+
 // ---- replay ------------------------------------------------------------------------------
 
 #[test]
