@@ -346,6 +346,8 @@ pub async fn run_on(
             ),
             found => tracing::info!("audit trail checked: {found}"),
         }
+        // the walk read the whole log through the allocator: give its pages back
+        crate::memory::give_back();
     }));
     notify_service(&[
         sd_notify::NotifyState::Ready,

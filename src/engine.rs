@@ -1158,12 +1158,19 @@ impl Writer {
                         tracing::info!(%day, %new_day, closed = closed.len(), "clinic day closed");
                     }
                 }
+                let day_closed = events
+                    .iter()
+                    .any(|(e, _)| matches!(e.kind, EventKind::DayClosed { .. }));
                 self.reopen.healed();
                 self.parts
                     .hub
                     .publish(events.into_iter().map(|(e, _)| e).collect());
                 for p in pending {
                     p.answer();
+                }
+                if day_closed {
+                    // the closed day's tickets are freed: give their pages back
+                    crate::memory::give_back();
                 }
             }
             Err(e) => {

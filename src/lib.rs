@@ -17,6 +17,7 @@ pub mod hub; // event fan-out with sequence numbers
 pub mod i18n; // every visible text, per language
 #[cfg(test)]
 mod input_proptests; // arbitrary outside input never panics a parser
+pub mod memory; // freed memory given back to the system (the one unsafe call)
 pub mod metrics; // /metrics: Prometheus counters, histograms and gauges
 pub mod notify; // announcements: text and speech
 pub mod retention; // patients' personal details and when they are deleted

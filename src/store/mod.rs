@@ -491,7 +491,8 @@ impl Store {
                 .find(|(e, _)| matches!(e.kind, EventKind::DayClosed { .. }))
             {
                 drop((events, hashes, tickets, archive, services, rooms, keys));
-                let folded = visits::fold_closed_day(&txn, close.0.seq)?;
+                let written: Vec<&Event> = batch.iter().map(|(e, _)| *e).collect();
+                let folded = visits::fold_closed_day(&txn, &written, close.0.seq)?;
                 tracing::debug!(folded, "visits of the closed day folded");
             }
             visits::record_feedback(&txn, batch)?;

@@ -232,10 +232,13 @@ fn write(
     Ok(visits.len())
 }
 
-/// Folds the events after `visits_through` up to `close_seq` (a `day_closed` in this
-/// transaction) into visits, in the transaction that closes the day.
+/// Folds the events after `visits_through` up to `close_seq` (a `day_closed` of `batch`, the
+/// events this transaction writes) into visits, in the transaction that closes the day. The
+/// batch's own events are taken as they are in memory, not read back: a day close of a busy
+/// day carries every ticket it closed (megabytes of JSON).
 pub(super) fn fold_closed_day(
     txn: &redb::WriteTransaction,
+    batch: &[&Event],
     close_seq: u64,
 ) -> Result<usize, StoreError> {
     let from = through(txn)?;
@@ -244,13 +247,17 @@ pub(super) fn fold_closed_day(
     }
     let mut log = VisitLog::new();
     let resumed = resume_open(txn, &mut log)?;
+    let batch_from = batch.first().map_or(close_seq + 1, |e| e.seq);
     {
         let events = txn.open_table(EVENTS)?;
-        for row in events.range(from + 1..=close_seq)? {
+        for row in events.range(from + 1..batch_from.min(close_seq + 1))? {
             let (_, v) = row?;
             let event: Event = codec::decode(v.value(), "event")?;
             log.observe(&event, None);
         }
+    }
+    for event in batch.iter().filter(|e| e.seq > from && e.seq <= close_seq) {
+        log.observe(event, None);
     }
     write(txn, log.into_parts(), resumed, close_seq)
 }

@@ -160,10 +160,7 @@ fn assert_legible(what: &str, measured: &Value, rooms: usize, name_px: f64, coun
     assert_eq!(names.len(), rooms, "{what}: {measured}");
     for (kind, least) in [("names", name_px), ("counts", count_px), ("numbers", 40.0)] {
         for item in measured[kind].as_array().unwrap() {
-            assert_eq!(
-                item["cut"], false,
-                "{what}: {kind} cut: {item}\n{measured}"
-            );
+            assert_eq!(item["cut"], false, "{what}: {kind} cut: {item}\n{measured}");
             assert_ne!(item["broken"], true, "{what}: a word broken: {item}");
             let size = item["size"].as_f64().unwrap();
             assert!(
