@@ -1,9 +1,9 @@
 //! Encoding of stored values: JSON, so a new optional field needs no migration.
 //!
-//! The two tables that grow with every ticket and are only appended to, the event log
+//! The two tables that grow with every ticket, the event log
 //! ([`super::tables::EVENTS`]) and the closed days' tickets
 //! ([`super::tables::TICKET_ARCHIVE`]), keep their JSON *packed*: a zstd frame made with a
-//! dictionary trained on waitless's own events ([`DICTIONARY`]), about a seventh of the JSON.
+//! dictionary trained on waitless's own events ([`DICTIONARY`]), about an eighth of the JSON.
 //! A packed value starts with zstd's magic number, which JSON never does, so [`decode`] reads
 //! both, and rows written before packing (plain JSON) need no migration. [`unpack`] gives a
 //! packed value's JSON back byte for byte: the audit trail's hash chain is over the JSON (see
