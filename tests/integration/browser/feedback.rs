@@ -5,7 +5,7 @@
 //! still shows the visit as done and asks.
 
 use super::a11y::{axe_violations, settle};
-use super::driver::Driver;
+use super::driver::{Browser, Driver};
 use super::screens::shot_path;
 use super::server::Server;
 use super::{ONE_AT_A_TIME, PAGE, message};
@@ -47,11 +47,7 @@ async fn a_patient_rates_the_visit_on_the_status_page_in_hindi() {
         assert_eq!(face[1], word.as_str(), "{faces}");
         assert_eq!(face[2], "false", "{faces}");
     }
-    settle(&phone, "#status-feedback-send").await;
-    let violations = axe_violations(&phone, "/t/… feedback (hi)").await;
-    assert!(violations.is_empty(), "{}", violations.join("\n"));
-    let shot = shot_path("status-390x844-feedback-hi");
-    assert_eq!(phone.screenshot(&shot).await, (390, 844));
+    check_the_form(&phone, "/t/… feedback (hi)", "status-390x844-feedback-hi").await;
 
     // Sending without a choice says what is missing, in Hindi.
     phone.tap("#status-feedback-send", PAGE).await;
@@ -165,11 +161,12 @@ async fn the_next_morning_the_status_page_still_asks_about_the_visit() {
         ticket["number"].as_str()
     );
     assert!(!phone.is_visible("#status-unknown").await);
-    settle(&phone, "#status-feedback-send").await;
-    let violations = axe_violations(&phone, "/t/… feedback, next day").await;
-    assert!(violations.is_empty(), "{}", violations.join("\n"));
-    let shot = shot_path("status-390x844-feedback-next-day");
-    assert_eq!(phone.screenshot(&shot).await, (390, 844));
+    check_the_form(
+        &phone,
+        "/t/… feedback, next day",
+        "status-390x844-feedback-next-day",
+    )
+    .await;
 
     phone.tap(".s-face[data-score='5']", PAGE).await;
     phone.tap("#status-feedback-send", PAGE).await;
@@ -198,4 +195,13 @@ async fn the_next_morning_the_status_page_still_asks_about_the_visit() {
     phone.wait_visible("#status-feedback-thanks", PAGE).await;
     assert!(!phone.is_visible("#status-feedback").await);
     phone.close().await;
+}
+
+/// The feedback form once it has settled: no serious accessibility violation (axe), and a
+/// screenshot `shot` of the 390×844 phone.
+async fn check_the_form(phone: &Browser, what: &str, shot: &str) {
+    settle(phone, "#status-feedback-send").await;
+    let violations = axe_violations(phone, what).await;
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+    assert_eq!(phone.screenshot(&shot_path(shot)).await, (390, 844));
 }
