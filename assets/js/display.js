@@ -6,7 +6,7 @@
 // pool of list items, and the queue of announcements is bounded. It never lies: when the link to
 // the server is down it says so and greys the numbers out until a fresh snapshot arrives.
 
-import { boot, t, el, Live, lockDown, localName } from "./live.js";
+import { boot, t, el, Live, lockDown, localName, refitOnFonts } from "./live.js";
 
 const settings = boot.settings ?? {};
 // ?rooms=room-1,room-3: these rooms, in this order; ?services=lab: the rooms that call a
@@ -243,6 +243,7 @@ function layout() {
   fitNames();
 }
 
+refitOnFonts(layout);
 if (typeof ResizeObserver === "function") {
   new ResizeObserver(() => layout()).observe(ui.tiles);
 } else {

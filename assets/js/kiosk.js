@@ -8,7 +8,7 @@
 // Also: loading (before the first snapshot) and closed (no active service).
 // Issuing is disabled while the server is unreachable (#offline banner).
 
-import { boot, t, api, el, errorText, Live, lockDown, svgIcon } from "./live.js";
+import { boot, t, api, el, errorText, Live, lockDown, refitOnFonts, svgIcon } from "./live.js";
 
 const settings = boot.settings ?? {};
 const languages = boot.languages ?? [];
@@ -815,6 +815,7 @@ document.addEventListener("pointerdown", () => {
   if (state.screen !== "loading" && !state.issuing) armReset();
 }, { passive: true });
 window.addEventListener("resize", layout);
+refitOnFonts(layout);
 tick();
 setInterval(tick, 15000);
 show("loading");

@@ -262,6 +262,17 @@ export function lockDown() {
   }
 }
 
+/**
+ * Runs `refit` again each time the page's own fonts finish loading. They swap in after the first
+ * paint (`font-display: swap`), and text fitted while a wider fallback font was showing would
+ * otherwise keep that fit: a name made smaller, or broken inside a word, for no reason.
+ */
+export function refitOnFonts(refit) {
+  if (!document.fonts) return;
+  document.fonts.addEventListener?.("loadingdone", () => refit());
+  document.fonts.ready.then(() => refit());
+}
+
 /** A service's or room's name in `lang` (the page's language by default), else its own name. */
 export function localName(thing, lang = boot.lang) {
   if (!thing) return "";

@@ -277,6 +277,28 @@ async fn a_twelve_room_display_at_1080p_shows_every_name_and_count_whole_and_lar
     let _ = tall.screenshot(&shot_path("display-12-portrait")).await;
     let measured = measure_settled(&tall).await;
     assert_legible("1080x1920 en", &measured, 12, 48.0, 28.0);
+    // A font that finishes loading after the names were fitted (the page's own fonts swap in
+    // after the first paint) fits them again: a fit made in a wider fallback font does not stay.
+    tall.js(
+        "for (const n of document.querySelectorAll('.tile .room-name')) { \
+           n.style.fontSize = '12px'; n.classList.add('break'); } \
+         const face = new FontFace('Late', 'url(/assets/fonts/noto-sans-latin-400-normal.woff2)'); \
+         document.fonts.add(face); face.load();",
+        vec![],
+    )
+    .await;
+    tall.wait_until(
+        "the late font",
+        "return [...document.fonts].some((f) => f.family === 'Late' && f.status === 'loaded');",
+        vec![],
+        PAGE,
+    )
+    .await;
+    let refitted = measure_settled(&tall).await;
+    assert_eq!(
+        refitted["names"], measured["names"],
+        "not fitted again after a font loaded"
+    );
     tall.close().await;
 
     // One department: the rooms that call the lab (room-2 and the lab counter), two tiles
