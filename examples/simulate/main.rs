@@ -164,6 +164,32 @@ fn print_table(r: &sim::Report) {
         f.max_ratio, f.p95_ratio
     );
     println!("| share over 1.5× | {:.1} % |", f.over_1_5_pct);
+    println!(
+        "| minutes more than the FIFO wait: p95 / max | {:.1} / {:.1} |",
+        f.extra_mins_p95, f.extra_mins_max
+    );
+    let u = &f.urgent_first;
+    println!(
+        "| vs first come with urgent first: max / p95 / over 1.5× | {:.2} / {:.2} / {:.1} % |",
+        u.max_ratio, u.p95_ratio, u.over_1_5_pct
+    );
+    println!(
+        "| later arrivals called first, per patient: max / p95 | {} / {:.0} |",
+        f.passed_by_later_max, f.passed_by_later_p95
+    );
+    let passes: Vec<String> = f
+        .passes_by_class
+        .iter()
+        .map(|(class, n)| format!("{class} {n}"))
+        .collect();
+    println!(
+        "| those passes, by the class that passed | {} |",
+        passes.join(", ")
+    );
+    println!(
+        "| passes against the call rule (must be 0) | {} |",
+        f.out_of_order
+    );
     println!("| longest wait | {:.0} min |", f.longest_wait_mins);
     println!("| anti-starvation calls | {} |", f.starvation_picks);
     println!();

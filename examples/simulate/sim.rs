@@ -5,13 +5,14 @@
 //! invariants). No sleeping: time is the simulation's own.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use waitless::domain::{
-    Clinic, Command, Decision, EventKind, KioskSettings, Origin, PickReason, Policy, PriorityClass,
-    QueueState, Room, RoomId, Service, ServiceId, ServiceTimes, Source, TicketId, TicketState,
+    Clinic, Command, Decision, EventKind, KioskSettings, Origin, PRIORITY_HEAD_START, PickReason,
+    Policy, PriorityClass, QueueState, Room, RoomId, Service, ServiceId, ServiceTimes, Source,
+    TicketId, TicketState,
 };
 
 // ---------------------------------------------------------------- scenarios
@@ -388,8 +389,18 @@ struct Leg {
     called: Option<f64>,
 }
 
-/// Runs one day; `fifo` treats everyone as normal class (strict first come, first served within
-/// each service), the yardstick of fairness.
+/// The order a day is run in: as the appliance calls, or one of the yardsticks of fairness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Order {
+    /// The appliance's rule, each patient in their class.
+    AsIs,
+    /// Everyone in the normal class: strict first come, first served within each service.
+    FirstCome,
+    /// Urgent patients first, everyone else in the normal class.
+    UrgentThenFirstCome,
+}
+
+/// Runs one day in an [`Order`].
 struct Day<'a> {
     s: &'a Scenario,
     policy: Policy,
@@ -406,7 +417,7 @@ struct Day<'a> {
     legs: Vec<Leg>,
     by_ticket: HashMap<TicketId, usize>,
     rng: Rng,
-    fifo: bool,
+    order: Order,
     stats: Counters,
 }
 
@@ -430,7 +441,7 @@ impl<'a> Day<'a> {
         patients: Vec<Patient>,
         policy: Policy,
         seed: u64,
-        fifo: bool,
+        order: Order,
     ) -> Result<Self, String> {
         let date = jiff::civil::date(2026, 11, 23);
         let open = s.open_minutes()?;
@@ -533,7 +544,7 @@ impl<'a> Day<'a> {
             legs: Vec::new(),
             by_ticket: HashMap::new(),
             rng: Rng::new(seed ^ 0x0005_EED0_FDA7),
-            fifo,
+            order,
             stats: Counters::default(),
         };
         for i in 0..n {
@@ -588,10 +599,11 @@ impl<'a> Day<'a> {
     }
 
     fn issue(&mut self, t: f64, patient: usize, leg_service: usize) {
-        let class = if self.fifo {
-            PriorityClass::Normal
-        } else {
-            self.patients[patient].class
+        let class = match (self.order, self.patients[patient].class) {
+            (Order::AsIs, class) | (Order::UrgentThenFirstCome, class @ PriorityClass::Urgent) => {
+                class
+            }
+            _ => PriorityClass::Normal,
         };
         let command = Command::IssueTicket {
             service: self.service_ids[leg_service].clone(),
@@ -985,7 +997,8 @@ pub struct Accuracy {
     pub median_range_width_pct: f64,
 }
 
-/// Waits compared with a rerun of the same day in strict first-come order.
+/// Waits compared with a rerun of the same day in strict first-come order, and how often a
+/// later arrival was called first.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Fairness {
     /// Non-urgent patients compared (called in both runs).
@@ -996,10 +1009,39 @@ pub struct Fairness {
     pub p95_ratio: f64,
     /// Share (percent) above 1.5.
     pub over_1_5_pct: f64,
+    /// Minutes longer than the strict-FIFO wait: 95th percentile and largest (negative: shorter).
+    pub extra_mins_p95: f64,
+    /// See `extra_mins_p95`.
+    pub extra_mins_max: f64,
+    /// The same ratios against a rerun in which urgent patients still go first (everyone else
+    /// first come): what the priority class and the day's chance cost, urgent care left out.
+    pub urgent_first: Ratios,
+    /// Per non-urgent patient, the later arrivals of their service called before them (in this
+    /// day): largest and 95th percentile.
+    pub passed_by_later_max: u32,
+    /// See `passed_by_later_max`.
+    pub passed_by_later_p95: f64,
+    /// Those passes by class of the one who passed: urgent, priority (within the head start),
+    /// normal or booked (anti-starvation, a recall or a transfer moved them).
+    pub passes_by_class: BTreeMap<String, u32>,
+    /// Passes the call rule does not allow (must be 0): a non-urgent patient called before an
+    /// earlier one other than a priority patient within its head start of a walk-in.
+    pub out_of_order: u32,
     /// The longest wait anyone had, minutes.
     pub longest_wait_mins: f64,
     /// Calls the anti-starvation rule made.
     pub starvation_picks: u32,
+}
+
+/// Waits ÷ the waits of a yardstick day.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Ratios {
+    /// Largest (the yardstick's wait floored at 5 minutes).
+    pub max_ratio: f64,
+    /// 95th percentile.
+    pub p95_ratio: f64,
+    /// Share (percent) above 1.5.
+    pub over_1_5_pct: f64,
 }
 
 /// One room's day.
@@ -1036,9 +1078,17 @@ fn round2(x: f64) -> f64 {
 pub fn simulate(s: &Scenario, seed: u64, policy: &Policy) -> Result<Report, String> {
     s.check()?;
     let patients = draw_patients(s, &mut Rng::new(seed));
-    let day = Day::new(s, patients.clone(), policy.clone(), seed, false)?.run()?;
-    let fifo = Day::new(s, patients, policy.clone(), seed, true)?.run()?;
-    Ok(measure(s, seed, &day, &fifo))
+    let day = Day::new(s, patients.clone(), policy.clone(), seed, Order::AsIs)?.run()?;
+    let fifo = Day::new(s, patients.clone(), policy.clone(), seed, Order::FirstCome)?.run()?;
+    let urgent_first = Day::new(
+        s,
+        patients,
+        policy.clone(),
+        seed,
+        Order::UrgentThenFirstCome,
+    )?
+    .run()?;
+    Ok(measure(s, seed, &day, [&fifo, &urgent_first]))
 }
 
 fn first_wait(o: &Outcome) -> HashMap<usize, f64> {
@@ -1051,7 +1101,78 @@ fn first_wait(o: &Outcome) -> HashMap<usize, f64> {
     out
 }
 
-fn measure(s: &Scenario, seed: u64, day: &Outcome, fifo: &Outcome) -> Report {
+/// Each non-urgent patient's first wait ÷ their first wait in `yardstick` (floored at 5
+/// minutes), and the minutes more.
+fn against(day: &Outcome, yardstick: &Outcome) -> (Vec<f64>, Vec<f64>) {
+    let strict = first_wait(yardstick);
+    let mut ratios = Vec::new();
+    let mut extra = Vec::new();
+    for (p, w) in &first_wait(day) {
+        if day.patients[*p].class == PriorityClass::Urgent {
+            continue;
+        }
+        if let Some(f) = strict.get(p) {
+            ratios.push(w / f.max(300.0));
+            extra.push((w - f) / 60.0);
+        }
+    }
+    (ratios, extra)
+}
+
+fn ratios(mut values: Vec<f64>) -> Ratios {
+    let over = values.iter().filter(|r| **r > 1.5).count();
+    Ratios {
+        max_ratio: round2(values.iter().copied().fold(0.0, f64::max)),
+        p95_ratio: round2(quantile(&mut values, 0.95)),
+        over_1_5_pct: round2(if values.is_empty() {
+            0.0
+        } else {
+            over as f64 * 100.0 / values.len() as f64
+        }),
+    }
+}
+
+/// Per non-urgent first leg, how many later first legs of the same service were called before
+/// it; those passes counted by the passing ticket's class; and how many of them the call rule
+/// does not allow (see [`Fairness::out_of_order`]).
+fn passes_by_later(day: &Outcome) -> (Vec<u32>, BTreeMap<String, u32>, u32) {
+    let mut by_service: HashMap<usize, Vec<&Leg>> = HashMap::new();
+    let mut seen = HashSet::new();
+    for l in &day.legs {
+        // a patient's first leg only (a transfer is a second ticket, issued later)
+        if l.called.is_some() && seen.insert(l.patient) {
+            by_service
+                .entry(day.patients[l.patient].service)
+                .or_default()
+                .push(l);
+        }
+    }
+    let mut counts = Vec::new();
+    let mut by_class: BTreeMap<String, u32> = BTreeMap::new();
+    let mut out_of_order = 0;
+    let head_start = PRIORITY_HEAD_START.as_secs_f64();
+    for legs in by_service.values() {
+        for me in legs.iter().filter(|l| l.class != PriorityClass::Urgent) {
+            let called = me.called.unwrap_or(f64::MAX);
+            let mut n = 0;
+            for other in legs {
+                if other.issued > me.issued && other.called.is_some_and(|c| c < called) {
+                    n += 1;
+                    *by_class.entry(other.class.as_str().to_owned()).or_default() += 1;
+                    let allowed = other.class == PriorityClass::Urgent
+                        || (other.class == PriorityClass::Priority
+                            && me.class == PriorityClass::Normal
+                            && other.issued - me.issued < head_start);
+                    out_of_order += u32::from(!allowed);
+                }
+            }
+            counts.push(n);
+        }
+    }
+    (counts, by_class, out_of_order)
+}
+
+fn measure(s: &Scenario, seed: u64, day: &Outcome, yardsticks: [&Outcome; 2]) -> Report {
     let count = |st: TicketState| day.state.tickets.values().filter(|t| t.state == st).count();
     let mut skipped = day.stats.bounce_calls as usize;
     // a no-show whose patient had not left is a skip
@@ -1131,28 +1252,26 @@ fn measure(s: &Scenario, seed: u64, day: &Outcome, fifo: &Outcome) -> Report {
         range_for_80_pct: round2(quantile(&mut spread, 0.8)),
         median_range_width_pct: round2(quantile(&mut widths, 0.5)),
     };
-    let (real, strict) = (first_wait(day), first_wait(fifo));
-    let mut ratios = Vec::new();
-    for (p, w) in &real {
-        if day.patients[*p].class == PriorityClass::Urgent {
-            continue;
-        }
-        if let Some(f) = strict.get(p) {
-            ratios.push(w / f.max(300.0));
-        }
-    }
-    let compared = ratios.len();
-    let over = ratios.iter().filter(|r| **r > 1.5).count();
+    let (fifo_ratios, mut extra) = against(day, yardsticks[0]);
+    let compared = fifo_ratios.len();
+    let strict = ratios(fifo_ratios);
+    let (mut passes, passes_by_class, out_of_order) = passes_by_later(day);
     let fairness = Fairness {
         compared,
-        max_ratio: round2(ratios.iter().copied().fold(0.0, f64::max)),
-        p95_ratio: round2(quantile(&mut ratios, 0.95)),
-        over_1_5_pct: round2(if compared == 0 {
-            0.0
-        } else {
-            over as f64 * 100.0 / compared as f64
-        }),
-        longest_wait_mins: round2(real.values().copied().fold(0.0, f64::max) / 60.0),
+        max_ratio: strict.max_ratio,
+        p95_ratio: strict.p95_ratio,
+        over_1_5_pct: strict.over_1_5_pct,
+        extra_mins_p95: round2(quantile(&mut extra, 0.95)),
+        extra_mins_max: round2(extra.iter().copied().fold(f64::MIN, f64::max).max(0.0)),
+        urgent_first: ratios(against(day, yardsticks[1]).0),
+        passed_by_later_max: passes.iter().copied().max().unwrap_or(0),
+        passed_by_later_p95: {
+            let mut p: Vec<f64> = passes.drain(..).map(f64::from).collect();
+            quantile(&mut p, 0.95)
+        },
+        passes_by_class,
+        out_of_order,
+        longest_wait_mins: round2(first_wait(day).values().copied().fold(0.0, f64::max) / 60.0),
         starvation_picks: day.stats.starvation_picks,
     };
     let rooms = day
@@ -1226,6 +1345,12 @@ pub fn problems(r: &Report) -> Vec<String> {
         out.push(format!(
             "{} estimates with low > best or best > high",
             o.inconsistent_estimates
+        ));
+    }
+    if r.fairness.out_of_order > 0 {
+        out.push(format!(
+            "{} patients called before an earlier one against the call rule",
+            r.fairness.out_of_order
         ));
     }
     for e in &r.errors {

@@ -29,7 +29,8 @@ use super::{PriorityClass, ServiceId, Ticket, TicketId, TicketState, Timestamp};
 /// rank (urgent, appointment, walk-in), the time it counts as queued at, id.
 pub type OrderKey = (u8, Timestamp, TicketId);
 
-/// A passed-over ticket's key among the starving: lowest class first, then oldest.
+/// A passed-over ticket's key among the starving ([`super::Ticket::starve_key`]): lowest rank
+/// first, then call order.
 pub type StarveKey = (Reverse<u8>, Timestamp, TicketId);
 
 /// The waiting tickets of one service.
@@ -82,11 +83,10 @@ impl ServiceQueue {
             self.ranks.insert(key);
         }
         if t.passed_over > 0 {
-            self.passed.entry(t.passed_over).or_default().insert((
-                Reverse(t.priority.rank()),
-                t.queued_at,
-                t.id,
-            ));
+            self.passed
+                .entry(t.passed_over)
+                .or_default()
+                .insert(t.starve_key());
         }
     }
 
@@ -98,7 +98,7 @@ impl ServiceQueue {
         if t.passed_over > 0
             && let Some(set) = self.passed.get_mut(&t.passed_over)
         {
-            set.remove(&(Reverse(t.priority.rank()), t.queued_at, t.id));
+            set.remove(&t.starve_key());
             if set.is_empty() {
                 self.passed.remove(&t.passed_over);
             }

@@ -720,7 +720,7 @@ impl Model {
     }
 
     /// The next-ticket rule, written again: a ticket passed over `max_passes` times goes first
-    /// (lowest class, then first come); otherwise urgent, then due appointments, then the
+    /// (a walk-in before a booked patient, then by the time it counts as queued); otherwise urgent, then due appointments, then the
     /// walk-ins, each by the time it counts as queued (a priority ticket's head start earlier).
     fn rule_pick(&self, waiting: &[&Ticket]) -> Option<TicketId> {
         let starving = self.policy.starvation.and_then(|s| {
@@ -728,10 +728,10 @@ impl Model {
                 .iter()
                 .filter(|t| t.passed_over >= s.max_passes)
                 .max_by(|a, b| {
-                    a.priority
-                        .rank()
-                        .cmp(&b.priority.rank())
-                        .then(b.queue_key().cmp(&a.queue_key()))
+                    let walk_in = |t: &Ticket| !matches!(t.priority, PriorityClass::Appointment);
+                    walk_in(a)
+                        .cmp(&walk_in(b))
+                        .then((counts_from(b), b.id).cmp(&(counts_from(a), a.id)))
                 })
         });
         starving

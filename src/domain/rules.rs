@@ -14,10 +14,11 @@
 //! Anti-starvation (against the unbounded streams, urgent and booked patients): a ticket that
 //! has been *passed over* — a ticket of a higher rank that counts as queued later was called
 //! before it, while it had counted as waiting at least `after` — `max_passes` times is called
-//! next, whatever its class. Among several starving tickets the lowest class goes first (so
-//! calling one never passes over another starving one), then the oldest. Hence no ticket is
-//! passed over more than `max_passes` times. A priority call passes nobody (it ranks with the
-//! walk-ins; its head start is its bound).
+//! next, whatever its class. Among several starving tickets the lowest rank goes first (so
+//! calling one never passes over another starving one: walk-ins, then booked patients), then
+//! the call order within it (a priority walk-in with its head start, as everywhere). Hence no
+//! ticket is passed over more than `max_passes` times. A priority call passes nobody (it ranks
+//! with the walk-ins; its head start is its bound).
 //!
 //! Appointments (the interleave rule): a booked patient who checks in within the window
 //! [slot − early, slot + late] gets a ticket in the `appointment` class queued at the slot time
@@ -98,8 +99,7 @@ where
         waiting
             .clone()
             .filter(|t| t.passed_over >= s.max_passes.max(1))
-            // lowest class first (highest rank), then oldest
-            .min_by_key(|t| (std::cmp::Reverse(t.priority.rank()), t.queue_key()))
+            .min_by_key(|t| t.starve_key())
     });
     let (picked, reason) = match starving {
         Some(t) => (
@@ -241,15 +241,18 @@ mod tests {
     }
 
     #[test]
-    fn a_starving_ticket_goes_first_lowest_class_then_oldest() {
+    fn a_starving_ticket_goes_first_walk_ins_before_booked_then_in_call_order() {
+        use PriorityClass::Appointment;
         let tickets = [
             ticket(1, Urgent, 50, 0),
-            ticket(2, Priority, 0, 2),
-            ticket(3, Normal, 20, 2),
-            ticket(4, Normal, 10, 2),
+            ticket(2, Appointment, 0, 2),
+            // a priority walk-in counts as queued 100 (its head start), after the normal at 10
+            ticket(3, Priority, 700, 2),
+            ticket(4, Normal, 20, 2),
+            ticket(5, Normal, 10, 2),
         ];
-        let pick = pick_next(&tickets, at(100), Some(STARVE)).unwrap();
-        assert_eq!(pick.ticket, TicketId(4));
+        let pick = pick_next(&tickets, at(1000), Some(STARVE)).unwrap();
+        assert_eq!(pick.ticket, TicketId(5));
         assert_eq!(
             pick.reason,
             PickReason::Starvation {
@@ -258,8 +261,19 @@ mod tests {
             }
         );
         assert!(pick.passed_over.is_empty());
+        // a priority walk-in that counts as queued first goes first among the starving walk-ins
+        // (the rule's order, not "lowest class first": it ranks with the walk-ins)
+        let mut earlier = tickets.clone();
+        earlier[2] = ticket(3, Priority, 500, 2);
+        let pick = pick_next(&earlier, at(1000), Some(STARVE)).unwrap();
+        assert_eq!(pick.ticket, TicketId(3));
+        assert!(pick.passed_over.is_empty());
+        // the booked patient after every starving walk-in
+        let booked = [tickets[0].clone(), tickets[1].clone()];
+        let pick = pick_next(&booked, at(1000), Some(STARVE)).unwrap();
+        assert_eq!(pick.ticket, TicketId(2));
         // without anti-starvation the urgent ticket goes first
-        let pick = pick_next(&tickets, at(100), None).unwrap();
+        let pick = pick_next(&tickets, at(1000), None).unwrap();
         assert_eq!(pick.ticket, TicketId(1));
     }
 

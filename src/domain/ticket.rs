@@ -222,6 +222,15 @@ impl Ticket {
         }
     }
 
+    /// The order among tickets passed over often enough to be called next (anti-starvation):
+    /// the lowest rank first (walk-ins, then booked patients: calling one never passes over
+    /// another starving ticket), then [`Self::order_key`]'s time (a priority walk-in with its
+    /// head start) and id.
+    pub fn starve_key(&self) -> (std::cmp::Reverse<u8>, Timestamp, TicketId) {
+        let (rank, at, id) = self.order_key();
+        (std::cmp::Reverse(rank), at, id)
+    }
+
     /// The order key at `now`: [`Self::order_key`], except that a booked patient whose slot
     /// (`queued_at`) has not come yet stands among the walk-ins at the slot time — an early
     /// arrival waits for its slot and passes nobody who came before it.
