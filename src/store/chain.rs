@@ -342,11 +342,27 @@ pub fn rebuild(txn: &redb::WriteTransaction) -> Result<u64, StoreError> {
 }
 
 /// Verifies the chain of the database file at `path` without changing it (opened read-only):
-/// what `waitless audit verify` runs. Fails with [`StoreError::InUse`] while waitless runs
-/// on that file, with [`StoreError::NotFound`] when there is no file, and with
-/// [`StoreError::Unchained`] for a file from before the audit trail (not yet migrated).
+/// what `waitless audit verify` runs. A file that was not closed cleanly (a power cut while
+/// waitless ran) is first repaired, as waitless's own start would. Fails with
+/// [`StoreError::InUse`] while waitless runs on that file, with [`StoreError::NotFound`] when
+/// there is no file, and with [`StoreError::Unchained`] for a file from before the audit trail
+/// (not yet migrated).
 pub fn audit_verify(path: &Path) -> Result<ChainReport, StoreError> {
-    verify(&open_chained(path)?)
+    match open_chained(path) {
+        Err(StoreError::Unclean(_)) => {
+            tracing::info!("{} was not closed cleanly: repairing it", path.display());
+            let store = super::Store::open(
+                path,
+                &super::StoreOptions {
+                    fsync: true,
+                    cache_bytes: 1 << 20,
+                },
+            )?;
+            store.close()?;
+            verify(&open_chained(path)?)
+        }
+        db => verify(&db?),
+    }
 }
 
 /// The stored hash of event `seq` in the file at `path` (read-only, like [`audit_verify`]):
@@ -371,6 +387,7 @@ fn open_chained(path: &Path) -> Result<redb::ReadOnlyDatabase, StoreError> {
         .open_read_only(path)
         .map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_owned()),
+            redb::DatabaseError::RepairAborted => StoreError::Unclean(path.to_owned()),
             e => e.into(),
         })?;
     match schema::read_version(&db)? {

@@ -32,6 +32,12 @@ pub enum StoreError {
         /// Ours.
         supported: u64,
     },
+    /// The file was not closed cleanly (a power cut while waitless ran) and this read-only
+    /// use cannot repair it.
+    #[error(
+        "database {0} was not closed cleanly (a power cut?) — nothing was changed; start waitless once (it repairs the file), then try again"
+    )]
+    Unclean(PathBuf),
     /// There is no database file where one was expected.
     #[error(
         "no database at {0} — check the data folder (--data or WAITLESS_DATA; it holds waitless.redb)"
