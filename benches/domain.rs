@@ -14,7 +14,7 @@ use std::time::Instant;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::{SignedDuration, Timestamp};
 use waitless::config::Config;
-use waitless::domain::rules::pick_next;
+use waitless::domain::rules::{PRIORITY_HEAD_START, pick_next};
 use waitless::domain::{
     Command, Decision, EventKind, Origin, Policy, PriorityClass, QueueState, RoomId, ServiceId,
     Source, Ticket, TicketState, demo,
@@ -232,7 +232,14 @@ fn bench_pick_next(c: &mut Criterion) {
     assert_eq!(waiting.len(), TICKETS);
     let mut group = c.benchmark_group("pick_next");
     group.bench_function("5000 waiting, mixed classes, anti-starvation on", |b| {
-        b.iter(|| pick_next(black_box(&waiting), black_box(now), starvation))
+        b.iter(|| {
+            pick_next(
+                black_box(&waiting),
+                black_box(now),
+                starvation,
+                PRIORITY_HEAD_START,
+            )
+        })
     });
     // A starving ticket present: the rule must pick it over everyone.
     let mut starving = waiting.clone();
@@ -244,7 +251,14 @@ fn bench_pick_next(c: &mut Criterion) {
         t.passed_over = 3;
     }
     group.bench_function("5000 waiting, one starving", |b| {
-        b.iter(|| pick_next(black_box(&starving), black_box(now), starvation))
+        b.iter(|| {
+            pick_next(
+                black_box(&starving),
+                black_box(now),
+                starvation,
+                PRIORITY_HEAD_START,
+            )
+        })
     });
     group.finish();
 }

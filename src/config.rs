@@ -289,10 +289,14 @@ pub struct QueueConfig {
     pub undo_window_secs: u64,
     /// Anti-starvation: a ticket is passed over by later urgent tickets and due appointments at
     /// most this many times (0 turns anti-starvation off). A priority ticket passes nobody: it
-    /// counts as issued [`crate::domain::PRIORITY_HEAD_START`] earlier.
+    /// counts as issued `priority_head_start_mins` earlier.
     pub starvation_max_passes: u32,
     /// Anti-starvation: passes count once a ticket has waited this many minutes.
     pub starvation_after_mins: u64,
+    /// A priority ticket (elderly, disabled, pregnant) counts as issued this many minutes
+    /// earlier: it goes before the walk-ins who came less than this before it (0: first come,
+    /// first served for them too). At most 120.
+    pub priority_head_start_mins: u64,
     /// Service time assumed for a room with no history yet, minutes.
     pub default_service_mins: f64,
     /// Token numbers are zero-padded to this many digits (`A001`).
@@ -530,6 +534,7 @@ impl Default for Config {
                 undo_window_secs: 120,
                 starvation_max_passes: 3,
                 starvation_after_mins: 10,
+                priority_head_start_mins: 10,
                 default_service_mins: 8.0,
                 number_digits: 3,
                 idempotency_window_secs: 600,
@@ -823,6 +828,12 @@ impl Config {
         }
         if q.debounce_ms > 60_000 {
             return invalid("queue.debounce_ms", "must be at most 60000 (one minute)");
+        }
+        if q.priority_head_start_mins > 120 {
+            return invalid(
+                "queue.priority_head_start_mins",
+                "must be at most 120 (two hours)",
+            );
         }
         if q.undo_window_secs > 3_600 {
             return invalid("queue.undo_window_secs", "must be at most 3600 (one hour)");
@@ -1194,6 +1205,7 @@ impl Config {
             default_service_secs: q.default_service_mins * 60.0,
             number_digits: usize::from(q.number_digits),
             idempotency_window: secs(q.idempotency_window_secs),
+            priority_head_start: secs(q.priority_head_start_mins.saturating_mul(60)),
         }
     }
 
@@ -1414,6 +1426,10 @@ keys = { space = "room-1:recall", KEY_B = "room-2:undo" }
             (
                 env(&[("WAITLESS_QUEUE__NUMBER_DIGITS", "0")]),
                 "queue.number_digits",
+            ),
+            (
+                env(&[("WAITLESS_QUEUE__PRIORITY_HEAD_START_MINS", "600")]),
+                "queue.priority_head_start_mins",
             ),
             (
                 env(&[("WAITLESS_HTTP__MAX_BODY_BYTES", "10")]),

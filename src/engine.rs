@@ -823,6 +823,7 @@ pub fn execute_offline(
 ) -> Result<Outcome, EngineError> {
     let (mut books, _) =
         load_or_seed(store, clock, calendar).map_err(|e| EngineError::Store(e.to_string()))?;
+    books.state.set_head_start(policy.priority_head_start);
     let closed = closed_ticket(store, &books.state, &[], command)
         .map_err(|e| EngineError::Store(e.to_string()))?;
     let (outcome, written) = books.decide(command, origin, clock.now(), policy, closed.as_ref())?;
@@ -850,7 +851,8 @@ pub enum StartError {
 
 impl Engine {
     /// Starts the engine thread on `books` (as loaded by [`load_or_seed`]).
-    pub fn start(parts: EngineParts, books: Books) -> Result<Self, StartError> {
+    pub fn start(parts: EngineParts, mut books: Books) -> Result<Self, StartError> {
+        books.state.set_head_start(parts.policy.priority_head_start);
         let (sender, receiver) = mpsc::channel();
         let stopping = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stopping);

@@ -200,7 +200,8 @@ impl Hub {
     }
 
     /// A hub starting at `state` after event `seq`, with `recent` events for replay.
-    pub fn new(state: QueueState, seq: u64, recent: Vec<Event>, policy: Policy) -> Self {
+    pub fn new(mut state: QueueState, seq: u64, recent: Vec<Event>, policy: Policy) -> Self {
+        state.set_head_start(policy.priority_head_start);
         let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
         let mut buffer = VecDeque::with_capacity(REPLAY_CAPACITY);
         buffer.extend(

@@ -6,6 +6,7 @@
 //! cargo run --release --example simulate -- --scenario busy-opd --seed 7
 //! cargo run --release --example simulate -- --scenario small-gp --seed 7 --json
 //! cargo run --release --example simulate -- --scenario path/to/my-clinic.toml --seed 1
+//! cargo run --release --example simulate -- --scenario busy-opd --seed 7 --head-start 5
 //! ```
 //!
 //! A scenario is a TOML file: a bare name means `examples/scenarios/NAME.toml`. What is
@@ -35,6 +36,10 @@ struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// The priority head start in minutes (`queue.priority_head_start_mins`, 0–120): try a
+    /// clinic's setting before changing it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=120))]
+    head_start: Option<u64>,
 }
 
 fn scenario_path(name: &str) -> PathBuf {
@@ -67,7 +72,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let report = match sim::simulate(&scenario, args.seed, &Config::default().policy()) {
+    let mut config = Config::default();
+    if let Some(minutes) = args.head_start {
+        config.queue.priority_head_start_mins = minutes;
+    }
+    let report = match sim::simulate(&scenario, args.seed, &config.policy()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("simulation of {} failed: {e}", path.display());

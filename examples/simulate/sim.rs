@@ -10,9 +10,8 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use waitless::domain::{
-    Clinic, Command, Decision, EventKind, KioskSettings, Origin, PRIORITY_HEAD_START, PickReason,
-    Policy, PriorityClass, QueueState, Room, RoomId, Service, ServiceId, ServiceTimes, Source,
-    TicketId, TicketState,
+    Clinic, Command, Decision, EventKind, KioskSettings, Origin, PickReason, Policy, PriorityClass,
+    QueueState, Room, RoomId, Service, ServiceId, ServiceTimes, Source, TicketId, TicketState,
 };
 
 // ---------------------------------------------------------------- scenarios
@@ -451,6 +450,7 @@ impl<'a> Day<'a> {
             .timestamp()
             + SignedDuration::from_secs((open * 60.0) as i64);
         let mut state = QueueState::new(date);
+        state.set_head_start(policy.priority_head_start);
         let service_ids: Vec<ServiceId> = s
             .services
             .iter()
@@ -1150,7 +1150,7 @@ fn passes_by_later(day: &Outcome) -> (Vec<u32>, BTreeMap<String, u32>, u32) {
     let mut counts = Vec::new();
     let mut by_class: BTreeMap<String, u32> = BTreeMap::new();
     let mut out_of_order = 0;
-    let head_start = PRIORITY_HEAD_START.as_secs_f64();
+    let head_start = day.state.head_start().as_secs_f64();
     for legs in by_service.values() {
         for me in legs.iter().filter(|l| l.class != PriorityClass::Urgent) {
             let called = me.called.unwrap_or(f64::MAX);

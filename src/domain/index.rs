@@ -20,6 +20,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use jiff::SignedDuration;
 use jiff::civil::Date;
 
 use super::ticket::effective_key;
@@ -77,8 +78,8 @@ impl ServiceQueue {
         end.saturating_sub(start)
     }
 
-    fn insert(&mut self, t: &Ticket) {
-        let key = t.order_key();
+    fn insert(&mut self, t: &Ticket, head_start: SignedDuration) {
+        let key = t.order_key(head_start);
         if self.order.insert(key) {
             self.ranks.insert(key);
         }
@@ -86,19 +87,19 @@ impl ServiceQueue {
             self.passed
                 .entry(t.passed_over)
                 .or_default()
-                .insert(t.starve_key());
+                .insert(t.starve_key(head_start));
         }
     }
 
-    fn remove(&mut self, t: &Ticket) {
-        let key = t.order_key();
+    fn remove(&mut self, t: &Ticket, head_start: SignedDuration) {
+        let key = t.order_key(head_start);
         if self.order.remove(&key) {
             self.ranks.remove(&key);
         }
         if t.passed_over > 0
             && let Some(set) = self.passed.get_mut(&t.passed_over)
         {
-            set.remove(&t.starve_key());
+            set.remove(&t.starve_key(head_start));
             if set.is_empty() {
                 self.passed.remove(&t.passed_over);
             }
@@ -107,8 +108,10 @@ impl ServiceQueue {
 }
 
 /// The indexes of a [`super::QueueState`]. See the module's documentation.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct QueueIndex {
+    /// The priority head start the call order is built with (the clinic's setting).
+    pub head_start: SignedDuration,
     /// Waiting tickets per service (services with nobody waiting are absent).
     pub waiting: HashMap<ServiceId, ServiceQueue>,
     /// Live tickets that were called (they have a call time and a room), by call time.
@@ -118,6 +121,18 @@ pub struct QueueIndex {
     /// Today's tickets per service (any state), by class and issue time (services without
     /// tickets today are absent).
     pub arrivals: HashMap<ServiceId, Arrivals>,
+}
+
+impl Default for QueueIndex {
+    fn default() -> Self {
+        Self {
+            head_start: super::rules::PRIORITY_HEAD_START,
+            waiting: HashMap::new(),
+            calls: BTreeSet::new(),
+            carried: HashMap::new(),
+            arrivals: HashMap::new(),
+        }
+    }
 }
 
 /// Classes a ticket can have ([`PriorityClass::rank`] is below this).
@@ -172,9 +187,17 @@ pub fn prefix_of(number: &str) -> &str {
 }
 
 impl QueueIndex {
-    /// The index of `tickets` on clinic day `today` (O(n log n): at load and day change only).
-    pub fn build<'a>(tickets: impl IntoIterator<Item = &'a Ticket>, today: Date) -> Self {
-        let mut index = Self::default();
+    /// The index of `tickets` on clinic day `today`, in call order with a priority head start
+    /// of `head_start` (O(n log n): at load, day change and a change of the setting only).
+    pub fn build<'a>(
+        tickets: impl IntoIterator<Item = &'a Ticket>,
+        today: Date,
+        head_start: SignedDuration,
+    ) -> Self {
+        let mut index = Self {
+            head_start,
+            ..Self::default()
+        };
         for t in tickets {
             index.add(t, today);
             index.add_arrival(t, today);
@@ -256,7 +279,11 @@ impl QueueIndex {
 
     fn add(&mut self, t: &Ticket, today: Date) {
         if t.state == TicketState::Waiting {
-            self.waiting.entry(t.service.clone()).or_default().insert(t);
+            let head_start = self.head_start;
+            self.waiting
+                .entry(t.service.clone())
+                .or_default()
+                .insert(t, head_start);
         }
         if let (Some(at), Some(_)) = (t.called_at, &t.room) {
             self.calls.insert((at, t.id));
@@ -275,7 +302,7 @@ impl QueueIndex {
         if t.state == TicketState::Waiting
             && let Some(queue) = self.waiting.get_mut(&t.service)
         {
-            queue.remove(t);
+            queue.remove(t, self.head_start);
             if queue.order.is_empty() && queue.passed.is_empty() {
                 self.waiting.remove(&t.service);
             }

@@ -593,7 +593,7 @@ pub fn near_notifications<'a>(
         let ahead = state
             .index()
             .service(&ticket.service)
-            .map_or(0, |q| q.rank(&ticket.order_key()));
+            .map_or(0, |q| q.rank(&ticket.order_key(state.head_start())));
         let level = if rules.near_ahead > 0 && ahead <= rules.near_ahead {
             Told::Near
         } else if rules.near_early > rules.near_ahead

@@ -54,6 +54,7 @@ fn policy() -> Policy {
         default_service_secs: 480.0,
         number_digits: 3,
         idempotency_window: SignedDuration::from_secs(600),
+        priority_head_start: crate::domain::PRIORITY_HEAD_START,
     }
 }
 
@@ -977,12 +978,20 @@ impl Model {
     /// exactly the ordinals held by carried-over tickets.
     fn check_index(&self) -> Result<(), TestCaseError> {
         let s = &self.state;
-        prop_assert_eq!(s.index(), &QueueIndex::build(s.tickets.values(), s.day));
+        prop_assert_eq!(
+            s.index(),
+            &QueueIndex::build(s.tickets.values(), s.day, s.head_start())
+        );
         for room in s.rooms.values() {
             let naive: Vec<&Ticket> = s.tickets.values().filter(|t| waits_for(t, room)).collect();
             prop_assert_eq!(
                 s.preview_next(&room.id, self.now, &self.policy),
-                pick_next(naive.iter().copied(), self.now, self.policy.starvation),
+                pick_next(
+                    naive.iter().copied(),
+                    self.now,
+                    self.policy.starvation,
+                    self.state.head_start(),
+                ),
                 "{}'s pick",
                 &room.id
             );
@@ -1002,7 +1011,7 @@ impl Model {
                 .filter(|o| {
                     o.state == TicketState::Waiting
                         && o.service == t.service
-                        && o.order_key() < t.order_key()
+                        && o.order_key(PRIORITY_HEAD_START) < t.order_key(PRIORITY_HEAD_START)
                 })
                 .count();
             let placed = s.placement(t, &self.policy).map(|p| p.position);

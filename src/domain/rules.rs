@@ -2,7 +2,8 @@
 //!
 //! In one sentence, as a clinic explains it: urgent patients first, then booked patients whose
 //! slot has come, then everyone else in order of arrival, a priority patient (elderly,
-//! disabled, pregnant) counting as having arrived [`PRIORITY_HEAD_START`] (10 minutes) earlier.
+//! disabled, pregnant) counting as having arrived a head start earlier (the clinic's
+//! `queue.priority_head_start_mins`, [`PRIORITY_HEAD_START`] = 10 minutes by default).
 //!
 //! Order: the rank (urgent, then due appointments, then walk-ins), then the time a ticket counts
 //! as queued at (its queue time; a priority ticket's minus the head start), then its id — see
@@ -36,9 +37,10 @@ use utoipa::ToSchema;
 
 use super::{PriorityClass, Ticket, TicketId, Timestamp};
 
-/// How much earlier than its queue time a priority ticket counts in the call order: it is
-/// called before the walk-ins queued less than this before it, after those queued longer
-/// before it. Fixed (not configured): the index of waiting tickets is ordered by it.
+/// How much earlier than its queue time a priority ticket counts in the call order by default
+/// (`queue.priority_head_start_mins`): it is called before the walk-ins queued less than this
+/// before it, after those queued longer before it. The index of waiting tickets is ordered by
+/// the clinic's setting ([`super::QueueState::set_head_start`]).
 pub const PRIORITY_HEAD_START: SignedDuration = SignedDuration::from_mins(10);
 
 /// The anti-starvation setting.
@@ -88,8 +90,14 @@ pub struct Pick {
     pub passed_over: Vec<TicketId>,
 }
 
-/// Picks the next ticket among `waiting` (the waiting tickets of the room's services).
-pub fn pick_next<'a, I>(waiting: I, now: Timestamp, starvation: Option<Starvation>) -> Option<Pick>
+/// Picks the next ticket among `waiting` (the waiting tickets of the room's services), a
+/// priority ticket counting as queued `head_start` earlier.
+pub fn pick_next<'a, I>(
+    waiting: I,
+    now: Timestamp,
+    starvation: Option<Starvation>,
+    head_start: SignedDuration,
+) -> Option<Pick>
 where
     I: IntoIterator<Item = &'a Ticket>,
     I::IntoIter: Clone,
@@ -99,7 +107,7 @@ where
         waiting
             .clone()
             .filter(|t| t.passed_over >= s.max_passes.max(1))
-            .min_by_key(|t| t.starve_key())
+            .min_by_key(|t| t.starve_key(head_start))
     });
     let (picked, reason) = match starving {
         Some(t) => (
@@ -110,15 +118,17 @@ where
             },
         ),
         None => {
-            let t = waiting.clone().min_by_key(|t| t.order_key_at(now))?;
+            let t = waiting
+                .clone()
+                .min_by_key(|t| t.order_key_at(now, head_start))?;
             (t, PickReason::HighestClass { class: t.priority })
         }
     };
-    let picked_key = picked.order_key_at(now);
+    let picked_key = picked.order_key_at(now, head_start);
     let passed_over = match starvation {
         Some(s) => waiting
             .filter(|t| {
-                let key = t.order_key();
+                let key = t.order_key(head_start);
                 key.0 > picked_key.0
                     && (key.1, key.2) < (picked_key.1, picked_key.2)
                     && now.duration_since(key.1) >= s.after
@@ -136,9 +146,12 @@ where
 
 /// The waiting tickets in the order the rule would call them, ignoring anti-starvation and
 /// appointment slots still to come (used for positions and wait estimates).
-pub fn queue_order<'a>(waiting: impl IntoIterator<Item = &'a Ticket>) -> Vec<&'a Ticket> {
+pub fn queue_order<'a>(
+    waiting: impl IntoIterator<Item = &'a Ticket>,
+    head_start: SignedDuration,
+) -> Vec<&'a Ticket> {
     let mut order: Vec<&Ticket> = waiting.into_iter().collect();
-    order.sort_by_key(|t| t.order_key());
+    order.sort_by_key(|t| t.order_key(head_start));
     order
 }
 
@@ -184,7 +197,10 @@ mod tests {
 
     #[test]
     fn empty_queue_picks_nobody() {
-        assert_eq!(pick_next(&[], at(0), Some(STARVE)), None);
+        assert_eq!(
+            pick_next(&[], at(0), Some(STARVE), PRIORITY_HEAD_START),
+            None
+        );
     }
 
     #[test]
@@ -209,7 +225,7 @@ mod tests {
                 .iter()
                 .map(|&(id, class, q)| ticket(id, class, q, 0))
                 .collect();
-            let pick = pick_next(&tickets, at(100), None).unwrap();
+            let pick = pick_next(&tickets, at(100), None, PRIORITY_HEAD_START).unwrap();
             assert_eq!(pick.ticket, TicketId(*expected), "{tickets:?}");
             assert!(matches!(pick.reason, PickReason::HighestClass { .. }));
         }
@@ -224,7 +240,7 @@ mod tests {
             ticket(4, Urgent, 50, 0),   // same class: not passed over
             ticket(5, Priority, 95, 0), // counts as queued 10 minutes earlier: passed over
         ];
-        let pick = pick_next(&tickets, at(100), Some(STARVE)).unwrap();
+        let pick = pick_next(&tickets, at(100), Some(STARVE), PRIORITY_HEAD_START).unwrap();
         assert_eq!(pick.ticket, TicketId(3));
         assert_eq!(pick.passed_over, vec![TicketId(1), TicketId(5)]);
     }
@@ -234,7 +250,7 @@ mod tests {
         // the priority ticket goes before the walk-in who came 5 minutes before it, but that
         // is its bounded head start, not a pass
         let tickets = [ticket(1, Normal, 0, 0), ticket(2, Priority, 300, 0)];
-        let pick = pick_next(&tickets, at(400), Some(STARVE)).unwrap();
+        let pick = pick_next(&tickets, at(400), Some(STARVE), PRIORITY_HEAD_START).unwrap();
         assert_eq!(pick.ticket, TicketId(2));
         assert_eq!(pick.reason, PickReason::HighestClass { class: Priority });
         assert!(pick.passed_over.is_empty());
@@ -251,7 +267,7 @@ mod tests {
             ticket(4, Normal, 20, 2),
             ticket(5, Normal, 10, 2),
         ];
-        let pick = pick_next(&tickets, at(1000), Some(STARVE)).unwrap();
+        let pick = pick_next(&tickets, at(1000), Some(STARVE), PRIORITY_HEAD_START).unwrap();
         assert_eq!(pick.ticket, TicketId(5));
         assert_eq!(
             pick.reason,
@@ -265,15 +281,15 @@ mod tests {
         // (the rule's order, not "lowest class first": it ranks with the walk-ins)
         let mut earlier = tickets.clone();
         earlier[2] = ticket(3, Priority, 500, 2);
-        let pick = pick_next(&earlier, at(1000), Some(STARVE)).unwrap();
+        let pick = pick_next(&earlier, at(1000), Some(STARVE), PRIORITY_HEAD_START).unwrap();
         assert_eq!(pick.ticket, TicketId(3));
         assert!(pick.passed_over.is_empty());
         // the booked patient after every starving walk-in
         let booked = [tickets[0].clone(), tickets[1].clone()];
-        let pick = pick_next(&booked, at(1000), Some(STARVE)).unwrap();
+        let pick = pick_next(&booked, at(1000), Some(STARVE), PRIORITY_HEAD_START).unwrap();
         assert_eq!(pick.ticket, TicketId(2));
         // without anti-starvation the urgent ticket goes first
-        let pick = pick_next(&tickets, at(1000), None).unwrap();
+        let pick = pick_next(&tickets, at(1000), None, PRIORITY_HEAD_START).unwrap();
         assert_eq!(pick.ticket, TicketId(1));
     }
 
@@ -305,7 +321,7 @@ mod tests {
                 .iter()
                 .map(|&(id, class, q)| ticket(id, class, q, 0))
                 .collect();
-            let pick = pick_next(&tickets, at(100), Some(STARVE)).unwrap();
+            let pick = pick_next(&tickets, at(100), Some(STARVE), PRIORITY_HEAD_START).unwrap();
             assert_eq!(pick.ticket, TicketId(*expected), "{tickets:?}");
         }
     }
@@ -315,14 +331,14 @@ mod tests {
         use PriorityClass::Appointment;
         // A walk-in who has waited 100 s is passed over by a due appointment...
         let tickets = [ticket(1, Normal, 0, 0), ticket(2, Appointment, 90, 0)];
-        let pick = pick_next(&tickets, at(100), Some(STARVE)).unwrap();
+        let pick = pick_next(&tickets, at(100), Some(STARVE), PRIORITY_HEAD_START).unwrap();
         assert_eq!(
             (pick.ticket, pick.passed_over),
             (TicketId(2), vec![TicketId(1)])
         );
         // ...and once passed over `max_passes` times it goes before the next appointment.
         let tickets = [ticket(1, Normal, 0, 2), ticket(3, Appointment, 95, 0)];
-        let pick = pick_next(&tickets, at(100), Some(STARVE)).unwrap();
+        let pick = pick_next(&tickets, at(100), Some(STARVE), PRIORITY_HEAD_START).unwrap();
         assert_eq!(pick.ticket, TicketId(1));
     }
 
@@ -335,7 +351,10 @@ mod tests {
             ticket(4, Normal, 5, 0),
             ticket(5, Priority, 700, 0), // counts as queued at 100
         ];
-        let ids: Vec<u64> = queue_order(&tickets).iter().map(|t| t.id.0).collect();
+        let ids: Vec<u64> = queue_order(&tickets, PRIORITY_HEAD_START)
+            .iter()
+            .map(|t| t.id.0)
+            .collect();
         assert_eq!(ids, vec![2, 3, 1, 4, 5]);
     }
 }

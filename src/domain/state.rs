@@ -50,6 +50,9 @@ pub struct Policy {
     pub number_digits: usize,
     /// The same Idempotency-Key within this returns the same ticket.
     pub idempotency_window: SignedDuration,
+    /// How much earlier than its queue time a priority ticket counts in the call order (the
+    /// state keeps its call order with it: [`QueueState::set_head_start`]).
+    pub priority_head_start: SignedDuration,
 }
 
 /// What `decide` concluded.
@@ -265,7 +268,21 @@ impl QueueState {
 
     /// Rebuilds the indexes from `tickets` (after the store filled them directly).
     pub fn reindex(&mut self) {
-        self.index = QueueIndex::build(self.tickets.values(), self.day);
+        self.index = QueueIndex::build(self.tickets.values(), self.day, self.index.head_start);
+    }
+
+    /// How much earlier than its queue time a priority ticket counts in the call order (the
+    /// clinic's `queue.priority_head_start_mins`; [`super::rules::PRIORITY_HEAD_START`] until
+    /// set).
+    pub fn head_start(&self) -> SignedDuration {
+        self.index.head_start
+    }
+
+    /// Sets the priority head start (the call order of the waiting tickets is rebuilt with it).
+    pub fn set_head_start(&mut self, head_start: SignedDuration) {
+        if head_start != self.index.head_start {
+            self.index = QueueIndex::build(self.tickets.values(), self.day, head_start);
+        }
     }
 
     /// The indexes over the live tickets.
@@ -335,7 +352,7 @@ impl QueueState {
             .filter(|(i, s)| !services[..*i].contains(s))
             .filter_map(|(_, s)| self.index.service(s).map(|q| (s, q)))
             .collect();
-        let start = after.map(|t| (t.service.clone(), t.order_key()));
+        let start = after.map(|t| (t.service.clone(), t.order_key(self.head_start())));
         let mut keys: Vec<super::index::OrderKey> = Vec::with_capacity(limit.saturating_add(1));
         if merged {
             let mut heads: Vec<_> = queues
@@ -430,7 +447,7 @@ impl QueueState {
         if let Some(s) = starvation {
             // Only a higher rank passes over: urgent and due appointments (a priority ticket
             // ranks with the walk-ins, its head start bounded).
-            let (rank, at, id) = picked.order_key_at(now);
+            let (rank, at, id) = picked.order_key_at(now, self.head_start());
             for q in &queues {
                 // class by class below the picked one: the tickets queued before it that have
                 // waited long enough (oldest first, so stop at the first too recent)
@@ -1472,7 +1489,7 @@ impl QueueState {
         let position = self
             .index
             .service(&ticket.service)
-            .map_or(0, |q| q.rank(&ticket.order_key()));
+            .map_or(0, |q| q.rank(&ticket.order_key(self.head_start())));
         let rates = self.room_rates(&ticket.service, policy);
         Some(Placement {
             position,
@@ -1539,7 +1556,7 @@ impl QueueState {
                 arrivals.map_or(0.0, |a| inflow_rate(a, priority..class, now));
             // what is left of the head start after its queue time (a requeue after the latest
             // issue has all of it)
-            let head_start = super::rules::PRIORITY_HEAD_START.as_secs_f64();
+            let head_start = self.head_start().as_secs_f64();
             let waited = now.duration_since(queued).as_secs_f64();
             load.head_start_secs = (head_start - waited).clamp(0.0, head_start);
         }

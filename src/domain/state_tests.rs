@@ -30,6 +30,7 @@ fn policy() -> Policy {
         default_service_secs: 480.0,
         number_digits: 3,
         idempotency_window: SignedDuration::from_secs(600),
+        priority_head_start: crate::domain::PRIORITY_HEAD_START,
     }
 }
 
@@ -303,6 +304,35 @@ fn a_priority_ticket_goes_before_the_walk_ins_of_its_last_ten_minutes_only() {
         order.push(desk.next("room-2").unwrap());
     }
     assert_eq!(order, vec![a1, a2, l1]);
+}
+
+#[test]
+fn the_head_start_is_the_clinics_setting_and_reorders_those_waiting() {
+    let mut desk = Desk::new();
+    let a1 = desk.issue("general", Normal);
+    desk.advance(4 * 60);
+    let a2 = desk.issue("general", Priority);
+    desk.advance(60);
+    // 10 minutes (the default): the priority ticket goes first (nobody ahead of it)
+    assert_eq!(desk.state.placements(&desk.policy)[&a2].position, 0);
+    // 3 minutes: it came 4 minutes after a1, so it waits its turn
+    desk.state.set_head_start(SignedDuration::from_mins(3));
+    let placements = desk.state.placements(&desk.policy);
+    assert_eq!((placements[&a1].position, placements[&a2].position), (0, 1));
+    let preview = desk
+        .state
+        .preview_next(&room("room-1"), desk.now, &desk.policy);
+    assert_eq!(preview.map(|p| p.ticket), Some(a1));
+    // and the index stays what a rebuild with the setting gives
+    let rebuilt = crate::domain::index::QueueIndex::build(
+        desk.state.tickets.values(),
+        desk.state.day,
+        SignedDuration::from_mins(3),
+    );
+    assert_eq!(desk.state.index(), &rebuilt);
+    assert_eq!(desk.next("room-1"), Some(a1));
+    desk.advance(5);
+    assert_eq!(desk.next("room-1"), Some(a2));
 }
 
 #[test]

@@ -2,11 +2,11 @@
 //!
 //! A ticket is data; the rules that move it from state to state live in [`super::state`].
 
+use jiff::SignedDuration;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::rules::PRIORITY_HEAD_START;
 use super::{RoomId, ServiceId, TicketId, Timestamp};
 
 /// Where a ticket is in its life. See DESIGN.md, "Ticket life".
@@ -207,14 +207,15 @@ impl Ticket {
 
     /// The full order key of the next-ticket rule without anti-starvation: the rank of its
     /// class, the time it counts as queued at, its id. A priority ticket is a walk-in with a
-    /// head start: it ranks with normal tickets and counts as queued [`PRIORITY_HEAD_START`]
-    /// earlier, so it passes only the walk-ins who came at most that long before it.
-    pub fn order_key(&self) -> (u8, Timestamp, TicketId) {
+    /// head start: it ranks with normal tickets and counts as queued `head_start` earlier (the
+    /// clinic's setting, [`super::rules::PRIORITY_HEAD_START`] by default), so it passes only
+    /// the walk-ins who came at most that long before it.
+    pub fn order_key(&self, head_start: SignedDuration) -> (u8, Timestamp, TicketId) {
         match self.priority {
             PriorityClass::Priority => (
                 PriorityClass::Normal.rank(),
                 self.queued_at
-                    .checked_sub(PRIORITY_HEAD_START)
+                    .checked_sub(head_start)
                     .unwrap_or(self.queued_at),
                 self.id,
             ),
@@ -226,16 +227,23 @@ impl Ticket {
     /// the lowest rank first (walk-ins, then booked patients: calling one never passes over
     /// another starving ticket), then [`Self::order_key`]'s time (a priority walk-in with its
     /// head start) and id.
-    pub fn starve_key(&self) -> (std::cmp::Reverse<u8>, Timestamp, TicketId) {
-        let (rank, at, id) = self.order_key();
+    pub fn starve_key(
+        &self,
+        head_start: SignedDuration,
+    ) -> (std::cmp::Reverse<u8>, Timestamp, TicketId) {
+        let (rank, at, id) = self.order_key(head_start);
         (std::cmp::Reverse(rank), at, id)
     }
 
     /// The order key at `now`: [`Self::order_key`], except that a booked patient whose slot
     /// (`queued_at`) has not come yet stands among the walk-ins at the slot time — an early
     /// arrival waits for its slot and passes nobody who came before it.
-    pub fn order_key_at(&self, now: Timestamp) -> (u8, Timestamp, TicketId) {
-        effective_key(self.order_key(), now)
+    pub fn order_key_at(
+        &self,
+        now: Timestamp,
+        head_start: SignedDuration,
+    ) -> (u8, Timestamp, TicketId) {
+        effective_key(self.order_key(head_start), now)
     }
 }
 

@@ -557,6 +557,35 @@ async fn anti_starvation_calls_a_ticket_passed_over_too_often() {
 }
 
 #[tokio::test]
+async fn the_priority_head_start_is_the_clinics_setting() {
+    // A priority patient 4 minutes after a walk-in: first with the default 10 minutes...
+    for (minutes, first) in [(10, "priority"), (3, "normal"), (0, "normal")] {
+        let app = TestApp::spawn_with(|config| {
+            config.queue.priority_head_start_mins = minutes;
+        })
+        .await;
+        let walk_in = app.issue("general", "normal").await;
+        app.advance(SignedDuration::from_mins(4));
+        let priority = app.issue("general", "priority").await;
+        // what the kiosk shows each of them, and who the room calls, agree with the setting
+        let (ahead_of_walk_in, ahead_of_priority) =
+            if first == "priority" { (1, 0) } else { (0, 1) };
+        assert_eq!(walk_in["position"], 0, "{minutes} min: {walk_in}");
+        assert_eq!(
+            priority["position"], ahead_of_priority,
+            "{minutes} min: {priority}"
+        );
+        assert_eq!(
+            app.ticket(id(&walk_in)).await["position"],
+            ahead_of_walk_in,
+            "{minutes} min"
+        );
+        let called = app.next("room-1").await["called"]["priority"].clone();
+        assert_eq!(called, first, "{minutes} min");
+    }
+}
+
+#[tokio::test]
 async fn without_anti_starvation_higher_classes_always_go_first() {
     let app = TestApp::spawn_with(|config| {
         config.queue.starvation_max_passes = 0;

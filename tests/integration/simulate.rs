@@ -80,6 +80,43 @@ fn a_short_day_keeps_every_invariant() {
 }
 
 #[test]
+fn the_priority_head_start_bounds_who_a_priority_patient_passes() {
+    let scenario = sim::Scenario::parse(SHORT_DAY).unwrap();
+    let with = |minutes: u64, seed: u64| {
+        let mut config = Config::default();
+        config.queue.priority_head_start_mins = minutes;
+        sim::simulate(&scenario, seed, &config.policy()).unwrap()
+    };
+    let mut passed_with_ten = 0;
+    for seed in 1..=5 {
+        // every pass within the rule, whatever the setting (the check reads the state's)
+        for minutes in [0, 3, 10, 30] {
+            let r = with(minutes, seed);
+            assert_eq!(
+                sim::problems(&r),
+                Vec::<String>::new(),
+                "{minutes} min, seed {seed}"
+            );
+        }
+        // with no head start a priority patient passes nobody: first come, first served
+        let none = with(0, seed);
+        assert_eq!(
+            none.fairness.passes_by_class.get("priority"),
+            None,
+            "seed {seed}: {:?}",
+            none.fairness
+        );
+        passed_with_ten += with(10, seed)
+            .fairness
+            .passes_by_class
+            .get("priority")
+            .copied()
+            .unwrap_or(0);
+    }
+    assert!(passed_with_ten > 0, "no priority patient ever went first");
+}
+
+#[test]
 fn the_same_seed_gives_the_same_day() {
     assert_eq!(run(SHORT_DAY, 42), run(SHORT_DAY, 42));
     assert_ne!(run(SHORT_DAY, 42), run(SHORT_DAY, 43));

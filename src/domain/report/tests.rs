@@ -437,6 +437,7 @@ fn replay_records_the_estimate_shown_and_an_undone_call() {
         default_service_secs: 600.0,
         number_digits: 3,
         idempotency_window: SignedDuration::from_secs(600),
+        priority_head_start: crate::domain::PRIORITY_HEAD_START,
     };
     let day = date(2026, 3, 2);
     let origin = Origin::new(Source::Staff, "test");
