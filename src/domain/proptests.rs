@@ -26,7 +26,7 @@ use proptest::test_runner::{Config, RngAlgorithm};
 
 use super::demo::demo_clinic;
 use super::index::QueueIndex;
-use super::rules::{PRIORITY_HEAD_START, pick_next};
+use super::rules::pick_next;
 use super::{
     CancelReason, Command, Decision, DomainError, Event, EventKind, Origin, Policy, PriorityClass,
     QueueState, RoomId, ServiceId, Source, Starvation, Ticket, TicketId, TicketState, Timestamp,
@@ -210,9 +210,11 @@ impl Model {
         for (s, carry) in services.iter_mut().zip(carry_over) {
             s.carry_over = carry;
         }
+        let mut state = QueueState::new(date(2026, 11, 21));
+        state.set_head_start(policy.priority_head_start);
         let mut model = Self {
             policy,
-            state: QueueState::new(date(2026, 11, 21)),
+            state,
             now: "2026-11-21T08:00:00Z".parse().unwrap(),
             origin: Origin::new(Source::Staff, "proptest"),
             events: Vec::new(),
@@ -732,14 +734,14 @@ impl Model {
                     let walk_in = |t: &Ticket| !matches!(t.priority, PriorityClass::Appointment);
                     walk_in(a)
                         .cmp(&walk_in(b))
-                        .then((counts_from(b), b.id).cmp(&(counts_from(a), a.id)))
+                        .then((self.counts_from(b), b.id).cmp(&(self.counts_from(a), a.id)))
                 })
         });
         starving
             .or_else(|| {
                 waiting
                     .iter()
-                    .min_by_key(|t| (self.tier(t), counts_from(t), t.id))
+                    .min_by_key(|t| (self.tier(t), self.counts_from(t), t.id))
             })
             .map(|t| t.id)
     }
@@ -765,8 +767,9 @@ impl Model {
             .iter()
             .filter(|t| {
                 let lower = self.tier(t) > self.tier(called);
-                let came_first = (counts_from(t), t.id) < (counts_from(called), called.id);
-                let waited = self.now.duration_since(counts_from(t)) >= starvation.after;
+                let came_first =
+                    (self.counts_from(t), t.id) < (self.counts_from(called), called.id);
+                let waited = self.now.duration_since(self.counts_from(t)) >= starvation.after;
                 lower && came_first && waited
             })
             .map(|t| t.id)
@@ -1011,7 +1014,8 @@ impl Model {
                 .filter(|o| {
                     o.state == TicketState::Waiting
                         && o.service == t.service
-                        && o.order_key(PRIORITY_HEAD_START) < t.order_key(PRIORITY_HEAD_START)
+                        && o.order_key(self.policy.priority_head_start)
+                            < t.order_key(self.policy.priority_head_start)
                 })
                 .count();
             let placed = s.placement(t, &self.policy).map(|p| p.position);
@@ -1037,9 +1041,20 @@ impl Model {
         Ok(())
     }
 
+    /// The time a ticket counts as queued at in the call order: a priority ticket's head start
+    /// (the policy's, written here as the clinic sets it) before its queue time.
+    fn counts_from(&self, t: &Ticket) -> Timestamp {
+        if t.priority == PriorityClass::Priority {
+            t.queued_at - self.policy.priority_head_start
+        } else {
+            t.queued_at
+        }
+    }
+
     /// Replaying the log from the start gives the same state.
     fn check_replay(&self) -> Result<(), TestCaseError> {
         let mut replayed = QueueState::new(date(2026, 11, 21));
+        replayed.set_head_start(self.policy.priority_head_start);
         for event in &self.events {
             replayed.apply(event);
         }
@@ -1049,16 +1064,6 @@ impl Model {
 }
 
 /// Whether `t` is waiting for a service of `room`.
-/// The time a ticket counts as queued at in the call order: a priority ticket's head start
-/// before its queue time.
-fn counts_from(t: &Ticket) -> Timestamp {
-    if t.priority == PriorityClass::Priority {
-        t.queued_at - PRIORITY_HEAD_START
-    } else {
-        t.queued_at
-    }
-}
-
 fn waits_for(t: &Ticket, room: &super::Room) -> bool {
     t.state == TicketState::Waiting && room.serves(&t.service)
 }
@@ -1126,6 +1131,21 @@ proptest! {
         run(policy_short_wait(), carry_over, &ops)?;
     }
 
+    /// The clinic's priority head start (none, 3 minutes, an hour): the call order, positions
+    /// and passes follow it, and the index is what a rebuild with it gives.
+    #[test]
+    fn the_invariants_hold_with_any_priority_head_start(
+        carry_over in any::<[bool; 2]>(),
+        minutes in prop::sample::select(vec![0_i64, 3, 60]),
+        ops in prop::collection::vec(op(), 1..200),
+    ) {
+        let policy = Policy {
+            priority_head_start: SignedDuration::from_mins(minutes),
+            ..policy_short_wait()
+        };
+        run(policy, carry_over, &ops)?;
+    }
+
     /// The indexed state (waiting per service in call order, pass counts, calls, carried
     /// numbers) agrees with a naive recomputation over every live ticket after any sequence of
     /// commands, days and undos ([`Model::check_index`] runs after every step of every case
@@ -1142,6 +1162,7 @@ proptest! {
         }
         model.check_replay()?;
         let mut replayed = QueueState::new(date(2026, 11, 21));
+        replayed.set_head_start(model.policy.priority_head_start);
         for event in &model.events {
             replayed.apply(event);
         }
