@@ -308,17 +308,7 @@ fn read_live<T>(
     match open_read_only(database) {
         Ok(db) => f(&db.begin_read().map_err(redb_err)?),
         Err(BackupError::Unclean(_)) => {
-            tracing::info!(
-                "{} was not closed cleanly: repairing it",
-                database.display()
-            );
-            let store = Store::open(
-                database,
-                &super::StoreOptions {
-                    fsync: true,
-                    cache_bytes: 1 << 20,
-                },
-            )?;
+            let store = Store::open_to_repair(database)?;
             let txn = store.read_txn()?;
             let result = f(&txn);
             drop(txn);

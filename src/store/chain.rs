@@ -350,15 +350,7 @@ pub fn rebuild(txn: &redb::WriteTransaction) -> Result<u64, StoreError> {
 pub fn audit_verify(path: &Path) -> Result<ChainReport, StoreError> {
     match open_chained(path) {
         Err(StoreError::Unclean(_)) => {
-            tracing::info!("{} was not closed cleanly: repairing it", path.display());
-            let store = super::Store::open(
-                path,
-                &super::StoreOptions {
-                    fsync: true,
-                    cache_bytes: 1 << 20,
-                },
-            )?;
-            store.close()?;
+            super::Store::open_to_repair(path)?.close()?;
             verify(&open_chained(path)?)
         }
         db => verify(&db?),

@@ -163,6 +163,20 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    /// Opens the existing file at `path` that was not closed cleanly (a power cut while
+    /// waitless ran), which repairs it as waitless's own start does: for the offline commands
+    /// (`backup`, `audit verify`), whose read-only open cannot repair.
+    pub(crate) fn open_to_repair(path: &Path) -> Result<Self, StoreError> {
+        tracing::info!("{} was not closed cleanly: repairing it", path.display());
+        Self::open(
+            path,
+            &StoreOptions {
+                fsync: true,
+                cache_bytes: 1 << 20,
+            },
+        )
+    }
+
     /// Opens (or creates) the database file at `path`, creating its folder, and checks its
     /// schema version.
     pub fn open(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
