@@ -449,8 +449,58 @@ async fn eight_services_fit_a_small_kiosk_whole_in_english_and_hindi() {
             let measured = kiosk.js(MEASURE_KIOSK, vec![]).await;
             assert_kiosk_whole(&format!("{width}x{height} {lang}"), &measured, 8);
         }
+        if width == 800 {
+            kiosk_refits_when_a_font_loads(&kiosk).await;
+        }
         kiosk.close().await;
     }
+}
+
+/// A font that finishes loading after the kiosk fitted its service names (its own fonts swap
+/// in after the first paint) fits them again: a fit made in a fallback font does not stay.
+async fn kiosk_refits_when_a_font_loads(kiosk: &Browser) {
+    kiosk
+        .wait_until(
+            "the fonts",
+            "return document.fonts.status === 'loaded';",
+            vec![],
+            PAGE,
+        )
+        .await;
+    // settled: two looks 300 ms apart agree
+    let mut fitted = kiosk.js(MEASURE_KIOSK, vec![]).await;
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let now = kiosk.js(MEASURE_KIOSK, vec![]).await;
+        if now == fitted {
+            break;
+        }
+        fitted = now;
+    }
+    kiosk
+        .js(
+            "for (const n of document.querySelectorAll('.k-service-name')) { \
+               n.style.fontSize = '8px'; n.classList.add('k-break'); } \
+             const face = new FontFace('Late', 'url(/assets/fonts/noto-sans-latin-700-normal.woff2)'); \
+             document.fonts.add(face); face.load();",
+            vec![],
+        )
+        .await;
+    kiosk
+        .wait_until(
+            "the names fitted again after a late font",
+            "return [...document.fonts].some((f) => f.family === 'Late' && f.status === 'loaded') \
+               && ![...document.querySelectorAll('.k-service-name')] \
+                 .some((n) => n.style.fontSize === '8px');",
+            vec![],
+            PAGE,
+        )
+        .await;
+    assert_eq!(
+        kiosk.js(MEASURE_KIOSK, vec![]).await,
+        fitted,
+        "the kiosk's names not fitted again after a font loaded"
+    );
 }
 
 /// The service (and room) list as the API gives it: ids in order.
