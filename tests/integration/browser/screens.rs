@@ -130,10 +130,15 @@ return {
   heights: tiles.map((r) => Math.round(r.height)),
 };";
 
-/// [`MEASURE_DISPLAY`] once the fonts have loaded and the text fitting has settled: three looks
-/// 300 ms apart agree. On a busy machine a first look can land between a layout change and the
-/// fit that follows it (a name caught mid-fit, still marked broken).
+/// [`MEASURE_DISPLAY`] once the fonts have loaded and the text fitting has settled.
 async fn measure_settled(page: &Browser) -> Value {
+    settled(page, MEASURE_DISPLAY).await
+}
+
+/// What `script` measures once the fonts have loaded and the text fitting has settled: three
+/// looks 300 ms apart agree. On a busy machine a first look can land between a layout change
+/// and the fit that follows it (a name caught mid-fit, still marked broken).
+async fn settled(page: &Browser, script: &str) -> Value {
     page.wait_until(
         "the fonts",
         "return document.fonts.status === 'loaded';",
@@ -141,11 +146,11 @@ async fn measure_settled(page: &Browser) -> Value {
         PAGE,
     )
     .await;
-    let mut last = page.js(MEASURE_DISPLAY, vec![]).await;
+    let mut last = page.js(script, vec![]).await;
     let mut same = 0;
     for _ in 0..30 {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let now = page.js(MEASURE_DISPLAY, vec![]).await;
+        let now = page.js(script, vec![]).await;
         same = if now == last { same + 1 } else { 0 };
         if same == 2 {
             return now;
@@ -459,24 +464,7 @@ async fn eight_services_fit_a_small_kiosk_whole_in_english_and_hindi() {
 /// A font that finishes loading after the kiosk fitted its service names (its own fonts swap
 /// in after the first paint) fits them again: a fit made in a fallback font does not stay.
 async fn kiosk_refits_when_a_font_loads(kiosk: &Browser) {
-    kiosk
-        .wait_until(
-            "the fonts",
-            "return document.fonts.status === 'loaded';",
-            vec![],
-            PAGE,
-        )
-        .await;
-    // settled: two looks 300 ms apart agree
-    let mut fitted = kiosk.js(MEASURE_KIOSK, vec![]).await;
-    for _ in 0..20 {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let now = kiosk.js(MEASURE_KIOSK, vec![]).await;
-        if now == fitted {
-            break;
-        }
-        fitted = now;
-    }
+    let fitted = settled(kiosk, MEASURE_KIOSK).await;
     kiosk
         .js(
             "for (const n of document.querySelectorAll('.k-service-name')) { \
